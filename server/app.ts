@@ -1,0 +1,93 @@
+/**
+ * @module
+ * The HTTP routes, and nothing else: each route hands its request to a service built by `gateway.ts`.
+ * Errors become responses in one place (`onError`): Bedrock's wire format under `/bedrock/*`, LiteLLM's elsewhere.
+ */
+import { Hono } from "hono";
+import type { Authenticator } from "./keys/auth.ts";
+import { parseModelPath } from "./bedrock/model_path.ts";
+import type { createModelCall } from "./bedrock/model_call.ts";
+import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./errors.ts";
+import type { Logger } from "./log.ts";
+
+export interface AppServices {
+  auth: Authenticator;
+  modelCall: ReturnType<typeof createModelCall>;
+  newId: () => string;
+  log: Logger;
+  /** Readiness: config loaded and KV answering. */
+  ready: () => Promise<{ ok: boolean; db: string }>;
+}
+
+type Env = { Variables: { requestId: string } };
+
+const MODEL_PREFIX = "/bedrock/model/";
+
+function tagsOf(headers: Headers): string[] | undefined {
+  const raw = headers.get("x-litellm-tags");
+  if (!raw) return undefined;
+  const tags = raw.split(",").map((t) => t.trim()).filter(Boolean);
+  return tags.length ? tags : undefined;
+}
+
+export function createApp(s: AppServices): Hono<Env> {
+  const app = new Hono<Env>();
+
+  app.get("/health/liveliness", (c) => c.json("I'm alive!"));
+  app.get("/health/liveness", (c) => c.json("I'm alive!"));
+  app.get("/health/readiness", async (c) => {
+    const r = await s.ready();
+    return c.json({ status: r.ok ? "healthy" : "unhealthy", db: r.db }, r.ok ? 200 : 503);
+  });
+
+  app.post(`${MODEL_PREFIX}*`, async (c) => {
+    const requestId = s.newId();
+    c.set("requestId", requestId);
+    const url = c.req.url;
+    // The raw path, still percent-encoded: ids are decoded exactly once, in parseModelPath.
+    const pathStart = url.indexOf(MODEL_PREFIX, url.indexOf("//") + 2);
+    const queryStart = url.indexOf("?", pathStart);
+    const rest = url.slice(pathStart + MODEL_PREFIX.length, queryStart < 0 ? undefined : queryStart);
+    const path = parseModelPath(rest);
+    if (!path) throw new GatewayError(404, "UnknownOperationException", `No route for POST ${c.req.path}`);
+    const principal = await s.auth.authenticate(c.req.raw.headers);
+    return s.modelCall(c.req.raw, path, {
+      requestId,
+      caller: principal.caller,
+      allowedModels: principal.allowedModels,
+      requestTags: tagsOf(c.req.raw.headers),
+    });
+  });
+
+  app.all(`${MODEL_PREFIX}*`, (c) => {
+    throw new GatewayError(405, "UnknownOperationException", `Method ${c.req.method} is not allowed on ${c.req.path}`);
+  });
+  app.all("/bedrock/*", (c) => {
+    throw new GatewayError(404, "UnknownOperationException", `No route for ${c.req.method} ${c.req.path}`);
+  });
+
+  app.notFound((c) => {
+    const err = new GatewayError(404, "NotFound", `No route for ${c.req.method} ${c.req.path}`, {
+      litellmType: "not_found_error",
+    });
+    return litellmErrorResponse(err, c.get("requestId") ?? s.newId());
+  });
+
+  app.onError((e, c) => {
+    const requestId = c.get("requestId") ?? s.newId();
+    let err: GatewayError;
+    if (e instanceof GatewayError) err = e;
+    else {
+      // Unexpected: log the class and message server-side; the client gets no internals.
+      s.log.error("unhandled error", { requestId, error: e.name, message: e.message, path: c.req.path });
+      err = new GatewayError(500, "InternalServerException", "internal gateway error", {
+        litellmType: "internal_error",
+      });
+    }
+    return c.req.path.startsWith("/bedrock/") || c.req.path === "/bedrock"
+      ? bedrockErrorResponse(err, requestId)
+      : litellmErrorResponse(err, requestId);
+  });
+
+  return app;
+}

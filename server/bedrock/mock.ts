@@ -1,0 +1,46 @@
+/**
+ * @module
+ * `mock_response` deployments: answer locally with a well-formed Converse response, never calling AWS.
+ * Usage is estimated at ~4 characters per token, which is what LiteLLM's mock does too.
+ */
+import type { Usage } from "./usage.ts";
+
+const estimateTokens = (chars: number) => Math.max(1, Math.ceil(chars / 4));
+
+/** Counts the characters of every text the caller sent (messages and system), for a usage estimate. */
+function promptChars(request: unknown): number {
+  let chars = 0;
+  const walk = (v: unknown): void => {
+    if (typeof v === "string") chars += v.length;
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === "object") {
+      for (const [k, x] of Object.entries(v)) if (k === "text" || typeof x === "object") walk(x);
+    }
+  };
+  const r = request as { messages?: unknown; system?: unknown };
+  walk(r?.messages);
+  walk(r?.system);
+  return chars;
+}
+
+export function mockUsage(request: unknown, text: string): Usage {
+  const inputTokens = estimateTokens(promptChars(request));
+  const outputTokens = estimateTokens(text.length);
+  return {
+    inputTokens,
+    outputTokens,
+    totalTokens: inputTokens + outputTokens,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  };
+}
+
+/** The Converse response body for a mock deployment. */
+export function mockConverseBody(text: string, usage: Usage): string {
+  return JSON.stringify({
+    output: { message: { role: "assistant", content: [{ text }] } },
+    stopReason: "end_turn",
+    usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, totalTokens: usage.totalTokens },
+    metrics: { latencyMs: 0 },
+  });
+}

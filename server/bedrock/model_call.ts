@@ -1,0 +1,197 @@
+/**
+ * @module
+ * One call to `/bedrock/model/{model}/{operation}`: validate, route, send, relay, account.
+ *
+ * The client's body bytes are validated but forwarded untouched. Exactly one `CallRecord` reaches the sink per
+ * call that got past validation, after the response (or the stream) has finished.
+ */
+import type { GatewayConfig } from "../config/types.ts";
+import { GatewayError, validation } from "../errors.ts";
+import { readBody } from "../http/body.ts";
+import type { Router } from "../router/router.ts";
+import type { Caller, CallRecord, CallSink, CallType } from "../spend/call_record.ts";
+import { mockConverseBody, mockUsage } from "./mock.ts";
+import type { ModelPath } from "./model_path.ts";
+import { ConverseRequest, formatZodIssues } from "./schemas.ts";
+import { relayStream } from "./stream_relay.ts";
+import { relayHeaders, type Upstream } from "./upstream.ts";
+import { readUsage } from "./usage.ts";
+
+export interface ModelCallDeps {
+  config: GatewayConfig;
+  router: Router;
+  upstream: Upstream;
+  now: () => number;
+  sink: CallSink;
+}
+
+/** Who is calling and what they may do; filled in by authentication. */
+export interface CallContext {
+  requestId: string;
+  caller: Caller;
+  /** Model names this caller may use; undefined means all. */
+  allowedModels?: readonly string[];
+  requestTags?: string[];
+}
+
+const decoder = new TextDecoder();
+
+function parseJsonBody(body: Uint8Array): unknown {
+  if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
+  try {
+    return JSON.parse(decoder.decode(body));
+  } catch {
+    throw validation("Malformed input request: the request body is not valid JSON");
+  }
+}
+
+/** Bedrock's `x-amzn-ErrorType` value without its fault suffix: `ThrottlingException:http://…` → `ThrottlingException`. */
+export function errorTypeOf(headers: Headers): string | undefined {
+  const raw = headers.get("x-amzn-errortype");
+  if (!raw) return undefined;
+  const colon = raw.indexOf(":");
+  return colon >= 0 ? raw.slice(0, colon) : raw;
+}
+
+export function createModelCall(deps: ModelCallDeps) {
+  const { config, router, upstream, now, sink } = deps;
+
+  function modelsFor(ctx: CallContext): string[] {
+    const all = [...config.byModelName.keys()];
+    return ctx.allowedModels ? all.filter((m) => ctx.allowedModels!.includes(m)) : all;
+  }
+
+  return async function modelCall(req: Request, path: ModelPath, ctx: CallContext): Promise<Response> {
+    const startTime = now();
+    const { modelName, operation } = path;
+    if (!config.byModelName.has(modelName)) {
+      throw validation(
+        `The provided model identifier is invalid: unknown model "${modelName}". ` +
+          `Models available to this key: ${modelsFor(ctx).join(", ") || "(none)"}`,
+      );
+    }
+    if (ctx.allowedModels && !ctx.allowedModels.includes(modelName)) {
+      throw new GatewayError(403, "AccessDeniedException", `This key is not allowed to call model "${modelName}"`, {
+        litellmType: "key_model_access_denied",
+      });
+    }
+    if (operation !== "converse" && operation !== "converse-stream") {
+      throw new GatewayError(404, "UnknownOperationException", `operation ${operation} is not supported`);
+    }
+    const body = await readBody(req, config.maxRequestBodyBytes);
+    const json = parseJsonBody(body);
+    const checked = ConverseRequest.safeParse(json);
+    if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
+
+    const callType: CallType = operation;
+    const record: CallRecord = {
+      requestId: ctx.requestId,
+      callType,
+      modelName,
+      caller: ctx.caller,
+      startTime,
+      endTime: startTime,
+      status: "failure",
+      httpStatus: 0,
+      retries: 0,
+      requestTags: ctx.requestTags,
+      requestBody: config.storePrompts ? decoder.decode(body) : undefined,
+    };
+    const finish = () => {
+      record.endTime = now();
+      sink(record);
+    };
+
+    const clientSignal = req.signal;
+    const upstreamAbort = new AbortController();
+    const onClientAbort = () => upstreamAbort.abort(new DOMException("client disconnected", "AbortError"));
+    clientSignal.addEventListener("abort", onClientAbort, { once: true });
+
+    let routed;
+    try {
+      routed = await router.run(modelName, (d) => {
+        if (d.auth.kind === "mock") {
+          const usage = mockUsage(json, d.auth.text);
+          if (operation === "converse-stream") {
+            throw new GatewayError(501, "ValidationException", "mock streaming is not available yet");
+          }
+          return Promise.resolve(
+            new Response(mockConverseBody(d.auth.text, usage), {
+              headers: { "content-type": "application/json", "x-amzn-requestid": ctx.requestId },
+            }),
+          );
+        }
+        return upstream.send({ deployment: d, operation, body, signal: upstreamAbort.signal });
+      });
+    } catch (e) {
+      clientSignal.removeEventListener("abort", onClientAbort);
+      if (clientSignal.aborted) record.status = "client_disconnected";
+      if (e instanceof GatewayError) {
+        record.httpStatus = e.status;
+        record.errorType = e.type;
+        record.errorMessage = e.message;
+      }
+      finish();
+      throw e;
+    }
+
+    const { response, deployment } = routed;
+    record.deploymentId = deployment.id;
+    record.bedrockModelId = deployment.bedrockModelId;
+    record.region = deployment.region;
+    record.apiBase = deployment.auth.kind === "mock" ? undefined : deployment.endpoint;
+    record.retries = routed.retries;
+    record.firstByteTime = now();
+    record.httpStatus = response.status;
+    const headers = relayHeaders(response.headers, ctx.requestId);
+    if (!headers.has("x-amzn-requestid")) headers.set("x-amzn-requestid", ctx.requestId);
+
+    if (operation === "converse-stream" && response.ok && response.body) {
+      return relayStream(response.body, headers, {
+        record,
+        clientSignal,
+        upstreamAbort,
+        onClientAbort,
+        finish,
+        storeResponse: config.storePrompts,
+      });
+    }
+
+    // Converse (and any error): the body is small JSON that accounting needs, so it is read whole,
+    // then sent with a fresh content-length (LiteLLM's #28388: never answer 200 with an empty body).
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = new Uint8Array(await response.arrayBuffer());
+    } catch (e) {
+      record.status = clientSignal.aborted ? "client_disconnected" : "failure";
+      record.errorType = "ServiceUnavailableException";
+      finish();
+      throw new GatewayError(
+        502,
+        "ServiceUnavailableException",
+        `upstream response was cut off (${(e as Error).name})`,
+      );
+    } finally {
+      clientSignal.removeEventListener("abort", onClientAbort);
+    }
+    if (response.ok) {
+      record.status = "success";
+      try {
+        const parsed = JSON.parse(decoder.decode(bytes)) as { usage?: unknown };
+        record.usage = readUsage(parsed.usage);
+      } catch {
+        record.errorMessage = "upstream response was not JSON";
+      }
+      if (config.storePrompts) record.responseBody = decoder.decode(bytes);
+    } else {
+      record.errorType = errorTypeOf(response.headers) ?? `HTTP${response.status}`;
+      try {
+        record.errorMessage = String((JSON.parse(decoder.decode(bytes)) as { message?: unknown }).message ?? "");
+      } catch {
+        record.errorMessage = undefined;
+      }
+    }
+    finish();
+    return new Response(bytes, { status: response.status, headers });
+  };
+}

@@ -1,0 +1,239 @@
+/**
+ * @module
+ * YAML text → validated, resolved `GatewayConfig`.
+ *
+ * Validation happens on the YAML as written (so error paths match the file), then `os.environ/NAME`
+ * references are resolved through an injected `env` lookup (tests pass a plain object).
+ */
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+import { ConfigFile, type ModelEntry, unknownKeys } from "./schema.ts";
+import type { Deployment, DeploymentAuth, GatewayConfig, TokenPrices } from "./types.ts";
+
+/** Thrown when the config cannot be used; `problems` lists every issue with its YAML path. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid config:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export type EnvLookup = (name: string) => string | undefined;
+
+const ENV_PREFIX = "os.environ/";
+const DEFAULT_MAX_BODY = 20 * 1024 * 1024;
+const DAY_MS = 86_400_000;
+
+/** Formats zod issues as `path: message` with LiteLLM-style YAML paths (`model_list[1].litellm_params.x`). */
+function issuePaths(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    let path = "";
+    for (const part of issue.path) {
+      path += typeof part === "number" ? `[${part}]` : path ? `.${String(part)}` : String(part);
+    }
+    const message = issue.code === "invalid_type" && issue.input === undefined ? "required" : issue.message;
+    return `${path || "(root)"}: ${message}`;
+  });
+}
+
+/** Parses and resolves a config. Throws `ConfigError` listing every problem. */
+export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(yamlText);
+  } catch (e) {
+    throw new ConfigError([`YAML syntax: ${(e as Error).message.split("\n")[0]}`]);
+  }
+  const parsed = ConfigFile.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(issuePaths(parsed.error));
+  const file = parsed.data;
+  const problems: string[] = [];
+  const warnings = unknownKeys(raw).map((path) => `${path}: unknown key, ignored`);
+
+  const general = file.general_settings ?? {};
+  let masterKey: string | undefined;
+  if (general.master_key !== undefined) {
+    const ref = envRef(general.master_key);
+    masterKey = ref ? env(ref) : general.master_key;
+    if (!masterKey) {
+      problems.push(`general_settings.master_key: environment variable ${ref} is not set`);
+    }
+  }
+
+  const deployments: Deployment[] = [];
+  const seenIds = new Set<string>();
+  file.model_list.forEach((entry, i) => {
+    const d = resolveDeployment(entry, i, env, problems);
+    if (!d) return;
+    if (seenIds.has(d.id)) {
+      problems.push(`model_list[${i}].model_info.id: duplicate deployment id "${d.id}"`);
+      return;
+    }
+    seenIds.add(d.id);
+    if (d.auth.kind === "unavailable") {
+      warnings.push(`model_list[${i}] (${d.modelName}): unavailable: ${d.auth.reason}`);
+    }
+    deployments.push(d);
+  });
+
+  const router = file.router_settings ?? {};
+  const fallbacks = new Map<string, string[]>();
+  for (const rule of router.fallbacks ?? []) {
+    for (const [from, to] of Object.entries(rule)) fallbacks.set(from, to);
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const byModelName = new Map<string, Deployment[]>();
+  for (const d of deployments) {
+    const list = byModelName.get(d.modelName) ?? [];
+    list.push(d);
+    byModelName.set(d.modelName, list);
+  }
+  return {
+    deployments,
+    byModelName,
+    masterKey,
+    maxRequestBodyBytes: general.max_request_body_bytes ?? DEFAULT_MAX_BODY,
+    keyCacheTtlMs: general.key_cache_ttl_ms ?? 2_000,
+    storePrompts: general.store_prompts_in_spend_logs ?? false,
+    spendLogRetentionMs: (general.spend_logs_retention_days ?? 30) * DAY_MS,
+    modelPricesFile: general.model_prices_file,
+    metricsPublic: general.metrics_public ?? false,
+    router: {
+      strategy: router.routing_strategy ?? "simple-shuffle",
+      numRetries: router.num_retries ?? 2,
+      retryAfterMs: (router.retry_after ?? 0) * 1000,
+      allowedFails: router.allowed_fails ?? 3,
+      cooldownMs: (router.cooldown_time ?? 5) * 1000,
+      timeoutMs: (router.timeout ?? 600) * 1000,
+      streamTimeoutMs: (router.stream_timeout ?? router.timeout ?? 600) * 1000,
+      fallbacks,
+      enablePreCallChecks: router.enable_pre_call_checks ?? false,
+    },
+    warnings,
+  };
+}
+
+const unsetMessage = (names: string[]) =>
+  names.length === 1
+    ? `environment variable ${names[0]} is not set`
+    : `environment variables ${names.join(", ")} are not set`;
+
+function envRef(value: string): string | undefined {
+  return value.startsWith(ENV_PREFIX) ? value.slice(ENV_PREFIX.length) : undefined;
+}
+
+/** Strips LiteLLM's provider and route prefixes: `bedrock/converse/<id>` → `<id>`. */
+export function bedrockModelId(model: string): string {
+  let id = model;
+  if (id.startsWith("bedrock/")) id = id.slice("bedrock/".length);
+  for (const route of ["converse/", "invoke/"]) {
+    if (id.startsWith(route)) id = id.slice(route.length);
+  }
+  return id;
+}
+
+/** The region encoded in an ARN (`arn:aws:bedrock:<region>:…`), if any. */
+function arnRegion(id: string): string | undefined {
+  const parts = id.split(":");
+  return parts[0] === "arn" && parts[3] ? parts[3] : undefined;
+}
+
+function resolveDeployment(
+  entry: ModelEntry,
+  index: number,
+  env: EnvLookup,
+  problems: string[],
+): Deployment | undefined {
+  const p = entry.litellm_params;
+  const path = `model_list[${index}].litellm_params`;
+  const missing: string[] = [];
+  /** Resolves a possibly `os.environ/` value; records the variable when a required one is unset. */
+  const value = (v: string | undefined, required: boolean): string | undefined => {
+    if (v === undefined) return undefined;
+    const ref = envRef(v);
+    if (!ref) return v;
+    const resolved = env(ref);
+    if (resolved === undefined || resolved === "") {
+      if (required) missing.push(ref);
+      return undefined;
+    }
+    return resolved;
+  };
+
+  if (p.custom_llm_provider !== undefined && p.custom_llm_provider !== "bedrock") {
+    problems.push(`${path}.custom_llm_provider: only "bedrock" is supported, got "${p.custom_llm_provider}"`);
+    return undefined;
+  }
+  const modelId = bedrockModelId(value(p.model, true) ?? "");
+  const region = value(p.aws_region_name, true) ?? arnRegion(modelId) ?? env("AWS_REGION_NAME") ??
+    env("AWS_REGION") ?? env("AWS_DEFAULT_REGION");
+  const isMock = p.mock_response !== undefined;
+  if (!region && !isMock && !missing.length) {
+    problems.push(`${path}.aws_region_name: required`);
+    return undefined;
+  }
+  const endpoint = (value(p.aws_bedrock_runtime_endpoint ?? p.api_base, true) ?? env("AWS_BEDROCK_RUNTIME_ENDPOINT") ??
+    `https://bedrock-runtime.${region}.amazonaws.com`).replace(/\/+$/, "");
+
+  let auth: DeploymentAuth;
+  if (isMock) {
+    auth = { kind: "mock", text: p.mock_response ?? "" };
+  } else {
+    const bearer = value(p.api_key ?? p.aws_bearer_token, false);
+    const keyId = value(p.aws_access_key_id, true) ?? (p.aws_access_key_id ? undefined : env("AWS_ACCESS_KEY_ID"));
+    const secret = value(p.aws_secret_access_key, true) ??
+      (p.aws_secret_access_key ? undefined : env("AWS_SECRET_ACCESS_KEY"));
+    const session = value(p.aws_session_token, false) ??
+      (p.aws_session_token ? undefined : env("AWS_SESSION_TOKEN") || undefined);
+    if (bearer) auth = { kind: "bearer", token: bearer };
+    else if (missing.length) {
+      auth = { kind: "unavailable", reason: unsetMessage(missing) };
+    } else if (keyId && secret) {
+      auth = { kind: "sigv4", credentials: { accessKeyId: keyId, secretAccessKey: secret, sessionToken: session } };
+    } else {
+      const unresolved = p.api_key ? [envRef(p.api_key) ?? "api_key"] : [];
+      unresolved.push(...(keyId ? [] : ["AWS_ACCESS_KEY_ID"]), ...(secret ? [] : ["AWS_SECRET_ACCESS_KEY"]));
+      auth = { kind: "unavailable", reason: `no AWS credentials: ${unresolved.join(", ")} not set` };
+    }
+  }
+  if (missing.length && auth.kind !== "unavailable") {
+    auth = { kind: "unavailable", reason: unsetMessage(missing) };
+  }
+
+  const info = entry.model_info ?? {};
+  const prices: TokenPrices = {
+    input: p.input_cost_per_token ?? info.input_cost_per_token,
+    output: p.output_cost_per_token ?? info.output_cost_per_token,
+    cacheRead: p.cache_read_input_token_cost ?? info.cache_read_input_token_cost,
+    cacheWrite: p.cache_creation_input_token_cost ?? info.cache_creation_input_token_cost,
+  };
+  const seconds = (s: number | undefined) => s === undefined ? undefined : s * 1000;
+  return {
+    id: info.id ?? deploymentId(entry.model_name, modelId, region ?? "", endpoint, index),
+    modelName: entry.model_name,
+    bedrockModelId: modelId,
+    region: region ?? "us-east-1",
+    endpoint,
+    auth,
+    weight: p.weight,
+    rpm: p.rpm,
+    tpm: p.tpm,
+    timeoutMs: seconds(p.timeout),
+    streamTimeoutMs: seconds(p.stream_timeout),
+    cooldownMs: seconds(p.cooldown_time),
+    prices,
+  };
+}
+
+/**
+ * A readable, stable id from non-secret params. The list index keeps two otherwise identical deployments
+ * (same model, region and endpoint but different accounts) apart.
+ */
+function deploymentId(name: string, model: string, region: string, endpoint: string, index: number): string {
+  let h = 0x811c9dc5;
+  for (const ch of `${name}|${model}|${region}|${endpoint}|${index}`) {
+    h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  }
+  return `${name}-${h.toString(16).padStart(8, "0")}`;
+}

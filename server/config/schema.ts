@@ -1,0 +1,128 @@
+/**
+ * @module
+ * The zod schema of `config.yaml` (LiteLLM's `model_list` format, the subset this gateway understands).
+ *
+ * Objects are loose: configs are shared with LiteLLM, so keys we do not know are kept and reported as warnings
+ * by `unknownKeys`, never rejected. Values that may be `os.environ/NAME` references are plain strings here;
+ * `load.ts` resolves them after validation so that error paths point at the YAML the user wrote.
+ */
+import { z } from "zod";
+
+const nonNegative = z.number().nonnegative();
+const positive = z.number().positive();
+
+/** Per-token USD prices; LiteLLM's names, accepted in `litellm_params` and in `model_info`. */
+export const PriceFields = {
+  input_cost_per_token: nonNegative.optional(),
+  output_cost_per_token: nonNegative.optional(),
+  cache_read_input_token_cost: nonNegative.optional(),
+  cache_creation_input_token_cost: nonNegative.optional(),
+};
+
+export const LitellmParams = z.looseObject({
+  model: z.string().min(1),
+  custom_llm_provider: z.string().optional(),
+  aws_region_name: z.string().min(1).optional(),
+  aws_access_key_id: z.string().min(1).optional(),
+  aws_secret_access_key: z.string().min(1).optional(),
+  aws_session_token: z.string().min(1).optional(),
+  /** A Bedrock API key: sent as `Authorization: Bearer` instead of SigV4. */
+  api_key: z.string().min(1).optional(),
+  /** LiteLLM also accepts this name for a Bedrock API key (its issue #12537). */
+  aws_bearer_token: z.string().min(1).optional(),
+  aws_bedrock_runtime_endpoint: z.url().optional(),
+  api_base: z.url().optional(),
+  mock_response: z.string().optional(),
+  weight: nonNegative.optional(),
+  rpm: positive.optional(),
+  tpm: positive.optional(),
+  /** Seconds, like LiteLLM. */
+  timeout: positive.optional(),
+  stream_timeout: positive.optional(),
+  cooldown_time: nonNegative.optional(),
+  ...PriceFields,
+});
+
+export const ModelInfo = z.looseObject({
+  id: z.string().min(1).optional(),
+  ...PriceFields,
+});
+
+export const ModelEntry = z.looseObject({
+  model_name: z.string().min(1),
+  litellm_params: LitellmParams,
+  model_info: ModelInfo.optional(),
+});
+
+export const GeneralSettings = z.looseObject({
+  master_key: z.string().min(1).optional(),
+  /** Largest accepted request body; Bedrock itself caps InvokeModel at 25 MB. */
+  max_request_body_bytes: z.number().int().positive().optional(),
+  /** How long a key record may be served from memory before it is re-read from KV. */
+  key_cache_ttl_ms: z.number().int().nonnegative().optional(),
+  store_prompts_in_spend_logs: z.boolean().optional(),
+  spend_logs_retention_days: positive.optional(),
+  model_prices_file: z.string().min(1).optional(),
+  metrics_public: z.boolean().optional(),
+});
+
+export const RoutingStrategy = z.enum([
+  "simple-shuffle",
+  "least-busy",
+  "latency-based-routing",
+  "usage-based-routing",
+]);
+
+export const RouterSettings = z.looseObject({
+  routing_strategy: RoutingStrategy.optional(),
+  num_retries: z.number().int().nonnegative().optional(),
+  retry_after: nonNegative.optional(),
+  allowed_fails: z.number().int().nonnegative().optional(),
+  cooldown_time: nonNegative.optional(),
+  timeout: positive.optional(),
+  stream_timeout: positive.optional(),
+  fallbacks: z.array(z.record(z.string(), z.array(z.string()))).optional(),
+  enable_pre_call_checks: z.boolean().optional(),
+});
+
+export const ConfigFile = z.looseObject({
+  model_list: z.array(ModelEntry).min(1),
+  general_settings: GeneralSettings.optional(),
+  router_settings: RouterSettings.optional(),
+  litellm_settings: z.record(z.string(), z.unknown()).optional(),
+  environment_variables: z.record(z.string(), z.unknown()).optional(),
+});
+export type ConfigFile = z.infer<typeof ConfigFile>;
+export type ModelEntry = z.infer<typeof ModelEntry>;
+export type LitellmParams = z.infer<typeof LitellmParams>;
+export type GeneralSettings = z.infer<typeof GeneralSettings>;
+export type RouterSettings = z.infer<typeof RouterSettings>;
+
+/**
+ * Lists keys of `value` that `schema` does not declare, as YAML paths, for the sections whose keys we own.
+ * `litellm_settings` and `environment_variables` are LiteLLM's free-form sections and are not checked.
+ */
+export function unknownKeys(value: unknown): string[] {
+  const out: string[] = [];
+  const check = (obj: unknown, shape: Record<string, unknown>, path: string) => {
+    if (!obj || typeof obj !== "object" || Array.isArray(obj)) return;
+    for (const key of Object.keys(obj)) {
+      if (!(key in shape)) out.push(path ? `${path}.${key}` : key);
+    }
+  };
+  if (!value || typeof value !== "object") return out;
+  const root = value as Record<string, unknown>;
+  check(root, ConfigFile.shape, "");
+  check(root.general_settings, GeneralSettings.shape, "general_settings");
+  check(root.router_settings, RouterSettings.shape, "router_settings");
+  if (Array.isArray(root.model_list)) {
+    root.model_list.forEach((entry: unknown, i: number) => {
+      const path = `model_list[${i}]`;
+      check(entry, ModelEntry.shape, path);
+      const e = entry as Record<string, unknown> | null;
+      check(e?.litellm_params, LitellmParams.shape, `${path}.litellm_params`);
+      check(e?.model_info, ModelInfo.shape, `${path}.model_info`);
+    });
+  }
+  return out;
+}

@@ -1,0 +1,73 @@
+/**
+ * @module
+ * The typed, resolved configuration the gateway runs on. Built once at start-up by `load.ts`;
+ * per-request code only reads it.
+ */
+import type { AwsCredentials } from "../bedrock/sigv4.ts";
+import type { RoutingStrategy } from "./schema.ts";
+import type { z } from "zod";
+
+/** How the gateway authenticates to a deployment's upstream (or why it cannot). */
+export type DeploymentAuth =
+  | { kind: "sigv4"; credentials: AwsCredentials }
+  | { kind: "bearer"; token: string }
+  | { kind: "mock"; text: string }
+  | { kind: "unavailable"; reason: string };
+
+/** Per-token USD prices; any may be unknown. */
+export interface TokenPrices {
+  input?: number;
+  output?: number;
+  cacheRead?: number;
+  cacheWrite?: number;
+}
+
+export interface Deployment {
+  /** Stable id: `model_info.id`, else derived from the deployment's params (no secrets). */
+  id: string;
+  /** The public name clients call (`model_name`); several deployments may share it. */
+  modelName: string;
+  /** The Bedrock model id or ARN sent upstream, without LiteLLM's `bedrock/` prefixes. */
+  bedrockModelId: string;
+  region: string;
+  /** Upstream base URL without a trailing slash. */
+  endpoint: string;
+  auth: DeploymentAuth;
+  weight?: number;
+  rpm?: number;
+  tpm?: number;
+  timeoutMs?: number;
+  streamTimeoutMs?: number;
+  cooldownMs?: number;
+  /** Price overrides from `litellm_params`/`model_info`; they win over the built-in table. */
+  prices: TokenPrices;
+}
+
+export interface RouterConfig {
+  strategy: z.infer<typeof RoutingStrategy>;
+  numRetries: number;
+  retryAfterMs: number;
+  allowedFails: number;
+  cooldownMs: number;
+  timeoutMs: number;
+  streamTimeoutMs: number;
+  fallbacks: Map<string, string[]>;
+  enablePreCallChecks: boolean;
+}
+
+export interface GatewayConfig {
+  deployments: Deployment[];
+  /** Deployments by `model_name`, in config order. */
+  byModelName: Map<string, Deployment[]>;
+  /** Undefined means the gateway runs open (loudly announced at start-up). */
+  masterKey?: string;
+  maxRequestBodyBytes: number;
+  keyCacheTtlMs: number;
+  storePrompts: boolean;
+  spendLogRetentionMs: number;
+  modelPricesFile?: string;
+  metricsPublic: boolean;
+  router: RouterConfig;
+  /** Non-fatal problems found while loading (unknown keys, unavailable deployments). */
+  warnings: string[];
+}

@@ -1,0 +1,67 @@
+/**
+ * @module
+ * The composition root: builds every service from explicit dependencies (config, KV, clock, fetch, random)
+ * and wires them into the app. No module-level singletons, so tests build as many gateways as they like
+ * in-process.
+ */
+import type { GatewayConfig } from "./config/types.ts";
+import { createApp } from "./app.ts";
+import { createModelCall } from "./bedrock/model_call.ts";
+import { createSigV4Signer } from "./bedrock/sigv4.ts";
+import { createUpstream } from "./bedrock/upstream.ts";
+import { masterKeyAuthenticator } from "./keys/auth.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { createRouter } from "./router/router.ts";
+import type { CallRecord, CallSink } from "./spend/call_record.ts";
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  kv: Deno.Kv;
+  fetch?: typeof fetch;
+  /** Wall clock, ms since the epoch. */
+  now?: () => number;
+  random?: () => number;
+  newId?: () => string;
+  log?: Logger;
+  /** Extra accounting listener (tests observe finished calls here). */
+  onCall?: CallSink;
+}
+
+export interface Gateway {
+  fetch: (req: Request) => Response | Promise<Response>;
+  /** Flushes pending writes; call on shutdown. */
+  close(): Promise<void>;
+}
+
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { config, kv } = deps;
+  const now = deps.now ?? Date.now;
+  const random = deps.random ?? Math.random;
+  const newId = deps.newId ?? (() => crypto.randomUUID());
+  const log = deps.log ?? createLogger();
+  const fetchFn = deps.fetch ?? fetch;
+
+  const sink: CallSink = (record: CallRecord) => {
+    deps.onCall?.(record);
+  };
+
+  const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
+  const router = createRouter({ config, random, now });
+  const modelCall = createModelCall({ config, router, upstream, now, sink });
+  const auth = masterKeyAuthenticator(config.masterKey);
+
+  const ready = async () => {
+    try {
+      await kv.get(["health"]);
+      return { ok: true, db: "connected" };
+    } catch {
+      return { ok: false, db: "disconnected" };
+    }
+  };
+
+  const app = createApp({ auth, modelCall, newId, log, ready });
+  return {
+    fetch: (req) => app.fetch(req),
+    close: () => Promise.resolve(),
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * @module
+ * Reading a request body with a size cap, before anything else looks at it, so an oversized upload is refused
+ * with a 413 without being buffered whole.
+ */
+import { GatewayError } from "../errors.ts";
+
+const tooLarge = (limit: number) =>
+  new GatewayError(413, "ValidationException", `request body exceeds the gateway limit of ${limit} bytes`, {
+    litellmType: "request_too_large",
+  });
+
+export async function readBody(req: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
+  if (!req.body) return new Uint8Array(0);
+  // With a declared length within the limit the runtime enforces it, so one read is enough.
+  if (declared !== null) return new Uint8Array(await req.arrayBuffer());
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      reader.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,25 @@
+/**
+ * @module
+ * Entry for `deno serve server/serve.ts` and Deno Deploy: the same gateway as the CLI, exported as a fetch
+ * handler. Config comes from `CONFIG_YAML` or the deployed file; on Deploy, KV is the managed store (no
+ * filesystem writes). Until start-up finishes, readiness answers 503.
+ */
+import { boot } from "./boot.ts";
+import type { Gateway } from "./gateway.ts";
+
+let gateway: Gateway | undefined;
+const booting = boot().then((b) => {
+  gateway = b.gateway;
+});
+
+export default {
+  async fetch(req: Request): Promise<Response> {
+    if (!gateway) {
+      if (new URL(req.url).pathname === "/health/readiness") {
+        return Response.json({ status: "starting", db: "connecting" }, { status: 503 });
+      }
+      await booting;
+    }
+    return gateway!.fetch(req);
+  },
+} satisfies Deno.ServeDefaultExport;

@@ -1,0 +1,52 @@
+/**
+ * @module
+ * What the gateway knows about one finished call: the single record that accounting (spend, spend logs,
+ * metrics, request logs) is fed from. It never holds a raw key or an AWS secret.
+ */
+import type { Usage } from "../bedrock/usage.ts";
+
+export type CallType = "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream" | "count-tokens";
+
+export type CallStatus = "success" | "failure" | "client_disconnected";
+
+/** Who made the call, as far as accounting is concerned (hash only, never the raw key). */
+export interface Caller {
+  keyHash?: string;
+  keyAlias?: string;
+  userId?: string;
+  teamId?: string;
+}
+
+export interface CallRecord {
+  requestId: string;
+  callType: CallType;
+  /** The `model_name` the client asked for. */
+  modelName: string;
+  deploymentId?: string;
+  bedrockModelId?: string;
+  region?: string;
+  apiBase?: string;
+  caller: Caller;
+  /** Epoch ms. */
+  startTime: number;
+  endTime: number;
+  /** Epoch ms of the first upstream byte (streams) or of the upstream response (converse). */
+  firstByteTime?: number;
+  status: CallStatus;
+  /** HTTP status the client got (200 for streams that failed mid-way). */
+  httpStatus: number;
+  /** Bedrock exception name when the call failed. */
+  errorType?: string;
+  errorMessage?: string;
+  usage?: Usage;
+  /** A stream that ended without its `metadata` event: usage is what was seen, possibly none. */
+  incomplete?: boolean;
+  retries: number;
+  requestTags?: string[];
+  /** Only filled when `store_prompts_in_spend_logs` is on. */
+  requestBody?: string;
+  responseBody?: string;
+}
+
+/** The accounting hook: called exactly once per call, after the response (or stream) has finished. */
+export type CallSink = (record: CallRecord) => void;
