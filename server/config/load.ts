@@ -31,7 +31,9 @@ function issuePaths(error: z.ZodError): string[] {
     for (const part of issue.path) {
       path += typeof part === "number" ? `[${part}]` : path ? `.${String(part)}` : String(part);
     }
-    const message = issue.code === "invalid_type" && issue.input === undefined ? "required" : issue.message;
+    const message = issue.code === "invalid_type" && issue.message.endsWith("received undefined")
+      ? "required"
+      : issue.message.replace(/^Invalid input: /, "");
     return `${path || "(root)"}: ${message}`;
   });
 }

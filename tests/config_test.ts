@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { bedrockModelId, ConfigError, loadConfig } from "../server/config/load.ts";
+
+const env = (vars: Record<string, string>) => (name: string) => vars[name];
+
+const base = `model_list:
+  - model_name: m
+    litellm_params:
+      model: bedrock/us.anthropic.claude-3-5-sonnet-20240620-v1:0
+      aws_region_name: us-west-2
+      aws_access_key_id: os.environ/AK
+      aws_secret_access_key: os.environ/SK
+      aws_session_token: os.environ/ST
+general_settings:
+  master_key: os.environ/MASTER
+`;
+
+function problems(yaml: string, vars: Record<string, string> = {}): string[] {
+  try {
+    loadConfig(yaml, env(vars));
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, String(e));
+    return e.problems;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+Deno.test("resolves os.environ references and leaves an unset optional session token out", () => {
+  const c = loadConfig(base, env({ AK: "AKIDEXAMPLE", SK: "secret", MASTER: "sk-m" }));
+  assert.equal(c.masterKey, "sk-m");
+  const d = c.deployments[0];
+  assert.deepEqual(d.auth, {
+    kind: "sigv4",
+    credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret", sessionToken: undefined },
+  });
+  assert.equal(d.bedrockModelId, "us.anthropic.claude-3-5-sonnet-20240620-v1:0");
+  assert.equal(d.endpoint, "https://bedrock-runtime.us-west-2.amazonaws.com");
+  assert.deepEqual(c.warnings, []);
+});
+
+Deno.test("a deployment whose required variable is unset is unavailable, naming the variable", () => {
+  const c = loadConfig(base, env({ SK: "secret", MASTER: "sk-m" }));
+  assert.deepEqual(c.deployments[0].auth, { kind: "unavailable", reason: "environment variable AK is not set" });
+  assert.match(c.warnings.join("\n"), /model_list\[0\] \(m\): unavailable: environment variable AK is not set/);
+});
+
+Deno.test("a master_key whose variable is unset stops start-up", () => {
+  assert.deepEqual(problems(base, { AK: "a", SK: "s" }), [
+    "general_settings.master_key: environment variable MASTER is not set",
+  ]);
+});
+
+Deno.test("every problem is listed with its YAML path", () => {
+  const yaml = `model_list:
+  - model_name: ok
+    litellm_params: { model: bedrock/x, aws_region_name: us-east-1 }
+  - model_name: bad
+    litellm_params:
+      model: bedrock/y
+      rpm: "lots"
+  - litellm_params: { model: bedrock/z, aws_region_name: 7 }
+`;
+  assert.deepEqual(problems(yaml), [
+    "model_list[1].litellm_params.rpm: expected number, received string",
+    "model_list[2].model_name: required",
+    "model_list[2].litellm_params.aws_region_name: expected string, received number",
+  ]);
+});
+
+Deno.test("a missing region is reported by path", () => {
+  assert.deepEqual(
+    problems(`model_list:\n  - model_name: a\n    litellm_params: { model: bedrock/x }\n`),
+    ["model_list[0].litellm_params.aws_region_name: required"],
+  );
+});
+
+Deno.test("unknown keys are warned about, not fatal", () => {
+  const c = loadConfig(
+    `model_list:
+  - model_name: a
+    litellm_params: { model: bedrock/x, aws_region_name: us-east-1, api_key: k, frobnicate: 1 }
+    extra_thing: true
+router_settings: { routing_strategy: least-busy, redis_host: h }
+litellm_settings: { drop_params: true }
+`,
+    env({}),
+  );
+  assert.deepEqual(c.warnings, [
+    "router_settings.redis_host: unknown key, ignored",
+    "model_list[0].extra_thing: unknown key, ignored",
+    "model_list[0].litellm_params.frobnicate: unknown key, ignored",
+  ]);
+  assert.equal(c.router.strategy, "least-busy");
+  assert.deepEqual(c.deployments[0].auth, { kind: "bearer", token: "k" });
+});
+
+Deno.test("credentials fall back to the AWS_* environment; region from an ARN", () => {
+  const c = loadConfig(
+    `model_list:
+  - model_name: a
+    litellm_params:
+      model: bedrock/arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/abc
+`,
+    env({ AWS_ACCESS_KEY_ID: "AK", AWS_SECRET_ACCESS_KEY: "SK", AWS_SESSION_TOKEN: "TOK" }),
+  );
+  const d = c.deployments[0];
+  assert.equal(d.region, "eu-west-1");
+  assert.deepEqual(d.auth, {
+    kind: "sigv4",
+    credentials: { accessKeyId: "AK", secretAccessKey: "SK", sessionToken: "TOK" },
+  });
+  assert.equal(c.masterKey, undefined);
+});
+
+Deno.test("invalid YAML and an empty model_list are config errors", () => {
+  assert.match(problems("model_list: [")[0], /^YAML syntax:/);
+  assert.deepEqual(problems("model_list: []"), ["model_list: Too small: expected array to have >=1 items"]);
+});
+
+Deno.test("LiteLLM's route prefixes are stripped from the model id", () => {
+  assert.equal(bedrockModelId("bedrock/converse/us.meta.llama3-1-8b-instruct-v1:0"), "us.meta.llama3-1-8b-instruct-v1:0");
+  assert.equal(bedrockModelId("bedrock/invoke/anthropic.claude-3-haiku-20240307-v1:0"), "anthropic.claude-3-haiku-20240307-v1:0");
+  assert.equal(bedrockModelId("amazon.nova-lite-v1:0"), "amazon.nova-lite-v1:0");
+});
+
+Deno.test("the example config loads with no AWS credentials and serves the demo model", async () => {
+  const c = loadConfig(await Deno.readTextFile("config.example.yaml"), env({}));
+  assert.equal(c.masterKey, "sk-1234");
+  assert.equal(c.byModelName.get("demo")?.[0].auth.kind, "mock");
+  assert.equal(c.byModelName.get("my-bedrock-model")?.[0].auth.kind, "unavailable");
+});
