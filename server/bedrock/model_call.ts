@@ -53,6 +53,23 @@ export function errorTypeOf(headers: Headers): string | undefined {
   return colon >= 0 ? raw.slice(0, colon) : raw;
 }
 
+/** Maps what an upstream attempt threw to the typed error the client gets. */
+function asGatewayError(e: unknown, signal: AbortSignal, timeoutMs: number): GatewayError {
+  if (e instanceof GatewayError) return e;
+  const reason = signal.aborted ? signal.reason : e;
+  if (reason instanceof DOMException && reason.name === "TimeoutError") {
+    return new GatewayError(504, "ServiceUnavailableException", `upstream timed out after ${timeoutMs} ms`, {
+      litellmType: "timeout",
+    });
+  }
+  if (reason instanceof DOMException && reason.name === "AbortError") {
+    return new GatewayError(499, "ClientDisconnected", "client disconnected", { litellmType: "client_disconnected" });
+  }
+  return new GatewayError(502, "ServiceUnavailableException", `upstream response failed (${(e as Error).name})`, {
+    litellmType: "api_connection_error",
+  });
+}
+
 export function createModelCall(deps: ModelCallDeps) {
   const { config, router, upstream, now, sink } = deps;
 
@@ -106,6 +123,11 @@ export function createModelCall(deps: ModelCallDeps) {
     const upstreamAbort = new AbortController();
     const onClientAbort = () => upstreamAbort.abort(new DOMException("client disconnected", "AbortError"));
     clientSignal.addEventListener("abort", onClientAbort, { once: true });
+    // One timer per call: for converse it covers the whole upstream exchange, for streams the wait for the
+    // response head (stalls after that are the stream relay's business).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timeoutMs = 0;
+    const clearTimer = () => clearTimeout(timer);
 
     let routed;
     try {
@@ -121,18 +143,23 @@ export function createModelCall(deps: ModelCallDeps) {
             }),
           );
         }
+        timeoutMs = operation === "converse-stream"
+          ? d.streamTimeoutMs ?? config.router.streamTimeoutMs
+          : d.timeoutMs ?? config.router.timeoutMs;
+        clearTimer();
+        timer = setTimeout(() => upstreamAbort.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
         return upstream.send({ deployment: d, operation, body, signal: upstreamAbort.signal });
       });
     } catch (e) {
+      clearTimer();
       clientSignal.removeEventListener("abort", onClientAbort);
+      const err = asGatewayError(e, upstreamAbort.signal, timeoutMs);
       if (clientSignal.aborted) record.status = "client_disconnected";
-      if (e instanceof GatewayError) {
-        record.httpStatus = e.status;
-        record.errorType = e.type;
-        record.errorMessage = e.message;
-      }
+      record.httpStatus = err.status;
+      record.errorType = err.type;
+      record.errorMessage = err.message;
       finish();
-      throw e;
+      throw err;
     }
 
     const { response, deployment } = routed;
@@ -147,6 +174,7 @@ export function createModelCall(deps: ModelCallDeps) {
     if (!headers.has("x-amzn-requestid")) headers.set("x-amzn-requestid", ctx.requestId);
 
     if (operation === "converse-stream" && response.ok && response.body) {
+      clearTimer();
       return relayStream(response.body, headers, {
         record,
         clientSignal,
