@@ -118,8 +118,14 @@ Deno.test("invalid YAML and an empty model_list are config errors", () => {
 });
 
 Deno.test("LiteLLM's route prefixes are stripped from the model id", () => {
-  assert.equal(bedrockModelId("bedrock/converse/us.meta.llama3-1-8b-instruct-v1:0"), "us.meta.llama3-1-8b-instruct-v1:0");
-  assert.equal(bedrockModelId("bedrock/invoke/anthropic.claude-3-haiku-20240307-v1:0"), "anthropic.claude-3-haiku-20240307-v1:0");
+  assert.equal(
+    bedrockModelId("bedrock/converse/us.meta.llama3-1-8b-instruct-v1:0"),
+    "us.meta.llama3-1-8b-instruct-v1:0",
+  );
+  assert.equal(
+    bedrockModelId("bedrock/invoke/anthropic.claude-3-haiku-20240307-v1:0"),
+    "anthropic.claude-3-haiku-20240307-v1:0",
+  );
   assert.equal(bedrockModelId("amazon.nova-lite-v1:0"), "amazon.nova-lite-v1:0");
 });
 
