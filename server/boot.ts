@@ -6,6 +6,7 @@
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/types.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
+import { countingKv, withKvCountRoute } from "./kv_counter.ts";
 import { createLogger, type Logger } from "./log.ts";
 
 export interface BootOptions {
@@ -65,7 +66,10 @@ export async function boot(opts: BootOptions = {}): Promise<Booted> {
     );
   }
   const kv = await openKv(opts.kvPath);
-  const gateway = createGateway({ config, kv, log });
+  // `deno task bench` counts KV operations per call; off (and free) unless asked for.
+  const counting = Deno.env.get("BENCH_COUNT_KV") === "1" ? countingKv(kv) : undefined;
+  const built = createGateway({ config, kv: counting?.kv ?? kv, log });
+  const gateway = counting ? { ...built, fetch: withKvCountRoute(built.fetch, counting.counts) } : built;
   return { gateway, config, kv, log, configSource: source };
 }
 

@@ -1,0 +1,131 @@
+/**
+ * @module
+ * Micro-benchmarks of the steps one gateway call takes, in isolation, to see where per-request CPU goes:
+ * `deno bench -A bench/hot_path_bench.ts`. (The end-to-end numbers come from `deno task bench`; these only
+ * explain them.)
+ */
+import { createHash } from "node:crypto";
+import { loadConfig } from "../server/config/load.ts";
+import { createGateway } from "../server/gateway.ts";
+import { ConverseRequest } from "../server/bedrock/schemas.ts";
+import { createSigV4Signer } from "../server/bedrock/sigv4.ts";
+import { relayHeaders } from "../server/bedrock/upstream.ts";
+import { masterKeyAuthenticator } from "../server/keys/auth.ts";
+import { silentLogger } from "../server/log.ts";
+
+const BODY = JSON.stringify({
+  messages: [{ role: "user", content: [{ text: "Hello, benchmark. Say hi." }] }],
+  inferenceConfig: { maxTokens: 64 },
+});
+const BODY_BYTES = new TextEncoder().encode(BODY);
+const parsed = JSON.parse(BODY);
+const MASTER = "sk-bench-master-key-0001";
+const UPSTREAM_JSON = JSON.stringify({
+  output: { message: { role: "assistant", content: [{ text: "Hello from the benchmark fake." }] } },
+  stopReason: "end_turn",
+  usage: { inputTokens: 12, outputTokens: 7, totalTokens: 19 },
+  metrics: { latencyMs: 1 },
+});
+
+const signer = createSigV4Signer();
+const credentials = { accessKeyId: "AKIABENCHFAKE0000001", secretAccessKey: "secret", sessionToken: "token" };
+const url = "http://127.0.0.1:9/model/bench.fixed/converse";
+
+Deno.bench("JSON.parse request body (decode + parse)", () => {
+  JSON.parse(new TextDecoder().decode(BODY_BYTES));
+});
+
+Deno.bench("zod ConverseRequest.safeParse", () => {
+  ConverseRequest.safeParse(parsed);
+});
+
+Deno.bench("SigV4 sign", () => {
+  signer.sign({
+    method: "POST",
+    url,
+    headers: { "content-type": "application/json" },
+    body: BODY_BYTES,
+    region: "us-west-2",
+    service: "bedrock",
+    credentials,
+    now: new Date(),
+  });
+});
+
+Deno.bench("node:crypto sha256 of the body (one createHash)", () => {
+  createHash("sha256").update(BODY_BYTES).digest("hex");
+});
+
+const auth = masterKeyAuthenticator(MASTER);
+const authHeaders = new Headers({ authorization: `Bearer ${MASTER}` });
+Deno.bench("master-key authenticate", async () => {
+  await auth.authenticate(authHeaders);
+});
+
+const upstreamHeaders = new Headers({ "content-type": "application/json", "x-amzn-requestid": "abc" });
+Deno.bench("relayHeaders", () => {
+  relayHeaders(upstreamHeaders, "id");
+});
+
+Deno.bench("crypto.randomUUID", () => {
+  crypto.randomUUID();
+});
+
+Deno.bench("AbortController + setTimeout/clearTimeout", () => {
+  const c = new AbortController();
+  const t = setTimeout(() => c.abort(), 60_000);
+  clearTimeout(t);
+});
+
+Deno.bench("new Request(url, {POST, 5 headers, body})", () => {
+  new Request(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-amz-date": "20250101T000000Z",
+      "x-amz-content-sha256": "0".repeat(64),
+      "x-amz-security-token": "token",
+      authorization: "AWS4-HMAC-SHA256 Credential=AKIA/20250101/us-west-2/bedrock/aws4_request, " +
+        "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token, Signature=" + "0".repeat(64),
+    },
+    body: BODY_BYTES,
+  });
+});
+
+Deno.bench("JSON.parse upstream answer (usage)", () => {
+  JSON.parse(UPSTREAM_JSON);
+});
+
+// The whole in-process path, with a fetch that answers at once: everything but the sockets.
+const config = loadConfig(
+  `model_list:
+  - model_name: bench
+    litellm_params:
+      model: bedrock/bench.fixed
+      api_base: http://127.0.0.1:9
+      aws_region_name: us-west-2
+      aws_access_key_id: AKIABENCHFAKE0000001
+      aws_secret_access_key: secret
+general_settings:
+  master_key: ${MASTER}
+`,
+  () => undefined,
+);
+const kv = await Deno.openKv(":memory:");
+const gateway = createGateway({
+  config,
+  kv,
+  log: silentLogger,
+  fetch: () =>
+    Promise.resolve(new Response(UPSTREAM_JSON, { headers: { "content-type": "application/json" } })),
+});
+Deno.bench("gateway.fetch converse, in-process fetch stub", async () => {
+  const res = await gateway.fetch(
+    new Request("http://gw/bedrock/model/bench/converse", {
+      method: "POST",
+      headers: { authorization: `Bearer ${MASTER}`, "content-type": "application/json" },
+      body: BODY,
+    }),
+  );
+  await res.arrayBuffer();
+});
