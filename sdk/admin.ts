@@ -22,7 +22,11 @@ export type AdminApi = {
   };
 };
 
-type Entry = readonly [method: string, path: string, hasInput: boolean];
+/** One operation: HTTP method, path template (`/key/{key}/regenerate`), whether it takes input. */
+export type OperationEntry = readonly [method: string, path: string, hasInput: boolean];
+
+/** An untyped method table, by group. */
+export type OperationMethods = Record<string, Record<string, (...args: unknown[]) => Promise<unknown>>>;
 
 /** `?a=1&b=x&b=y` from the non-empty fields of `input` (arrays repeat the name). */
 function queryString(input: Record<string, unknown>): string {
@@ -37,7 +41,7 @@ function queryString(input: Record<string, unknown>): string {
 }
 
 /** Runs one table entry: path parameters from the input, the rest as query (GET, DELETE) or JSON body. */
-function call(t: Transport, [method, template, hasInput]: Entry, args: unknown[]): Promise<unknown> {
+function call(t: Transport, [method, template, hasInput]: OperationEntry, args: unknown[]): Promise<unknown> {
   const input = hasInput ? { ...(args[0] as Record<string, unknown> | undefined) } : {};
   const options = (hasInput ? args[1] : args[0]) as RequestOptions | undefined;
   const path = template.replace(/\{([^}]+)\}/g, (_, name: string) => {
@@ -50,12 +54,23 @@ function call(t: Transport, [method, template, hasInput]: Entry, args: unknown[]
   return sendJson(t, method, path + (inQuery ? queryString(input) : ""), body, options);
 }
 
-/** Builds the generated methods over one transport. */
-export function adminApi(t: Transport): AdminApi {
-  const api: Record<string, Record<string, (...args: unknown[]) => Promise<unknown>>> = {};
-  for (const [group, methods] of Object.entries(OPERATIONS as Record<string, Record<string, Entry>>)) {
+/**
+ * Builds one method per table entry over a transport.
+ * @param table operations by group (the generated `OPERATIONS`, or another table of the same shape)
+ */
+export function operationMethods(
+  t: Transport,
+  table: Readonly<Record<string, Readonly<Record<string, OperationEntry>>>>,
+): OperationMethods {
+  const api: OperationMethods = {};
+  for (const [group, methods] of Object.entries(table)) {
     api[group] = {};
     for (const [name, entry] of Object.entries(methods)) api[group][name] = (...args) => call(t, entry, args);
   }
-  return api as unknown as AdminApi;
+  return api;
+}
+
+/** The generated methods (`operations.gen.ts`) over one transport, typed from their schemas. */
+export function adminApi(t: Transport): AdminApi {
+  return operationMethods(t, OPERATIONS) as unknown as AdminApi;
 }
