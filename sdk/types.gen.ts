@@ -15,7 +15,10 @@ export type OneOf<T> = {
 }[keyof T];
 
 export interface AudioBlock {
-  /** Audio format. Known values: mp3, opus, wav, aac, flac, mp4, ogg, mkv, mka, x-aac, m4a, mpeg, mpga, pcm, webm. Other strings are accepted for forward compatibility. */
+  /**
+   * Audio format. Known values: mp3, opus, wav, aac, flac, mp4, ogg, mkv, mka, x-aac, m4a, mpeg, mpga, pcm, webm. Other
+   * strings are accepted for forward compatibility.
+   */
   format:
     | "mp3"
     | "opus"
@@ -277,7 +280,10 @@ export interface ConverseTrace {
 export type Document = unknown;
 
 export interface DocumentBlock {
-  /** Document format. Known values: pdf, csv, doc, docx, xls, xlsx, html, txt, md. Other strings are accepted for forward compatibility. */
+  /**
+   * Document format. Known values: pdf, csv, doc, docx, xls, xlsx, html, txt, md. Other strings are accepted for
+   * forward compatibility.
+   */
   format?: "pdf" | "csv" | "doc" | "docx" | "xls" | "xlsx" | "html" | "txt" | "md" | (string & Record<never, never>);
   /** Document name, 1–200 chars. */
   name: string;
@@ -318,7 +324,10 @@ export interface GuardrailConfiguration {
   guardrailIdentifier?: string;
   /** "", "DRAFT" or 1–99999999. */
   guardrailVersion?: string;
-  /** Guardrail trace. Known values: enabled, disabled, enabled_full. Other strings are accepted for forward compatibility. */
+  /**
+   * Guardrail trace. Known values: enabled, disabled, enabled_full. Other strings are accepted for forward
+   * compatibility.
+   */
   trace?: "enabled" | "disabled" | "enabled_full" | (string & Record<never, never>);
 }
 
@@ -344,9 +353,14 @@ export interface GuardrailStreamConfiguration {
   guardrailIdentifier?: string;
   /** "", "DRAFT" or 1–99999999. */
   guardrailVersion?: string;
-  /** Guardrail trace. Known values: enabled, disabled, enabled_full. Other strings are accepted for forward compatibility. */
+  /**
+   * Guardrail trace. Known values: enabled, disabled, enabled_full. Other strings are accepted for forward
+   * compatibility.
+   */
   trace?: "enabled" | "disabled" | "enabled_full" | (string & Record<never, never>);
-  /** Guardrail stream processing mode. Known values: sync, async. Other strings are accepted for forward compatibility. */
+  /**
+   * Guardrail stream processing mode. Known values: sync, async. Other strings are accepted for forward compatibility.
+   */
   streamProcessingMode?: "sync" | "async" | (string & Record<never, never>);
 }
 
@@ -484,11 +498,18 @@ export interface SearchResultContentBlock {
 }
 
 export interface ServiceTier {
-  /** Service tier. Known values: priority, default, flex, reserved. Other strings are accepted for forward compatibility. */
+  /**
+   * Service tier. Known values: priority, default, flex, reserved. Other strings are accepted for forward
+   * compatibility.
+   */
   type: "priority" | "default" | "flex" | "reserved" | (string & Record<never, never>);
 }
 
-/** Why the model stopped. Known values: end_turn, tool_use, max_tokens, stop_sequence, guardrail_intervened, content_filtered, malformed_model_output, malformed_tool_use, model_context_window_exceeded. Other strings are accepted for forward compatibility. */
+/**
+ * Why the model stopped. Known values: end_turn, tool_use, max_tokens, stop_sequence, guardrail_intervened,
+ * content_filtered, malformed_model_output, malformed_tool_use, model_context_window_exceeded. Other strings are
+ * accepted for forward compatibility.
+ */
 export type StopReason =
   | "end_turn"
   | "tool_use"
@@ -614,7 +635,10 @@ export interface ToolUseBlock {
 }
 
 export interface VideoBlock {
-  /** Video format. Known values: mkv, mov, mp4, webm, flv, mpeg, mpg, wmv, three_gp. Other strings are accepted for forward compatibility. */
+  /**
+   * Video format. Known values: mkv, mov, mp4, webm, flv, mpeg, mpg, wmv, three_gp. Other strings are accepted for
+   * forward compatibility.
+   */
   format:
     | "mkv"
     | "mov"

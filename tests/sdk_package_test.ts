@@ -72,6 +72,9 @@ try {
 for await (const _ of client.converseStream("claude", { messages })) break;
 out.health = await client.health.readiness();
 console.log(JSON.stringify(out));
+// Stay alive until the test has seen the upstream cancelled, so it is the break (not exit) that cancelled it.
+process.stdin.resume();
+await new Promise((resolve) => process.stdin.on("end", resolve));
 `;
 
 Deno.test("node imports the built package and uses it against a running gateway", async () => {
@@ -100,16 +103,27 @@ Deno.test("node imports the built package and uses it against a running gateway"
     { kind: "stream", exceptionAt: { index: 1, type: "throttlingException", message: "node slow down" } },
     { kind: "stream", stallAfter: 1 },
   );
-  const out = await new Deno.Command("node", {
+  const child = new Deno.Command("node", {
     args: ["use.mjs", gw.url, MASTER_KEY],
     cwd: dir,
     env: { CONVERSE_GATEWAY_URL: gw.url, CONVERSE_GATEWAY_KEY: MASTER_KEY },
+    stdin: "piped",
     stdout: "piped",
     stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.ok(out.success, stderr);
-  const result = JSON.parse(new TextDecoder().decode(out.stdout));
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  // The first stdout line is the result; node then waits on stdin. The reader is kept (not cancelled) and
+  // drained after node exits.
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let line = "";
+  while (!line.includes("\n")) {
+    const { done, value } = await stdout.read();
+    if (done) break;
+    line += value;
+  }
+  // (Not assert.ok(…, `${await stderr}`): the message would wait for stderr to end, i.e. for node to exit.)
+  if (!line.includes("\n")) assert.fail(`node printed no result: ${await stderr}`);
+  const result = JSON.parse(line);
   assert.deepEqual(result, {
     converse: "from node",
     envConverse: "from env",
@@ -119,8 +133,12 @@ Deno.test("node imports the built package and uses it against a running gateway"
     midStream: { name: "ThrottlingException", status: 429, throttling: true, message: "node slow down" },
     health: { status: "healthy", db: "connected" },
   });
-  // The loop node broke out of cancelled the upstream stream.
+  // The loop node broke out of cancelled the upstream stream while node was still running.
   assert.equal((await fake.whenAborted(5)).aborted, true);
+  await child.stdin.close();
+  while (!(await stdout.read()).done) { /* drain */ }
+  const status = await child.status;
+  assert.ok(status.success, await stderr);
   await fake.close();
 });
 

@@ -161,7 +161,9 @@ export function buildOpenApi(routes: readonly RouteDoc[], info: ApiInfo): Docume
       responses[status] = {
         description: r.description,
         // Model calls always carry a request id; the admin and health routes' successes carry none.
-        ...(route.errorFormat === "bedrock" ? { headers: { "x-amzn-requestid": header("RequestId") } } : {}),
+        ...(route.errorFormat === "bedrock"
+          ? { headers: { "x-amzn-requestid": header("RequestId"), "x-litellm-call-id": header("CallId") } }
+          : {}),
         content: { [r.contentType ?? "application/json"]: { schema: schema as SchemaObject } },
       };
     }

@@ -52,6 +52,8 @@ export class SchemaComponents {
       this.#byId.set(id, def);
       this.#texts.set(id, text);
     } else if (seen !== text) {
+      // Either two schemas share an id, or one converts differently as request input and response output
+      // (a .default() or .transform()): give the request variant an id of its own.
       throw new Error(`two different JSON Schemas are named ${id}:\n${seen}\n${text}`);
     }
   }

@@ -10,7 +10,8 @@
  * - Objects that accept unknown members (`additionalProperties: {}`, every Bedrock shape) get no index signature,
  *   so a misspelt field is a compile error; unknown fields the server sends are still there at run time.
  * - A string with string `examples` (the schemas' open enums: known values documented, others accepted) becomes
- *   `"png" | "jpeg" | (string & Record<never, never>)`: editors suggest the known values and any string still type-checks.
+ *   `"png" | "jpeg" | (string & Record<never, never>)`: editors suggest the known values and any string still
+ *   type-checks.
  * - Validation-only keywords (lengths, ranges, formats, patterns) have no type and are left out; a structural
  *   keyword this emitter does not understand (`not`, `if`, `patternProperties`, …) is an error, never a guess.
  */
@@ -92,11 +93,28 @@ function propertyKey(name: string): string {
   return IDENTIFIER.test(name) ? name : JSON.stringify(name);
 }
 
-/** A JSDoc block for `text` at `indent`, or "" when there is nothing to say. */
+const LINE_WIDTH = 120;
+
+/** Breaks `line` at spaces so that each piece fits in `width` characters (a longer word stays whole). */
+function wrap(line: string, width: number): string[] {
+  const out: string[] = [];
+  let current = "";
+  for (const word of line.split(" ")) {
+    if (current !== "" && current.length + 1 + word.length > width) {
+      out.push(current);
+      current = word;
+    } else current = current === "" ? word : `${current} ${word}`;
+  }
+  out.push(current);
+  return out;
+}
+
+/** A JSDoc block for `text` at `indent`, wrapped to the project's line width, or "" when there is nothing to say. */
 export function jsDoc(text: unknown, indent: string): string {
   if (typeof text !== "string" || text.trim() === "") return "";
-  const lines = text.replaceAll("*/", "*\\/").trim().split("\n");
-  if (lines.length === 1) return `${indent}/** ${lines[0]} */\n`;
+  const width = LINE_WIDTH - indent.length - 3;
+  const lines = text.replaceAll("*/", "*\\/").trim().split("\n").flatMap((l) => wrap(l, width));
+  if (lines.length === 1 && lines[0].length + 4 <= width) return `${indent}/** ${lines[0]} */\n`;
   return `${indent}/**\n${lines.map((l) => `${indent} * ${l}`.trimEnd()).join("\n")}\n${indent} */\n`;
 }
 
