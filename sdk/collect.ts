@@ -9,6 +9,7 @@ import type {
   ConversationRole,
   ConverseResponse,
   ConverseStreamMetadataEvent,
+  ImageBlock,
   MessageStopEvent,
   ToolResultContentBlock,
 } from "./types.gen.ts";
@@ -60,7 +61,8 @@ function toContentBlock(b: Block): ContentBlock {
   const start = b.start;
   if (start?.toolUse) return { toolUse: { ...start.toolUse, input: parseToolInput(b.toolInput) } };
   if (start?.toolResult) return { toolResult: { ...start.toolResult, content: b.toolResult } };
-  if (start?.image) return { image: { ...start.image, ...b.image } as never };
+  // The source arrives in a delta; a stream that never sent one yields an image without it.
+  if (start?.image) return { image: { ...start.image, ...b.image } as ImageBlock };
   if (b.reasoning) {
     const { text, signature, redactedContent } = b.reasoning;
     return redactedContent !== undefined

@@ -62,7 +62,7 @@ export async function send(
   signal?.throwIfAborted();
   const controller = new AbortController();
   const onAbort = () => controller.abort(signal?.reason);
-  signal?.addEventListener("abort", onAbort);
+  signal?.addEventListener("abort", onAbort, { once: true });
   const timeoutMs = opts.timeoutMs ?? t.timeoutMs;
   let timer: ReturnType<typeof setTimeout> | undefined;
   if (timeoutMs !== undefined) {
@@ -89,9 +89,11 @@ export async function send(
     });
     if (!response.ok) throw await errorFromResponse(response);
   } catch (e) {
+    // Report our own timeout (or the caller's abort reason) rather than the fetch implementation's wrapper;
+    // read before end(), which aborts the controller itself.
+    const aborted = controller.signal.aborted;
     end();
-    // Report our own timeout (or the caller's abort reason) rather than the fetch implementation's wrapper.
-    throw controller.signal.aborted && !(e instanceof ConverseError) ? controller.signal.reason : e;
+    throw aborted && !(e instanceof ConverseError) ? controller.signal.reason : e;
   }
   return { response, signal: controller.signal, headersArrived: () => clearTimeout(timer), end };
 }

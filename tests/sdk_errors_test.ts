@@ -126,6 +126,13 @@ Deno.test("LiteLLM-format and unknown errors: auth_error is an AuthenticationErr
   assert.ok(dated.retryAfter !== undefined && dated.retryAfter > 0 && dated.retryAfter <= 120);
 });
 
+Deno.test("a network failure surfaces as the fetch error itself, not as an abort", async () => {
+  const failure = new TypeError("fetch failed");
+  const client = createClient({ baseUrl: "http://gateway.test", fetch: () => Promise.reject(failure) });
+  await assert.rejects(client.converse("claude", { messages }), (e) => e === failure);
+  await assert.rejects(client.converseStream("claude", { messages }).collect(), (e) => e === failure);
+});
+
 Deno.test("the request carries the key, JSON content type, Accept and the encoded model id", async () => {
   const { client, seen } = clientAnswering(
     json(200, { output: { message: { role: "assistant", content: [] } }, stopReason: "end_turn" }),
