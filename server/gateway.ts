@@ -9,10 +9,12 @@ import { createApp } from "./app.ts";
 import { createModelCall } from "./bedrock/model_call.ts";
 import { createSigV4Signer } from "./bedrock/sigv4.ts";
 import { createUpstream } from "./bedrock/upstream.ts";
-import { masterKeyAuthenticator } from "./keys/auth.ts";
+import { createKeyServices } from "./keys/services.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createRouter } from "./router/router.ts";
 import type { CallRecord, CallSink } from "./spend/call_record.ts";
+import { createPricing } from "./spend/cost.ts";
+import { createLedger } from "./spend/ledger.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -29,6 +31,8 @@ export interface GatewayDeps {
 
 export interface Gateway {
   fetch: (req: Request) => Response | Promise<Response>;
+  /** Writes everything queued (spend, counters) to KV now; resolves once it is there. */
+  flush(): Promise<void>;
   /** Flushes pending writes; call on shutdown. */
   close(): Promise<void>;
 }
@@ -41,14 +45,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const log = deps.log ?? createLogger();
   const fetchFn = deps.fetch ?? fetch;
 
+  const ledger = createLedger({ kv, instanceId: newId(), log });
+  const pricing = createPricing(config);
+  const keys = createKeyServices({ config, kv, ledger, now, newId, log });
+
   const sink: CallSink = (record: CallRecord) => {
+    keys.admission.finished(record, pricing.callCostNanos(record));
     deps.onCall?.(record);
   };
 
   const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
   const router = createRouter({ config, random, now });
   const modelCall = createModelCall({ config, router, upstream, now, sink });
-  const auth = masterKeyAuthenticator(config.masterKey);
 
   const ready = async () => {
     try {
@@ -59,9 +67,21 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   };
 
-  const app = createApp({ auth, modelCall, newId, log, ready });
+  const app = createApp({
+    auth: keys.auth,
+    admission: keys.admission,
+    keyRoutes: keys.routes,
+    modelCall,
+    newId,
+    log,
+    ready,
+  });
   return {
     fetch: (req) => app.fetch(req),
-    close: () => Promise.resolve(),
+    flush: () => ledger.flush(),
+    close: async () => {
+      await keys.admission.close();
+      await ledger.close();
+    },
   };
 }

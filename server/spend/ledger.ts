@@ -1,0 +1,330 @@
+/**
+ * @module
+ * The ledger: counter increments (spend in nano-USD, request and token counts) queued in memory and written to
+ * Deno KV in batches, off the response path.
+ *
+ * - `add()` never waits: it queues `Deno.KvU64` sums. A flush starts after a short interval (default 10 ms) or at
+ *   once when enough counters are pending; while one commit is in flight the next batch gathers, and is written
+ *   as soon as it lands (group commit). `flush()`/`close()` write everything now (`Gateway.close()` calls `close`).
+ * - Each commit is one `kv.atomic()` of `sum` mutations (exact: no lost updates between instances) plus a batch
+ *   marker written under a `versionstamp: null` check. A commit that throws is retried; if the throw hid a commit
+ *   that did land, the retry's check fails on the marker and the batch is not applied twice. So every queued sum
+ *   reaches KV exactly once.
+ * - Readers (budget and rate checks) hand their KV reads of a counter to `observe()` and ask `total()`: the newest
+ *   snapshot plus this instance's sums it cannot contain yet (queued, in flight, or committed after the snapshot's
+ *   versionstamp). That is how a budget check sees its own instance's not-yet-flushed spend without ever counting
+ *   it twice. The newest snapshot lives here, in one place, so that dropping sums a snapshot already contains can
+ *   never make another reader's older snapshot under-count.
+ * - Windowed counters (requests or tokens per minute) keep their window number in the high bits of the one KvU64:
+ *   each write is `max(key, window << 36)` then `sum(key, n)`, so a newer window resets the count in the same
+ *   atomic step and the key never needs cleaning up. A late write for an older window lands in the newer one
+ *   (a small over-count, never a loss).
+ *
+ * Other accounting (spend roll-ups per user, team, model and day) adds its own sums through the same `add()`.
+ */
+import type { Logger } from "../log.ts";
+
+/** One increment: `amount` added to the KvU64 at `key`. */
+export interface LedgerSum {
+  key: Deno.KvKey;
+  /** Positive; zero or negative amounts are ignored. */
+  amount: bigint;
+  /** Set for windowed counters: the window (e.g. the minute number) the amount belongs to. */
+  window?: number;
+}
+
+/** The part of `Deno.Kv` the ledger uses (tests wrap it to inject failures). */
+export type LedgerKv = Pick<Deno.Kv, "atomic" | "get">;
+
+export interface LedgerOptions {
+  kv: LedgerKv;
+  /** Distinguishes this instance's batch markers from other instances' (a fresh id per gateway). */
+  instanceId: string;
+  log: Logger;
+  /** Wait this long after the first queued sum before writing, to gather a batch. Default 10 ms. */
+  flushIntervalMs?: number;
+  /** Write at once when this many counters have pending sums. Default 256. */
+  maxPendingCounters?: number;
+  /** Monotonic ms clock, only for forgetting old bookkeeping; default `performance.now`. */
+  monotonic?: () => number;
+}
+
+export interface Ledger {
+  /** Queues sums; never waits, never throws. */
+  add(sums: readonly LedgerSum[]): void;
+  /**
+   * Records a KV read of a counter. Snapshots older than the newest one seen are ignored, so readers that
+   * race each other never move the view backwards.
+   */
+  observe(key: Deno.KvKey, entry: Deno.KvEntryMaybe<unknown>): void;
+  /**
+   * The best known value of a counter: its newest observed snapshot plus this instance's sums that the snapshot
+   * does not contain yet (queued, in flight, or committed after it). For windowed counters, the count for
+   * `window` only.
+   */
+  total(key: Deno.KvKey, window?: number): bigint;
+  /** Writes everything queued; resolves once nothing is queued or in flight. */
+  flush(): Promise<void>;
+  /** Stops the timer and flushes; later `add()` calls are still written by a final flush. */
+  close(): Promise<void>;
+}
+
+/** Windowed counters: window number above this bit, count below it (2^36 counts per window, 2^28 windows). */
+export const WINDOW_SHIFT = 36n;
+const COUNT_MASK = (1n << WINDOW_SHIFT) - 1n;
+
+/** The count a windowed counter's stored value holds for `window` (zero when it holds an older window). */
+export function windowedCount(value: bigint | undefined, window: number): bigint {
+  if (value === undefined) return 0n;
+  return value >> WINDOW_SHIFT === BigInt(window) ? value & COUNT_MASK : 0n;
+}
+
+/**
+ * `["ledger_batch", instanceId, seq]` → `true`, expiring after a day: proof that one batch committed, so a retry
+ * after an ambiguous failure cannot apply the same sums twice.
+ */
+const BATCH_MARKER = "ledger_batch";
+const MARKER_TTL_MS = 86_400_000;
+/** Deno KV allows 1000 mutations per atomic operation; windowed sums take two, the marker one. */
+const MAX_MUTATIONS_PER_COMMIT = 500;
+/** Deno KV caps the total key bytes of one atomic operation (80 KiB); stay well below. */
+const MAX_KEY_BYTES_PER_COMMIT = 48 * 1024;
+/**
+ * Bookkeeping for a counter nobody has read or written for this long is forgotten (committed sums that no
+ * snapshot has confirmed yet, and the snapshot itself).
+ */
+const RETAIN_MS = 30_000;
+/** While closing, give up on a failing KV after this many attempts (and log what was lost). */
+const CLOSE_ATTEMPTS = 5;
+
+interface Entry {
+  amount: bigint;
+  window?: number;
+  /** The commit's versionstamp, once the write has landed. */
+  versionstamp?: string;
+  committedAt?: number;
+}
+
+interface Snapshot {
+  value: bigint;
+  versionstamp: string;
+  observedAt: number;
+}
+
+interface Counter {
+  key: Deno.KvKey;
+  /** The newest KV read of this counter. */
+  snapshot?: Snapshot;
+  /** Not yet handed to a commit: one merged entry per window ("plain" for ordinary counters). */
+  pending: Map<number | "plain", Entry>;
+  /** Handed to a commit: in flight (no versionstamp yet) or committed. */
+  sent: Entry[];
+}
+
+interface Chunk {
+  mutations: Array<{ key: Deno.KvKey; entry: Entry }>;
+  mutationCount: number;
+  keyBytes: number;
+}
+
+/** A collision-free map key for a KV key (strings, numbers, bigints, booleans, bytes). */
+function keyId(key: Deno.KvKey): string {
+  return JSON.stringify(
+    key,
+    (_, v) => typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? Array.from(v) : v,
+  );
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function createLedger(opts: LedgerOptions): Ledger {
+  const { kv, log } = opts;
+  const flushIntervalMs = opts.flushIntervalMs ?? 10;
+  const maxPendingCounters = opts.maxPendingCounters ?? 256;
+  const monotonic = opts.monotonic ?? (() => performance.now());
+
+  const counters = new Map<string, Counter>();
+  /** Counters with pending entries, in arrival order. */
+  const dirty = new Set<Counter>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let running: Promise<void> | undefined;
+  let closing = false;
+  let seq = 0;
+
+  function counterFor(key: Deno.KvKey): Counter {
+    const id = keyId(key);
+    let c = counters.get(id);
+    if (!c) {
+      c = { key, pending: new Map(), sent: [] };
+      counters.set(id, c);
+    }
+    return c;
+  }
+
+  function kick(): Promise<void> {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    running ??= drain().finally(() => {
+      running = undefined;
+      // Sums added during the last commit's final moments are picked up by a fresh round.
+      if (dirty.size) schedule();
+    });
+    return running;
+  }
+
+  function schedule() {
+    if (running) return; // the running drain loops until nothing is pending
+    if (closing || dirty.size >= maxPendingCounters) {
+      kick();
+      return;
+    }
+    timer ??= setTimeout(kick, flushIntervalMs);
+  }
+
+  async function drain() {
+    while (dirty.size) {
+      const chunks = takeBatch();
+      for (const chunk of chunks) await commit(chunk);
+      forgetOld();
+    }
+  }
+
+  /** Moves every pending entry to `sent` and splits them into commits within Deno KV's limits. */
+  function takeBatch(): Chunk[] {
+    const chunks: Chunk[] = [];
+    let chunk: Chunk = { mutations: [], mutationCount: 1, keyBytes: 0 };
+    for (const c of dirty) {
+      // Older windows first, so a newer window's `max` comes last and wins.
+      const entries = [...c.pending.values()].sort((a, b) => (a.window ?? 0) - (b.window ?? 0));
+      c.pending.clear();
+      const keyBytes = keyId(c.key).length + 16;
+      for (const entry of entries) {
+        const count = entry.window === undefined ? 1 : 2;
+        if (
+          chunk.mutations.length &&
+          (chunk.mutationCount + count > MAX_MUTATIONS_PER_COMMIT ||
+            chunk.keyBytes + keyBytes * count > MAX_KEY_BYTES_PER_COMMIT)
+        ) {
+          chunks.push(chunk);
+          chunk = { mutations: [], mutationCount: 1, keyBytes: 0 };
+        }
+        c.sent.push(entry);
+        chunk.mutations.push({ key: c.key, entry });
+        chunk.mutationCount += count;
+        chunk.keyBytes += keyBytes * count;
+      }
+    }
+    dirty.clear();
+    if (chunk.mutations.length) chunks.push(chunk);
+    return chunks;
+  }
+
+  async function commit(chunk: Chunk) {
+    const marker: Deno.KvKey = [BATCH_MARKER, opts.instanceId, seq++];
+    for (let attempt = 1;; attempt++) {
+      try {
+        const op = kv.atomic()
+          .check({ key: marker, versionstamp: null })
+          .set(marker, true, { expireIn: MARKER_TTL_MS });
+        for (const { key, entry } of chunk.mutations) {
+          if (entry.window !== undefined) op.max(key, BigInt(entry.window) << WINDOW_SHIFT);
+          op.sum(key, entry.amount);
+        }
+        const result = await op.commit();
+        let versionstamp: string | null = result.ok ? result.versionstamp : null;
+        if (!result.ok) {
+          // The marker exists: an earlier attempt did commit even though it reported an error.
+          versionstamp = (await kv.get(marker)).versionstamp;
+          if (!versionstamp) throw new Error("ledger batch check failed but its marker is missing");
+        }
+        const at = monotonic();
+        for (const { key, entry } of chunk.mutations) {
+          entry.versionstamp = versionstamp!;
+          entry.committedAt = at;
+          // A snapshot read while this commit was in flight may already contain it.
+          const c = counters.get(keyId(key));
+          if (c?.snapshot && c.snapshot.versionstamp >= versionstamp!) c.sent = c.sent.filter((x) => x !== entry);
+        }
+        return;
+      } catch (e) {
+        const fields = { attempt, error: (e as Error).name, message: (e as Error).message };
+        if (closing && attempt >= CLOSE_ATTEMPTS) {
+          log.error("ledger: giving up on a batch while shutting down; its sums are lost", {
+            ...fields,
+            sums: chunk.mutations.length,
+          });
+          for (const { key, entry } of chunk.mutations) {
+            const c = counters.get(keyId(key));
+            if (c) c.sent = c.sent.filter((x) => x !== entry);
+          }
+          return;
+        }
+        log.warn("ledger: commit failed, retrying", fields);
+        await delay(Math.min(1000, 5 * 2 ** attempt));
+      }
+    }
+  }
+
+  /**
+   * Forgets committed sums no snapshot has confirmed for a long time (any read made since contains them), and
+   * counters with nothing left to remember.
+   */
+  function forgetOld() {
+    const cutoff = monotonic() - RETAIN_MS;
+    for (const [id, c] of counters) {
+      if (c.sent.length) c.sent = c.sent.filter((e) => e.committedAt === undefined || e.committedAt > cutoff);
+      if (c.snapshot && c.snapshot.observedAt <= cutoff) c.snapshot = undefined;
+      if (!c.sent.length && !c.pending.size && !c.snapshot) counters.delete(id);
+    }
+  }
+
+  return {
+    add(sums) {
+      for (const s of sums) {
+        if (s.amount <= 0n) continue;
+        const c = counterFor(s.key);
+        const slot = s.window ?? "plain";
+        const entry = c.pending.get(slot);
+        if (entry) entry.amount += s.amount;
+        else c.pending.set(slot, { amount: s.amount, window: s.window });
+        dirty.add(c);
+      }
+      if (dirty.size) schedule();
+    },
+
+    observe(key, entry) {
+      if (entry.versionstamp === null) return; // never written: nothing to learn beyond our own sums
+      const value = entry.value instanceof Deno.KvU64 ? entry.value.value : 0n;
+      const c = counterFor(key);
+      if (c.snapshot && c.snapshot.versionstamp >= entry.versionstamp) {
+        c.snapshot.observedAt = monotonic();
+        return;
+      }
+      const versionstamp = entry.versionstamp;
+      c.snapshot = { value, versionstamp, observedAt: monotonic() };
+      // Versionstamps grow monotonically: a snapshot at or after a commit contains it.
+      if (c.sent.length) c.sent = c.sent.filter((e) => e.versionstamp === undefined || e.versionstamp > versionstamp);
+    },
+
+    total(key, window) {
+      const c = counters.get(keyId(key));
+      if (!c) return 0n;
+      let total = c.snapshot ? window === undefined ? c.snapshot.value : windowedCount(c.snapshot.value, window) : 0n;
+      total += c.pending.get(window ?? "plain")?.amount ?? 0n;
+      for (const e of c.sent) if (e.window === window) total += e.amount;
+      return total;
+    },
+
+    async flush() {
+      // Loop: sums added while the last commit was landing are written by one more round.
+      while (dirty.size || running) await kick();
+    },
+
+    async close() {
+      closing = true;
+      while (dirty.size || running) await kick();
+    },
+  };
+}
