@@ -78,9 +78,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
   return {
     fetch: (req) => app.fetch(req),
-    flush: () => ledger.flush(),
+    flush: async () => {
+      await ledger.flush();
+      await keys.admission.idle();
+    },
     close: async () => {
-      await keys.admission.close();
+      await keys.admission.idle();
       await ledger.close();
     },
   };

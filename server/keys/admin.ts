@@ -120,10 +120,11 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
   async function spendOf(records: KeyRecord[]): Promise<number[]> {
     const t = now();
     const keys = records.map((r) => spendKey(r.id, budgetWindow(r, t).start));
-    for (let i = 0; i < keys.length; i += 10) {
-      const chunk = keys.slice(i, i + 10); // getMany reads at most 10 keys
-      const got = await kv.getMany(chunk);
-      chunk.forEach((key, j) => ledger.observe(key, got[j]));
+    for (let i = 0; i < keys.length; i += 9) {
+      // getMany reads at most 10 keys: nine counters and the ledger's watermark.
+      const chunk = keys.slice(i, i + 9);
+      const got = await kv.getMany([...chunk, ledger.watermarkKey]);
+      ledger.observe(chunk.map((key, j) => ({ key, entry: got[j] })), got.at(-1)!);
     }
     return keys.map((key) => nanosToUsd(ledger.total(key)));
   }

@@ -39,8 +39,8 @@ export interface Admission {
   release(requestId: string): void;
   /** The call's record reached the sink: bills the key, counts its tokens, frees its slot. Once per call. */
   finished(record: CallRecord, costNanos: bigint): void;
-  /** Waits for background work (soft-budget markers, old window clean-up). */
-  close(): Promise<void>;
+  /** Resolves once background work (soft-budget markers, old window clean-up) has finished. */
+  idle(): Promise<void>;
 }
 
 /** Over budget: typed so SDKs do not retry (not a throttle), yet still a Bedrock exception they know. */
@@ -141,6 +141,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     const end = spendKey(r.id, windowStart - r.budgetDurationMs);
     background(
       (async () => {
+        // Sums this instance still holds for those windows are written first, so none lands after the delete.
+        await ledger.flush();
         let op = kv.atomic();
         let n = 0;
         for await (const old of kv.list({ prefix: spendPrefix(r.id), end })) {
@@ -190,7 +192,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       if (costNanos > 0n) softBudget(r, t);
     },
 
-    async close() {
+    async idle() {
       while (tasks.size) await Promise.all([...tasks]);
     },
   };

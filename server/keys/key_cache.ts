@@ -76,17 +76,19 @@ export function createKeyCache(deps: KeyCacheDeps): KeyCache {
     const t = now();
     // Guess the counters from what we knew; right unless the key's budget settings changed meanwhile.
     const guessed = known ? counterKeys(known, t) : [];
-    const got = await kv.getMany([recordKey(hash), ...guessed]);
+    // The ledger's watermark rides along, so it knows which of this instance's sums the counters contain.
+    const extra = guessed.length ? [ledger.watermarkKey] : [];
+    const got = await kv.getMany([recordKey(hash), ...guessed, ...extra]);
     let record = got[0].value as KeyRecord | null;
     // Defence in depth: the stored record must carry the hash it is filed under.
     if (record && !sameSecret(record.hash, hash)) record = null;
-    guessed.forEach((key, i) => ledger.observe(key, got[i + 1]));
+    if (guessed.length) ledger.observe(guessed.map((key, i) => ({ key, entry: got[i + 1] })), got.at(-1)!);
     if (record) {
       // First sight of a limited key (or its budget window settings changed): one more read, for its counters.
       const missing = counterKeys(record, t).filter((k) => !guessed.some((g) => sameKey(g, k)));
       if (missing.length) {
-        const more = await kv.getMany(missing);
-        missing.forEach((key, i) => ledger.observe(key, more[i]));
+        const more = await kv.getMany([...missing, ledger.watermarkKey]);
+        ledger.observe(missing.map((key, i) => ({ key, entry: more[i] })), more.at(-1)!);
       }
     }
     const entry = { record, fetchedAt: t };

@@ -3,22 +3,30 @@
  * The ledger: counter increments (spend in nano-USD, request and token counts) queued in memory and written to
  * Deno KV in batches, off the response path.
  *
+ * Writing
  * - `add()` never waits: it queues `Deno.KvU64` sums. A flush starts after a short interval (default 10 ms) or at
- *   once when enough counters are pending; while one commit is in flight the next batch gathers, and is written
- *   as soon as it lands (group commit). `flush()`/`close()` write everything now (`Gateway.close()` calls `close`).
- * - Each commit is one `kv.atomic()` of `sum` mutations (exact: no lost updates between instances) plus a batch
- *   marker written under a `versionstamp: null` check. A commit that throws is retried; if the throw hid a commit
- *   that did land, the retry's check fails on the marker and the batch is not applied twice. So every queued sum
- *   reaches KV exactly once.
- * - Readers (budget and rate checks) hand their KV reads of a counter to `observe()` and ask `total()`: the newest
- *   snapshot plus this instance's sums it cannot contain yet (queued, in flight, or committed after the snapshot's
- *   versionstamp). That is how a budget check sees its own instance's not-yet-flushed spend without ever counting
- *   it twice. The newest snapshot lives here, in one place, so that dropping sums a snapshot already contains can
- *   never make another reader's older snapshot under-count.
- * - Windowed counters (requests or tokens per minute) keep their window number in the high bits of the one KvU64:
- *   each write is `max(key, window << 36)` then `sum(key, n)`, so a newer window resets the count in the same
- *   atomic step and the key never needs cleaning up. A late write for an older window lands in the newer one
- *   (a small over-count, never a loss).
+ *   once when many counters are pending; while one commit is in flight the next batch gathers and is written as
+ *   soon as it lands (group commit). `flush()` and `close()` write everything queued (`Gateway.close()` calls
+ *   `close`).
+ * - Each batch is one `kv.atomic()` of `sum` mutations (exact: no lost updates between instances), plus a batch
+ *   marker written under a `versionstamp: null` check, plus this instance's watermark (the batch's sequence
+ *   number). A commit that throws is retried; if the throw hid a commit that did land, the retry's check fails on
+ *   the marker and the batch is not applied twice. So every queued sum reaches KV exactly once.
+ *
+ * Reading
+ * - Budget and rate checks read counters together with this instance's watermark (`watermarkKey`) in one
+ *   `getMany`, hand the result to `observe()`, and ask `total()`: the newest snapshot plus this instance's sums
+ *   the snapshot does not contain. Because batches commit in sequence and each moves the watermark in the same
+ *   atomic step, "contained" is exact: batches up to the watermark are in the snapshot, later ones (and queued
+ *   sums) are not. So a check sees its own instance's unwritten spend and never counts a sum twice, even while a
+ *   commit races the read.
+ * - The newest snapshot of each counter lives here, in one place, so readers racing each other never move the
+ *   view backwards.
+ *
+ * Windowed counters (requests or tokens per minute) keep the window number in the high bits of the one KvU64:
+ * each write is `max(key, window << 36)` then `sum(key, n)`, so a newer window resets the count in the same
+ * atomic step and the key never needs cleaning up. A late write for an older window lands in the newer one (a
+ * small over-count, never a loss).
  *
  * Other accounting (spend roll-ups per user, team, model and day) adds its own sums through the same `add()`.
  */
@@ -33,12 +41,18 @@ export interface LedgerSum {
   window?: number;
 }
 
+/** A counter as read from KV, for `observe()`. */
+export interface CounterRead {
+  key: Deno.KvKey;
+  entry: Deno.KvEntryMaybe<unknown>;
+}
+
 /** The part of `Deno.Kv` the ledger uses (tests wrap it to inject failures). */
 export type LedgerKv = Pick<Deno.Kv, "atomic" | "get">;
 
 export interface LedgerOptions {
   kv: LedgerKv;
-  /** Distinguishes this instance's batch markers from other instances' (a fresh id per gateway). */
+  /** Names this instance's batch markers and watermark (a fresh id per gateway). */
   instanceId: string;
   log: Logger;
   /** Wait this long after the first queued sum before writing, to gather a batch. Default 10 ms. */
@@ -52,20 +66,18 @@ export interface LedgerOptions {
 export interface Ledger {
   /** Queues sums; never waits, never throws. */
   add(sums: readonly LedgerSum[]): void;
+  /** Read this key in the same `getMany` as the counters and pass it to `observe`. */
+  readonly watermarkKey: Deno.KvKey;
+  /** Records counters read in one `getMany`, with the watermark read alongside them. */
+  observe(reads: readonly CounterRead[], watermark: Deno.KvEntryMaybe<unknown>): void;
   /**
-   * Records a KV read of a counter. Snapshots older than the newest one seen are ignored, so readers that
-   * race each other never move the view backwards.
-   */
-  observe(key: Deno.KvKey, entry: Deno.KvEntryMaybe<unknown>): void;
-  /**
-   * The best known value of a counter: its newest observed snapshot plus this instance's sums that the snapshot
-   * does not contain yet (queued, in flight, or committed after it). For windowed counters, the count for
-   * `window` only.
+   * The best known value of a counter: its newest observed snapshot plus this instance's sums the snapshot does
+   * not contain (queued, in flight, or committed after it). For windowed counters, the count for `window` only.
    */
   total(key: Deno.KvKey, window?: number): bigint;
-  /** Writes everything queued; resolves once nothing is queued or in flight. */
+  /** Writes everything queued so far; resolves once it is in KV (sums queued later may still be pending). */
   flush(): Promise<void>;
-  /** Stops the timer and flushes; later `add()` calls are still written by a final flush. */
+  /** Flushes and stays in shutdown mode: failing writes are given up after a few attempts (and logged). */
   close(): Promise<void>;
 }
 
@@ -84,14 +96,20 @@ export function windowedCount(value: bigint | undefined, window: number): bigint
  * after an ambiguous failure cannot apply the same sums twice.
  */
 const BATCH_MARKER = "ledger_batch";
+/**
+ * `["ledger_watermark", instanceId]` → the sequence number of this instance's last committed batch, written in
+ * the same atomic step as the batch. Read alongside counters, it tells exactly which of this instance's sums a
+ * snapshot contains. Expires a day after the last write (an idle or dead instance leaves nothing behind).
+ */
+const WATERMARK = "ledger_watermark";
 const MARKER_TTL_MS = 86_400_000;
-/** Deno KV allows 1000 mutations per atomic operation; windowed sums take two, the marker one. */
+/** Deno KV allows 1000 mutations per atomic operation; windowed sums take two, marker and watermark two. */
 const MAX_MUTATIONS_PER_COMMIT = 500;
 /** Deno KV caps the total key bytes of one atomic operation (80 KiB); stay well below. */
 const MAX_KEY_BYTES_PER_COMMIT = 48 * 1024;
 /**
- * Bookkeeping for a counter nobody has read or written for this long is forgotten (committed sums that no
- * snapshot has confirmed yet, and the snapshot itself).
+ * Bookkeeping for a counter nobody has read for this long is forgotten (committed sums no snapshot has
+ * confirmed, and the snapshot itself): any read made since contains those sums.
  */
 const RETAIN_MS = 30_000;
 /** While closing, give up on a failing KV after this many attempts (and log what was lost). */
@@ -100,14 +118,18 @@ const CLOSE_ATTEMPTS = 5;
 interface Entry {
   amount: bigint;
   window?: number;
-  /** The commit's versionstamp, once the write has landed. */
-  versionstamp?: string;
+  /** Sequence number of the batch it was sent in. */
+  batch?: number;
+  /** Monotonic ms when its batch committed. */
   committedAt?: number;
 }
 
 interface Snapshot {
   value: bigint;
-  versionstamp: string;
+  /** Versionstamp of the counter (null: it did not exist). */
+  versionstamp: string | null;
+  /** This instance's watermark read in the same snapshot: its batches up to here are contained. */
+  watermark: number;
   observedAt: number;
 }
 
@@ -115,13 +137,14 @@ interface Counter {
   key: Deno.KvKey;
   /** The newest KV read of this counter. */
   snapshot?: Snapshot;
-  /** Not yet handed to a commit: one merged entry per window ("plain" for ordinary counters). */
+  /** Not yet sent: one merged entry per window ("plain" for ordinary counters). */
   pending: Map<number | "plain", Entry>;
-  /** Handed to a commit: in flight (no versionstamp yet) or committed. */
+  /** Sent in a batch the snapshot does not contain (in flight, or committed after the snapshot was read). */
   sent: Entry[];
 }
 
 interface Chunk {
+  seq: number;
   mutations: Array<{ key: Deno.KvKey; entry: Entry }>;
   mutationCount: number;
   keyBytes: number;
@@ -135,6 +158,12 @@ function keyId(key: Deno.KvKey): string {
   );
 }
 
+/** Whether snapshot `a` is at least as new as `b` (versionstamps grow; then the watermark decides). */
+function notOlder(a: Snapshot, b: Snapshot): boolean {
+  const av = a.versionstamp ?? "", bv = b.versionstamp ?? "";
+  return av !== bv ? av > bv : a.watermark >= b.watermark;
+}
+
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export function createLedger(opts: LedgerOptions): Ledger {
@@ -142,13 +171,19 @@ export function createLedger(opts: LedgerOptions): Ledger {
   const flushIntervalMs = opts.flushIntervalMs ?? 10;
   const maxPendingCounters = opts.maxPendingCounters ?? 256;
   const monotonic = opts.monotonic ?? (() => performance.now());
+  const watermarkKey: Deno.KvKey = [WATERMARK, opts.instanceId];
 
   const counters = new Map<string, Counter>();
   /** Counters with pending entries, in arrival order. */
   const dirty = new Set<Counter>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | undefined;
+  /** Sums queued so far, and how many of them (in queue order) have been written. */
+  let queued = 0;
+  let written = 0;
+  const waiters: Array<{ upTo: number; resolve: () => void }> = [];
   let closing = false;
+  /** Batch sequence numbers; batches commit strictly in this order. */
   let seq = 0;
 
   function counterFor(key: Deno.KvKey): Counter {
@@ -168,7 +203,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
     }
     running ??= drain().finally(() => {
       running = undefined;
-      // Sums added during the last commit's final moments are picked up by a fresh round.
+      // Sums added while the last commit was landing are picked up by a fresh round.
       if (dirty.size) schedule();
     });
     return running;
@@ -185,8 +220,12 @@ export function createLedger(opts: LedgerOptions): Ledger {
 
   async function drain() {
     while (dirty.size) {
-      const chunks = takeBatch();
-      for (const chunk of chunks) await commit(chunk);
+      const upTo = queued;
+      for (const chunk of takeBatch()) await commit(chunk);
+      written = upTo;
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (waiters[i].upTo <= written) waiters.splice(i, 1)[0].resolve();
+      }
       forgetOld();
     }
   }
@@ -194,7 +233,8 @@ export function createLedger(opts: LedgerOptions): Ledger {
   /** Moves every pending entry to `sent` and splits them into commits within Deno KV's limits. */
   function takeBatch(): Chunk[] {
     const chunks: Chunk[] = [];
-    let chunk: Chunk = { mutations: [], mutationCount: 1, keyBytes: 0 };
+    const fresh = (): Chunk => ({ seq: ++seq, mutations: [], mutationCount: 3, keyBytes: 0 });
+    let chunk = fresh();
     for (const c of dirty) {
       // Older windows first, so a newer window's `max` comes last and wins.
       const entries = [...c.pending.values()].sort((a, b) => (a.window ?? 0) - (b.window ?? 0));
@@ -208,8 +248,9 @@ export function createLedger(opts: LedgerOptions): Ledger {
             chunk.keyBytes + keyBytes * count > MAX_KEY_BYTES_PER_COMMIT)
         ) {
           chunks.push(chunk);
-          chunk = { mutations: [], mutationCount: 1, keyBytes: 0 };
+          chunk = fresh();
         }
+        entry.batch = chunk.seq;
         c.sent.push(entry);
         chunk.mutations.push({ key: c.key, entry });
         chunk.mutationCount += count;
@@ -222,31 +263,24 @@ export function createLedger(opts: LedgerOptions): Ledger {
   }
 
   async function commit(chunk: Chunk) {
-    const marker: Deno.KvKey = [BATCH_MARKER, opts.instanceId, seq++];
+    const marker: Deno.KvKey = [BATCH_MARKER, opts.instanceId, chunk.seq];
     for (let attempt = 1;; attempt++) {
       try {
         const op = kv.atomic()
           .check({ key: marker, versionstamp: null })
-          .set(marker, true, { expireIn: MARKER_TTL_MS });
+          .set(marker, true, { expireIn: MARKER_TTL_MS })
+          .set(watermarkKey, chunk.seq, { expireIn: MARKER_TTL_MS });
         for (const { key, entry } of chunk.mutations) {
           if (entry.window !== undefined) op.max(key, BigInt(entry.window) << WINDOW_SHIFT);
           op.sum(key, entry.amount);
         }
         const result = await op.commit();
-        let versionstamp: string | null = result.ok ? result.versionstamp : null;
-        if (!result.ok) {
-          // The marker exists: an earlier attempt did commit even though it reported an error.
-          versionstamp = (await kv.get(marker)).versionstamp;
-          if (!versionstamp) throw new Error("ledger batch check failed but its marker is missing");
+        // Not ok: the marker exists, so an earlier attempt did commit even though it reported an error.
+        if (!result.ok && !(await kv.get(marker)).versionstamp) {
+          throw new Error("ledger batch check failed but its marker is missing");
         }
         const at = monotonic();
-        for (const { key, entry } of chunk.mutations) {
-          entry.versionstamp = versionstamp!;
-          entry.committedAt = at;
-          // A snapshot read while this commit was in flight may already contain it.
-          const c = counters.get(keyId(key));
-          if (c?.snapshot && c.snapshot.versionstamp >= versionstamp!) c.sent = c.sent.filter((x) => x !== entry);
-        }
+        for (const { entry } of chunk.mutations) entry.committedAt = at;
         return;
       } catch (e) {
         const fields = { attempt, error: (e as Error).name, message: (e as Error).message };
@@ -267,10 +301,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
     }
   }
 
-  /**
-   * Forgets committed sums no snapshot has confirmed for a long time (any read made since contains them), and
-   * counters with nothing left to remember.
-   */
+  /** Forgets bookkeeping of counters nobody has read for a while, and counters with nothing left. */
   function forgetOld() {
     const cutoff = monotonic() - RETAIN_MS;
     for (const [id, c] of counters) {
@@ -280,7 +311,16 @@ export function createLedger(opts: LedgerOptions): Ledger {
     }
   }
 
+  function flush(): Promise<void> {
+    if (written >= queued) return Promise.resolve();
+    const done = new Promise<void>((resolve) => waiters.push({ upTo: queued, resolve }));
+    kick();
+    return done;
+  }
+
   return {
+    watermarkKey,
+
     add(sums) {
       for (const s of sums) {
         if (s.amount <= 0n) continue;
@@ -290,41 +330,45 @@ export function createLedger(opts: LedgerOptions): Ledger {
         if (entry) entry.amount += s.amount;
         else c.pending.set(slot, { amount: s.amount, window: s.window });
         dirty.add(c);
+        queued++;
       }
       if (dirty.size) schedule();
     },
 
-    observe(key, entry) {
-      if (entry.versionstamp === null) return; // never written: nothing to learn beyond our own sums
-      const value = entry.value instanceof Deno.KvU64 ? entry.value.value : 0n;
-      const c = counterFor(key);
-      if (c.snapshot && c.snapshot.versionstamp >= entry.versionstamp) {
-        c.snapshot.observedAt = monotonic();
-        return;
+    observe(reads, watermarkEntry) {
+      const w = watermarkEntry.value;
+      const watermark = typeof w === "number" ? w : 0;
+      const observedAt = monotonic();
+      for (const { key, entry } of reads) {
+        const value = entry.value instanceof Deno.KvU64 ? entry.value.value : 0n;
+        const snap: Snapshot = { value, versionstamp: entry.versionstamp, watermark, observedAt };
+        const c = counterFor(key);
+        if (c.snapshot && !notOlder(snap, c.snapshot)) {
+          c.snapshot.observedAt = observedAt;
+          continue;
+        }
+        c.snapshot = snap;
+        // Batches up to the watermark are in the snapshot; forget their sums.
+        if (c.sent.length) c.sent = c.sent.filter((e) => e.batch! > watermark);
       }
-      const versionstamp = entry.versionstamp;
-      c.snapshot = { value, versionstamp, observedAt: monotonic() };
-      // Versionstamps grow monotonically: a snapshot at or after a commit contains it.
-      if (c.sent.length) c.sent = c.sent.filter((e) => e.versionstamp === undefined || e.versionstamp > versionstamp);
     },
 
     total(key, window) {
       const c = counters.get(keyId(key));
       if (!c) return 0n;
-      let total = c.snapshot ? window === undefined ? c.snapshot.value : windowedCount(c.snapshot.value, window) : 0n;
+      let total = c.snapshot
+        ? window === undefined ? c.snapshot.value : windowedCount(c.snapshot.value, window)
+        : 0n;
       total += c.pending.get(window ?? "plain")?.amount ?? 0n;
       for (const e of c.sent) if (e.window === window) total += e.amount;
       return total;
     },
 
-    async flush() {
-      // Loop: sums added while the last commit was landing are written by one more round.
-      while (dirty.size || running) await kick();
-    },
+    flush,
 
     async close() {
       closing = true;
-      while (dirty.size || running) await kick();
+      while (written < queued) await flush();
     },
   };
 }
