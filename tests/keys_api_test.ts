@@ -145,15 +145,17 @@ Deno.test("admin routes need the master key; a virtual key may only read its own
   assert.equal(noKey.status, 401);
   assert.equal((await noKey.json()).error.type, "auth_error");
   assert.equal((await t.admin("POST", "/key/generate", {}, "sk-wrong")).status, 401);
-  for (const [method, path, body] of [
-    ["POST", "/key/generate", {}],
-    ["POST", "/key/update", { key: a.key, rpm_limit: 1 }],
-    ["POST", "/key/delete", { keys: [b.key] }],
-    ["GET", "/key/list", undefined],
-    ["POST", "/key/block", { key: b.key }],
-    ["POST", "/key/regenerate", { key: a.key }],
-    ["GET", `/key/info?key=${b.key}`, undefined],
-  ] as const) {
+  for (
+    const [method, path, body] of [
+      ["POST", "/key/generate", {}],
+      ["POST", "/key/update", { key: a.key, rpm_limit: 1 }],
+      ["POST", "/key/delete", { keys: [b.key] }],
+      ["GET", "/key/list", undefined],
+      ["POST", "/key/block", { key: b.key }],
+      ["POST", "/key/regenerate", { key: a.key }],
+      ["GET", `/key/info?key=${b.key}`, undefined],
+    ] as const
+  ) {
     const r = await t.admin(method, path, body, a.key);
     assert.equal(r.status, 403, `${method} ${path}: ${JSON.stringify(r.json)}`);
     assert.equal(r.json.error.type, "auth_error");

@@ -120,14 +120,17 @@ export async function setupKeys(opts: KeysSetupOptions = {}): Promise<KeysSetup>
 export async function dumpKv(kv: Deno.Kv): Promise<string> {
   const parts: string[] = [];
   const text = (v: unknown) =>
-    JSON.stringify(v, (_, x) =>
-      typeof x === "bigint"
-        ? x.toString()
-        : x instanceof Deno.KvU64
-        ? x.value.toString()
-        : x instanceof Uint8Array
-        ? new TextDecoder().decode(x)
-        : x);
+    JSON.stringify(
+      v,
+      (_, x) =>
+        typeof x === "bigint"
+          ? x.toString()
+          : x instanceof Deno.KvU64
+          ? x.value.toString()
+          : x instanceof Uint8Array
+          ? new TextDecoder().decode(x)
+          : x,
+    );
   for await (const e of kv.list({ prefix: [] })) parts.push(text(e.key), text(e.value));
   return parts.join("\n");
 }

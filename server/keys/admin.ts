@@ -6,6 +6,7 @@
  * A raw key appears in exactly two responses, once each: generate and regenerate.
  */
 import { GatewayError, validation } from "../errors.ts";
+import { retryBusy } from "../kv/retry.ts";
 import { nanosToUsd } from "../spend/cost.ts";
 import type { Ledger } from "../spend/ledger.ts";
 import { hashKey, sameSecret } from "./credentials.ts";
@@ -123,7 +124,7 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
     for (let i = 0; i < keys.length; i += 9) {
       // getMany reads at most 10 keys: nine counters and the ledger's watermark.
       const chunk = keys.slice(i, i + 9);
-      const got = await kv.getMany([...chunk, ledger.watermarkKey]);
+      const got = await retryBusy(() => kv.getMany([...chunk, ledger.watermarkKey]));
       ledger.observe(chunk.map((key, j) => ({ key, entry: got[j] })), got.at(-1)!);
     }
     return keys.map((key) => nanosToUsd(ledger.total(key)));

@@ -89,7 +89,11 @@ export function createKeyRoutes(deps: KeyRoutesDeps): Hono {
       return await handler(c);
     } catch (e) {
       if (e instanceof GatewayError) throw e;
-      log.error("key admin request failed", { route: c.req.routePath, error: (e as Error).name });
+      log.error("key admin request failed", {
+        route: c.req.routePath,
+        error: (e as Error).name,
+        message: (e as Error).message,
+      });
       throw new GatewayError(500, "InternalServerException", "internal gateway error", {
         litellmType: "internal_error",
       });

@@ -13,6 +13,7 @@
  * and the sums still queued elsewhere. `max_parallel_requests` is enforced per instance.
  */
 import { GatewayError } from "../errors.ts";
+import { retryBusy } from "../kv/retry.ts";
 import type { Logger } from "../log.ts";
 import type { CallRecord } from "../spend/call_record.ts";
 import { nanosToUsd, usdToNanos } from "../spend/cost.ts";
@@ -116,7 +117,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     const key = softBudgetAlertKey(r.id, window.start);
     const expireIn = window.resetAt === undefined ? undefined : window.resetAt - t + 86_400_000;
     background(
-      kv.atomic().check({ key, versionstamp: null }).set(key, t, { expireIn }).commit().then((res) => {
+      retryBusy(() => kv.atomic().check({ key, versionstamp: null }).set(key, t, { expireIn }).commit()).then((res) => {
         if (!res.ok) return; // another instance logged this window's crossing
         log.warn("soft budget crossed", {
           keyHash: r.hash,
@@ -143,16 +144,18 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       (async () => {
         // Sums this instance still holds for those windows are written first, so none lands after the delete.
         await ledger.flush();
-        let op = kv.atomic();
-        let n = 0;
-        for await (const old of kv.list({ prefix: spendPrefix(r.id), end })) {
-          op.delete(old.key);
-          if (++n % 500 === 0) {
-            await op.commit();
-            op = kv.atomic();
-          }
+        const keys: Deno.KvKey[] = [];
+        await retryBusy(async () => {
+          keys.length = 0;
+          for await (const old of kv.list({ prefix: spendPrefix(r.id), end })) keys.push(old.key);
+        });
+        for (let i = 0; i < keys.length; i += 500) {
+          await retryBusy(() => {
+            const op = kv.atomic();
+            for (const key of keys.slice(i, i + 500)) op.delete(key);
+            return op.commit();
+          });
         }
-        if (n % 500) await op.commit();
       })(),
       "old budget window clean-up",
     );

@@ -14,6 +14,7 @@
  *
  * Counter reads are handed to the ledger (`observe`), which owns the newest snapshot of every counter.
  */
+import { retryBusy } from "../kv/retry.ts";
 import type { Ledger } from "../spend/ledger.ts";
 import { sameSecret } from "./credentials.ts";
 import { recordKey, rpmKey, spendKey, tpmKey } from "./kv_layout.ts";
@@ -78,7 +79,7 @@ export function createKeyCache(deps: KeyCacheDeps): KeyCache {
     const guessed = known ? counterKeys(known, t) : [];
     // The ledger's watermark rides along, so it knows which of this instance's sums the counters contain.
     const extra = guessed.length ? [ledger.watermarkKey] : [];
-    const got = await kv.getMany([recordKey(hash), ...guessed, ...extra]);
+    const got = await retryBusy(() => kv.getMany([recordKey(hash), ...guessed, ...extra]));
     let record = got[0].value as KeyRecord | null;
     // Defence in depth: the stored record must carry the hash it is filed under.
     if (record && !sameSecret(record.hash, hash)) record = null;
@@ -87,7 +88,7 @@ export function createKeyCache(deps: KeyCacheDeps): KeyCache {
       // First sight of a limited key (or its budget window settings changed): one more read, for its counters.
       const missing = counterKeys(record, t).filter((k) => !guessed.some((g) => sameKey(g, k)));
       if (missing.length) {
-        const more = await kv.getMany([...missing, ledger.watermarkKey]);
+        const more = await retryBusy(() => kv.getMany([...missing, ledger.watermarkKey]));
         ledger.observe(missing.map((key, i) => ({ key, entry: more[i] })), more.at(-1)!);
       }
     }

@@ -5,6 +5,7 @@
  * unique and the index never points at a missing record. Only hashes are stored, never a raw key.
  */
 import { serialize } from "node:v8";
+import { retryBusy } from "../kv/retry.ts";
 import { aliasKey, recordKey, rpmKey, softBudgetAlertKey, spendPrefix, tpmKey } from "./kv_layout.ts";
 import type { KeyRecord } from "./record.ts";
 
@@ -54,12 +55,14 @@ export function recordBytes(record: KeyRecord): number {
 export function createKeyStore(kv: Deno.Kv): KeyStore {
   /** Works out why a failed write failed, so the admin gets a precise error. */
   async function whyFailed(next: KeyRecord, current?: StoredKey): Promise<WriteResult> {
-    const [target, alias, now] = await kv.getMany<[KeyRecord, string, KeyRecord]>([
-      recordKey(next.hash),
-      // Aliases are never empty, so this placeholder reads nothing for a key without one.
-      aliasKey(next.alias ?? ""),
-      recordKey(current?.record.hash ?? next.hash),
-    ]);
+    const [target, alias, now] = await retryBusy(() =>
+      kv.getMany<[KeyRecord, string, KeyRecord]>([
+        recordKey(next.hash),
+        // Aliases are never empty, so this placeholder reads nothing for a key without one.
+        aliasKey(next.alias ?? ""),
+        recordKey(current?.record.hash ?? next.hash),
+      ])
+    );
     if (current && now.versionstamp !== current.versionstamp) return { ok: false, reason: "conflict" };
     if (next.hash !== current?.record.hash && target.versionstamp !== null) return { ok: false, reason: "key_exists" };
     if (next.alias !== undefined && alias.value !== null && alias.value !== current?.record.hash) {
@@ -70,74 +73,88 @@ export function createKeyStore(kv: Deno.Kv): KeyStore {
 
   return {
     async get(hash) {
-      const e = await kv.get<KeyRecord>(recordKey(hash));
+      const e = await retryBusy(() => kv.get<KeyRecord>(recordKey(hash)));
       return e.value && e.versionstamp ? { record: e.value, versionstamp: e.versionstamp } : null;
     },
 
     async hashForAlias(alias) {
-      return (await kv.get<string>(aliasKey(alias))).value;
+      return (await retryBusy(() => kv.get<string>(aliasKey(alias)))).value;
     },
 
     async create(record) {
-      const op = kv.atomic().check({ key: recordKey(record.hash), versionstamp: null });
-      if (record.alias !== undefined) {
-        op.check({ key: aliasKey(record.alias), versionstamp: null }).set(aliasKey(record.alias), record.hash);
-      }
-      const res = await op.set(recordKey(record.hash), record).commit();
+      const res = await retryBusy(() => {
+        const op = kv.atomic().check({ key: recordKey(record.hash), versionstamp: null });
+        if (record.alias !== undefined) {
+          op.check({ key: aliasKey(record.alias), versionstamp: null }).set(aliasKey(record.alias), record.hash);
+        }
+        return op.set(recordKey(record.hash), record).commit();
+      });
       return res.ok ? { ok: true } : whyFailed(record);
     },
 
     async replace(current, next) {
       const old = current.record;
-      const op = kv.atomic().check({ key: recordKey(old.hash), versionstamp: current.versionstamp });
-      if (next.hash !== old.hash) {
-        op.check({ key: recordKey(next.hash), versionstamp: null }).delete(recordKey(old.hash));
-      }
-      if (next.alias !== old.alias) {
-        if (old.alias !== undefined) op.delete(aliasKey(old.alias));
-        if (next.alias !== undefined) op.check({ key: aliasKey(next.alias), versionstamp: null });
-      }
-      // The alias index points at the current hash (it moves with a regenerated key).
-      if (next.alias !== undefined && (next.alias !== old.alias || next.hash !== old.hash)) {
-        op.set(aliasKey(next.alias), next.hash);
-      }
-      const res = await op.set(recordKey(next.hash), next).commit();
+      const res = await retryBusy(() => {
+        const op = kv.atomic().check({ key: recordKey(old.hash), versionstamp: current.versionstamp });
+        if (next.hash !== old.hash) {
+          op.check({ key: recordKey(next.hash), versionstamp: null }).delete(recordKey(old.hash));
+        }
+        if (next.alias !== old.alias) {
+          if (old.alias !== undefined) op.delete(aliasKey(old.alias));
+          if (next.alias !== undefined) op.check({ key: aliasKey(next.alias), versionstamp: null });
+        }
+        // The alias index points at the current hash (it moves with a regenerated key).
+        if (next.alias !== undefined && (next.alias !== old.alias || next.hash !== old.hash)) {
+          op.set(aliasKey(next.alias), next.hash);
+        }
+        return op.set(recordKey(next.hash), next).commit();
+      });
       return res.ok ? { ok: true } : whyFailed(next, current);
     },
 
     async delete(current) {
       const { record } = current;
-      const op = kv.atomic()
-        .check({ key: recordKey(record.hash), versionstamp: current.versionstamp })
-        .delete(recordKey(record.hash));
-      if (record.alias !== undefined) op.delete(aliasKey(record.alias));
-      return (await op.commit()).ok;
+      const res = await retryBusy(() => {
+        const op = kv.atomic()
+          .check({ key: recordKey(record.hash), versionstamp: current.versionstamp })
+          .delete(recordKey(record.hash));
+        if (record.alias !== undefined) op.delete(aliasKey(record.alias));
+        return op.commit();
+      });
+      return res.ok;
     },
 
     async deleteCounters(id) {
       const keys: Deno.KvKey[] = [rpmKey(id), tpmKey(id)];
-      for await (const e of kv.list({ prefix: spendPrefix(id) })) keys.push(e.key);
-      for await (const e of kv.list({ prefix: softBudgetAlertKey(id, 0).slice(0, 2) })) keys.push(e.key);
+      await retryBusy(async () => {
+        keys.length = 2;
+        for await (const e of kv.list({ prefix: spendPrefix(id) })) keys.push(e.key);
+        for await (const e of kv.list({ prefix: softBudgetAlertKey(id, 0).slice(0, 2) })) keys.push(e.key);
+      });
       for (let i = 0; i < keys.length; i += 500) {
-        const op = kv.atomic();
-        for (const key of keys.slice(i, i + 500)) op.delete(key);
-        await op.commit();
+        await retryBusy(() => {
+          const op = kv.atomic();
+          for (const key of keys.slice(i, i + 500)) op.delete(key);
+          return op.commit();
+        });
       }
     },
 
-    async list(filter, page, size) {
+    list(filter, page, size) {
       const from = (page - 1) * size;
-      const records: KeyRecord[] = [];
-      let total = 0;
-      for await (const e of kv.list<KeyRecord>({ prefix: ["keys"] }, { batchSize: 500 })) {
-        const r = e.value;
-        if (filter.userId !== undefined && r.userId !== filter.userId) continue;
-        if (filter.teamId !== undefined && r.teamId !== filter.teamId) continue;
-        if (filter.alias !== undefined && r.alias !== filter.alias) continue;
-        if (total >= from && records.length < size) records.push(r);
-        total++;
-      }
-      return { records, total };
+      return retryBusy(async () => {
+        const records: KeyRecord[] = [];
+        let total = 0;
+        for await (const e of kv.list<KeyRecord>({ prefix: ["keys"] }, { batchSize: 500 })) {
+          const r = e.value;
+          if (filter.userId !== undefined && r.userId !== filter.userId) continue;
+          if (filter.teamId !== undefined && r.teamId !== filter.teamId) continue;
+          if (filter.alias !== undefined && r.alias !== filter.alias) continue;
+          if (total >= from && records.length < size) records.push(r);
+          total++;
+        }
+        return { records, total };
+      });
     },
   };
 }

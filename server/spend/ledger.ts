@@ -30,6 +30,7 @@
  *
  * Other accounting (spend roll-ups per user, team, model and day) adds its own sums through the same `add()`.
  */
+import { isBusy } from "../kv/retry.ts";
 import type { Logger } from "../log.ts";
 
 /** One increment: `amount` added to the KvU64 at `key`. */
@@ -284,7 +285,8 @@ export function createLedger(opts: LedgerOptions): Ledger {
         return;
       } catch (e) {
         const fields = { attempt, error: (e as Error).name, message: (e as Error).message };
-        if (closing && attempt >= CLOSE_ATTEMPTS) {
+        // A busy file clears up; a KV that keeps failing otherwise will not, and shutdown must finish.
+        if (closing && attempt >= (isBusy(e) ? 10 * CLOSE_ATTEMPTS : CLOSE_ATTEMPTS)) {
           log.error("ledger: giving up on a batch while shutting down; its sums are lost", {
             ...fields,
             sums: chunk.mutations.length,
@@ -295,7 +297,8 @@ export function createLedger(opts: LedgerOptions): Ledger {
           }
           return;
         }
-        log.warn("ledger: commit failed, retrying", fields);
+        // A busy SQLite file (several processes sharing it) is routine; anything else is worth a line.
+        if (!isBusy(e) || attempt >= 5) log.warn("ledger: commit failed, retrying", fields);
         await delay(Math.min(1000, 5 * 2 ** attempt));
       }
     }
@@ -356,9 +359,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
     total(key, window) {
       const c = counters.get(keyId(key));
       if (!c) return 0n;
-      let total = c.snapshot
-        ? window === undefined ? c.snapshot.value : windowedCount(c.snapshot.value, window)
-        : 0n;
+      let total = c.snapshot ? window === undefined ? c.snapshot.value : windowedCount(c.snapshot.value, window) : 0n;
       total += c.pending.get(window ?? "plain")?.amount ?? 0n;
       for (const e of c.sent) if (e.window === window) total += e.amount;
       return total;
