@@ -4,8 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { hashKey } from "../server/keys/credentials.ts";
-import { MASTER_KEY } from "./harness.ts";
-import { CALL_COST_USD, dumpKv, setupKeys } from "./keys_helpers.ts";
+import { startFakeBedrock } from "./fake_bedrock.ts";
+import { MASTER_KEY, startGateway } from "./harness.ts";
+import { adminCall, CALL_COST_USD, callModel, dumpKv, ENV, setupKeys } from "./keys_helpers.ts";
 
 Deno.test("generate: LiteLLM's response shape; the raw key works once and only its hash is shown later", async () => {
   await using t = await setupKeys();
@@ -348,4 +349,36 @@ Deno.test("raw keys are never stored: a scan of the whole KV finds only hashes",
   // Nor in any log line.
   const logs = t.gw.logs.join("\n");
   for (const raw of raws) assert.ok(!logs.includes(raw));
+});
+
+Deno.test("a record filed under a hash it does not carry is not accepted (hashes compared in constant time)", async () => {
+  await using t = await setupKeys();
+  const g = await t.generate();
+  const forged = hashKey("sk-forged-key");
+  const record = (await t.gw.kv.get<Record<string, unknown>>(["keys", g.token])).value!;
+  await t.gw.kv.set(["keys", forged], record); // a corrupted index entry: wrong hash inside
+  assert.equal((await t.converse("sk-forged-key")).status, 401);
+  assert.equal((await t.converse(g.key)).status, 200);
+});
+
+Deno.test("without a master key the gateway is open, but a presented virtual key's limits still apply", async () => {
+  const fake = await startFakeBedrock();
+  const yaml = `model_list:
+  - model_name: claude
+    litellm_params:
+      model: bedrock/x
+      aws_region_name: us-west-2
+      aws_bedrock_runtime_endpoint: ${fake.url}
+      aws_access_key_id: os.environ/AWS_ACCESS_KEY_ID
+      aws_secret_access_key: os.environ/AWS_SECRET_ACCESS_KEY
+`;
+  await using gw = await startGateway({ yaml, env: ENV });
+  const g = (await adminCall(gw.url, "POST", "/key/generate", { rpm_limit: 1 }, "anything")).json;
+  assert.match(g.key, /^sk-/);
+  assert.equal((await callModel(gw.url, "sk-not-a-key")).status, 200);
+  assert.equal((await callModel(gw.url, g.key)).status, 200);
+  assert.equal((await callModel(gw.url, g.key)).status, 429);
+  await adminCall(gw.url, "POST", "/key/block", { key: g.key }, "anything");
+  assert.equal((await callModel(gw.url, g.key)).status, 401);
+  await fake.close();
 });
