@@ -11,6 +11,7 @@ import { createSigV4Signer } from "./bedrock/sigv4.ts";
 import { createUpstream } from "./bedrock/upstream.ts";
 import { masterKeyAuthenticator } from "./keys/auth.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { createHealth } from "./router/health.ts";
 import { createRouter } from "./router/router.ts";
 import type { CallRecord, CallSink } from "./spend/call_record.ts";
 
@@ -25,6 +26,8 @@ export interface GatewayDeps {
   log?: Logger;
   /** Extra accounting listener (tests observe finished calls here). */
   onCall?: CallSink;
+  /** How the router waits before retrying a deployment (tests pass one that does not wait). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export interface Gateway {
@@ -46,8 +49,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 
   const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
-  const router = createRouter({ config, random, now });
+  const router = createRouter({ config, random, now, sleep: deps.sleep, kv, log });
   const modelCall = createModelCall({ config, router, upstream, now, sink });
+  const health = createHealth({ config, router, upstream, now, newId, sink });
   const auth = masterKeyAuthenticator(config.masterKey);
 
   const ready = async () => {
@@ -59,9 +63,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   };
 
-  const app = createApp({ auth, modelCall, newId, log, ready });
+  const app = createApp({ auth, modelCall, newId, log, ready, health });
   return {
     fetch: (req) => app.fetch(req),
-    close: () => Promise.resolve(),
+    close: () => router.close(),
   };
 }
