@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { loadConfig } from "../server/config/load.ts";
 import type { Deployment } from "../server/config/types.ts";
 import { GatewayError } from "../server/errors.ts";
-import { type Attempt, createRouter, type RouterDeps } from "../server/router/router.ts";
+import { abortableSleep, type Attempt, createRouter, type RouterDeps } from "../server/router/router.ts";
 import { EXPLORATION_RATE } from "../server/router/latency_based.ts";
 import { Latch } from "./latch.ts";
 import { manualClock, seededRandom } from "./seeded_random.ts";
@@ -495,4 +495,15 @@ Deno.test("config: fallbacks naming unknown models are warned about and skipped"
   const { calls, attempt } = scripted({ a: unavailable, c: ok });
   assert.equal((await router.run("m", attempt)).deployment.id, "c");
   assert.deepEqual(calls, ["a", "a", "a", "c"]);
+});
+
+Deno.test("the default sleep waits, and stops at once (timer cleared) when the client goes away", async () => {
+  const aborted = new AbortController();
+  aborted.abort(new DOMException("gone", "AbortError"));
+  await assert.rejects(abortableSleep(60_000, aborted.signal), (e) => e instanceof DOMException);
+  const client = new AbortController();
+  const waiting = abortableSleep(60_000, client.signal);
+  client.abort(new DOMException("gone", "AbortError"));
+  await assert.rejects(waiting, (e) => e instanceof DOMException && e.name === "AbortError");
+  await abortableSleep(0); // resolves; a leaked 60 s timer above would fail this test's sanitizer
 });

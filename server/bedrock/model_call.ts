@@ -177,7 +177,8 @@ export function createModelCall(deps: ModelCallDeps) {
       throw err;
     }
     // The final attempt's control: the router returns only the last attempt's response.
-    const { controller: upstreamAbort, onClientAbort } = control!;
+    const final = control!;
+    const { controller: upstreamAbort, onClientAbort } = final;
 
     const { response, deployment } = routed;
     record.deploymentId = deployment.id;
@@ -191,7 +192,7 @@ export function createModelCall(deps: ModelCallDeps) {
     if (!headers.has("x-amzn-requestid")) headers.set("x-amzn-requestid", ctx.requestId);
 
     if (operation === "converse-stream" && response.ok && response.body) {
-      control!.clearTimer();
+      final.clearTimer();
       return relayStream(response.body, headers, {
         record,
         clientSignal,
@@ -217,7 +218,7 @@ export function createModelCall(deps: ModelCallDeps) {
         `upstream response was cut off (${(e as Error).name})`,
       );
     } finally {
-      control!.dispose();
+      final.dispose();
     }
     if (response.ok) {
       record.status = "success";
