@@ -10,6 +10,7 @@ import { parseModelPath } from "./bedrock/model_path.ts";
 import type { createModelCall } from "./bedrock/model_call.ts";
 import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import type { Health } from "./router/health.ts";
 
 export interface AppServices {
   auth: Authenticator;
@@ -22,6 +23,8 @@ export interface AppServices {
   log: Logger;
   /** Readiness: config loaded and KV answering. */
   ready: () => Promise<{ ok: boolean; db: string }>;
+  /** Deployment health (`GET /health`). */
+  health: Health;
 }
 
 type Env = { Variables: { requestId: string } };
@@ -43,6 +46,16 @@ export function createApp(s: AppServices): Hono<Env> {
   app.get("/health/readiness", async (c) => {
     const r = await s.ready();
     return c.json({ status: r.ok ? "healthy" : "unhealthy", db: r.db }, r.ok ? 200 : 503);
+  });
+  // Admin only: it reveals the deployments, and `?probe=true` spends money on live calls.
+  app.get("/health", async (c) => {
+    const principal = await s.auth.authenticate(c.req.raw.headers);
+    if (principal.kind !== "master" && principal.kind !== "open") {
+      throw new GatewayError(401, "AccessDeniedException", "Only the master key may call /health", {
+        litellmType: "auth_error",
+      });
+    }
+    return c.json(await s.health({ probe: c.req.query("probe") === "true", caller: principal.caller }));
   });
 
   app.post(`${MODEL_PREFIX}*`, async (c) => {

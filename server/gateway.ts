@@ -11,6 +11,7 @@ import { createSigV4Signer } from "./bedrock/sigv4.ts";
 import { createUpstream } from "./bedrock/upstream.ts";
 import { createKeyServices } from "./keys/services.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { createHealth } from "./router/health.ts";
 import { createRouter } from "./router/router.ts";
 import type { CallRecord, CallSink } from "./spend/call_record.ts";
 import { createPricing } from "./spend/cost.ts";
@@ -27,6 +28,8 @@ export interface GatewayDeps {
   log?: Logger;
   /** Extra accounting listener (tests observe finished calls here). */
   onCall?: CallSink;
+  /** How the router waits before retrying a deployment (tests pass one that does not wait). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export interface Gateway {
@@ -55,8 +58,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 
   const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
-  const router = createRouter({ config, random, now });
+  const router = createRouter({ config, random, now, sleep: deps.sleep, kv, log });
   const modelCall = createModelCall({ config, router, upstream, now, sink });
+  const health = createHealth({ config, router, upstream, now, newId, sink });
 
   const ready = async () => {
     try {
@@ -75,6 +79,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     newId,
     log,
     ready,
+    health,
   });
   return {
     fetch: (req) => app.fetch(req),
@@ -83,6 +88,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await keys.admission.idle();
     },
     close: async () => {
+      await router.close();
       await keys.admission.idle();
       await ledger.close();
     },

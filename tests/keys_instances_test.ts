@@ -63,18 +63,20 @@ Deno.test("200 concurrent calls over two instances: the key's spend equals the s
     rpm_limit: 100_000,
     tpm_limit: 100_000_000,
   })).json;
-  // Every call costs something different; every tenth fails upstream and must bill nothing.
+  // Every call costs something different; every tenth fails upstream (an error the router does not retry) and
+  // must bill nothing.
   let n = 0;
   t.fake.handler = () => {
     const i = n++;
-    if (i % 10 === 9) return { kind: "error", status: 500, type: "InternalServerException", message: "boom" };
+    if (i % 10 === 9) return { kind: "error", status: 400, type: "ValidationException", message: "bad request" };
     return { kind: "converse", usage: { inputTokens: 10 + (i % 13), outputTokens: 1 + (i % 7) } };
   };
   const results = await Promise.all(
     Array.from({ length: 200 }, (_, i) => status(callModel((i % 2 ? t.b : t.a).url, g.key))),
   );
   assert.equal(results.filter((s) => s === 200).length, 180);
-  assert.equal(results.filter((s) => s === 500).length, 20);
+  assert.equal(results.filter((s) => s === 400).length, 20);
+  assert.equal(t.fake.requests.length, 200);
 
   const calls = [...t.a.calls, ...t.b.calls];
   assert.equal(calls.length, 200);
