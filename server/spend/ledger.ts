@@ -4,10 +4,9 @@
  * Deno KV in batches, off the response path.
  *
  * Writing
- * - `add()` never waits: it queues `Deno.KvU64` sums. A flush starts after a short interval (default 10 ms) or at
- *   once when many counters are pending; while one commit is in flight the next batch gathers and is written as
- *   soon as it lands (group commit). `flush()` and `close()` write everything queued (`Gateway.close()` calls
- *   `close`).
+ * - `add()` never waits: it queues `Deno.KvU64` sums. A batch is written after a short interval (default 10 ms)
+ *   or at once when many counters are pending; at most one commit is in flight, and sums arriving meanwhile wait
+ *   for the next interval. `flush()` and `close()` write everything queued (`Gateway.close()` calls `close`).
  * - Each batch is one `kv.atomic()` of `sum` mutations (exact: no lost updates between instances), plus a batch
  *   marker written under a `versionstamp: null` check, plus this instance's watermark (the batch's sequence
  *   number). A commit that throws is retried; if the throw hid a commit that did land, the retry's check fails on
@@ -219,8 +218,13 @@ export function createLedger(opts: LedgerOptions): Ledger {
     timer ??= setTimeout(kick, flushIntervalMs);
   }
 
+  /**
+   * Writes batches. Sums that arrived during a commit wait for the next interval unless someone is waiting for
+   * them (flush, close) or the batch is already large: back-to-back commits would keep the KV file busy writing,
+   * and KV reads (the budget checks on the hot path) queue behind writes.
+   */
   async function drain() {
-    while (dirty.size) {
+    do {
       const upTo = queued;
       for (const chunk of takeBatch()) await commit(chunk);
       written = upTo;
@@ -228,7 +232,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
         if (waiters[i].upTo <= written) waiters.splice(i, 1)[0].resolve();
       }
       forgetOld();
-    }
+    } while (dirty.size && (closing || waiters.length || dirty.size >= maxPendingCounters));
   }
 
   /** Moves every pending entry to `sent` and splits them into commits within Deno KV's limits. */
