@@ -4,7 +4,16 @@
  * known per-token prices, and small helpers for the `/key/*` admin API.
  */
 import { FAKE_CREDENTIALS, type FakeBedrock, startFakeBedrock } from "./fake_bedrock.ts";
-import { fakeConfig, type GatewayUnderTest, MASTER_KEY, startGateway, type StartOptions } from "./harness.ts";
+import {
+  converseBody,
+  fakeConfig,
+  type GatewayUnderTest,
+  MASTER_KEY,
+  startGateway,
+  type StartOptions,
+} from "./harness.ts";
+
+export { converseBody };
 
 export const ENV = {
   AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
@@ -60,8 +69,6 @@ export interface KeysSetupOptions extends Partial<Omit<StartOptions, "yaml">> {
   extra?: string;
   clock?: Clock;
 }
-
-export const converseBody = (text = "Hello") => JSON.stringify({ messages: [{ role: "user", content: [{ text }] }] });
 
 export async function adminCall(
   url: string,

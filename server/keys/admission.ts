@@ -9,7 +9,7 @@
  * instance's own sums not yet in it).
  *
  * Across instances: budgets and rpm/tpm see other instances' usage once it is committed to KV (their ledgers
- * write within ~10 ms of a call finishing), so enforcement across instances is exact up to the calls in flight
+ * write every ~10 ms while calls finish), so enforcement across instances is exact up to the calls in flight
  * and the sums still queued elsewhere. `max_parallel_requests` is enforced per instance.
  */
 import { GatewayError } from "../errors.ts";

@@ -4,16 +4,17 @@
  * Deno KV's 2 KiB key limit); values are small (a key record is capped well below the 64 KiB value limit by the
  * admin schemas).
  *
- * | key                                          | value        | why                                                 |
- * | -------------------------------------------- | ------------ | --------------------------------------------------- |
- * | `["keys", hash]`                             | `KeyRecord`  | the record, found by hashing the presented key      |
- * | `["key_alias", alias]`                       | hash         | unique aliases; delete/info by alias                |
- * | `["key_spend", id, windowStart]`             | KvU64 nUSD   | spend per budget window                             |
+ * | key                                          | value        | why                                                  |
+ * | -------------------------------------------- | ------------ | ---------------------------------------------------- |
+ * | `["keys", hash]`                             | `KeyRecord`  | the record, found by hashing the presented key       |
+ * | `["key_alias", alias]`                       | hash         | unique aliases; delete/info by alias                 |
+ * | `["key_spend", id, windowStart]`             | KvU64 nUSD   | spend per budget window                              |
  * | `["key_rpm", id]`                            | KvU64 packed | requests in the current minute (window in high bits) |
- * | `["key_tpm", id]`                            | KvU64 packed | tokens in the current minute (window in high bits)  |
- * | `["key_soft_budget_alert", id, windowStart]` | epoch ms     | soft-budget crossing logged once per window         |
+ * | `["key_tpm", id]`                            | KvU64 packed | tokens in the current minute (window in high bits)   |
+ * | `["key_soft_budget_alert", id, windowStart]` | epoch ms     | soft-budget crossing logged once per window          |
  *
- * The ledger adds `["ledger_batch", instanceId, seq]` markers (see `spend/ledger.ts`).
+ * The ledger adds `["ledger_batch", instanceId, seq]` markers and `["ledger_watermark", instanceId]` (see
+ * `spend/ledger.ts`).
  */
 
 /**
@@ -54,3 +55,4 @@ export const softBudgetAlertKey = (id: string, windowStart: number): Deno.KvKey 
   id,
   windowStart,
 ];
+export const softBudgetAlertPrefix = (id: string): Deno.KvKey => ["key_soft_budget_alert", id];

@@ -6,7 +6,7 @@
  */
 import { serialize } from "node:v8";
 import { retryBusy } from "../kv/retry.ts";
-import { aliasKey, recordKey, rpmKey, softBudgetAlertKey, spendPrefix, tpmKey } from "./kv_layout.ts";
+import { aliasKey, recordKey, rpmKey, softBudgetAlertPrefix, spendPrefix, tpmKey } from "./kv_layout.ts";
 import type { KeyRecord } from "./record.ts";
 
 /** Deno KV refuses values over 64 KiB; records are kept well under it (checked before every write). */
@@ -129,7 +129,7 @@ export function createKeyStore(kv: Deno.Kv): KeyStore {
       await retryBusy(async () => {
         keys.length = 2;
         for await (const e of kv.list({ prefix: spendPrefix(id) })) keys.push(e.key);
-        for await (const e of kv.list({ prefix: softBudgetAlertKey(id, 0).slice(0, 2) })) keys.push(e.key);
+        for await (const e of kv.list({ prefix: softBudgetAlertPrefix(id) })) keys.push(e.key);
       });
       for (let i = 0; i < keys.length; i += 500) {
         await retryBusy(() => {
