@@ -171,11 +171,12 @@ Deno.test("typed errors from converse: bad key, unknown model, throttling with R
     return true;
   });
 
-  t.fake.enqueue({ kind: "error", status: 429, type: "ThrottlingException", message: "Too many", retryAfter: "7" });
+  // A Retry-After over the router's 10 s wait limit: the gateway gives up at once and relays it.
+  t.fake.setDefault({ kind: "error", status: 429, type: "ThrottlingException", message: "Too many", retryAfter: "30" });
   await assert.rejects(client.converse("claude", { messages }), (e) => {
     assert.ok(e instanceof ThrottlingException, String(e));
     assert.equal(e.status, 429);
-    assert.equal(e.retryAfter, 7);
+    assert.equal(e.retryAfter, 30);
     assert.equal(e.message, "Too many");
     assert.equal(e.requestId, t.fake.requests[0].requestId);
     return true;
