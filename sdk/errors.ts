@@ -91,9 +91,9 @@ export class InternalServerException extends ConverseError {
 export class ServiceUnavailableException extends ConverseError {
   override readonly name = "ServiceUnavailableException";
 }
-/** An account quota is exhausted (400). */
+/** A quota is exhausted (400): an AWS account quota, or a gateway key's budget ({@link BudgetExceededError}). */
 export class ServiceQuotaExceededException extends ConverseError {
-  override readonly name = "ServiceQuotaExceededException";
+  override readonly name: "ServiceQuotaExceededException" | "BudgetExceededError" = "ServiceQuotaExceededException";
 }
 /** A conflicting request (400). */
 export class ConflictException extends ConverseError {
@@ -115,8 +115,12 @@ export class AuthenticationError extends ConverseError {
 export class UnrecognizedClientException extends AuthenticationError {
   override readonly name = "UnrecognizedClientException";
 }
-/** The key (or its user or team) is over budget: LiteLLM's `budget_exceeded`, whatever the HTTP status. */
-export class BudgetExceededError extends ConverseError {
+/**
+ * The key (or its user or team) is over budget: LiteLLM's `budget_exceeded` in the body, whatever the HTTP status
+ * and `x-amzn-ErrorType`. Not a throttle: retrying does not help until the budget is raised or its window resets.
+ * Also a {@link ServiceQuotaExceededException}, the class the AWS SDKs raise for it.
+ */
+export class BudgetExceededError extends ServiceQuotaExceededException {
   override readonly name = "BudgetExceededError";
 }
 /** A stream ended cleanly but before `messageStop`, so there is no complete message to collect. */
@@ -147,12 +151,20 @@ const BY_TYPE: Record<string, [ErrorClass, number]> = {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
+/** LiteLLM error types (admin routes carry no Bedrock name) → the class of the same meaning. */
+const BY_LITELLM_TYPE: Record<string, ErrorClass> = {
+  budget_exceeded: BudgetExceededError,
+  auth_error: AuthenticationError,
+  bad_request_error: ValidationException,
+  not_found_error: ResourceNotFoundException,
+};
+
 /** Picks the class for a wire type; the LiteLLM type wins for budget errors, whatever Bedrock type they carry. */
 function classify(type: string, status: number, litellmType: string | undefined): ErrorClass {
   if (litellmType === "budget_exceeded") return BudgetExceededError;
-  const known = Object.hasOwn(BY_TYPE, type) ? BY_TYPE[type][0] : undefined;
-  if (known) return known;
-  return status === 401 || litellmType === "auth_error" ? AuthenticationError : ConverseError;
+  if (Object.hasOwn(BY_TYPE, type)) return BY_TYPE[type][0];
+  if (litellmType !== undefined && Object.hasOwn(BY_LITELLM_TYPE, litellmType)) return BY_LITELLM_TYPE[litellmType];
+  return status === 401 ? AuthenticationError : ConverseError;
 }
 
 /** `Retry-After` as seconds: a number of seconds or an HTTP date. */

@@ -11,6 +11,17 @@ export const OPERATIONS = {
   health: {
     liveliness: ["GET", "/health/liveliness", false],
     readiness: ["GET", "/health/readiness", false],
+    deployments: ["GET", "/health", true],
+  },
+  keys: {
+    generate: ["POST", "/key/generate", true],
+    info: ["GET", "/key/info", true],
+    update: ["POST", "/key/update", true],
+    delete: ["POST", "/key/delete", true],
+    list: ["GET", "/key/list", true],
+    regenerate: ["POST", "/key/regenerate", true],
+    block: ["POST", "/key/block", true],
+    unblock: ["POST", "/key/unblock", true],
   },
 } as const;
 
@@ -26,6 +37,65 @@ export interface Operations {
     readiness: {
       input: void;
       output: T.HealthReadiness;
+    };
+    /** Every deployment's state, optionally probed with a live call (`GET /health`) */
+    deployments: {
+      input: {
+        /** `true`: one minimal live call per deployment. */
+        probe?: "true" | "false";
+      };
+      output: T.DeploymentHealthReport;
+    };
+  };
+  keys: {
+    /** Create a virtual key (`POST /key/generate`) */
+    generate: {
+      input: T.KeyGenerateRequest;
+      output: T.KeyGenerateResponse;
+    };
+    /** Show a key's settings and spend (`GET /key/info`) */
+    info: {
+      input: {
+        key?: T.KeyRef;
+      };
+      output: T.KeyInfoResponse;
+    };
+    /** Change a key's settings (`POST /key/update`) */
+    update: {
+      input: T.KeyUpdateRequest;
+      output: T.KeyUpdateResponse;
+    };
+    /** Delete keys by key or by alias (`POST /key/delete`) */
+    delete: {
+      input: T.KeyDeleteRequest;
+      output: T.KeyDeleteResponse;
+    };
+    /** List keys, a page at a time (`GET /key/list`) */
+    list: {
+      input: {
+        page?: number;
+        size?: number;
+        user_id?: string;
+        team_id?: string;
+        key_alias?: string;
+        return_full_object?: "true" | "false";
+      };
+      output: T.KeyListResponse;
+    };
+    /** Replace a key with a new one, keeping its settings and spend (`POST /key/regenerate`) */
+    regenerate: {
+      input: T.KeyRegenerateRequest;
+      output: T.KeyGenerateResponse;
+    };
+    /** Block a key: its calls are refused until unblocked (`POST /key/block`) */
+    block: {
+      input: T.KeyBlockRequest;
+      output: T.KeyUpdateResponse;
+    };
+    /** Unblock a key (`POST /key/unblock`) */
+    unblock: {
+      input: T.KeyBlockRequest;
+      output: T.KeyUpdateResponse;
     };
   };
 }

@@ -276,6 +276,18 @@ export interface ConverseTrace {
   };
 }
 
+export interface DeploymentHealthQuery {
+  /** `true`: one minimal live call per deployment. */
+  probe?: "true" | "false";
+}
+
+export interface DeploymentHealthReport {
+  healthy_endpoints: EndpointHealth[];
+  unhealthy_endpoints: EndpointHealth[];
+  healthy_count: number;
+  unhealthy_count: number;
+}
+
 /** Arbitrary JSON value (Smithy Document). */
 export type Document = unknown;
 
@@ -305,6 +317,41 @@ export type DocumentSource = OneOf<{
   text: string;
   content: DocumentContentBlock[];
 }>;
+
+/** A number and a unit: s, m, h, d or w (e.g. `30d`). */
+export type Duration = string;
+
+export interface EndpointHealth {
+  model_name: string;
+  /** The deployment's id. */
+  model_id: string;
+  /** The Bedrock model id sent upstream. */
+  model: string;
+  region: string;
+  api_base?: string;
+  status: "healthy" | "cooling_down" | "rate_limited" | "unavailable" | "probe_failed";
+  /** ISO 8601, while cooling down. */
+  cooldown_until: string | null;
+  in_flight: number;
+  /** Recent average latency of converse calls. */
+  latency_ms: number | null;
+  /** Recent average time to first byte of converse-stream calls. */
+  time_to_first_byte_ms: number | null;
+  requests_this_minute: number;
+  tokens_this_minute: number;
+  rpm: number | null;
+  tpm: number | null;
+  failures_last_minute: number;
+  total_requests: number;
+  total_failures: number;
+  last_error: {
+    type: string;
+    status: number;
+    at: string;
+  } | null;
+  unavailable_reason?: string;
+  probe?: ProbeResult;
+}
 
 export interface ErrorBlock {
   message?: string;
@@ -394,6 +441,215 @@ export interface InferenceConfiguration {
   stopSequences?: string[];
 }
 
+export interface KeyBlockRequest {
+  key: KeyRef;
+}
+
+export interface KeyDeleteRequest {
+  keys?: KeyRef[];
+  key_aliases?: string[];
+}
+
+export interface KeyDeleteResponse {
+  deleted_keys: string[];
+}
+
+export interface KeyGenerateRequest {
+  /** Model names the key may call; empty or absent means all. */
+  models?: string[];
+  /** USD; calls are refused once spend reaches it. */
+  max_budget?: number | null;
+  /** USD; crossing it is logged once per window. */
+  soft_budget?: number | null;
+  /** Spend resets at the end of each window. */
+  budget_duration?: Duration | null;
+  /** Expiry, counted from now; null: never. */
+  duration?: Duration | null;
+  /** Requests per minute. */
+  rpm_limit?: number | null;
+  /** Tokens (of completed calls) per minute. */
+  tpm_limit?: number | null;
+  /** Calls in progress at once. */
+  max_parallel_requests?: number | null;
+  /** Unique, human-readable name. */
+  key_alias?: string | null;
+  metadata?: { [key: string]: unknown };
+  user_id?: string | null;
+  team_id?: string | null;
+  blocked?: boolean;
+  /** A custom key (must start with sk-); generated when absent. */
+  key?: string;
+}
+
+export interface KeyGenerateResponse {
+  /** SHA-256 hex of the key. */
+  token: string;
+  /** `sk-...` and the key's last four characters. */
+  key_name: string;
+  key_alias: string | null;
+  /** USD spent in the current budget window. */
+  spend: number;
+  max_budget: number | null;
+  soft_budget: number | null;
+  budget_duration: string | null;
+  budget_reset_at: string | null;
+  expires: string | null;
+  models: string[];
+  rpm_limit: number | null;
+  tpm_limit: number | null;
+  max_parallel_requests: number | null;
+  user_id: string | null;
+  team_id: string | null;
+  metadata: { [key: string]: unknown };
+  blocked: boolean;
+  /** ISO 8601 */
+  created_at: string;
+  /** ISO 8601 */
+  updated_at: string;
+  /** The raw key. Shown only here; store it now. */
+  key: string;
+}
+
+export interface KeyInfo {
+  /** SHA-256 hex of the key. */
+  token: string;
+  /** `sk-...` and the key's last four characters. */
+  key_name: string;
+  key_alias: string | null;
+  /** USD spent in the current budget window. */
+  spend: number;
+  max_budget: number | null;
+  soft_budget: number | null;
+  budget_duration: string | null;
+  budget_reset_at: string | null;
+  expires: string | null;
+  models: string[];
+  rpm_limit: number | null;
+  tpm_limit: number | null;
+  max_parallel_requests: number | null;
+  user_id: string | null;
+  team_id: string | null;
+  metadata: { [key: string]: unknown };
+  blocked: boolean;
+  /** ISO 8601 */
+  created_at: string;
+  /** ISO 8601 */
+  updated_at: string;
+}
+
+export interface KeyInfoQuery {
+  key?: KeyRef;
+}
+
+export interface KeyInfoResponse {
+  /** The key's hash. */
+  key: string;
+  info: KeyInfo;
+}
+
+export interface KeyListQuery {
+  page?: number;
+  size?: number;
+  user_id?: string;
+  team_id?: string;
+  key_alias?: string;
+  return_full_object?: "true" | "false";
+}
+
+export interface KeyListResponse {
+  /** Hashes, or whole objects with return_full_object=true. */
+  keys: string[] | KeyInfo[];
+  total_count: number;
+  current_page: number;
+  total_pages: number;
+}
+
+/** A virtual key (`sk-…`) or its SHA-256 hex hash (`token`). */
+export type KeyRef = string;
+
+export interface KeyRegenerateRequest {
+  /** Model names the key may call; empty or absent means all. */
+  models?: string[];
+  /** USD; calls are refused once spend reaches it. */
+  max_budget?: number | null;
+  /** USD; crossing it is logged once per window. */
+  soft_budget?: number | null;
+  /** Spend resets at the end of each window. */
+  budget_duration?: Duration | null;
+  /** Expiry, counted from now; null: never. */
+  duration?: Duration | null;
+  /** Requests per minute. */
+  rpm_limit?: number | null;
+  /** Tokens (of completed calls) per minute. */
+  tpm_limit?: number | null;
+  /** Calls in progress at once. */
+  max_parallel_requests?: number | null;
+  /** Unique, human-readable name. */
+  key_alias?: string | null;
+  metadata?: { [key: string]: unknown };
+  user_id?: string | null;
+  team_id?: string | null;
+  blocked?: boolean;
+  /** The key to replace (or give it in the path). */
+  key?: KeyRef;
+  /** The replacement (must start with sk-); generated if absent. */
+  new_key?: string;
+}
+
+export interface KeyUpdateRequest {
+  key: KeyRef;
+  /** Model names the key may call; empty or absent means all. */
+  models?: string[];
+  /** USD; calls are refused once spend reaches it. */
+  max_budget?: number | null;
+  /** USD; crossing it is logged once per window. */
+  soft_budget?: number | null;
+  /** Spend resets at the end of each window. */
+  budget_duration?: Duration | null;
+  /** Expiry, counted from now; null: never. */
+  duration?: Duration | null;
+  /** Requests per minute. */
+  rpm_limit?: number | null;
+  /** Tokens (of completed calls) per minute. */
+  tpm_limit?: number | null;
+  /** Calls in progress at once. */
+  max_parallel_requests?: number | null;
+  /** Unique, human-readable name. */
+  key_alias?: string | null;
+  metadata?: { [key: string]: unknown };
+  user_id?: string | null;
+  team_id?: string | null;
+  blocked?: boolean;
+}
+
+export interface KeyUpdateResponse {
+  /** SHA-256 hex of the key. */
+  token: string;
+  /** `sk-...` and the key's last four characters. */
+  key_name: string;
+  key_alias: string | null;
+  /** USD spent in the current budget window. */
+  spend: number;
+  max_budget: number | null;
+  soft_budget: number | null;
+  budget_duration: string | null;
+  budget_reset_at: string | null;
+  expires: string | null;
+  models: string[];
+  rpm_limit: number | null;
+  tpm_limit: number | null;
+  max_parallel_requests: number | null;
+  user_id: string | null;
+  team_id: string | null;
+  metadata: { [key: string]: unknown };
+  blocked: boolean;
+  /** ISO 8601 */
+  created_at: string;
+  /** ISO 8601 */
+  updated_at: string;
+  key: string;
+}
+
 export interface LiteLLMError {
   message: string;
   /** LiteLLM error type, e.g. `auth_error`, `budget_exceeded`, `bad_request_error`. */
@@ -408,6 +664,10 @@ export interface LiteLLMError {
   param?: string | null;
   /** The HTTP status, as a string. */
   code: string;
+}
+
+export interface LiteLLMErrorBody {
+  error: LiteLLMError;
 }
 
 export interface Message {
@@ -454,6 +714,15 @@ export type OutputFormatStructure = OneOf<{
 export interface PerformanceConfiguration {
   /** Latency mode. Known values: standard, optimized. Other strings are accepted for forward compatibility. */
   latency?: "standard" | "optimized" | (string & Record<never, never>);
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  /** HTTP status of the probe call (0 when it never answered). */
+  status: number;
+  latency_ms: number;
+  error_type?: string;
+  error?: string;
 }
 
 /** A `{text}` union. */

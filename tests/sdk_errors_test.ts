@@ -15,6 +15,8 @@ import {
   InternalServerException,
   ModelErrorException,
   ModelStreamErrorException,
+  ResourceNotFoundException,
+  ServiceQuotaExceededException,
   ServiceUnavailableException,
   ThrottlingException,
   UnrecognizedClientException,
@@ -89,6 +91,7 @@ Deno.test("a budget error is BudgetExceededError whatever x-amzn-ErrorType and s
     json(400, { message, error: litellm }, { "x-amzn-errortype": "ValidationException" + FAULT }),
   );
   assert.ok(bedrockFormat instanceof BudgetExceededError);
+  assert.ok(bedrockFormat instanceof ServiceQuotaExceededException, "what the AWS SDKs raise for it");
   assert.ok(!(bedrockFormat instanceof ValidationException), "a budget error is not retried as bad input");
   assert.equal(bedrockFormat.name, "BudgetExceededError");
   assert.equal(bedrockFormat.status, 400);
@@ -104,16 +107,25 @@ Deno.test("a budget error is BudgetExceededError whatever x-amzn-ErrorType and s
   assert.equal(litellmFormat.type, "budget_exceeded");
 });
 
-Deno.test("LiteLLM-format and unknown errors: auth_error is an AuthenticationError; others keep their type", async () => {
+Deno.test("LiteLLM-format errors map by error.type; unknown types stay ConverseError with their type", async () => {
   const auth = await errorOf(json(401, { error: { message: "Invalid key", type: "auth_error", code: "401" } }));
   assert.ok(auth instanceof AuthenticationError);
   assert.ok(!(auth instanceof UnrecognizedClientException));
   assert.equal(auth.message, "Invalid key");
 
-  const other = await errorOf(json(404, { error: { message: "no such key", type: "not_found_error", code: "404" } }));
+  const notFound = await errorOf(
+    json(404, { error: { message: "no such key", type: "not_found_error", code: "404" } }),
+  );
+  assert.ok(notFound instanceof ResourceNotFoundException);
+  assert.equal(notFound.type, "not_found_error");
+  assert.equal(notFound.status, 404);
+  const badInput = await errorOf(json(400, { error: { message: "bad", type: "bad_request_error", code: "400" } }));
+  assert.ok(badInput instanceof ValidationException);
+
+  const other = await errorOf(json(409, { error: { message: "taken", type: "conflict_error", code: "409" } }));
   assert.equal(other.constructor, ConverseError);
-  assert.equal(other.type, "not_found_error");
-  assert.equal(other.status, 404);
+  assert.equal(other.type, "conflict_error");
+  assert.equal(other.status, 409);
 
   const html = await errorOf(() => new Response("<html>Bad Gateway</html>", { status: 502 }));
   assert.equal(html.constructor, ConverseError);

@@ -71,6 +71,7 @@ try {
 
 for await (const _ of client.converseStream("claude", { messages })) break;
 out.health = await client.health.readiness();
+out.keyAlias = (await client.keys.generate({ key_alias: "from-node" })).key_alias;
 console.log(JSON.stringify(out));
 // Stay alive until the test has seen the upstream cancelled, so it is the break (not exit) that cancelled it.
 process.stdin.resume();
@@ -132,6 +133,7 @@ Deno.test("node imports the built package and uses it against a running gateway"
     badKey: { name: "UnrecognizedClientException", status: 401, auth: true, unrecognized: true, base: true },
     midStream: { name: "ThrottlingException", status: 429, throttling: true, message: "node slow down" },
     health: { status: "healthy", db: "connected" },
+    keyAlias: "from-node",
   });
   // The loop node broke out of cancelled the upstream stream while node was still running.
   assert.equal((await fake.whenAborted(5)).aborted, true);

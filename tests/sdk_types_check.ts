@@ -4,6 +4,7 @@
  * ever accept it, the directive is unused and the check fails.
  */
 import {
+  BudgetExceededError,
   type Client,
   type ContentBlock,
   ConverseError,
@@ -78,6 +79,15 @@ export async function usage(): Promise<string> {
   // @ts-expect-error: readiness takes no input, only options
   await client.health.readiness({ verbose: true });
 
+  const key = await client.keys.generate({ models: ["claude"], max_budget: 10, budget_duration: "30d" });
+  text += key.key + key.token;
+  // @ts-expect-error: update needs the key it updates
+  await client.keys.update({ max_budget: 5 });
+  // @ts-expect-error: budgets are numbers
+  await client.keys.generate({ max_budget: "10" });
+  const page = await client.keys.list({ size: 10 });
+  text += page.total_count;
+
   try {
     await client.converse("claude", request);
   } catch (e) {
@@ -86,7 +96,8 @@ export async function usage(): Promise<string> {
       // @ts-expect-error: retryAfter may be absent
       const mustWait: number = e.retryAfter;
       text += `${wait}${mustWait}`;
-    } else if (e instanceof ValidationException) text += e.message;
+    } else if (e instanceof BudgetExceededError) text += e.message;
+    else if (e instanceof ValidationException) text += e.message;
     else if (e instanceof ConverseError) text += `${e.status} ${e.requestId ?? ""} ${e.type}`;
   }
   return text;

@@ -146,10 +146,15 @@ export function buildOpenApi(routes: readonly RouteDoc[], info: ApiInfo): Docume
     if (ids.has(route.operationId)) throw new Error(`duplicate operationId ${route.operationId}`);
     ids.add(route.operationId);
     const convert = (s: z.ZodType | undefined, io: "input" | "output") => s && schemas.schemaOf(s, io);
-    const params = convert(route.params, "input");
+    // Parameter objects are read property by property, so a named (referenced) one is looked up.
+    const object = (s: z.ZodObject | undefined) => {
+      const converted = convert(s, "input");
+      return converted && schemas.resolve(converted);
+    };
+    const params = object(route.params);
     checkPathParams(route, params);
-    const query = convert(route.query, "input");
-    const headers = convert(route.headers, "input");
+    const query = object(route.query);
+    const headers = object(route.headers);
     const body = convert(route.body?.schema, "input");
     if (query && body) throw new Error(`${route.operationId}: a route takes a query or a body, not both`);
 

@@ -34,6 +34,12 @@ export class SchemaComponents {
     return rewriteRefs(root) as JsonSchema;
   }
 
+  /** `schema` itself, or the component it references (for reading the properties of a named object). */
+  resolve(schema: JsonSchema): JsonSchema {
+    const name = typeof schema.$ref === "string" ? componentName(schema.$ref) : undefined;
+    return name === undefined ? schema : this.#byId.get(name) ?? schema;
+  }
+
   /** The named components, sorted by name so the output does not depend on route order. */
   get components(): Record<string, JsonSchema> {
     const out: Record<string, JsonSchema> = {};

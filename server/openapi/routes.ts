@@ -10,7 +10,8 @@
  */
 import { z } from "zod";
 import { ConverseRequest, ConverseResponse, ConverseStreamEvent, ConverseStreamRequest } from "../bedrock/schemas.ts";
-import { HealthLiveliness, HealthReadiness } from "../health/schemas.ts";
+import { DeploymentHealthQuery, DeploymentHealthReport, HealthLiveliness, HealthReadiness } from "../health/schemas.ts";
+import { KEY_ROUTES } from "../keys/routes_doc.ts";
 import type { RouteDoc } from "./route_doc.ts";
 
 const ModelPathParams = z.object({
@@ -130,5 +131,27 @@ export const HEALTH_ROUTES: readonly RouteDoc[] = [
   },
 ];
 
-/** The one list the generator reads. Admin routes (keys, spend) are added here. */
-export const ROUTES: readonly RouteDoc[] = [...BEDROCK_ROUTES, ...HEALTH_ROUTES];
+/** `GET /health`: the router's view of every deployment (master key). */
+const DEPLOYMENT_HEALTH_ROUTE: RouteDoc = {
+  method: "get",
+  path: "/health",
+  operationId: "healthDeployments",
+  summary: "Every deployment's state, optionally probed with a live call",
+  description: "Calls no model unless `probe=true`; then each deployment gets one minimal Converse call " +
+    "(`maxTokens: 1`), billed and logged like any call and tagged `health_probe`.",
+  tag: "health",
+  auth: "admin",
+  errorFormat: "litellm",
+  errors: [401],
+  query: DeploymentHealthQuery,
+  responses: { 200: { description: "Healthy and unhealthy deployments.", schema: DeploymentHealthReport } },
+  sdk: { group: "health", method: "deployments" },
+};
+
+/** The one list the generator reads. Admin routes (spend, …) are added here. */
+export const ROUTES: readonly RouteDoc[] = [
+  ...BEDROCK_ROUTES,
+  ...HEALTH_ROUTES,
+  DEPLOYMENT_HEALTH_ROUTE,
+  ...KEY_ROUTES,
+];
