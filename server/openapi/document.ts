@@ -182,7 +182,13 @@ export function buildOpenApi(routes: readonly RouteDoc[], info: ApiInfo): Docume
     const operation: OperationObject = {
       operationId: route.operationId,
       summary: route.summary,
-      ...(route.description ? { description: route.description } : {}),
+      // OpenAPI cannot tell keys apart by privilege, so the master-key requirement is said in words.
+      ...(route.description || route.auth === "admin"
+        ? {
+          description: [route.description, route.auth === "admin" ? "Requires the master key." : undefined]
+            .filter(Boolean).join(" "),
+        }
+        : {}),
       tags: [route.tag],
       security: SECURITY[route.auth],
       parameters: [...parameters("path", params), ...parameters("query", query), ...parameters("header", headers)],
