@@ -10,6 +10,8 @@
  * - `bench.fixed`: 500 events (messageStart, 497 contentBlockDelta, messageStop, metadata), one chunk per event.
  * - `bench.gated`: the first event at once, the other 499 only after `POST /__release` (or 30 s): a proxy that
  *   buffers cannot deliver the first event before the release, so seeing it first proves relaying is unbuffered.
+ *   The first event also goes out alone (the stream then waits), so its arrival time is the time to first event
+ *   a client sees from a model, not the time Deno takes to flush a burst of queued events.
  * - `bench.big-{MiB}`: about that many MiB of 16 KiB contentBlockDelta events, then messageStop and metadata.
  *
  * Prints `listening {port}` on stdout once serving. `--port N` (default 0: any free port).
@@ -48,29 +50,38 @@ const FIXED_FRAMES: Uint8Array[] = (() => {
 
 const BIG_DELTA = encodeEvent("contentBlockDelta", { contentBlockIndex: 0, delta: { text: BIG_TEXT } });
 
-/** Open gates: each held stream waits on one of these until `/__release`. */
+/**
+ * Held streams wait here until `/__release`. A release opens every stream started before it, including one that
+ * has not reached its gate yet (the client may release as soon as it sees the first event).
+ */
+let releases = 0;
 const gates: Array<() => void> = [];
 
 function releaseAll(): number {
+  releases++;
   const n = gates.length;
   for (const open of gates.splice(0)) open();
   return n;
 }
 
+function gate(startedAt: number): Promise<void> {
+  if (releases > startedAt) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, GATE_CAP_MS);
+    gates.push(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 function frameStream(frames: () => Iterator<Uint8Array>, gateAfterFirst: boolean): ReadableStream<Uint8Array> {
   const it = frames();
+  const startedAt = releases;
   let sent = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      if (gateAfterFirst && sent === 1) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, GATE_CAP_MS);
-          gates.push(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      }
+      if (gateAfterFirst && sent === 1) await gate(startedAt);
       const next = it.next();
       if (next.done) controller.close();
       else {

@@ -116,8 +116,7 @@ const gateway = createGateway({
   config,
   kv,
   log: silentLogger,
-  fetch: () =>
-    Promise.resolve(new Response(UPSTREAM_JSON, { headers: { "content-type": "application/json" } })),
+  fetch: () => Promise.resolve(new Response(UPSTREAM_JSON, { headers: { "content-type": "application/json" } })),
 });
 Deno.bench("gateway.fetch converse, in-process fetch stub", async () => {
   const res = await gateway.fetch(

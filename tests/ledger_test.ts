@@ -213,3 +213,22 @@ Deno.test("a large batch is split into commits within Deno KV's mutation limit",
   assert.equal(total, 1200n * 1201n / 2n);
   await ledger.close();
 });
+
+Deno.test("counters are told apart by every key part: strings, numbers, bigints, booleans, bytes", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const ledger = createLedger({ kv, instanceId: "a", log });
+  const keys: Deno.KvKey[] = [
+    ["k", 1],
+    ["k", "1"],
+    ["k", 2n],
+    ["k", true],
+    ["k", new Uint8Array([1, 2])],
+    ["k", new Uint8Array([1, 3])],
+  ];
+  keys.forEach((key, i) => ledger.add([{ key, amount: BigInt(i + 1) }]));
+  // Unwritten sums first (the in-memory view), then what landed in KV.
+  keys.forEach((key, i) => assert.equal(ledger.total(key), BigInt(i + 1)));
+  await ledger.flush();
+  for (const [i, key] of keys.entries()) assert.equal((await kv.get<Deno.KvU64>(key)).value?.value, BigInt(i + 1));
+  await ledger.close();
+});

@@ -8,6 +8,7 @@
  * of filling memory.
  */
 import { EventStreamDecoder, type EventStreamMessage } from "../../sdk/eventstream.ts";
+import { chunkReader } from "../http/chunk_reader.ts";
 import type { CallRecord } from "../spend/call_record.ts";
 import { readUsage } from "./usage.ts";
 
@@ -84,7 +85,7 @@ export function relayStream(
     }
   };
 
-  const reader = upstreamBody.getReader();
+  const reader = chunkReader(upstreamBody);
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       let chunk: ReadableStreamReadResult<Uint8Array>;

@@ -5,7 +5,7 @@
  */
 import { GatewayError } from "../errors.ts";
 import type { Caller } from "../spend/call_record.ts";
-import { hashKey, presentedKey, sameSecret } from "./credentials.ts";
+import { hashKey, presentedKey, sameDigest } from "./credentials.ts";
 import type { KeyCache } from "./key_cache.ts";
 import { allowedModels, type KeyRecord } from "./record.ts";
 
@@ -36,7 +36,7 @@ export function masterKeyAuthenticator(masterKey: string | undefined): Authentic
       if (!masterKey) return Promise.resolve({ kind: "open", caller: {} });
       const key = presentedKey(headers);
       if (!key) return Promise.reject(unauthenticated(NO_KEY));
-      if (!sameSecret(key, masterKey)) return Promise.reject(unauthenticated(INVALID_KEY));
+      if (!sameDigest(hashKey(key), masterHash!)) return Promise.reject(unauthenticated(INVALID_KEY));
       return Promise.resolve({ kind: "master", caller: { keyHash: masterHash, keyAlias: "master_key" } });
     },
   };
@@ -54,14 +54,13 @@ export interface KeyAuthenticatorDeps {
  */
 export function keyAuthenticator(deps: KeyAuthenticatorDeps): Authenticator {
   const { masterKey, keys, now } = deps;
-  const master: Principal = {
-    kind: "master",
-    caller: { keyHash: masterKey ? hashKey(masterKey) : undefined, keyAlias: "master_key" },
-  };
+  const masterHash = masterKey ? hashKey(masterKey) : undefined;
+  const master: Principal = { kind: "master", caller: { keyHash: masterHash, keyAlias: "master_key" } };
   const open: Principal = { kind: "open", caller: {} };
 
-  async function virtualKey(raw: string): Promise<Principal | undefined> {
-    const record = await keys.resolve(hashKey(raw));
+  /** `hash` is the presented key's `hashKey` digest. */
+  async function virtualKey(hash: string): Promise<Principal | undefined> {
+    const record = await keys.resolve(hash);
     if (!record) return undefined;
     if (record.blocked) {
       throw unauthenticated("Authentication Error - this key is blocked; an admin can unblock it with /key/unblock");
@@ -84,10 +83,12 @@ export function keyAuthenticator(deps: KeyAuthenticatorDeps): Authenticator {
   return {
     async authenticate(headers) {
       const raw = presentedKey(headers);
-      if (!masterKey) return (raw && await virtualKey(raw)) || open;
+      if (!masterKey) return (raw && await virtualKey(hashKey(raw))) || open;
       if (!raw) throw unauthenticated(NO_KEY);
-      if (sameSecret(raw, masterKey)) return master;
-      const principal = await virtualKey(raw);
+      // One SHA-256 of the presented key serves both the master-key check and the record lookup.
+      const hash = hashKey(raw);
+      if (sameDigest(hash, masterHash!)) return master;
+      const principal = await virtualKey(hash);
       if (!principal) throw unauthenticated(INVALID_KEY);
       return principal;
     },

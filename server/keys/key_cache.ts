@@ -16,7 +16,7 @@
  */
 import { retryBusy } from "../kv/retry.ts";
 import type { Ledger } from "../spend/ledger.ts";
-import { sameSecret } from "./credentials.ts";
+import { sameDigest } from "./credentials.ts";
 import { recordKey, rpmKey, spendKey, tpmKey } from "./kv_layout.ts";
 import { budgetWindow, hasCounterLimits, type KeyRecord } from "./record.ts";
 
@@ -82,7 +82,7 @@ export function createKeyCache(deps: KeyCacheDeps): KeyCache {
     const got = await retryBusy(() => kv.getMany([recordKey(hash), ...guessed, ...extra]));
     let record = got[0].value as KeyRecord | null;
     // Defence in depth: the stored record must carry the hash it is filed under.
-    if (record && !sameSecret(record.hash, hash)) record = null;
+    if (record && !sameDigest(record.hash, hash)) record = null;
     if (guessed.length) ledger.observe(guessed.map((key, i) => ({ key, entry: got[i + 1] })), got.at(-1)!);
     if (record) {
       // First sight of a limited key (or its budget window settings changed): one more read, for its counters.
