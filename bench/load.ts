@@ -6,6 +6,9 @@
  * every response's duration is taken from autocannon's own `response` event (its `process.hrtime` timing of the
  * request, a float in ms) and the percentiles are computed here from all samples. Requests per second are the
  * 2xx responses counted that way over the wall time of the run.
+ *
+ * For streams, completed responses undercount (a long stream in flight when the run ends counts for nothing), so
+ * `countBodyBytes` also counts response body bytes as autocannon's clients receive them.
  */
 import autocannon from "autocannon";
 
@@ -16,6 +19,10 @@ interface AutocannonInstance {
   on(event: "error", fn: (e: Error) => void): void;
 }
 type Autocannon = (opts: Record<string, unknown>) => AutocannonInstance;
+/** The part of an autocannon client that sees each piece of a response body. */
+interface AutocannonClient {
+  pipelinedRequests: { addBody(data: Uint8Array): void };
+}
 const run = autocannon as unknown as Autocannon;
 
 export interface LoadSpec {
@@ -29,6 +36,8 @@ export interface LoadSpec {
   warmupSeconds: number;
   /** Called right before the measured run starts (e.g. to read the server's CPU time). */
   onMeasureStart?: () => void;
+  /** Count response body bytes as they arrive (streams), into `bodyBytesPerSecond`. */
+  countBodyBytes?: boolean;
 }
 
 export interface LoadResult {
@@ -44,6 +53,8 @@ export interface LoadResult {
   non2xx: number;
   /** Response bytes per second (2xx). */
   bytesPerSecond: number;
+  /** Response body bytes received per second, complete responses or not (with `countBodyBytes`). */
+  bodyBytesPerSecond: number;
 }
 
 /** Nearest-rank percentile of sorted samples. */
@@ -56,6 +67,16 @@ function once(spec: LoadSpec, seconds: number, record: boolean): Promise<LoadRes
   return new Promise((resolve, reject) => {
     const samples: number[] = [];
     let bytes = 0;
+    let bodyBytes = 0;
+    // autocannon keeps each response body as a string (for its body checks); counting instead of keeping it also
+    // spares the client the work on long binary streams.
+    const setupClient = record && spec.countBodyBytes
+      ? (client: AutocannonClient) => {
+        client.pipelinedRequests.addBody = (data) => {
+          bodyBytes += data.byteLength;
+        };
+      }
+      : undefined;
     const started = performance.now();
     const instance = run({
       url: spec.url,
@@ -65,6 +86,7 @@ function once(spec: LoadSpec, seconds: number, record: boolean): Promise<LoadRes
       connections: spec.connections,
       duration: seconds,
       timeout: 30,
+      ...(setupClient ? { setupClient } : {}),
     });
     if (record) {
       instance.on("response", (_client, status, resBytes, ms) => {
@@ -90,6 +112,7 @@ function once(spec: LoadSpec, seconds: number, record: boolean): Promise<LoadRes
         errors: result.errors + result.timeouts,
         non2xx: result.non2xx,
         bytesPerSecond: bytes / elapsed,
+        bodyBytesPerSecond: bodyBytes / elapsed,
       });
     });
   });

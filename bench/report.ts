@@ -82,7 +82,7 @@ export function printStream(rows: StreamRow[], plan: Plan) {
       "total p50 ms",
       "total p90 ms",
       "events/s @c32",
-      "CPU µs/stream",
+      "CPU ms/1000 events",
     ],
     ...rows.map((r) => [
       r.target,
@@ -92,7 +92,7 @@ export function printStream(rows: StreamRow[], plan: Plan) {
       r.totalP50Ms,
       r.totalP90Ms,
       r.eventsPerSecond,
-      r.cpuUsPerStream,
+      r.cpuMsPer1000Events,
     ]),
   ]));
   console.log(

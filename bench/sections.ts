@@ -149,17 +149,20 @@ export interface StreamRow {
   /** Time for the whole 500-event stream when the fake sends every event at once. */
   totalP50Ms: number;
   totalP90Ms: number;
-  /** Events delivered per second at concurrency 32 (autocannon on the burst stream × events per stream). */
+  /**
+   * Events delivered per second to 32 concurrent clients requesting burst streams back to back (body bytes
+   * received ÷ bytes per event, so streams still in flight when the run ends count too).
+   */
   eventsPerSecond: number;
-  streamsPerSecond: number;
-  /** Server CPU per stream at concurrency 32, µs. */
-  cpuUsPerStream: number;
+  /** Server CPU per 1000 events relayed in that run, ms. */
+  cpuMsPer1000Events: number;
 }
 
 export async function streamSection(targets: Target[], fake: ServerProcess, plan: Plan): Promise<StreamRow[]> {
   const acc = new Map<TargetName, { ttfe: number[]; total: number[]; held: boolean }>(
     targets.map((t) => [t.name, { ttfe: [], total: [], held: true }]),
   );
+  let bytesPerEvent = 0;
   /**
    * One held stream: the fake sends the first event and waits; the client releases it once that event is in.
    * A proxy that buffered could not deliver the first event before the release; a watchdog releases the fake
@@ -192,6 +195,7 @@ export async function streamSection(targets: Target[], fake: ServerProcess, plan
       a.held &&= held.firstWhileHeld;
       const burst = await timeStream(callOf(t, "fixed", "converse-stream"));
       if (burst.events !== STREAM_EVENTS) throw new Error(`${t.name}: ${burst.events} events, not ${STREAM_EVENTS}`);
+      bytesPerEvent = burst.bytes / burst.events;
       a.total.push(burst.totalMs);
     }
   }
@@ -207,7 +211,10 @@ export async function streamSection(targets: Target[], fake: ServerProcess, plan
       seconds: plan.streamLoadSeconds,
       warmupSeconds: plan.warmupSeconds,
       onMeasureStart: () => cpuBefore = t.process.cpuMs(),
+      countBodyBytes: true,
     });
+    const cpuMs = t.process.cpuMs() - cpuBefore;
+    const eventsPerSecond = load.bodyBytesPerSecond / bytesPerEvent;
     const ttfe = sorted(a.ttfe);
     const total = sorted(a.total);
     rows.push({
@@ -217,12 +224,13 @@ export async function streamSection(targets: Target[], fake: ServerProcess, plan
       firstEventBeforeRest: a.held,
       totalP50Ms: percentile(total, 0.5),
       totalP90Ms: percentile(total, 0.9),
-      eventsPerSecond: load.rps * STREAM_EVENTS,
-      streamsPerSecond: load.rps,
-      cpuUsPerStream: (t.process.cpuMs() - cpuBefore) * 1000 / load.requests,
+      eventsPerSecond,
+      cpuMsPer1000Events: cpuMs / (eventsPerSecond * plan.streamLoadSeconds) * 1000,
     });
     console.error(
-      `  stream ${t.name.padEnd(8)} TTFE p50 ${fmt(rows.at(-1)!.ttfeP50Ms)} ms, ${fmt(load.rps)} streams/s at c=32`,
+      `  stream ${t.name.padEnd(8)} TTFE p50 ${fmt(rows.at(-1)!.ttfeP50Ms)} ms, ${
+        fmt(eventsPerSecond)
+      } events/s at c=32`,
     );
   }
   return rows;
