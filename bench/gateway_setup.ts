@@ -69,6 +69,13 @@ export function gatewayYaml(upstream: string, bigMiB: number): string {
   ].join("\n");
 }
 
+/**
+ * Which caller the bench uses: `budgeted` (default) a virtual key with `KEY_REQUEST`'s budget when the gateway has
+ * `/key/generate`, else the master key; `unbudgeted` the same key without `max_budget` (no counters to read per
+ * call); `master` always the master key.
+ */
+export type CallerKind = "budgeted" | "unbudgeted" | "master";
+
 export interface CallerKey {
   key: string;
   kind: "virtual" | "master";
@@ -76,14 +83,17 @@ export interface CallerKey {
   note: string;
 }
 
-/** Makes a budgeted virtual key if the gateway can; else falls back to the master key and says why. */
-export async function callerKey(gatewayUrl: string): Promise<CallerKey> {
+/** Makes a (budgeted) virtual key if the gateway can; else falls back to the master key and says why. */
+export async function callerKey(gatewayUrl: string, kind: CallerKind = "budgeted"): Promise<CallerKey> {
+  if (kind === "master") return { key: MASTER_KEY, kind: "master", note: "master key (--caller master)" };
+  const request = { ...KEY_REQUEST };
+  if (kind === "unbudgeted") delete request.max_budget;
   let res: Response;
   try {
     res = await fetch(`${gatewayUrl}/key/generate`, {
       method: "POST",
       headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
-      body: JSON.stringify(KEY_REQUEST),
+      body: JSON.stringify(request),
     });
   } catch (e) {
     return { key: MASTER_KEY, kind: "master", note: `master key (/key/generate failed: ${(e as Error).message})` };
@@ -97,7 +107,8 @@ export async function callerKey(gatewayUrl: string): Promise<CallerKey> {
     key = (JSON.parse(text) as { key?: unknown }).key;
   } catch { /* reported below */ }
   if (res.ok && typeof key === "string") {
-    return { key, kind: "virtual", note: `virtual key with max_budget ${KEY_REQUEST.max_budget}` };
+    const budget = request.max_budget === undefined ? "no budget" : `max_budget ${request.max_budget}`;
+    return { key, kind: "virtual", note: `virtual key with ${budget}` };
   }
   return {
     key: MASTER_KEY,

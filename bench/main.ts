@@ -1,7 +1,7 @@
 /**
  * @module
  * `deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] [--sections LIST]
- *   [--concurrency N,N] [--rounds N] [--seconds S]`
+ *   [--concurrency N,N] [--rounds N] [--seconds S] [--caller budgeted|unbudgeted|master]`
  *
  * Measures the gateway against the floor every Deno proxy shares, in one run on one machine, loopback only:
  * a fast fake Bedrock (`fake_upstream.ts`), a bare Deno forwarder (`bare_forwarder.ts`) and the gateway
@@ -20,12 +20,13 @@
  *
  * `--baseline DIR` adds a second gateway started from another checkout (e.g. `git worktree add /tmp/base main`),
  * measured interleaved with this one: before/after numbers from one run. `--pin` pins the proxies to CPU 1 and
- * the fake and load generator to CPU 0. `--profile DIR` writes V8 CPU profiles of the proxies
+ * the fake and load generator to CPU 0. `--caller` picks the key (default: a budgeted virtual key, see
+ * gateway_setup.ts). `--profile DIR` writes V8 CPU profiles of the proxies
  * (read them with `deno run -A bench/profile_summary.ts FILE`). `--concurrency`, `--rounds` and `--seconds` override
  * the converse plan (e.g. a long A/B at one concurrency).
  */
 import { parseArgs } from "node:util";
-import { callerKey, gatewayYaml } from "./gateway_setup.ts";
+import { callerKey, type CallerKind, gatewayYaml } from "./gateway_setup.ts";
 import { hasTaskset, type ServerProcess, spawnServer } from "./processes.ts";
 import { fmt, printConverse, printKv, printMemory, printStream, printTargets } from "./report.ts";
 import {
@@ -132,13 +133,15 @@ async function main() {
       concurrency: { type: "string" },
       rounds: { type: "string" },
       seconds: { type: "string" },
+      caller: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(
       "usage: deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] " +
-        `[--sections ${SECTIONS.join(",")}] [--concurrency N,N] [--rounds N] [--seconds S]`,
+        `[--sections ${SECTIONS.join(",")}] [--concurrency N,N] [--rounds N] [--seconds S] ` +
+        "[--caller budgeted|unbudgeted|master]",
     );
     return;
   }
@@ -151,6 +154,8 @@ async function main() {
   if (values.concurrency) plan.concurrencies = values.concurrency.split(",").map((c) => positive("concurrency", c));
   if (values.rounds) plan.rounds = positive("rounds", values.rounds);
   if (values.seconds) plan.seconds = positive("seconds", values.seconds);
+  const caller = (values.caller ?? "budgeted") as CallerKind;
+  if (!["budgeted", "unbudgeted", "master"].includes(caller)) throw new Error(`unknown --caller ${values.caller}`);
   const sections = new Set((values.sections ?? SECTIONS.join(",")).split(","));
   const started = performance.now();
   const loadBefore = loadAverage();
@@ -213,8 +218,8 @@ async function main() {
     ]);
     children.push(bare, gateway, ...(baseline ? [baseline] : []));
 
-    const key = await callerKey(gateway.url);
-    const baselineKey = baseline ? await callerKey(baseline.url) : undefined;
+    const key = await callerKey(gateway.url, caller);
+    const baselineKey = baseline ? await callerKey(baseline.url, caller) : undefined;
     const targets: Target[] = [
       { name: "direct", process: fake, key: key.key },
       { name: "bare", process: bare, key: key.key },
@@ -250,14 +255,14 @@ async function main() {
       printStream(streamRows, plan);
     }
     if (sections.has("memory")) {
-      mem = await memorySection(gw, fake, plan, idleRss);
+      mem = await memorySection(gw, bare, fake, plan, idleRss);
       results.memory = mem;
       printMemory(mem);
     }
     if (sections.has("kv")) {
       const counted = await startGateway(fake.url, dir, "gateway-kv", plan, { env: { BENCH_COUNT_KV: "1" } });
       children.push(counted);
-      const kv = await kvSection(counted, plan);
+      const kv = await kvSection(counted, plan, caller);
       results.kv = kv;
       printKv(kv);
     }

@@ -108,6 +108,7 @@ export function printMemory(m: MemoryResult) {
     ["moment", "RSS MiB"],
     ["idle after start (one call served)", mib(r.idleAtStart)],
     ["before the memory test (after the load tests)", mib(r.before)],
+    ["(bare forwarder at that moment, for scale)", mib(m.bareBeforeKiB)],
     [`during ${m.heldStreams} concurrent held streams`, mib(r.duringHeld)],
     ["1 s after they finished", mib(r.afterHeld)],
     [`peak during one ${fmt(m.bigBytes / 2 ** 20)} MiB stream`, mib(r.peakDuringBig)],

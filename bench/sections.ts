@@ -4,7 +4,7 @@
  * returns plain data (printed by report.ts, written by `--json`).
  */
 import { STREAM_EVENTS } from "./fake_upstream.ts";
-import { callerKey } from "./gateway_setup.ts";
+import { callerKey, type CallerKind } from "./gateway_setup.ts";
 import { type LoadResult, percentile, runLoad } from "./load.ts";
 import type { ServerProcess } from "./processes.ts";
 import { fmt } from "./report.ts";
@@ -251,6 +251,8 @@ export interface MemoryResult {
     peakDuringBig: number;
     afterBig: number;
   };
+  /** The bare forwarder's RSS at `before`, for scale: what any Deno proxy holds after the same load. */
+  bareBeforeKiB: number;
   heldEvents: number;
   heldFailed: number;
   bigBytes: number;
@@ -259,12 +261,14 @@ export interface MemoryResult {
 
 export async function memorySection(
   gateway: Target,
+  bare: ServerProcess,
   fake: ServerProcess,
   plan: Plan,
   idleAtStart: number,
 ): Promise<MemoryResult> {
   const rss = () => gateway.process.rssKiB();
   const before = rss();
+  const bareBeforeKiB = bare.rssKiB();
   const held = await holdStreams(callOf(gateway, "gated", "converse-stream"), plan.heldStreams, 60_000);
   const duringHeld = rss();
   await releaseFake(fake);
@@ -284,6 +288,7 @@ export async function memorySection(
     heldStreams: plan.heldStreams,
     bigMiB: plan.bigMiB,
     rssKiB: { idleAtStart, before, duringHeld, afterHeld, peakDuringBig: peak, afterBig },
+    bareBeforeKiB,
     heldEvents: events,
     heldFailed: failed,
     bigBytes: big.bytes,
@@ -329,8 +334,8 @@ function perCall(a: KvCountsWire, b: KvCountsWire, n: number): KvPerCall {
 }
 
 /** Runs against a gateway started with `BENCH_COUNT_KV=1` (it serves `/__bench/kv-counts`). */
-export async function kvSection(counted: ServerProcess, plan: Plan): Promise<KvResult> {
-  const key = await callerKey(counted.url);
+export async function kvSection(counted: ServerProcess, plan: Plan, caller: CallerKind): Promise<KvResult> {
+  const key = await callerKey(counted.url, caller);
   const t: Target = { name: "gateway", process: counted, key: key.key };
   const counts = async (): Promise<KvCountsWire> =>
     await (await fetch(`${counted.url}/__bench/kv-counts`)).json() as KvCountsWire;
