@@ -70,7 +70,7 @@ const PLANS: Record<"full" | "quick", Plan> = {
     kvCalls: 20,
     flushSamples: 2,
     flushWaitMs: 2_000,
-    watchdogMs: 110_000,
+    watchdogMs: 240_000,
   },
 };
 
