@@ -11,9 +11,10 @@ import { readBody } from "../http/body.ts";
 import type { Router } from "../router/router.ts";
 import type { Caller, CallRecord, CallSink, CallType } from "../spend/call_record.ts";
 import { mockConverseBody, mockUsage } from "./mock.ts";
+import { mockStreamBody } from "./mock_stream.ts";
 import type { ModelPath } from "./model_path.ts";
 import { ConverseRequest, formatZodIssues } from "./schemas.ts";
-import { relayStream } from "./stream_relay.ts";
+import { awaitFirstChunk, EVENT_STREAM_CONTENT_TYPE, relayStream } from "./stream_relay.ts";
 import { relayHeaders, type Upstream } from "./upstream.ts";
 import { readUsage } from "./usage.ts";
 
@@ -124,7 +125,7 @@ export function createModelCall(deps: ModelCallDeps) {
     const onClientAbort = () => upstreamAbort.abort(new DOMException("client disconnected", "AbortError"));
     clientSignal.addEventListener("abort", onClientAbort, { once: true });
     // One timer per call: for converse it covers the whole upstream exchange, for streams the wait for the
-    // response head (stalls after that are the stream relay's business).
+    // first body byte (stalls after that are the stream relay's business).
     let timer: ReturnType<typeof setTimeout> | undefined;
     let timeoutMs = 0;
     const clearTimer = () => clearTimeout(timer);
@@ -135,7 +136,11 @@ export function createModelCall(deps: ModelCallDeps) {
         if (d.auth.kind === "mock") {
           const usage = mockUsage(json, d.auth.text);
           if (operation === "converse-stream") {
-            throw new GatewayError(501, "ValidationException", "mock streaming is not available yet");
+            return Promise.resolve(
+              new Response(mockStreamBody(d.auth.text, usage), {
+                headers: { "content-type": EVENT_STREAM_CONTENT_TYPE, "x-amzn-requestid": ctx.requestId },
+              }),
+            );
           }
           return Promise.resolve(
             new Response(mockConverseBody(d.auth.text, usage), {
@@ -148,7 +153,8 @@ export function createModelCall(deps: ModelCallDeps) {
           : d.timeoutMs ?? config.router.timeoutMs;
         clearTimer();
         timer = setTimeout(() => upstreamAbort.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
-        return upstream.send({ deployment: d, operation, body, signal: upstreamAbort.signal });
+        const sent = upstream.send({ deployment: d, operation, body, signal: upstreamAbort.signal });
+        return operation === "converse-stream" ? sent.then(awaitFirstChunk) : sent;
       });
     } catch (e) {
       clearTimer();
@@ -182,6 +188,7 @@ export function createModelCall(deps: ModelCallDeps) {
         onClientAbort,
         finish,
         storeResponse: config.storePrompts,
+        idleTimeoutMs: deployment.auth.kind === "mock" ? 0 : timeoutMs,
       });
     }
 
@@ -200,6 +207,7 @@ export function createModelCall(deps: ModelCallDeps) {
         `upstream response was cut off (${(e as Error).name})`,
       );
     } finally {
+      clearTimer();
       clientSignal.removeEventListener("abort", onClientAbort);
     }
     if (response.ok) {
