@@ -17,24 +17,12 @@
  */
 import { encodeException } from "../../sdk/eventstream.ts";
 import type { CallRecord, CallStatus } from "../spend/call_record.ts";
+import { IdleWatchdog, type WatchdogClock } from "./idle_watchdog.ts";
 import { StreamTap } from "./stream_tap.ts";
 
 export { exceptionName } from "./stream_tap.ts";
 
 export const EVENT_STREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream";
-
-/** Timer functions; injected by tests to fire a stall by hand and to prove that every timer is cleared. */
-export interface RelayTimers {
-  /** Returns a handle for `clearTimeout`. */
-  setTimeout(fn: () => void, ms: number): unknown;
-  /** Must accept `undefined` and handles of timers that already fired. */
-  clearTimeout(id: unknown): void;
-}
-
-const systemTimers: RelayTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout> | undefined),
-};
 
 export interface StreamRelayOptions {
   record: CallRecord;
@@ -48,7 +36,8 @@ export interface StreamRelayOptions {
   storeResponse: boolean;
   /** Longest wait for the next upstream chunk (`stream_timeout`), in ms; 0 for no limit (local mock streams). */
   idleTimeoutMs: number;
-  timers?: RelayTimers;
+  /** Clock for the idle timeout; injected by tests to move time by hand and check that no timer is left. */
+  clock?: WatchdogClock;
 }
 
 /**
@@ -99,25 +88,12 @@ export function relayStream(
   opts: StreamRelayOptions,
 ): Response {
   const { record, clientSignal, upstreamAbort, idleTimeoutMs } = opts;
-  const timers = opts.timers ?? systemTimers;
   // The head said 200: success unless an exception frame, a broken upstream, a stall or the client says otherwise.
   record.status = "success";
   const tap = new StreamTap(record, { keepText: opts.storeResponse });
   const reader = upstreamBody.getReader();
   let over = false;
   let stalled = false;
-  let idleTimer: unknown;
-
-  /** The one exit: timer cleared, client listener removed, record completed and handed to accounting. */
-  const end = (status: CallStatus) => {
-    if (over) return;
-    over = true;
-    timers.clearTimeout(idleTimer);
-    clientSignal.removeEventListener("abort", opts.onClientAbort);
-    if (status !== "success") record.status = status;
-    tap.close();
-    opts.finish();
-  };
 
   const stopUpstream = (reason: unknown) => {
     upstreamAbort.abort(reason);
@@ -125,9 +101,21 @@ export function relayStream(
     reader.cancel(reason).catch(() => {});
   };
 
-  const onStall = () => {
+  // Idle time is measured only while waiting on upstream, never while the client is slow to read.
+  const watchdog = new IdleWatchdog(idleTimeoutMs, () => {
     stalled = true;
     stopUpstream(new DOMException(`no upstream data for ${idleTimeoutMs} ms`, "TimeoutError"));
+  }, opts.clock);
+
+  /** The one exit: timer cleared, client listener removed, record completed and handed to accounting. */
+  const end = (status: CallStatus) => {
+    if (over) return;
+    over = true;
+    watchdog.stop();
+    clientSignal.removeEventListener("abort", opts.onClientAbort);
+    if (status !== "success") record.status = status;
+    tap.close();
+    opts.finish();
   };
 
   /**
@@ -163,13 +151,12 @@ export function relayStream(
     async pull(controller) {
       if (over) return;
       if (stalled) return onStalled(controller);
-      // Idle time is measured only while waiting on upstream, never while the client is slow to read.
-      if (idleTimeoutMs > 0) idleTimer = timers.setTimeout(onStall, idleTimeoutMs);
+      watchdog.beginWait();
       let next: ReadableStreamReadResult<Uint8Array>;
       try {
         next = await reader.read();
       } catch (e) {
-        timers.clearTimeout(idleTimer);
+        watchdog.endWait();
         if (over) return; // the client left first (cancel has recorded it)
         if (stalled) return onStalled(controller);
         if (clientSignal.aborted) {
@@ -179,7 +166,7 @@ export function relayStream(
         }
         return failStream(controller, `Bedrock stream broke off mid-way (${(e as Error).name})`, e);
       }
-      timers.clearTimeout(idleTimer);
+      watchdog.endWait();
       if (over) return;
       if (next.done) {
         if (stalled) return onStalled(controller);
