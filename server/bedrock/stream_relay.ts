@@ -17,7 +17,7 @@
  */
 import { encodeException } from "../../sdk/eventstream.ts";
 import type { CallRecord, CallStatus } from "../spend/call_record.ts";
-import { IdleWatchdog, type WatchdogClock } from "./idle_watchdog.ts";
+import { IdleWatchdog, type WatchdogClock } from "./watchdog.ts";
 import { StreamTap } from "./stream_tap.ts";
 
 export { exceptionName } from "./stream_tap.ts";
