@@ -1,7 +1,8 @@
 /**
  * `/converse-stream` end to end: the real AWS SDK (and plain fetch for raw bytes) → gateway → fake Bedrock.
- * Pauses are latches the fake holds; stalls are fakes that never send again. Nothing sleeps, nothing asserts a
- * duration.
+ * Pauses are latches the fake holds; stalls are upstreams that never send again (for a mid-stream stall, an injected
+ * upstream whose first bytes are there before any timer can fire, so only the stall can time out). Nothing sleeps,
+ * nothing asserts a duration.
  *
  * Tests whose upstream pauses mid-stream use the SDK's HTTP/1.1 handler: against Deno 2.9.6's HTTP/2 server the
  * SDK's default HTTP/2 handler loses any stream that pauses (it sends GOAWAY(0) right after the response head, and
@@ -42,7 +43,7 @@ interface Setup extends AsyncDisposable {
 }
 
 /** A fake and a gateway in front of it; `params` are extra litellm_params lines, `extra` top-level YAML. */
-async function setup(opts: { params?: string; extra?: string } = {}): Promise<Setup> {
+async function setup(opts: { params?: string; extra?: string; fetch?: typeof fetch } = {}): Promise<Setup> {
   const fake = await startFakeBedrock();
   const creds =
     "      aws_access_key_id: os.environ/AWS_ACCESS_KEY_ID\n      aws_secret_access_key: os.environ/AWS_SECRET_ACCESS_KEY";
@@ -50,7 +51,7 @@ async function setup(opts: { params?: string; extra?: string } = {}): Promise<Se
     models: [{ name: "claude", params: opts.params ? `${creds}\n${opts.params}` : creds }],
     extra: opts.extra,
   });
-  const gw = await startGateway({ yaml, env: ENV });
+  const gw = await startGateway({ yaml, env: ENV, fetch: opts.fetch });
   return {
     fake,
     gw,
@@ -397,9 +398,23 @@ Deno.test("an upstream error before the first byte is a typed Bedrock error for 
   assert.equal(call.errorMessage, "Too many tokens");
 });
 
+/**
+ * The gateway's upstream fetch, recorded: the signal of every upstream request, so a test can see the gateway abort
+ * it whether or not the request got as far as the fake (with a 50 ms timeout on a loaded machine it may not).
+ */
+function recordingFetch() {
+  const signals: AbortSignal[] = [];
+  const wrapped: typeof fetch = (input, init) => {
+    if (init?.signal) signals.push(init.signal);
+    return fetch(input, init);
+  };
+  return { fetch: wrapped, signals };
+}
+
 Deno.test("no first byte within router_settings.stream_timeout: 504 ServiceUnavailableException, upstream aborted", async () => {
-  await using t = await setup({ extra: "router_settings:\n  stream_timeout: 0.05\n" });
-  t.fake.enqueue({ kind: "stream", stallAfter: 0 }); // head sent, then silence
+  const upstream = recordingFetch();
+  await using t = await setup({ extra: "router_settings:\n  stream_timeout: 0.05\n", fetch: upstream.fetch });
+  t.fake.enqueue({ kind: "stream", stallAfter: 0 }); // head sent, then silence: the first byte never comes
   const client = bedrockClient(t.gw.url, MASTER_KEY);
   await assert.rejects(client.send(new ConverseStreamCommand({ modelId: "claude", messages })), (e) => {
     assert.ok(e instanceof ServiceUnavailableException, String(e));
@@ -408,7 +423,9 @@ Deno.test("no first byte within router_settings.stream_timeout: 504 ServiceUnava
     return true;
   });
   client.destroy();
-  assert.equal((await t.fake.whenAborted(0)).aborted, true);
+  assert.equal(upstream.signals.length, 1);
+  assert.equal(upstream.signals[0].aborted, true);
+  assert.equal((upstream.signals[0].reason as DOMException).name, "TimeoutError");
   const [call] = await t.gw.waitForCalls(1);
   assert.equal(call.status, "failure");
   assert.equal(call.httpStatus, 504);
@@ -416,22 +433,64 @@ Deno.test("no first byte within router_settings.stream_timeout: 504 ServiceUnava
 });
 
 Deno.test("no response head within a deployment's stream_timeout: 504 as well", async () => {
-  await using t = await setup({ params: "      stream_timeout: 0.05" });
+  const upstream = recordingFetch();
+  await using t = await setup({ params: "      stream_timeout: 0.05", fetch: upstream.fetch });
   t.fake.enqueue({ kind: "hang" });
   const res = await postStream(t.gw);
   assert.equal(res.status, 504);
   assert.equal(res.headers.get("x-amzn-errortype")?.split(":")[0], "ServiceUnavailableException");
   assert.match((await res.json()).message, /timed out/);
-  await t.fake.whenAborted(0);
+  assert.equal(upstream.signals[0].aborted, true);
   assert.equal((await t.gw.waitForCalls(1))[0].httpStatus, 504);
 });
 
 // ------------------------------------------------------------------ mid-stream stall
 
+/**
+ * An upstream (in place of the network fetch) that answers at once with `frames` and then never sends again.
+ * The first byte is there before any timer can fire, so the stall is the only thing the timeout can catch.
+ */
+function stallingUpstream(frames: Uint8Array[]) {
+  const state = { cancelled: false, signal: undefined as AbortSignal | undefined, url: "" };
+  const fetchFn: typeof fetch = (input, init) => {
+    state.url = String(input);
+    state.signal = init?.signal ?? undefined;
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent < frames.length) c.enqueue(frames[sent++]);
+        else return new Promise<void>(() => {}); // silence
+      },
+      cancel() {
+        state.cancelled = true;
+      },
+    }, { highWaterMark: 0 });
+    return Promise.resolve(
+      new Response(body, {
+        headers: { "content-type": "application/vnd.amazon.eventstream", "x-amzn-requestid": "stall-1" },
+      }),
+    );
+  };
+  return { fetch: fetchFn, state };
+}
+
+const frame = (eventType: string, payload: object) =>
+  smithy.encode({
+    headers: {
+      ":event-type": { type: "string", value: eventType },
+      ":content-type": { type: "string", value: "application/json" },
+      ":message-type": { type: "string", value: "event" },
+    },
+    body: fromUtf8(JSON.stringify(payload)),
+  });
+const STALL_FRAMES = [
+  frame("messageStart", { role: "assistant" }),
+  frame("contentBlockDelta", { contentBlockIndex: 0, delta: { text: "Hel" } }),
+];
+
 Deno.test("a mid-stream stall ends the stream with an internalServerException the SDK raises; upstream aborted", async () => {
-  // 1 s leaves the first frames ample time to arrive; the stall itself is certain (the fake never sends again).
-  await using t = await setup({ params: "      stream_timeout: 1" });
-  t.fake.enqueue({ kind: "stream", stallAfter: 2 });
+  const upstream = stallingUpstream(STALL_FRAMES);
+  await using t = await setup({ params: "      stream_timeout: 0.05", fetch: upstream.fetch });
   const client = bedrockClient(t.gw.url, MASTER_KEY, { http1: true });
   const out = await client.send(new ConverseStreamCommand({ modelId: "claude", messages }));
   const seen: ConverseStreamOutput[] = [];
@@ -447,7 +506,10 @@ Deno.test("a mid-stream stall ends the stream with an internalServerException th
   );
   client.destroy();
   assert.deepEqual(kinds(seen), ["messageStart", "contentBlockDelta"]);
-  assert.equal((await t.fake.whenAborted(0)).aborted, true);
+  assert.equal(textOf(seen), "Hel");
+  assert.match(upstream.state.url, /\/converse-stream$/);
+  assert.equal(upstream.state.signal?.aborted, true);
+  assert.equal(upstream.state.cancelled, true);
   const [call] = await t.gw.waitForCalls(1);
   assert.equal(call.status, "failure");
   assert.equal(call.errorType, "InternalServerException");
@@ -456,20 +518,19 @@ Deno.test("a mid-stream stall ends the stream with an internalServerException th
 });
 
 Deno.test("the stall frame is appended after the relayed bytes, which stay exact", async () => {
-  await using t = await setup({ params: "      stream_timeout: 1" });
-  t.fake.enqueue({ kind: "stream", stallAfter: 3 });
+  const upstream = stallingUpstream(STALL_FRAMES);
+  await using t = await setup({ params: "      stream_timeout: 0.05", fetch: upstream.fetch });
   const body = await readAll(await postStream(t.gw));
-  await t.fake.whenAborted(0);
-  const upstream = t.fake.streamBytes[0];
-  assert.deepEqual(body.subarray(0, upstream.length), upstream);
+  const sent = concat(STALL_FRAMES);
+  assert.deepEqual(body.subarray(0, sent.length), sent);
   const frames = decodeFrames(body);
-  assert.equal(frames.length, 4);
-  assert.deepEqual(frames[3].headers, {
+  assert.equal(frames.length, 3);
+  assert.deepEqual(frames[2].headers, {
     ":exception-type": "internalServerException",
     ":content-type": "application/json",
     ":message-type": "exception",
   });
-  assert.match(String(frames[3].payload.message), /stalled/);
+  assert.match(String(frames[2].payload.message), /stalled/);
 });
 
 // ------------------------------------------------------------------ mock_response deployments
