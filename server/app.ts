@@ -4,19 +4,28 @@
  * Errors become responses in one place (`onError`): Bedrock's wire format under `/bedrock/*`, LiteLLM's elsewhere.
  */
 import { Hono } from "hono";
+import type { Admission } from "./keys/admission.ts";
 import type { Authenticator } from "./keys/auth.ts";
 import { parseModelPath } from "./bedrock/model_path.ts";
 import type { createModelCall } from "./bedrock/model_call.ts";
 import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./errors.ts";
+import type { HealthLiveliness, HealthReadiness } from "./health/schemas.ts";
 import type { Logger } from "./log.ts";
+import type { Health } from "./router/health.ts";
 
 export interface AppServices {
   auth: Authenticator;
+  /** Authentication plus a virtual key's budget, rate limits and parallel slot, for `/bedrock` calls. */
+  admission: Admission;
+  /** The `/key/*` admin API. */
+  keyRoutes: Hono;
   modelCall: ReturnType<typeof createModelCall>;
   newId: () => string;
   log: Logger;
   /** Readiness: config loaded and KV answering. */
   ready: () => Promise<{ ok: boolean; db: string }>;
+  /** Deployment health (`GET /health`). */
+  health: Health;
 }
 
 type Env = { Variables: { requestId: string } };
@@ -33,11 +42,23 @@ function tagsOf(headers: Headers): string[] | undefined {
 export function createApp(s: AppServices): Hono<Env> {
   const app = new Hono<Env>();
 
-  app.get("/health/liveliness", (c) => c.json("I'm alive!"));
-  app.get("/health/liveness", (c) => c.json("I'm alive!"));
+  // `satisfies`: the answers are the ones openapi.yaml documents (server/health/schemas.ts).
+  app.get("/health/liveliness", (c) => c.json("I'm alive!" satisfies HealthLiveliness));
+  app.get("/health/liveness", (c) => c.json("I'm alive!" satisfies HealthLiveliness));
   app.get("/health/readiness", async (c) => {
     const r = await s.ready();
-    return c.json({ status: r.ok ? "healthy" : "unhealthy", db: r.db }, r.ok ? 200 : 503);
+    const body: HealthReadiness = { status: r.ok ? "healthy" : "unhealthy", db: r.db };
+    return c.json(body, r.ok ? 200 : 503);
+  });
+  // Admin only: it reveals the deployments, and `?probe=true` spends money on live calls.
+  app.get("/health", async (c) => {
+    const principal = await s.auth.authenticate(c.req.raw.headers);
+    if (principal.kind !== "master" && principal.kind !== "open") {
+      throw new GatewayError(401, "AccessDeniedException", "Only the master key may call /health", {
+        litellmType: "auth_error",
+      });
+    }
+    return c.json(await s.health({ probe: c.req.query("probe") === "true", caller: principal.caller }));
   });
 
   app.post(`${MODEL_PREFIX}*`, async (c) => {
@@ -50,14 +71,23 @@ export function createApp(s: AppServices): Hono<Env> {
     const rest = url.slice(pathStart + MODEL_PREFIX.length, queryStart < 0 ? undefined : queryStart);
     const path = parseModelPath(rest);
     if (!path) throw new GatewayError(404, "UnknownOperationException", `No route for POST ${c.req.path}`);
-    const principal = await s.auth.authenticate(c.req.raw.headers);
-    return s.modelCall(c.req.raw, path, {
-      requestId,
-      caller: principal.caller,
-      allowedModels: principal.allowedModels,
-      requestTags: tagsOf(c.req.raw.headers),
-    });
+    const principal = await s.admission.admit(c.req.raw.headers, requestId);
+    try {
+      return await s.modelCall(c.req.raw, path, {
+        requestId,
+        caller: principal.caller,
+        allowedModels: principal.allowedModels,
+        requestTags: tagsOf(c.req.raw.headers),
+      });
+    } catch (e) {
+      // Refused before accounting saw it (bad input, model not allowed): free the key's parallel slot.
+      // A no-op when the call's record already reached the sink.
+      s.admission.release(requestId);
+      throw e;
+    }
   });
+
+  app.route("/key", s.keyRoutes);
 
   app.all(`${MODEL_PREFIX}*`, (c) => {
     throw new GatewayError(405, "UnknownOperationException", `Method ${c.req.method} is not allowed on ${c.req.path}`);

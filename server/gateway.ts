@@ -9,10 +9,13 @@ import { createApp } from "./app.ts";
 import { createModelCall } from "./bedrock/model_call.ts";
 import { createSigV4Signer } from "./bedrock/sigv4.ts";
 import { createUpstream } from "./bedrock/upstream.ts";
-import { masterKeyAuthenticator } from "./keys/auth.ts";
+import { createKeyServices } from "./keys/services.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { createHealth } from "./router/health.ts";
 import { createRouter } from "./router/router.ts";
 import type { CallRecord, CallSink } from "./spend/call_record.ts";
+import { createPricing } from "./spend/cost.ts";
+import { createLedger } from "./spend/ledger.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -25,10 +28,14 @@ export interface GatewayDeps {
   log?: Logger;
   /** Extra accounting listener (tests observe finished calls here). */
   onCall?: CallSink;
+  /** How the router waits before retrying a deployment (tests pass one that does not wait). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export interface Gateway {
   fetch: (req: Request) => Response | Promise<Response>;
+  /** Writes everything queued (spend, counters) to KV now; resolves once it is there. */
+  flush(): Promise<void>;
   /** Flushes pending writes; call on shutdown. */
   close(): Promise<void>;
 }
@@ -41,14 +48,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const log = deps.log ?? createLogger();
   const fetchFn = deps.fetch ?? fetch;
 
+  const ledger = createLedger({ kv, instanceId: newId(), log });
+  const pricing = createPricing(config);
+  const keys = createKeyServices({ config, kv, ledger, now, newId, log });
+
   const sink: CallSink = (record: CallRecord) => {
+    keys.admission.finished(record, pricing.callCostNanos(record));
     deps.onCall?.(record);
   };
 
   const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
-  const router = createRouter({ config, random, now });
+  const router = createRouter({ config, random, now, sleep: deps.sleep, kv, log });
   const modelCall = createModelCall({ config, router, upstream, now, sink });
-  const auth = masterKeyAuthenticator(config.masterKey);
+  const health = createHealth({ config, router, upstream, now, newId, sink });
 
   const ready = async () => {
     try {
@@ -59,9 +71,26 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   };
 
-  const app = createApp({ auth, modelCall, newId, log, ready });
+  const app = createApp({
+    auth: keys.auth,
+    admission: keys.admission,
+    keyRoutes: keys.routes,
+    modelCall,
+    newId,
+    log,
+    ready,
+    health,
+  });
   return {
     fetch: (req) => app.fetch(req),
-    close: () => Promise.resolve(),
+    flush: async () => {
+      await ledger.flush();
+      await keys.admission.idle();
+    },
+    close: async () => {
+      await router.close();
+      await keys.admission.idle();
+      await ledger.close();
+    },
   };
 }

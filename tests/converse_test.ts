@@ -115,7 +115,8 @@ Deno.test("an api_key deployment sends the Bedrock API key as a bearer token", a
 
 Deno.test("an upstream ThrottlingException surfaces as the SDK's ThrottlingException", async () => {
   await using t = await setup();
-  t.fake.enqueue({ kind: "error", status: 429, type: "ThrottlingException", message: "Too many requests" });
+  // Every attempt is throttled (the router retries twice by default), so the client sees the last one.
+  t.fake.setDefault({ kind: "error", status: 429, type: "ThrottlingException", message: "Too many requests" });
   const client = bedrockClient(t.gw.url, MASTER_KEY);
   await assert.rejects(client.send(new ConverseCommand({ modelId: "claude", messages })), (e) => {
     assert.ok(e instanceof ThrottlingException, String(e));
@@ -125,6 +126,8 @@ Deno.test("an upstream ThrottlingException surfaces as the SDK's ThrottlingExcep
   client.destroy();
   assert.equal(t.gw.calls[0].status, "failure");
   assert.equal(t.gw.calls[0].errorType, "ThrottlingException");
+  assert.equal(t.gw.calls[0].retries, 2);
+  assert.equal(t.fake.requests.length, 3);
 });
 
 Deno.test("bad input gets a typed 4xx and never reaches the upstream", async () => {

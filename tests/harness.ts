@@ -44,6 +44,8 @@ export async function startGateway(opts: StartOptions): Promise<GatewayUnderTest
   const waiters: Array<{ n: number; resolve: (c: CallRecord[]) => void }> = [];
   const gateway = createGateway({
     ...opts,
+    // Router backoffs resolve at once: tests never wait on a timer (pass `sleep` to observe the waits).
+    sleep: opts.sleep ?? (() => Promise.resolve()),
     config,
     kv,
     log: opts.log ?? createLogger({ write: (line) => logs.push(line) }),

@@ -565,6 +565,27 @@ Deno.test("awaitFirstChunk: error responses pass untouched; a failing first read
   assert.equal(upstream.cancelReason, "bye");
 });
 
+Deno.test("awaitFirstChunk: an abort ends the wait with its reason and cancels a body that ignores the signal", async () => {
+  const upstream = new ScriptedUpstream(); // never sends, never looks at any signal
+  const attempt = new AbortController();
+  const pending = awaitFirstChunk(new Response(upstream.stream), attempt.signal);
+  await upstream.nextPull(); // waiting for the first byte
+  const reason = new DOMException("timed out", "TimeoutError");
+  attempt.abort(reason);
+  await assert.rejects(pending, (e) => e === reason);
+  assert.equal(upstream.cancelled, true);
+  assert.equal(upstream.cancelReason, reason);
+
+  const late = new ScriptedUpstream();
+  const aborted = new AbortController();
+  aborted.abort(new DOMException("client disconnected", "AbortError"));
+  await assert.rejects(
+    awaitFirstChunk(new Response(late.stream), aborted.signal),
+    (e: DOMException) => e.name === "AbortError",
+  );
+  assert.equal(late.cancelled, true);
+});
+
 // ------------------------------------------------------------------ the tap alone
 
 Deno.test("tap: exception member names become exception classes", () => {

@@ -43,12 +43,17 @@ interface Setup extends AsyncDisposable {
 }
 
 /** A fake and a gateway in front of it; `params` are extra litellm_params lines, `extra` top-level YAML. */
-async function setup(opts: { params?: string; extra?: string; fetch?: typeof fetch } = {}): Promise<Setup> {
+async function setup(
+  opts: { params?: string; extra?: string; fetch?: typeof fetch; deployments?: number } = {},
+): Promise<Setup> {
   const fake = await startFakeBedrock();
   const creds =
     "      aws_access_key_id: os.environ/AWS_ACCESS_KEY_ID\n      aws_secret_access_key: os.environ/AWS_SECRET_ACCESS_KEY";
   const yaml = fakeConfig(fake.url, {
-    models: [{ name: "claude", params: opts.params ? `${creds}\n${opts.params}` : creds }],
+    models: Array.from(
+      { length: opts.deployments ?? 1 },
+      () => ({ name: "claude", params: opts.params ? `${creds}\n${opts.params}` : creds }),
+    ),
     extra: opts.extra,
   });
   const gw = await startGateway({ yaml, env: ENV, fetch: opts.fetch });
@@ -380,8 +385,11 @@ Deno.test("client abort after the metadata event keeps the usage it carried", as
 
 // ------------------------------------------------------------------ failures before the first byte
 
+// The router retries these (num_retries defaults to 2); with retries off the client sees the upstream's own error.
+const NO_RETRIES = "router_settings:\n  num_retries: 0\n";
+
 Deno.test("an upstream error before the first byte is a typed Bedrock error for the SDK", async () => {
-  await using t = await setup();
+  await using t = await setup({ extra: NO_RETRIES });
   t.fake.enqueue({ kind: "error", status: 429, type: "ThrottlingException", message: "Too many tokens" });
   const client = bedrockClient(t.gw.url, MASTER_KEY);
   await assert.rejects(client.send(new ConverseStreamCommand({ modelId: "claude", messages })), (e) => {
@@ -413,7 +421,7 @@ function recordingFetch() {
 
 Deno.test("no first byte within router_settings.stream_timeout: 504 ServiceUnavailableException, upstream aborted", async () => {
   const upstream = recordingFetch();
-  await using t = await setup({ extra: "router_settings:\n  stream_timeout: 0.05\n", fetch: upstream.fetch });
+  await using t = await setup({ extra: `${NO_RETRIES}  stream_timeout: 0.05\n`, fetch: upstream.fetch });
   t.fake.enqueue({ kind: "stream", stallAfter: 0 }); // head sent, then silence: the first byte never comes
   const client = bedrockClient(t.gw.url, MASTER_KEY);
   await assert.rejects(client.send(new ConverseStreamCommand({ modelId: "claude", messages })), (e) => {
@@ -434,7 +442,7 @@ Deno.test("no first byte within router_settings.stream_timeout: 504 ServiceUnava
 
 Deno.test("no response head within a deployment's stream_timeout: 504 as well", async () => {
   const upstream = recordingFetch();
-  await using t = await setup({ params: "      stream_timeout: 0.05", fetch: upstream.fetch });
+  await using t = await setup({ params: "      stream_timeout: 0.05", extra: NO_RETRIES, fetch: upstream.fetch });
   t.fake.enqueue({ kind: "hang" });
   const res = await postStream(t.gw);
   assert.equal(res.status, 504);
@@ -444,34 +452,65 @@ Deno.test("no response head within a deployment's stream_timeout: 504 as well", 
   assert.equal((await t.gw.waitForCalls(1))[0].httpStatus, 504);
 });
 
+Deno.test("a stream with no first byte is retried on another deployment before anything reaches the client", async () => {
+  const events = [
+    frame("messageStart", { role: "assistant" }),
+    frame("contentBlockDelta", { contentBlockIndex: 0, delta: { text: "second try" } }),
+    frame("contentBlockStop", { contentBlockIndex: 0 }),
+    frame("messageStop", { stopReason: "end_turn" }),
+    frame("metadata", { usage: { inputTokens: 5, outputTokens: 2, totalTokens: 7 }, metrics: { latencyMs: 1 } }),
+  ];
+  // Attempt 1 gets a head and then silence; attempt 2 answers at once.
+  const upstream = scriptedUpstream({ frames: [], then: "stall" }, { frames: events, then: "end" });
+  await using t = await setup({
+    deployments: 2,
+    extra: "router_settings:\n  stream_timeout: 0.05\n",
+    fetch: upstream.fetch,
+  });
+  const client = bedrockClient(t.gw.url, MASTER_KEY);
+  const out = await client.send(new ConverseStreamCommand({ modelId: "claude", messages }));
+  const got = await collect(out.stream);
+  client.destroy();
+  assert.equal(textOf(got), "second try");
+  assert.equal(upstream.calls.length, 2);
+  assert.equal((upstream.calls[0].signal?.reason as DOMException).name, "TimeoutError");
+  assert.equal(upstream.calls[1].signal?.aborted, false);
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(call.status, "success");
+  assert.equal(call.retries, 1);
+  assert.equal(call.usage?.totalTokens, 7);
+});
+
 // ------------------------------------------------------------------ mid-stream stall
 
 /**
- * An upstream (in place of the network fetch) that answers at once with `frames` and then never sends again.
- * The first byte is there before any timer can fire, so the stall is the only thing the timeout can catch.
+ * Upstreams in place of the network fetch: call i answers at once with `plans[i].frames`, then ends or falls silent
+ * for good. The first bytes are there before any timer can fire, so only a silence can time out.
  */
-function stallingUpstream(frames: Uint8Array[]) {
-  const state = { cancelled: false, signal: undefined as AbortSignal | undefined, url: "" };
+function scriptedUpstream(...plans: Array<{ frames: Uint8Array[]; then: "stall" | "end" }>) {
+  const calls: Array<{ url: string; signal?: AbortSignal; cancelled: boolean }> = [];
   const fetchFn: typeof fetch = (input, init) => {
-    state.url = String(input);
-    state.signal = init?.signal ?? undefined;
+    const plan = plans[Math.min(calls.length, plans.length - 1)];
+    const call = { url: String(input), signal: init?.signal ?? undefined, cancelled: false };
+    calls.push(call);
     let sent = 0;
     const body = new ReadableStream<Uint8Array>({
       pull(c) {
-        if (sent < frames.length) c.enqueue(frames[sent++]);
+        if (sent < plan.frames.length) c.enqueue(plan.frames[sent++]);
+        else if (plan.then === "end") c.close();
         else return new Promise<void>(() => {}); // silence
       },
       cancel() {
-        state.cancelled = true;
+        call.cancelled = true;
       },
     }, { highWaterMark: 0 });
     return Promise.resolve(
       new Response(body, {
-        headers: { "content-type": "application/vnd.amazon.eventstream", "x-amzn-requestid": "stall-1" },
+        headers: { "content-type": "application/vnd.amazon.eventstream", "x-amzn-requestid": `up-${calls.length}` },
       }),
     );
   };
-  return { fetch: fetchFn, state };
+  return { fetch: fetchFn, calls };
 }
 
 const frame = (eventType: string, payload: object) =>
@@ -489,7 +528,7 @@ const STALL_FRAMES = [
 ];
 
 Deno.test("a mid-stream stall ends the stream with an internalServerException the SDK raises; upstream aborted", async () => {
-  const upstream = stallingUpstream(STALL_FRAMES);
+  const upstream = scriptedUpstream({ frames: STALL_FRAMES, then: "stall" });
   await using t = await setup({ params: "      stream_timeout: 0.05", fetch: upstream.fetch });
   const client = bedrockClient(t.gw.url, MASTER_KEY, { http1: true });
   const out = await client.send(new ConverseStreamCommand({ modelId: "claude", messages }));
@@ -507,9 +546,10 @@ Deno.test("a mid-stream stall ends the stream with an internalServerException th
   client.destroy();
   assert.deepEqual(kinds(seen), ["messageStart", "contentBlockDelta"]);
   assert.equal(textOf(seen), "Hel");
-  assert.match(upstream.state.url, /\/converse-stream$/);
-  assert.equal(upstream.state.signal?.aborted, true);
-  assert.equal(upstream.state.cancelled, true);
+  assert.equal(upstream.calls.length, 1);
+  assert.match(upstream.calls[0].url, /\/converse-stream$/);
+  assert.equal(upstream.calls[0].signal?.aborted, true);
+  assert.equal(upstream.calls[0].cancelled, true);
   const [call] = await t.gw.waitForCalls(1);
   assert.equal(call.status, "failure");
   assert.equal(call.errorType, "InternalServerException");
@@ -518,7 +558,7 @@ Deno.test("a mid-stream stall ends the stream with an internalServerException th
 });
 
 Deno.test("the stall frame is appended after the relayed bytes, which stay exact", async () => {
-  const upstream = stallingUpstream(STALL_FRAMES);
+  const upstream = scriptedUpstream({ frames: STALL_FRAMES, then: "stall" });
   await using t = await setup({ params: "      stream_timeout: 0.05", fetch: upstream.fetch });
   const body = await readAll(await postStream(t.gw));
   const sent = concat(STALL_FRAMES);

@@ -5,11 +5,12 @@
  * The client's body bytes are validated but forwarded untouched. Exactly one `CallRecord` reaches the sink per
  * call that got past validation, after the response (or the stream) has finished.
  */
-import type { GatewayConfig } from "../config/types.ts";
+import type { Deployment, GatewayConfig } from "../config/types.ts";
 import { GatewayError, validation } from "../errors.ts";
 import { readBody } from "../http/body.ts";
-import type { Router } from "../router/router.ts";
+import type { Router, RouteResult } from "../router/router.ts";
 import type { Caller, CallRecord, CallSink, CallType } from "../spend/call_record.ts";
+import { type AttemptControl, startAttempt } from "./attempt_control.ts";
 import { mockConverseBody, mockUsage } from "./mock.ts";
 import { mockStreamBody } from "./mock_stream.ts";
 import type { ModelPath } from "./model_path.ts";
@@ -115,58 +116,75 @@ export function createModelCall(deps: ModelCallDeps) {
       requestTags: ctx.requestTags,
       requestBody: config.storePrompts ? decoder.decode(body) : undefined,
     };
+    // Set once the router has a final response; its release frees the deployment's in-flight slot.
+    let routed: RouteResult | undefined;
     const finish = () => {
       record.endTime = now();
+      routed?.release(record.usage?.totalTokens ?? 0);
       sink(record);
     };
 
     const clientSignal = req.signal;
-    const upstreamAbort = new AbortController();
-    const onClientAbort = () => upstreamAbort.abort(new DOMException("client disconnected", "AbortError"));
-    clientSignal.addEventListener("abort", onClientAbort, { once: true });
-    // One timer per call: for converse it covers the whole upstream exchange, for streams the wait for the
-    // first body byte (stalls after that are the stream relay's business).
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let timeoutMs = 0;
-    const clearTimer = () => clearTimeout(timer);
-
-    let routed;
-    try {
-      routed = await router.run(modelName, (d) => {
-        if (d.auth.kind === "mock") {
-          const usage = mockUsage(json, d.auth.text);
-          if (operation === "converse-stream") {
-            return Promise.resolve(
-              new Response(mockStreamBody(d.auth.text, usage), {
-                headers: { "content-type": EVENT_STREAM_CONTENT_TYPE, "x-amzn-requestid": ctx.requestId },
-              }),
-            );
-          }
-          return Promise.resolve(
-            new Response(mockConverseBody(d.auth.text, usage), {
-              headers: { "content-type": "application/json", "x-amzn-requestid": ctx.requestId },
-            }),
-          );
+    // One control (abort controller linked to the client, timeout timer) per attempt, so a timed-out attempt can
+    // be given up and retried elsewhere. For converse the timer covers the whole upstream exchange, for streams
+    // the wait for the first body byte (stalls after that are the stream relay's business).
+    let control: AttemptControl | undefined;
+    let attempts = 0;
+    let lastDeployment: Deployment | undefined;
+    const attempt = async (d: Deployment): Promise<Response> => {
+      attempts++;
+      lastDeployment = d;
+      // A retry: whatever the previous attempt still holds (connection, timer, listener) goes now.
+      control?.abandon();
+      if (d.auth.kind === "mock") {
+        control = startAttempt(clientSignal);
+        const usage = mockUsage(json, d.auth.text);
+        if (operation === "converse-stream") {
+          return new Response(mockStreamBody(d.auth.text, usage), {
+            headers: { "content-type": EVENT_STREAM_CONTENT_TYPE, "x-amzn-requestid": ctx.requestId },
+          });
         }
-        timeoutMs = operation === "converse-stream"
-          ? d.streamTimeoutMs ?? config.router.streamTimeoutMs
-          : d.timeoutMs ?? config.router.timeoutMs;
-        clearTimer();
-        timer = setTimeout(() => upstreamAbort.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
-        const sent = upstream.send({ deployment: d, operation, body, signal: upstreamAbort.signal });
-        return operation === "converse-stream" ? sent.then(awaitFirstChunk) : sent;
+        return new Response(mockConverseBody(d.auth.text, usage), {
+          headers: { "content-type": "application/json", "x-amzn-requestid": ctx.requestId },
+        });
+      }
+      const timeoutMs = operation === "converse-stream"
+        ? d.streamTimeoutMs ?? config.router.streamTimeoutMs
+        : d.timeoutMs ?? config.router.timeoutMs;
+      const current = control = startAttempt(clientSignal, timeoutMs);
+      try {
+        const response = await upstream.send({ deployment: d, operation, body, signal: current.signal });
+        // A stream is committed to only once its first byte is here: a stall or failure before it is this
+        // attempt's error (typed 504/502, retryable), never a 200 that breaks at once.
+        return operation === "converse-stream" ? await awaitFirstChunk(response, current.signal) : response;
+      } catch (e) {
+        const err = asGatewayError(e, current.signal, timeoutMs);
+        current.abandon();
+        throw err;
+      }
+    };
+
+    try {
+      routed = await router.run(modelName, attempt, {
+        stream: operation === "converse-stream",
+        signal: clientSignal,
+        allowedModels: ctx.allowedModels,
       });
     } catch (e) {
-      clearTimer();
-      clientSignal.removeEventListener("abort", onClientAbort);
-      const err = asGatewayError(e, upstreamAbort.signal, timeoutMs);
+      control?.abandon();
+      const err = e instanceof GatewayError ? e : asGatewayError(e, clientSignal, 0);
       if (clientSignal.aborted) record.status = "client_disconnected";
+      record.deploymentId = lastDeployment?.id;
+      record.retries = Math.max(0, attempts - 1);
       record.httpStatus = err.status;
       record.errorType = err.type;
       record.errorMessage = err.message;
       finish();
       throw err;
     }
+    // The final attempt's control: the router returns only the last attempt's response.
+    const final = control!;
+    const { controller: upstreamAbort, onClientAbort } = final;
 
     const { response, deployment } = routed;
     record.deploymentId = deployment.id;
@@ -180,7 +198,7 @@ export function createModelCall(deps: ModelCallDeps) {
     if (!headers.has("x-amzn-requestid")) headers.set("x-amzn-requestid", ctx.requestId);
 
     if (operation === "converse-stream" && response.ok && response.body) {
-      clearTimer();
+      final.clearTimer();
       return relayStream(response.body, headers, {
         record,
         clientSignal,
@@ -188,7 +206,10 @@ export function createModelCall(deps: ModelCallDeps) {
         onClientAbort,
         finish,
         storeResponse: config.storePrompts,
-        idleTimeoutMs: deployment.auth.kind === "mock" ? 0 : timeoutMs,
+        // Mock streams are local: nothing can stall.
+        idleTimeoutMs: deployment.auth.kind === "mock"
+          ? 0
+          : deployment.streamTimeoutMs ?? config.router.streamTimeoutMs,
       });
     }
 
@@ -207,8 +228,7 @@ export function createModelCall(deps: ModelCallDeps) {
         `upstream response was cut off (${(e as Error).name})`,
       );
     } finally {
-      clearTimer();
-      clientSignal.removeEventListener("abort", onClientAbort);
+      final.dispose();
     }
     if (response.ok) {
       record.status = "success";

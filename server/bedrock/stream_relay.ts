@@ -45,14 +45,28 @@ export interface StreamRelayOptions {
  * replays that chunk and continues with the rest.
  *
  * Run inside the upstream attempt, so a stall or failure before the first byte still throws like any other
- * upstream failure (typed 502/504, under the attempt's timer) instead of surfacing as a 200 that breaks at once.
- * Error responses and bodiless ones are returned as they are.
+ * upstream failure (typed 502/504, under the attempt's timer, retryable by the router) instead of surfacing as a
+ * 200 that breaks at once. When `signal` aborts (timeout, client gone) the wait ends with its reason and the body
+ * is cancelled, even if the fetch behind it does not watch the signal. Error responses and bodiless ones are
+ * returned as they are.
  */
-export async function awaitFirstChunk(response: Response): Promise<Response> {
+export async function awaitFirstChunk(response: Response, signal?: AbortSignal): Promise<Response> {
   if (!response.ok || !response.body) return response;
   const reader = response.body.getReader();
-  let first = await reader.read();
-  while (!first.done && first.value.byteLength === 0) first = await reader.read();
+  let first: ReadableStreamReadResult<Uint8Array>;
+  const onAbort = () => reader.cancel(signal?.reason).catch(() => {});
+  if (signal?.aborted) {
+    onAbort();
+    throw signal.reason;
+  }
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    do first = await reader.read(); while (!first.done && first.value.byteLength === 0);
+    // A cancel on abort ends the read as "done": that is the abort, not an empty stream.
+    if (signal?.aborted) throw signal.reason;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
   let pending: Uint8Array | undefined = first.done ? undefined : first.value;
   let ended = first.done;
   const body = new ReadableStream<Uint8Array>({

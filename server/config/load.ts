@@ -91,6 +91,14 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     list.push(d);
     byModelName.set(d.modelName, list);
   }
+  for (const [from, to] of fallbacks) {
+    if (from !== "*" && !byModelName.has(from)) {
+      warnings.push(`router_settings.fallbacks: "${from}" is not a model_name, its rule is never used`);
+    }
+    for (const target of to.filter((m) => !byModelName.has(m))) {
+      warnings.push(`router_settings.fallbacks: "${from}" falls back to unknown model "${target}", ignored`);
+    }
+  }
   return {
     deployments,
     byModelName,

@@ -1,17 +1,21 @@
 /**
  * @module
- * Authentication of gateway callers. Foundation: the master key only (or an open gateway when no master key is
- * configured). Virtual keys plug in behind the same `Authenticator` interface.
+ * Authentication of gateway callers: the master key, virtual keys (records in KV, found by the SHA-256 hash of
+ * the presented key), or an open gateway when no master key is configured.
  */
 import { GatewayError } from "../errors.ts";
 import type { Caller } from "../spend/call_record.ts";
 import { hashKey, presentedKey, sameSecret } from "./credentials.ts";
+import type { KeyCache } from "./key_cache.ts";
+import { allowedModels, type KeyRecord } from "./record.ts";
 
 export interface Principal {
   kind: "master" | "open" | "virtual";
   caller: Caller;
   /** Model names this principal may call; undefined means all. */
   allowedModels?: readonly string[];
+  /** The virtual key's record (kind `virtual` only), as read for this request. */
+  key?: KeyRecord;
 }
 
 export interface Authenticator {
@@ -21,6 +25,9 @@ export interface Authenticator {
 export const unauthenticated = (message: string) =>
   new GatewayError(401, "UnrecognizedClientException", message, { litellmType: "auth_error" });
 
+const NO_KEY = "No API key provided: send Authorization: Bearer <key>";
+const INVALID_KEY = "Invalid API key";
+
 /** Accepts only the master key; with no master key configured, everyone is let in as `open`. */
 export function masterKeyAuthenticator(masterKey: string | undefined): Authenticator {
   const masterHash = masterKey ? hashKey(masterKey) : undefined;
@@ -28,11 +35,61 @@ export function masterKeyAuthenticator(masterKey: string | undefined): Authentic
     authenticate(headers) {
       if (!masterKey) return Promise.resolve({ kind: "open", caller: {} });
       const key = presentedKey(headers);
-      if (!key) {
-        return Promise.reject(unauthenticated("No API key provided: send Authorization: Bearer <key>"));
-      }
-      if (!sameSecret(key, masterKey)) return Promise.reject(unauthenticated("Invalid API key"));
+      if (!key) return Promise.reject(unauthenticated(NO_KEY));
+      if (!sameSecret(key, masterKey)) return Promise.reject(unauthenticated(INVALID_KEY));
       return Promise.resolve({ kind: "master", caller: { keyHash: masterHash, keyAlias: "master_key" } });
+    },
+  };
+}
+
+export interface KeyAuthenticatorDeps {
+  masterKey: string | undefined;
+  keys: KeyCache;
+  now: () => number;
+}
+
+/**
+ * The master key or a virtual key. Unknown, deleted, blocked and expired keys are refused with a 401. Without a
+ * master key the gateway is open, but a virtual key that is presented still counts (its budget and limits apply).
+ */
+export function keyAuthenticator(deps: KeyAuthenticatorDeps): Authenticator {
+  const { masterKey, keys, now } = deps;
+  const master: Principal = {
+    kind: "master",
+    caller: { keyHash: masterKey ? hashKey(masterKey) : undefined, keyAlias: "master_key" },
+  };
+  const open: Principal = { kind: "open", caller: {} };
+
+  async function virtualKey(raw: string): Promise<Principal | undefined> {
+    const record = await keys.resolve(hashKey(raw));
+    if (!record) return undefined;
+    if (record.blocked) {
+      throw unauthenticated("Authentication Error - this key is blocked; an admin can unblock it with /key/unblock");
+    }
+    const t = now();
+    if (record.expires !== undefined && t >= record.expires) {
+      throw unauthenticated(
+        `Authentication Error - Expired Key. Key Expiry time ${new Date(record.expires).toISOString()} ` +
+          `and current time ${new Date(t).toISOString()}`,
+      );
+    }
+    return {
+      kind: "virtual",
+      caller: { keyHash: record.hash, keyAlias: record.alias, userId: record.userId, teamId: record.teamId },
+      allowedModels: allowedModels(record),
+      key: record,
+    };
+  }
+
+  return {
+    async authenticate(headers) {
+      const raw = presentedKey(headers);
+      if (!masterKey) return (raw && await virtualKey(raw)) || open;
+      if (!raw) throw unauthenticated(NO_KEY);
+      if (sameSecret(raw, masterKey)) return master;
+      const principal = await virtualKey(raw);
+      if (!principal) throw unauthenticated(INVALID_KEY);
+      return principal;
     },
   };
 }

@@ -1,0 +1,41 @@
+/**
+ * @module
+ * Builds the virtual-key services from the gateway's dependencies: the KV store, the record cache, the
+ * authenticator, admission (checks and slots on every `/bedrock` call) and the `/key/*` admin routes.
+ */
+import type { Hono } from "hono";
+import type { GatewayConfig } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import type { Ledger } from "../spend/ledger.ts";
+import { createKeyAdmin } from "./admin.ts";
+import { createKeyRoutes } from "./admin_routes.ts";
+import { type Admission, createAdmission } from "./admission.ts";
+import { type Authenticator, keyAuthenticator } from "./auth.ts";
+import { createKeyCache } from "./key_cache.ts";
+import { createKeyStore } from "./store.ts";
+
+export interface KeyServicesDeps {
+  config: GatewayConfig;
+  kv: Deno.Kv;
+  ledger: Ledger;
+  now: () => number;
+  newId: () => string;
+  log: Logger;
+}
+
+export interface KeyServices {
+  auth: Authenticator;
+  admission: Admission;
+  /** Mounted at `/key`. */
+  routes: Hono;
+}
+
+export function createKeyServices(deps: KeyServicesDeps): KeyServices {
+  const { config, kv, ledger, now, newId, log } = deps;
+  const store = createKeyStore(kv);
+  const cache = createKeyCache({ kv, ledger, ttlMs: config.keyCacheTtlMs, now });
+  const auth = keyAuthenticator({ masterKey: config.masterKey, keys: cache, now });
+  const admission = createAdmission({ auth, kv, ledger, now, log });
+  const admin = createKeyAdmin({ kv, store, cache, ledger, masterKey: config.masterKey, now, newId });
+  return { auth, admission, routes: createKeyRoutes({ auth, admin, log }) };
+}

@@ -1,0 +1,379 @@
+/**
+ * @module
+ * The ledger: counter increments (spend in nano-USD, request and token counts) queued in memory and written to
+ * Deno KV in batches, off the response path.
+ *
+ * Writing
+ * - `add()` never waits: it queues `Deno.KvU64` sums. A batch is written after a short interval (default 10 ms)
+ *   or at once when many counters are pending; at most one commit is in flight, and sums arriving meanwhile wait
+ *   for the next interval. `flush()` and `close()` write everything queued (`Gateway.close()` calls `close`).
+ * - Each batch is one `kv.atomic()` of `sum` mutations (exact: no lost updates between instances), plus a batch
+ *   marker written under a `versionstamp: null` check, plus this instance's watermark (the batch's sequence
+ *   number). A commit that throws is retried; if the throw hid a commit that did land, the retry's check fails on
+ *   the marker and the batch is not applied twice. So every queued sum reaches KV exactly once.
+ *
+ * Reading
+ * - Budget and rate checks read counters together with this instance's watermark (`watermarkKey`) in one
+ *   `getMany`, hand the result to `observe()`, and ask `total()`: the newest snapshot plus this instance's sums
+ *   the snapshot does not contain. Because batches commit in sequence and each moves the watermark in the same
+ *   atomic step, "contained" is exact: batches up to the watermark are in the snapshot, later ones (and queued
+ *   sums) are not. So a check sees its own instance's unwritten spend and never counts a sum twice, even while a
+ *   commit races the read.
+ * - The newest snapshot of each counter lives here, in one place, so readers racing each other never move the
+ *   view backwards.
+ *
+ * Windowed counters (requests or tokens per minute) keep the window number in the high bits of the one KvU64:
+ * each write is `max(key, window << 36)` then `sum(key, n)`, so a newer window resets the count in the same
+ * atomic step and the key never needs cleaning up. A late write for an older window lands in the newer one (a
+ * small over-count, never a loss).
+ *
+ * Other accounting (spend roll-ups per user, team, model and day) adds its own sums through the same `add()`.
+ */
+import { isBusy } from "../kv/retry.ts";
+import type { Logger } from "../log.ts";
+
+/** One increment: `amount` added to the KvU64 at `key`. */
+export interface LedgerSum {
+  key: Deno.KvKey;
+  /** Positive; zero or negative amounts are ignored. */
+  amount: bigint;
+  /** Set for windowed counters: the window (e.g. the minute number) the amount belongs to. */
+  window?: number;
+}
+
+/** A counter as read from KV, for `observe()`. */
+export interface CounterRead {
+  key: Deno.KvKey;
+  entry: Deno.KvEntryMaybe<unknown>;
+}
+
+/** The part of `Deno.Kv` the ledger uses (tests wrap it to inject failures). */
+export type LedgerKv = Pick<Deno.Kv, "atomic" | "get">;
+
+export interface LedgerOptions {
+  kv: LedgerKv;
+  /** Names this instance's batch markers and watermark (a fresh id per gateway). */
+  instanceId: string;
+  log: Logger;
+  /** Wait this long after the first queued sum before writing, to gather a batch. Default 10 ms. */
+  flushIntervalMs?: number;
+  /** Write at once when this many counters have pending sums. Default 256. */
+  maxPendingCounters?: number;
+  /** Monotonic ms clock, only for forgetting old bookkeeping; default `performance.now`. */
+  monotonic?: () => number;
+}
+
+export interface Ledger {
+  /** Queues sums; never waits, never throws. */
+  add(sums: readonly LedgerSum[]): void;
+  /** Read this key in the same `getMany` as the counters and pass it to `observe`. */
+  readonly watermarkKey: Deno.KvKey;
+  /** Records counters read in one `getMany`, with the watermark read alongside them. */
+  observe(reads: readonly CounterRead[], watermark: Deno.KvEntryMaybe<unknown>): void;
+  /**
+   * The best known value of a counter: its newest observed snapshot plus this instance's sums the snapshot does
+   * not contain (queued, in flight, or committed after it). For windowed counters, the count for `window` only.
+   */
+  total(key: Deno.KvKey, window?: number): bigint;
+  /** Writes everything queued so far; resolves once it is in KV (sums queued later may still be pending). */
+  flush(): Promise<void>;
+  /** Flushes and stays in shutdown mode: failing writes are given up after a few attempts (and logged). */
+  close(): Promise<void>;
+}
+
+/** Windowed counters: window number above this bit, count below it (2^36 counts per window, 2^28 windows). */
+export const WINDOW_SHIFT = 36n;
+const COUNT_MASK = (1n << WINDOW_SHIFT) - 1n;
+
+/** The count a windowed counter's stored value holds for `window` (zero when it holds an older window). */
+export function windowedCount(value: bigint | undefined, window: number): bigint {
+  if (value === undefined) return 0n;
+  return value >> WINDOW_SHIFT === BigInt(window) ? value & COUNT_MASK : 0n;
+}
+
+/**
+ * `["ledger_batch", instanceId, seq]` → `true`, expiring after a day: proof that one batch committed, so a retry
+ * after an ambiguous failure cannot apply the same sums twice.
+ */
+const BATCH_MARKER = "ledger_batch";
+/**
+ * `["ledger_watermark", instanceId]` → the sequence number of this instance's last committed batch, written in
+ * the same atomic step as the batch. Read alongside counters, it tells exactly which of this instance's sums a
+ * snapshot contains. Expires a day after the last write (an idle or dead instance leaves nothing behind).
+ */
+const WATERMARK = "ledger_watermark";
+const MARKER_TTL_MS = 86_400_000;
+/** Deno KV allows 1000 mutations per atomic operation; windowed sums take two, marker and watermark two. */
+const MAX_MUTATIONS_PER_COMMIT = 500;
+/** Deno KV caps the total key bytes of one atomic operation (80 KiB); stay well below. */
+const MAX_KEY_BYTES_PER_COMMIT = 48 * 1024;
+/**
+ * Bookkeeping for a counter nobody has read for this long is forgotten (committed sums no snapshot has
+ * confirmed, and the snapshot itself): any read made since contains those sums.
+ */
+const RETAIN_MS = 30_000;
+/** While closing, give up on a failing KV after this many attempts (and log what was lost). */
+const CLOSE_ATTEMPTS = 5;
+
+interface Entry {
+  amount: bigint;
+  window?: number;
+  /** Sequence number of the batch it was sent in. */
+  batch?: number;
+  /** Monotonic ms when its batch committed. */
+  committedAt?: number;
+}
+
+interface Snapshot {
+  value: bigint;
+  /** Versionstamp of the counter (null: it did not exist). */
+  versionstamp: string | null;
+  /** This instance's watermark read in the same snapshot: its batches up to here are contained. */
+  watermark: number;
+  observedAt: number;
+}
+
+interface Counter {
+  key: Deno.KvKey;
+  /** The newest KV read of this counter. */
+  snapshot?: Snapshot;
+  /** Not yet sent: one merged entry per window ("plain" for ordinary counters). */
+  pending: Map<number | "plain", Entry>;
+  /** Sent in a batch the snapshot does not contain (in flight, or committed after the snapshot was read). */
+  sent: Entry[];
+}
+
+interface Chunk {
+  seq: number;
+  mutations: Array<{ key: Deno.KvKey; entry: Entry }>;
+  mutationCount: number;
+  keyBytes: number;
+}
+
+/** A collision-free map key for a KV key (strings, numbers, bigints, booleans, bytes). */
+function keyId(key: Deno.KvKey): string {
+  return JSON.stringify(
+    key,
+    (_, v) => typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? Array.from(v) : v,
+  );
+}
+
+/** Whether snapshot `a` is at least as new as `b` (versionstamps grow; then the watermark decides). */
+function notOlder(a: Snapshot, b: Snapshot): boolean {
+  const av = a.versionstamp ?? "", bv = b.versionstamp ?? "";
+  return av !== bv ? av > bv : a.watermark >= b.watermark;
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function createLedger(opts: LedgerOptions): Ledger {
+  const { kv, log } = opts;
+  const flushIntervalMs = opts.flushIntervalMs ?? 10;
+  const maxPendingCounters = opts.maxPendingCounters ?? 256;
+  const monotonic = opts.monotonic ?? (() => performance.now());
+  const watermarkKey: Deno.KvKey = [WATERMARK, opts.instanceId];
+
+  const counters = new Map<string, Counter>();
+  /** Counters with pending entries, in arrival order. */
+  const dirty = new Set<Counter>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let running: Promise<void> | undefined;
+  /** Sums queued so far, and how many of them (in queue order) have been written. */
+  let queued = 0;
+  let written = 0;
+  const waiters: Array<{ upTo: number; resolve: () => void }> = [];
+  let closing = false;
+  /** Batch sequence numbers; batches commit strictly in this order. */
+  let seq = 0;
+
+  function counterFor(key: Deno.KvKey): Counter {
+    const id = keyId(key);
+    let c = counters.get(id);
+    if (!c) {
+      c = { key, pending: new Map(), sent: [] };
+      counters.set(id, c);
+    }
+    return c;
+  }
+
+  function kick(): Promise<void> {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    running ??= drain().finally(() => {
+      running = undefined;
+      // Sums added while the last commit was landing are picked up by a fresh round.
+      if (dirty.size) schedule();
+    });
+    return running;
+  }
+
+  function schedule() {
+    if (running) return; // the running drain loops until nothing is pending
+    if (closing || dirty.size >= maxPendingCounters) {
+      kick();
+      return;
+    }
+    timer ??= setTimeout(kick, flushIntervalMs);
+  }
+
+  /**
+   * Writes batches. Sums that arrived during a commit wait for the next interval unless someone is waiting for
+   * them (flush, close) or the batch is already large: back-to-back commits would keep the KV file busy writing,
+   * and KV reads (the budget checks on the hot path) queue behind writes.
+   */
+  async function drain() {
+    do {
+      const upTo = queued;
+      for (const chunk of takeBatch()) await commit(chunk);
+      written = upTo;
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (waiters[i].upTo <= written) waiters.splice(i, 1)[0].resolve();
+      }
+      forgetOld();
+    } while (dirty.size && (closing || waiters.length || dirty.size >= maxPendingCounters));
+  }
+
+  /** Moves every pending entry to `sent` and splits them into commits within Deno KV's limits. */
+  function takeBatch(): Chunk[] {
+    const chunks: Chunk[] = [];
+    const fresh = (): Chunk => ({ seq: ++seq, mutations: [], mutationCount: 3, keyBytes: 0 });
+    let chunk = fresh();
+    for (const c of dirty) {
+      // Older windows first, so a newer window's `max` comes last and wins.
+      const entries = [...c.pending.values()].sort((a, b) => (a.window ?? 0) - (b.window ?? 0));
+      c.pending.clear();
+      const keyBytes = keyId(c.key).length + 16;
+      for (const entry of entries) {
+        const count = entry.window === undefined ? 1 : 2;
+        if (
+          chunk.mutations.length &&
+          (chunk.mutationCount + count > MAX_MUTATIONS_PER_COMMIT ||
+            chunk.keyBytes + keyBytes * count > MAX_KEY_BYTES_PER_COMMIT)
+        ) {
+          chunks.push(chunk);
+          chunk = fresh();
+        }
+        entry.batch = chunk.seq;
+        c.sent.push(entry);
+        chunk.mutations.push({ key: c.key, entry });
+        chunk.mutationCount += count;
+        chunk.keyBytes += keyBytes * count;
+      }
+    }
+    dirty.clear();
+    if (chunk.mutations.length) chunks.push(chunk);
+    return chunks;
+  }
+
+  async function commit(chunk: Chunk) {
+    const marker: Deno.KvKey = [BATCH_MARKER, opts.instanceId, chunk.seq];
+    for (let attempt = 1;; attempt++) {
+      try {
+        const op = kv.atomic()
+          .check({ key: marker, versionstamp: null })
+          .set(marker, true, { expireIn: MARKER_TTL_MS })
+          .set(watermarkKey, chunk.seq, { expireIn: MARKER_TTL_MS });
+        for (const { key, entry } of chunk.mutations) {
+          if (entry.window !== undefined) op.max(key, BigInt(entry.window) << WINDOW_SHIFT);
+          op.sum(key, entry.amount);
+        }
+        const result = await op.commit();
+        // Not ok: the marker exists, so an earlier attempt did commit even though it reported an error.
+        if (!result.ok && !(await kv.get(marker)).versionstamp) {
+          throw new Error("ledger batch check failed but its marker is missing");
+        }
+        const at = monotonic();
+        for (const { entry } of chunk.mutations) entry.committedAt = at;
+        return;
+      } catch (e) {
+        const fields = { attempt, error: (e as Error).name, message: (e as Error).message };
+        // A busy file clears up; a KV that keeps failing otherwise will not, and shutdown must finish.
+        if (closing && attempt >= (isBusy(e) ? 10 * CLOSE_ATTEMPTS : CLOSE_ATTEMPTS)) {
+          log.error("ledger: giving up on a batch while shutting down; its sums are lost", {
+            ...fields,
+            sums: chunk.mutations.length,
+          });
+          for (const { key, entry } of chunk.mutations) {
+            const c = counters.get(keyId(key));
+            if (c) c.sent = c.sent.filter((x) => x !== entry);
+          }
+          return;
+        }
+        // A busy SQLite file (several processes sharing it) is routine; anything else is worth a line.
+        if (!isBusy(e) || attempt >= 5) log.warn("ledger: commit failed, retrying", fields);
+        await delay(Math.min(1000, 5 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** Forgets bookkeeping of counters nobody has read for a while, and counters with nothing left. */
+  function forgetOld() {
+    const cutoff = monotonic() - RETAIN_MS;
+    for (const [id, c] of counters) {
+      if (c.sent.length) c.sent = c.sent.filter((e) => e.committedAt === undefined || e.committedAt > cutoff);
+      if (c.snapshot && c.snapshot.observedAt <= cutoff) c.snapshot = undefined;
+      if (!c.sent.length && !c.pending.size && !c.snapshot) counters.delete(id);
+    }
+  }
+
+  function flush(): Promise<void> {
+    if (written >= queued) return Promise.resolve();
+    const done = new Promise<void>((resolve) => waiters.push({ upTo: queued, resolve }));
+    kick();
+    return done;
+  }
+
+  return {
+    watermarkKey,
+
+    add(sums) {
+      for (const s of sums) {
+        if (s.amount <= 0n) continue;
+        const c = counterFor(s.key);
+        const slot = s.window ?? "plain";
+        const entry = c.pending.get(slot);
+        if (entry) entry.amount += s.amount;
+        else c.pending.set(slot, { amount: s.amount, window: s.window });
+        dirty.add(c);
+        queued++;
+      }
+      if (dirty.size) schedule();
+    },
+
+    observe(reads, watermarkEntry) {
+      const w = watermarkEntry.value;
+      const watermark = typeof w === "number" ? w : 0;
+      const observedAt = monotonic();
+      for (const { key, entry } of reads) {
+        const value = entry.value instanceof Deno.KvU64 ? entry.value.value : 0n;
+        const snap: Snapshot = { value, versionstamp: entry.versionstamp, watermark, observedAt };
+        const c = counterFor(key);
+        if (c.snapshot && !notOlder(snap, c.snapshot)) {
+          c.snapshot.observedAt = observedAt;
+          continue;
+        }
+        c.snapshot = snap;
+        // Batches up to the watermark are in the snapshot; forget their sums.
+        if (c.sent.length) c.sent = c.sent.filter((e) => e.batch! > watermark);
+      }
+    },
+
+    total(key, window) {
+      const c = counters.get(keyId(key));
+      if (!c) return 0n;
+      let total = c.snapshot ? window === undefined ? c.snapshot.value : windowedCount(c.snapshot.value, window) : 0n;
+      total += c.pending.get(window ?? "plain")?.amount ?? 0n;
+      for (const e of c.sent) if (e.window === window) total += e.amount;
+      return total;
+    },
+
+    flush,
+
+    async close() {
+      closing = true;
+      while (written < queued) await flush();
+    },
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * The spend ledger on its own: batching, exactly-once commits across retries, windowed counters, and the
+ * read-side view (snapshot + own unwritten sums) staying exact while a commit races a read.
+ */
+import assert from "node:assert/strict";
+import { createLogger } from "../server/log.ts";
+import { createLedger, type LedgerKv, windowedCount } from "../server/spend/ledger.ts";
+import { Latch } from "./latch.ts";
+
+type Commit = (real: () => Promise<Deno.KvCommitResult | Deno.KvCommitError>) => Promise<
+  Deno.KvCommitResult | Deno.KvCommitError
+>;
+
+/** A KV whose atomic commits go through `commit` (to hold, fail or count them). */
+function wrapKv(kv: Deno.Kv, commit: Commit): LedgerKv {
+  return {
+    get: kv.get.bind(kv) as Deno.Kv["get"],
+    atomic() {
+      const op = kv.atomic();
+      const proxy: Deno.AtomicOperation = new Proxy(op, {
+        get(target, prop) {
+          if (prop === "commit") return () => commit(() => target.commit());
+          const v = Reflect.get(target, prop);
+          return typeof v === "function"
+            ? (...args: unknown[]) => {
+              v.apply(target, args);
+              return proxy;
+            }
+            : v;
+        },
+      });
+      return proxy;
+    },
+  };
+}
+
+const logs: string[] = [];
+const log = createLogger({ write: (l) => logs.push(l) });
+
+Deno.test("sums are batched: many adds, few commits, exact totals", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  let commits = 0;
+  const ledger = createLedger({
+    kv: wrapKv(kv, (real) => {
+      commits++;
+      return real();
+    }),
+    instanceId: "a",
+    log,
+  });
+  for (let i = 1; i <= 100; i++) ledger.add([{ key: ["spend", "k1"], amount: BigInt(i) }, { key: ["n"], amount: 1n }]);
+  await ledger.flush();
+  assert.equal((await kv.get<Deno.KvU64>(["spend", "k1"])).value?.value, 5050n);
+  assert.equal((await kv.get<Deno.KvU64>(["n"])).value?.value, 100n);
+  assert.equal(commits, 1);
+  ledger.add([{ key: ["n"], amount: 0n }, { key: ["n"], amount: -5n }]); // ignored
+  await ledger.close();
+  assert.equal(commits, 1);
+});
+
+Deno.test("the view counts own unwritten sums once, even while a commit races a read", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const before = new Latch();
+  const after = new Latch();
+  const landed = new Latch();
+  const ledger = createLedger({
+    kv: wrapKv(kv, async (real) => {
+      await before.wait();
+      const result = await real();
+      landed.release();
+      await after.wait(); // the commit is in KV, but the ledger has not heard back yet
+      return result;
+    }),
+    instanceId: "a",
+    log,
+  });
+  const key = ["spend", "x"];
+  const observe = async () => {
+    const [entry, watermark] = await kv.getMany([key, ledger.watermarkKey]);
+    ledger.observe([{ key, entry }], watermark);
+  };
+  // Another instance has already written 100.
+  await kv.atomic().sum(key, 100n).commit();
+  await observe();
+  assert.equal(ledger.total(key), 100n);
+
+  ledger.add([{ key, amount: 7n }]);
+  assert.equal(ledger.total(key), 107n, "queued sums count");
+  const flushed = ledger.flush();
+  // Read while the commit is held back: the snapshot cannot contain it; the view counts it once.
+  await observe();
+  assert.equal(ledger.total(key), 107n);
+  // The commit lands in KV but the ledger has not been told: the watermark in the snapshot says it is contained.
+  before.release();
+  await landed.wait();
+  await observe();
+  assert.equal((await kv.get<Deno.KvU64>(key)).value?.value, 107n);
+  assert.equal(ledger.total(key), 107n, "counted twice while the commit's reply was in flight");
+  after.release();
+  await flushed;
+  await observe();
+  assert.equal(ledger.total(key), 107n);
+  // An older snapshot arriving late never moves the view backwards.
+  ledger.observe([{ key, entry: { key, value: new Deno.KvU64(100n), versionstamp: "00000000000000000001" } }], {
+    key: ledger.watermarkKey,
+    value: null,
+    versionstamp: null,
+  });
+  assert.equal(ledger.total(key), 107n);
+  await ledger.close();
+});
+
+Deno.test("a commit that lands but reports an error is not applied twice", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  let attempts = 0;
+  const ledger = createLedger({
+    kv: wrapKv(kv, async (real) => {
+      attempts++;
+      const result = await real();
+      if (attempts === 1) throw new Error("connection reset after commit");
+      return result;
+    }),
+    instanceId: "a",
+    log,
+  });
+  ledger.add([{ key: ["c"], amount: 42n }]);
+  await ledger.flush();
+  assert.equal(attempts, 2);
+  assert.equal((await kv.get<Deno.KvU64>(["c"])).value?.value, 42n);
+  assert.ok(logs.some((l) => l.includes("commit failed, retrying")));
+  await ledger.close();
+});
+
+Deno.test("a commit that fails before landing is retried until it does", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  let attempts = 0;
+  const ledger = createLedger({
+    kv: wrapKv(kv, (real) => {
+      attempts++;
+      if (attempts <= 2) return Promise.reject(new Error("database is locked"));
+      return real();
+    }),
+    instanceId: "a",
+    log,
+  });
+  ledger.add([{ key: ["c"], amount: 5n }]);
+  ledger.add([{ key: ["c"], amount: 6n }]);
+  await ledger.flush();
+  assert.equal(attempts, 3);
+  assert.equal((await kv.get<Deno.KvU64>(["c"])).value?.value, 11n);
+  await ledger.close();
+});
+
+Deno.test("on shutdown a KV that keeps failing is given up on, and the loss is logged", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const lines: string[] = [];
+  const ledger = createLedger({
+    kv: wrapKv(kv, () => Promise.reject(new Error("down"))),
+    instanceId: "a",
+    log: createLogger({ write: (l) => lines.push(l) }),
+  });
+  ledger.add([{ key: ["c"], amount: 5n }]);
+  await ledger.close();
+  assert.ok(lines.some((l) => l.includes("giving up on a batch")));
+  assert.equal((await kv.get(["c"])).value, null);
+});
+
+Deno.test("windowed counters: a newer window resets the count atomically; late writes land in the newer one", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const ledger = createLedger({ kv, instanceId: "a", log });
+  const key = ["rpm", "k"];
+  ledger.add([{ key, amount: 3n, window: 5 }]);
+  await ledger.flush();
+  let value = (await kv.get<Deno.KvU64>(key)).value!.value;
+  assert.equal(windowedCount(value, 5), 3n);
+  // Within one batch, older windows are written first, so the newer window's reset wins.
+  ledger.add([{ key, amount: 2n, window: 6 }, { key, amount: 4n, window: 5 }]);
+  assert.equal(ledger.total(key, 6), 2n);
+  await ledger.flush();
+  value = (await kv.get<Deno.KvU64>(key)).value!.value;
+  assert.equal(windowedCount(value, 6), 2n);
+  // A straggler for an older window in a later batch is counted in the newer window (never lost).
+  ledger.add([{ key, amount: 1n, window: 5 }]);
+  await ledger.flush();
+  value = (await kv.get<Deno.KvU64>(key)).value!.value;
+  assert.equal(windowedCount(value, 6), 3n);
+  assert.equal(windowedCount(value, 5), 0n);
+  const [entry, watermark] = await kv.getMany([key, ledger.watermarkKey]);
+  ledger.observe([{ key, entry }], watermark);
+  assert.equal(ledger.total(key, 6), 3n);
+  assert.equal(ledger.total(key, 7), 0n);
+  await ledger.close();
+});
+
+Deno.test("a large batch is split into commits within Deno KV's mutation limit", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  let commits = 0;
+  const ledger = createLedger({
+    kv: wrapKv(kv, (real) => {
+      commits++;
+      return real();
+    }),
+    instanceId: "a",
+    log,
+    maxPendingCounters: 10_000,
+  });
+  const sums = Array.from({ length: 1200 }, (_, i) => ({ key: ["c", i], amount: BigInt(i + 1), window: 9 }));
+  ledger.add(sums);
+  await ledger.flush();
+  assert.ok(commits >= 5, `only ${commits} commits for 2400 mutations`);
+  let total = 0n;
+  for await (const e of kv.list<Deno.KvU64>({ prefix: ["c"] })) total += windowedCount(e.value.value, 9);
+  assert.equal(total, 1200n * 1201n / 2n);
+  await ledger.close();
+});
