@@ -59,6 +59,7 @@ const DIMENSION_OF: Record<GlobalSpendReportQuery["group_by"], Dimension> = {
   key: "key",
   user: "user",
   team: "team",
+  deployment: "deployment",
 };
 
 /** The report's row for one group. */
@@ -72,7 +73,9 @@ function reportRow(groupBy: GlobalSpendReportQuery["group_by"], group: string, t
     ? { api_key: orNull(group) }
     : groupBy === "user"
     ? { user: orNull(group) }
-    : { team_id: orNull(group) };
+    : groupBy === "team"
+    ? { team_id: orNull(group) }
+    : { model_id: orNull(group) };
   return {
     ...head,
     total_spend: nanosToUsd(t.spend),

@@ -116,7 +116,7 @@ export const GlobalSpendResponse = z.object({
 }).meta({ id: "GlobalSpendResponse" });
 export type GlobalSpendResponse = z.infer<typeof GlobalSpendResponse>;
 
-export const GROUP_BY = ["model", "key", "user", "team", "day"] as const;
+export const GROUP_BY = ["model", "key", "user", "team", "deployment", "day"] as const;
 export const GlobalSpendReportQuery = z.strictObject({
   start_date: DateParam,
   end_date: DateParam,
@@ -126,13 +126,15 @@ export type GlobalSpendReportQuery = z.infer<typeof GlobalSpendReportQuery>;
 
 /**
  * One group of `/global/spend/report`. The group's field is named as on spend-log rows: `model`, `api_key`,
- * `user`, `team_id`, or `group_by_day`; null collects calls without that attribute (no key, user or team).
+ * `user`, `team_id`, `model_id` (deployment), or `group_by_day`; null collects calls without that attribute (no
+ * key, user or team; no deployment when routing failed before one was chosen).
  */
 export const GlobalSpendReportRow = z.object({
   model: z.string().optional(),
   api_key: z.string().nullable().optional(),
   user: z.string().nullable().optional(),
   team_id: z.string().nullable().optional(),
+  model_id: z.string().nullable().optional(),
   group_by_day: z.string().optional(),
   total_spend: Usd,
   api_requests: Tokens,
