@@ -187,12 +187,18 @@ interface Chunk {
   bytes: number;
 }
 
+const keyIdReplacer = (_: string, v: unknown) =>
+  typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? Array.from(v) : v;
+
 /** A collision-free map key for a KV key (strings, numbers, bigints, booleans, bytes). */
 function keyId(key: Deno.KvKey): string {
-  return JSON.stringify(
-    key,
-    (_, v) => typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? Array.from(v) : v,
-  );
+  // Almost every key is strings and numbers: plain JSON, without the (much slower) replacer.
+  for (const part of key) {
+    if (typeof part === "bigint" || part instanceof Uint8Array) {
+      return JSON.stringify(key, keyIdReplacer);
+    }
+  }
+  return JSON.stringify(key);
 }
 
 /** Whether snapshot `a` is at least as new as `b` (versionstamps grow; then the watermark decides). */

@@ -6,7 +6,7 @@
  */
 import type { CallRecord } from "./call_record.ts";
 import { dayOf } from "./days.ts";
-import { type Dimension, DIMENSIONS, type Metric, rollupKey } from "./kv_layout.ts";
+import { type Dimension, DIMENSIONS, type Metric, METRICS, rollupKey } from "./kv_layout.ts";
 import type { LedgerSum } from "./ledger.ts";
 
 /** The value a call has for a dimension ("" when it has none, e.g. a call without a virtual key). */
@@ -41,16 +41,24 @@ export function callAmounts(record: CallRecord, costNanos: bigint): Record<Metri
   };
 }
 
+/** The last day string computed, by day number: calls of one day share it (this runs once per call). */
+let cachedDay = { number: NaN, day: "" };
+
+function utcDay(ms: number): string {
+  const number = Math.floor(ms / 86_400_000);
+  if (number !== cachedDay.number) cachedDay = { number, day: dayOf(ms) };
+  return cachedDay.day;
+}
+
 /** Every roll-up sum of one call, on the UTC day it started. */
 export function rollupSums(record: CallRecord, costNanos: bigint): LedgerSum[] {
-  const day = dayOf(record.startTime);
+  const day = utcDay(record.startTime);
   const amounts = callAmounts(record, costNanos);
+  const nonZero = METRICS.filter((m) => amounts[m] > 0n);
   const sums: LedgerSum[] = [];
   for (const dim of DIMENSIONS) {
     const value = dimensionValue(record, dim);
-    for (const [metric, amount] of Object.entries(amounts) as Array<[Metric, bigint]>) {
-      if (amount > 0n) sums.push({ key: rollupKey(dim, day, value, metric), amount });
-    }
+    for (const metric of nonZero) sums.push({ key: rollupKey(dim, day, value, metric), amount: amounts[metric] });
   }
   return sums;
 }

@@ -14,17 +14,25 @@ import { spendLogByKeyKey, spendLogByUserKey, spendLogIdKey, spendLogKey } from 
 import type { LedgerRow } from "./ledger.ts";
 import type { SpendLogRow } from "./schemas.ts";
 
-/** Serialized bytes allowed for each stored body (request, response). */
-const MAX_BODY_BYTES = 20 * 1024;
+/**
+ * Caps that keep a row below Deno KV's 64 KiB value limit, counting two bytes per character for strings beyond
+ * Latin-1: bodies 2 × 16 KiB, tags 32 × 128 characters (8 KiB), request metadata 2 KiB of JSON (4 KiB), error
+ * message 1000 characters (2 KiB), and under 4 KiB for the fixed fields (ids, names and numbers).
+ */
+const MAX_BODY_BYTES = 16 * 1024;
 const MAX_ERROR_CHARS = 1000;
-const MAX_TAGS = 64;
-const MAX_TAG_CHARS = 256;
+const MAX_TAGS = 32;
+const MAX_TAG_CHARS = 128;
+const MAX_METADATA_CHARS = 2048;
+const FIXED_BYTES = 4096;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A base URL without any user-info part, so an endpoint configured with embedded credentials never leaks. */
 export function publicBase(url: string | undefined): string | undefined {
   if (url === undefined) return undefined;
+  // Configured endpoints are validated URLs without a trailing slash; only one with user info needs rewriting.
+  if (!url.includes("@")) return url;
   try {
     const u = new URL(url);
     return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
@@ -39,18 +47,25 @@ function serializedBytes(s: string): number {
   return /[^\x00-\xff]/.test(s) ? s.length * 2 : s.length;
 }
 
+interface StoredBody {
+  value: unknown;
+  truncated: boolean;
+  /** Upper bound of its serialized size. */
+  bytes: number;
+}
+
 /** A stored body: parsed JSON when it fits (text otherwise), or a truncated string when it does not. */
-function storedBody(text: string | undefined): { value: unknown; truncated: boolean } {
-  if (text === undefined) return { value: null, truncated: false };
+function storedBody(text: string | undefined): StoredBody {
+  if (text === undefined) return { value: null, truncated: false, bytes: 0 };
   const bytes = serializedBytes(text);
   if (bytes > MAX_BODY_BYTES) {
     const chars = Math.floor(text.length * (MAX_BODY_BYTES / bytes));
-    return { value: text.slice(0, chars), truncated: true };
+    return { value: text.slice(0, chars), truncated: true, bytes: MAX_BODY_BYTES };
   }
   try {
-    return { value: JSON.parse(text), truncated: false };
+    return { value: JSON.parse(text), truncated: false, bytes };
   } catch {
-    return { value: text, truncated: false };
+    return { value: text, truncated: false, bytes };
   }
 }
 
@@ -61,16 +76,24 @@ function tagsOf(record: CallRecord): string[] {
   return tags.slice(0, MAX_TAGS).map((t) => t.slice(0, MAX_TAG_CHARS));
 }
 
+/** A row and an upper bound of its serialized size (for sizing the ledger's commits). */
+export interface StoredRow {
+  row: SpendLogRow;
+  bytes: number;
+}
+
 /** The row for a finished call, priced by `quote`. */
-export function spendLogRow(record: CallRecord, quote: Quote): SpendLogRow {
+export function spendLogRow(record: CallRecord, quote: Quote): StoredRow {
   const u = record.usage;
   const messages = storedBody(record.requestBody);
   const response = storedBody(record.responseBody);
   const metadata: SpendLogRow["metadata"] = {};
-  if (record.requestMetadata) metadata.request_metadata = record.requestMetadata;
+  const metadataChars = record.requestMetadata ? JSON.stringify(record.requestMetadata).length : 0;
+  if (record.requestMetadata && metadataChars <= MAX_METADATA_CHARS) metadata.request_metadata = record.requestMetadata;
   if (messages.truncated) metadata.messages_truncated = true;
   if (response.truncated) metadata.response_truncated = true;
-  return {
+  const tags = tagsOf(record);
+  const row: SpendLogRow = {
     request_id: record.requestId,
     call_type: record.callType,
     api_key: record.caller.keyHash ?? null,
@@ -102,19 +125,21 @@ export function spendLogRow(record: CallRecord, quote: Quote): SpendLogRow {
     error_message: record.status === "success" ? null : record.errorMessage?.slice(0, MAX_ERROR_CHARS) ?? null,
     retries: record.retries,
     incomplete: record.incomplete ?? false,
-    request_tags: tagsOf(record),
+    request_tags: tags,
     metadata,
     messages: messages.value,
     response: response.value,
   };
+  const variableChars = tags.reduce((n, t) => n + t.length + 8, 0) + (row.error_message?.length ?? 0) +
+    (metadata.request_metadata ? metadataChars : 0);
+  return { row, bytes: FIXED_BYTES + messages.bytes + response.bytes + 2 * variableChars };
 }
 
 /** The KV writes for a row (row, request-id index, key and user indexes), each expiring after `retentionMs`. */
-export function spendLogWrites(record: CallRecord, row: SpendLogRow, retentionMs: number): LedgerRow[] {
+export function spendLogWrites(record: CallRecord, stored: StoredRow, retentionMs: number): LedgerRow[] {
   const { startTime, requestId } = record;
-  const json = JSON.stringify(row);
   const writes: LedgerRow[] = [
-    { key: spendLogKey(startTime, requestId), value: row, expireIn: retentionMs, bytes: serializedBytes(json) + 64 },
+    { key: spendLogKey(startTime, requestId), value: stored.row, expireIn: retentionMs, bytes: stored.bytes },
     { key: spendLogIdKey(requestId), value: startTime, expireIn: retentionMs, bytes: 16 },
   ];
   if (record.caller.keyHash) {
