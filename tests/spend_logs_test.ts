@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { Latch } from "./fake_bedrock.ts";
 import { createLogger } from "../server/log.ts";
+import { SpendLogRow, SpendLogsSummary } from "../server/spend/schemas.ts";
 import { call, callModel, converseBody, get, MASTER_KEY, nanos, setupSpend, sonnetNanos } from "./spend_helpers.ts";
 
 const DAY = 86_400_000;
@@ -76,6 +77,8 @@ Deno.test("converse, stream, failed and disconnected calls each leave exactly on
   ]);
   const { status, json: rows } = await get(t.gw.url, "/spend/logs");
   assert.equal(status, 200);
+  // The rows are what the documented schema (OpenAPI, SDK types) says.
+  for (const row of rows) SpendLogRow.parse(row);
   // Exactly one row per call, newest first.
   assert.deepEqual(rows.map((r: { request_id: string }) => r.request_id), calls.map((c) => c.requestId).reverse());
   const [r5, r4, r3, r2, r1] = rows;
@@ -316,6 +319,7 @@ Deno.test("/spend/logs: filters combine, newest first, paged; dates as days or t
   const each = sonnetNanos({ input: 10, output: 5 });
   const usd = (n: bigint) => Number(n) / 1e9;
   const summary = (await get(t.gw.url, "/spend/logs?start_date=2025-05-31&end_date=2025-06-02")).json;
+  SpendLogsSummary.parse(summary);
   assert.deepEqual(summary, [
     { startTime: "2025-05-31", spend: 0, users: {}, models: {} },
     {
@@ -375,4 +379,29 @@ Deno.test("/spend/logs and /global/*: master key only, validated parameters, x-l
   const ok = await fetch(`${t.gw.url}/global/spend`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
   assert.ok(ok.headers.get("x-litellm-call-id"));
   assert.deepEqual(await ok.json(), { spend: 0, max_budget: null });
+});
+
+Deno.test("a model without a known price: cost 0, its rows flagged, one warning at start-up", async () => {
+  const lines: string[] = [];
+  const params = "      aws_access_key_id: os.environ/AWS_ACCESS_KEY_ID\n" +
+    "      aws_secret_access_key: os.environ/AWS_SECRET_ACCESS_KEY";
+  await using t = await setupSpend({
+    models: [{ name: "mystery", model: "bedrock/example.unpriced-model-v1:0", params }],
+    log: createLogger({ write: (l) => lines.push(l) }),
+  });
+  const res = await call(t.gw.url, MASTER_KEY, { model: "mystery" });
+  assert.equal(res.headers.get("x-litellm-response-cost"), "0");
+  await call(t.gw.url, MASTER_KEY, { model: "mystery" });
+  const rows = (await get(t.gw.url, "/spend/logs")).json;
+  assert.equal(rows.length, 2);
+  for (const row of rows) {
+    assert.equal(row.spend, 0);
+    assert.equal(row.price_unknown, true);
+    assert.deepEqual(row.unpriced_tokens, ["input", "output"]);
+    assert.equal(row.total_tokens, 15);
+  }
+  const warnings = lines.map((l) => JSON.parse(l)).filter((l) => /no price known/.test(l.msg));
+  assert.equal(warnings.length, 1);
+  assert.equal(warnings[0].level, "warn");
+  assert.equal(warnings[0].model, "example.unpriced-model-v1:0");
 });

@@ -3,6 +3,7 @@
  * summary and each key's `/key/info` spend add up to the same integer nano-USD as the spend-log rows.
  */
 import assert from "node:assert/strict";
+import { GlobalSpendReport, GlobalSpendResponse } from "../server/spend/schemas.ts";
 import { call, get, MASTER_KEY, nanos, setupSpend, sonnet } from "./spend_helpers.ts";
 
 const DAY = 86_400_000;
@@ -83,7 +84,9 @@ Deno.test("roll-ups equal the rows: global spend, every report grouping, summari
   assert.ok(rows.some((r) => r.cache_read_input_tokens > 0 && r.cache_creation_input_tokens > 0));
 
   const range = "start_date=2025-06-01&end_date=2025-06-10";
-  assert.equal(nanos((await get(t.gw.url, "/global/spend")).json.spend), total);
+  const global = (await get(t.gw.url, "/global/spend")).json;
+  GlobalSpendResponse.parse(global);
+  assert.equal(nanos(global.spend), total);
   assert.equal(nanos((await get(t.gw.url, `/global/spend?${range}`)).json.spend), total);
   assert.equal(
     nanos((await get(t.gw.url, "/global/spend?start_date=2025-06-02&end_date=2025-06-02")).json.spend) > 0n,
@@ -100,6 +103,7 @@ Deno.test("roll-ups equal the rows: global spend, every report grouping, summari
   ];
   for (const [groupBy, field, by] of checks) {
     const report = (await get(t.gw.url, `/global/spend/report?${range}&group_by=${groupBy}`)).json;
+    GlobalSpendReport.parse(report);
     const expected = group(rows, by);
     assert.equal(report.length, expected.size, groupBy);
     let sum = 0n;
