@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { Latch } from "./fake_bedrock.ts";
 import { createLogger } from "../server/log.ts";
 import { SpendLogRow, SpendLogsSummary } from "../server/spend/schemas.ts";
+import { publicBase } from "../server/spend/spend_log.ts";
 import { call, callModel, converseBody, get, MASTER_KEY, nanos, setupSpend, sonnetNanos } from "./spend_helpers.ts";
 
 const DAY = 86_400_000;
@@ -404,4 +405,14 @@ Deno.test("a model without a known price: cost 0, its rows flagged, one warning 
   assert.equal(warnings.length, 1);
   assert.equal(warnings[0].level, "warn");
   assert.equal(warnings[0].model, "example.unpriced-model-v1:0");
+});
+
+Deno.test("api_base never carries credentials embedded in a configured endpoint", () => {
+  assert.equal(publicBase("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+  assert.equal(publicBase("https://user:pa55@vpce.example.com/base?token=s3cret#x"), "https://vpce.example.com/base");
+  assert.equal(
+    publicBase("https://bedrock-runtime.us-west-2.amazonaws.com"),
+    "https://bedrock-runtime.us-west-2.amazonaws.com",
+  );
+  assert.equal(publicBase(undefined), undefined);
 });

@@ -28,11 +28,12 @@ const FIXED_BYTES = 4096;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** A base URL without any user-info part, so an endpoint configured with embedded credentials never leaks. */
+/** A base URL without user info, query or fragment, so an endpoint configured with embedded credentials never leaks. */
 export function publicBase(url: string | undefined): string | undefined {
   if (url === undefined) return undefined;
-  // Configured endpoints are validated URLs without a trailing slash; only one with user info needs rewriting.
-  if (!url.includes("@")) return url;
+  // Configured endpoints are validated URLs without a trailing slash; only one with user info, a query or a
+  // fragment needs rewriting.
+  if (!/[@?#]/.test(url)) return url;
   try {
     const u = new URL(url);
     return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
