@@ -9,6 +9,7 @@ import type { Authenticator } from "./keys/auth.ts";
 import { parseModelPath } from "./bedrock/model_path.ts";
 import type { createModelCall } from "./bedrock/model_call.ts";
 import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./errors.ts";
+import type { HealthLiveliness, HealthReadiness } from "./health/schemas.ts";
 import type { Logger } from "./log.ts";
 import type { Health } from "./router/health.ts";
 
@@ -50,11 +51,13 @@ export function createApp(s: AppServices): Hono<Env> {
     if (!c.res.headers.has("x-litellm-call-id")) c.res.headers.set("x-litellm-call-id", c.get("requestId"));
   });
 
-  app.get("/health/liveliness", (c) => c.json("I'm alive!"));
-  app.get("/health/liveness", (c) => c.json("I'm alive!"));
+  // `satisfies`: the answers are the ones openapi.yaml documents (server/health/schemas.ts).
+  app.get("/health/liveliness", (c) => c.json("I'm alive!" satisfies HealthLiveliness));
+  app.get("/health/liveness", (c) => c.json("I'm alive!" satisfies HealthLiveliness));
   app.get("/health/readiness", async (c) => {
     const r = await s.ready();
-    return c.json({ status: r.ok ? "healthy" : "unhealthy", db: r.db }, r.ok ? 200 : 503);
+    const body: HealthReadiness = { status: r.ok ? "healthy" : "unhealthy", db: r.db };
+    return c.json(body, r.ok ? 200 : 503);
   });
   // Admin only: it reveals the deployments, and `?probe=true` spends money on live calls.
   app.get("/health", async (c) => {

@@ -1,0 +1,223 @@
+/**
+ * @module
+ * Builds the OpenAPI 3.1 document from the route list with `openapi3-ts`'s builder: one operation per route,
+ * request and response schemas from the routes' zod schemas (via {@link SchemaComponents}), bearer (or key
+ * header) security, and reusable error responses in each route's wire format.
+ */
+import type { z } from "zod";
+import {
+  type HeaderObject,
+  OpenApiBuilder,
+  type OpenAPIObject,
+  type OperationObject,
+  type ParameterObject,
+  type ReferenceObject,
+  type ResponseObject,
+  type SchemaObject,
+  type SecurityRequirementObject,
+} from "openapi3-ts/oas31";
+import { GatewayBedrockErrorBody, LiteLLMErrorBody } from "../error_schemas.ts";
+import { errorDescription } from "./errors_doc.ts";
+import { type JsonSchema, SchemaComponents } from "./json_schemas.ts";
+import type { ErrorFormat, RouteAuth, RouteDoc } from "./route_doc.ts";
+
+/** Title, version and introduction of the document. */
+export interface ApiInfo {
+  title: string;
+  version: string;
+  description: string;
+}
+
+/** A route with its request and response converted to JSON Schema, for the SDK generator. */
+export interface OperationSchemas {
+  route: RouteDoc;
+  /** Path parameters (an object schema), if any. */
+  params?: JsonSchema;
+  /** Query parameters (an object schema), if any. */
+  query?: JsonSchema;
+  /** Request body, if any. */
+  body?: JsonSchema;
+  /** The first 2xx response's body. */
+  output: JsonSchema;
+}
+
+/** The OpenAPI document plus what the type generators need. */
+export interface Documented {
+  spec: OpenAPIObject;
+  components: Record<string, JsonSchema>;
+  operations: OperationSchemas[];
+}
+
+const SECURITY: Record<RouteAuth, SecurityRequirementObject[]> = {
+  // Alternatives: any one of the three ways of presenting a key.
+  key: [{ bearerAuth: [] }, { apiKeyHeader: [] }, { litellmKeyHeader: [] }],
+  admin: [{ bearerAuth: [] }, { apiKeyHeader: [] }, { litellmKeyHeader: [] }],
+  none: [],
+};
+
+const BEDROCK_ERROR_BODY = { $ref: "#/components/schemas/GatewayBedrockErrorBody" };
+const LITELLM_ERROR_BODY = { $ref: "#/components/schemas/LiteLLMErrorBody" };
+const header = (name: string): ReferenceObject => ({ $ref: `#/components/headers/${name}` });
+
+/** Reusable response headers. */
+const HEADERS: Record<string, HeaderObject> = {
+  RequestId: {
+    description: "Request id (Bedrock's when Bedrock answered, else the gateway's); quote it when reporting a problem.",
+    schema: { type: "string" },
+  },
+  ErrorType: {
+    description: "Bedrock exception name plus a fault suffix, e.g. " +
+      "`ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/`; clients cut at the first `:`.",
+    required: true,
+    schema: { type: "string" },
+  },
+  RetryAfter: { description: "Seconds to wait before retrying.", schema: { type: "integer", minimum: 0 } },
+  CallId: { description: "The gateway's request id.", schema: { type: "string" } },
+};
+
+function errorResponseName(format: ErrorFormat, status: number): string {
+  return `${format === "bedrock" ? "Bedrock" : "LiteLLM"}Error${status}`;
+}
+
+function errorResponse(format: ErrorFormat, status: number): ResponseObject {
+  const headers: Record<string, ReferenceObject> = format === "bedrock"
+    ? { "x-amzn-errortype": header("ErrorType"), "x-amzn-requestid": header("RequestId") }
+    : { "x-litellm-call-id": header("CallId") };
+  if (status === 429 || status === 503) headers["retry-after"] = header("RetryAfter");
+  return {
+    description: errorDescription(format, status),
+    headers,
+    content: { "application/json": { schema: format === "bedrock" ? BEDROCK_ERROR_BODY : LITELLM_ERROR_BODY } },
+  };
+}
+
+/** One parameter per property of a converted zod object. */
+function parameters(where: "path" | "query" | "header", object: JsonSchema | undefined): ParameterObject[] {
+  if (!object) return [];
+  const props = (object.properties ?? {}) as Record<string, JsonSchema>;
+  const required = new Set((object.required ?? []) as string[]);
+  return Object.entries(props).map(([name, prop]) => {
+    const { description, examples, ...schema } = prop;
+    const p: ParameterObject = { name, in: where, required: where === "path" || required.has(name) };
+    if (typeof description === "string") p.description = description;
+    p.schema = schema as SchemaObject;
+    if (Array.isArray(examples) && examples.length > 0) p.example = examples[0];
+    return p;
+  });
+}
+
+function checkPathParams(route: RouteDoc, params: JsonSchema | undefined): void {
+  const inPath = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
+  const declared = Object.keys((params?.properties ?? {}) as object).sort();
+  if (inPath.join() !== declared.join()) {
+    throw new Error(`${route.operationId}: path ${route.path} has {${inPath}} but params declare {${declared}}`);
+  }
+}
+
+/**
+ * Builds the document.
+ * @param routes the documented routes (`routes.ts`)
+ * @param info title, version and introduction
+ */
+export function buildOpenApi(routes: readonly RouteDoc[], info: ApiInfo): Documented {
+  const schemas = new SchemaComponents();
+  const builder = OpenApiBuilder.create({
+    openapi: "3.1.0",
+    info: { title: info.title, version: info.version, description: info.description },
+    paths: {},
+    components: {},
+  });
+  builder.addSecurityScheme("bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "A gateway key (virtual key or the master key) as `Authorization: Bearer <key>` — what boto3 and " +
+      "the AWS SDKs send when `AWS_BEARER_TOKEN_BEDROCK` holds the key.",
+  });
+  builder.addSecurityScheme("apiKeyHeader", { type: "apiKey", in: "header", name: "x-api-key" });
+  builder.addSecurityScheme("litellmKeyHeader", { type: "apiKey", in: "header", name: "x-litellm-api-key" });
+  for (const [name, h] of Object.entries(HEADERS)) builder.addHeader(name, h);
+
+  const usedErrors = new Map<string, ResponseObject>();
+  const operations: OperationSchemas[] = [];
+  const ids = new Set<string>();
+  const paths = new Map<string, Record<string, OperationObject>>();
+
+  for (const route of routes) {
+    if (ids.has(route.operationId)) throw new Error(`duplicate operationId ${route.operationId}`);
+    ids.add(route.operationId);
+    const convert = (s: z.ZodType | undefined, io: "input" | "output") => s && schemas.schemaOf(s, io);
+    // Parameter objects are read property by property, so a named (referenced) one is looked up.
+    const object = (s: z.ZodObject | undefined) => {
+      const converted = convert(s, "input");
+      return converted && schemas.resolve(converted);
+    };
+    const params = object(route.params);
+    checkPathParams(route, params);
+    const query = object(route.query);
+    const headers = object(route.headers);
+    const body = convert(route.body?.schema, "input");
+    if (query && body) throw new Error(`${route.operationId}: a route takes a query or a body, not both`);
+
+    const responses: Record<string, ResponseObject | ReferenceObject> = {};
+    let output: JsonSchema | undefined;
+    for (const [status, r] of Object.entries(route.responses)) {
+      const schema = schemas.schemaOf(r.schema, "output");
+      if (output === undefined && Number(status) < 300) output = schema;
+      responses[status] = {
+        description: r.description,
+        // Model calls always carry a request id; the admin and health routes' successes carry none.
+        ...(route.errorFormat === "bedrock"
+          ? { headers: { "x-amzn-requestid": header("RequestId"), "x-litellm-call-id": header("CallId") } }
+          : {}),
+        content: { [r.contentType ?? "application/json"]: { schema: schema as SchemaObject } },
+      };
+    }
+    if (!output) throw new Error(`${route.operationId} documents no 2xx response`);
+    for (const status of route.errors) {
+      const name = errorResponseName(route.errorFormat, status);
+      if (!usedErrors.has(name)) usedErrors.set(name, errorResponse(route.errorFormat, status));
+      responses[String(status)] = { $ref: `#/components/responses/${name}` };
+    }
+
+    const operation: OperationObject = {
+      operationId: route.operationId,
+      summary: route.summary,
+      // OpenAPI cannot tell keys apart by privilege, so the master-key requirement is said in words.
+      ...(route.description || route.auth === "admin"
+        ? {
+          description: [route.description, route.auth === "admin" ? "Requires the master key." : undefined]
+            .filter(Boolean).join(" "),
+        }
+        : {}),
+      tags: [route.tag],
+      security: SECURITY[route.auth],
+      parameters: [...parameters("path", params), ...parameters("query", query), ...parameters("header", headers)],
+      ...(route.body && body
+        ? {
+          requestBody: {
+            required: true,
+            ...(route.body.description ? { description: route.body.description } : {}),
+            content: { [route.body.contentType ?? "application/json"]: { schema: body as SchemaObject } },
+          },
+        }
+        : {}),
+      responses,
+    };
+    if (operation.parameters?.length === 0) delete operation.parameters;
+    const item = paths.get(route.path) ?? {};
+    if (item[route.method]) throw new Error(`two routes for ${route.method.toUpperCase()} ${route.path}`);
+    item[route.method] = operation;
+    paths.set(route.path, item);
+    operations.push({ route, params, query, body, output });
+  }
+
+  // The error bodies are referenced by the reusable error responses, not by any route's own schemas.
+  if ([...usedErrors.keys()].some((n) => n.startsWith("Bedrock"))) schemas.schemaOf(GatewayBedrockErrorBody, "output");
+  if ([...usedErrors.keys()].some((n) => n.startsWith("LiteLLM"))) schemas.schemaOf(LiteLLMErrorBody, "output");
+  for (const [path, item] of paths) builder.addPath(path, item);
+  for (const name of [...usedErrors.keys()].sort()) builder.addResponse(name, usedErrors.get(name)!);
+  const components = schemas.components;
+  for (const [name, schema] of Object.entries(components)) builder.addSchema(name, schema as SchemaObject);
+  for (const tag of [...new Set(routes.map((r) => r.tag))]) builder.addTag({ name: tag });
+  return { spec: builder.getSpec(), components, operations };
+}
