@@ -367,20 +367,32 @@ export interface GatewayBedrockErrorBody {
 }
 
 export interface GlobalSpendQuery {
-  /** `YYYY-MM-DD` (a whole UTC day; an end date includes its day) or an ISO 8601 timestamp. */
-  start_date?: "2025-06-01" | "2025-06-01T12:00:00Z" | (string & Record<never, never>);
-  /** `YYYY-MM-DD` (a whole UTC day; an end date includes its day) or an ISO 8601 timestamp. */
-  end_date?: "2025-06-01" | "2025-06-01T12:00:00Z" | (string & Record<never, never>);
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  start_date?: string;
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  end_date?: string;
 }
 
 /** Groups by spend, highest first (by day: oldest first). */
 export type GlobalSpendReport = GlobalSpendReportRow[];
 
 export interface GlobalSpendReportQuery {
-  /** `YYYY-MM-DD` (a whole UTC day; an end date includes its day) or an ISO 8601 timestamp. */
-  start_date: "2025-06-01" | "2025-06-01T12:00:00Z" | (string & Record<never, never>);
-  /** `YYYY-MM-DD` (a whole UTC day; an end date includes its day) or an ISO 8601 timestamp. */
-  end_date: "2025-06-01" | "2025-06-01T12:00:00Z" | (string & Record<never, never>);
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  start_date: string;
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  end_date: string;
   group_by?: "model" | "key" | "user" | "team" | "deployment" | "day";
 }
 
@@ -896,10 +908,16 @@ export interface SpendLogsQuery {
   api_key?: string;
   user_id?: string;
   request_id?: string;
-  /** `YYYY-MM-DD` (a whole UTC day; an end date includes its day) or an ISO 8601 timestamp. */
-  start_date?: "2025-06-01" | "2025-06-01T12:00:00Z" | (string & Record<never, never>);
-  /** `YYYY-MM-DD` (a whole UTC day; an end date includes its day) or an ISO 8601 timestamp. */
-  end_date?: "2025-06-01" | "2025-06-01T12:00:00Z" | (string & Record<never, never>);
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  start_date?: string;
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  end_date?: string;
   /** With both dates: `true` answers spend per day (LiteLLM's summary), `false` the rows. */
   summarize?: "true" | "false";
   page?: number;

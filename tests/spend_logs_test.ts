@@ -7,6 +7,8 @@ import { Latch } from "./fake_bedrock.ts";
 import { createLogger } from "../server/log.ts";
 import { SpendLogRow, SpendLogsSummary } from "../server/spend/schemas.ts";
 import { publicBase } from "../server/spend/spend_log.ts";
+import { createClient } from "../sdk/mod.ts";
+import type { SpendLogRow as SpendLogRowType } from "../sdk/types.gen.ts";
 import { call, callModel, converseBody, get, MASTER_KEY, nanos, setupSpend, sonnetNanos } from "./spend_helpers.ts";
 
 const DAY = 86_400_000;
@@ -415,4 +417,22 @@ Deno.test("api_base never carries credentials embedded in a configured endpoint"
     "https://bedrock-runtime.us-west-2.amazonaws.com",
   );
   assert.equal(publicBase(undefined), undefined);
+});
+
+Deno.test("the SDK's generated spend methods: client.spend.logs, .global, .report", async () => {
+  await using t = await setupSpend();
+  const g = await t.generate({ user_id: "sdk-user" });
+  await call(t.gw.url, g.key);
+  const admin = createClient({ baseUrl: t.gw.url, apiKey: MASTER_KEY });
+  const rows = await admin.spend.logs({ api_key: g.key, summarize: "false" });
+  assert.ok(Array.isArray(rows) && rows.length === 1);
+  const [row] = rows as SpendLogRowType[];
+  assert.equal(row.user, "sdk-user");
+  const total = await admin.spend.global({});
+  assert.equal(total.spend, row.spend);
+  const report = await admin.spend.report({ start_date: "2025-06-01", end_date: "2025-06-01", group_by: "user" });
+  assert.deepEqual(report.map((r) => [r.user, r.total_spend]), [["sdk-user", row.spend]]);
+  // A virtual key is refused with the typed error.
+  const asKey = createClient({ baseUrl: t.gw.url, apiKey: g.key });
+  await assert.rejects(asKey.spend.global({}), (e) => (e as { status?: number }).status === 403);
 });

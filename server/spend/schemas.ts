@@ -11,8 +11,8 @@ const Timestamp = z.string().meta({ description: "ISO 8601, UTC." });
 const Usd = z.number().meta({ description: "USD." });
 const Tokens = z.number().int().nonnegative();
 const DateParam = z.string().min(1).max(64).meta({
-  description: "`YYYY-MM-DD` (a whole UTC day; an end date includes its day) or an ISO 8601 timestamp.",
-  examples: ["2025-06-01", "2025-06-01T12:00:00Z"],
+  description: "`YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 " +
+    "timestamp (`2025-06-01T12:00:00Z`).",
 });
 
 /** One finished call (success or failure), as stored and as `/spend/logs` answers. */
