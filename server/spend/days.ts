@@ -9,9 +9,23 @@ const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 /** Longest range a report or summary answers (about ten years of days). */
 export const MAX_RANGE_DAYS = 3660;
 
-/** The UTC day of an epoch-ms instant. */
+const pad2 = (n: number) => n < 10 ? `0${n}` : `${n}`;
+
+/**
+ * The UTC day of an epoch-ms instant, `YYYY-MM-DD` (years 0–9999). Plain arithmetic (Howard Hinnant's
+ * civil-from-days) rather than a `Date` and `toISOString`: it runs once per call on the accounting path.
+ */
 export function dayOf(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
+  const z = Math.floor(ms / DAY_MS) + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return `${String(y).padStart(4, "0")}-${pad2(m)}-${pad2(d)}`;
 }
 
 /** The day after `day`. */

@@ -41,18 +41,9 @@ export function callAmounts(record: CallRecord, costNanos: bigint): Record<Metri
   };
 }
 
-/** The last day string computed, by day number: calls of one day share it (this runs once per call). */
-let cachedDay = { number: NaN, day: "" };
-
-function utcDay(ms: number): string {
-  const number = Math.floor(ms / 86_400_000);
-  if (number !== cachedDay.number) cachedDay = { number, day: dayOf(ms) };
-  return cachedDay.day;
-}
-
 /** Every roll-up sum of one call, on the UTC day it started. */
 export function rollupSums(record: CallRecord, costNanos: bigint): LedgerSum[] {
-  const day = utcDay(record.startTime);
+  const day = dayOf(record.startTime);
   const amounts = callAmounts(record, costNanos);
   const nonZero = METRICS.filter((m) => amounts[m] > 0n);
   const sums: LedgerSum[] = [];
