@@ -366,6 +366,62 @@ export interface GatewayBedrockErrorBody {
   error?: LiteLLMError;
 }
 
+export interface GlobalSpendQuery {
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  start_date?: string;
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  end_date?: string;
+}
+
+/** Groups by spend, highest first (by day: oldest first). */
+export type GlobalSpendReport = GlobalSpendReportRow[];
+
+export interface GlobalSpendReportQuery {
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  start_date: string;
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  end_date: string;
+  group_by?: "model" | "key" | "user" | "team" | "deployment" | "day";
+}
+
+export interface GlobalSpendReportRow {
+  model?: string;
+  api_key?: string | null;
+  user?: string | null;
+  team_id?: string | null;
+  model_id?: string | null;
+  group_by_day?: string;
+  /** USD. */
+  total_spend: number;
+  api_requests: number;
+  failed_requests: number;
+  /** Prompt tokens, cache reads and writes included. */
+  total_input_tokens: number;
+  total_output_tokens: number;
+  total_cache_read_input_tokens: number;
+  total_cache_creation_input_tokens: number;
+  total_tokens: number;
+}
+
+export interface GlobalSpendResponse {
+  /** USD. */
+  spend: number;
+  /** Always null: the gateway has no global budget. */
+  max_budget: number | null;
+}
+
 export interface GuardrailConfiguration {
   /** "", an id [a-z0-9]+, or a guardrail ARN. */
   guardrailIdentifier?: string;
@@ -725,6 +781,9 @@ export interface ProbeResult {
   error?: string;
 }
 
+/** Prometheus text exposition format 0.0.4. */
+export type PrometheusText = string;
+
 /** A `{text}` union. */
 export type PromptVariableValues = OneOf<{
   text: string;
@@ -773,6 +832,101 @@ export interface ServiceTier {
    */
   type: "priority" | "default" | "flex" | "reserved" | (string & Record<never, never>);
 }
+
+export interface SpendLogRow {
+  /** The call's id, also sent as `x-litellm-call-id`. */
+  request_id: string;
+  call_type: "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream" | "count-tokens";
+  /** SHA-256 hex of the key used (never the key itself). */
+  api_key: string | null;
+  key_alias: string | null;
+  /** The key's `user_id`. */
+  user: string | null;
+  team_id: string | null;
+  /** The `model_name` called. */
+  model: string;
+  /** Same as `model` (LiteLLM's name for the model group). */
+  model_group: string;
+  /** The deployment that served (its `model_info.id`). */
+  model_id: string | null;
+  /** Model id, inference profile or ARN sent upstream. */
+  bedrock_model_id: string | null;
+  custom_llm_provider: "bedrock";
+  api_base: string | null;
+  region: string | null;
+  /** ISO 8601, UTC. */
+  startTime: string;
+  /** ISO 8601, UTC. */
+  endTime: string;
+  /** First upstream byte (streams) or the upstream response (converse); null if none arrived. */
+  completionStartTime: string | null;
+  request_duration_ms: number;
+  /** Input tokens including cache reads and writes (LiteLLM's meaning). */
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  cache_read_input_tokens: number;
+  cache_creation_input_tokens: number;
+  /** USD. */
+  spend: number;
+  /** Some tokens of this call had no known price and were counted at 0 (see `unpriced_tokens`). */
+  price_unknown: boolean;
+  unpriced_tokens: ("input" | "output" | "cache_read" | "cache_write")[];
+  status: "success" | "failure" | "client_disconnected";
+  http_status: number;
+  /** Bedrock exception name when the call failed. */
+  error_type: string | null;
+  error_message: string | null;
+  retries: number;
+  /** A stream that ended without its usage (`metadata`) event. */
+  incomplete: boolean;
+  /** `x-litellm-tags` header values, then the request's `requestMetadata` as `key:value`. */
+  request_tags: string[];
+  metadata: {
+    request_metadata?: { [key: string]: string };
+    messages_truncated?: boolean;
+    response_truncated?: boolean;
+  };
+  /** The request body (only with `store_prompts_in_spend_logs`; a truncated string when very large). */
+  messages: unknown;
+  /** The response body, or a stream's text (only with `store_prompts_in_spend_logs`). */
+  response: unknown;
+}
+
+export interface SpendLogsDay {
+  /** The UTC day, `YYYY-MM-DD`. */
+  startTime: string;
+  /** USD. */
+  spend: number;
+  users: { [key: string]: number };
+  models: { [key: string]: number };
+  [key: string]: string | number | { [key: string]: number };
+}
+
+export interface SpendLogsQuery {
+  /** A key (`sk-…`) or its hash. */
+  api_key?: string;
+  user_id?: string;
+  request_id?: string;
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  start_date?: string;
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  end_date?: string;
+  /** With both dates: `true` answers spend per day (LiteLLM's summary), `false` the rows. */
+  summarize?: "true" | "false";
+  page?: number;
+  page_size?: number;
+}
+
+export type SpendLogsResponse = SpendLogRow[];
+
+export type SpendLogsSummary = SpendLogsDay[];
 
 /**
  * Why the model stopped. Known values: end_turn, tool_use, max_tokens, stop_sequence, guardrail_intervened,

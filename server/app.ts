@@ -19,6 +19,8 @@ export interface AppServices {
   admission: Admission;
   /** The `/key/*` admin API. */
   keyRoutes: Hono;
+  /** `/spend/logs`, `/global/spend`, `/global/spend/report`, `/metrics`. */
+  spendRoutes: Hono;
   modelCall: ReturnType<typeof createModelCall>;
   newId: () => string;
   log: Logger;
@@ -42,6 +44,13 @@ function tagsOf(headers: Headers): string[] | undefined {
 export function createApp(s: AppServices): Hono<Env> {
   const app = new Hono<Env>();
 
+  // Every response carries the request's id as `x-litellm-call-id` (errors and admin routes included).
+  app.use(async (c, next) => {
+    c.set("requestId", s.newId());
+    await next();
+    if (!c.res.headers.has("x-litellm-call-id")) c.res.headers.set("x-litellm-call-id", c.get("requestId"));
+  });
+
   // `satisfies`: the answers are the ones openapi.yaml documents (server/health/schemas.ts).
   app.get("/health/liveliness", (c) => c.json("I'm alive!" satisfies HealthLiveliness));
   app.get("/health/liveness", (c) => c.json("I'm alive!" satisfies HealthLiveliness));
@@ -62,8 +71,7 @@ export function createApp(s: AppServices): Hono<Env> {
   });
 
   app.post(`${MODEL_PREFIX}*`, async (c) => {
-    const requestId = s.newId();
-    c.set("requestId", requestId);
+    const requestId = c.get("requestId");
     const url = c.req.url;
     // The raw path, still percent-encoded: ids are decoded exactly once, in parseModelPath.
     const pathStart = url.indexOf(MODEL_PREFIX, url.indexOf("//") + 2);
@@ -88,6 +96,7 @@ export function createApp(s: AppServices): Hono<Env> {
   });
 
   app.route("/key", s.keyRoutes);
+  app.route("/", s.spendRoutes);
 
   app.all(`${MODEL_PREFIX}*`, (c) => {
     throw new GatewayError(405, "UnknownOperationException", `Method ${c.req.method} is not allowed on ${c.req.path}`);

@@ -16,6 +16,8 @@ import { createRouter } from "./router/router.ts";
 import type { CallRecord, CallSink } from "./spend/call_record.ts";
 import { createPricing } from "./spend/cost.ts";
 import { createLedger } from "./spend/ledger.ts";
+import { priceTablesFor } from "./spend/price_table.ts";
+import { createSpendServices } from "./spend/services.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -49,17 +51,29 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const fetchFn = deps.fetch ?? fetch;
 
   const ledger = createLedger({ kv, instanceId: newId(), log });
-  const pricing = createPricing(config);
+  const pricing = createPricing(config, { tables: priceTablesFor(config), log });
   const keys = createKeyServices({ config, kv, ledger, now, newId, log });
+  const router = createRouter({ config, random, now, sleep: deps.sleep, kv, log });
+  const spend = createSpendServices({
+    config,
+    kv,
+    ledger,
+    pricing,
+    auth: keys.auth,
+    admission: keys.admission,
+    deployments: () => router.health(),
+    now,
+    log,
+  });
 
   const sink: CallSink = (record: CallRecord) => {
-    keys.admission.finished(record, pricing.callCostNanos(record));
+    const quote = spend.account(record);
+    keys.admission.finished(record, quote.nanos);
     deps.onCall?.(record);
   };
 
   const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
-  const router = createRouter({ config, random, now, sleep: deps.sleep, kv, log });
-  const modelCall = createModelCall({ config, router, upstream, now, sink });
+  const modelCall = createModelCall({ config, router, upstream, now, sink, cost: pricing.callCostNanos });
   const health = createHealth({ config, router, upstream, now, newId, sink });
 
   const ready = async () => {
@@ -75,6 +89,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     auth: keys.auth,
     admission: keys.admission,
     keyRoutes: keys.routes,
+    spendRoutes: spend.routes,
     modelCall,
     newId,
     log,

@@ -56,12 +56,7 @@ Deno.test("pricing: deployment prices from litellm_params or model_info; only su
     () => "x",
   );
   const pricing = createPricing(config);
-  assert.deepEqual(pricing.pricesFor("dep-a"), {
-    input: 0.000001,
-    output: 0.000002,
-    cacheRead: undefined,
-    cacheWrite: undefined,
-  });
+  assert.deepEqual(pricing.pricesFor("dep-a"), { input: 0.000001, output: 0.000002 });
   const record = (status: CallRecord["status"], deploymentId: string): CallRecord => ({
     requestId: "r",
     callType: "converse",

@@ -17,6 +17,7 @@ import { HealthReadiness } from "../server/health/schemas.ts";
 import { ConverseResponse } from "../server/bedrock/schemas.ts";
 import { type AppServices, createApp } from "../server/app.ts";
 import { createKeyRoutes, type KeyRoutesDeps } from "../server/keys/admin_routes.ts";
+import { createSpendRoutes, type SpendRoutesDeps } from "../server/spend/routes.ts";
 import { FAKE_CREDENTIALS, startFakeBedrock } from "./fake_bedrock.ts";
 import { converseBody, fakeConfig, MASTER_KEY, startGateway } from "./harness.ts";
 
@@ -62,7 +63,10 @@ Deno.test("every $ref in openapi.yaml resolves inside the document", () => {
 
 Deno.test("every route the app serves is documented, and nothing documented is unserved", () => {
   // Route registration only stores handlers, so the app can be built without services to list its routes.
-  const app = createApp({ keyRoutes: createKeyRoutes({} as KeyRoutesDeps) } as unknown as AppServices);
+  const app = createApp({
+    keyRoutes: createKeyRoutes({} as KeyRoutesDeps),
+    spendRoutes: createSpendRoutes({} as SpendRoutesDeps),
+  } as unknown as AppServices);
   const served = new Set<string>();
   for (const r of app.routes) {
     if (r.method === "ALL") continue; // catch-alls that answer UnknownOperationException / 404

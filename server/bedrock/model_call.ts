@@ -18,6 +18,7 @@ import { ConverseRequest, formatZodIssues } from "./schemas.ts";
 import { awaitFirstChunk, EVENT_STREAM_CONTENT_TYPE, relayStream } from "./stream_relay.ts";
 import { relayHeaders, type Upstream } from "./upstream.ts";
 import { readUsage } from "./usage.ts";
+import { formatUsd } from "../spend/cost.ts";
 
 export interface ModelCallDeps {
   config: GatewayConfig;
@@ -25,6 +26,8 @@ export interface ModelCallDeps {
   upstream: Upstream;
   now: () => number;
   sink: CallSink;
+  /** A finished call's cost in nano-USD, sent as `x-litellm-response-cost` on converse answers. */
+  cost?: (record: CallRecord) => bigint;
 }
 
 /** Who is calling and what they may do; filled in by authentication. */
@@ -114,6 +117,7 @@ export function createModelCall(deps: ModelCallDeps) {
       httpStatus: 0,
       retries: 0,
       requestTags: ctx.requestTags,
+      requestMetadata: checked.data.requestMetadata,
       requestBody: config.storePrompts ? decoder.decode(body) : undefined,
     };
     // Set once the router has a final response; its release frees the deployment's in-flight slot.
@@ -233,8 +237,9 @@ export function createModelCall(deps: ModelCallDeps) {
     if (response.ok) {
       record.status = "success";
       try {
-        const parsed = JSON.parse(decoder.decode(bytes)) as { usage?: unknown };
+        const parsed = JSON.parse(decoder.decode(bytes)) as { usage?: unknown; metrics?: { latencyMs?: unknown } };
         record.usage = readUsage(parsed.usage);
+        if (typeof parsed.metrics?.latencyMs === "number") record.bedrockLatencyMs = parsed.metrics.latencyMs;
       } catch {
         record.errorMessage = "upstream response was not JSON";
       }
@@ -248,6 +253,8 @@ export function createModelCall(deps: ModelCallDeps) {
       }
     }
     finish();
+    // Known before the answer is sent (streams learn their usage only at the end, so they carry no cost header).
+    if (deps.cost) headers.set("x-litellm-response-cost", formatUsd(deps.cost(record)));
     return new Response(bytes, { status: response.status, headers });
   };
 }

@@ -12,6 +12,7 @@ import { z } from "zod";
 import { ConverseRequest, ConverseResponse, ConverseStreamEvent, ConverseStreamRequest } from "../bedrock/schemas.ts";
 import { DeploymentHealthQuery, DeploymentHealthReport, HealthLiveliness, HealthReadiness } from "../health/schemas.ts";
 import { KEY_ROUTES } from "../keys/routes_doc.ts";
+import { SPEND_ROUTES } from "../spend/routes_doc.ts";
 import type { RouteDoc } from "./route_doc.ts";
 
 const ModelPathParams = z.object({
@@ -154,4 +155,5 @@ export const ROUTES: readonly RouteDoc[] = [
   ...HEALTH_ROUTES,
   DEPLOYMENT_HEALTH_ROUTE,
   ...KEY_ROUTES,
+  ...SPEND_ROUTES,
 ];

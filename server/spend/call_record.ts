@@ -43,6 +43,10 @@ export interface CallRecord {
   incomplete?: boolean;
   retries: number;
   requestTags?: string[];
+  /** The Converse request's `requestMetadata` (string pairs the caller tags the call with). */
+  requestMetadata?: Record<string, string>;
+  /** Bedrock's own processing time (`metrics.latencyMs` of a Converse response), for detailed debug logs. */
+  bedrockLatencyMs?: number;
   /** Only filled when `store_prompts_in_spend_logs` is on. */
   requestBody?: string;
   responseBody?: string;
