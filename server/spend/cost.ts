@@ -141,7 +141,9 @@ export function createPricing(config: GatewayConfig, opts: PricingOptions = {}):
   const pricesFor = (id: string | undefined): ModelPrices => (id && byId.get(id)) || {};
 
   function quote(record: CallRecord): Quote {
-    if (record.status !== "success" || !record.usage) return { nanos: 0n, unpriced: [] };
+    // A client that went away mid-stream still consumed the tokens Bedrock reported (AWS bills them), so
+    // known usage is billed; a failed call bills nothing.
+    if (record.status === "failure" || !record.usage) return { nanos: 0n, unpriced: [] };
     const prices = pricesFor(record.deploymentId);
     const unpriced = unpricedKinds(prices, record.usage);
     const fresh = unpriced.filter((k) => !warned.has(`${record.deploymentId}|${k}`));
