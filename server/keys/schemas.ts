@@ -134,16 +134,6 @@ export const KeyListResponse = z.object({
   total_pages: z.number().int(),
 }).meta({ id: "KeyListResponse" });
 
-/** LiteLLM's error shape, used by every non-`/bedrock` route. */
-export const LitellmError = z.object({
-  error: z.object({
-    message: z.string(),
-    type: z.string(),
-    param: z.string().nullable(),
-    code: z.string(),
-  }),
-}).meta({ id: "LitellmError" });
-
 export type KeyGenerateRequest = z.infer<typeof KeyGenerateRequest>;
 export type KeyUpdateRequest = z.infer<typeof KeyUpdateRequest>;
 export type KeyRegenerateRequest = z.infer<typeof KeyRegenerateRequest>;
