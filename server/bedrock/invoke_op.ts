@@ -29,11 +29,15 @@ const STREAM_HEADERS = [...COMMON_HEADERS, "x-amzn-bedrock-accept"];
 
 const REQUEST_METADATA = "x-amzn-bedrock-request-metadata";
 
-/** `application/json`, with or without parameters (`; charset=utf-8`). An absent type is sent as JSON too. */
-function isJson(contentType: string | null): boolean {
+/**
+ * Whether the body must be JSON: declared `application/json` (with or without parameters), or not declared at all —
+ * absent, or `application/octet-stream`, which the AWS JS SDK sends when `contentType` is left out and Bedrock reads
+ * as JSON. A body declared as anything else is forwarded unchecked for Bedrock to judge.
+ */
+function expectsJson(contentType: string | null): boolean {
   if (contentType === null) return true;
   const type = contentType.split(";")[0].trim().toLowerCase();
-  return type === "application/json" || type.endsWith("+json");
+  return type === "application/json" || type.endsWith("+json") || type === "application/octet-stream";
 }
 
 /** `X-Amzn-Bedrock-Request-Metadata`: a JSON object of strings; a 400 naming the header when it is not one. */
@@ -172,7 +176,7 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
     streamUsage: "invocationMetrics",
     prepare(body, headers) {
       if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
-      const json = isJson(headers.get("content-type")) ? parseJsonBody(body) : undefined;
+      const json = expectsJson(headers.get("content-type")) ? parseJsonBody(body) : undefined;
       return { json, requestMetadata: requestMetadataOf(headers), headers: pickHeaders(headers, bound) };
     },
     answer(headers, body) {
