@@ -14,6 +14,42 @@ export type OneOf<T> = {
   [K in keyof T]: { [P in K]: T[P] } & { [P in Exclude<keyof T, K>]?: never };
 }[keyof T];
 
+export interface AgentPayloadPart {
+  /** Base64 of a piece of the agent's answer text. */
+  bytes: string;
+  attribution?: {
+    citations?: unknown[];
+  };
+}
+
+export interface ApplyGuardrailRequest {
+  /** Whether the content is model input or output. */
+  source: "INPUT" | "OUTPUT";
+  content: GuardrailContentBlock[];
+  /**
+   * How much of the assessment to return. Known values: INTERVENTIONS, FULL. Other strings are accepted for forward
+   * compatibility.
+   */
+  outputScope?: "INTERVENTIONS" | "FULL" | (string & Record<never, never>);
+}
+
+export interface ApplyGuardrailResponse {
+  /** Text units evaluated per policy (guardrail pricing). */
+  usage: { [key: string]: unknown };
+  /**
+   * What the guardrail did. Known values: NONE, GUARDRAIL_INTERVENED. Other strings are accepted for forward
+   * compatibility.
+   */
+  action: "NONE" | "GUARDRAIL_INTERVENED" | (string & Record<never, never>);
+  actionReason?: string;
+  outputs: {
+    text?: string;
+  }[];
+  assessments: { [key: string]: unknown }[];
+  /** Arbitrary JSON value. */
+  guardrailCoverage?: unknown;
+}
+
 export interface AudioBlock {
   /**
    * Audio format. Known values: mp3, opus, wav, aac, flac, mp4, ogg, mkv, mka, x-aac, m4a, mpeg, mpga, pcm, webm. Other
@@ -264,6 +300,14 @@ export interface ConverseStreamRequest {
   guardrailConfig?: GuardrailStreamConfiguration;
 }
 
+export interface ConverseTokensRequest {
+  messages?: Message[];
+  system?: SystemContentBlock[];
+  toolConfig?: ToolConfiguration;
+  /** Arbitrary JSON value. */
+  additionalModelRequestFields?: unknown;
+}
+
 export interface ConverseTrace {
   guardrail?: {
     modelOutput?: string[];
@@ -274,6 +318,20 @@ export interface ConverseTrace {
   promptRouter?: {
     invokedModelId?: string;
   };
+}
+
+/** Exactly one of `converse` or `invokeModel`. */
+export type CountTokensInput = OneOf<{
+  converse: ConverseTokensRequest;
+  invokeModel: InvokeModelTokensRequest;
+}>;
+
+export interface CountTokensRequest {
+  input: CountTokensInput;
+}
+
+export interface CountTokensResponse {
+  inputTokens: number;
 }
 
 export interface DeploymentHealthQuery {
@@ -434,6 +492,21 @@ export interface GuardrailConfiguration {
   trace?: "enabled" | "disabled" | "enabled_full" | (string & Record<never, never>);
 }
 
+/** `{text}` or `{image}`. */
+export type GuardrailContentBlock = OneOf<{
+  text: {
+    text: string;
+    qualifiers?: string[];
+  };
+  image: {
+    format: string;
+    source: {
+      /** Base64-encoded bytes. */
+      bytes: string;
+    };
+  };
+}>;
+
 /** Content that the guardrail evaluates: text or image. */
 export type GuardrailConverseContentBlock = OneOf<{
   text: {
@@ -497,6 +570,45 @@ export interface InferenceConfiguration {
   stopSequences?: string[];
 }
 
+/** `chunk`, `trace`, `returnControl` or `files`. */
+export type InvokeAgentEvent = OneOf<{
+  chunk: AgentPayloadPart;
+  trace: { [key: string]: unknown };
+  returnControl: { [key: string]: unknown };
+  files: { [key: string]: unknown };
+}>;
+
+export interface InvokeAgentRequest {
+  inputText?: string;
+  /** Arbitrary JSON value. */
+  sessionState?: unknown;
+  endSession?: boolean;
+  enableTrace?: boolean;
+  memoryId?: string;
+  /** Arbitrary JSON value. */
+  bedrockModelConfigurations?: unknown;
+  /** Arbitrary JSON value. */
+  streamingConfigurations?: unknown;
+  /** Arbitrary JSON value. */
+  promptCreationConfigurations?: unknown;
+}
+
+/**
+ * The model's native request or response JSON (for Claude: the Anthropic Messages API shape with `anthropic_version`).
+ * Forwarded byte for byte; only checked to be JSON.
+ */
+export type InvokeModelBody = { [key: string]: unknown };
+
+/** `chunk` events, or one exception frame that ends the stream. */
+export type InvokeModelStreamEvent = OneOf<{
+  chunk: PayloadPart;
+}>;
+
+export interface InvokeModelTokensRequest {
+  /** Base64 of an InvokeModel body. */
+  body: string;
+}
+
 export interface KeyBlockRequest {
   key: KeyRef;
 }
@@ -513,6 +625,13 @@ export interface KeyDeleteResponse {
 export interface KeyGenerateRequest {
   /** Model names the key may call; empty or absent means all. */
   models?: string[];
+  /**
+   * `/bedrock` routes the key may call: exact paths or prefixes ending in `*` (`/bedrock/guardrail/*`,
+   * `/bedrock/knowledgebases/*`, `/bedrock/retrieveAndGenerate`, `/bedrock/agents/*`, `/bedrock/model/*`). Absent,
+   * empty or null: model routes only (still limited by `models`). Once set, every `/bedrock` call must match one, model
+   * routes included.
+   */
+  allowed_routes?: RoutePattern[] | null;
   /** USD; calls are refused once spend reaches it. */
   max_budget?: number | null;
   /** USD; crossing it is logged once per window. */
@@ -551,6 +670,7 @@ export interface KeyGenerateResponse {
   budget_reset_at: string | null;
   expires: string | null;
   models: string[];
+  allowed_routes: string[];
   rpm_limit: number | null;
   tpm_limit: number | null;
   max_parallel_requests: number | null;
@@ -580,6 +700,7 @@ export interface KeyInfo {
   budget_reset_at: string | null;
   expires: string | null;
   models: string[];
+  allowed_routes: string[];
   rpm_limit: number | null;
   tpm_limit: number | null;
   max_parallel_requests: number | null;
@@ -626,6 +747,13 @@ export type KeyRef = string;
 export interface KeyRegenerateRequest {
   /** Model names the key may call; empty or absent means all. */
   models?: string[];
+  /**
+   * `/bedrock` routes the key may call: exact paths or prefixes ending in `*` (`/bedrock/guardrail/*`,
+   * `/bedrock/knowledgebases/*`, `/bedrock/retrieveAndGenerate`, `/bedrock/agents/*`, `/bedrock/model/*`). Absent,
+   * empty or null: model routes only (still limited by `models`). Once set, every `/bedrock` call must match one, model
+   * routes included.
+   */
+  allowed_routes?: RoutePattern[] | null;
   /** USD; calls are refused once spend reaches it. */
   max_budget?: number | null;
   /** USD; crossing it is logged once per window. */
@@ -656,6 +784,13 @@ export interface KeyUpdateRequest {
   key: KeyRef;
   /** Model names the key may call; empty or absent means all. */
   models?: string[];
+  /**
+   * `/bedrock` routes the key may call: exact paths or prefixes ending in `*` (`/bedrock/guardrail/*`,
+   * `/bedrock/knowledgebases/*`, `/bedrock/retrieveAndGenerate`, `/bedrock/agents/*`, `/bedrock/model/*`). Absent,
+   * empty or null: model routes only (still limited by `models`). Once set, every `/bedrock` call must match one, model
+   * routes included.
+   */
+  allowed_routes?: RoutePattern[] | null;
   /** USD; calls are refused once spend reaches it. */
   max_budget?: number | null;
   /** USD; crossing it is logged once per window. */
@@ -692,6 +827,7 @@ export interface KeyUpdateResponse {
   budget_reset_at: string | null;
   expires: string | null;
   models: string[];
+  allowed_routes: string[];
   rpm_limit: number | null;
   tpm_limit: number | null;
   max_parallel_requests: number | null;
@@ -767,6 +903,14 @@ export type OutputFormatStructure = OneOf<{
   };
 }>;
 
+export interface PayloadPart {
+  /**
+   * Base64 of one model-native stream event (JSON). The last one carries `amazon-bedrock-invocationMetrics`
+   * {inputTokenCount, outputTokenCount, invocationLatency, firstByteLatency}.
+   */
+  bytes: string;
+}
+
 export interface PerformanceConfiguration {
   /** Latency mode. Known values: standard, optimized. Other strings are accepted for forward compatibility. */
   latency?: "standard" | "optimized" | (string & Record<never, never>);
@@ -807,6 +951,54 @@ export type ReasoningContentBlockDelta = OneOf<{
   redactedContent: string;
 }>;
 
+export interface RetrieveAndGenerateRequest {
+  input: {
+    text: string;
+  };
+  /** Arbitrary JSON value. */
+  retrieveAndGenerateConfiguration?: unknown;
+  /** Arbitrary JSON value. */
+  sessionConfiguration?: unknown;
+  sessionId?: string;
+}
+
+export interface RetrieveAndGenerateResponse {
+  sessionId: string;
+  output: {
+    text: string;
+  };
+  citations?: unknown[];
+  guardrailAction?: string;
+}
+
+export interface RetrieveRequest {
+  /** `{text}` (or an image query). */
+  retrievalQuery: {
+    text?: string;
+    type?: string;
+  };
+  /** Arbitrary JSON value. */
+  retrievalConfiguration?: unknown;
+  /** Arbitrary JSON value. */
+  guardrailConfiguration?: unknown;
+  nextToken?: string;
+}
+
+export interface RetrieveResponse {
+  retrievalResults: {
+    content: { [key: string]: unknown };
+    /** Arbitrary JSON value. */
+    location?: unknown;
+    score?: number;
+    /** Arbitrary JSON value. */
+    metadata?: unknown;
+  }[];
+  guardrailAction?: string;
+  nextToken?: string;
+}
+
+export type RoutePattern = "/bedrock/guardrail/*" | "/bedrock/model/*" | (string & Record<never, never>);
+
 export interface S3Location {
   /** s3://bucket/key, ≤ 1024 chars. */
   uri: string;
@@ -836,7 +1028,16 @@ export interface ServiceTier {
 export interface SpendLogRow {
   /** The call's id, also sent as `x-litellm-call-id`. */
   request_id: string;
-  call_type: "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream" | "count-tokens";
+  call_type:
+    | "converse"
+    | "converse-stream"
+    | "invoke"
+    | "invoke-with-response-stream"
+    | "count-tokens"
+    | "apply-guardrail"
+    | "retrieve"
+    | "retrieve-and-generate"
+    | "invoke-agent";
   /** SHA-256 hex of the key used (never the key itself). */
   api_key: string | null;
   key_alias: string | null;

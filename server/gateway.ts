@@ -7,6 +7,7 @@
 import type { GatewayConfig } from "./config/types.ts";
 import { createApp } from "./app.ts";
 import { createModelCall } from "./bedrock/model_call.ts";
+import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
 import { createSigV4Signer } from "./bedrock/sigv4.ts";
 import { createUpstream } from "./bedrock/upstream.ts";
 import { createKeyServices } from "./keys/services.ts";
@@ -74,6 +75,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
   const modelCall = createModelCall({ config, router, upstream, now, sink, cost: pricing.callCostNanos });
+  const passthroughCall = createPassthroughCall({ config, upstream, now, sink });
   const health = createHealth({ config, router, upstream, now, newId, sink });
 
   const ready = async () => {
@@ -91,6 +93,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     keyRoutes: keys.routes,
     spendRoutes: spend.routes,
     modelCall,
+    passthroughCall,
     newId,
     log,
     ready,

@@ -1,7 +1,7 @@
 /**
  * @module
- * Relaying a Bedrock event stream (`/converse-stream`) to the client chunk by chunk, exactly as it arrives,
- * while a {@link StreamTap} reads its frames on the side for accounting.
+ * Relaying a Bedrock event stream (`/converse-stream`, `/invoke-with-response-stream`, InvokeAgent) to the client
+ * chunk by chunk, exactly as it arrives, while a {@link StreamTap} reads its frames on the side for accounting.
  *
  * - Unbuffered: every upstream chunk is handed to the client as soon as it is read, unchanged. The relay pulls
  *   from upstream only when the client side asks for more (highWaterMark 0), so a slow client slows the upstream
@@ -18,7 +18,7 @@
 import { encodeException } from "../../sdk/eventstream.ts";
 import type { CallRecord, CallStatus } from "../spend/call_record.ts";
 import { IdleWatchdog, type WatchdogClock } from "./watchdog.ts";
-import { StreamTap } from "./stream_tap.ts";
+import { StreamTap, type StreamUsageSource } from "./stream_tap.ts";
 
 export { exceptionName } from "./stream_tap.ts";
 
@@ -34,6 +34,8 @@ export interface StreamRelayOptions {
   finish: () => void;
   /** Keep the assembled text for spend logs (only when prompts are stored). */
   storeResponse: boolean;
+  /** Where the stream reports usage (default ConverseStream's `metadata` event). */
+  usageFrom?: StreamUsageSource;
   /** Longest wait for the next upstream chunk (`stream_timeout`), in ms; 0 for no limit (local mock streams). */
   idleTimeoutMs: number;
   /** Clock for the idle timeout; injected by tests to move time by hand and check that no timer is left. */
@@ -104,7 +106,7 @@ export function relayStream(
   const { record, clientSignal, upstreamAbort, idleTimeoutMs } = opts;
   // The head said 200: success unless an exception frame, a broken upstream, a stall or the client says otherwise.
   record.status = "success";
-  const tap = new StreamTap(record, { keepText: opts.storeResponse });
+  const tap = new StreamTap(record, { keepText: opts.storeResponse, usageFrom: opts.usageFrom });
   const reader = upstreamBody.getReader();
   let over = false;
   let stalled = false;

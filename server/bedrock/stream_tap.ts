@@ -1,8 +1,9 @@
 /**
  * @module
- * Reading a relayed ConverseStream on the side: every chunk the client gets is also fed to the event-stream
- * decoder, and what the frames say lands in the call's `CallRecord`: usage from the `metadata` event, the type
- * and message of an in-stream exception, and (only when prompts are stored) the response text.
+ * Reading a relayed event stream on the side: every chunk the client gets is also fed to the event-stream
+ * decoder, and what the frames say lands in the call's `CallRecord`: usage (ConverseStream's `metadata` event, or
+ * the `amazon-bedrock-invocationMetrics` that InvokeModelWithResponseStream puts in its last `chunk`), the type and
+ * message of an in-stream exception, and (only when prompts are stored) the response text.
  *
  * The tap never changes or holds the bytes it is shown. Its memory is the decoder's one frame in progress
  * (plus the response text when `keepText` is on); nothing is kept per frame.
@@ -33,9 +34,61 @@ function jsonPayload(m: EventStreamMessage): Record<string, unknown> | undefined
   }
 }
 
+/**
+ * Where a stream reports its usage: ConverseStream's `metadata` event, the invocation metrics in the last `chunk`
+ * of InvokeModelWithResponseStream, or nowhere (InvokeAgent: nothing is billed, and no frame marks the end).
+ */
+export type StreamUsageSource = "metadata" | "invocationMetrics" | "none";
+
 export interface StreamTapOptions {
   /** Assemble the streamed text into `record.responseBody` (only when prompts are stored in spend logs). */
   keepText: boolean;
+  /** Default `metadata`. */
+  usageFrom?: StreamUsageSource;
+}
+
+const INVOCATION_METRICS = "amazon-bedrock-invocationMetrics";
+
+/** A `chunk` payload's `bytes` (base64) as a binary string (one char per byte); undefined when absent. */
+function chunkBytes(m: EventStreamMessage): string | undefined {
+  const bytes = jsonPayload(m)?.bytes;
+  if (typeof bytes !== "string") return undefined;
+  try {
+    return atob(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+function utf8(binary: string): string {
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return textDecoder.decode(out);
+}
+
+/** The invocation metrics of a model-native chunk as a Bedrock usage object (undefined when it has none). */
+export function invocationMetricsUsage(chunk: unknown): Record<string, number> | undefined {
+  const metrics = (chunk as Record<string, unknown> | undefined)?.[INVOCATION_METRICS] as
+    | Record<string, unknown>
+    | undefined;
+  if (!metrics || typeof metrics !== "object") return undefined;
+  const n = (v: unknown) => typeof v === "number" ? v : 0;
+  return {
+    inputTokens: n(metrics.inputTokenCount),
+    outputTokens: n(metrics.outputTokenCount),
+    cacheReadInputTokens: n(metrics.cacheReadInputTokenCount),
+    cacheWriteInputTokens: n(metrics.cacheWriteInputTokenCount),
+  };
+}
+
+/** The text a model-native stream event adds (Anthropic, Titan, Llama, Cohere, Mistral shapes), else "". */
+function nativeText(event: Record<string, unknown>): string {
+  const delta = event.delta as { text?: unknown } | undefined;
+  if (typeof delta?.text === "string") return delta.text;
+  for (const key of ["outputText", "generation", "completion", "text"]) {
+    if (typeof event[key] === "string") return event[key] as string;
+  }
+  return "";
 }
 
 /**
@@ -52,6 +105,7 @@ export class StreamTap {
   readonly #record: CallRecord;
   readonly #decoder = new EventStreamDecoder();
   readonly #keepText: boolean;
+  readonly #usageFrom: StreamUsageSource;
   #parsing = true;
   #sawMetadata = false;
   #sawException = false;
@@ -60,6 +114,7 @@ export class StreamTap {
   constructor(record: CallRecord, opts: StreamTapOptions) {
     this.#record = record;
     this.#keepText = opts.keepText;
+    this.#usageFrom = opts.usageFrom ?? "metadata";
   }
 
   /** Reads the frames completed by `chunk`. Never throws: an unparseable stream only stops the reading. */
@@ -77,7 +132,10 @@ export class StreamTap {
     for (const m of messages) this.#inspect(m);
   }
 
-  /** The `metadata` event (usage) has been seen: the answer is complete as far as accounting goes. */
+  /**
+   * The usage (`metadata` event, or a chunk's invocation metrics) has been seen: the answer is complete as far as
+   * accounting goes. Always false for streams that report no usage.
+   */
   get sawMetadata(): boolean {
     return this.#sawMetadata;
   }
@@ -103,11 +161,39 @@ export class StreamTap {
   /** Called once, when the stream is over for whatever reason: notes what was missing. */
   close(): void {
     const record = this.#record;
-    if (!this.#sawMetadata) record.incomplete = true;
+    if (!this.#sawMetadata && this.#usageFrom !== "none") record.incomplete = true;
     if (this.endedMidFrame) {
       record.errorMessage ??= `event stream ended mid-frame (${this.#decoder.pending} bytes of a frame pending)`;
     }
     if (this.#keepText) record.responseBody = this.#text;
+  }
+
+  /**
+   * A `chunk` event: base64 bytes. InvokeModelWithResponseStream: model-native JSON whose last one carries the
+   * invocation metrics; only chunks that mention them are parsed (unless the text is kept). InvokeAgent: answer text.
+   */
+  #inspectChunk(m: EventStreamMessage): void {
+    if (this.#usageFrom === "metadata" || (this.#usageFrom === "none" && !this.#keepText)) return;
+    const binary = chunkBytes(m);
+    if (binary === undefined) return;
+    if (this.#usageFrom === "none") {
+      this.#text += utf8(binary);
+      return;
+    }
+    const hasMetrics = binary.includes(INVOCATION_METRICS);
+    if (!hasMetrics && !this.#keepText) return;
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(utf8(binary));
+    } catch {
+      return;
+    }
+    if (this.#keepText) this.#text += nativeText(event);
+    const usage = hasMetrics ? readUsage(invocationMetricsUsage(event)) : undefined;
+    if (usage) {
+      this.#sawMetadata = true;
+      this.#record.usage = usage;
+    }
   }
 
   #inspect(m: EventStreamMessage): void {
@@ -124,6 +210,8 @@ export class StreamTap {
       } else if (event === "contentBlockDelta" && this.#keepText) {
         const delta = jsonPayload(m)?.delta as { text?: unknown } | undefined;
         if (typeof delta?.text === "string") this.#text += delta.text;
+      } else if (event === "chunk") {
+        this.#inspectChunk(m);
       }
     } else if (type === "exception") {
       this.#sawException = true;

@@ -5,7 +5,20 @@
  */
 import type { Usage } from "../bedrock/usage.ts";
 
-export type CallType = "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream" | "count-tokens";
+/** Model operations, then the pass-through operations that are not model calls (guardrails, agent runtime). */
+export const CALL_TYPES = [
+  "converse",
+  "converse-stream",
+  "invoke",
+  "invoke-with-response-stream",
+  "count-tokens",
+  "apply-guardrail",
+  "retrieve",
+  "retrieve-and-generate",
+  "invoke-agent",
+] as const;
+
+export type CallType = typeof CALL_TYPES[number];
 
 export type CallStatus = "success" | "failure" | "client_disconnected";
 
@@ -20,8 +33,13 @@ export interface Caller {
 export interface CallRecord {
   requestId: string;
   callType: CallType;
-  /** The `model_name` the client asked for. */
+  /**
+   * The `model_name` the client asked for; for pass-through calls that are not model calls, what they called
+   * (`guardrail/{id}/{version}`, `knowledgebase/{id}`, `agent/{agentId}/{aliasId}`, `retrieveAndGenerate`).
+   */
   modelName: string;
+  /** The gateway route, for logs, when it is not `/bedrock/model/{modelName}/{callType}`. */
+  route?: string;
   deploymentId?: string;
   bedrockModelId?: string;
   region?: string;

@@ -20,7 +20,7 @@ export function logCall(log: Logger, record: CallRecord, quote: Quote): void {
   const u = record.usage;
   const fields: Record<string, unknown> = {
     request_id: record.requestId,
-    route: `/bedrock/model/${record.modelName}/${record.callType}`,
+    route: record.route ?? `/bedrock/model/${record.modelName}/${record.callType}`,
     call_type: record.callType,
     model: record.modelName,
     deployment: record.deploymentId,

@@ -6,6 +6,7 @@
  * `Math.round(spend * 1e9)` recovers the exact integer).
  */
 import { z } from "zod";
+import { CALL_TYPES } from "./call_record.ts";
 
 const Timestamp = z.string().meta({ description: "ISO 8601, UTC." });
 const Usd = z.number().meta({ description: "USD." });
@@ -18,7 +19,7 @@ const DateParam = z.string().min(1).max(64).meta({
 /** One finished call (success or failure), as stored and as `/spend/logs` answers. */
 export const SpendLogRow = z.object({
   request_id: z.string().meta({ description: "The call's id, also sent as `x-litellm-call-id`." }),
-  call_type: z.enum(["converse", "converse-stream", "invoke", "invoke-with-response-stream", "count-tokens"]),
+  call_type: z.enum(CALL_TYPES),
   api_key: z.string().nullable().meta({ description: "SHA-256 hex of the key used (never the key itself)." }),
   key_alias: z.string().nullable(),
   user: z.string().nullable().meta({ description: "The key's `user_id`." }),
