@@ -23,6 +23,11 @@ export const OPERATIONS = {
     block: ["POST", "/key/block", true],
     unblock: ["POST", "/key/unblock", true],
   },
+  spend: {
+    logs: ["GET", "/spend/logs", true],
+    global: ["GET", "/global/spend", true],
+    report: ["GET", "/global/spend/report", true],
+  },
 } as const;
 
 /** Input and output of each operation, by group. */
@@ -96,6 +101,65 @@ export interface Operations {
     unblock: {
       input: T.KeyBlockRequest;
       output: T.KeyUpdateResponse;
+    };
+  };
+  spend: {
+    /** Spend-log rows, or spend per day (`GET /spend/logs`) */
+    logs: {
+      input: {
+        /** A key (`sk-…`) or its hash. */
+        api_key?: string;
+        user_id?: string;
+        request_id?: string;
+        /**
+         * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+         * (`2025-06-01T12:00:00Z`).
+         */
+        start_date?: string;
+        /**
+         * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+         * (`2025-06-01T12:00:00Z`).
+         */
+        end_date?: string;
+        /** With both dates: `true` answers spend per day (LiteLLM's summary), `false` the rows. */
+        summarize?: "true" | "false";
+        page?: number;
+        page_size?: number;
+      };
+      output: T.SpendLogsResponse | T.SpendLogsSummary;
+    };
+    /** Total spend (`GET /global/spend`) */
+    global: {
+      input: {
+        /**
+         * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+         * (`2025-06-01T12:00:00Z`).
+         */
+        start_date?: string;
+        /**
+         * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+         * (`2025-06-01T12:00:00Z`).
+         */
+        end_date?: string;
+      };
+      output: T.GlobalSpendResponse;
+    };
+    /** Spend, calls and tokens per model, key, user, team, deployment or day (`GET /global/spend/report`) */
+    report: {
+      input: {
+        /**
+         * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+         * (`2025-06-01T12:00:00Z`).
+         */
+        start_date: string;
+        /**
+         * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+         * (`2025-06-01T12:00:00Z`).
+         */
+        end_date: string;
+        group_by?: "model" | "key" | "user" | "team" | "deployment" | "day";
+      };
+      output: T.GlobalSpendReport;
     };
   };
 }

@@ -14,6 +14,42 @@ export type OneOf<T> = {
   [K in keyof T]: { [P in K]: T[P] } & { [P in Exclude<keyof T, K>]?: never };
 }[keyof T];
 
+export interface AgentPayloadPart {
+  /** Base64 of a piece of the agent's answer text. */
+  bytes: string;
+  attribution?: {
+    citations?: unknown[];
+  };
+}
+
+export interface ApplyGuardrailRequest {
+  /** Whether the content is model input or output. */
+  source: "INPUT" | "OUTPUT";
+  content: GuardrailContentBlock[];
+  /**
+   * How much of the assessment to return. Known values: INTERVENTIONS, FULL. Other strings are accepted for forward
+   * compatibility.
+   */
+  outputScope?: "INTERVENTIONS" | "FULL" | (string & Record<never, never>);
+}
+
+export interface ApplyGuardrailResponse {
+  /** Text units evaluated per policy (guardrail pricing). */
+  usage: { [key: string]: unknown };
+  /**
+   * What the guardrail did. Known values: NONE, GUARDRAIL_INTERVENED. Other strings are accepted for forward
+   * compatibility.
+   */
+  action: "NONE" | "GUARDRAIL_INTERVENED" | (string & Record<never, never>);
+  actionReason?: string;
+  outputs: {
+    text?: string;
+  }[];
+  assessments: { [key: string]: unknown }[];
+  /** Arbitrary JSON value. */
+  guardrailCoverage?: unknown;
+}
+
 export interface AudioBlock {
   /**
    * Audio format. Known values: mp3, opus, wav, aac, flac, mp4, ogg, mkv, mka, x-aac, m4a, mpeg, mpga, pcm, webm. Other
@@ -264,6 +300,14 @@ export interface ConverseStreamRequest {
   guardrailConfig?: GuardrailStreamConfiguration;
 }
 
+export interface ConverseTokensRequest {
+  messages?: Message[];
+  system?: SystemContentBlock[];
+  toolConfig?: ToolConfiguration;
+  /** Arbitrary JSON value. */
+  additionalModelRequestFields?: unknown;
+}
+
 export interface ConverseTrace {
   guardrail?: {
     modelOutput?: string[];
@@ -274,6 +318,20 @@ export interface ConverseTrace {
   promptRouter?: {
     invokedModelId?: string;
   };
+}
+
+/** Exactly one of `converse` or `invokeModel`. */
+export type CountTokensInput = OneOf<{
+  converse: ConverseTokensRequest;
+  invokeModel: InvokeModelTokensRequest;
+}>;
+
+export interface CountTokensRequest {
+  input: CountTokensInput;
+}
+
+export interface CountTokensResponse {
+  inputTokens: number;
 }
 
 export interface DeploymentHealthQuery {
@@ -366,6 +424,62 @@ export interface GatewayBedrockErrorBody {
   error?: LiteLLMError;
 }
 
+export interface GlobalSpendQuery {
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  start_date?: string;
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  end_date?: string;
+}
+
+/** Groups by spend, highest first (by day: oldest first). */
+export type GlobalSpendReport = GlobalSpendReportRow[];
+
+export interface GlobalSpendReportQuery {
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  start_date: string;
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  end_date: string;
+  group_by?: "model" | "key" | "user" | "team" | "deployment" | "day";
+}
+
+export interface GlobalSpendReportRow {
+  model?: string;
+  api_key?: string | null;
+  user?: string | null;
+  team_id?: string | null;
+  model_id?: string | null;
+  group_by_day?: string;
+  /** USD. */
+  total_spend: number;
+  api_requests: number;
+  failed_requests: number;
+  /** Prompt tokens, cache reads and writes included. */
+  total_input_tokens: number;
+  total_output_tokens: number;
+  total_cache_read_input_tokens: number;
+  total_cache_creation_input_tokens: number;
+  total_tokens: number;
+}
+
+export interface GlobalSpendResponse {
+  /** USD. */
+  spend: number;
+  /** Always null: the gateway has no global budget. */
+  max_budget: number | null;
+}
+
 export interface GuardrailConfiguration {
   /** "", an id [a-z0-9]+, or a guardrail ARN. */
   guardrailIdentifier?: string;
@@ -377,6 +491,21 @@ export interface GuardrailConfiguration {
    */
   trace?: "enabled" | "disabled" | "enabled_full" | (string & Record<never, never>);
 }
+
+/** `{text}` or `{image}`. */
+export type GuardrailContentBlock = OneOf<{
+  text: {
+    text: string;
+    qualifiers?: string[];
+  };
+  image: {
+    format: string;
+    source: {
+      /** Base64-encoded bytes. */
+      bytes: string;
+    };
+  };
+}>;
 
 /** Content that the guardrail evaluates: text or image. */
 export type GuardrailConverseContentBlock = OneOf<{
@@ -441,6 +570,45 @@ export interface InferenceConfiguration {
   stopSequences?: string[];
 }
 
+/** `chunk`, `trace`, `returnControl` or `files`. */
+export type InvokeAgentEvent = OneOf<{
+  chunk: AgentPayloadPart;
+  trace: { [key: string]: unknown };
+  returnControl: { [key: string]: unknown };
+  files: { [key: string]: unknown };
+}>;
+
+export interface InvokeAgentRequest {
+  inputText?: string;
+  /** Arbitrary JSON value. */
+  sessionState?: unknown;
+  endSession?: boolean;
+  enableTrace?: boolean;
+  memoryId?: string;
+  /** Arbitrary JSON value. */
+  bedrockModelConfigurations?: unknown;
+  /** Arbitrary JSON value. */
+  streamingConfigurations?: unknown;
+  /** Arbitrary JSON value. */
+  promptCreationConfigurations?: unknown;
+}
+
+/**
+ * The model's native request or response JSON (for Claude: the Anthropic Messages API shape with `anthropic_version`).
+ * Forwarded byte for byte; only checked to be JSON.
+ */
+export type InvokeModelBody = { [key: string]: unknown };
+
+/** `chunk` events, or one exception frame that ends the stream. */
+export type InvokeModelStreamEvent = OneOf<{
+  chunk: PayloadPart;
+}>;
+
+export interface InvokeModelTokensRequest {
+  /** Base64 of an InvokeModel body. */
+  body: string;
+}
+
 export interface KeyBlockRequest {
   key: KeyRef;
 }
@@ -457,6 +625,13 @@ export interface KeyDeleteResponse {
 export interface KeyGenerateRequest {
   /** Model names the key may call; empty or absent means all. */
   models?: string[];
+  /**
+   * `/bedrock` routes the key may call: exact paths or prefixes ending in `*` (`/bedrock/guardrail/*`,
+   * `/bedrock/knowledgebases/*`, `/bedrock/retrieveAndGenerate`, `/bedrock/agents/*`, `/bedrock/model/*`). Absent,
+   * empty or null: model routes only (still limited by `models`). Once set, every `/bedrock` call must match one, model
+   * routes included.
+   */
+  allowed_routes?: RoutePattern[] | null;
   /** USD; calls are refused once spend reaches it. */
   max_budget?: number | null;
   /** USD; crossing it is logged once per window. */
@@ -495,6 +670,7 @@ export interface KeyGenerateResponse {
   budget_reset_at: string | null;
   expires: string | null;
   models: string[];
+  allowed_routes: string[];
   rpm_limit: number | null;
   tpm_limit: number | null;
   max_parallel_requests: number | null;
@@ -524,6 +700,7 @@ export interface KeyInfo {
   budget_reset_at: string | null;
   expires: string | null;
   models: string[];
+  allowed_routes: string[];
   rpm_limit: number | null;
   tpm_limit: number | null;
   max_parallel_requests: number | null;
@@ -570,6 +747,13 @@ export type KeyRef = string;
 export interface KeyRegenerateRequest {
   /** Model names the key may call; empty or absent means all. */
   models?: string[];
+  /**
+   * `/bedrock` routes the key may call: exact paths or prefixes ending in `*` (`/bedrock/guardrail/*`,
+   * `/bedrock/knowledgebases/*`, `/bedrock/retrieveAndGenerate`, `/bedrock/agents/*`, `/bedrock/model/*`). Absent,
+   * empty or null: model routes only (still limited by `models`). Once set, every `/bedrock` call must match one, model
+   * routes included.
+   */
+  allowed_routes?: RoutePattern[] | null;
   /** USD; calls are refused once spend reaches it. */
   max_budget?: number | null;
   /** USD; crossing it is logged once per window. */
@@ -600,6 +784,13 @@ export interface KeyUpdateRequest {
   key: KeyRef;
   /** Model names the key may call; empty or absent means all. */
   models?: string[];
+  /**
+   * `/bedrock` routes the key may call: exact paths or prefixes ending in `*` (`/bedrock/guardrail/*`,
+   * `/bedrock/knowledgebases/*`, `/bedrock/retrieveAndGenerate`, `/bedrock/agents/*`, `/bedrock/model/*`). Absent,
+   * empty or null: model routes only (still limited by `models`). Once set, every `/bedrock` call must match one, model
+   * routes included.
+   */
+  allowed_routes?: RoutePattern[] | null;
   /** USD; calls are refused once spend reaches it. */
   max_budget?: number | null;
   /** USD; crossing it is logged once per window. */
@@ -636,6 +827,7 @@ export interface KeyUpdateResponse {
   budget_reset_at: string | null;
   expires: string | null;
   models: string[];
+  allowed_routes: string[];
   rpm_limit: number | null;
   tpm_limit: number | null;
   max_parallel_requests: number | null;
@@ -711,6 +903,14 @@ export type OutputFormatStructure = OneOf<{
   };
 }>;
 
+export interface PayloadPart {
+  /**
+   * Base64 of one model-native stream event (JSON). The last one carries `amazon-bedrock-invocationMetrics`
+   * {inputTokenCount, outputTokenCount, invocationLatency, firstByteLatency}.
+   */
+  bytes: string;
+}
+
 export interface PerformanceConfiguration {
   /** Latency mode. Known values: standard, optimized. Other strings are accepted for forward compatibility. */
   latency?: "standard" | "optimized" | (string & Record<never, never>);
@@ -724,6 +924,9 @@ export interface ProbeResult {
   error_type?: string;
   error?: string;
 }
+
+/** Prometheus text exposition format 0.0.4. */
+export type PrometheusText = string;
 
 /** A `{text}` union. */
 export type PromptVariableValues = OneOf<{
@@ -747,6 +950,54 @@ export type ReasoningContentBlockDelta = OneOf<{
   /** Base64-encoded bytes. */
   redactedContent: string;
 }>;
+
+export interface RetrieveAndGenerateRequest {
+  input: {
+    text: string;
+  };
+  /** Arbitrary JSON value. */
+  retrieveAndGenerateConfiguration?: unknown;
+  /** Arbitrary JSON value. */
+  sessionConfiguration?: unknown;
+  sessionId?: string;
+}
+
+export interface RetrieveAndGenerateResponse {
+  sessionId: string;
+  output: {
+    text: string;
+  };
+  citations?: unknown[];
+  guardrailAction?: string;
+}
+
+export interface RetrieveRequest {
+  /** `{text}` (or an image query). */
+  retrievalQuery: {
+    text?: string;
+    type?: string;
+  };
+  /** Arbitrary JSON value. */
+  retrievalConfiguration?: unknown;
+  /** Arbitrary JSON value. */
+  guardrailConfiguration?: unknown;
+  nextToken?: string;
+}
+
+export interface RetrieveResponse {
+  retrievalResults: {
+    content: { [key: string]: unknown };
+    /** Arbitrary JSON value. */
+    location?: unknown;
+    score?: number;
+    /** Arbitrary JSON value. */
+    metadata?: unknown;
+  }[];
+  guardrailAction?: string;
+  nextToken?: string;
+}
+
+export type RoutePattern = "/bedrock/guardrail/*" | "/bedrock/model/*" | (string & Record<never, never>);
 
 export interface S3Location {
   /** s3://bucket/key, ≤ 1024 chars. */
@@ -773,6 +1024,110 @@ export interface ServiceTier {
    */
   type: "priority" | "default" | "flex" | "reserved" | (string & Record<never, never>);
 }
+
+export interface SpendLogRow {
+  /** The call's id, also sent as `x-litellm-call-id`. */
+  request_id: string;
+  call_type:
+    | "converse"
+    | "converse-stream"
+    | "invoke"
+    | "invoke-with-response-stream"
+    | "count-tokens"
+    | "apply-guardrail"
+    | "retrieve"
+    | "retrieve-and-generate"
+    | "invoke-agent";
+  /** SHA-256 hex of the key used (never the key itself). */
+  api_key: string | null;
+  key_alias: string | null;
+  /** The key's `user_id`. */
+  user: string | null;
+  team_id: string | null;
+  /** The `model_name` called. */
+  model: string;
+  /** Same as `model` (LiteLLM's name for the model group). */
+  model_group: string;
+  /** The deployment that served (its `model_info.id`). */
+  model_id: string | null;
+  /** Model id, inference profile or ARN sent upstream. */
+  bedrock_model_id: string | null;
+  custom_llm_provider: "bedrock";
+  api_base: string | null;
+  region: string | null;
+  /** ISO 8601, UTC. */
+  startTime: string;
+  /** ISO 8601, UTC. */
+  endTime: string;
+  /** First upstream byte (streams) or the upstream response (converse); null if none arrived. */
+  completionStartTime: string | null;
+  request_duration_ms: number;
+  /** Input tokens including cache reads and writes (LiteLLM's meaning). */
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  cache_read_input_tokens: number;
+  cache_creation_input_tokens: number;
+  /** USD. */
+  spend: number;
+  /** Some tokens of this call had no known price and were counted at 0 (see `unpriced_tokens`). */
+  price_unknown: boolean;
+  unpriced_tokens: ("input" | "output" | "cache_read" | "cache_write")[];
+  status: "success" | "failure" | "client_disconnected";
+  http_status: number;
+  /** Bedrock exception name when the call failed. */
+  error_type: string | null;
+  error_message: string | null;
+  retries: number;
+  /** A stream that ended without its usage (`metadata`) event. */
+  incomplete: boolean;
+  /** `x-litellm-tags` header values, then the request's `requestMetadata` as `key:value`. */
+  request_tags: string[];
+  metadata: {
+    request_metadata?: { [key: string]: string };
+    messages_truncated?: boolean;
+    response_truncated?: boolean;
+  };
+  /** The request body (only with `store_prompts_in_spend_logs`; a truncated string when very large). */
+  messages: unknown;
+  /** The response body, or a stream's text (only with `store_prompts_in_spend_logs`). */
+  response: unknown;
+}
+
+export interface SpendLogsDay {
+  /** The UTC day, `YYYY-MM-DD`. */
+  startTime: string;
+  /** USD. */
+  spend: number;
+  users: { [key: string]: number };
+  models: { [key: string]: number };
+  [key: string]: string | number | { [key: string]: number };
+}
+
+export interface SpendLogsQuery {
+  /** A key (`sk-…`) or its hash. */
+  api_key?: string;
+  user_id?: string;
+  request_id?: string;
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  start_date?: string;
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  end_date?: string;
+  /** With both dates: `true` answers spend per day (LiteLLM's summary), `false` the rows. */
+  summarize?: "true" | "false";
+  page?: number;
+  page_size?: number;
+}
+
+export type SpendLogsResponse = SpendLogRow[];
+
+export type SpendLogsSummary = SpendLogsDay[];
 
 /**
  * Why the model stopped. Known values: end_turn, tool_use, max_tokens, stop_sequence, guardrail_intervened,

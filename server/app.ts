@@ -3,11 +3,14 @@
  * The HTTP routes, and nothing else: each route hands its request to a service built by `gateway.ts`.
  * Errors become responses in one place (`onError`): Bedrock's wire format under `/bedrock/*`, LiteLLM's elsewhere.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { Admission } from "./keys/admission.ts";
 import type { Authenticator } from "./keys/auth.ts";
 import { parseModelPath } from "./bedrock/model_path.ts";
 import type { createModelCall } from "./bedrock/model_call.ts";
+import type { PassthroughCall } from "./bedrock/passthrough_call.ts";
+import { parsePassthroughPath } from "./bedrock/passthrough_path.ts";
+import { checkRouteAccess } from "./keys/allowed_routes.ts";
 import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./errors.ts";
 import type { HealthLiveliness, HealthReadiness } from "./health/schemas.ts";
 import type { Logger } from "./log.ts";
@@ -19,7 +22,11 @@ export interface AppServices {
   admission: Admission;
   /** The `/key/*` admin API. */
   keyRoutes: Hono;
+  /** `/spend/logs`, `/global/spend`, `/global/spend/report`, `/metrics`. */
+  spendRoutes: Hono;
   modelCall: ReturnType<typeof createModelCall>;
+  /** ApplyGuardrail and the agent runtime, with the pass-through account's credentials. */
+  passthroughCall: PassthroughCall;
   newId: () => string;
   log: Logger;
   /** Readiness: config loaded and KV answering. */
@@ -32,6 +39,13 @@ type Env = { Variables: { requestId: string } };
 
 const MODEL_PREFIX = "/bedrock/model/";
 
+/** The request's path after `prefix`, still percent-encoded (ids are decoded exactly once, by the path parsers). */
+function rawPathAfter(url: string, prefix: string): string {
+  const pathStart = url.indexOf(prefix, url.indexOf("//") + 2);
+  const queryStart = url.indexOf("?", pathStart);
+  return url.slice(pathStart + prefix.length, queryStart < 0 ? undefined : queryStart);
+}
+
 function tagsOf(headers: Headers): string[] | undefined {
   const raw = headers.get("x-litellm-tags");
   if (!raw) return undefined;
@@ -41,6 +55,13 @@ function tagsOf(headers: Headers): string[] | undefined {
 
 export function createApp(s: AppServices): Hono<Env> {
   const app = new Hono<Env>();
+
+  // Every response carries the request's id as `x-litellm-call-id` (errors and admin routes included).
+  app.use(async (c, next) => {
+    c.set("requestId", s.newId());
+    await next();
+    if (!c.res.headers.has("x-litellm-call-id")) c.res.headers.set("x-litellm-call-id", c.get("requestId"));
+  });
 
   // `satisfies`: the answers are the ones openapi.yaml documents (server/health/schemas.ts).
   app.get("/health/liveliness", (c) => c.json("I'm alive!" satisfies HealthLiveliness));
@@ -62,17 +83,12 @@ export function createApp(s: AppServices): Hono<Env> {
   });
 
   app.post(`${MODEL_PREFIX}*`, async (c) => {
-    const requestId = s.newId();
-    c.set("requestId", requestId);
-    const url = c.req.url;
-    // The raw path, still percent-encoded: ids are decoded exactly once, in parseModelPath.
-    const pathStart = url.indexOf(MODEL_PREFIX, url.indexOf("//") + 2);
-    const queryStart = url.indexOf("?", pathStart);
-    const rest = url.slice(pathStart + MODEL_PREFIX.length, queryStart < 0 ? undefined : queryStart);
-    const path = parseModelPath(rest);
+    const requestId = c.get("requestId");
+    const path = parseModelPath(rawPathAfter(c.req.url, MODEL_PREFIX));
     if (!path) throw new GatewayError(404, "UnknownOperationException", `No route for POST ${c.req.path}`);
     const principal = await s.admission.admit(c.req.raw.headers, requestId);
     try {
+      checkRouteAccess(principal, `${MODEL_PREFIX}${path.modelName}/${path.operation}`, true);
       return await s.modelCall(c.req.raw, path, {
         requestId,
         caller: principal.caller,
@@ -87,7 +103,31 @@ export function createApp(s: AppServices): Hono<Env> {
     }
   });
 
+  // Guardrails and the agent runtime. The guardrail id may be an ARN (`%2F` inside), hence the wildcard.
+  const passthrough = async (c: Context<Env>) => {
+    const requestId = c.get("requestId");
+    const route = parsePassthroughPath(rawPathAfter(c.req.url, "/bedrock"));
+    if (!route) throw new GatewayError(404, "UnknownOperationException", `No route for POST ${c.req.path}`);
+    const principal = await s.admission.admit(c.req.raw.headers, requestId);
+    try {
+      checkRouteAccess(principal, route.route, false);
+      return await s.passthroughCall(c.req.raw, route, {
+        requestId,
+        caller: principal.caller,
+        requestTags: tagsOf(c.req.raw.headers),
+      });
+    } catch (e) {
+      s.admission.release(requestId);
+      throw e;
+    }
+  };
+  app.post("/bedrock/guardrail/*", passthrough);
+  app.post("/bedrock/knowledgebases/:knowledgeBaseId/retrieve", passthrough);
+  app.post("/bedrock/retrieveAndGenerate", passthrough);
+  app.post("/bedrock/agents/:agentId/agentAliases/:agentAliasId/sessions/:sessionId/text", passthrough);
+
   app.route("/key", s.keyRoutes);
+  app.route("/", s.spendRoutes);
 
   app.all(`${MODEL_PREFIX}*`, (c) => {
     throw new GatewayError(405, "UnknownOperationException", `Method ${c.req.method} is not allowed on ${c.req.path}`);

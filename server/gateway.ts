@@ -7,6 +7,7 @@
 import type { GatewayConfig } from "./config/types.ts";
 import { createApp } from "./app.ts";
 import { createModelCall } from "./bedrock/model_call.ts";
+import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
 import { createSigV4Signer } from "./bedrock/sigv4.ts";
 import { createUpstream } from "./bedrock/upstream.ts";
 import { createKeyServices } from "./keys/services.ts";
@@ -16,6 +17,8 @@ import { createRouter } from "./router/router.ts";
 import type { CallRecord, CallSink } from "./spend/call_record.ts";
 import { createPricing } from "./spend/cost.ts";
 import { createLedger } from "./spend/ledger.ts";
+import { priceTablesFor } from "./spend/price_table.ts";
+import { createSpendServices } from "./spend/services.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -49,17 +52,30 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const fetchFn = deps.fetch ?? fetch;
 
   const ledger = createLedger({ kv, instanceId: newId(), log });
-  const pricing = createPricing(config);
+  const pricing = createPricing(config, { tables: priceTablesFor(config), log });
   const keys = createKeyServices({ config, kv, ledger, now, newId, log });
+  const router = createRouter({ config, random, now, sleep: deps.sleep, kv, log });
+  const spend = createSpendServices({
+    config,
+    kv,
+    ledger,
+    pricing,
+    auth: keys.auth,
+    admission: keys.admission,
+    deployments: () => router.health(),
+    now,
+    log,
+  });
 
   const sink: CallSink = (record: CallRecord) => {
-    keys.admission.finished(record, pricing.callCostNanos(record));
+    const quote = spend.account(record);
+    keys.admission.finished(record, quote.nanos);
     deps.onCall?.(record);
   };
 
   const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
-  const router = createRouter({ config, random, now, sleep: deps.sleep, kv, log });
-  const modelCall = createModelCall({ config, router, upstream, now, sink });
+  const modelCall = createModelCall({ config, router, upstream, now, sink, cost: pricing.callCostNanos });
+  const passthroughCall = createPassthroughCall({ config, upstream, now, sink });
   const health = createHealth({ config, router, upstream, now, newId, sink });
 
   const ready = async () => {
@@ -75,7 +91,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     auth: keys.auth,
     admission: keys.admission,
     keyRoutes: keys.routes,
+    spendRoutes: spend.routes,
     modelCall,
+    passthroughCall,
     newId,
     log,
     ready,

@@ -135,3 +135,100 @@ Deno.test("the example config loads with no AWS credentials and serves the demo 
   assert.equal(c.byModelName.get("demo")?.[0].auth.kind, "mock");
   assert.equal(c.byModelName.get("my-bedrock-model")?.[0].auth.kind, "unavailable");
 });
+
+// ------------------------------------------------------------------------------ general_settings.bedrock_passthrough
+
+const withPassthrough = (block: string) => `${base}  bedrock_passthrough:\n${block}`;
+const VARS = { AK: "AKIDEXAMPLE", SK: "secret", MASTER: "sk-m" };
+
+Deno.test("bedrock_passthrough: credentials, region and endpoints resolved; the agent runtime endpoint overridable", () => {
+  const c = loadConfig(
+    withPassthrough(`    aws_region_name: eu-west-1
+    aws_access_key_id: os.environ/PT_AK
+    aws_secret_access_key: os.environ/PT_SK
+    aws_session_token: os.environ/PT_ST
+    aws_bedrock_agent_runtime_endpoint: https://vpce-123.bedrock-agent-runtime.eu-west-1.vpce.amazonaws.com/
+`),
+    env({ ...VARS, PT_AK: "AKIDPT", PT_SK: "pt-secret", PT_ST: "pt-token" }),
+  );
+  const sigv4 = {
+    kind: "sigv4",
+    credentials: { accessKeyId: "AKIDPT", secretAccessKey: "pt-secret", sessionToken: "pt-token" },
+  };
+  assert.deepEqual(c.passthrough, {
+    region: "eu-west-1",
+    runtimeEndpoint: "https://bedrock-runtime.eu-west-1.amazonaws.com",
+    agentRuntimeEndpoint: "https://vpce-123.bedrock-agent-runtime.eu-west-1.vpce.amazonaws.com",
+    runtimeAuth: sigv4,
+    agentRuntimeAuth: sigv4,
+  });
+  assert.deepEqual(c.warnings, []);
+});
+
+Deno.test("bedrock_passthrough: absent, the environment is used (AWS_* and AWS_REGION); without it, unavailable quietly", () => {
+  const c = loadConfig(
+    base,
+    env({ ...VARS, AWS_ACCESS_KEY_ID: "AKIDENV", AWS_SECRET_ACCESS_KEY: "env", AWS_REGION: "us-east-2" }),
+  );
+  assert.equal(c.passthrough.region, "us-east-2");
+  assert.equal(c.passthrough.agentRuntimeEndpoint, "https://bedrock-agent-runtime.us-east-2.amazonaws.com");
+  assert.deepEqual(c.passthrough.agentRuntimeAuth, {
+    kind: "sigv4",
+    credentials: { accessKeyId: "AKIDENV", secretAccessKey: "env", sessionToken: undefined },
+  });
+  const none = loadConfig(base, env(VARS));
+  assert.equal(none.passthrough.runtimeAuth.kind, "unavailable");
+  assert.equal(none.passthrough.agentRuntimeAuth.kind, "unavailable");
+  assert.deepEqual(none.warnings, []);
+});
+
+Deno.test("bedrock_passthrough: an api_key serves bedrock-runtime only; the agent runtime needs SigV4 credentials", () => {
+  const c = loadConfig(
+    withPassthrough("    aws_region_name: us-west-2\n    api_key: os.environ/BEDROCK_KEY\n"),
+    env({ ...VARS, BEDROCK_KEY: "bk" }),
+  );
+  assert.deepEqual(c.passthrough.runtimeAuth, { kind: "bearer", token: "bk" });
+  assert.equal(c.passthrough.agentRuntimeAuth.kind, "unavailable");
+  assert.match(
+    (c.passthrough.agentRuntimeAuth as { reason: string }).reason,
+    /does not accept Bedrock API keys/,
+  );
+  assert.deepEqual(c.warnings, [
+    "general_settings.bedrock_passthrough (agent runtime): unavailable: bedrock-agent-runtime does not accept Bedrock " +
+    "API keys: give general_settings.bedrock_passthrough aws_access_key_id/aws_secret_access_key",
+  ]);
+});
+
+Deno.test("bedrock_passthrough: a block that cannot work stops start-up; an unset variable only makes it unavailable", () => {
+  assert.deepEqual(problems(withPassthrough("    aws_access_key_id: AKID\n    aws_secret_access_key: s\n"), VARS), [
+    "general_settings.bedrock_passthrough.aws_region_name: required (or set AWS_REGION)",
+  ]);
+  assert.deepEqual(problems(withPassthrough("    aws_region_name: us-west-2\n    aws_access_key_id: AKID\n"), VARS), [
+    "general_settings.bedrock_passthrough.aws_access_key_id: give aws_access_key_id and aws_secret_access_key together",
+  ]);
+  assert.deepEqual(
+    problems(withPassthrough("    aws_region_name: us-west-2\n    aws_bedrock_agent_runtime_endpoint: nope\n"), VARS),
+    [
+      "general_settings.bedrock_passthrough.aws_bedrock_agent_runtime_endpoint: Invalid URL",
+    ],
+  );
+  const c = loadConfig(
+    withPassthrough(`    aws_region_name: us-west-2
+    aws_access_key_id: os.environ/PT_AK
+    aws_secret_access_key: os.environ/PT_SK
+    role_arn: arn:aws:iam::123456789012:role/x
+`),
+    env(VARS),
+  );
+  assert.deepEqual(c.passthrough.agentRuntimeAuth, {
+    kind: "unavailable",
+    reason: "general_settings.bedrock_passthrough: environment variables PT_AK, PT_SK are not set",
+  });
+  assert.deepEqual(c.warnings, [
+    "general_settings.bedrock_passthrough.role_arn: unknown key, ignored",
+    "general_settings.bedrock_passthrough (ApplyGuardrail): unavailable: general_settings.bedrock_passthrough: " +
+    "environment variables PT_AK, PT_SK are not set",
+    "general_settings.bedrock_passthrough (agent runtime): unavailable: general_settings.bedrock_passthrough: " +
+    "environment variables PT_AK, PT_SK are not set",
+  ]);
+});

@@ -43,7 +43,7 @@ Deno.test("cost: USD ↔ nano-USD and the message format LiteLLM uses", () => {
   assert.equal(usdToNanos(0.1 + 0.2), 300_000_000n);
 });
 
-Deno.test("pricing: deployment prices from litellm_params or model_info; only successful calls cost", () => {
+Deno.test("pricing: deployment prices from litellm_params or model_info; failed calls cost nothing, disconnected ones pay for the usage Bedrock reported", () => {
   const config = loadConfig(
     `model_list:
   - model_name: a
@@ -56,12 +56,7 @@ Deno.test("pricing: deployment prices from litellm_params or model_info; only su
     () => "x",
   );
   const pricing = createPricing(config);
-  assert.deepEqual(pricing.pricesFor("dep-a"), {
-    input: 0.000001,
-    output: 0.000002,
-    cacheRead: undefined,
-    cacheWrite: undefined,
-  });
+  assert.deepEqual(pricing.pricesFor("dep-a"), { input: 0.000001, output: 0.000002 });
   const record = (status: CallRecord["status"], deploymentId: string): CallRecord => ({
     requestId: "r",
     callType: "converse",
@@ -77,7 +72,8 @@ Deno.test("pricing: deployment prices from litellm_params or model_info; only su
   });
   assert.equal(pricing.callCostNanos(record("success", "dep-a")), 20_000n);
   assert.equal(pricing.callCostNanos(record("failure", "dep-a")), 0n);
-  assert.equal(pricing.callCostNanos(record("client_disconnected", "dep-a")), 0n);
+  assert.equal(pricing.callCostNanos(record("client_disconnected", "dep-a")), 20_000n);
+  assert.equal(pricing.callCostNanos({ ...record("client_disconnected", "dep-a"), usage: undefined }), 0n);
   assert.equal(pricing.callCostNanos(record("success", "dep-b")), 0n);
   assert.equal(pricing.callCostNanos(record("success", "unknown")), 0n);
 });

@@ -9,6 +9,11 @@
  * `@smithy/eventstream-codec` (deliberately a different implementation from the gateway's own
  * codec, so the two cannot share a bug unnoticed).
  *
+ * One fake plays one AWS API: `bedrock-runtime` (the model operations and ApplyGuardrail, the default) or
+ * `bedrock-agent-runtime` (Retrieve, RetrieveAndGenerate, InvokeAgent: `startFakeBedrock({ api: "agent-runtime" })`);
+ * each answers 404 `UnknownOperationException` to the other's paths, so a request sent to the wrong endpoint shows.
+ * Both verify SigV4 with signing name `bedrock`, as the real services do.
+ *
  * Everything is scripted through {@link Behavior}s; pauses are {@link Latch}es, never timers,
  * so tests stay deterministic.
  *
@@ -57,7 +62,12 @@ export interface FakeBedrockOptions {
   region?: string;
   /** Clock used for the ±15 minute SigV4 skew check (default: real clock). */
   now?: () => Date;
+  /** Which AWS API this fake plays (default `runtime`). */
+  api?: FakeApi;
 }
+
+/** `runtime`: bedrock-runtime; `agent-runtime`: bedrock-agent-runtime. */
+export type FakeApi = "runtime" | "agent-runtime";
 
 /** Bedrock `TokenUsage`. */
 export interface TokenUsage {
@@ -81,10 +91,25 @@ export interface RecordedRequest {
   rawPath: string;
   /** Raw query string including the leading `?`, or "". */
   rawQuery: string;
-  /** The `{modelId}` path segment decoded once ("" when the path did not route). */
+  /** The `{modelId}` path segment decoded once ("" when the path did not route or names no model). */
   modelId: string;
-  /** Last path segment for `/model/{id}/{op}` paths ("" when the path did not route). */
-  operation: "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream" | "count-tokens" | string;
+  /**
+   * Last path segment for `/model/{id}/{op}` paths; `apply-guardrail`, `retrieve`, `retrieve-and-generate` or
+   * `invoke-agent` for those operations ("" when the path did not route).
+   */
+  operation:
+    | "converse"
+    | "converse-stream"
+    | "invoke"
+    | "invoke-with-response-stream"
+    | "count-tokens"
+    | "apply-guardrail"
+    | "retrieve"
+    | "retrieve-and-generate"
+    | "invoke-agent"
+    | string;
+  /** The other path labels, decoded once: guardrailIdentifier/guardrailVersion, knowledgeBaseId, agentId, …. */
+  pathParams: Record<string, string>;
   /** Request headers, lower-case names. */
   headers: Record<string, string>;
   body: Uint8Array;
@@ -108,8 +133,9 @@ export interface RecordedRequest {
 /** A scripted answer. */
 export type Behavior =
   | {
-    /** A successful model answer, rendered for the operation: Converse JSON, ConverseStream events,
-     * a Claude-style InvokeModel body / chunk stream, or a CountTokens result. */
+    /** A successful answer, rendered for the operation: Converse JSON, ConverseStream events, a Claude-style
+     * InvokeModel body / chunk stream, a CountTokens result, an ApplyGuardrail verdict, Retrieve results, a
+     * RetrieveAndGenerate answer, or an InvokeAgent stream of `chunk` events. */
     kind: "converse";
     /** Default: "echo: <last user text>" ("Hello from fake" when there is none). */
     text?: string;
@@ -190,13 +216,17 @@ export interface FakeBedrock {
 }
 
 const ERROR_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.bedrock/";
-const KNOWN_OPERATIONS = new Set([
-  "converse",
-  "converse-stream",
-  "invoke",
-  "invoke-with-response-stream",
-  "count-tokens",
-]);
+const KNOWN_OPERATIONS: Record<FakeApi, ReadonlySet<string>> = {
+  "runtime": new Set([
+    "converse",
+    "converse-stream",
+    "invoke",
+    "invoke-with-response-stream",
+    "count-tokens",
+    "apply-guardrail",
+  ]),
+  "agent-runtime": new Set(["retrieve", "retrieve-and-generate", "invoke-agent"]),
+};
 const DEFAULT_USAGE = { inputTokens: 10, outputTokens: 5 };
 const DEFAULT_LATENCY_MS = 42;
 const DEFAULT_STREAM_TEXT = "Hello from fake";
@@ -260,11 +290,13 @@ class FakeBedrockServer implements FakeBedrock {
   #bearer: Set<string>;
   #region: string;
   #now: () => Date;
+  #api: FakeApi;
 
   constructor(opts: FakeBedrockOptions) {
     this.#credentials = new Map((opts.credentials ?? [FAKE_CREDENTIALS]).map((c) => [c.accessKeyId, c]));
     this.#bearer = new Set(opts.bearerTokens ?? [FAKE_BEARER_TOKEN]);
     this.#region = opts.region ?? FAKE_REGION;
+    this.#api = opts.api ?? "runtime";
     this.#now = opts.now ?? (() => new Date());
     this.#server = Deno.serve({
       hostname: "127.0.0.1",
@@ -338,6 +370,7 @@ class FakeBedrockServer implements FakeBedrock {
       rawQuery: url.search,
       modelId: route?.modelId ?? "",
       operation: route?.operation ?? "",
+      pathParams: route?.pathParams ?? {},
       headers: Object.fromEntries(req.headers),
       body,
       auth: { kind: "none" },
@@ -355,13 +388,13 @@ class FakeBedrockServer implements FakeBedrock {
     if (req.method !== "POST") {
       return this.#reject(entry, 405, "UnknownOperationException", `${req.method} is not supported for this resource.`);
     }
-    if (!route || !KNOWN_OPERATIONS.has(route.operation)) {
+    if (!route || !KNOWN_OPERATIONS[this.#api].has(route.operation)) {
       return this.#reject(entry, 404, "UnknownOperationException", "The requested operation is not recognized.");
     }
     if (route.badEncoding) {
       return this.#reject(entry, 400, "ValidationException", "The model identifier is not validly percent-encoded.");
     }
-    if (route.modelId.length < 1 || route.modelId.length > 2048) {
+    if (route.model && (route.modelId.length < 1 || route.modelId.length > 2048)) {
       return this.#reject(
         entry,
         400,
@@ -472,7 +505,7 @@ class FakeBedrockServer implements FakeBedrock {
 
   #success(entry: Entry, b: Extract<Behavior, { kind: "converse" }>): Response {
     const rec = entry.rec;
-    const text = b.text ?? echoText(rec.body);
+    const text = b.text ?? (rec.operation === "invoke-agent" ? agentText(rec) : echoText(rec.body));
     const usage = fullUsage(b.usage);
     const stopReason = b.stopReason ?? "end_turn";
     const latencyMs = b.latencyMs ?? DEFAULT_LATENCY_MS;
@@ -480,7 +513,14 @@ class FakeBedrockServer implements FakeBedrock {
     switch (rec.operation) {
       case "converse-stream":
       case "invoke-with-response-stream":
+      case "invoke-agent":
         return this.#stream(entry, { kind: "stream" }, defaultEvents(rec, answer));
+      case "apply-guardrail":
+      case "retrieve":
+      case "retrieve-and-generate":
+        rec.status = 200;
+        this.#finish(entry);
+        return jsonResponse(agentLikeAnswer(rec, b.text), rec.requestId);
       case "invoke": {
         rec.status = 200;
         this.#finish(entry);
@@ -575,6 +615,10 @@ class FakeBedrockServer implements FakeBedrock {
       "x-amzn-requestid": rec.requestId,
     };
     if (rec.operation === "invoke-with-response-stream") headers["x-amzn-bedrock-content-type"] = "application/json";
+    if (rec.operation === "invoke-agent") {
+      headers["x-amzn-bedrock-agent-content-type"] = "application/json";
+      headers["x-amz-bedrock-agent-session-id"] = rec.pathParams.sessionId;
+    }
     return new Response(body, { status: 200, headers });
   }
 
@@ -785,22 +829,52 @@ function fail(auth: RecordedAuth, status: number, type: string, message: string,
 interface Route {
   modelId: string;
   operation: string;
+  pathParams: Record<string, string>;
+  /** A `/model/{id}/{op}` path (the model id is checked). */
+  model: boolean;
   badEncoding: boolean;
 }
 
-/** `/model/{enc}/{op}`: `{enc}` is one segment (possibly with raw `:`), decoded exactly once. */
+/**
+ * `/model/{enc}/{op}`: `{enc}` is one segment (possibly with raw `:`), decoded exactly once. Likewise every label
+ * of the guardrail and agent-runtime paths (each one segment, as the services' labels are not greedy).
+ */
 function parseRoute(rawPath: string): Route | undefined {
   const segments = rawPath.split("/");
-  if (segments.length !== 4 || segments[0] !== "" || segments[1] !== "model" || !segments[3]) return undefined;
-  try {
-    return { modelId: decodeURIComponent(segments[2]), operation: segments[3], badEncoding: false };
-  } catch {
-    return { modelId: segments[2], operation: segments[3], badEncoding: true };
+  if (segments[0] !== "") return undefined;
+  let badEncoding = false;
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      badEncoding = true;
+      return s;
+    }
+  };
+  const route = (operation: string, pathParams: Record<string, string>, modelId = ""): Route => ({
+    modelId,
+    operation,
+    pathParams,
+    model: segments[1] === "model",
+    badEncoding,
+  });
+  const [, first, a, b, c, d, e, f] = segments;
+  if (segments.length === 4 && first === "model" && b) return route(b, {}, decode(a));
+  if (segments.length === 6 && first === "guardrail" && b === "version" && d === "apply") {
+    return route("apply-guardrail", { guardrailIdentifier: decode(a), guardrailVersion: decode(c) });
   }
+  if (segments.length === 4 && first === "knowledgebases" && b === "retrieve") {
+    return route("retrieve", { knowledgeBaseId: decode(a) });
+  }
+  if (segments.length === 2 && first === "retrieveAndGenerate") return route("retrieve-and-generate", {});
+  if (segments.length === 8 && first === "agents" && b === "agentAliases" && d === "sessions" && f === "text") {
+    return route("invoke-agent", { agentId: decode(a), agentAliasId: decode(c), sessionId: decode(e) });
+  }
+  return undefined;
 }
 
 function defaultFor(operation: string): Behavior {
-  return operation === "converse-stream" || operation === "invoke-with-response-stream"
+  return operation === "converse-stream" || operation === "invoke-with-response-stream" || operation === "invoke-agent"
     ? { kind: "stream" }
     : { kind: "converse" };
 }
@@ -818,8 +892,38 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** The JSON object body, else the ValidationException message of the first required member it lacks. */
+function requireMembers(body: Uint8Array, members: Array<[name: string, type: "object" | "string" | "array"]>) {
+  const obj = parseJsonObject(body);
+  if (!obj) return MALFORMED;
+  for (const [name, type] of members) {
+    const v = obj[name];
+    const ok = type === "array" ? Array.isArray(v) : type === "object" ? isObject(v) : typeof v === "string";
+    if (!ok) {
+      return `Malformed input request: #: required key [${name}] not found or not a JSON ${type}, please reformat your input and try again.`;
+    }
+  }
+  return undefined;
+}
+
 /** Light version of the real service's checks; returns the ValidationException message. */
 function validateBody(operation: string, modelId: string, body: Uint8Array): string | undefined {
+  switch (operation) {
+    case "apply-guardrail": {
+      const missing = requireMembers(body, [["source", "string"], ["content", "array"]]);
+      if (missing) return missing;
+      const source = parseJsonObject(body)!.source;
+      return source === "INPUT" || source === "OUTPUT"
+        ? undefined
+        : "1 validation error detected: Value at 'source' failed to satisfy constraint: Member must satisfy enum value set: [INPUT, OUTPUT]";
+    }
+    case "retrieve":
+      return requireMembers(body, [["retrievalQuery", "object"]]);
+    case "retrieve-and-generate":
+      return requireMembers(body, [["input", "object"]]);
+    case "invoke-agent":
+      return requireMembers(body, []);
+  }
   if (operation === "count-tokens") {
     const obj = parseJsonObject(body);
     if (!obj) return MALFORMED;
@@ -931,6 +1035,7 @@ function defaultEvents(rec: RecordedRequest, answer: Answer | undefined): Array<
     latencyMs: DEFAULT_LATENCY_MS,
   };
   if (rec.operation === "invoke-with-response-stream") return claudeChunkEvents(rec.modelId, a);
+  if (rec.operation === "invoke-agent") return agentChunkEvents(answer ? a.text : agentText(rec));
   return [
     ["messageStart", { role: "assistant" }],
     ...splitDeltas(a.text).map((t): [string, object] => [
@@ -994,6 +1099,85 @@ function claudeChunkEvents(modelId: string, a: Answer): Array<[string, object]> 
     },
   ];
   return native.map((e): [string, object] => ["chunk", { bytes: toBase64(textEncoder.encode(JSON.stringify(e))) }]);
+}
+
+/** The agent runtime's default answer text: an echo of `inputText`. */
+function agentText(rec: RecordedRequest): string {
+  const input = parseJsonObject(rec.body)?.inputText;
+  return typeof input === "string" ? `agent echo: ${input}` : DEFAULT_STREAM_TEXT;
+}
+
+/** InvokeAgent `chunk` events: base64 answer text, the last one with an attribution (a knowledge-base citation). */
+function agentChunkEvents(text: string): Array<[string, object]> {
+  const pieces = splitDeltas(text);
+  return pieces.map((piece, i): [string, object] => {
+    const payload: Record<string, unknown> = { bytes: toBase64(textEncoder.encode(piece)) };
+    if (i === pieces.length - 1) {
+      payload.attribution = {
+        citations: [{
+          generatedResponsePart: { textResponsePart: { text, span: { start: 0, end: Math.max(0, text.length - 1) } } },
+          retrievedReferences: [{
+            content: { text: "A fake passage." },
+            location: { type: "S3", s3Location: { uri: "s3://fake-kb/doc1.txt" } },
+          }],
+        }],
+      };
+    }
+    return ["chunk", payload];
+  });
+}
+
+/** ApplyGuardrail, Retrieve and RetrieveAndGenerate answers in the services' shapes. */
+function agentLikeAnswer(rec: RecordedRequest, text: string | undefined): object {
+  const body = parseJsonObject(rec.body) ?? {};
+  switch (rec.operation) {
+    case "apply-guardrail": {
+      // Content mentioning "forbidden" is blocked, like a denied topic.
+      const intervened = JSON.stringify(body.content ?? "").includes("forbidden");
+      return {
+        usage: {
+          topicPolicyUnits: 1,
+          contentPolicyUnits: 1,
+          wordPolicyUnits: 1,
+          sensitiveInformationPolicyUnits: 1,
+          sensitiveInformationPolicyFreeUnits: 0,
+          contextualGroundingPolicyUnits: 0,
+        },
+        action: intervened ? "GUARDRAIL_INTERVENED" : "NONE",
+        ...(intervened ? { actionReason: "Guardrail blocked." } : {}),
+        outputs: intervened ? [{ text: text ?? "Sorry, I can't help with that." }] : [],
+        assessments: [
+          intervened ? { topicPolicy: { topics: [{ name: "forbidden", type: "DENY", action: "BLOCKED" }] } } : {},
+        ],
+      };
+    }
+    case "retrieve": {
+      const query = (body.retrievalQuery as { text?: unknown } | undefined)?.text;
+      return {
+        retrievalResults: [{
+          content: { type: "TEXT", text: text ?? `passage about ${String(query)}` },
+          location: { type: "S3", s3Location: { uri: "s3://fake-kb/doc1.txt" } },
+          score: 0.87,
+          metadata: { "x-amz-bedrock-kb-source-uri": "s3://fake-kb/doc1.txt" },
+        }],
+      };
+    }
+    default: {
+      const question = (body.input as { text?: unknown } | undefined)?.text;
+      const answer = text ?? `answer to ${String(question)}`;
+      return {
+        sessionId: typeof body.sessionId === "string" ? body.sessionId : "fake-session-0001",
+        output: { text: answer },
+        citations: [{
+          generatedResponsePart: { textResponsePart: { text: answer, span: { start: 0, end: answer.length - 1 } } },
+          retrievedReferences: [{
+            content: { text: "A fake passage." },
+            location: { type: "S3", s3Location: { uri: "s3://fake-kb/doc1.txt" } },
+          }],
+        }],
+      };
+    }
+  }
 }
 
 // ------------------------------------------------------------------ event stream

@@ -7,6 +7,13 @@
 
 import assert from "node:assert/strict";
 import {
+  BedrockAgentRuntimeClient,
+  InvokeAgentCommand,
+  RetrieveAndGenerateCommand,
+  RetrieveCommand,
+} from "@aws-sdk/client-bedrock-agent-runtime";
+import {
+  ApplyGuardrailCommand,
   BedrockRuntimeClient,
   type BedrockRuntimeClientConfig,
   ConverseCommand,
@@ -749,4 +756,82 @@ Deno.test("waitFor holds a converse answer until the latch opens", async () => {
     assert.equal((await pending).output?.message?.content?.[0].text, "late");
     assert.equal((await fake.whenDone(0)).status, 200);
   });
+});
+
+// ------------------------------------------------------------------ guardrails and the agent runtime
+
+/** The real agent-runtime SDK pointed at a fake playing bedrock-agent-runtime (SigV4 only, like the service). */
+function agentSdk(fake: FakeBedrock): BedrockAgentRuntimeClient & Disposable {
+  const client = new BedrockAgentRuntimeClient({
+    endpoint: fake.url,
+    region: REGION,
+    credentials: { ...FAKE_CREDENTIALS },
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler(),
+  });
+  return Object.assign(client, { [Symbol.dispose]: () => client.destroy() });
+}
+
+Deno.test("ApplyGuardrail: the SDK accepts the fake's verdicts; an ARN id is one encoded segment", async () => {
+  await using fake = await startFakeBedrock();
+  using client = sdk(fake);
+  const arn = "arn:aws:bedrock:us-west-2:123456789012:guardrail/abc123";
+  const out = await client.send(
+    new ApplyGuardrailCommand({
+      guardrailIdentifier: arn,
+      guardrailVersion: "1",
+      source: "INPUT",
+      content: [{ text: { text: "forbidden stuff" } }],
+    }),
+  );
+  assert.equal(out.action, "GUARDRAIL_INTERVENED");
+  assert.equal(out.assessments?.[0].topicPolicy?.topics?.[0].action, "BLOCKED");
+  const seen = fake.requests[0];
+  assert.equal(seen.rejected, false, seen.rejectReason);
+  assert.equal(seen.operation, "apply-guardrail");
+  assert.equal(seen.rawPath, `/guardrail/${encodeURIComponent(arn)}/version/1/apply`);
+  assert.deepEqual(seen.pathParams, { guardrailIdentifier: arn, guardrailVersion: "1" });
+});
+
+Deno.test("agent runtime: Retrieve, RetrieveAndGenerate and InvokeAgent answers are what the SDK parses", async () => {
+  await using fake = await startFakeBedrock({ api: "agent-runtime" });
+  using client = agentSdk(fake);
+  const retrieved = await client.send(new RetrieveCommand({ knowledgeBaseId: "KB1", retrievalQuery: { text: "q" } }));
+  assert.equal(retrieved.retrievalResults?.[0].content?.text, "passage about q");
+  const generated = await client.send(new RetrieveAndGenerateCommand({ input: { text: "why?" }, sessionId: "s-9" }));
+  assert.equal(generated.output?.text, "answer to why?");
+  assert.equal(generated.sessionId, "s-9");
+  const agent = await client.send(
+    new InvokeAgentCommand({ agentId: "A1", agentAliasId: "AL1", sessionId: "s-1", inputText: "hello there" }),
+  );
+  const pieces: string[] = [];
+  let citations = 0;
+  for await (const e of agent.completion ?? []) {
+    pieces.push(new TextDecoder().decode(e.chunk?.bytes));
+    citations += e.chunk?.attribution?.citations?.length ?? 0;
+  }
+  assert.deepEqual(pieces, ["agent", " echo:", " hello", " there"]);
+  assert.equal(citations, 1);
+  assert.equal(agent.sessionId, "s-1");
+  assert.equal(agent.contentType, "application/json");
+  assert.deepEqual(fake.requests.map((r) => [r.operation, r.rejected, r.auth.kind]), [
+    ["retrieve", false, "sigv4"],
+    ["retrieve-and-generate", false, "sigv4"],
+    ["invoke-agent", false, "sigv4"],
+  ]);
+});
+
+Deno.test("each fake plays one API: runtime paths 404 on the agent runtime and the other way round", async () => {
+  await using agent = await startFakeBedrock({ api: "agent-runtime" });
+  await using runtime = await startFakeBedrock();
+  using runtimeClient = sdk(agent);
+  await assert.rejects(
+    runtimeClient.send(new ConverseCommand({ modelId: MODEL, messages: USER_HI })),
+    (e) => (e as Error).name === "UnknownOperationException",
+  );
+  using agentClient = agentSdk(runtime);
+  await assert.rejects(
+    agentClient.send(new RetrieveCommand({ knowledgeBaseId: "KB1", retrievalQuery: { text: "q" } })),
+    (e) => (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404,
+  );
 });

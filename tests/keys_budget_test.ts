@@ -155,7 +155,11 @@ Deno.test("prices in model_info, cache tokens, and deployments without prices", 
     "      cache_read_input_token_cost: 0.0000003\n      cache_creation_input_token_cost: 0.00000375";
   const free = "      aws_access_key_id: os.environ/AWS_ACCESS_KEY_ID\n" +
     "      aws_secret_access_key: os.environ/AWS_SECRET_ACCESS_KEY";
-  await using t = await setupKeys({ models: [{ name: "priced", params }, { name: "free", params: free }] });
+  // A model the built-in price table does not know, and no prices on the deployment.
+  const unknown = "bedrock/example.unpriced-model-v1:0";
+  await using t = await setupKeys({
+    models: [{ name: "priced", params }, { name: "free", model: unknown, params: free }],
+  });
   const g = await t.generate();
   t.fake.enqueue({
     kind: "converse",

@@ -123,8 +123,8 @@ export async function setupKeys(opts: KeysSetupOptions = {}): Promise<KeysSetup>
   };
 }
 
-/** Every key and value in a KV store, as text, for scanning for secrets. */
-export async function dumpKv(kv: Deno.Kv): Promise<string> {
+/** Every key and value in a KV store (or those `keep` accepts), as text, for scanning for secrets. */
+export async function dumpKv(kv: Deno.Kv, keep: (key: Deno.KvKey) => boolean = () => true): Promise<string> {
   const parts: string[] = [];
   const text = (v: unknown) =>
     JSON.stringify(
@@ -138,7 +138,7 @@ export async function dumpKv(kv: Deno.Kv): Promise<string> {
           ? new TextDecoder().decode(x)
           : x,
     );
-  for await (const e of kv.list({ prefix: [] })) parts.push(text(e.key), text(e.value));
+  for await (const e of kv.list({ prefix: [] })) if (keep(e.key)) parts.push(text(e.key), text(e.value));
   return parts.join("\n");
 }
 

@@ -17,6 +17,7 @@ import { HealthReadiness } from "../server/health/schemas.ts";
 import { ConverseResponse } from "../server/bedrock/schemas.ts";
 import { type AppServices, createApp } from "../server/app.ts";
 import { createKeyRoutes, type KeyRoutesDeps } from "../server/keys/admin_routes.ts";
+import { createSpendRoutes, type SpendRoutesDeps } from "../server/spend/routes.ts";
 import { FAKE_CREDENTIALS, startFakeBedrock } from "./fake_bedrock.ts";
 import { converseBody, fakeConfig, MASTER_KEY, startGateway } from "./harness.ts";
 
@@ -60,16 +61,23 @@ Deno.test("every $ref in openapi.yaml resolves inside the document", () => {
   }
 });
 
+const WILDCARD_ROUTES: Record<string, string[]> = {
+  "/bedrock/model/*": ["converse", "converse-stream", "invoke", "invoke-with-response-stream", "count-tokens"]
+    .map((op) => `/bedrock/model/{modelId}/${op}`),
+  "/bedrock/guardrail/*": ["/bedrock/guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply"],
+};
+
 Deno.test("every route the app serves is documented, and nothing documented is unserved", () => {
   // Route registration only stores handlers, so the app can be built without services to list its routes.
-  const app = createApp({ keyRoutes: createKeyRoutes({} as KeyRoutesDeps) } as unknown as AppServices);
+  const app = createApp({
+    keyRoutes: createKeyRoutes({} as KeyRoutesDeps),
+    spendRoutes: createSpendRoutes({} as SpendRoutesDeps),
+  } as unknown as AppServices);
   const served = new Set<string>();
   for (const r of app.routes) {
     if (r.method === "ALL") continue; // catch-alls that answer UnknownOperationException / 404
-    // The model route takes every operation after the id; the gateway serves converse and converse-stream.
-    const paths = r.path === "/bedrock/model/*"
-      ? ["/bedrock/model/{modelId}/converse", "/bedrock/model/{modelId}/converse-stream"]
-      : [r.path.replace(/:([A-Za-z_]+)/g, "{$1}")];
+    // Wildcard routes parse the raw path themselves (ids may hold an encoded `/`): what each one serves.
+    const paths = WILDCARD_ROUTES[r.path] ?? [r.path.replace(/:([A-Za-z_]+)/g, "{$1}")];
     for (const path of paths) served.add(`${r.method.toLowerCase()} ${path}`);
   }
   const documented = new Set<string>();

@@ -7,14 +7,18 @@ import type { Usage } from "./usage.ts";
 
 const estimateTokens = (chars: number) => Math.max(1, Math.ceil(chars / 4));
 
-/** Counts the characters of every text the caller sent (messages and system), for a usage estimate. */
+/**
+ * Counts the characters of every text the caller sent (messages and system; Converse or Anthropic-native bodies),
+ * for a usage estimate.
+ */
 function promptChars(request: unknown): number {
   let chars = 0;
   const walk = (v: unknown): void => {
     if (typeof v === "string") chars += v.length;
     else if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === "object") {
-      for (const [k, x] of Object.entries(v)) if (k === "text" || typeof x === "object") walk(x);
+      // `text` blocks (Converse, Anthropic), and Anthropic's plain-string `content`.
+      for (const [k, x] of Object.entries(v)) if (k === "text" || k === "content" || typeof x === "object") walk(x);
     }
   };
   const r = request as { messages?: unknown; system?: unknown };

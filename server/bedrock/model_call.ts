@@ -11,12 +11,11 @@ import { readBody } from "../http/body.ts";
 import type { Router, RouteResult } from "../router/router.ts";
 import type { Caller, CallRecord, CallSink, CallType } from "../spend/call_record.ts";
 import { type AttemptControl, startAttempt } from "./attempt_control.ts";
-import { mockConverseBody, mockUsage } from "./mock.ts";
+import { MODEL_OPERATIONS } from "./model_operations.ts";
 import type { ModelPath } from "./model_path.ts";
-import { ConverseRequest, formatZodIssues } from "./schemas.ts";
-import { relayStream } from "./stream_relay.ts";
+import { awaitFirstChunk, relayStream } from "./stream_relay.ts";
 import { relayHeaders, type Upstream } from "./upstream.ts";
-import { readUsage } from "./usage.ts";
+import { formatUsd } from "../spend/cost.ts";
 
 export interface ModelCallDeps {
   config: GatewayConfig;
@@ -24,6 +23,8 @@ export interface ModelCallDeps {
   upstream: Upstream;
   now: () => number;
   sink: CallSink;
+  /** A finished call's cost in nano-USD, sent as `x-litellm-response-cost` on non-stream answers. */
+  cost?: (record: CallRecord) => bigint;
 }
 
 /** Who is calling and what they may do; filled in by authentication. */
@@ -37,15 +38,6 @@ export interface CallContext {
 
 const decoder = new TextDecoder();
 
-function parseJsonBody(body: Uint8Array): unknown {
-  if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
-  try {
-    return JSON.parse(decoder.decode(body));
-  } catch {
-    throw validation("Malformed input request: the request body is not valid JSON");
-  }
-}
-
 /** Bedrock's `x-amzn-ErrorType` value without its fault suffix: `ThrottlingException:http://…` → `ThrottlingException`. */
 export function errorTypeOf(headers: Headers): string | undefined {
   const raw = headers.get("x-amzn-errortype");
@@ -55,7 +47,7 @@ export function errorTypeOf(headers: Headers): string | undefined {
 }
 
 /** Maps what an upstream attempt threw to the typed error the client gets. */
-function asGatewayError(e: unknown, signal: AbortSignal, timeoutMs: number): GatewayError {
+export function asGatewayError(e: unknown, signal: AbortSignal, timeoutMs: number): GatewayError {
   if (e instanceof GatewayError) return e;
   const reason = signal.aborted ? signal.reason : e;
   if (reason instanceof DOMException && reason.name === "TimeoutError") {
@@ -93,13 +85,9 @@ export function createModelCall(deps: ModelCallDeps) {
         litellmType: "key_model_access_denied",
       });
     }
-    if (operation !== "converse" && operation !== "converse-stream") {
-      throw new GatewayError(404, "UnknownOperationException", `operation ${operation} is not supported`);
-    }
+    const op = MODEL_OPERATIONS[operation];
     const body = await readBody(req, config.maxRequestBodyBytes);
-    const json = parseJsonBody(body);
-    const checked = ConverseRequest.safeParse(json);
-    if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
+    const prepared = op.prepare(body, req.headers);
 
     const callType: CallType = operation;
     const record: CallRecord = {
@@ -113,6 +101,7 @@ export function createModelCall(deps: ModelCallDeps) {
       httpStatus: 0,
       retries: 0,
       requestTags: ctx.requestTags,
+      requestMetadata: prepared.requestMetadata,
       requestBody: config.storePrompts ? decoder.decode(body) : undefined,
     };
     // Set once the router has a final response; its release frees the deployment's in-flight slot.
@@ -125,8 +114,8 @@ export function createModelCall(deps: ModelCallDeps) {
 
     const clientSignal = req.signal;
     // One control (abort controller linked to the client, timeout timer) per attempt, so a timed-out attempt can
-    // be given up and retried elsewhere. For converse the timer covers the whole upstream exchange, for streams
-    // the wait for the response head (stalls after that are the stream relay's business).
+    // be given up and retried elsewhere. For JSON answers the timer covers the whole upstream exchange, for streams
+    // the wait for the first body byte (stalls after that are the stream relay's business).
     let control: AttemptControl | undefined;
     let attempts = 0;
     let lastDeployment: Deployment | undefined;
@@ -137,20 +126,23 @@ export function createModelCall(deps: ModelCallDeps) {
       control?.abandon();
       if (d.auth.kind === "mock") {
         control = startAttempt(clientSignal);
-        const usage = mockUsage(json, d.auth.text);
-        if (operation === "converse-stream") {
-          throw new GatewayError(501, "ValidationException", "mock streaming is not available yet");
-        }
-        return new Response(mockConverseBody(d.auth.text, usage), {
-          headers: { "content-type": "application/json", "x-amzn-requestid": ctx.requestId },
-        });
+        return op.mock(d.auth.text, prepared, ctx.requestId);
       }
-      const timeoutMs = operation === "converse-stream"
+      const timeoutMs = op.stream
         ? d.streamTimeoutMs ?? config.router.streamTimeoutMs
         : d.timeoutMs ?? config.router.timeoutMs;
       const current = control = startAttempt(clientSignal, timeoutMs);
       try {
-        return await upstream.send({ deployment: d, operation, body, signal: current.signal });
+        const response = await upstream.send({
+          deployment: d,
+          operation,
+          body,
+          headers: prepared.headers,
+          signal: current.signal,
+        });
+        // A stream is committed to only once its first byte is here: a stall or failure before it is this
+        // attempt's error (typed 504/502, retryable), never a 200 that breaks at once.
+        return op.stream ? await awaitFirstChunk(response, current.signal) : response;
       } catch (e) {
         const err = asGatewayError(e, current.signal, timeoutMs);
         current.abandon();
@@ -160,7 +152,7 @@ export function createModelCall(deps: ModelCallDeps) {
 
     try {
       routed = await router.run(modelName, attempt, {
-        stream: operation === "converse-stream",
+        stream: op.stream,
         signal: clientSignal,
         allowedModels: ctx.allowedModels,
       });
@@ -191,7 +183,7 @@ export function createModelCall(deps: ModelCallDeps) {
     const headers = relayHeaders(response.headers, ctx.requestId);
     if (!headers.has("x-amzn-requestid")) headers.set("x-amzn-requestid", ctx.requestId);
 
-    if (operation === "converse-stream" && response.ok && response.body) {
+    if (op.stream && response.ok && response.body) {
       final.clearTimer();
       return relayStream(response.body, headers, {
         record,
@@ -200,11 +192,17 @@ export function createModelCall(deps: ModelCallDeps) {
         onClientAbort,
         finish,
         storeResponse: config.storePrompts,
+        usageFrom: op.streamUsage,
+        // Mock streams are local: nothing can stall.
+        idleTimeoutMs: deployment.auth.kind === "mock"
+          ? 0
+          : deployment.streamTimeoutMs ?? config.router.streamTimeoutMs,
       });
     }
 
-    // Converse (and any error): the body is small JSON that accounting needs, so it is read whole,
-    // then sent with a fresh content-length (LiteLLM's #28388: never answer 200 with an empty body).
+    // JSON answers (and any error): the body is read whole — converse's usage is in it, and a model-native answer
+    // is bounded like its request — then sent with a fresh content-length (LiteLLM's #28388: never answer 200 with
+    // an empty body).
     let bytes: Uint8Array<ArrayBuffer>;
     try {
       bytes = new Uint8Array(await response.arrayBuffer());
@@ -222,12 +220,10 @@ export function createModelCall(deps: ModelCallDeps) {
     }
     if (response.ok) {
       record.status = "success";
-      try {
-        const parsed = JSON.parse(decoder.decode(bytes)) as { usage?: unknown };
-        record.usage = readUsage(parsed.usage);
-      } catch {
-        record.errorMessage = "upstream response was not JSON";
-      }
+      const facts = op.answer(response.headers, bytes);
+      record.usage = facts.usage;
+      if (facts.latencyMs !== undefined) record.bedrockLatencyMs = facts.latencyMs;
+      if (facts.problem) record.errorMessage = facts.problem;
       if (config.storePrompts) record.responseBody = decoder.decode(bytes);
     } else {
       record.errorType = errorTypeOf(response.headers) ?? `HTTP${response.status}`;
@@ -238,6 +234,8 @@ export function createModelCall(deps: ModelCallDeps) {
       }
     }
     finish();
+    // Known before the answer is sent (streams learn their usage only at the end, so they carry no cost header).
+    if (deps.cost) headers.set("x-litellm-response-cost", formatUsd(deps.cost(record)));
     return new Response(bytes, { status: response.status, headers });
   };
 }

@@ -40,7 +40,7 @@ import { z } from "zod";
 // ---------------------------------------------------------------------------------------------------------------
 
 /** A string field whose known values are documented but not enforced, so new Bedrock values pass through. */
-function openEnum(known: readonly string[], description: string) {
+export function openEnum(known: readonly string[], description: string) {
   return z.string().meta({
     description: `${description} Known values: ${
       known.join(", ")
@@ -62,7 +62,7 @@ function setMembers(value: Record<string, unknown>): string[] {
  * A Bedrock union: an object with exactly one member set. Known members are validated by their schema; an
  * unknown member is accepted as long as it is the only one (a new kind must never break a call).
  */
-function oneMemberUnion<const Shape extends z.core.$ZodLooseShape>(
+export function oneMemberUnion<const Shape extends z.core.$ZodLooseShape>(
   name: string,
   shape: Shape,
   meta: { id?: string; description: string },

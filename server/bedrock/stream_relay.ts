@@ -1,130 +1,210 @@
 /**
  * @module
- * Relaying a Bedrock event stream to the client chunk by chunk, exactly as it arrives, while parsing its frames
- * on the side to learn the call's usage (`metadata` event) and any in-stream exception.
+ * Relaying a Bedrock event stream (`/converse-stream`, `/invoke-with-response-stream`, InvokeAgent) to the client
+ * chunk by chunk, exactly as it arrives, while a {@link StreamTap} reads its frames on the side for accounting.
  *
- * Nothing accumulates per frame: the decoder holds at most the one frame in progress. The relay pulls from
- * upstream only when the client asks for more (highWaterMark 0), so a slow client slows the upstream read instead
- * of filling memory.
+ * - Unbuffered: every upstream chunk is handed to the client as soon as it is read, unchanged. The relay pulls
+ *   from upstream only when the client side asks for more (highWaterMark 0), so a slow client slows the upstream
+ *   read instead of filling memory; memory stays at one chunk plus the tap's one frame in progress.
+ * - Stalls: `stream_timeout` bounds the time to the first byte ({@link awaitFirstChunk}, a typed 504 before
+ *   anything was sent) and every wait for the next chunk after that. A mid-stream stall aborts the upstream and
+ *   ends the client's stream with an `internalServerException` frame, which the SDKs raise as
+ *   `InternalServerException`.
+ * - Client gone: the upstream request is aborted at once and the call is recorded as `client_disconnected` with
+ *   whatever usage was seen.
+ * - `finish()` (accounting) runs exactly once, when the stream is over for whatever reason; the idle timer is
+ *   cleared on every path.
  */
-import { EventStreamDecoder, type EventStreamMessage } from "../../sdk/eventstream.ts";
+import { encodeException } from "../../sdk/eventstream.ts";
 import { chunkReader } from "../http/chunk_reader.ts";
-import type { CallRecord } from "../spend/call_record.ts";
-import { readUsage } from "./usage.ts";
+import type { CallRecord, CallStatus } from "../spend/call_record.ts";
+import { IdleWatchdog, type WatchdogClock } from "./watchdog.ts";
+import { StreamTap, type StreamUsageSource } from "./stream_tap.ts";
+
+export { exceptionName } from "./stream_tap.ts";
+
+export const EVENT_STREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream";
 
 export interface StreamRelayOptions {
   record: CallRecord;
   clientSignal: AbortSignal;
   upstreamAbort: AbortController;
+  /** The listener that aborts the upstream when the client leaves; removed when the stream is over. */
   onClientAbort: () => void;
   /** Hands the record to accounting; called exactly once. */
   finish: () => void;
   /** Keep the assembled text for spend logs (only when prompts are stored). */
   storeResponse: boolean;
+  /** Where the stream reports usage (default ConverseStream's `metadata` event). */
+  usageFrom?: StreamUsageSource;
+  /** Longest wait for the next upstream chunk (`stream_timeout`), in ms; 0 for no limit (local mock streams). */
+  idleTimeoutMs: number;
+  /** Clock for the idle timeout; injected by tests to move time by hand and check that no timer is left. */
+  clock?: WatchdogClock;
 }
 
-const textDecoder = new TextDecoder();
-
-/** `throttlingException` → `ThrottlingException`: stream union member names are lowerCamel. */
-export function exceptionName(memberName: string): string {
-  return memberName.charAt(0).toUpperCase() + memberName.slice(1);
+/**
+ * Waits for the first body byte of a successful streaming response, then hands back a new `Response` that
+ * replays that chunk and continues with the rest.
+ *
+ * Run inside the upstream attempt, so a stall or failure before the first byte still throws like any other
+ * upstream failure (typed 502/504, under the attempt's timer, retryable by the router) instead of surfacing as a
+ * 200 that breaks at once. When `signal` aborts (timeout, client gone) the wait ends with its reason and the body
+ * is cancelled, even if the fetch behind it does not watch the signal. Error responses and bodiless ones are
+ * returned as they are.
+ */
+export async function awaitFirstChunk(response: Response, signal?: AbortSignal): Promise<Response> {
+  if (!response.ok || !response.body) return response;
+  // Not `getReader()`: on a fetch body that allocates a 64 KiB buffer per read, i.e. per event (chunk_reader.ts).
+  const reader = chunkReader(response.body);
+  let first: ReadableStreamReadResult<Uint8Array>;
+  const onAbort = () => reader.cancel(signal?.reason).catch(() => {});
+  if (signal?.aborted) {
+    onAbort();
+    throw signal.reason;
+  }
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    do first = await reader.read(); while (!first.done && first.value.byteLength === 0);
+    // A cancel on abort ends the read as "done": that is the abort, not an empty stream.
+    if (signal?.aborted) throw signal.reason;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+  let pending: Uint8Array | undefined = first.done ? undefined : first.value;
+  let ended = first.done;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (pending) {
+        controller.enqueue(pending);
+        pending = undefined;
+        return;
+      }
+      if (ended) return controller.close();
+      const next = await reader.read(); // a rejection errors this stream, and so reaches the relay
+      if (next.done) {
+        ended = true;
+        controller.close();
+      } else controller.enqueue(next.value);
+    },
+    cancel(reason) {
+      ended = true;
+      pending = undefined;
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
-function header(m: EventStreamMessage, name: string): string | undefined {
-  const v = m.headers[name];
-  return typeof v === "string" ? v : undefined;
-}
-
+/**
+ * Relays `upstreamBody` to the client as a 200 event stream with `headers` (plus the event-stream
+ * content-type), reading usage and exceptions into `opts.record` on the way.
+ */
 export function relayStream(
   upstreamBody: ReadableStream<Uint8Array>,
   headers: Headers,
   opts: StreamRelayOptions,
 ): Response {
-  const { record } = opts;
-  // Headers are 200: success unless an exception frame, a broken upstream or the client says otherwise.
+  const { record, clientSignal, upstreamAbort, idleTimeoutMs } = opts;
+  // The head said 200: success unless an exception frame, a broken upstream, a stall or the client says otherwise.
   record.status = "success";
-  const decoder = new EventStreamDecoder();
-  let parsing = true;
-  let sawMetadata = false;
-  let text = "";
-  let finished = false;
+  const tap = new StreamTap(record, { keepText: opts.storeResponse, usageFrom: opts.usageFrom });
+  const reader = chunkReader(upstreamBody);
+  let over = false;
+  let stalled = false;
 
-  const complete = (status: CallRecord["status"]) => {
-    if (finished) return;
-    finished = true;
-    opts.clientSignal.removeEventListener("abort", opts.onClientAbort);
+  const stopUpstream = (reason: unknown) => {
+    upstreamAbort.abort(reason);
+    // Also cancel our reader: the pending read settles even if an injected fetch ignores the signal.
+    reader.cancel(reason).catch(() => {});
+  };
+
+  // Idle time is measured only while waiting on upstream, never while the client is slow to read.
+  const watchdog = new IdleWatchdog(idleTimeoutMs, () => {
+    stalled = true;
+    stopUpstream(new DOMException(`no upstream data for ${idleTimeoutMs} ms`, "TimeoutError"));
+  }, opts.clock);
+
+  /** The one exit: timer cleared, client listener removed, record completed and handed to accounting. */
+  const end = (status: CallStatus) => {
+    if (over) return;
+    over = true;
+    watchdog.stop();
+    clientSignal.removeEventListener("abort", opts.onClientAbort);
     if (status !== "success") record.status = status;
-    if (!sawMetadata) record.incomplete = true;
-    if (opts.storeResponse) record.responseBody = text;
+    tap.close();
     opts.finish();
   };
 
-  const inspect = (m: EventStreamMessage) => {
-    const type = header(m, ":message-type");
-    if (type === "event") {
-      const event = header(m, ":event-type");
-      if (event === "metadata") {
-        sawMetadata = true;
-        record.usage = readUsage((JSON.parse(textDecoder.decode(m.payload)) as { usage?: unknown }).usage);
-      } else if (event === "contentBlockDelta" && opts.storeResponse) {
-        const delta = (JSON.parse(textDecoder.decode(m.payload)) as { delta?: { text?: unknown } }).delta;
-        if (typeof delta?.text === "string") text += delta.text;
-      }
-    } else if (type === "exception") {
-      record.status = "failure";
-      record.errorType = exceptionName(header(m, ":exception-type") ?? "unknownException");
-      try {
-        record.errorMessage = String((JSON.parse(textDecoder.decode(m.payload)) as { message?: unknown }).message);
-      } catch {
-        record.errorMessage = undefined;
-      }
-    } else if (type === "error") {
-      record.status = "failure";
-      record.errorType = header(m, ":error-code") ?? "UnknownError";
-      record.errorMessage = header(m, ":error-message");
+  /**
+   * Ends the client's stream early because of the gateway or the upstream connection. On a frame boundary the
+   * client gets a well-formed `internalServerException` frame (its SDK raises a typed error); mid-frame no
+   * frame can be parsed any more, so the stream is broken off instead.
+   */
+  const failStream = (controller: ReadableStreamDefaultController<Uint8Array>, message: string, cause: unknown) => {
+    record.errorType = "InternalServerException";
+    record.errorMessage = message;
+    if (tap.atFrameBoundary) {
+      controller.enqueue(encodeException("internalServerException", { message }));
+      controller.close();
+    } else controller.error(cause);
+    end("failure");
+  };
+
+  const onStalled = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    if (tap.sawMetadata || tap.sawException) {
+      // The answer (or its error) is complete; the upstream just failed to close. End cleanly.
+      controller.close();
+      end("success");
+    } else {
+      failStream(
+        controller,
+        `Bedrock stream stalled: no data for ${idleTimeoutMs} ms (stream_timeout)`,
+        new DOMException("stream stalled", "TimeoutError"),
+      );
     }
   };
 
-  const reader = chunkReader(upstreamBody);
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
+      if (over) return;
+      if (stalled) return onStalled(controller);
+      watchdog.beginWait();
+      let next: ReadableStreamReadResult<Uint8Array>;
       try {
-        chunk = await reader.read();
+        next = await reader.read();
       } catch (e) {
-        // The upstream connection broke mid-stream (or we aborted it because the client left).
-        if (opts.clientSignal.aborted) complete("client_disconnected");
-        else {
-          record.errorType = record.errorType ?? "ServiceUnavailableException";
-          record.errorMessage = record.errorMessage ?? `upstream stream broke (${(e as Error).name})`;
-          complete("failure");
+        watchdog.endWait();
+        if (over) return; // the client left first (cancel has recorded it)
+        if (stalled) return onStalled(controller);
+        if (clientSignal.aborted) {
+          end("client_disconnected");
+          controller.error(e);
+          return;
         }
-        controller.error(e);
-        return;
+        return failStream(controller, `Bedrock stream broke off mid-way (${(e as Error).name})`, e);
       }
-      if (chunk.done) {
-        complete("success");
+      watchdog.endWait();
+      if (over) return;
+      if (next.done) {
+        if (stalled) return onStalled(controller);
         controller.close();
+        // Ended inside a frame: the client's SDK will fail on the truncated frame, so the call failed.
+        end(tap.endedMidFrame ? "failure" : "success");
         return;
       }
-      if (parsing) {
-        try {
-          for (const m of decoder.push(chunk.value)) inspect(m);
-        } catch (e) {
-          // A frame we cannot parse is still relayed untouched: the client's SDK is the judge of the bytes.
-          parsing = false;
-          record.errorMessage = `event stream not parseable: ${(e as Error).message}`;
-        }
-      }
-      controller.enqueue(chunk.value);
+      tap.push(next.value);
+      controller.enqueue(next.value);
     },
     cancel(reason) {
-      // The client went away: stop the upstream request at once so no connection or timer leaks.
-      opts.upstreamAbort.abort(reason ?? new DOMException("client disconnected", "AbortError"));
-      reader.cancel(reason).catch(() => {});
-      complete("client_disconnected");
+      // The client went away: stop the upstream request at once so no connection or timer is left behind.
+      stopUpstream(reason ?? new DOMException("client disconnected", "AbortError"));
+      end("client_disconnected");
     },
   }, { highWaterMark: 0 });
 
+  headers.set("content-type", EVENT_STREAM_CONTENT_TYPE);
+  // Reverse proxies such as nginx buffer responses by default, which turns a stream into one burst at the end.
+  headers.set("x-accel-buffering", "no");
   return new Response(body, { status: 200, headers });
 }

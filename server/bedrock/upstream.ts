@@ -6,8 +6,9 @@
  * attempt (a retry never replays stale `x-amz-*`), and none of the client's own headers are forwarded except
  * the few that Bedrock binds for the operation.
  */
-import type { Deployment } from "../config/types.ts";
+import type { Deployment, DeploymentAuth } from "../config/types.ts";
 import { GatewayError } from "../errors.ts";
+import { countTokensModelId } from "./count_tokens_op.ts";
 import type { SigV4Signer } from "./sigv4.ts";
 
 /** Bedrock operations on `/model/{modelId}/…`. */
@@ -39,7 +40,18 @@ export function encodeModelId(id: string): string {
 }
 
 export function upstreamUrl(deployment: Deployment, operation: ModelOperation): string {
-  return `${deployment.endpoint}/model/${encodeModelId(deployment.bedrockModelId)}/${operation}`;
+  const id = operation === "count-tokens" ? countTokensModelId(deployment.bedrockModelId) : deployment.bedrockModelId;
+  return `${deployment.endpoint}/model/${encodeModelId(id)}/${operation}`;
+}
+
+/** Where one signed POST goes and how it is authenticated (a deployment, or the pass-through account). */
+export interface SignedTarget {
+  /** Full URL, its path already percent-encoded exactly as it will be sent. */
+  url: string;
+  region: string;
+  auth: DeploymentAuth;
+  /** Names the target in the error when it cannot be called (a deployment id, `bedrock_passthrough`). */
+  name: string;
 }
 
 /** Creates the sender. One instance per gateway; it holds no per-request state. */
@@ -53,34 +65,41 @@ export function createUpstream(deps: UpstreamDeps) {
     return url;
   };
 
-  /** Sends the request; resolves with the upstream response (any status) or throws a typed 502. */
-  async function send(req: UpstreamRequest): Promise<Response> {
-    const d = req.deployment;
-    const url = urlFor(d, req.operation);
-    const headers: Record<string, string> = { "content-type": "application/json", ...req.headers };
-    if (d.auth.kind === "bearer") {
-      headers["authorization"] = `Bearer ${d.auth.token}`;
-    } else if (d.auth.kind === "sigv4") {
+  /**
+   * POSTs `body` to `target`, signed fresh (SigV4 service `bedrock`, or the Bedrock API key); resolves with the
+   * upstream response (any status) or throws a typed 502 (or the abort reason when `signal` aborted).
+   */
+  async function post(
+    target: SignedTarget,
+    body: Uint8Array<ArrayBuffer>,
+    extraHeaders: Record<string, string> | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    const { url, auth } = target;
+    const headers: Record<string, string> = { "content-type": "application/json", ...extraHeaders };
+    if (auth.kind === "bearer") {
+      headers["authorization"] = `Bearer ${auth.token}`;
+    } else if (auth.kind === "sigv4") {
       Object.assign(
         headers,
         deps.signer.sign({
           method: "POST",
           url,
           headers,
-          body: req.body,
-          region: d.region,
+          body,
+          region: target.region,
           service: "bedrock",
-          credentials: d.auth.credentials,
+          credentials: auth.credentials,
           now: new Date(deps.now()),
         }),
       );
     } else {
-      throw new GatewayError(500, "InternalServerException", `deployment ${d.id} cannot be called upstream`);
+      throw new GatewayError(500, "InternalServerException", `${target.name} cannot be called upstream`);
     }
     try {
-      return await deps.fetch(url, { method: "POST", headers, body: req.body, signal: req.signal });
+      return await deps.fetch(url, { method: "POST", headers, body, signal });
     } catch (e) {
-      if (req.signal?.aborted) throw req.signal.reason ?? e;
+      if (signal?.aborted) throw signal.reason ?? e;
       // Never echo the URL's credentials or headers: only the host and the error's class.
       throw new GatewayError(
         502,
@@ -90,7 +109,14 @@ export function createUpstream(deps: UpstreamDeps) {
       );
     }
   }
-  return { send };
+
+  /** Sends a model call to one deployment; resolves with the upstream response (any status) or throws a typed 502. */
+  function send(req: UpstreamRequest): Promise<Response> {
+    const d = req.deployment;
+    const target = { url: urlFor(d, req.operation), region: d.region, auth: d.auth, name: `deployment ${d.id}` };
+    return post(target, req.body, req.headers, req.signal);
+  }
+  return { send, post };
 }
 
 export type Upstream = ReturnType<typeof createUpstream>;
@@ -101,7 +127,9 @@ export function relayHeaders(upstream: Headers, requestId: string): Headers {
   for (const [name, value] of upstream) {
     if (
       name === "content-type" || name === "x-amzn-requestid" || name === "x-amzn-errortype" ||
-      name === "retry-after" || name.startsWith("x-amzn-bedrock-")
+      name === "retry-after" || name.startsWith("x-amzn-bedrock-") ||
+      // InvokeAgent's session and memory ids (`x-amz-bedrock-agent-session-id`, `…-memory-id`).
+      name.startsWith("x-amz-bedrock-agent-")
     ) out.set(name, value);
   }
   out.set("x-litellm-call-id", requestId);

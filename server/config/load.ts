@@ -7,6 +7,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { resolvePassthrough } from "./passthrough.ts";
 import { ConfigFile, type ModelEntry, unknownKeys } from "./schema.ts";
 import type { Deployment, DeploymentAuth, GatewayConfig, TokenPrices } from "./types.ts";
 
@@ -78,6 +79,8 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     deployments.push(d);
   });
 
+  const passthrough = resolvePassthrough(general.bedrock_passthrough, env, problems, warnings);
+
   const router = file.router_settings ?? {};
   const fallbacks = new Map<string, string[]>();
   for (const rule of router.fallbacks ?? []) {
@@ -120,6 +123,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
       fallbacks,
       enablePreCallChecks: router.enable_pre_call_checks ?? false,
     },
+    passthrough,
     warnings,
   };
 }

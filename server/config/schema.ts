@@ -54,6 +54,23 @@ export const ModelEntry = z.looseObject({
   model_info: ModelInfo.optional(),
 });
 
+/**
+ * `general_settings.bedrock_passthrough`: the AWS account behind the routes that are not model calls (ApplyGuardrail on
+ * bedrock-runtime; Retrieve, RetrieveAndGenerate and InvokeAgent on bedrock-agent-runtime). Same credential fields as
+ * a deployment; anything left out falls back to the environment (`AWS_*`, `AWS_REGION`).
+ */
+export const BedrockPassthrough = z.looseObject({
+  aws_region_name: z.string().min(1).optional(),
+  aws_access_key_id: z.string().min(1).optional(),
+  aws_secret_access_key: z.string().min(1).optional(),
+  aws_session_token: z.string().min(1).optional(),
+  /** A Bedrock API key for bedrock-runtime (ApplyGuardrail); the agent runtime only accepts SigV4. */
+  api_key: z.string().min(1).optional(),
+  aws_bearer_token: z.string().min(1).optional(),
+  aws_bedrock_runtime_endpoint: z.url().optional(),
+  aws_bedrock_agent_runtime_endpoint: z.url().optional(),
+});
+
 export const GeneralSettings = z.looseObject({
   master_key: z.string().min(1).optional(),
   /** Largest accepted request body; Bedrock itself caps InvokeModel at 25 MB. */
@@ -64,6 +81,7 @@ export const GeneralSettings = z.looseObject({
   spend_logs_retention_days: positive.optional(),
   model_prices_file: z.string().min(1).optional(),
   metrics_public: z.boolean().optional(),
+  bedrock_passthrough: BedrockPassthrough.optional(),
 });
 
 export const RoutingStrategy = z.enum([
@@ -97,6 +115,7 @@ export type ModelEntry = z.infer<typeof ModelEntry>;
 export type LitellmParams = z.infer<typeof LitellmParams>;
 export type GeneralSettings = z.infer<typeof GeneralSettings>;
 export type RouterSettings = z.infer<typeof RouterSettings>;
+export type BedrockPassthrough = z.infer<typeof BedrockPassthrough>;
 
 /**
  * Lists keys of `value` that `schema` does not declare, as YAML paths, for the sections whose keys we own.
@@ -115,6 +134,8 @@ export function unknownKeys(value: unknown): string[] {
   check(root, ConfigFile.shape, "");
   check(root.general_settings, GeneralSettings.shape, "general_settings");
   check(root.router_settings, RouterSettings.shape, "router_settings");
+  const general = root.general_settings as Record<string, unknown> | null | undefined;
+  check(general?.bedrock_passthrough, BedrockPassthrough.shape, "general_settings.bedrock_passthrough");
   if (Array.isArray(root.model_list)) {
     root.model_list.forEach((entry: unknown, i: number) => {
       const path = `model_list[${i}]`;

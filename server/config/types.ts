@@ -55,6 +55,22 @@ export interface RouterConfig {
   enablePreCallChecks: boolean;
 }
 
+/**
+ * The AWS account behind the pass-through routes that are not model calls (`general_settings.bedrock_passthrough`,
+ * else the environment). Its auths say `unavailable` (with the reason) when nothing usable is configured.
+ */
+export interface PassthroughAccount {
+  region: string;
+  /** bedrock-runtime base URL without a trailing slash (ApplyGuardrail). */
+  runtimeEndpoint: string;
+  /** bedrock-agent-runtime base URL without a trailing slash (Retrieve, RetrieveAndGenerate, InvokeAgent). */
+  agentRuntimeEndpoint: string;
+  /** SigV4 or a Bedrock API key. */
+  runtimeAuth: DeploymentAuth;
+  /** SigV4 only: bedrock-agent-runtime does not accept Bedrock API keys. */
+  agentRuntimeAuth: DeploymentAuth;
+}
+
 export interface GatewayConfig {
   deployments: Deployment[];
   /** Deployments by `model_name`, in config order. */
@@ -68,6 +84,7 @@ export interface GatewayConfig {
   modelPricesFile?: string;
   metricsPublic: boolean;
   router: RouterConfig;
+  passthrough: PassthroughAccount;
   /** Non-fatal problems found while loading (unknown keys, unavailable deployments). */
   warnings: string[];
 }

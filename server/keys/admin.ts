@@ -83,6 +83,8 @@ function applySettings(r: KeyRecord, s: KeySettings, now: number): KeyRecord {
     else next[field] = value;
   };
   if (s.models !== undefined) next.models = [...new Set(s.models)];
+  if (s.allowed_routes === null || s.allowed_routes?.length === 0) delete next.allowedRoutes;
+  else if (s.allowed_routes !== undefined) next.allowedRoutes = [...new Set(s.allowed_routes)];
   set("maxBudget", s.max_budget);
   set("softBudget", s.soft_budget);
   set("rpmLimit", s.rpm_limit);
@@ -143,6 +145,7 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
       budget_reset_at: iso(window.resetAt),
       expires: iso(r.expires),
       models: r.models,
+      allowed_routes: r.allowedRoutes ?? [],
       rpm_limit: r.rpmLimit ?? null,
       tpm_limit: r.tpmLimit ?? null,
       max_parallel_requests: r.maxParallelRequests ?? null,

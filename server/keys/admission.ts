@@ -42,7 +42,22 @@ export interface Admission {
   finished(record: CallRecord, costNanos: bigint): void;
   /** Resolves once background work (soft-budget markers, old window clean-up) has finished. */
   idle(): Promise<void>;
+  /**
+   * The keys with a `max_budget` this instance has admitted calls for, with their current window's spend read
+   * fresh from KV (plus this instance's unwritten sums): for `/metrics`. Off the request path.
+   */
+  budgets(): Promise<KeyBudget[]>;
 }
+
+export interface KeyBudget {
+  hash: string;
+  alias?: string;
+  maxBudgetNanos: bigint;
+  spentNanos: bigint;
+}
+
+/** Budgeted keys remembered for `budgets()`; beyond this the map starts over (it refills with the next calls). */
+const MAX_TRACKED_BUDGETS = 10_000;
 
 /** Over budget: typed so SDKs do not retry (not a throttle), yet still a Bedrock exception they know. */
 export function budgetExceeded(spentNanos: bigint, maxBudget: number): GatewayError {
@@ -68,6 +83,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   /** Budget window each key was last billed in here, to clean up older windows once per change. */
   const billedWindow = new Map<string, number>();
   const tasks = new Set<Promise<unknown>>();
+  /** Keys with a budget admitted here, by id: their newest record. */
+  const budgeted = new Map<string, KeyRecord>();
 
   function background(task: Promise<unknown>, what: string) {
     const p = task.catch((e) => log.warn(`${what} failed`, { error: (e as Error).name, message: (e as Error).message }))
@@ -168,6 +185,10 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       if (!r) return principal;
       const t = now();
       check(r, t);
+      if (r.maxBudget !== undefined) {
+        if (budgeted.size >= MAX_TRACKED_BUDGETS && !budgeted.has(r.id)) budgeted.clear();
+        budgeted.set(r.id, r);
+      }
       admitted.set(requestId, r);
       active.set(r.id, (active.get(r.id) ?? 0) + 1);
       if (r.rpmLimit !== undefined) ledger.add([{ key: rpmKey(r.id), amount: 1n, window: minuteOf(t) }]);
@@ -197,6 +218,24 @@ export function createAdmission(deps: AdmissionDeps): Admission {
 
     async idle() {
       while (tasks.size) await Promise.all([...tasks]);
+    },
+
+    async budgets() {
+      const t = now();
+      const records = [...budgeted.values()];
+      const keys = records.map((r) => spendKey(r.id, budgetWindow(r, t).start));
+      for (let i = 0; i < keys.length; i += 9) {
+        // getMany reads at most 10 keys: nine counters and the ledger's watermark.
+        const chunk = keys.slice(i, i + 9);
+        const got = await retryBusy(() => kv.getMany([...chunk, ledger.watermarkKey]));
+        ledger.observe(chunk.map((key, j) => ({ key, entry: got[j] })), got.at(-1)!);
+      }
+      return records.map((r, i) => ({
+        hash: r.hash,
+        alias: r.alias,
+        maxBudgetNanos: usdToNanos(r.maxBudget!),
+        spentNanos: ledger.total(keys[i]),
+      }));
     },
   };
 }

@@ -14,6 +14,8 @@ export interface Principal {
   caller: Caller;
   /** Model names this principal may call; undefined means all. */
   allowedModels?: readonly string[];
+  /** `/bedrock` route patterns a virtual key may call (`allowed_routes`); see `allowed_routes.ts`. */
+  allowedRoutes?: readonly string[];
   /** The virtual key's record (kind `virtual` only), as read for this request. */
   key?: KeyRecord;
 }
@@ -76,6 +78,7 @@ export function keyAuthenticator(deps: KeyAuthenticatorDeps): Authenticator {
       kind: "virtual",
       caller: { keyHash: record.hash, keyAlias: record.alias, userId: record.userId, teamId: record.teamId },
       allowedModels: allowedModels(record),
+      allowedRoutes: record.allowedRoutes,
       key: record,
     };
   }

@@ -14,7 +14,7 @@
  * | `["key_soft_budget_alert", id, windowStart]` | epoch ms     | soft-budget crossing logged once per window          |
  *
  * The ledger adds `["ledger_batch", instanceId, seq]` markers and `["ledger_watermark", instanceId]` (see
- * `spend/ledger.ts`).
+ * `spend/ledger.ts`); spend roll-ups and spend-log rows are listed in `spend/kv_layout.ts`.
  */
 
 /**

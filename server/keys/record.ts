@@ -17,6 +17,11 @@ export interface KeyRecord {
   alias?: string;
   /** Model names the key may call; empty means all. */
   models: string[];
+  /**
+   * `/bedrock` route patterns the key may call (LiteLLM's `allowed_routes`): exact paths, or prefixes ending in `*`.
+   * Absent or empty: model routes only.
+   */
+  allowedRoutes?: string[];
   /** USD. */
   maxBudget?: number;
   /** USD; crossing it is logged once per budget window. */

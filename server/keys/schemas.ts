@@ -29,6 +29,11 @@ export const KeyRef = z.string().min(1).max(512).meta({
 /** A caller-chosen key; LiteLLM requires the `sk-` prefix. */
 export const CustomKey = z.string().startsWith("sk-", "must start with sk-").min(4).max(256);
 
+/** A route a key may call: an exact path, or a prefix ending in `*` (LiteLLM's `allowed_routes`). */
+export const RoutePattern = z.string().min(2).max(512)
+  .regex(/^\/[^*]*\*?$/, "expected a path starting with / and at most one *, at the end (e.g. /bedrock/agents/*)")
+  .meta({ id: "RoutePattern", examples: ["/bedrock/guardrail/*", "/bedrock/model/*"] });
+
 const Metadata = z.record(z.string(), z.unknown()).refine(
   (m) => JSON.stringify(m).length <= MAX_METADATA_JSON,
   `metadata too large (at most ${MAX_METADATA_JSON} bytes of JSON)`,
@@ -38,6 +43,12 @@ const Metadata = z.record(z.string(), z.unknown()).refine(
 const KeySettings = {
   models: z.array(Name).max(100).optional()
     .meta({ description: "Model names the key may call; empty or absent means all." }),
+  allowed_routes: z.array(RoutePattern).max(100).nullable().optional().meta({
+    description: "`/bedrock` routes the key may call: exact paths or prefixes ending in `*` (`/bedrock/guardrail/*`, " +
+      "`/bedrock/knowledgebases/*`, `/bedrock/retrieveAndGenerate`, `/bedrock/agents/*`, `/bedrock/model/*`). " +
+      "Absent, empty or null: model routes only (still limited by `models`). Once set, every `/bedrock` call must " +
+      "match one, model routes included.",
+  }),
   max_budget: Usd.nullable().optional().meta({ description: "USD; calls are refused once spend reaches it." }),
   soft_budget: Usd.nullable().optional().meta({ description: "USD; crossing it is logged once per window." }),
   budget_duration: Duration.nullable().optional().meta({ description: "Spend resets at the end of each window." }),
@@ -100,6 +111,7 @@ export const KeyInfo = z.object({
   budget_reset_at: Timestamp.nullable(),
   expires: Timestamp.nullable(),
   models: z.array(z.string()),
+  allowed_routes: z.array(z.string()),
   rpm_limit: z.number().nullable(),
   tpm_limit: z.number().nullable(),
   max_parallel_requests: z.number().nullable(),
@@ -133,16 +145,6 @@ export const KeyListResponse = z.object({
   current_page: z.number().int(),
   total_pages: z.number().int(),
 }).meta({ id: "KeyListResponse" });
-
-/** LiteLLM's error shape, used by every non-`/bedrock` route. */
-export const LitellmError = z.object({
-  error: z.object({
-    message: z.string(),
-    type: z.string(),
-    param: z.string().nullable(),
-    code: z.string(),
-  }),
-}).meta({ id: "LitellmError" });
 
 export type KeyGenerateRequest = z.infer<typeof KeyGenerateRequest>;
 export type KeyUpdateRequest = z.infer<typeof KeyUpdateRequest>;

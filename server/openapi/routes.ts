@@ -8,30 +8,18 @@
  * validates with. Give it `sdk: { group, method }` to expose it on the SDK client as `client.keys.generate(…)`.
  * Then run `deno task gen`; `deno task check` fails until the generated files are committed.
  */
-import { z } from "zod";
+import {
+  MODEL_CALL_ERRORS,
+  MODEL_INVOKE_ROUTES,
+  ModelCallHeaders,
+  ModelPathParams,
+  PASSTHROUGH_ROUTES,
+} from "../bedrock/routes_doc.ts";
 import { ConverseRequest, ConverseResponse, ConverseStreamEvent, ConverseStreamRequest } from "../bedrock/schemas.ts";
 import { DeploymentHealthQuery, DeploymentHealthReport, HealthLiveliness, HealthReadiness } from "../health/schemas.ts";
 import { KEY_ROUTES } from "../keys/routes_doc.ts";
+import { SPEND_ROUTES } from "../spend/routes_doc.ts";
 import type { RouteDoc } from "./route_doc.ts";
-
-const ModelPathParams = z.object({
-  modelId: z.string().min(1).meta({
-    description: "A `model_name` from the gateway's config (a Bedrock model id, inference profile id or ARN when " +
-      "deployed under that name). Percent-encode it as one path segment, as the AWS SDKs do (`:` → `%3A`, " +
-      "`/` → `%2F`); the unencoded form is accepted too.",
-    examples: ["claude", "us.anthropic.claude-3-5-sonnet-20240620-v1%3A0"],
-  }),
-});
-
-const ModelCallHeaders = z.object({
-  "x-litellm-tags": z.string().optional().meta({
-    description: "Comma-separated tags recorded with the call's spend log.",
-    examples: ["team-a,experiment-7"],
-  }),
-});
-
-/** Statuses a model call can answer with besides 200 (gateway-made and relayed from Bedrock). */
-const MODEL_CALL_ERRORS = [400, 401, 403, 404, 408, 413, 424, 429, 500, 502, 503, 504] as const;
 
 const STREAM_DESCRIPTION =
   `The body is a sequence of binary frames in AWS's event-stream encoding (\`application/vnd.amazon.eventstream\`),
@@ -151,7 +139,10 @@ const DEPLOYMENT_HEALTH_ROUTE: RouteDoc = {
 /** The one list the generator reads. Admin routes (spend, …) are added here. */
 export const ROUTES: readonly RouteDoc[] = [
   ...BEDROCK_ROUTES,
+  ...MODEL_INVOKE_ROUTES,
+  ...PASSTHROUGH_ROUTES,
   ...HEALTH_ROUTES,
   DEPLOYMENT_HEALTH_ROUTE,
   ...KEY_ROUTES,
+  ...SPEND_ROUTES,
 ];

@@ -5,7 +5,20 @@
  */
 import type { Usage } from "../bedrock/usage.ts";
 
-export type CallType = "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream" | "count-tokens";
+/** Model operations, then the pass-through operations that are not model calls (guardrails, agent runtime). */
+export const CALL_TYPES = [
+  "converse",
+  "converse-stream",
+  "invoke",
+  "invoke-with-response-stream",
+  "count-tokens",
+  "apply-guardrail",
+  "retrieve",
+  "retrieve-and-generate",
+  "invoke-agent",
+] as const;
+
+export type CallType = typeof CALL_TYPES[number];
 
 export type CallStatus = "success" | "failure" | "client_disconnected";
 
@@ -20,8 +33,13 @@ export interface Caller {
 export interface CallRecord {
   requestId: string;
   callType: CallType;
-  /** The `model_name` the client asked for. */
+  /**
+   * The `model_name` the client asked for; for pass-through calls that are not model calls, what they called
+   * (`guardrail/{id}/{version}`, `knowledgebase/{id}`, `agent/{agentId}/{aliasId}`, `retrieveAndGenerate`).
+   */
   modelName: string;
+  /** The gateway route, for logs, when it is not `/bedrock/model/{modelName}/{callType}`. */
+  route?: string;
   deploymentId?: string;
   bedrockModelId?: string;
   region?: string;
@@ -43,6 +61,10 @@ export interface CallRecord {
   incomplete?: boolean;
   retries: number;
   requestTags?: string[];
+  /** The Converse request's `requestMetadata` (string pairs the caller tags the call with). */
+  requestMetadata?: Record<string, string>;
+  /** Bedrock's own processing time (`metrics.latencyMs` of a Converse response), for detailed debug logs. */
+  bedrockLatencyMs?: number;
   /** Only filled when `store_prompts_in_spend_logs` is on. */
   requestBody?: string;
   responseBody?: string;

@@ -27,7 +27,12 @@
  * atomic step and the key never needs cleaning up. A late write for an older window lands in the newer one (a
  * small over-count, never a loss).
  *
- * Other accounting (spend roll-ups per user, team, model and day) adds its own sums through the same `add()`.
+ * Other accounting (spend roll-ups per user, team, model and day) adds its own sums through the same `add()`, and
+ * spend-log rows ride along as plain `set`s in the same batches (`add(sums, rows)`), so a row and the sums of its
+ * call reach KV together and exactly once. The row queue is bounded (`maxPendingRows`): when KV cannot keep up,
+ * further rows are dropped and counted (`stats().droppedRows`, logged) while sums, which merge per counter and so
+ * take memory per counter rather than per call, are always kept. A row KV refuses outright (it should never
+ * happen: rows are capped in size) is dropped after a few attempts so it cannot hold back the sums with it.
  */
 import { isBusy } from "../kv/retry.ts";
 import type { Logger } from "../log.ts";
@@ -39,6 +44,27 @@ export interface LedgerSum {
   amount: bigint;
   /** Set for windowed counters: the window (e.g. the minute number) the amount belongs to. */
   window?: number;
+}
+
+/** A row written in the same batches as the sums: `set(key, value, { expireIn })`. */
+export interface LedgerRow {
+  key: Deno.KvKey;
+  /** A plain, structured-cloneable value (at most ~60 KiB serialized: Deno KV's value limit is 64 KiB). */
+  value: unknown;
+  /** Ms until KV deletes it. */
+  expireIn?: number;
+  /** Approximate serialized size of the value in bytes, to keep each commit within Deno KV's size limit. */
+  bytes: number;
+}
+
+/** What is waiting to be written, for `/metrics`. */
+export interface LedgerStats {
+  /** Counters with unsent sums. */
+  pendingCounters: number;
+  /** Rows not yet sent. */
+  pendingRows: number;
+  /** Rows dropped since start (queue full, or refused by KV). */
+  droppedRows: number;
 }
 
 /** A counter as read from KV, for `observe()`. */
@@ -57,15 +83,19 @@ export interface LedgerOptions {
   log: Logger;
   /** Wait this long after the first queued sum before writing, to gather a batch. Default 10 ms. */
   flushIntervalMs?: number;
-  /** Write at once when this many counters have pending sums. Default 256. */
+  /** Write at once when this many counters (or rows) are pending. Default 256. */
   maxPendingCounters?: number;
+  /** Rows beyond this many waiting to be written are dropped (and counted). Default 20 000. */
+  maxPendingRows?: number;
   /** Monotonic ms clock, only for forgetting old bookkeeping; default `performance.now`. */
   monotonic?: () => number;
 }
 
 export interface Ledger {
-  /** Queues sums; never waits, never throws. */
-  add(sums: readonly LedgerSum[]): void;
+  /** Queues sums (and rows to write in the same batches); never waits, never throws. */
+  add(sums: readonly LedgerSum[], rows?: readonly LedgerRow[]): void;
+  /** Queue sizes and dropped rows. */
+  stats(): LedgerStats;
   /** Read this key in the same `getMany` as the counters and pass it to `observe`. */
   readonly watermarkKey: Deno.KvKey;
   /** Records counters read in one `getMany`, with the watermark read alongside them. */
@@ -107,6 +137,10 @@ const MARKER_TTL_MS = 86_400_000;
 const MAX_MUTATIONS_PER_COMMIT = 500;
 /** Deno KV caps the total key bytes of one atomic operation (80 KiB); stay well below. */
 const MAX_KEY_BYTES_PER_COMMIT = 48 * 1024;
+/** Deno KV caps the total size of one atomic operation's mutations (800 KiB); stay well below. */
+const MAX_BYTES_PER_COMMIT = 512 * 1024;
+/** A commit that keeps failing with a non-busy error is retried without its rows after this many attempts. */
+const ROW_ATTEMPTS = 3;
 /**
  * Bookkeeping for a counter nobody has read for this long is forgotten (committed sums no snapshot has
  * confirmed, and the snapshot itself): any read made since contains those sums.
@@ -146,20 +180,22 @@ interface Counter {
 interface Chunk {
   seq: number;
   mutations: Array<{ key: Deno.KvKey; entry: Entry }>;
+  rows: LedgerRow[];
   mutationCount: number;
   keyBytes: number;
+  /** Keys and values. */
+  bytes: number;
 }
+
+const keyIdReplacer = (_: string, v: unknown) =>
+  typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? Array.from(v) : v;
 
 /** A collision-free map key for a KV key (strings, numbers, bigints, booleans, bytes). */
 function keyId(key: Deno.KvKey): string {
-  // Several lookups per call: a replacer makes JSON.stringify several times slower, so it is only used for the
-  // parts that need it (the output is the same either way).
+  // Almost every key is strings and numbers: plain JSON, without the (much slower) replacer.
   for (const part of key) {
     if (typeof part === "bigint" || part instanceof Uint8Array) {
-      return JSON.stringify(
-        key,
-        (_, v) => typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? Array.from(v) : v,
-      );
+      return JSON.stringify(key, keyIdReplacer);
     }
   }
   return JSON.stringify(key);
@@ -177,12 +213,18 @@ export function createLedger(opts: LedgerOptions): Ledger {
   const { kv, log } = opts;
   const flushIntervalMs = opts.flushIntervalMs ?? 10;
   const maxPendingCounters = opts.maxPendingCounters ?? 256;
+  const maxPendingRows = opts.maxPendingRows ?? 20_000;
   const monotonic = opts.monotonic ?? (() => performance.now());
   const watermarkKey: Deno.KvKey = [WATERMARK, opts.instanceId];
 
   const counters = new Map<string, Counter>();
   /** Counters with pending entries, in arrival order. */
   const dirty = new Set<Counter>();
+  /** Rows not yet sent, in arrival order. */
+  let pendingRows: LedgerRow[] = [];
+  let droppedRows = 0;
+  /** Times `add` found the row queue full (the first and every 1000th are logged). */
+  let dropEvents = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | undefined;
   /** Sums queued so far, and how many of them (in queue order) have been written. */
@@ -211,14 +253,17 @@ export function createLedger(opts: LedgerOptions): Ledger {
     running ??= drain().finally(() => {
       running = undefined;
       // Sums added while the last commit was landing are picked up by a fresh round.
-      if (dirty.size) schedule();
+      if (hasPending()) schedule();
     });
     return running;
   }
 
+  const hasPending = () => dirty.size > 0 || pendingRows.length > 0;
+  const isLarge = () => dirty.size >= maxPendingCounters || pendingRows.length >= maxPendingCounters;
+
   function schedule() {
     if (running) return; // the running drain loops until nothing is pending
-    if (closing || dirty.size >= maxPendingCounters) {
+    if (closing || isLarge()) {
       kick();
       return;
     }
@@ -239,14 +284,17 @@ export function createLedger(opts: LedgerOptions): Ledger {
         if (waiters[i].upTo <= written) waiters.splice(i, 1)[0].resolve();
       }
       forgetOld();
-    } while (dirty.size && (closing || waiters.length || dirty.size >= maxPendingCounters));
+    } while (hasPending() && (closing || waiters.length || isLarge()));
   }
 
   /** Moves every pending entry to `sent` and splits them into commits within Deno KV's limits. */
   function takeBatch(): Chunk[] {
     const chunks: Chunk[] = [];
-    const fresh = (): Chunk => ({ seq: ++seq, mutations: [], mutationCount: 3, keyBytes: 0 });
+    const fresh = (): Chunk => ({ seq: ++seq, mutations: [], rows: [], mutationCount: 3, keyBytes: 0, bytes: 0 });
     let chunk = fresh();
+    const fits = (count: number, keyBytes: number, bytes: number) =>
+      chunk.mutationCount + count <= MAX_MUTATIONS_PER_COMMIT &&
+      chunk.keyBytes + keyBytes <= MAX_KEY_BYTES_PER_COMMIT && chunk.bytes + bytes <= MAX_BYTES_PER_COMMIT;
     for (const c of dirty) {
       // Older windows first, so a newer window's `max` comes last and wins.
       const entries = [...c.pending.values()].sort((a, b) => (a.window ?? 0) - (b.window ?? 0));
@@ -254,11 +302,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
       const keyBytes = keyId(c.key).length + 16;
       for (const entry of entries) {
         const count = entry.window === undefined ? 1 : 2;
-        if (
-          chunk.mutations.length &&
-          (chunk.mutationCount + count > MAX_MUTATIONS_PER_COMMIT ||
-            chunk.keyBytes + keyBytes * count > MAX_KEY_BYTES_PER_COMMIT)
-        ) {
+        if (chunk.mutations.length && !fits(count, keyBytes * count, (keyBytes + 16) * count)) {
           chunks.push(chunk);
           chunk = fresh();
         }
@@ -267,10 +311,23 @@ export function createLedger(opts: LedgerOptions): Ledger {
         chunk.mutations.push({ key: c.key, entry });
         chunk.mutationCount += count;
         chunk.keyBytes += keyBytes * count;
+        chunk.bytes += (keyBytes + 16) * count;
       }
     }
     dirty.clear();
-    if (chunk.mutations.length) chunks.push(chunk);
+    for (const row of pendingRows) {
+      const keyBytes = keyId(row.key).length + 16;
+      if ((chunk.mutations.length || chunk.rows.length) && !fits(1, keyBytes, keyBytes + row.bytes)) {
+        chunks.push(chunk);
+        chunk = fresh();
+      }
+      chunk.rows.push(row);
+      chunk.mutationCount += 1;
+      chunk.keyBytes += keyBytes;
+      chunk.bytes += keyBytes + row.bytes;
+    }
+    pendingRows = [];
+    if (chunk.mutations.length || chunk.rows.length) chunks.push(chunk);
     return chunks;
   }
 
@@ -286,6 +343,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
           if (entry.window !== undefined) op.max(key, BigInt(entry.window) << WINDOW_SHIFT);
           op.sum(key, entry.amount);
         }
+        for (const row of chunk.rows) op.set(row.key, row.value, { expireIn: row.expireIn });
         const result = await op.commit();
         // Not ok: the marker exists, so an earlier attempt did commit even though it reported an error.
         if (!result.ok && !(await kv.get(marker)).versionstamp) {
@@ -301,7 +359,9 @@ export function createLedger(opts: LedgerOptions): Ledger {
           log.error("ledger: giving up on a batch while shutting down; its sums are lost", {
             ...fields,
             sums: chunk.mutations.length,
+            rows: chunk.rows.length,
           });
+          droppedRows += chunk.rows.length;
           for (const { key, entry } of chunk.mutations) {
             const c = counters.get(keyId(key));
             if (c) c.sent = c.sent.filter((x) => x !== entry);
@@ -310,6 +370,15 @@ export function createLedger(opts: LedgerOptions): Ledger {
         }
         // A busy SQLite file (several processes sharing it) is routine; anything else is worth a line.
         if (!isBusy(e) || attempt >= 5) log.warn("ledger: commit failed, retrying", fields);
+        // A row KV keeps refusing (too large, not cloneable) must not hold the billing sums back with it.
+        if (!isBusy(e) && attempt >= ROW_ATTEMPTS && chunk.rows.length) {
+          log.error("ledger: dropping the rows of a batch KV keeps refusing; its sums are retried alone", {
+            ...fields,
+            rows: chunk.rows.length,
+          });
+          droppedRows += chunk.rows.length;
+          chunk.rows = [];
+        }
         await delay(Math.min(1000, 5 * 2 ** attempt));
       }
     }
@@ -335,7 +404,19 @@ export function createLedger(opts: LedgerOptions): Ledger {
   return {
     watermarkKey,
 
-    add(sums) {
+    add(sums, rows) {
+      if (rows?.length) {
+        if (pendingRows.length + rows.length > maxPendingRows) {
+          // KV is not keeping up: losing log rows beats growing without bound (sums are still kept below).
+          if (dropEvents++ % 1000 === 0) {
+            log.error("ledger: row queue full, dropping spend-log rows", { pending: pendingRows.length, droppedRows });
+          }
+          droppedRows += rows.length;
+        } else {
+          pendingRows.push(...rows);
+          queued += rows.length;
+        }
+      }
       for (const s of sums) {
         if (s.amount <= 0n) continue;
         const c = counterFor(s.key);
@@ -346,8 +427,10 @@ export function createLedger(opts: LedgerOptions): Ledger {
         dirty.add(c);
         queued++;
       }
-      if (dirty.size) schedule();
+      if (hasPending()) schedule();
     },
+
+    stats: () => ({ pendingCounters: dirty.size, pendingRows: pendingRows.length, droppedRows }),
 
     observe(reads, watermarkEntry) {
       const w = watermarkEntry.value;

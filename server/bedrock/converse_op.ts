@@ -1,0 +1,46 @@
+/**
+ * @module
+ * Converse and ConverseStream: a validated Converse JSON body; usage in the answer's `usage` (or the stream's
+ * `metadata` event).
+ */
+import { validation } from "../errors.ts";
+import { mockConverseBody, mockUsage } from "./mock.ts";
+import { mockStreamBody } from "./mock_stream.ts";
+import { jsonObject, type ModelOperationSpec, parseJsonBody } from "./operation.ts";
+import { ConverseRequest, ConverseStreamRequest, formatZodIssues } from "./schemas.ts";
+import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
+import { readUsage } from "./usage.ts";
+
+export function converseOperation(stream: boolean): ModelOperationSpec {
+  const schema = stream ? ConverseStreamRequest : ConverseRequest;
+  return {
+    stream,
+    streamUsage: "metadata",
+    prepare(body) {
+      const json = parseJsonBody(body);
+      const checked = schema.safeParse(json);
+      if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
+      return { json, requestMetadata: checked.data.requestMetadata };
+    },
+    answer(_headers, body) {
+      const parsed = jsonObject(body);
+      if (!parsed) return { problem: "upstream response was not JSON" };
+      const metrics = parsed.metrics as { latencyMs?: unknown } | undefined;
+      return {
+        usage: readUsage(parsed.usage),
+        latencyMs: typeof metrics?.latencyMs === "number" ? metrics.latencyMs : undefined,
+      };
+    },
+    mock(text, request, requestId) {
+      const usage = mockUsage(request.json, text);
+      if (stream) {
+        return new Response(mockStreamBody(text, usage), {
+          headers: { "content-type": EVENT_STREAM_CONTENT_TYPE, "x-amzn-requestid": requestId },
+        });
+      }
+      return new Response(mockConverseBody(text, usage), {
+        headers: { "content-type": "application/json", "x-amzn-requestid": requestId },
+      });
+    },
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * @module
+ * InvokeModel and InvokeModelWithResponseStream: model-native bodies (Anthropic Messages for Claude, Titan, Llama,
+ * …) that the gateway only checks to be non-empty JSON, the request headers the operation binds (forwarded and
+ * signed), and usage from where Bedrock reports it: the `X-Amzn-Bedrock-Input-Token-Count` /
+ * `-Output-Token-Count` response headers, or the `amazon-bedrock-invocationMetrics` of the stream's last chunk.
+ */
+import { encodeEvent } from "../../sdk/eventstream.ts";
+import { validation } from "../errors.ts";
+import { mockUsage } from "./mock.ts";
+import { mockDeltas } from "./mock_stream.ts";
+import { jsonObject, type ModelOperationSpec, parseJsonBody, pickHeaders, type PreparedRequest } from "./operation.ts";
+import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
+import { readUsage, type Usage } from "./usage.ts";
+
+/** Headers both operations bind (`InvokeModelRequest` / `InvokeModelWithResponseStreamRequest` in the model). */
+const COMMON_HEADERS = [
+  "content-type",
+  "x-amzn-bedrock-trace",
+  "x-amzn-bedrock-guardrailidentifier",
+  "x-amzn-bedrock-guardrailversion",
+  "x-amzn-bedrock-performanceconfig-latency",
+  "x-amzn-bedrock-service-tier",
+  "x-amzn-bedrock-request-metadata",
+] as const;
+/** The answer's media type: `Accept` on InvokeModel, `X-Amzn-Bedrock-Accept` on the stream variant. */
+const INVOKE_HEADERS = [...COMMON_HEADERS, "accept"];
+const STREAM_HEADERS = [...COMMON_HEADERS, "x-amzn-bedrock-accept"];
+
+const REQUEST_METADATA = "x-amzn-bedrock-request-metadata";
+
+/**
+ * Whether the body must be JSON: declared `application/json` (with or without parameters), or not declared at all —
+ * absent, or `application/octet-stream`, which the AWS JS SDK sends when `contentType` is left out and Bedrock reads
+ * as JSON. A body declared as anything else is forwarded unchecked for Bedrock to judge.
+ */
+function expectsJson(contentType: string | null): boolean {
+  if (contentType === null) return true;
+  const type = contentType.split(";")[0].trim().toLowerCase();
+  return type === "application/json" || type.endsWith("+json") || type === "application/octet-stream";
+}
+
+/** `X-Amzn-Bedrock-Request-Metadata`: a JSON object of strings; a 400 naming the header when it is not one. */
+function requestMetadataOf(headers: Headers): Record<string, string> | undefined {
+  const raw = headers.get(REQUEST_METADATA);
+  if (raw === null) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !parsed || typeof parsed !== "object" || Array.isArray(parsed) ||
+    Object.values(parsed).some((v) => typeof v !== "string")
+  ) {
+    throw validation(`${REQUEST_METADATA} must be a JSON object of string values`, REQUEST_METADATA);
+  }
+  return parsed as Record<string, string>;
+}
+
+/** Usage from InvokeModel's token-count response headers; undefined when Bedrock sent none. */
+export function tokenHeaderUsage(headers: Headers): Usage | undefined {
+  const input = headers.get("x-amzn-bedrock-input-token-count");
+  const output = headers.get("x-amzn-bedrock-output-token-count");
+  if (input === null && output === null) return undefined;
+  return readUsage({
+    inputTokens: Number(input),
+    outputTokens: Number(output),
+    cacheReadInputTokens: Number(headers.get("x-amzn-bedrock-cache-read-input-token-count")),
+    cacheWriteInputTokens: Number(headers.get("x-amzn-bedrock-cache-write-input-token-count")),
+  });
+}
+
+/** Usage from an Anthropic Messages answer body (`usage.input_tokens`, …): the fallback when headers are missing. */
+export function anthropicBodyUsage(body: Record<string, unknown> | undefined): Usage | undefined {
+  const u = body?.usage as Record<string, unknown> | undefined;
+  if (!u || typeof u !== "object" || (u.input_tokens === undefined && u.output_tokens === undefined)) return undefined;
+  return readUsage({
+    inputTokens: u.input_tokens,
+    outputTokens: u.output_tokens,
+    cacheReadInputTokens: u.cache_read_input_tokens,
+    cacheWriteInputTokens: u.cache_creation_input_tokens,
+  });
+}
+
+// ------------------------------------------------------------------------------------------------- mock answers
+
+/** An Anthropic Messages answer, the shape Bedrock returns for Claude models. */
+function mockMessage(text: string, usage: Usage, requestId: string): Record<string, unknown> {
+  return {
+    id: `msg_mock_${requestId.replaceAll("-", "").slice(0, 24)}`,
+    type: "message",
+    role: "assistant",
+    model: "mock",
+    content: [{ type: "text", text }],
+    stop_reason: "end_turn",
+    stop_sequence: null,
+    usage: { input_tokens: usage.inputTokens, output_tokens: usage.outputTokens },
+  };
+}
+
+const base64 = (text: string) => {
+  const bytes = new TextEncoder().encode(text);
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+};
+
+/** The Anthropic stream events of a mock answer as `chunk` frames; the last carries the invocation metrics. */
+function mockChunkFrames(text: string, usage: Usage, requestId: string): Uint8Array[] {
+  const message = mockMessage(text, usage, requestId);
+  const events: Record<string, unknown>[] = [
+    { type: "message_start", message: { ...message, content: [], stop_reason: null } },
+    { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
+    ...mockDeltas(text).map((piece) => ({
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "text_delta", text: piece },
+    })),
+    { type: "content_block_stop", index: 0 },
+    {
+      type: "message_delta",
+      delta: { stop_reason: "end_turn", stop_sequence: null },
+      usage: { output_tokens: usage.outputTokens },
+    },
+    {
+      type: "message_stop",
+      "amazon-bedrock-invocationMetrics": {
+        inputTokenCount: usage.inputTokens,
+        outputTokenCount: usage.outputTokens,
+        invocationLatency: 0,
+        firstByteLatency: 0,
+      },
+    },
+  ];
+  return events.map((e) => encodeEvent("chunk", { bytes: base64(JSON.stringify(e)) }));
+}
+
+function mockAnswer(stream: boolean, text: string, request: PreparedRequest, requestId: string): Response {
+  const usage = mockUsage(request.json, text);
+  if (!stream) {
+    return new Response(JSON.stringify(mockMessage(text, usage, requestId)), {
+      headers: {
+        "content-type": "application/json",
+        "x-amzn-requestid": requestId,
+        "x-amzn-bedrock-input-token-count": String(usage.inputTokens),
+        "x-amzn-bedrock-output-token-count": String(usage.outputTokens),
+        "x-amzn-bedrock-invocation-latency": "0",
+      },
+    });
+  }
+  const frames = mockChunkFrames(text, usage, requestId);
+  let next = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (next < frames.length) controller.enqueue(frames[next++]);
+      else controller.close();
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, {
+    headers: {
+      "content-type": EVENT_STREAM_CONTENT_TYPE,
+      "x-amzn-bedrock-content-type": "application/json",
+      "x-amzn-requestid": requestId,
+    },
+  });
+}
+
+// -------------------------------------------------------------------------------------------------- the operation
+
+export function invokeOperation(stream: boolean): ModelOperationSpec {
+  const bound = stream ? STREAM_HEADERS : INVOKE_HEADERS;
+  return {
+    stream,
+    streamUsage: "invocationMetrics",
+    prepare(body, headers) {
+      if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
+      const json = expectsJson(headers.get("content-type")) ? parseJsonBody(body) : undefined;
+      return { json, requestMetadata: requestMetadataOf(headers), headers: pickHeaders(headers, bound) };
+    },
+    answer(headers, body) {
+      const latency = Number(headers.get("x-amzn-bedrock-invocation-latency") ?? NaN);
+      const usage = tokenHeaderUsage(headers) ?? anthropicBodyUsage(jsonObject(body));
+      return { usage, latencyMs: Number.isFinite(latency) ? latency : undefined };
+    },
+    mock: (text, request, requestId) => mockAnswer(stream, text, request, requestId),
+  };
+}

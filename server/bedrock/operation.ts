@@ -1,0 +1,74 @@
+/**
+ * @module
+ * What differs between the model operations (`converse`, `converse-stream`, `invoke`,
+ * `invoke-with-response-stream`, `count-tokens`): how a request is validated and which of its headers Bedrock binds,
+ * where a successful answer reports its usage, and what a `mock_response` deployment answers. Everything else —
+ * admission, routing, retries, signing, relaying, accounting — is the same for all of them (`model_call.ts`).
+ */
+import { validation } from "../errors.ts";
+import type { StreamUsageSource } from "./stream_tap.ts";
+import type { Usage } from "./usage.ts";
+
+/** A validated request: what the call needs besides the body bytes, which are forwarded untouched. */
+export interface PreparedRequest {
+  /** The parsed JSON body, when there is one (mock answers estimate usage from it). */
+  json?: unknown;
+  /** String pairs the caller tagged the call with; they become spend-log tags. */
+  requestMetadata?: Record<string, string>;
+  /** Request headers Bedrock binds for the operation (lower-case names), forwarded and signed. */
+  headers?: Record<string, string>;
+}
+
+/** What a successful non-stream answer says for accounting. */
+export interface AnswerFacts {
+  usage?: Usage;
+  /** Bedrock's own processing time, for detailed debug logs. */
+  latencyMs?: number;
+  /** Why the answer could not be read (it is relayed anyway). */
+  problem?: string;
+}
+
+export interface ModelOperationSpec {
+  /** Answers with an event stream. */
+  stream: boolean;
+  /** Where a streamed answer reports its usage. */
+  streamUsage: StreamUsageSource;
+  /** Validates the body (and bound headers); throws a ValidationException. */
+  prepare(body: Uint8Array, headers: Headers): PreparedRequest;
+  /** Reads usage from a successful non-stream answer. */
+  answer(headers: Headers, body: Uint8Array): AnswerFacts;
+  /** A `mock_response` deployment's answer to this request, in the operation's wire format. */
+  mock(text: string, request: PreparedRequest, requestId: string): Response;
+}
+
+const decoder = new TextDecoder();
+
+/** The body as JSON; a ValidationException when it is empty or not JSON. */
+export function parseJsonBody(body: Uint8Array): unknown {
+  if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
+  try {
+    return JSON.parse(decoder.decode(body));
+  } catch {
+    throw validation("Malformed input request: the request body is not valid JSON");
+  }
+}
+
+/** The body as a JSON object, or undefined when it is not one. */
+export function jsonObject(body: Uint8Array): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(decoder.decode(body));
+    return v && typeof v === "object" && !Array.isArray(v) ? v as Record<string, unknown> : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Copies the named request headers that are present (lower-case names). */
+export function pickHeaders(headers: Headers, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const v = headers.get(name);
+    if (v !== null) out[name] = v;
+  }
+  return out;
+}

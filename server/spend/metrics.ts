@@ -1,0 +1,246 @@
+/**
+ * @module
+ * `/metrics` in the Prometheus text format, written by prom-client (a registry per gateway, no global state).
+ *
+ * Names are LiteLLM's where it has one, with the `_total` suffix its Python client puts on counters, so existing
+ * dashboards keep working: `litellm_requests_metric_total`, `litellm_spend_metric_total`,
+ * `litellm_input_tokens_metric_total`, `litellm_output_tokens_metric_total`, `litellm_total_tokens_metric_total`,
+ * `litellm_request_total_latency_metric`, `litellm_llm_api_time_to_first_token_metric`,
+ * `litellm_remaining_api_key_budget_metric`, `litellm_api_key_max_budget_metric`, `litellm_in_flight_requests`,
+ * `litellm_deployment_state`. Cache tokens and the gateway's own queue have names in the same style.
+ *
+ * Counters and histograms are fed from finished calls (`observe`); gauges are read when scraped (router state,
+ * key budgets, the ledger's queue). Values are this instance's: scrape every instance. Keys are labelled by alias
+ * and a 12-character hash prefix, never by the key.
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Deployment } from "../config/types.ts";
+import type { KeyBudget } from "../keys/admission.ts";
+import type { DeploymentHealth } from "../router/router.ts";
+import type { CallRecord } from "./call_record.ts";
+import { nanosToUsd, type Quote } from "./cost.ts";
+import type { LedgerStats } from "./ledger.ts";
+import { hashPrefix } from "./request_log.ts";
+import { publicBase } from "./spend_log.ts";
+
+/** LiteLLM's latency buckets (seconds); prom-client adds `+Inf`. */
+const LATENCY_BUCKETS = [
+  0.005,
+  0.00625,
+  0.0125,
+  0.025,
+  0.05,
+  0.1,
+  0.5,
+  1,
+  1.5,
+  2,
+  2.5,
+  3,
+  3.5,
+  4,
+  4.5,
+  5,
+  5.5,
+  6,
+  6.5,
+  7,
+  7.5,
+  8,
+  8.5,
+  9,
+  9.5,
+  10,
+  15,
+  20,
+  25,
+  30,
+  60,
+  120,
+  180,
+  240,
+  300,
+];
+
+const CALLER = ["hashed_api_key", "api_key_alias", "user", "team"] as const;
+const BY_CALL = ["model", "model_id", ...CALLER] as const;
+
+export interface MetricsSources {
+  /** Every deployment's live state (`router.health()`). */
+  deployments(): DeploymentHealth[];
+  /** Budgeted keys and their spend (`admission.budgets()`). */
+  budgets(): Promise<KeyBudget[]>;
+  ledger(): LedgerStats;
+  now(): number;
+}
+
+export interface Metrics {
+  /** Counts a finished call. */
+  observe(record: CallRecord, quote: Quote): void;
+  /** The exposition text and its content type. */
+  render(): Promise<{ body: string; contentType: string }>;
+}
+
+/** litellm_deployment_state: 0 healthy, 1 partial outage (recent failures), 2 complete outage (cooling down). */
+function deploymentState(h: DeploymentHealth): number {
+  if (h.coolingDown || h.deployment.auth.kind === "unavailable") return 2;
+  return h.failuresLastMinute > 0 ? 1 : 0;
+}
+
+const deploymentLabels = (d: Deployment) => ({
+  litellm_model_name: d.modelName,
+  model_id: d.id,
+  api_base: d.auth.kind === "mock" ? "" : publicBase(d.endpoint) ?? "",
+  api_provider: "bedrock",
+});
+
+export function createMetrics(sources: MetricsSources): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: "litellm_requests_metric_total",
+    help: "Calls to /bedrock models, by model_name, deployment, status and caller",
+    labelNames: [...BY_CALL, "status"],
+    registers,
+  });
+  const spend = new Counter({
+    name: "litellm_spend_metric_total",
+    help: "Spend in USD, by model_name, deployment and caller",
+    labelNames: BY_CALL,
+    registers,
+  });
+  const tokenCounter = (name: string, help: string) => new Counter({ name, help, labelNames: BY_CALL, registers });
+  const inputTokens = tokenCounter(
+    "litellm_input_tokens_metric_total",
+    "Prompt tokens (including cache reads and writes)",
+  );
+  const outputTokens = tokenCounter("litellm_output_tokens_metric_total", "Output (completion) tokens");
+  const totalTokens = tokenCounter("litellm_total_tokens_metric_total", "Input + output tokens");
+  const cacheRead = tokenCounter("litellm_cache_read_input_tokens_metric_total", "Prompt tokens read from the cache");
+  const cacheWrite = tokenCounter(
+    "litellm_cache_creation_input_tokens_metric_total",
+    "Prompt tokens written to the cache",
+  );
+  const latency = new Histogram({
+    name: "litellm_request_total_latency_metric",
+    help: "Whole-call latency in seconds (request start to last byte relayed)",
+    labelNames: ["model", "model_id", "call_type"],
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const ttfb = new Histogram({
+    name: "litellm_llm_api_time_to_first_token_metric",
+    help: "converse-stream: seconds from request start to the stream's first upstream byte",
+    labelNames: ["model", "model_id"],
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+
+  new Gauge({
+    name: "litellm_in_flight_requests",
+    help: "Calls in flight on this instance, per deployment",
+    labelNames: ["model", "model_id"],
+    registers,
+    collect() {
+      this.reset();
+      for (const h of sources.deployments()) {
+        this.set({ model: h.deployment.modelName, model_id: h.deployment.id }, h.stats.inFlight);
+      }
+    },
+  });
+  new Gauge({
+    name: "litellm_deployment_state",
+    help: "Deployment state: 0 = healthy, 1 = partial outage (failures in the last minute), 2 = cooling down or " +
+      "unavailable",
+    labelNames: ["litellm_model_name", "model_id", "api_base", "api_provider"],
+    registers,
+    collect() {
+      this.reset();
+      for (const h of sources.deployments()) this.set(deploymentLabels(h.deployment), deploymentState(h));
+    },
+  });
+  new Gauge({
+    name: "litellm_deployment_cooldown_remaining_seconds",
+    help: "Seconds until a cooling-down deployment is tried again (0 when not cooling down)",
+    labelNames: ["litellm_model_name", "model_id"],
+    registers,
+    collect() {
+      this.reset();
+      const t = sources.now();
+      for (const h of sources.deployments()) {
+        const left = Math.max(0, h.stats.cooldownUntil - t) / 1000;
+        this.set({ litellm_model_name: h.deployment.modelName, model_id: h.deployment.id }, left);
+      }
+    },
+  });
+  const remaining = new Gauge({
+    name: "litellm_remaining_api_key_budget_metric",
+    help: "USD left in the key's current budget window (keys with max_budget that called this instance)",
+    labelNames: ["hashed_api_key", "api_key_alias"],
+    registers,
+  });
+  const maxBudget = new Gauge({
+    name: "litellm_api_key_max_budget_metric",
+    help: "The key's max_budget in USD",
+    labelNames: ["hashed_api_key", "api_key_alias"],
+    registers,
+  });
+  new Gauge({
+    name: "gateway_spend_queue_pending_rows",
+    help: "Spend-log rows waiting to be written to KV",
+    registers,
+    collect() {
+      this.set(sources.ledger().pendingRows);
+    },
+  });
+  new Gauge({
+    name: "gateway_spend_log_dropped_rows",
+    help: "Spend-log rows dropped since start because KV could not keep up (spend sums are never dropped)",
+    registers,
+    collect() {
+      this.set(sources.ledger().droppedRows);
+    },
+  });
+
+  return {
+    observe(record, quote) {
+      const caller = {
+        hashed_api_key: hashPrefix(record.caller.keyHash) ?? "",
+        api_key_alias: record.caller.keyAlias ?? "",
+        user: record.caller.userId ?? "",
+        team: record.caller.teamId ?? "",
+      };
+      const labels = { model: record.modelName, model_id: record.deploymentId ?? "", ...caller };
+      requests.inc({ ...labels, status: record.status });
+      if (quote.nanos > 0n) spend.inc(labels, nanosToUsd(quote.nanos));
+      const u = record.usage;
+      if (u) {
+        const prompt = u.inputTokens + u.cacheReadInputTokens + u.cacheWriteInputTokens;
+        if (prompt) inputTokens.inc(labels, prompt);
+        if (u.outputTokens) outputTokens.inc(labels, u.outputTokens);
+        if (u.totalTokens) totalTokens.inc(labels, u.totalTokens);
+        if (u.cacheReadInputTokens) cacheRead.inc(labels, u.cacheReadInputTokens);
+        if (u.cacheWriteInputTokens) cacheWrite.inc(labels, u.cacheWriteInputTokens);
+      }
+      const where = { model: record.modelName, model_id: record.deploymentId ?? "" };
+      latency.observe({ ...where, call_type: record.callType }, Math.max(0, record.endTime - record.startTime) / 1000);
+      if (record.callType === "converse-stream" && record.firstByteTime !== undefined) {
+        ttfb.observe(where, Math.max(0, record.firstByteTime - record.startTime) / 1000);
+      }
+    },
+
+    async render() {
+      // Budgets need a KV read, so they are filled here rather than in a synchronous collect().
+      const budgets = await sources.budgets();
+      remaining.reset();
+      maxBudget.reset();
+      for (const b of budgets) {
+        const labels = { hashed_api_key: hashPrefix(b.hash)!, api_key_alias: b.alias ?? "" };
+        remaining.set(labels, nanosToUsd(b.maxBudgetNanos - b.spentNanos));
+        maxBudget.set(labels, nanosToUsd(b.maxBudgetNanos));
+      }
+      return { body: await registry.metrics(), contentType: registry.contentType };
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * @module
+ * The per-day roll-up sums one finished call adds: for each dimension (total, key, user, team, model, deployment)
+ * its spend, one request, a failure if it failed, and its tokens. They go into the ledger with the call's log row,
+ * so roll-ups and rows are written in the same batches and always agree once flushed.
+ */
+import type { CallRecord } from "./call_record.ts";
+import { dayOf } from "./days.ts";
+import { type Dimension, DIMENSIONS, type Metric, METRICS, rollupKey } from "./kv_layout.ts";
+import type { LedgerSum } from "./ledger.ts";
+
+/** The value a call has for a dimension ("" when it has none, e.g. a call without a virtual key). */
+export function dimensionValue(record: CallRecord, dim: Dimension): string {
+  switch (dim) {
+    case "total":
+      return "";
+    case "key":
+      return record.caller.keyHash ?? "";
+    case "user":
+      return record.caller.userId ?? "";
+    case "team":
+      return record.caller.teamId ?? "";
+    case "model":
+      return record.modelName;
+    case "deployment":
+      return record.deploymentId ?? "";
+  }
+}
+
+/** What one call counts for, per metric (zero amounts are skipped by the ledger). */
+export function callAmounts(record: CallRecord, costNanos: bigint): Record<Metric, bigint> {
+  const u = record.usage;
+  return {
+    spend: costNanos,
+    requests: 1n,
+    failures: record.status === "success" ? 0n : 1n,
+    prompt_tokens: u ? BigInt(u.inputTokens + u.cacheReadInputTokens + u.cacheWriteInputTokens) : 0n,
+    completion_tokens: u ? BigInt(u.outputTokens) : 0n,
+    cache_read_tokens: u ? BigInt(u.cacheReadInputTokens) : 0n,
+    cache_write_tokens: u ? BigInt(u.cacheWriteInputTokens) : 0n,
+  };
+}
+
+/** Every roll-up sum of one call, on the UTC day it started. */
+export function rollupSums(record: CallRecord, costNanos: bigint): LedgerSum[] {
+  const day = dayOf(record.startTime);
+  const amounts = callAmounts(record, costNanos);
+  const nonZero = METRICS.filter((m) => amounts[m] > 0n);
+  const sums: LedgerSum[] = [];
+  for (const dim of DIMENSIONS) {
+    const value = dimensionValue(record, dim);
+    for (const metric of nonZero) sums.push({ key: rollupKey(dim, day, value, metric), amount: amounts[metric] });
+  }
+  return sums;
+}

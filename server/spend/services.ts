@@ -1,0 +1,79 @@
+/**
+ * @module
+ * Builds cost tracking from the gateway's dependencies and gives the call sink its one entry point,
+ * `account(record)`: price the call, queue its roll-up sums and spend-log row in the ledger (written off the
+ * response path, in the same batches as the key's spend), count it in the metrics and write its log line.
+ */
+import type { Hono } from "hono";
+import type { GatewayConfig } from "../config/types.ts";
+import type { Admission } from "../keys/admission.ts";
+import type { Authenticator } from "../keys/auth.ts";
+import type { Logger } from "../log.ts";
+import type { DeploymentHealth } from "../router/router.ts";
+import type { CallRecord } from "./call_record.ts";
+import type { Pricing, Quote } from "./cost.ts";
+import type { Ledger } from "./ledger.ts";
+import { createMetrics } from "./metrics.ts";
+import { logCall } from "./request_log.ts";
+import { rollupSums } from "./rollups.ts";
+import { createSpendRoutes } from "./routes.ts";
+import { spendLogRow, spendLogWrites } from "./spend_log.ts";
+
+export interface SpendServicesDeps {
+  config: GatewayConfig;
+  kv: Deno.Kv;
+  ledger: Ledger;
+  pricing: Pricing;
+  auth: Authenticator;
+  admission: Pick<Admission, "budgets">;
+  /** The router's view of every deployment, for the in-flight and cooldown gauges. */
+  deployments: () => DeploymentHealth[];
+  now: () => number;
+  log: Logger;
+}
+
+export interface SpendServices {
+  /** Accounts for a finished call; never waits, never throws. Returns its price. */
+  account(record: CallRecord): Quote;
+  /** `/spend/logs`, `/global/spend`, `/global/spend/report`, `/metrics`. */
+  routes: Hono;
+}
+
+export function createSpendServices(deps: SpendServicesDeps): SpendServices {
+  const { config, kv, ledger, pricing, log } = deps;
+  const metrics = createMetrics({
+    deployments: deps.deployments,
+    budgets: () => deps.admission.budgets(),
+    ledger: () => ledger.stats(),
+    now: deps.now,
+  });
+  const routes = createSpendRoutes({
+    kv,
+    auth: deps.auth,
+    metrics,
+    flush: () => ledger.flush(),
+    metricsPublic: config.metricsPublic,
+    log,
+  });
+
+  return {
+    routes,
+    account(record) {
+      const quote = pricing.quote(record);
+      try {
+        const row = spendLogRow(record, quote);
+        ledger.add(rollupSums(record, quote.nanos), spendLogWrites(record, row, config.spendLogRetentionMs));
+        metrics.observe(record, quote);
+        logCall(log, record, quote);
+      } catch (e) {
+        // A bug here must not break the response or the key's billing (done by the sink either way).
+        log.error("accounting a call failed", {
+          requestId: record.requestId,
+          error: (e as Error).name,
+          message: (e as Error).message,
+        });
+      }
+      return quote;
+    },
+  };
+}

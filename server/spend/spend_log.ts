@@ -1,0 +1,163 @@
+/**
+ * @module
+ * One spend-log row per finished call (success, failure or client disconnect), in LiteLLM's field names, and the
+ * KV writes that store it: the row under its start time, plus index entries by request id, key hash and user, all
+ * expiring after the retention (`spend_logs_retention_days`, default 30).
+ *
+ * Rows never hold a raw key or an AWS secret: the caller is its key hash (`api_key`), alias, user and team.
+ * Request and response bodies are kept only with `store_prompts_in_spend_logs`, and capped so a row always fits
+ * Deno KV's 64 KiB value limit (a body over the cap is stored as a truncated string and flagged in `metadata`).
+ */
+import type { CallRecord } from "./call_record.ts";
+import { nanosToUsd, type Quote } from "./cost.ts";
+import { spendLogByKeyKey, spendLogByUserKey, spendLogIdKey, spendLogKey } from "./kv_layout.ts";
+import type { LedgerRow } from "./ledger.ts";
+import type { SpendLogRow } from "./schemas.ts";
+
+/**
+ * Caps that keep a row below Deno KV's 64 KiB value limit, counting two bytes per character for strings beyond
+ * Latin-1: bodies 2 × 16 KiB, tags 32 × 128 characters (8 KiB), request metadata 2 KiB of JSON (4 KiB), error
+ * message 1000 characters (2 KiB), and under 4 KiB for the fixed fields (ids, names and numbers).
+ */
+const MAX_BODY_BYTES = 16 * 1024;
+const MAX_ERROR_CHARS = 1000;
+const MAX_TAGS = 32;
+const MAX_TAG_CHARS = 128;
+const MAX_METADATA_CHARS = 2048;
+const FIXED_BYTES = 4096;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A base URL without user info, query or fragment, so an endpoint configured with embedded credentials never leaks. */
+export function publicBase(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  // Configured endpoints are validated URLs without a trailing slash; only one with user info, a query or a
+  // fragment needs rewriting.
+  if (!/[@?#]/.test(url)) return url;
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes V8 uses for a string in a KV value: one per character if all are Latin-1, else two. */
+function serializedBytes(s: string): number {
+  // deno-lint-ignore no-control-regex -- the Latin-1 range is exactly what one-byte strings hold
+  return /[^\x00-\xff]/.test(s) ? s.length * 2 : s.length;
+}
+
+interface StoredBody {
+  value: unknown;
+  truncated: boolean;
+  /** Upper bound of its serialized size. */
+  bytes: number;
+}
+
+/** A stored body: parsed JSON when it fits (text otherwise), or a truncated string when it does not. */
+function storedBody(text: string | undefined): StoredBody {
+  if (text === undefined) return { value: null, truncated: false, bytes: 0 };
+  const bytes = serializedBytes(text);
+  if (bytes > MAX_BODY_BYTES) {
+    const chars = Math.floor(text.length * (MAX_BODY_BYTES / bytes));
+    return { value: text.slice(0, chars), truncated: true, bytes: MAX_BODY_BYTES };
+  }
+  try {
+    return { value: JSON.parse(text), truncated: false, bytes };
+  } catch {
+    return { value: text, truncated: false, bytes };
+  }
+}
+
+/** Tags from `x-litellm-tags`, then `requestMetadata` entries as `key:value`; bounded in number and length. */
+function tagsOf(record: CallRecord): string[] {
+  const tags = [...(record.requestTags ?? [])];
+  for (const [k, v] of Object.entries(record.requestMetadata ?? {})) tags.push(`${k}:${v}`);
+  return tags.slice(0, MAX_TAGS).map((t) => t.slice(0, MAX_TAG_CHARS));
+}
+
+/** A row and an upper bound of its serialized size (for sizing the ledger's commits). */
+export interface StoredRow {
+  row: SpendLogRow;
+  bytes: number;
+}
+
+/** The row for a finished call, priced by `quote`. */
+export function spendLogRow(record: CallRecord, quote: Quote): StoredRow {
+  const u = record.usage;
+  const messages = storedBody(record.requestBody);
+  const response = storedBody(record.responseBody);
+  const metadata: SpendLogRow["metadata"] = {};
+  const metadataChars = record.requestMetadata ? JSON.stringify(record.requestMetadata).length : 0;
+  if (record.requestMetadata && metadataChars <= MAX_METADATA_CHARS) metadata.request_metadata = record.requestMetadata;
+  if (messages.truncated) metadata.messages_truncated = true;
+  if (response.truncated) metadata.response_truncated = true;
+  const tags = tagsOf(record);
+  const row: SpendLogRow = {
+    request_id: record.requestId,
+    call_type: record.callType,
+    api_key: record.caller.keyHash ?? null,
+    key_alias: record.caller.keyAlias ?? null,
+    user: record.caller.userId ?? null,
+    team_id: record.caller.teamId ?? null,
+    model: record.modelName,
+    model_group: record.modelName,
+    model_id: record.deploymentId ?? null,
+    bedrock_model_id: record.bedrockModelId ?? null,
+    custom_llm_provider: "bedrock",
+    api_base: publicBase(record.apiBase) ?? null,
+    region: record.region ?? null,
+    startTime: iso(record.startTime),
+    endTime: iso(record.endTime),
+    completionStartTime: record.firstByteTime === undefined ? null : iso(record.firstByteTime),
+    request_duration_ms: Math.max(0, record.endTime - record.startTime),
+    prompt_tokens: u ? u.inputTokens + u.cacheReadInputTokens + u.cacheWriteInputTokens : 0,
+    completion_tokens: u?.outputTokens ?? 0,
+    total_tokens: u?.totalTokens ?? 0,
+    cache_read_input_tokens: u?.cacheReadInputTokens ?? 0,
+    cache_creation_input_tokens: u?.cacheWriteInputTokens ?? 0,
+    spend: nanosToUsd(quote.nanos),
+    price_unknown: quote.unpriced.length > 0,
+    unpriced_tokens: quote.unpriced,
+    status: record.status,
+    http_status: record.httpStatus,
+    error_type: record.status === "success" ? null : record.errorType ?? null,
+    error_message: record.status === "success" ? null : record.errorMessage?.slice(0, MAX_ERROR_CHARS) ?? null,
+    retries: record.retries,
+    incomplete: record.incomplete ?? false,
+    request_tags: tags,
+    metadata,
+    messages: messages.value,
+    response: response.value,
+  };
+  const variableChars = tags.reduce((n, t) => n + t.length + 8, 0) + (row.error_message?.length ?? 0) +
+    (metadata.request_metadata ? metadataChars : 0);
+  return { row, bytes: FIXED_BYTES + messages.bytes + response.bytes + 2 * variableChars };
+}
+
+/** The KV writes for a row (row, request-id index, key and user indexes), each expiring after `retentionMs`. */
+export function spendLogWrites(record: CallRecord, stored: StoredRow, retentionMs: number): LedgerRow[] {
+  const { startTime, requestId } = record;
+  const writes: LedgerRow[] = [
+    { key: spendLogKey(startTime, requestId), value: stored.row, expireIn: retentionMs, bytes: stored.bytes },
+    { key: spendLogIdKey(requestId), value: startTime, expireIn: retentionMs, bytes: 16 },
+  ];
+  if (record.caller.keyHash) {
+    writes.push({
+      key: spendLogByKeyKey(record.caller.keyHash, startTime, requestId),
+      value: true,
+      expireIn: retentionMs,
+      bytes: 8,
+    });
+  }
+  if (record.caller.userId) {
+    writes.push({
+      key: spendLogByUserKey(record.caller.userId, startTime, requestId),
+      value: true,
+      expireIn: retentionMs,
+      bytes: 8,
+    });
+  }
+  return writes;
+}

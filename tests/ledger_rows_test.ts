@@ -1,0 +1,139 @@
+/**
+ * Spend-log rows in the ledger's batches: written with their sums and their TTL, split to fit Deno KV's limits,
+ * bounded when KV falls behind, and never able to hold the billing sums back.
+ */
+import assert from "node:assert/strict";
+import { createLogger } from "../server/log.ts";
+import { createLedger, type LedgerKv, type LedgerRow } from "../server/spend/ledger.ts";
+import { Latch } from "./latch.ts";
+
+interface Op {
+  sets: Array<{ key: Deno.KvKey; options?: { expireIn?: number } }>;
+  sums: number;
+}
+
+/** A KV that records each atomic operation's sets and sums, and lets `commit` hold or fail it. */
+function recordingKv(
+  kv: Deno.Kv,
+  ops: Op[],
+  commit: (op: Op, real: () => Promise<Deno.KvCommitResult | Deno.KvCommitError>) => Promise<
+    Deno.KvCommitResult | Deno.KvCommitError
+  > = (_, real) => real(),
+): LedgerKv {
+  return {
+    get: kv.get.bind(kv) as Deno.Kv["get"],
+    atomic() {
+      const inner = kv.atomic();
+      const op: Op = { sets: [], sums: 0 };
+      const proxy: Deno.AtomicOperation = new Proxy(inner, {
+        get(target, prop) {
+          if (prop === "commit") {
+            return () => {
+              ops.push(op);
+              return commit(op, () => target.commit());
+            };
+          }
+          const v = Reflect.get(target, prop);
+          if (typeof v !== "function") return v;
+          return (...args: unknown[]) => {
+            if (prop === "set") op.sets.push({ key: args[0] as Deno.KvKey, options: args[2] as { expireIn?: number } });
+            if (prop === "sum") op.sums++;
+            v.apply(target, args);
+            return proxy;
+          };
+        },
+      });
+      return proxy;
+    },
+  };
+}
+
+const logs: string[] = [];
+const log = createLogger({ write: (l) => logs.push(l) });
+const row = (i: number, bytes = 100): LedgerRow => ({
+  key: ["spend_log", i],
+  value: { i, pad: "x".repeat(bytes) },
+  expireIn: 3_600_000,
+  bytes: bytes + 32,
+});
+
+Deno.test("rows are written with their sums in one atomic batch, with their TTL", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const ops: Op[] = [];
+  const ledger = createLedger({ kv: recordingKv(kv, ops), instanceId: "a", log });
+  ledger.add([{ key: ["spend", "k"], amount: 5n }], [row(1), row(2)]);
+  ledger.add([{ key: ["spend", "k"], amount: 7n }], [row(3)]);
+  await ledger.flush();
+  assert.equal(ops.length, 1);
+  const rowSets = ops[0].sets.filter((s) => s.key[0] === "spend_log");
+  assert.deepEqual(rowSets.map((s) => s.key[1]), [1, 2, 3]);
+  assert.ok(rowSets.every((s) => s.options?.expireIn === 3_600_000));
+  assert.equal(ops[0].sums, 1);
+  assert.equal((await kv.get<Deno.KvU64>(["spend", "k"])).value?.value, 12n);
+  assert.deepEqual((await kv.get(["spend_log", 3])).value, { i: 3, pad: "x".repeat(100) });
+  assert.deepEqual(ledger.stats(), { pendingCounters: 0, pendingRows: 0, droppedRows: 0 });
+  await ledger.close();
+});
+
+Deno.test("large rows are split over several commits that each fit Deno KV's limits", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const ops: Op[] = [];
+  const ledger = createLedger({ kv: recordingKv(kv, ops), instanceId: "a", log, maxPendingCounters: 10_000 });
+  // 40 rows of ~50 KB: 2 MB in all, far over one atomic operation's 800 KiB.
+  for (let i = 0; i < 40; i++) ledger.add([{ key: ["n"], amount: 1n }], [row(i, 50_000)]);
+  await ledger.flush();
+  assert.ok(ops.length >= 4, `${ops.length} commits`);
+  for (let i = 0; i < 40; i++) assert.ok((await kv.get(["spend_log", i])).versionstamp, `row ${i}`);
+  assert.equal((await kv.get<Deno.KvU64>(["n"])).value?.value, 40n);
+  await ledger.close();
+});
+
+Deno.test("the row queue is bounded: while KV is stuck, extra rows are dropped and counted; sums never", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const ops: Op[] = [];
+  const stuck = new Latch();
+  const ledger = createLedger({
+    kv: recordingKv(kv, ops, async (_, real) => {
+      await stuck.wait();
+      return real();
+    }),
+    instanceId: "a",
+    log,
+    maxPendingRows: 10,
+    flushIntervalMs: 0,
+  });
+  ledger.add([{ key: ["n"], amount: 1n }], [row(0)]);
+  const first = ledger.flush(); // this batch's commit is now held
+  for (let i = 1; i <= 20; i++) ledger.add([{ key: ["n"], amount: 1n }], [row(i)]);
+  assert.deepEqual(ledger.stats(), { pendingCounters: 1, pendingRows: 10, droppedRows: 10 });
+  assert.ok(logs.some((l) => l.includes("row queue full")));
+  stuck.release();
+  await first;
+  await ledger.flush();
+  assert.equal((await kv.get<Deno.KvU64>(["n"])).value?.value, 21n);
+  const stored: unknown[] = [];
+  for await (const e of kv.list({ prefix: ["spend_log"] })) stored.push(e.key[1]);
+  assert.deepEqual(stored, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  await ledger.close();
+});
+
+Deno.test("rows KV keeps refusing are dropped after a few attempts; their sums still land, once", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const ops: Op[] = [];
+  const ledger = createLedger({
+    kv: recordingKv(kv, ops, (op, real) => {
+      if (op.sets.some((s) => s.key[0] === "spend_log")) throw new TypeError("Value too large");
+      return real();
+    }),
+    instanceId: "a",
+    log,
+  });
+  ledger.add([{ key: ["spend", "k"], amount: 9n }], [row(1)]);
+  await ledger.flush();
+  assert.equal((await kv.get<Deno.KvU64>(["spend", "k"])).value?.value, 9n);
+  assert.equal((await kv.get(["spend_log", 1])).versionstamp, null);
+  assert.equal(ledger.stats().droppedRows, 1);
+  assert.equal(ops.length, 4); // three refused attempts with the row, one without
+  assert.ok(logs.some((l) => l.includes("dropping the rows")));
+  await ledger.close();
+});

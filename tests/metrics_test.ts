@@ -1,0 +1,232 @@
+/**
+ * `GET /metrics`: a valid Prometheus text exposition (checked line by line by a small parser of the format), the
+ * values the calls produced, gauges read at scrape time (in flight, cooldown, remaining budget), escaping of label
+ * values, and who may read it.
+ */
+import assert from "node:assert/strict";
+import { Latch } from "./fake_bedrock.ts";
+import { call, MASTER_KEY, nanos, setupSpend, sonnetNanos } from "./spend_helpers.ts";
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+interface Family {
+  type: string;
+  help: string;
+  samples: Sample[];
+}
+
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Parses `{a="x",b="y\"z"}`: only `\\`, `\"` and `\n` may be escaped; no raw newline or quote inside a value. */
+function parseLabels(text: string, line: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  let i = 0;
+  while (i < text.length) {
+    const eq = text.indexOf("=", i);
+    assert.ok(eq > i, `label name expected: ${line}`);
+    const name = text.slice(i, eq);
+    assert.match(name, LABEL_NAME, line);
+    assert.equal(text[eq + 1], '"', `quoted value expected: ${line}`);
+    let value = "";
+    let j = eq + 2;
+    for (;; j++) {
+      assert.ok(j < text.length, `unterminated label value: ${line}`);
+      const ch = text[j];
+      if (ch === '"') break;
+      if (ch === "\\") {
+        const next = text[++j];
+        assert.ok(next === "\\" || next === '"' || next === "n", `bad escape \\${next}: ${line}`);
+        value += next === "n" ? "\n" : next;
+      } else value += ch;
+    }
+    assert.ok(!(name in labels), `duplicate label ${name}: ${line}`);
+    labels[name] = value;
+    i = j + 1;
+    if (text[i] === ",") i++;
+  }
+  return labels;
+}
+
+/** Parses and checks an exposition in text format 0.0.4; returns its families by name. */
+function parseExposition(body: string): Map<string, Family> {
+  const families = new Map<string, Family>();
+  let current: string | undefined;
+  const seen = new Set<string>();
+  const familyOf = (sample: string) => {
+    for (const suffix of ["_bucket", "_sum", "_count"]) {
+      const base = sample.slice(0, -suffix.length);
+      if (sample.endsWith(suffix) && families.get(base)?.type === "histogram") return base;
+    }
+    return sample;
+  };
+  assert.ok(body.endsWith("\n"), "the exposition ends with a newline");
+  for (const line of body.split("\n")) {
+    if (line === "") continue;
+    const meta = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line);
+    if (meta) {
+      const [, kind, name, rest] = meta;
+      assert.match(name, NAME, line);
+      const f = families.get(name) ?? { type: "untyped", help: "", samples: [] };
+      if (kind === "TYPE") {
+        assert.ok(["counter", "gauge", "histogram", "summary", "untyped"].includes(rest), line);
+        assert.equal(f.samples.length, 0, `TYPE after samples: ${line}`);
+        f.type = rest;
+      } else f.help = rest;
+      families.set(name, f);
+      if (current !== name) {
+        assert.ok(!seen.has(name), `family ${name} is split`);
+        seen.add(name);
+        current = name;
+      }
+      continue;
+    }
+    assert.ok(!line.startsWith("#"), `unknown comment: ${line}`);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    assert.ok(m, `not a sample line: ${JSON.stringify(line)}`);
+    const [, name, labelText, valueText] = m;
+    const value = valueText === "+Inf" ? Infinity : valueText === "-Inf" ? -Infinity : Number(valueText);
+    assert.ok(valueText === "NaN" || !Number.isNaN(value), `bad value: ${line}`);
+    const family = familyOf(name);
+    assert.equal(family, current, `sample outside its family block: ${line}`);
+    families.get(family)!.samples.push({ name, labels: parseLabels(labelText ?? "", line), value });
+  }
+  for (const [name, f] of families) {
+    assert.ok(f.help.length > 0, `${name} has HELP`);
+    if (f.type === "counter") assert.ok(name.endsWith("_total"), `counter ${name} ends in _total`);
+    if (f.type !== "histogram") continue;
+    // Per label set: cumulative buckets in increasing le, +Inf last and equal to _count, and a _sum.
+    const series = new Map<string, Sample[]>();
+    for (const s of f.samples) {
+      const { le: _, ...rest } = s.labels;
+      const id = JSON.stringify(Object.entries(rest).sort());
+      series.set(id, [...series.get(id) ?? [], s]);
+    }
+    for (const samples of series.values()) {
+      const buckets = samples.filter((s) => s.name === `${name}_bucket`);
+      const les = buckets.map((b) => b.labels.le === "+Inf" ? Infinity : Number(b.labels.le));
+      assert.deepEqual(les, [...les].sort((a, b) => a - b), `${name}: le ascending`);
+      assert.equal(les.at(-1), Infinity, `${name}: le="+Inf" present`);
+      for (let i = 1; i < buckets.length; i++) {
+        assert.ok(buckets[i].value >= buckets[i - 1].value, `${name} cumulative`);
+      }
+      const count = samples.find((s) => s.name === `${name}_count`);
+      assert.ok(count && samples.some((s) => s.name === `${name}_sum`), `${name}: _sum and _count`);
+      assert.equal(buckets.at(-1)!.value, count.value, `${name}: +Inf bucket = _count`);
+    }
+  }
+  return families;
+}
+
+const scrape = async (url: string, key: string | null = MASTER_KEY) => {
+  const res = await fetch(`${url}/metrics`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+  return { status: res.status, type: res.headers.get("content-type"), body: await res.text() };
+};
+
+/** The sum of the samples named `name` (in any family) whose labels include `labels`. */
+const value = (families: Map<string, Family>, name: string, labels: Record<string, string> = {}) =>
+  [...families.values()].flatMap((f) => f.samples).filter((s) =>
+    s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)
+  ).reduce((sum, s) => sum + s.value, 0);
+
+Deno.test("the exposition parser rejects what the format forbids (negative controls)", () => {
+  const ok = '# HELP a_total x\n# TYPE a_total counter\na_total{l="v\\""} 1\n';
+  parseExposition(ok);
+  for (
+    const bad of [
+      '# HELP a_total x\n# TYPE a_total counter\na_total{l="v"w"} 1\n',
+      '# HELP a_total x\n# TYPE a_total counter\na_total{l="v\\q"} 1\n',
+      "# HELP a_total x\n# TYPE a_total counter\na_total one\n",
+      '# HELP h x\n# TYPE h histogram\nh_bucket{le="1"} 2\nh_sum 1\nh_count 2\n',
+      '# HELP h x\n# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n',
+      "# HELP a x\n# TYPE a counter\na 1\n",
+    ]
+  ) assert.throws(() => parseExposition(bad), bad);
+});
+
+Deno.test("/metrics: valid exposition with requests, spend, tokens, latency and TTFB histograms, key labels", async () => {
+  await using t = await setupSpend();
+  const g = await t.generate({ key_alias: 'al"ias', user_id: 'we\\ird\n"user"', team_id: "t", max_budget: 1 });
+  t.fake.enqueue({
+    kind: "converse",
+    usage: { inputTokens: 100, outputTokens: 20, cacheReadInputTokens: 1000, cacheWriteInputTokens: 200 },
+  });
+  await call(t.gw.url, g.key);
+  await call(t.gw.url, g.key, { stream: true });
+  t.fake.enqueue({ kind: "error", status: 400, type: "ValidationException", message: "no" });
+  await call(t.gw.url, g.key);
+  await call(t.gw.url, MASTER_KEY);
+  await t.gw.waitForCalls(4);
+
+  const { status, type, body } = await scrape(t.gw.url);
+  assert.equal(status, 200);
+  assert.equal(type, "text/plain; version=0.0.4; charset=utf-8");
+  const m = parseExposition(body);
+  const key = { hashed_api_key: g.token.slice(0, 12), api_key_alias: 'al"ias', user: 'we\\ird\n"user"', team: "t" };
+  assert.ok(body.includes('user="we\\\\ird\\n\\"user\\""'), "label values are escaped");
+  assert.equal(value(m, "litellm_requests_metric_total", { ...key, status: "success" }), 2);
+  assert.equal(value(m, "litellm_requests_metric_total", { ...key, status: "failure" }), 1);
+  assert.equal(value(m, "litellm_requests_metric_total", { api_key_alias: "master_key" }), 1);
+  assert.equal(value(m, "litellm_requests_metric_total", { model: "claude", model_id: "claude-usw2" }), 4);
+  const keySpend = sonnetNanos({ input: 110, output: 25, cacheRead: 1000, cacheWrite: 200 });
+  assert.equal(nanos(value(m, "litellm_spend_metric_total", key)), keySpend);
+  assert.equal(value(m, "litellm_input_tokens_metric_total", key), 1310);
+  assert.equal(value(m, "litellm_output_tokens_metric_total", key), 25);
+  assert.equal(value(m, "litellm_total_tokens_metric_total", key), 1335);
+  assert.equal(value(m, "litellm_cache_read_input_tokens_metric_total", key), 1000);
+  assert.equal(value(m, "litellm_cache_creation_input_tokens_metric_total", key), 200);
+  assert.equal(m.get("litellm_request_total_latency_metric")?.type, "histogram");
+  assert.equal(value(m, "litellm_request_total_latency_metric_count", { call_type: "converse" }), 3);
+  assert.equal(value(m, "litellm_request_total_latency_metric_count", { call_type: "converse-stream" }), 1);
+  assert.equal(value(m, "litellm_llm_api_time_to_first_token_metric_count", { model: "claude" }), 1);
+  // Remaining budget: max_budget minus what the key spent.
+  const budgetLabels = { hashed_api_key: g.token.slice(0, 12), api_key_alias: 'al"ias' };
+  assert.equal(value(m, "litellm_api_key_max_budget_metric", budgetLabels), 1);
+  assert.equal(nanos(value(m, "litellm_remaining_api_key_budget_metric", budgetLabels)), 1_000_000_000n - keySpend);
+  assert.equal(value(m, "litellm_in_flight_requests", { model_id: "claude-usw2" }), 0);
+  // A ValidationException is the caller's fault, not the deployment's: still healthy.
+  assert.equal(value(m, "litellm_deployment_state", { model_id: "claude-usw2" }), 0);
+  assert.equal(value(m, "gateway_spend_log_dropped_rows"), 0);
+  assert.ok(!body.includes(g.key));
+});
+
+Deno.test("/metrics gauges are read at scrape time: calls in flight, cooldown state", async () => {
+  await using t = await setupSpend({ extra: "router_settings:\n  num_retries: 0\n  allowed_fails: 1\n" });
+  const hold = new Latch();
+  t.fake.enqueue({ kind: "converse", waitFor: hold });
+  const pending = call(t.gw.url, MASTER_KEY);
+  await t.fake.whenRequest(0);
+  let m = parseExposition((await scrape(t.gw.url)).body);
+  assert.equal(value(m, "litellm_in_flight_requests", { model: "claude", model_id: "claude-usw2" }), 1);
+  assert.equal(value(m, "litellm_deployment_state", { model_id: "claude-usw2" }), 0);
+  hold.release();
+  await pending;
+  m = parseExposition((await scrape(t.gw.url)).body);
+  assert.equal(value(m, "litellm_in_flight_requests", { model_id: "claude-usw2" }), 0);
+  // One failure with allowed_fails: 1 cools the deployment down for the default 5 s.
+  t.fake.enqueue({ kind: "error", status: 500, type: "InternalServerException", message: "boom" });
+  await call(t.gw.url, MASTER_KEY);
+  m = parseExposition((await scrape(t.gw.url)).body);
+  const labels = { litellm_model_name: "claude", model_id: "claude-usw2", api_provider: "bedrock" };
+  assert.equal(value(m, "litellm_deployment_state", { ...labels, api_base: t.fake.url }), 2);
+  assert.equal(value(m, "litellm_deployment_cooldown_remaining_seconds", { model_id: "claude-usw2" }), 5);
+  t.clock.advance(5_000);
+  m = parseExposition((await scrape(t.gw.url)).body);
+  assert.equal(value(m, "litellm_deployment_cooldown_remaining_seconds", { model_id: "claude-usw2" }), 0);
+});
+
+Deno.test("/metrics: master key only, unless general_settings.metrics_public", async () => {
+  await using t = await setupSpend();
+  const g = await t.generate();
+  assert.equal((await scrape(t.gw.url, null)).status, 401);
+  assert.equal((await scrape(t.gw.url, g.key)).status, 403);
+  assert.equal((await scrape(t.gw.url)).status, 200);
+  await using open = await setupSpend({ extra: "  metrics_public: true\n" });
+  const anon = await scrape(open.gw.url, null);
+  assert.equal(anon.status, 200);
+  parseExposition(anon.body);
+});
