@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/types.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
 import { countingKv, withKvCountRoute } from "./kv_counter.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { bufferedStdout, createLogger, type Logger } from "./log.ts";
 
 export interface BootOptions {
   /** Config file path; default `./config.yaml` if present, else `config.example.yaml`. */
@@ -55,7 +55,8 @@ async function openKv(path: string | undefined): Promise<Deno.Kv> {
 
 /** Loads everything; throws `ConfigError` (every problem listed) when the config is unusable. */
 export async function boot(opts: BootOptions = {}): Promise<Booted> {
-  const log = createLogger({ debug: opts.detailedDebug });
+  // Batched stdout writes, except on Deno Deploy, whose log viewer shows each console.log call as one entry.
+  const log = createLogger({ debug: opts.detailedDebug, write: onDeploy() ? undefined : bufferedStdout() });
   const { text, source } = await configText(opts.configPath);
   const config = loadConfig(text, (name) => Deno.env.get(name));
   for (const w of config.warnings) log.warn(w, { config: source });

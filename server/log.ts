@@ -41,5 +41,40 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   };
 }
 
+/**
+ * Writes lines to stdout in batches: lines written while one piece of work runs go out in one `write` at the next
+ * microtask checkpoint (or at once past 64 KiB), instead of one `console.log` system call per line. The request
+ * log writes a line per call, and at a few thousand calls per second those system calls were ~5% of the gateway's
+ * CPU (`deno task bench --profile`). The bytes are the same as `console.log`'s; a line can only be lost if the
+ * process dies in the same turn it was written. `writeSync` is injectable for tests.
+ */
+export function bufferedStdout(
+  writeSync: (bytes: Uint8Array) => number = (bytes) => Deno.stdout.writeSync(bytes),
+): (line: string) => void {
+  const encoder = new TextEncoder();
+  let pending = "";
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (!pending) return;
+    const bytes = encoder.encode(pending);
+    pending = "";
+    try {
+      for (let offset = 0; offset < bytes.length;) offset += writeSync(bytes.subarray(offset));
+    } catch {
+      // stdout is gone (closed pipe): nothing sensible is left to do with a log line, and it must not crash calls.
+    }
+  };
+  globalThis.addEventListener("unload", flush);
+  return (line) => {
+    pending += line + "\n";
+    if (pending.length > 64 * 1024) flush();
+    else if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(flush);
+    }
+  };
+}
+
 /** A logger that drops everything (benchmarks, some tests). */
 export const silentLogger: Logger = createLogger({ write: () => {} });

@@ -232,3 +232,26 @@ Deno.test("counters are told apart by every key part: strings, numbers, bigints,
   for (const [i, key] of keys.entries()) assert.equal((await kv.get<Deno.KvU64>(key)).value?.value, BigInt(i + 1));
   await ledger.close();
 });
+
+Deno.test("committed sums nobody has read are forgotten after 30 s, oldest first, newer ones kept", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  let clock = 0;
+  const ledger = createLedger({ kv, instanceId: "a", log, monotonic: () => clock });
+  const key = ["rollup", "day"];
+  const commitAt = async (t: number, amount: bigint) => {
+    clock = t;
+    ledger.add([{ key, amount }]);
+    await ledger.flush();
+  };
+  await commitAt(0, 1n);
+  await commitAt(10_000, 2n);
+  await commitAt(20_000, 4n);
+  // Never observed, so the view is this instance's own committed sums.
+  assert.equal(ledger.total(key), 7n);
+  await commitAt(35_000, 8n); // this drain forgets what committed before t = 5 s
+  assert.equal(ledger.total(key), 14n);
+  await commitAt(45_000, 16n); // ... and now what committed before t = 15 s
+  assert.equal(ledger.total(key), 28n);
+  assert.equal((await kv.get<Deno.KvU64>(key)).value?.value, 31n); // KV has everything
+  await ledger.close();
+});

@@ -388,7 +388,12 @@ export function createLedger(opts: LedgerOptions): Ledger {
   function forgetOld() {
     const cutoff = monotonic() - RETAIN_MS;
     for (const [id, c] of counters) {
-      if (c.sent.length) c.sent = c.sent.filter((e) => e.committedAt === undefined || e.committedAt > cutoff);
+      // `sent` is in commit order (batches commit one at a time, in sequence; entries still in flight come last),
+      // so what has expired is a prefix. Counters nobody reads (roll-ups) keep ~30 s of batches here: scanning
+      // only the expired prefix, not the whole array, keeps this drain's cost flat (measured: `deno task bench`).
+      let expired = 0;
+      while (expired < c.sent.length && (c.sent[expired].committedAt ?? Infinity) <= cutoff) expired++;
+      if (expired) c.sent.splice(0, expired);
       if (c.snapshot && c.snapshot.observedAt <= cutoff) c.snapshot = undefined;
       if (!c.sent.length && !c.pending.size && !c.snapshot) counters.delete(id);
     }
