@@ -94,6 +94,12 @@ export interface LedgerOptions {
 export interface Ledger {
   /** Queues sums (and rows to write in the same batches); never waits, never throws. */
   add(sums: readonly LedgerSum[], rows?: readonly LedgerRow[]): void;
+  /**
+   * Queues a collector, called once just before the next batch is taken (or by `flush`/`close`): the sums it
+   * returns are added then. Lets a caller merge many calls' sums in memory (one map lookup per call) and hand the
+   * ledger one sum per counter per batch. Never waits, never throws.
+   */
+  addLater(collect: () => readonly LedgerSum[]): void;
   /** Queue sizes and dropped rows. */
   stats(): LedgerStats;
   /** Read this key in the same `getMany` as the counters and pass it to `observe`. */
@@ -222,6 +228,8 @@ export function createLedger(opts: LedgerOptions): Ledger {
   const dirty = new Set<Counter>();
   /** Rows not yet sent, in arrival order. */
   let pendingRows: LedgerRow[] = [];
+  /** Collectors queued by `addLater`, run (in order) before the next batch is taken. */
+  let later: Array<() => readonly LedgerSum[]> = [];
   let droppedRows = 0;
   /** Times `add` found the row queue full (the first and every 1000th are logged). */
   let dropEvents = 0;
@@ -258,7 +266,34 @@ export function createLedger(opts: LedgerOptions): Ledger {
     return running;
   }
 
-  const hasPending = () => dirty.size > 0 || pendingRows.length > 0;
+  const hasPending = () => dirty.size > 0 || pendingRows.length > 0 || later.length > 0;
+
+  /** Runs the queued collectors and adds their sums. */
+  function collect() {
+    if (!later.length) return;
+    const run = later;
+    later = [];
+    for (const fn of run) {
+      try {
+        addSums(fn());
+      } catch (e) {
+        log.error("ledger: a sum collector failed", { error: (e as Error).name, message: (e as Error).message });
+      }
+    }
+  }
+
+  function addSums(sums: readonly LedgerSum[]) {
+    for (const s of sums) {
+      if (s.amount <= 0n) continue;
+      const c = counterFor(s.key);
+      const slot = s.window ?? "plain";
+      const entry = c.pending.get(slot);
+      if (entry) entry.amount += s.amount;
+      else c.pending.set(slot, { amount: s.amount, window: s.window });
+      dirty.add(c);
+      queued++;
+    }
+  }
   const isLarge = () => dirty.size >= maxPendingCounters || pendingRows.length >= maxPendingCounters;
 
   function schedule() {
@@ -277,6 +312,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
    */
   async function drain() {
     do {
+      collect();
       const upTo = queued;
       for (const chunk of takeBatch()) await commit(chunk);
       written = upTo;
@@ -400,6 +436,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
   }
 
   function flush(): Promise<void> {
+    collect();
     if (written >= queued) return Promise.resolve();
     const done = new Promise<void>((resolve) => waiters.push({ upTo: queued, resolve }));
     kick();
@@ -422,17 +459,13 @@ export function createLedger(opts: LedgerOptions): Ledger {
           queued += rows.length;
         }
       }
-      for (const s of sums) {
-        if (s.amount <= 0n) continue;
-        const c = counterFor(s.key);
-        const slot = s.window ?? "plain";
-        const entry = c.pending.get(slot);
-        if (entry) entry.amount += s.amount;
-        else c.pending.set(slot, { amount: s.amount, window: s.window });
-        dirty.add(c);
-        queued++;
-      }
+      addSums(sums);
       if (hasPending()) schedule();
+    },
+
+    addLater(fn) {
+      later.push(fn);
+      schedule();
     },
 
     stats: () => ({ pendingCounters: dirty.size, pendingRows: pendingRows.length, droppedRows }),
@@ -468,7 +501,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
 
     async close() {
       closing = true;
-      while (written < queued) await flush();
+      while (later.length > 0 || written < queued) await flush();
     },
   };
 }

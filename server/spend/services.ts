@@ -15,7 +15,7 @@ import type { Pricing, Quote } from "./cost.ts";
 import type { Ledger } from "./ledger.ts";
 import { createMetrics } from "./metrics.ts";
 import { logCall } from "./request_log.ts";
-import { rollupSums } from "./rollups.ts";
+import { createRollupBatch } from "./rollup_batch.ts";
 import { createSpendRoutes } from "./routes.ts";
 import { spendLogRow, spendLogWrites } from "./spend_log.ts";
 
@@ -56,13 +56,16 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
     log,
   });
 
+  const rollups = createRollupBatch(ledger);
+
   return {
     routes,
     account(record) {
       const quote = pricing.quote(record);
       try {
         const row = spendLogRow(record, quote);
-        ledger.add(rollupSums(record, quote.nanos), spendLogWrites(record, row, config.spendLogRetentionMs));
+        rollups.add(record, quote.nanos);
+        ledger.add([], spendLogWrites(record, row, config.spendLogRetentionMs));
         metrics.observe(record, quote);
         logCall(log, record, quote);
       } catch (e) {

@@ -1,0 +1,64 @@
+/**
+ * @module
+ * Roll-up sums merged in memory between ledger batches. Every call adds ~30 sums (six dimensions × its non-zero
+ * metrics); calls sharing a day, key, user, team, model and deployment add them to the same counters. Merging
+ * them here costs one map lookup and seven additions per call; the ledger then gets one sum per counter per batch
+ * (handed over by the collector `addLater` runs just before the batch is taken), instead of finding a counter for
+ * each of the ~30 sums of every call. Totals are unchanged: the same amounts reach the same counters, in the same
+ * batches' order, exactly once.
+ */
+import type { CallRecord } from "./call_record.ts";
+import { dayOf } from "./days.ts";
+import { DIMENSIONS, METRICS, rollupKey } from "./kv_layout.ts";
+import type { Ledger, LedgerSum } from "./ledger.ts";
+import { callAmounts, dimensionValue } from "./rollups.ts";
+
+/** One group of calls that count for the same roll-up counters. */
+interface Group {
+  day: string;
+  values: string[];
+  /** Per metric, in `METRICS` order. */
+  amounts: bigint[];
+}
+
+export interface RollupBatch {
+  /** Adds one call's roll-up amounts; never waits. */
+  add(record: CallRecord, costNanos: bigint): void;
+}
+
+export function createRollupBatch(ledger: Pick<Ledger, "addLater">): RollupBatch {
+  let groups = new Map<string, Group>();
+
+  /** The merged sums so far, in `rollupSums` order per group; the next calls start a fresh map. */
+  function take(): LedgerSum[] {
+    const taken = groups;
+    groups = new Map();
+    const sums: LedgerSum[] = [];
+    for (const g of taken.values()) {
+      for (let d = 0; d < DIMENSIONS.length; d++) {
+        for (let m = 0; m < METRICS.length; m++) {
+          const amount = g.amounts[m];
+          if (amount > 0n) sums.push({ key: rollupKey(DIMENSIONS[d], g.day, g.values[d], METRICS[m]), amount });
+        }
+      }
+    }
+    return sums;
+  }
+
+  return {
+    add(record, costNanos) {
+      const day = dayOf(record.startTime);
+      const values = DIMENSIONS.map((dim) => dimensionValue(record, dim));
+      // JSON of strings is collision-free; one stringify per call instead of one per sum.
+      const id = JSON.stringify([day, values]);
+      const amounts = callAmounts(record, costNanos);
+      let g = groups.get(id);
+      if (!g) {
+        if (groups.size === 0) ledger.addLater(take);
+        g = { day, values, amounts: METRICS.map(() => 0n) };
+        groups.set(id, g);
+      }
+      for (let m = 0; m < METRICS.length; m++) g.amounts[m] += amounts[METRICS[m]];
+    },
+  };
+}
