@@ -65,6 +65,22 @@ const LATENCY_BUCKETS = [
 const CALLER = ["hashed_api_key", "api_key_alias", "user", "team"] as const;
 const BY_CALL = ["model", "model_id", ...CALLER] as const;
 
+type Inc = { inc(value?: number): void };
+type Observe = { observe(value: number): void };
+
+/** The label children one caller and deployment feeds (see `childrenFor`). */
+interface CallChildren {
+  requests(status: string): Inc;
+  spend: Inc;
+  inputTokens: Inc;
+  outputTokens: Inc;
+  totalTokens: Inc;
+  cacheRead: Inc;
+  cacheWrite: Inc;
+  latency(callType: string): Observe;
+  ttfb: Observe;
+}
+
 export interface MetricsSources {
   /** Every deployment's live state (`router.health()`). */
   deployments(): DeploymentHealth[];
@@ -203,30 +219,70 @@ export function createMetrics(sources: MetricsSources): Metrics {
     },
   });
 
+  /**
+   * prom-client's label children per label set, cached: `inc(labels, n)` would sort and hash the label object on
+   * every call. These counters and histograms are never reset, so a child stays valid; the cache holds one entry per
+   * label set, as prom-client itself does.
+   */
+  const children = new Map<string, CallChildren>();
+  function childrenFor(record: CallRecord): CallChildren {
+    const model = record.modelName, modelId = record.deploymentId ?? "";
+    const c = record.caller;
+    // JSON of strings is collision-free.
+    const id = JSON.stringify([model, modelId, c.keyHash ?? "", c.keyAlias ?? "", c.userId ?? "", c.teamId ?? ""]);
+    let m = children.get(id);
+    if (m) return m;
+    const labels = {
+      model,
+      model_id: modelId,
+      hashed_api_key: hashPrefix(c.keyHash) ?? "",
+      api_key_alias: c.keyAlias ?? "",
+      user: c.userId ?? "",
+      team: c.teamId ?? "",
+    };
+    const where = { model, model_id: modelId };
+    const byStatus = new Map<string, Inc>();
+    const byType = new Map<string, Observe>();
+    m = {
+      requests: (status) => {
+        let child = byStatus.get(status);
+        if (!child) byStatus.set(status, child = requests.labels({ ...labels, status }));
+        return child;
+      },
+      spend: spend.labels(labels),
+      inputTokens: inputTokens.labels(labels),
+      outputTokens: outputTokens.labels(labels),
+      totalTokens: totalTokens.labels(labels),
+      cacheRead: cacheRead.labels(labels),
+      cacheWrite: cacheWrite.labels(labels),
+      latency: (callType) => {
+        let child = byType.get(callType);
+        if (!child) byType.set(callType, child = latency.labels({ ...where, call_type: callType }));
+        return child;
+      },
+      ttfb: ttfb.labels(where),
+    };
+    children.set(id, m);
+    return m;
+  }
+
   return {
     observe(record, quote) {
-      const caller = {
-        hashed_api_key: hashPrefix(record.caller.keyHash) ?? "",
-        api_key_alias: record.caller.keyAlias ?? "",
-        user: record.caller.userId ?? "",
-        team: record.caller.teamId ?? "",
-      };
-      const labels = { model: record.modelName, model_id: record.deploymentId ?? "", ...caller };
-      requests.inc({ ...labels, status: record.status });
-      if (quote.nanos > 0n) spend.inc(labels, nanosToUsd(quote.nanos));
+      const m = childrenFor(record);
+      m.requests(record.status).inc();
+      if (quote.nanos > 0n) m.spend.inc(nanosToUsd(quote.nanos));
       const u = record.usage;
       if (u) {
         const prompt = u.inputTokens + u.cacheReadInputTokens + u.cacheWriteInputTokens;
-        if (prompt) inputTokens.inc(labels, prompt);
-        if (u.outputTokens) outputTokens.inc(labels, u.outputTokens);
-        if (u.totalTokens) totalTokens.inc(labels, u.totalTokens);
-        if (u.cacheReadInputTokens) cacheRead.inc(labels, u.cacheReadInputTokens);
-        if (u.cacheWriteInputTokens) cacheWrite.inc(labels, u.cacheWriteInputTokens);
+        if (prompt) m.inputTokens.inc(prompt);
+        if (u.outputTokens) m.outputTokens.inc(u.outputTokens);
+        if (u.totalTokens) m.totalTokens.inc(u.totalTokens);
+        if (u.cacheReadInputTokens) m.cacheRead.inc(u.cacheReadInputTokens);
+        if (u.cacheWriteInputTokens) m.cacheWrite.inc(u.cacheWriteInputTokens);
       }
-      const where = { model: record.modelName, model_id: record.deploymentId ?? "" };
-      latency.observe({ ...where, call_type: record.callType }, Math.max(0, record.endTime - record.startTime) / 1000);
+      m.latency(record.callType).observe(Math.max(0, record.endTime - record.startTime) / 1000);
       if (record.callType === "converse-stream" && record.firstByteTime !== undefined) {
-        ttfb.observe(where, Math.max(0, record.firstByteTime - record.startTime) / 1000);
+        m.ttfb.observe(Math.max(0, record.firstByteTime - record.startTime) / 1000);
       }
     },
 
