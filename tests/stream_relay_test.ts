@@ -586,6 +586,60 @@ Deno.test("awaitFirstChunk: an abort ends the wait with its reason and cancels a
   assert.equal(late.cancelled, true);
 });
 
+Deno.test("awaitFirstChunk → relayStream: the relay reads the upstream directly, starting with the first chunk", async () => {
+  const upstream = new ScriptedUpstream({ available: STREAM });
+  const primed = await awaitFirstChunk(new Response(upstream.stream));
+  assert.equal(upstream.pulls, 1);
+  const record = newRecord();
+  const finished: CallRecord[] = [];
+  const upstreamAbort = new AbortController();
+  const timers = new ManualClock();
+  const response = relayStream(primed.body!, new Headers(), {
+    record,
+    clientSignal: new AbortController().signal,
+    upstreamAbort,
+    onClientAbort: () => {},
+    finish: () => finished.push({ ...record }),
+    storeResponse: false,
+    idleTimeoutMs: 1000,
+    clock: timers,
+  });
+  const reader = response.body!.getReader();
+  const first = await reader.read();
+  assert.equal(first.value, STREAM[0], "the first chunk itself, not a copy through the wrapper");
+  assert.equal(upstream.pulls, 1, "the first chunk needs no upstream read");
+  assert.equal(timers.armed, 0, "nor an idle wait");
+  for (let i = 1; i < STREAM.length; i++) {
+    assert.equal((await reader.read()).value, STREAM[i]);
+    assert.equal(upstream.pulls, i + 1, "one upstream read per client read");
+  }
+  const end = reader.read();
+  await upstream.nextPull();
+  upstream.end();
+  assert.equal((await end).done, true);
+  assert.equal(finished.length, 1);
+  assert.equal(record.status, "success");
+  assert.deepEqual(record.usage, USAGE);
+  assert.equal(timers.active.size, 0);
+
+  // The client leaving right after the first chunk cancels the upstream through the reader the relay took over.
+  const second = new ScriptedUpstream({ available: STREAM });
+  const res = relayStream((await awaitFirstChunk(new Response(second.stream))).body!, new Headers(), {
+    record: newRecord(),
+    clientSignal: new AbortController().signal,
+    upstreamAbort: new AbortController(),
+    onClientAbort: () => {},
+    finish: () => {},
+    storeResponse: false,
+    idleTimeoutMs: 0,
+  });
+  const r = res.body!.getReader();
+  assert.equal((await r.read()).value, STREAM[0]);
+  await r.cancel("bye");
+  assert.equal(second.cancelled, true);
+  assert.equal(second.cancelReason, "bye");
+});
+
 // ------------------------------------------------------------------ the tap alone
 
 Deno.test("tap: exception member names become exception classes", () => {

@@ -16,7 +16,7 @@
  *   cleared on every path.
  */
 import { encodeException } from "../../sdk/eventstream.ts";
-import { chunkReader } from "../http/chunk_reader.ts";
+import { type ChunkReader, chunkReader } from "../http/chunk_reader.ts";
 import type { CallRecord, CallStatus } from "../spend/call_record.ts";
 import { IdleWatchdog, type WatchdogClock } from "./watchdog.ts";
 import { StreamTap, type StreamUsageSource } from "./stream_tap.ts";
@@ -52,7 +52,20 @@ export interface StreamRelayOptions {
  * 200 that breaks at once. When `signal` aborts (timeout, client gone) the wait ends with its reason and the body
  * is cancelled, even if the fetch behind it does not watch the signal. Error responses and bodiless ones are
  * returned as they are.
+ *
+ * When the returned body goes to {@link relayStream} (the gateway's path), the relay does not read the wrapper: it
+ * takes the first chunk and the upstream reader straight from {@link primedBodies}, so each chunk crosses one
+ * JavaScript stream fewer. Anyone else reading the body gets the wrapper, which replays the same bytes.
  */
+/** What {@link awaitFirstChunk} has read: its first chunk (none when the stream was empty) and the reader. */
+interface PrimedBody {
+  reader: ChunkReader;
+  first: Uint8Array | undefined;
+}
+
+/** The wrapper bodies `awaitFirstChunk` returned, to what they replay (weak: an unread wrapper is just dropped). */
+const primedBodies = new WeakMap<ReadableStream<Uint8Array>, PrimedBody>();
+
 export async function awaitFirstChunk(response: Response, signal?: AbortSignal): Promise<Response> {
   if (!response.ok || !response.body) return response;
   // Not `getReader()`: on a fetch body that allocates a 64 KiB buffer per read, i.e. per event (chunk_reader.ts).
@@ -93,6 +106,7 @@ export async function awaitFirstChunk(response: Response, signal?: AbortSignal):
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
+  primedBodies.set(body, { reader, first: pending });
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
@@ -109,7 +123,11 @@ export function relayStream(
   // The head said 200: success unless an exception frame, a broken upstream, a stall or the client says otherwise.
   record.status = "success";
   const tap = new StreamTap(record, { keepText: opts.storeResponse, usageFrom: opts.usageFrom });
-  const reader = chunkReader(upstreamBody);
+  // A body from awaitFirstChunk: read its upstream reader directly, starting with the chunk it already has.
+  const primed = upstreamBody.locked ? undefined : primedBodies.get(upstreamBody);
+  if (primed) primedBodies.delete(upstreamBody);
+  const reader = primed?.reader ?? chunkReader(upstreamBody);
+  let firstChunk = primed?.first;
   let over = false;
   let stalled = false;
 
@@ -169,6 +187,14 @@ export function relayStream(
     async pull(controller) {
       if (over) return;
       if (stalled) return onStalled(controller);
+      if (firstChunk) {
+        // Already read by awaitFirstChunk: no upstream wait.
+        const chunk = firstChunk;
+        firstChunk = undefined;
+        tap.push(chunk);
+        controller.enqueue(chunk);
+        return;
+      }
       watchdog.beginWait();
       let next: ReadableStreamReadResult<Uint8Array>;
       try {
@@ -197,6 +223,7 @@ export function relayStream(
       controller.enqueue(next.value);
     },
     cancel(reason) {
+      firstChunk = undefined;
       // The client went away: stop the upstream request at once so no connection or timer is left behind.
       stopUpstream(reason ?? new DOMException("client disconnected", "AbortError"));
       end("client_disconnected");
