@@ -108,6 +108,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     masterKey,
     maxRequestBodyBytes: general.max_request_body_bytes ?? DEFAULT_MAX_BODY,
     keyCacheTtlMs: general.key_cache_ttl_ms ?? 2_000,
+    keyCounterMaxAgeMs: general.key_counter_max_age_ms ?? 0,
     storePrompts: general.store_prompts_in_spend_logs ?? false,
     spendLogRetentionMs: (general.spend_logs_retention_days ?? 30) * DAY_MS,
     modelPricesFile: general.model_prices_file,

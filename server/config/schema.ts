@@ -77,6 +77,11 @@ export const GeneralSettings = z.looseObject({
   max_request_body_bytes: z.number().int().positive().optional(),
   /** How long a key record may be served from memory before it is re-read from KV. */
   key_cache_ttl_ms: z.number().int().nonnegative().optional(),
+  /**
+   * How long a budgeted or rate-limited key's record and counters may be reused before a request re-reads them
+   * (0, the default: every request reads them).
+   */
+  key_counter_max_age_ms: z.number().int().nonnegative().optional(),
   store_prompts_in_spend_logs: z.boolean().optional(),
   spend_logs_retention_days: positive.optional(),
   model_prices_file: z.string().min(1).optional(),

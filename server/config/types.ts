@@ -79,6 +79,12 @@ export interface GatewayConfig {
   masterKey?: string;
   maxRequestBodyBytes: number;
   keyCacheTtlMs: number;
+  /**
+   * Budgeted or rate-limited keys: reuse their record and counter snapshot this long before re-reading them (0:
+   * read on every request). This instance's own spend is always counted at once; other instances' spend and changes
+   * made elsewhere are seen up to this late.
+   */
+  keyCounterMaxAgeMs: number;
   storePrompts: boolean;
   spendLogRetentionMs: number;
   modelPricesFile?: string;

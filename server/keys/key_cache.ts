@@ -10,6 +10,9 @@
  *   takes effect on every instance at the next request.
  * - Keys without such limits are served from memory within the TTL; this instance's own admin changes
  *   invalidate them at once, other instances see them once the TTL runs out (at most 2 s by default).
+ * - `key_counter_max_age_ms` (default 0) lets such keys skip that read while their last one is younger than it:
+ *   the budget check then uses that snapshot plus this instance's own sums (always exact), and sees other
+ *   instances' spend, and admin changes made elsewhere, up to that late.
  * - Concurrent lookups of one hash share one read.
  *
  * Counter reads are handed to the ledger (`observe`), which owns the newest snapshot of every counter.
@@ -24,6 +27,12 @@ export interface KeyCacheDeps {
   kv: Deno.Kv;
   ledger: Ledger;
   ttlMs: number;
+  /**
+   * Keys with budgets or rate limits: how long their record and counter snapshot may be reused without a read
+   * (default 0: every request reads). This instance's own sums are always in the ledger's totals; other instances'
+   * spend and admin changes are seen up to this late.
+   */
+  counterMaxAgeMs?: number;
   now: () => number;
   /** Bound on cached hashes (known and unknown); the oldest entries go first. Default 10 000. */
   maxEntries?: number;
@@ -63,6 +72,7 @@ const sameKey = (a: Deno.KvKey, b: Deno.KvKey) => a.length === b.length && a.eve
 
 export function createKeyCache(deps: KeyCacheDeps): KeyCache {
   const { kv, ledger, ttlMs, now } = deps;
+  const counterMaxAgeMs = deps.counterMaxAgeMs ?? 0;
   const maxEntries = deps.maxEntries ?? 10_000;
   const entries = new Map<string, Entry>();
   const reads = new Map<string, PendingRead>();
@@ -100,8 +110,10 @@ export function createKeyCache(deps: KeyCacheDeps): KeyCache {
   return {
     async resolve(hash) {
       const cached = entries.get(hash);
-      if (cached && now() - cached.fetchedAt < ttlMs && !(cached.record && hasCounterLimits(cached.record))) {
-        return cached.record;
+      if (cached) {
+        const age = now() - cached.fetchedAt;
+        const limited = cached.record !== null && hasCounterLimits(cached.record);
+        if (limited ? age < counterMaxAgeMs : age < ttlMs) return cached.record;
       }
       let pending = reads.get(hash);
       if (!pending) {

@@ -33,7 +33,13 @@ export interface KeyServices {
 export function createKeyServices(deps: KeyServicesDeps): KeyServices {
   const { config, kv, ledger, now, newId, log } = deps;
   const store = createKeyStore(kv);
-  const cache = createKeyCache({ kv, ledger, ttlMs: config.keyCacheTtlMs, now });
+  const cache = createKeyCache({
+    kv,
+    ledger,
+    ttlMs: config.keyCacheTtlMs,
+    counterMaxAgeMs: config.keyCounterMaxAgeMs,
+    now,
+  });
   const auth = keyAuthenticator({ masterKey: config.masterKey, keys: cache, now });
   const admission = createAdmission({ auth, kv, ledger, now, log });
   const admin = createKeyAdmin({ kv, store, cache, ledger, masterKey: config.masterKey, now, newId });
