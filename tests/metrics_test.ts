@@ -4,6 +4,7 @@
  * values, and who may read it.
  */
 import assert from "node:assert/strict";
+import { createMetrics } from "../server/spend/metrics.ts";
 import { Latch } from "./fake_bedrock.ts";
 import { call, MASTER_KEY, nanos, setupSpend, sonnetNanos } from "./spend_helpers.ts";
 
@@ -229,4 +230,50 @@ Deno.test("/metrics: master key only, unless general_settings.metrics_public", a
   const anon = await scrape(open.gw.url, null);
   assert.equal(anon.status, 200);
   parseExposition(anon.body);
+});
+
+Deno.test("metrics: counter increments summed between scrapes give the same totals over several scrapes", async () => {
+  const metrics = createMetrics({
+    deployments: () => [],
+    budgets: () => Promise.resolve([]),
+    ledger: () => ({ pendingCounters: 0, pendingRows: 0, droppedRows: 0 }),
+    now: () => 0,
+  });
+  const call = (status: "success" | "failure", nanos: bigint) =>
+    metrics.observe({
+      requestId: "r",
+      callType: "converse",
+      modelName: "m",
+      deploymentId: "d",
+      caller: { keyHash: "f".repeat(64), keyAlias: "a" },
+      startTime: 0,
+      endTime: 20,
+      status,
+      httpStatus: status === "success" ? 200 : 500,
+      usage: status === "success"
+        ? { inputTokens: 3, outputTokens: 4, totalTokens: 9, cacheReadInputTokens: 1, cacheWriteInputTokens: 1 }
+        : undefined,
+      retries: 0,
+    }, { nanos, unpriced: [] });
+  const line = (body: string, name: string, extra = "") =>
+    body.split("\n").find((l) => l.startsWith(name + "{") && l.includes(extra))?.split(" ").at(-1);
+  call("success", 1_000n);
+  call("failure", 0n);
+  let body = (await metrics.render()).body;
+  assert.equal(line(body, "litellm_requests_metric_total", 'status="success"'), "1");
+  assert.equal(line(body, "litellm_requests_metric_total", 'status="failure"'), "1");
+  assert.equal(line(body, "litellm_input_tokens_metric_total"), "5");
+  call("success", 2_000n);
+  call("success", 3_000n);
+  body = (await metrics.render()).body;
+  assert.equal(line(body, "litellm_requests_metric_total", 'status="success"'), "3");
+  assert.equal(line(body, "litellm_requests_metric_total", 'status="failure"'), "1");
+  assert.equal(line(body, "litellm_input_tokens_metric_total"), "15");
+  assert.equal(line(body, "litellm_output_tokens_metric_total"), "12");
+  assert.equal(line(body, "litellm_total_tokens_metric_total"), "27");
+  assert.equal(line(body, "litellm_cache_read_input_tokens_metric_total"), "3");
+  assert.equal(Number(line(body, "litellm_spend_metric_total")), 0.000006);
+  assert.equal(line(body, "litellm_request_total_latency_metric_count"), "4");
+  body = (await metrics.render()).body; // nothing new: unchanged
+  assert.equal(line(body, "litellm_requests_metric_total", 'status="success"'), "3");
 });
