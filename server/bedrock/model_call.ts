@@ -10,6 +10,7 @@ import { GatewayError, validation } from "../errors.ts";
 import { readBody } from "../http/body.ts";
 import type { Router, RouteResult } from "../router/router.ts";
 import type { Caller, CallRecord, CallSink, CallType } from "../spend/call_record.ts";
+import { readAnswer } from "./answer.ts";
 import { type AttemptControl, startAttempt } from "./attempt_control.ts";
 import { MODEL_OPERATIONS } from "./model_operations.ts";
 import type { ModelPath } from "./model_path.ts";
@@ -37,14 +38,6 @@ export interface CallContext {
 }
 
 const decoder = new TextDecoder();
-
-/** Bedrock's `x-amzn-ErrorType` value without its fault suffix: `ThrottlingException:http://…` → `ThrottlingException`. */
-export function errorTypeOf(headers: Headers): string | undefined {
-  const raw = headers.get("x-amzn-errortype");
-  if (!raw) return undefined;
-  const colon = raw.indexOf(":");
-  return colon >= 0 ? raw.slice(0, colon) : raw;
-}
 
 /** Maps what an upstream attempt threw to the typed error the client gets. */
 export function asGatewayError(e: unknown, signal: AbortSignal, timeoutMs: number): GatewayError {
@@ -203,35 +196,17 @@ export function createModelCall(deps: ModelCallDeps) {
     // JSON answers (and any error): the body is read whole — converse's usage is in it, and a model-native answer
     // is bounded like its request — then sent with a fresh content-length (LiteLLM's #28388: never answer 200 with
     // an empty body).
-    let bytes: Uint8Array<ArrayBuffer>;
-    try {
-      bytes = new Uint8Array(await response.arrayBuffer());
-    } catch (e) {
-      record.status = clientSignal.aborted ? "client_disconnected" : "failure";
-      record.errorType = "ServiceUnavailableException";
-      finish();
-      throw new GatewayError(
-        502,
-        "ServiceUnavailableException",
-        `upstream response was cut off (${(e as Error).name})`,
-      );
-    } finally {
-      final.dispose();
-    }
+    const bytes = await readAnswer(response, record, {
+      clientSignal,
+      dispose: () => final.dispose(),
+      finish,
+      storeResponse: config.storePrompts,
+    });
     if (response.ok) {
-      record.status = "success";
       const facts = op.answer(response.headers, bytes);
       record.usage = facts.usage;
       if (facts.latencyMs !== undefined) record.bedrockLatencyMs = facts.latencyMs;
       if (facts.problem) record.errorMessage = facts.problem;
-      if (config.storePrompts) record.responseBody = decoder.decode(bytes);
-    } else {
-      record.errorType = errorTypeOf(response.headers) ?? `HTTP${response.status}`;
-      try {
-        record.errorMessage = String((JSON.parse(decoder.decode(bytes)) as { message?: unknown }).message ?? "");
-      } catch {
-        record.errorMessage = undefined;
-      }
     }
     finish();
     // Known before the answer is sent (streams learn their usage only at the end, so they carry no cost header).

@@ -15,7 +15,8 @@ import { GatewayError, validation } from "../errors.ts";
 import { readBody } from "../http/body.ts";
 import type { CallRecord, CallSink } from "../spend/call_record.ts";
 import { startAttempt } from "./attempt_control.ts";
-import { asGatewayError, type CallContext, errorTypeOf } from "./model_call.ts";
+import { readAnswer } from "./answer.ts";
+import { asGatewayError, type CallContext } from "./model_call.ts";
 import { parseJsonBody } from "./operation.ts";
 import type { PassthroughRoute } from "./passthrough_path.ts";
 import { formatZodIssues } from "./schemas.ts";
@@ -129,32 +130,12 @@ export function createPassthroughCall(deps: PassthroughCallDeps) {
       });
     }
 
-    let bytes: Uint8Array<ArrayBuffer>;
-    try {
-      bytes = new Uint8Array(await response.arrayBuffer());
-    } catch (e) {
-      record.status = req.signal.aborted ? "client_disconnected" : "failure";
-      record.errorType = "ServiceUnavailableException";
-      finish();
-      throw new GatewayError(
-        502,
-        "ServiceUnavailableException",
-        `upstream response was cut off (${(e as Error).name})`,
-      );
-    } finally {
-      control.dispose();
-    }
-    if (response.ok) {
-      record.status = "success";
-      if (config.storePrompts) record.responseBody = decoder.decode(bytes);
-    } else {
-      record.errorType = errorTypeOf(response.headers) ?? `HTTP${response.status}`;
-      try {
-        record.errorMessage = String((JSON.parse(decoder.decode(bytes)) as { message?: unknown }).message ?? "");
-      } catch {
-        record.errorMessage = undefined;
-      }
-    }
+    const bytes = await readAnswer(response, record, {
+      clientSignal: req.signal,
+      dispose: () => control.dispose(),
+      finish,
+      storeResponse: config.storePrompts,
+    });
     finish();
     return new Response(bytes, { status: response.status, headers: out });
   };
