@@ -148,8 +148,9 @@ export function createApp(s: AppServices): Hono<Env> {
     let err: GatewayError;
     if (e instanceof GatewayError) err = e;
     else {
-      // Unexpected: log the class and message server-side; the client gets no internals.
-      s.log.error("unhandled error", { requestId, error: e.name, message: e.message, path: c.req.path });
+      // Unexpected (KV down, a bug): log the class and message server-side; the client gets no internals. The route
+      // pattern is logged, not the path: `/key/{key}/regenerate` carries a raw key in its path.
+      s.log.error("unhandled error", { requestId, error: e.name, message: e.message, route: c.req.routePath });
       err = new GatewayError(500, "InternalServerException", "internal gateway error", {
         litellmType: "internal_error",
       });

@@ -8,7 +8,6 @@ import { type Context, Hono } from "hono";
 import type { z } from "zod";
 import { GatewayError, validation } from "../errors.ts";
 import { readBody } from "../http/body.ts";
-import type { Logger } from "../log.ts";
 import type { KeyAdmin } from "./admin.ts";
 import { hashOfRef } from "./admin.ts";
 import type { Authenticator, Principal } from "./auth.ts";
@@ -25,7 +24,6 @@ import {
 export interface KeyRoutesDeps {
   auth: Authenticator;
   admin: KeyAdmin;
-  log: Logger;
 }
 
 /** Admin request bodies are small; anything bigger is refused before it is buffered. */
@@ -71,7 +69,7 @@ const forbidden = () =>
   });
 
 export function createKeyRoutes(deps: KeyRoutesDeps): Hono {
-  const { auth, admin, log } = deps;
+  const { auth, admin } = deps;
   const app = new Hono();
 
   async function requireAdmin(c: Context): Promise<Principal> {
@@ -80,37 +78,17 @@ export function createKeyRoutes(deps: KeyRoutesDeps): Hono {
     return p;
   }
 
-  /**
-   * Unexpected failures (KV down, bugs) become a plain 500 here, logged without the request path: the path of
-   * `/key/{key}/regenerate` holds a raw key.
-   */
-  const guard = (handler: (c: Context) => Promise<Response>) => async (c: Context) => {
-    try {
-      return await handler(c);
-    } catch (e) {
-      if (e instanceof GatewayError) throw e;
-      log.error("key admin request failed", {
-        route: c.req.routePath,
-        error: (e as Error).name,
-        message: (e as Error).message,
-      });
-      throw new GatewayError(500, "InternalServerException", "internal gateway error", {
-        litellmType: "internal_error",
-      });
-    }
-  };
-
   app.post(
     "/generate",
-    guard(async (c) => {
+    async (c) => {
       await requireAdmin(c);
       return c.json(await admin.generate(await body(c, KeyGenerateRequest)));
-    }),
+    },
   );
 
   app.get(
     "/info",
-    guard(async (c) => {
+    async (c) => {
       const p = await auth.authenticate(c.req.raw.headers);
       const { key } = query(c, KeyInfoQuery);
       if (p.kind === "virtual") {
@@ -120,46 +98,46 @@ export function createKeyRoutes(deps: KeyRoutesDeps): Hono {
       }
       if (key === undefined) throw validation("Invalid request: key is required", "key");
       return c.json(await admin.info(key));
-    }),
+    },
   );
 
   app.post(
     "/update",
-    guard(async (c) => {
+    async (c) => {
       await requireAdmin(c);
       return c.json(await admin.update(await body(c, KeyUpdateRequest)));
-    }),
+    },
   );
 
   app.post(
     "/delete",
-    guard(async (c) => {
+    async (c) => {
       await requireAdmin(c);
       return c.json(await admin.remove(await body(c, KeyDeleteRequest)));
-    }),
+    },
   );
 
   app.get(
     "/list",
-    guard(async (c) => {
+    async (c) => {
       await requireAdmin(c);
       return c.json(await admin.list(query(c, KeyListQuery)));
-    }),
+    },
   );
 
   app.post(
     "/regenerate",
-    guard(async (c) => {
+    async (c) => {
       await requireAdmin(c);
       const { key, ...rest } = await body(c, KeyRegenerateRequest);
       if (key === undefined) throw validation("Invalid request: key is required", "key");
       return c.json(await admin.regenerate(key, rest));
-    }),
+    },
   );
 
   app.post(
     "/:key/regenerate",
-    guard(async (c) => {
+    async (c) => {
       await requireAdmin(c);
       const { key, ...rest } = await body(c, KeyRegenerateRequest);
       const ref = c.req.param("key") ?? "";
@@ -167,17 +145,17 @@ export function createKeyRoutes(deps: KeyRoutesDeps): Hono {
         throw validation("Invalid request: the key in the body differs from the key in the path", "key");
       }
       return c.json(await admin.regenerate(ref, rest));
-    }),
+    },
   );
 
   for (const [route, blocked] of [["/block", true], ["/unblock", false]] as const) {
     app.post(
       route,
-      guard(async (c) => {
+      async (c) => {
         await requireAdmin(c);
         const { key } = await body(c, KeyBlockRequest);
         return c.json(await admin.setBlocked(key, blocked));
-      }),
+      },
     );
   }
 

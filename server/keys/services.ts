@@ -43,5 +43,5 @@ export function createKeyServices(deps: KeyServicesDeps): KeyServices {
   const auth = keyAuthenticator({ masterKey: config.masterKey, keys: cache, now });
   const admission = createAdmission({ auth, kv, ledger, now, log });
   const admin = createKeyAdmin({ kv, store, cache, ledger, masterKey: config.masterKey, now, newId });
-  return { auth, admission, routes: createKeyRoutes({ auth, admin, log }) };
+  return { auth, admission, routes: createKeyRoutes({ auth, admin }) };
 }

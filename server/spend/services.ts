@@ -53,7 +53,6 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
     metrics,
     flush: () => ledger.flush(),
     metricsPublic: config.metricsPublic,
-    log,
   });
 
   const rollups = createRollupBatch(ledger);
