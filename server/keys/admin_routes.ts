@@ -7,6 +7,7 @@
 import { type Context, Hono } from "hono";
 import type { z } from "zod";
 import { GatewayError, validation } from "../errors.ts";
+import { parseInput } from "../http/admin_input.ts";
 import { readBody } from "../http/body.ts";
 import type { KeyAdmin } from "./admin.ts";
 import { hashOfRef } from "./admin.ts";
@@ -30,23 +31,6 @@ export interface KeyRoutesDeps {
 const MAX_ADMIN_BODY = 1024 * 1024;
 const decoder = new TextDecoder();
 
-/** The first problem zod found, as a 400 naming the offending field (`param`). */
-function invalid(error: z.ZodError): GatewayError {
-  const issue = error.issues[0];
-  const param = issue.code === "unrecognized_keys" ? issue.keys[0] : issue.path.length ? String(issue.path[0]) : null;
-  const where = issue.path.map(String).join(".");
-  const message = issue.code === "unrecognized_keys"
-    ? `Unknown field "${param}"`
-    : `${where || "body"}: ${issue.message.replace(/^Invalid input: /, "")}`;
-  return validation(`Invalid request: ${message}`, param ?? undefined);
-}
-
-function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw invalid(result.error);
-  return result.data;
-}
-
 /** The JSON body (an empty body counts as `{}`), validated. */
 async function body<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   const bytes = await readBody(c.req.raw, MAX_ADMIN_BODY);
@@ -58,10 +42,10 @@ async function body<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer
       throw validation("Invalid request: the body is not valid JSON");
     }
   }
-  return parse(schema, json);
+  return parseInput(schema, json, "body");
 }
 
-const query = <S extends z.ZodType>(c: Context, schema: S): z.infer<S> => parse(schema, c.req.query());
+const query = <S extends z.ZodType>(c: Context, schema: S): z.infer<S> => parseInput(schema, c.req.query(), "query");
 
 const forbidden = () =>
   new GatewayError(403, "AccessDeniedException", "Only the master key can manage keys", {

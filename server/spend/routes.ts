@@ -8,7 +8,8 @@
  */
 import { type Context, Hono } from "hono";
 import type { z } from "zod";
-import { GatewayError, validation } from "../errors.ts";
+import { GatewayError } from "../errors.ts";
+import { parseInput } from "../http/admin_input.ts";
 import type { Authenticator } from "../keys/auth.ts";
 import { nanosToUsd } from "./cost.ts";
 import { checkRange, dayOf, parseDateParam } from "./days.ts";
@@ -26,16 +27,8 @@ export interface SpendRoutesDeps {
   metricsPublic: boolean;
 }
 
-function parseQuery<S extends z.ZodType>(schema: S, c: Context): z.infer<S> {
-  const result = schema.safeParse(c.req.query());
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const param = issue.code === "unrecognized_keys" ? issue.keys[0] : issue.path.length ? String(issue.path[0]) : null;
-  const message = issue.code === "unrecognized_keys"
-    ? `Unknown parameter "${param}"`
-    : `${issue.path.map(String).join(".") || "query"}: ${issue.message.replace(/^Invalid input: /, "")}`;
-  throw validation(`Invalid request: ${message}`, param ?? undefined);
-}
+const parseQuery = <S extends z.ZodType>(schema: S, c: Context): z.infer<S> =>
+  parseInput(schema, c.req.query(), "query");
 
 const forbidden = (what: string) =>
   new GatewayError(403, "AccessDeniedException", `Only the master key can read ${what}`, {
