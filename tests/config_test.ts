@@ -232,3 +232,11 @@ Deno.test("bedrock_passthrough: a block that cannot work stops start-up; an unse
     "environment variables PT_AK, PT_SK are not set",
   ]);
 });
+
+Deno.test("key cache defaults: records 2 s, limited keys' counter reads 1 s; 0 reads every call", () => {
+  const vars = { AK: "AKIDEXAMPLE", SK: "secret", MASTER: "sk-m" };
+  const c = loadConfig(base, env(vars));
+  assert.equal(c.keyCacheTtlMs, 2_000);
+  assert.equal(c.keyCounterMaxAgeMs, 1_000);
+  assert.equal(loadConfig(base + "  key_counter_max_age_ms: 0\n", env(vars)).keyCounterMaxAgeMs, 0);
+});

@@ -1,6 +1,7 @@
 /**
- * `key_counter_max_age_ms` (key_cache.ts): by default a budgeted key's record and counters are read on every
- * request; with a max age they are reused that long, while this instance's own spend still counts at once.
+ * `key_counter_max_age_ms` (key_cache.ts): at 0 a budgeted key's record and counters are read on every request;
+ * with a max age (the config's default is 1000 ms) they are reused that long, while this instance's own spend
+ * still counts at once.
  */
 import assert from "node:assert/strict";
 import { createKeyCache } from "../server/keys/key_cache.ts";
@@ -62,8 +63,8 @@ async function setup(counterMaxAgeMs?: number) {
   };
 }
 
-Deno.test("default: a budgeted key's record and counters are read on every request", async () => {
-  await using t = await setup();
+Deno.test("key_counter_max_age_ms 0: a budgeted key's record and counters are read on every request", async () => {
+  await using t = await setup(0);
   await t.cache.resolve(HASH); // first sight: the record, then its counters
   const first = t.reads();
   for (let i = 1; i <= 3; i++) {

@@ -1,7 +1,7 @@
 /**
  * Two gateway instances sharing one KV file: spend is exact under concurrency, budgets and rate limits are
- * shared, and admin changes made on one instance reach the other (at once for keys with limits, within the
- * cache TTL for the rest).
+ * shared, and admin changes made on one instance reach the other (keys with limits within
+ * `key_counter_max_age_ms`, 1 s by default, or at once with 0; the rest within the cache TTL).
  */
 import assert from "node:assert/strict";
 import { FakeBedrock, startFakeBedrock } from "./fake_bedrock.ts";
@@ -18,11 +18,12 @@ interface Pair extends AsyncDisposable {
   closeAndOpenKv(): Promise<Deno.Kv>;
 }
 
-async function startPair(): Promise<Pair> {
+/** `extra`: more `general_settings` lines (indented two spaces). */
+async function startPair(extra?: string): Promise<Pair> {
   const clock = new Clock();
   const fake = await startFakeBedrock({ now: () => new Date(clock.now()) });
   const kvPath = await Deno.makeTempFile({ suffix: ".sqlite" });
-  const yaml = fakeConfig(fake.url, { models: [{ name: "claude", params: PRICE_PARAMS }] });
+  const yaml = fakeConfig(fake.url, { models: [{ name: "claude", params: PRICE_PARAMS }], extra });
   const a = await startGateway({ yaml, env: ENV, kvPath, now: clock.now });
   const b = await startGateway({ yaml, env: ENV, kvPath, now: clock.now });
   let closed = false;
@@ -111,6 +112,7 @@ Deno.test("200 concurrent calls over two instances: the key's spend equals the s
 
 Deno.test("a budget is enforced across two instances; overshoot is at most the calls in flight", async () => {
   await using t = await startPair();
+  // Each instance reuses its counter read for key_counter_max_age_ms (default 1 s); rounds are 1 s apart.
   const budgetCalls = 50;
   const g = (await adminCall(t.a.url, "POST", "/key/generate", { max_budget: budgetCalls * CALL_COST_USD })).json;
   // Rounds of 20 concurrent calls (10 per instance); between rounds both instances write their spend.
@@ -131,6 +133,7 @@ Deno.test("a budget is enforced across two instances; overshoot is at most the c
     }));
     statuses.push(...results);
     await Promise.all([t.a.gateway.flush(), t.b.gateway.flush()]);
+    t.clock.advance(1_000);
   }
   assert.equal(statuses.length, 200);
   const billedCalls = statuses.filter((s) => s === 200).length;
@@ -155,8 +158,8 @@ Deno.test("a budget is enforced across two instances; overshoot is at most the c
   }
 });
 
-Deno.test("rpm_limit is shared by the instances", async () => {
-  await using t = await startPair();
+Deno.test("rpm_limit is shared by the instances (key_counter_max_age_ms: 0, every call reads)", async () => {
+  await using t = await startPair("  key_counter_max_age_ms: 0\n");
   const g = (await adminCall(t.a.url, "POST", "/key/generate", { rpm_limit: 4 })).json;
   assert.equal(await status(callModel(t.a.url, g.key)), 200);
   assert.equal(await status(callModel(t.a.url, g.key)), 200);
@@ -170,7 +173,7 @@ Deno.test("rpm_limit is shared by the instances", async () => {
   assert.equal(await status(callModel(t.b.url, g.key)), 200);
 });
 
-Deno.test("admin changes on one instance: limited keys see them at once, others within the cache TTL", async () => {
+Deno.test("admin changes on one instance: limited keys see them within 1 s, others within the cache TTL", async () => {
   await using t = await startPair();
   const plain = (await adminCall(t.a.url, "POST", "/key/generate", {})).json;
   const limited = (await adminCall(t.a.url, "POST", "/key/generate", { max_budget: 1 })).json;
@@ -180,11 +183,15 @@ Deno.test("admin changes on one instance: limited keys see them at once, others 
     assert.equal(blockRes.status, 200, JSON.stringify(blockRes.json) + t.a.logs.join("\n"));
     assert.equal(await status(callModel(t.a.url, key)), 401); // a invalidated its own cache
   }
-  // A key with a budget re-reads its record with its counters on every call: blocked everywhere at once.
+  // A key with a budget re-reads its record with its counters once its read is key_counter_max_age_ms (1 s) old.
+  assert.equal(await status(callModel(t.b.url, limited.key)), 200);
+  t.clock.advance(999);
+  assert.equal(await status(callModel(t.b.url, limited.key)), 200);
+  t.clock.advance(1);
   assert.equal(await status(callModel(t.b.url, limited.key)), 401);
   // A key without limits is served from b's cache until the TTL (2 s, injected clock) runs out.
   assert.equal(await status(callModel(t.b.url, plain.key)), 200);
-  t.clock.advance(1_999);
+  t.clock.advance(999);
   assert.equal(await status(callModel(t.b.url, plain.key)), 200);
   t.clock.advance(1);
   assert.equal(await status(callModel(t.b.url, plain.key)), 401);
@@ -195,4 +202,12 @@ Deno.test("admin changes on one instance: limited keys see them at once, others 
   await adminCall(t.a.url, "POST", "/key/delete", { keys: [plain.key] });
   t.clock.advance(2_000);
   assert.equal(await status(callModel(t.b.url, plain.key)), 401);
+});
+
+Deno.test("key_counter_max_age_ms: 0: a limited key is blocked on the other instance at its next call", async () => {
+  await using t = await startPair("  key_counter_max_age_ms: 0\n");
+  const limited = (await adminCall(t.a.url, "POST", "/key/generate", { max_budget: 1 })).json;
+  assert.equal(await status(callModel(t.b.url, limited.key)), 200);
+  assert.equal((await adminCall(t.a.url, "POST", "/key/block", { key: limited.key })).status, 200);
+  assert.equal(await status(callModel(t.b.url, limited.key)), 401);
 });

@@ -23,6 +23,13 @@ export type EnvLookup = (name: string) => string | undefined;
 
 const ENV_PREFIX = "os.environ/";
 const DEFAULT_MAX_BODY = 20 * 1024 * 1024;
+/**
+ * How long a budgeted or rate-limited key's record + counter read is reused. Reading on every call costs a KV round
+ * trip per request (~half the gateway's CPU per call at concurrency 1: docs/benchmarks.md); reusing it for a second
+ * only delays what *other* instances did (their spend, admin changes made there) by up to a second. This instance's
+ * own spend always counts at once, so one instance stops exactly at the budget either way. `0` reads every time.
+ */
+const DEFAULT_KEY_COUNTER_MAX_AGE_MS = 1_000;
 const DAY_MS = 86_400_000;
 
 /** Formats zod issues as `path: message` with LiteLLM-style YAML paths (`model_list[1].litellm_params.x`). */
@@ -108,7 +115,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     masterKey,
     maxRequestBodyBytes: general.max_request_body_bytes ?? DEFAULT_MAX_BODY,
     keyCacheTtlMs: general.key_cache_ttl_ms ?? 2_000,
-    keyCounterMaxAgeMs: general.key_counter_max_age_ms ?? 0,
+    keyCounterMaxAgeMs: general.key_counter_max_age_ms ?? DEFAULT_KEY_COUNTER_MAX_AGE_MS,
     storePrompts: general.store_prompts_in_spend_logs ?? false,
     spendLogRetentionMs: (general.spend_logs_retention_days ?? 30) * DAY_MS,
     modelPricesFile: general.model_prices_file,

@@ -79,7 +79,7 @@ export const GeneralSettings = z.looseObject({
   key_cache_ttl_ms: z.number().int().nonnegative().optional(),
   /**
    * How long a budgeted or rate-limited key's record and counters may be reused before a request re-reads them
-   * (0, the default: every request reads them).
+   * (default 1000; 0: every request reads them).
    */
   key_counter_max_age_ms: z.number().int().nonnegative().optional(),
   store_prompts_in_spend_logs: z.boolean().optional(),

@@ -4,15 +4,13 @@
  *
  * - Records are cached in memory for `key_cache_ttl_ms` (injected clock). Unknown hashes are cached too
  *   (bounded), so a flood of bad keys does not become a flood of KV reads.
- * - Keys with budgets or rate limits need fresh counters anyway, so each of their requests does one `getMany`
- *   that reads the record together with the counters (spend of the current budget window, requests and tokens
- *   of the current minute). Their record is therefore always fresh: blocking, deleting or changing such a key
- *   takes effect on every instance at the next request.
+ * - Keys with budgets or rate limits need counters, so their record is read together with the counters (spend of
+ *   the current budget window, requests and tokens of the current minute) in one `getMany`, and that read is
+ *   reused for `key_counter_max_age_ms` (default 1 s; 0: every request reads). The budget check uses that
+ *   snapshot plus this instance's own sums (always exact), so it sees other instances' spend, and admin changes
+ *   made elsewhere, up to that late.
  * - Keys without such limits are served from memory within the TTL; this instance's own admin changes
  *   invalidate them at once, other instances see them once the TTL runs out (at most 2 s by default).
- * - `key_counter_max_age_ms` (default 0) lets such keys skip that read while their last one is younger than it:
- *   the budget check then uses that snapshot plus this instance's own sums (always exact), and sees other
- *   instances' spend, and admin changes made elsewhere, up to that late.
  * - Concurrent lookups of one hash share one read.
  *
  * Counter reads are handed to the ledger (`observe`), which owns the newest snapshot of every counter.
@@ -29,7 +27,7 @@ export interface KeyCacheDeps {
   ttlMs: number;
   /**
    * Keys with budgets or rate limits: how long their record and counter snapshot may be reused without a read
-   * (default 0: every request reads). This instance's own sums are always in the ledger's totals; other instances'
+   * (0 when absent: every request reads; the config's default is 1000). This instance's own sums are always in the ledger's totals; other instances'
    * spend and admin changes are seen up to this late.
    */
   counterMaxAgeMs?: number;
