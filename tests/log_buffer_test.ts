@@ -1,9 +1,9 @@
 /**
- * `bufferedStdout`: the request log's lines reach stdout complete and in order, in one write per turn instead of
+ * `createLogger` line format, and `bufferedStdout`: the request log's lines reach stdout complete and in order, in one write per turn instead of
  * one per line, and a broken stdout never throws into a call.
  */
 import assert from "node:assert/strict";
-import { bufferedStdout } from "../server/log.ts";
+import { bufferedStdout, createLogger } from "../server/log.ts";
 
 const decoder = new TextDecoder();
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -44,4 +44,24 @@ Deno.test("bufferedStdout: a failing stdout drops the lines without throwing", a
   });
   write("lost");
   await nextTurn(); // an exception in the flush would fail this test as uncaught
+});
+
+Deno.test("createLogger writes the same JSON as JSON.stringify({ time, level, msg, ...fields })", () => {
+  const lines: string[] = [];
+  const log = createLogger({ write: (l) => lines.push(l), now: () => Date.UTC(2026, 0, 2, 3, 4, 5, 6), debug: true });
+  const cases: Array<Record<string, unknown> | undefined> = [
+    undefined,
+    {},
+    { a: 1 },
+    { request_id: "r", skipped: undefined, nested: { x: [1, "two", null] }, quote: 'say "hi"\n' },
+    { only: undefined },
+  ];
+  for (const fields of cases) log.warn('a "message"', fields);
+  log.debug("d", { n: 1 });
+  const time = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)).toISOString();
+  assert.deepEqual(lines, [
+    ...cases.map((f) => JSON.stringify({ time, level: "warn", msg: 'a "message"', ...f })),
+    JSON.stringify({ time, level: "debug", msg: "d", n: 1 }),
+  ]);
+  for (const line of lines) JSON.parse(line);
 });
