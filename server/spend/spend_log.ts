@@ -8,6 +8,7 @@
  * Request and response bodies are kept only with `store_prompts_in_spend_logs`, and capped so a row always fits
  * Deno KV's 64 KiB value limit (a body over the cap is stored as a truncated string and flagged in `metadata`).
  */
+import { isoTime } from "../iso_time.ts";
 import type { CallRecord } from "./call_record.ts";
 import { nanosToUsd, type Quote } from "./cost.ts";
 import { spendLogByKeyKey, spendLogByUserKey, spendLogIdKey, spendLogKey } from "./kv_layout.ts";
@@ -26,7 +27,7 @@ const MAX_TAG_CHARS = 128;
 const MAX_METADATA_CHARS = 2048;
 const FIXED_BYTES = 4096;
 
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = isoTime;
 
 /** A base URL without user info, query or fragment, so an endpoint configured with embedded credentials never leaks. */
 export function publicBase(url: string | undefined): string | undefined {
