@@ -6,6 +6,7 @@
  */
 import type { GatewayConfig } from "./config/types.ts";
 import { createApp } from "./app.ts";
+import { createDeadlines } from "./bedrock/deadlines.ts";
 import { createModelCall } from "./bedrock/model_call.ts";
 import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
 import { createSigV4Signer } from "./bedrock/sigv4.ts";
@@ -74,8 +75,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 
   const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
-  const modelCall = createModelCall({ config, router, upstream, now, sink, cost: pricing.callCostNanos });
-  const passthroughCall = createPassthroughCall({ config, upstream, now, sink });
+  // Upstream timeouts of all calls share one timer per duration.
+  const deadlines = createDeadlines();
+  const modelCall = createModelCall({ config, router, upstream, now, sink, cost: pricing.callCostNanos, deadlines });
+  const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines });
   const health = createHealth({ config, router, upstream, now, newId, sink });
 
   const ready = async () => {

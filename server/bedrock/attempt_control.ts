@@ -4,8 +4,10 @@
  *
  * Each attempt gets its own controller, linked to the client's signal, so that a timed-out or failed attempt can
  * be given up (its connection closed) while the call goes on with another attempt. The last attempt's control is
- * handed to the response relay, which unlinks it when the response is done.
+ * handed to the response relay, which unlinks it when the response is done. Timeouts run on the gateway's shared
+ * `Deadlines` (one timer per duration, not one per call).
  */
+import type { Deadlines } from "./deadlines.ts";
 
 export interface AttemptControl {
   readonly controller: AbortController;
@@ -20,19 +22,22 @@ export interface AttemptControl {
   abandon(): void;
 }
 
-/** Starts an attempt's control; with `timeoutMs`, the attempt aborts with a `TimeoutError` when it runs out. */
-export function startAttempt(clientSignal: AbortSignal, timeoutMs?: number): AttemptControl {
+/**
+ * Starts an attempt's control; with `timeoutMs` (and the `deadlines` to run it on), the attempt aborts with a
+ * `TimeoutError` when it runs out.
+ */
+export function startAttempt(clientSignal: AbortSignal, timeoutMs?: number, deadlines?: Deadlines): AttemptControl {
   const controller = new AbortController();
   const onClientAbort = () => controller.abort(new DOMException("client disconnected", "AbortError"));
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let deadline: { cancel(): void } | undefined;
   if (clientSignal.aborted) onClientAbort();
   else clientSignal.addEventListener("abort", onClientAbort, { once: true });
-  if (timeoutMs !== undefined && !controller.signal.aborted) {
-    timer = setTimeout(() => controller.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
+  if (timeoutMs !== undefined && deadlines && !controller.signal.aborted) {
+    deadline = deadlines.after(timeoutMs, () => controller.abort(new DOMException("timed out", "TimeoutError")));
   }
   const clearTimer = () => {
-    clearTimeout(timer);
-    timer = undefined;
+    deadline?.cancel();
+    deadline = undefined;
   };
   const dispose = () => {
     clearTimer();

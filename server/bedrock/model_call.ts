@@ -12,6 +12,7 @@ import type { Router, RouteResult } from "../router/router.ts";
 import type { Caller, CallRecord, CallSink, CallType } from "../spend/call_record.ts";
 import { readAnswer } from "./answer.ts";
 import { type AttemptControl, startAttempt } from "./attempt_control.ts";
+import { createDeadlines, type Deadlines } from "./deadlines.ts";
 import { MODEL_OPERATIONS } from "./model_operations.ts";
 import type { ModelPath } from "./model_path.ts";
 import { awaitFirstChunk, relayStream } from "./stream_relay.ts";
@@ -26,6 +27,8 @@ export interface ModelCallDeps {
   sink: CallSink;
   /** A finished call's cost in nano-USD, sent as `x-litellm-response-cost` on non-stream answers. */
   cost?: (record: CallRecord) => bigint;
+  /** Where attempt timeouts run (one timer per duration); a private one when absent. */
+  deadlines?: Deadlines;
 }
 
 /** Who is calling and what they may do; filled in by authentication. */
@@ -58,6 +61,7 @@ export function asGatewayError(e: unknown, signal: AbortSignal, timeoutMs: numbe
 
 export function createModelCall(deps: ModelCallDeps) {
   const { config, router, upstream, now, sink } = deps;
+  const deadlines = deps.deadlines ?? createDeadlines();
 
   function modelsFor(ctx: CallContext): string[] {
     const all = [...config.byModelName.keys()];
@@ -124,7 +128,7 @@ export function createModelCall(deps: ModelCallDeps) {
       const timeoutMs = op.stream
         ? d.streamTimeoutMs ?? config.router.streamTimeoutMs
         : d.timeoutMs ?? config.router.timeoutMs;
-      const current = control = startAttempt(clientSignal, timeoutMs);
+      const current = control = startAttempt(clientSignal, timeoutMs, deadlines);
       try {
         const response = await upstream.send({
           deployment: d,

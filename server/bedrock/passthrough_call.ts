@@ -15,6 +15,7 @@ import { GatewayError, validation } from "../errors.ts";
 import { readBody } from "../http/body.ts";
 import type { CallRecord, CallSink } from "../spend/call_record.ts";
 import { startAttempt } from "./attempt_control.ts";
+import { createDeadlines, type Deadlines } from "./deadlines.ts";
 import { readAnswer } from "./answer.ts";
 import { asGatewayError, type CallContext } from "./model_call.ts";
 import { parseJsonBody } from "./operation.ts";
@@ -28,6 +29,8 @@ export interface PassthroughCallDeps {
   upstream: Pick<Upstream, "post">;
   now: () => number;
   sink: CallSink;
+  /** Where attempt timeouts run (one timer per duration); a private one when absent. */
+  deadlines?: Deadlines;
 }
 
 /** Request headers InvokeAgent binds besides the body (`sourceArn`). No other client header is forwarded. */
@@ -37,6 +40,7 @@ const decoder = new TextDecoder();
 
 export function createPassthroughCall(deps: PassthroughCallDeps) {
   const { config, upstream, now, sink } = deps;
+  const deadlines = deps.deadlines ?? createDeadlines();
   const account = config.passthrough;
 
   return async function passthroughCall(req: Request, route: PassthroughRoute, ctx: CallContext): Promise<Response> {
@@ -102,7 +106,7 @@ export function createPassthroughCall(deps: PassthroughCallDeps) {
     }
 
     const timeoutMs = route.stream ? config.router.streamTimeoutMs : config.router.timeoutMs;
-    const control = startAttempt(req.signal, timeoutMs);
+    const control = startAttempt(req.signal, timeoutMs, deadlines);
     let response: Response;
     try {
       response = await upstream.post(target, body, headers, control.signal);
