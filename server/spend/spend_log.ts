@@ -8,6 +8,7 @@
  * Request and response bodies are kept only with `store_prompts_in_spend_logs`, and capped so a row always fits
  * Deno KV's 64 KiB value limit (a body over the cap is stored as a truncated string and flagged in `metadata`).
  */
+import { serialize } from "node:v8";
 import type { CallRecord } from "./call_record.ts";
 import { nanosToUsd, type Quote } from "./cost.ts";
 import type { SpendLogRow } from "./schemas.ts";
@@ -68,13 +69,19 @@ function storedBody(text: string | undefined): StoredBody {
     const chars = Math.floor(text.length * (MAX_BODY_BYTES / bytes));
     return { value: text.slice(0, chars), truncated: true, bytes: MAX_BODY_BYTES + STRING_BYTES };
   }
+  let value: unknown;
   try {
-    // Parsed JSON can take more room than its text: `-0,` (3 characters) becomes a 9-byte double, `[]` a 5-byte
-    // array header; no JSON token takes more than three bytes per character of its text.
-    return { value: JSON.parse(text), truncated: false, bytes: 3 * text.length + STRING_BYTES };
+    value = JSON.parse(text);
   } catch {
     return { value: text, truncated: false, bytes: bytes + STRING_BYTES };
   }
+  // Parsed JSON can take more room than its text (`-0,`, three characters, becomes a 9-byte double; `[]` a 5-byte
+  // array), but no JSON token takes more than three bytes per character of its text. Past that bound the body is
+  // measured (only with stored prompts, for bodies over ~5 KiB); one that would not fit is kept as text.
+  let parsedBytes = 3 * text.length + STRING_BYTES;
+  if (parsedBytes > MAX_BODY_BYTES) parsedBytes = serialize(value).length;
+  if (parsedBytes > MAX_BODY_BYTES) return { value: text, truncated: false, bytes: bytes + STRING_BYTES };
+  return { value, truncated: false, bytes: parsedBytes };
 }
 
 /** Upper bound of the serialized size of some strings (two bytes per character, plus a tag and length each). */
