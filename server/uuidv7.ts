@@ -18,11 +18,17 @@ const MAX_MS = 281_474_976_710_656;
  * fake clock). `randomUUID` supplies the random bits (a v4 UUID); tests may pass a seeded one.
  */
 export function createUuidV7(now: () => number, randomUUID: () => string = () => crypto.randomUUID()): () => string {
+  // Formatting the time is most of an id's cost; ids made in the same millisecond share it.
+  let lastMs = -1, prefix = "";
   return () => {
     const ms = Math.min(MAX_MS - 1, Math.max(0, Math.floor(now())));
-    const hex = ms.toString(16).padStart(12, "0");
+    if (ms !== lastMs) {
+      lastMs = ms;
+      const hex = ms.toString(16).padStart(12, "0");
+      prefix = `${hex.slice(0, 8)}-${hex.slice(8)}-7`;
+    }
     // v4: xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx; keep everything after the version digit.
-    return `${hex.slice(0, 8)}-${hex.slice(8)}-7${randomUUID().slice(15)}`;
+    return prefix + randomUUID().slice(15);
   };
 }
 
