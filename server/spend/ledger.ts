@@ -304,7 +304,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
           if (got.sums) addSums(got.sums);
         }
       } catch (e) {
-        log.error("ledger: a sum collector failed", { error: (e as Error).name, message: (e as Error).message });
+        log.error("ledger: a collector failed", { error: (e as Error).name, message: (e as Error).message });
       }
     }
   }
