@@ -12,6 +12,7 @@ import { createSigV4Signer } from "../server/bedrock/sigv4.ts";
 import { relayHeaders } from "../server/bedrock/upstream.ts";
 import { masterKeyAuthenticator } from "../server/keys/auth.ts";
 import { silentLogger } from "../server/log.ts";
+import { createUuidV7 } from "../server/uuidv7.ts";
 
 const BODY = JSON.stringify({
   messages: [{ role: "user", content: [{ text: "Hello, benchmark. Say hi." }] }],
@@ -69,6 +70,11 @@ Deno.bench("relayHeaders", () => {
 
 Deno.bench("crypto.randomUUID", () => {
   crypto.randomUUID();
+});
+
+const newUuidV7 = createUuidV7(Date.now);
+Deno.bench("createUuidV7 (the default request id)", () => {
+  newUuidV7();
 });
 
 Deno.bench("AbortController + setTimeout/clearTimeout", () => {

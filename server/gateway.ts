@@ -20,6 +20,7 @@ import { createPricing } from "./spend/cost.ts";
 import { createLedger } from "./spend/ledger.ts";
 import { priceTablesFor } from "./spend/price_table.ts";
 import { createSpendServices } from "./spend/services.ts";
+import { createUuidV7 } from "./uuidv7.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -28,6 +29,7 @@ export interface GatewayDeps {
   /** Wall clock, ms since the epoch. */
   now?: () => number;
   random?: () => number;
+  /** Request and instance ids; default UUIDv7 on `now` (spend-log lookups by request id decode its time). */
   newId?: () => string;
   log?: Logger;
   /** Extra accounting listener (tests observe finished calls here). */
@@ -48,7 +50,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const { config, kv } = deps;
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
-  const newId = deps.newId ?? (() => crypto.randomUUID());
+  const newId = deps.newId ?? createUuidV7(now);
   const log = deps.log ?? createLogger();
   const fetchFn = deps.fetch ?? fetch;
 

@@ -137,3 +137,49 @@ Deno.test("rows KV keeps refusing are dropped after a few attempts; their sums s
   assert.ok(logs.some((l) => l.includes("dropping the rows")));
   await ledger.close();
 });
+
+Deno.test("a row's index entries commit with it, also when a batch is split; rows from collectors count as they say", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const ops: Op[] = [];
+  const ledger = createLedger({ kv: recordingKv(kv, ops), instanceId: "a", log, maxPendingCounters: 10_000 });
+  // 30 pages of ~40 KB, each holding 3 log rows and pointed at by two index entries: several commits.
+  const page = (i: number): LedgerRow => ({
+    ...row(i, 40_000),
+    index: [["idx_a", i], ["idx_b", "x", i]],
+    count: 3,
+  });
+  ledger.addLater(() => ({ sums: [{ key: ["n"], amount: 30n }], rows: Array.from({ length: 30 }, (_, i) => page(i)) }));
+  assert.equal(ledger.stats().pendingRows, 0, "collected only when the batch is taken");
+  await ledger.flush();
+  assert.ok(ops.length >= 2, `${ops.length} commits`);
+  for (const op of ops) {
+    for (const s of op.sets.filter((s) => s.key[0] === "spend_log")) {
+      const i = s.key[1];
+      const keys = op.sets.map((x) => JSON.stringify(x.key));
+      assert.ok(keys.includes(JSON.stringify(["idx_a", i])) && keys.includes(JSON.stringify(["idx_b", "x", i])));
+    }
+  }
+  for (let i = 0; i < 30; i++) {
+    assert.equal((await kv.get(["idx_b", "x", i])).value, true);
+    assert.ok((await kv.get(["spend_log", i])).versionstamp);
+  }
+  assert.equal((await kv.get<Deno.KvU64>(["n"])).value?.value, 30n);
+  await ledger.close();
+
+  // A page KV refuses is dropped with all the rows it holds.
+  const refusing = createLedger({
+    kv: recordingKv(kv, [], (op, real) => {
+      if (op.sets.some((s) => s.key[0] === "spend_log")) throw new TypeError("Value too large");
+      return real();
+    }),
+    instanceId: "b",
+    log,
+  });
+  refusing.add([{ key: ["n"], amount: 1n }], [page(99)]);
+  assert.equal(refusing.stats().pendingRows, 3);
+  await refusing.flush();
+  assert.equal(refusing.stats().droppedRows, 3);
+  assert.equal((await kv.get(["idx_a", 99])).versionstamp, null);
+  assert.equal((await kv.get<Deno.KvU64>(["n"])).value?.value, 31n);
+  await refusing.close();
+});

@@ -7,6 +7,7 @@ import { Latch } from "./fake_bedrock.ts";
 import { createLogger } from "../server/log.ts";
 import { SpendLogRow, SpendLogsSummary } from "../server/spend/schemas.ts";
 import { publicBase } from "../server/spend/spend_log.ts";
+import { uuidV7Time } from "../server/uuidv7.ts";
 import { createClient } from "../sdk/mod.ts";
 import type { SpendLogRow as SpendLogRowType } from "../sdk/types.gen.ts";
 import { call, callModel, converseBody, get, MASTER_KEY, nanos, setupSpend, sonnetNanos } from "./spend_helpers.ts";
@@ -31,6 +32,8 @@ Deno.test("converse, stream, failed and disconnected calls each leave exactly on
   assert.equal(conv.status, 200);
   assert.equal(conv.headers.get("x-litellm-response-cost"), "0.00165");
   const convId = conv.headers.get("x-litellm-call-id")!;
+  // The default request id is a UUIDv7 on the gateway's clock (spend-log lookups read the seconds around it).
+  assert.equal(uuidV7Time(convId), t0);
 
   // 2. converse-stream: billed from its metadata event at the end; no cost header (unknown when headers go out).
   t.clock.advance(1000);

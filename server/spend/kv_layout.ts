@@ -1,16 +1,24 @@
 /**
  * @module
  * Every KV key cost tracking writes, and why each exists. All writes go through the ledger's batches
- * (`ledger.ts`): roll-ups are `Deno.KvU64` sums (exact across instances), log rows and their index entries are
- * `set`s with the spend-log retention as `expireIn`.
+ * (`ledger.ts`): roll-ups are `Deno.KvU64` sums (exact across instances), spend-log pages and their index entries
+ * are `set`s with the spend-log retention as `expireIn`.
  *
- * | key                                                | value        | why                                           |
- * | -------------------------------------------------- | ------------ | --------------------------------------------- |
- * | `["spend_daily", dimension, day, value, metric]`   | KvU64        | per-day roll-ups (never expire)               |
- * | `["spend_log", startTime, requestId]`              | SpendLogRow  | one row per call, in time order               |
- * | `["spend_log_id", requestId]`                      | startTime    | `/spend/logs?request_id=`                     |
- * | `["spend_log_key", keyHash, startTime, requestId]` | `true`       | `/spend/logs?api_key=`, newest first          |
- * | `["spend_log_user", userId, startTime, requestId]` | `true`       | `/spend/logs?user_id=`, newest first          |
+ * | key                                                   | value         | why                                   |
+ * | ----------------------------------------------------- | ------------- | ------------------------------------- |
+ * | `["spend_daily", dimension, day, value, metric]`      | KvU64         | per-day roll-ups (never expire)       |
+ * | `["spend_log_page", second, instanceId, seq]`         | SpendLogRow[] | the rows of calls started that second |
+ * | `["spend_log_key", keyHash, second, instanceId, seq]` | `true`        | `/spend/logs?api_key=`: pages to read |
+ * | `["spend_log_user", userId, second, instanceId, seq]` | `true`        | `/spend/logs?user_id=`: pages to read |
+ *
+ * Spend-log rows are stored in pages, not one KV entry per call: each ledger batch groups its calls' rows by the
+ * second their call started (`second` = `Math.floor(startTime / 1000)`) and writes each group as one value (split
+ * when it would pass ~56 KiB; Deno KV's limit is 64 KiB), with one index entry per distinct key hash and user in
+ * the page, in the same atomic commit. `instanceId` is the writing ledger's and `seq` counts its pages, so pages
+ * of concurrent instances never collide. A few KV writes per batch instead of three or four per call: each KV
+ * `set` costs a V8 serialization and a SQLite row on the KV writer thread. Queries read whole seconds and order
+ * the rows inside them (`log_query.ts`); a request id (a UUIDv7, which holds its creation time) is found by
+ * reading the pages of the seconds around that time. Pages and index entries expire after the retention.
  *
  * `day` is the UTC date of the call's start (`2025-06-01`); `startTime` is epoch ms. A roll-up `value` that the
  * call does not have (no key, user or team) is the empty string, so every dimension sums to the same total.
@@ -54,25 +62,23 @@ export const rollupRange = (dim: Dimension, fromDay: string, untilDay: string) =
 /** Every roll-up of one dimension. */
 export const rollupPrefix = (dim: Dimension): Deno.KvKey => [ROLLUP, dim];
 
-/** The spend log: rows by start time, so a time range is one key range and newest-first is a reverse list. */
-export const SPEND_LOG = "spend_log";
-export const spendLogKey = (startTime: number, requestId: string): Deno.KvKey => [SPEND_LOG, startTime, requestId];
+/** Spend-log pages: rows grouped by the second their call started, so a time range is one key range. */
+export const SPEND_LOG_PAGE = "spend_log_page";
+export const spendLogPageKey = (second: number, instanceId: string, seq: number): Deno.KvKey => [
+  SPEND_LOG_PAGE,
+  second,
+  instanceId,
+  seq,
+];
 
-/** Request id → start time, to find one row without scanning. */
-export const spendLogIdKey = (requestId: string): Deno.KvKey => ["spend_log_id", requestId];
+/** The start-time second a row's page is filed under. */
+export const logSecond = (startTime: number): number => Math.floor(startTime / 1000);
 
-/** Secondary indexes: (startTime, requestId) in the key points at the row. */
+/** Secondary indexes: `[index, value, second, instanceId, seq]` → `true`; the key's tail names the page. */
 export const SPEND_LOG_BY_KEY = "spend_log_key";
 export const SPEND_LOG_BY_USER = "spend_log_user";
-export const spendLogByKeyKey = (keyHash: string, startTime: number, requestId: string): Deno.KvKey => [
-  SPEND_LOG_BY_KEY,
-  keyHash,
-  startTime,
-  requestId,
-];
-export const spendLogByUserKey = (userId: string, startTime: number, requestId: string): Deno.KvKey => [
-  SPEND_LOG_BY_USER,
-  userId,
-  startTime,
-  requestId,
-];
+export const spendLogIndexKey = (
+  index: typeof SPEND_LOG_BY_KEY | typeof SPEND_LOG_BY_USER,
+  value: string,
+  page: Deno.KvKey,
+): Deno.KvKey => [index, value, page[1], page[2], page[3]];

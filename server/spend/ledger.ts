@@ -27,12 +27,15 @@
  * atomic step and the key never needs cleaning up. A late write for an older window lands in the newer one (a
  * small over-count, never a loss).
  *
- * Other accounting (spend roll-ups per user, team, model and day) adds its own sums through the same `add()`, and
- * spend-log rows ride along as plain `set`s in the same batches (`add(sums, rows)`), so a row and the sums of its
- * call reach KV together and exactly once. The row queue is bounded (`maxPendingRows`): when KV cannot keep up,
- * further rows are dropped and counted (`stats().droppedRows`, logged) while sums, which merge per counter and so
- * take memory per counter rather than per call, are always kept. A row KV refuses outright (it should never
- * happen: rows are capped in size) is dropped after a few attempts so it cannot hold back the sums with it.
+ * Other accounting (spend roll-ups per user, team, model and day) adds its own sums through the same `add()` or a
+ * collector (`addLater`), and rows (spend-log pages, each with its index entries) ride along as plain `set`s in the
+ * same batches (`add(sums, rows)`, or returned by a collector), so a row and the sums of its calls reach KV in the
+ * same batch and exactly once: a row and its index entries always share one atomic commit. The row queue of `add`
+ * is bounded (`maxPendingRows`): when KV cannot keep up, further rows are dropped and counted
+ * (`stats().droppedRows`, logged) while sums, which merge per counter and so take memory per counter rather than
+ * per call, are always kept; a collector bounds its own queue (`spend_log_pages.ts`). A row KV refuses outright
+ * (it should never happen: rows are capped in size) is dropped after a few attempts so it cannot hold back the
+ * sums with it.
  */
 import { isBusy } from "../kv/retry.ts";
 import type { Logger } from "../log.ts";
@@ -55,15 +58,28 @@ export interface LedgerRow {
   expireIn?: number;
   /** Approximate serialized size of the value in bytes, to keep each commit within Deno KV's size limit. */
   bytes: number;
+  /**
+   * Index entries pointing at this row: each `set(key, true, { expireIn })` in the same atomic commit as the row,
+   * so an index never points at a row that was not written, nor misses one that was.
+   */
+  index?: readonly Deno.KvKey[];
+  /** How many log rows the value holds (a page of rows), for `stats()`; default 1. */
+  count?: number;
+}
+
+/** What a collector (`addLater`) hands over: sums, and rows to write in the same batch. */
+export interface Collected {
+  sums?: readonly LedgerSum[];
+  rows?: readonly LedgerRow[];
 }
 
 /** What is waiting to be written, for `/metrics`. */
 export interface LedgerStats {
   /** Counters with unsent sums. */
   pendingCounters: number;
-  /** Rows not yet sent. */
+  /** Rows not yet sent (log rows: a page counts as the rows it holds). */
   pendingRows: number;
-  /** Rows dropped since start (queue full, or refused by KV). */
+  /** Rows dropped since start (queue full, or refused by KV; log rows, as `pendingRows`). */
   droppedRows: number;
 }
 
@@ -92,14 +108,17 @@ export interface LedgerOptions {
 }
 
 export interface Ledger {
+  /** Names this instance's batch markers and watermark (others may use it to name what they write). */
+  readonly instanceId: string;
   /** Queues sums (and rows to write in the same batches); never waits, never throws. */
   add(sums: readonly LedgerSum[], rows?: readonly LedgerRow[]): void;
   /**
-   * Queues a collector, called once just before the next batch is taken (or by `flush`/`close`): the sums it
-   * returns are added then. Lets a caller merge many calls' sums in memory (one map lookup per call) and hand the
-   * ledger one sum per counter per batch. Never waits, never throws.
+   * Queues a collector, called once just before the next batch is taken (or by `flush`/`close`): the sums (and
+   * rows) it returns are added then. Lets a caller merge many calls' sums in memory (one map lookup per call) and
+   * hand the ledger one sum per counter per batch, or pack many calls' log rows into a few rows. Rows it returns
+   * skip the `maxPendingRows` bound: the collector's owner bounds its own queue. Never waits, never throws.
    */
-  addLater(collect: () => readonly LedgerSum[]): void;
+  addLater(collect: () => readonly LedgerSum[] | Collected): void;
   /** Queue sizes and dropped rows. */
   stats(): LedgerStats;
   /** Read this key in the same `getMany` as the counters and pass it to `observe`. */
@@ -229,7 +248,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
   /** Rows not yet sent, in arrival order. */
   let pendingRows: LedgerRow[] = [];
   /** Collectors queued by `addLater`, run (in order) before the next batch is taken. */
-  let later: Array<() => readonly LedgerSum[]> = [];
+  let later: Array<() => readonly LedgerSum[] | Collected> = [];
   let droppedRows = 0;
   /** Times `add` found the row queue full (the first and every 1000th are logged). */
   let dropEvents = 0;
@@ -275,9 +294,17 @@ export function createLedger(opts: LedgerOptions): Ledger {
     later = [];
     for (const fn of run) {
       try {
-        addSums(fn());
+        const got = fn();
+        if (isSums(got)) addSums(got);
+        else {
+          if (got.rows?.length) {
+            for (const row of got.rows) pendingRows.push(row);
+            queued += got.rows.length;
+          }
+          if (got.sums) addSums(got.sums);
+        }
       } catch (e) {
-        log.error("ledger: a sum collector failed", { error: (e as Error).name, message: (e as Error).message });
+        log.error("ledger: a collector failed", { error: (e as Error).name, message: (e as Error).message });
       }
     }
   }
@@ -294,6 +321,9 @@ export function createLedger(opts: LedgerOptions): Ledger {
       queued++;
     }
   }
+  const isSums = (got: readonly LedgerSum[] | Collected): got is readonly LedgerSum[] => Array.isArray(got);
+  /** Log rows held by some ledger rows (a page counts as its rows). */
+  const logRows = (rows: readonly LedgerRow[]) => rows.reduce((n, r) => n + (r.count ?? 1), 0);
   const isLarge = () => dirty.size >= maxPendingCounters || pendingRows.length >= maxPendingCounters;
 
   function schedule() {
@@ -352,15 +382,18 @@ export function createLedger(opts: LedgerOptions): Ledger {
     }
     dirty.clear();
     for (const row of pendingRows) {
-      const keyBytes = keyId(row.key).length + 16;
-      if ((chunk.mutations.length || chunk.rows.length) && !fits(1, keyBytes, keyBytes + row.bytes)) {
+      let keyBytes = keyId(row.key).length + 16;
+      const count = 1 + (row.index?.length ?? 0);
+      if (row.index) { for (const k of row.index) keyBytes += keyId(k).length + 16; }
+      const bytes = keyBytes + row.bytes + 8 * count;
+      if ((chunk.mutations.length || chunk.rows.length) && !fits(count, keyBytes, bytes)) {
         chunks.push(chunk);
         chunk = fresh();
       }
       chunk.rows.push(row);
-      chunk.mutationCount += 1;
+      chunk.mutationCount += count;
       chunk.keyBytes += keyBytes;
-      chunk.bytes += keyBytes + row.bytes;
+      chunk.bytes += bytes;
     }
     pendingRows = [];
     if (chunk.mutations.length || chunk.rows.length) chunks.push(chunk);
@@ -379,7 +412,10 @@ export function createLedger(opts: LedgerOptions): Ledger {
           if (entry.window !== undefined) op.max(key, BigInt(entry.window) << WINDOW_SHIFT);
           op.sum(key, entry.amount);
         }
-        for (const row of chunk.rows) op.set(row.key, row.value, { expireIn: row.expireIn });
+        for (const row of chunk.rows) {
+          op.set(row.key, row.value, { expireIn: row.expireIn });
+          if (row.index) { for (const k of row.index) op.set(k, true, { expireIn: row.expireIn }); }
+        }
         const result = await op.commit();
         // Not ok: the marker exists, so an earlier attempt did commit even though it reported an error.
         if (!result.ok && !(await kv.get(marker)).versionstamp) {
@@ -395,9 +431,9 @@ export function createLedger(opts: LedgerOptions): Ledger {
           log.error("ledger: giving up on a batch while shutting down; its sums are lost", {
             ...fields,
             sums: chunk.mutations.length,
-            rows: chunk.rows.length,
+            rows: logRows(chunk.rows),
           });
-          droppedRows += chunk.rows.length;
+          droppedRows += logRows(chunk.rows);
           for (const { key, entry } of chunk.mutations) {
             const c = counters.get(keyId(key));
             if (c) c.sent = c.sent.filter((x) => x !== entry);
@@ -410,9 +446,9 @@ export function createLedger(opts: LedgerOptions): Ledger {
         if (!isBusy(e) && attempt >= ROW_ATTEMPTS && chunk.rows.length) {
           log.error("ledger: dropping the rows of a batch KV keeps refusing; its sums are retried alone", {
             ...fields,
-            rows: chunk.rows.length,
+            rows: logRows(chunk.rows),
           });
-          droppedRows += chunk.rows.length;
+          droppedRows += logRows(chunk.rows);
           chunk.rows = [];
         }
         await delay(Math.min(1000, 5 * 2 ** attempt));
@@ -444,6 +480,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
   }
 
   return {
+    instanceId: opts.instanceId,
     watermarkKey,
 
     add(sums, rows) {
@@ -453,7 +490,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
           if (dropEvents++ % 1000 === 0) {
             log.error("ledger: row queue full, dropping spend-log rows", { pending: pendingRows.length, droppedRows });
           }
-          droppedRows += rows.length;
+          droppedRows += logRows(rows);
         } else {
           pendingRows.push(...rows);
           queued += rows.length;
@@ -468,7 +505,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
       schedule();
     },
 
-    stats: () => ({ pendingCounters: dirty.size, pendingRows: pendingRows.length, droppedRows }),
+    stats: () => ({ pendingCounters: dirty.size, pendingRows: logRows(pendingRows), droppedRows }),
 
     observe(reads, watermarkEntry) {
       const w = watermarkEntry.value;

@@ -4,22 +4,38 @@
  * time, paged; or, with both dates and `summarize` (LiteLLM's default), spend per day with per-user, per-model and
  * per-key breakdowns.
  *
- * The narrowest index does the scan (request id, then key, then user, then time) and the other filters are checked
- * on each row. An unfiltered summary over whole days comes from the daily roll-ups; a filtered one adds up rows.
+ * Rows live in pages, one or more per second of start time (`kv_layout.ts`). A scan reads whole seconds, newest
+ * first (all pages of the range, or those a key's or user's index lists), and orders the rows inside each second by
+ * start time and request id, newest first, as one key per row would; the other filters are checked on each row. A
+ * request id made by the gateway is a UUIDv7: its time points at the few seconds to read. An unfiltered summary over
+ * whole days comes from the daily roll-ups; a filtered one adds up rows.
  */
 import { hashKey } from "../keys/credentials.ts";
 import { retryBusy } from "../kv/retry.ts";
 import { nanosToUsd, usdToNanos } from "./cost.ts";
 import { dayOf, daysBetween, parseDateParam } from "./days.ts";
 import { checkRange } from "./days.ts";
-import { SPEND_LOG, SPEND_LOG_BY_KEY, SPEND_LOG_BY_USER, spendLogIdKey, spendLogKey } from "./kv_layout.ts";
+import { logSecond, SPEND_LOG_BY_KEY, SPEND_LOG_BY_USER, SPEND_LOG_PAGE, spendLogPageKey } from "./kv_layout.ts";
 import { readRollups, type Totals } from "./reports.ts";
 import type { SpendLogRow, SpendLogsDay, SpendLogsQuery } from "./schemas.ts";
+import { uuidV7Time } from "../uuidv7.ts";
 
 const HASH = /^[0-9a-f]{64}$/;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 /** getMany reads at most 10 keys. */
 const GET_MANY = 10;
+/** Pages per `list` round trip (each up to ~56 KiB). */
+const PAGE_BATCH = 16;
+/**
+ * Where a request id's row can be, around the time its UUIDv7 holds. The id is made when the request arrives, the
+ * row's `startTime` a little later, once the caller is authenticated and admitted (a KV read at most, retried
+ * briefly while the file is busy; the request body is read after `startTime`). The seconds are read oldest first
+ * and the scan stops at the row, so the generous upper bound costs nothing when the row is found (the usual case:
+ * it is in the id's own second); it bounds the search for an id that has no row. The lower bound allows for the
+ * wall clock stepping back between the two readings (NTP).
+ */
+const ID_BEFORE_MS = 2_000;
+const ID_AFTER_MS = 60_000;
 
 interface Filter {
   keyHash?: string;
@@ -36,44 +52,104 @@ function matches(row: SpendLogRow, f: Filter, startMs: number): boolean {
     startMs >= f.fromMs && startMs <= f.toMs;
 }
 
-/** Rows matching the filter, newest first, read through the narrowest index. */
-async function* rowsNewestFirst(kv: Deno.Kv, f: Filter): AsyncGenerator<SpendLogRow> {
-  if (f.requestId !== undefined) {
-    const at = await kv.get<number>(spendLogIdKey(f.requestId));
-    if (typeof at.value !== "number") return;
-    const row = await kv.get<SpendLogRow>(spendLogKey(at.value, f.requestId));
-    if (row.value && matches(row.value, f, at.value)) yield row.value;
-    return;
-  }
-  const end = f.toMs >= Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : f.toMs + 1;
-  if (f.keyHash === undefined && f.userId === undefined) {
-    const it = kv.list<SpendLogRow>({ start: [SPEND_LOG, f.fromMs], end: [SPEND_LOG, end] }, {
-      reverse: true,
-      batchSize: 100,
-    });
-    for await (const e of it) if (matches(e.value, f, e.key[1] as number)) yield e.value;
-    return;
-  }
-  const [index, value] = f.keyHash !== undefined ? [SPEND_LOG_BY_KEY, f.keyHash] : [SPEND_LOG_BY_USER, f.userId!];
-  const pointers = kv.list({ start: [index, value, f.fromMs], end: [index, value, end] }, {
+interface Page {
+  second: number;
+  rows: SpendLogRow[];
+}
+
+/** Every page of the seconds `from` ≤ second < `end`, newest second first (or oldest first). */
+async function* pagesOf(kv: Deno.Kv, from: number, end: number, reverse = true): AsyncGenerator<Page> {
+  const it = kv.list<SpendLogRow[]>({ start: [SPEND_LOG_PAGE, from], end: [SPEND_LOG_PAGE, end] }, {
+    reverse,
+    batchSize: PAGE_BATCH,
+  });
+  for await (const e of it) yield { second: e.key[1] as number, rows: e.value };
+}
+
+/** The pages an index lists for one key hash or user in the seconds `from` ≤ second < `end`, newest first. */
+async function* indexedPages(
+  kv: Deno.Kv,
+  index: typeof SPEND_LOG_BY_KEY | typeof SPEND_LOG_BY_USER,
+  value: string,
+  from: number,
+  end: number,
+): AsyncGenerator<Page> {
+  const pointers = kv.list({ start: [index, value, from], end: [index, value, end] }, {
     reverse: true,
     batchSize: 100,
   });
-  let batch: Array<[number, string]> = [];
+  let batch: Deno.KvKey[] = [];
   const fetch = async function* () {
-    const got = await kv.getMany<SpendLogRow[]>(batch.map(([t, id]) => spendLogKey(t, id)));
-    for (let i = 0; i < got.length; i++) {
-      const row = got[i].value;
-      // A row can be gone while its index entry lingers (both expire, not necessarily in the same instant).
-      if (row && matches(row, f, batch[i][0])) yield row;
-    }
+    const got = await kv.getMany<SpendLogRow[][]>(batch);
     batch = [];
+    // A page can be gone while its index entry lingers (both expire, not necessarily in the same instant).
+    for (const e of got) if (e.value) yield { second: e.key[1] as number, rows: e.value };
   };
   for await (const e of pointers) {
-    batch.push([e.key[2] as number, e.key[3] as string]);
+    batch.push(spendLogPageKey(e.key[2] as number, e.key[3] as string, e.key[4] as number));
     if (batch.length === GET_MANY) yield* fetch();
   }
   if (batch.length) yield* fetch();
+}
+
+/** The pages that can hold rows matching the filter's key or user and time range, newest second first. */
+function candidatePages(kv: Deno.Kv, f: Filter): AsyncGenerator<Page> {
+  const from = logSecond(f.fromMs), end = logSecond(f.toMs) + 1;
+  if (f.keyHash !== undefined) return indexedPages(kv, SPEND_LOG_BY_KEY, f.keyHash, from, end);
+  if (f.userId !== undefined) return indexedPages(kv, SPEND_LOG_BY_USER, f.userId, from, end);
+  return pagesOf(kv, from, end);
+}
+
+/** One request id's row: near the time its UUIDv7 holds, else (other ids) the newest row with it anywhere. */
+async function* rowById(kv: Deno.Kv, f: Filter, id: string): AsyncGenerator<SpendLogRow> {
+  const at = uuidV7Time(id);
+  let pages: AsyncGenerator<Page>;
+  if (at === undefined) pages = candidatePages(kv, f);
+  else {
+    const from = Math.max(logSecond(at - ID_BEFORE_MS), logSecond(f.fromMs));
+    const end = Math.min(logSecond(at + ID_AFTER_MS), logSecond(f.toMs)) + 1;
+    if (from >= end) return;
+    pages = pagesOf(kv, from, end, false);
+  }
+  for await (const page of pages) {
+    const row = page.rows.find((r) => r.request_id === id);
+    if (row) {
+      if (matches(row, f, Date.parse(row.startTime))) yield row;
+      return;
+    }
+  }
+}
+
+interface Timed {
+  row: SpendLogRow;
+  at: number;
+}
+
+/** Start time, then request id, both descending: the order one KV key per row (`[startTime, requestId]`) gave. */
+const newestFirst = (a: Timed, b: Timed) =>
+  b.at - a.at || (a.row.request_id < b.row.request_id ? 1 : a.row.request_id > b.row.request_id ? -1 : 0);
+
+/** Rows matching the filter, newest first. */
+async function* rowsNewestFirst(kv: Deno.Kv, f: Filter): AsyncGenerator<SpendLogRow> {
+  if (f.requestId !== undefined) {
+    yield* rowById(kv, f, f.requestId);
+    return;
+  }
+  // Rows of one second can be spread over several pages (batches, instances): gather the second, then order it.
+  let second: number | undefined;
+  let rows: Timed[] = [];
+  for await (const page of candidatePages(kv, f)) {
+    if (page.second !== second) {
+      for (const t of rows.sort(newestFirst)) yield t.row;
+      rows = [];
+      second = page.second;
+    }
+    for (const row of page.rows) {
+      const at = Date.parse(row.startTime);
+      if (matches(row, f, at)) rows.push({ row, at });
+    }
+  }
+  for (const t of rows.sort(newestFirst)) yield t.row;
 }
 
 /** Adds a row's spend into its day of a summary. */

@@ -1,8 +1,9 @@
 /**
  * @module
  * Builds cost tracking from the gateway's dependencies and gives the call sink its one entry point,
- * `account(record)`: price the call, queue its roll-up sums and spend-log row in the ledger (written off the
- * response path, in the same batches as the key's spend), count it in the metrics and write its log line.
+ * `account(record)`: price the call, queue its roll-up sums and spend-log row for the ledger (written off the
+ * response path, in the same batches as the key's spend; rows are built and packed into pages at batch time),
+ * count it in the metrics and write its log line.
  */
 import type { Hono } from "hono";
 import type { GatewayConfig } from "../config/types.ts";
@@ -17,7 +18,7 @@ import { createMetrics } from "./metrics.ts";
 import { logCall } from "./request_log.ts";
 import { createRollupBatch } from "./rollup_batch.ts";
 import { createSpendRoutes } from "./routes.ts";
-import { spendLogRow, spendLogWrites } from "./spend_log.ts";
+import { createSpendLogPages } from "./spend_log_pages.ts";
 
 export interface SpendServicesDeps {
   config: GatewayConfig;
@@ -41,10 +42,15 @@ export interface SpendServices {
 
 export function createSpendServices(deps: SpendServicesDeps): SpendServices {
   const { config, kv, ledger, pricing, log } = deps;
+  const pages = createSpendLogPages({ ledger, retentionMs: config.spendLogRetentionMs, log });
   const metrics = createMetrics({
     deployments: deps.deployments,
     budgets: () => deps.admission.budgets(),
-    ledger: () => ledger.stats(),
+    // Rows wait in two places: calls queued for their page, then pages queued in the ledger.
+    ledger: () => {
+      const l = ledger.stats(), p = pages.stats();
+      return { ...l, pendingRows: l.pendingRows + p.pending, droppedRows: l.droppedRows + p.dropped };
+    },
     now: deps.now,
   });
   const routes = createSpendRoutes({
@@ -62,9 +68,8 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
     account(record) {
       const quote = pricing.quote(record);
       try {
-        const row = spendLogRow(record, quote);
         rollups.add(record, quote.nanos);
-        ledger.add([], spendLogWrites(record, row, config.spendLogRetentionMs));
+        pages.add(record, quote);
         metrics.observe(record, quote);
         logCall(log, record, quote);
       } catch (e) {

@@ -1,31 +1,37 @@
 /**
  * @module
- * One spend-log row per finished call (success, failure or client disconnect), in LiteLLM's field names, and the
- * KV writes that store it: the row under its start time, plus index entries by request id, key hash and user, all
- * expiring after the retention (`spend_logs_retention_days`, default 30).
+ * One spend-log row per finished call (success, failure or client disconnect), in LiteLLM's field names, with an
+ * upper bound of its stored size. Rows are stored many to a KV value (`spend_log_pages.ts`), so the bound must
+ * hold: a page packed past Deno KV's 64 KiB value limit would be refused with all its rows.
  *
  * Rows never hold a raw key or an AWS secret: the caller is its key hash (`api_key`), alias, user and team.
  * Request and response bodies are kept only with `store_prompts_in_spend_logs`, and capped so a row always fits
  * Deno KV's 64 KiB value limit (a body over the cap is stored as a truncated string and flagged in `metadata`).
  */
+import { serialize } from "node:v8";
 import { isoTime } from "../iso_time.ts";
 import type { CallRecord } from "./call_record.ts";
 import { nanosToUsd, type Quote } from "./cost.ts";
-import { spendLogByKeyKey, spendLogByUserKey, spendLogIdKey, spendLogKey } from "./kv_layout.ts";
-import type { LedgerRow } from "./ledger.ts";
 import type { SpendLogRow } from "./schemas.ts";
 
 /**
  * Caps that keep a row below Deno KV's 64 KiB value limit, counting two bytes per character for strings beyond
- * Latin-1: bodies 2 × 16 KiB, tags 32 × 128 characters (8 KiB), request metadata 2 KiB of JSON (4 KiB), error
- * message 1000 characters (2 KiB), and under 4 KiB for the fixed fields (ids, names and numbers).
+ * Latin-1: bodies 2 × 16 KiB of text, tags 32 × 128 characters (8 KiB), request metadata 2 KiB of JSON (4 KiB),
+ * error message 1000 characters (2 KiB), plus the fixed fields (ids and names: key alias, user and team are at
+ * most 256 characters each).
  */
 const MAX_BODY_BYTES = 16 * 1024;
 const MAX_ERROR_CHARS = 1000;
 const MAX_TAGS = 32;
 const MAX_TAG_CHARS = 128;
 const MAX_METADATA_CHARS = 2048;
-const FIXED_BYTES = 4096;
+/**
+ * V8's serialization (what Deno KV stores) of a row apart from its string values: the object, 35 property names
+ * (~430 characters, one byte each), numbers (at most 9 bytes each), booleans, nulls, and the arrays' and objects'
+ * tags. String values are counted separately at two bytes per character plus `STRING_BYTES` each.
+ */
+const ROW_BYTES = 1024;
+const STRING_BYTES = 8;
 
 const iso = isoTime;
 
@@ -62,13 +68,28 @@ function storedBody(text: string | undefined): StoredBody {
   const bytes = serializedBytes(text);
   if (bytes > MAX_BODY_BYTES) {
     const chars = Math.floor(text.length * (MAX_BODY_BYTES / bytes));
-    return { value: text.slice(0, chars), truncated: true, bytes: MAX_BODY_BYTES };
+    return { value: text.slice(0, chars), truncated: true, bytes: MAX_BODY_BYTES + STRING_BYTES };
   }
+  let value: unknown;
   try {
-    return { value: JSON.parse(text), truncated: false, bytes };
+    value = JSON.parse(text);
   } catch {
-    return { value: text, truncated: false, bytes };
+    return { value: text, truncated: false, bytes: bytes + STRING_BYTES };
   }
+  // Parsed JSON can take more room than its text (`-0,`, three characters, becomes a 9-byte double; `[]` a 5-byte
+  // array), but no JSON token takes more than three bytes per character of its text. Past that bound the body is
+  // measured (only with stored prompts, for bodies over ~5 KiB); one that would not fit is kept as text.
+  let parsedBytes = 3 * text.length + STRING_BYTES;
+  if (parsedBytes > MAX_BODY_BYTES) parsedBytes = serialize(value).length;
+  if (parsedBytes > MAX_BODY_BYTES) return { value: text, truncated: false, bytes: bytes + STRING_BYTES };
+  return { value, truncated: false, bytes: parsedBytes };
+}
+
+/** Upper bound of the serialized size of some strings (two bytes per character, plus a tag and length each). */
+function stringBytes(...values: Array<string | null>): number {
+  let n = 0;
+  for (const v of values) if (v !== null) n += 2 * v.length + STRING_BYTES;
+  return n;
 }
 
 /** Tags from `x-litellm-tags`, then `requestMetadata` entries as `key:value`; bounded in number and length. */
@@ -132,33 +153,33 @@ export function spendLogRow(record: CallRecord, quote: Quote): StoredRow {
     messages: messages.value,
     response: response.value,
   };
-  const variableChars = tags.reduce((n, t) => n + t.length + 8, 0) + (row.error_message?.length ?? 0) +
-    (metadata.request_metadata ? metadataChars : 0);
-  return { row, bytes: FIXED_BYTES + messages.bytes + response.bytes + 2 * variableChars };
-}
-
-/** The KV writes for a row (row, request-id index, key and user indexes), each expiring after `retentionMs`. */
-export function spendLogWrites(record: CallRecord, stored: StoredRow, retentionMs: number): LedgerRow[] {
-  const { startTime, requestId } = record;
-  const writes: LedgerRow[] = [
-    { key: spendLogKey(startTime, requestId), value: stored.row, expireIn: retentionMs, bytes: stored.bytes },
-    { key: spendLogIdKey(requestId), value: startTime, expireIn: retentionMs, bytes: 16 },
-  ];
-  if (record.caller.keyHash) {
-    writes.push({
-      key: spendLogByKeyKey(record.caller.keyHash, startTime, requestId),
-      value: true,
-      expireIn: retentionMs,
-      bytes: 8,
-    });
-  }
-  if (record.caller.userId) {
-    writes.push({
-      key: spendLogByUserKey(record.caller.userId, startTime, requestId),
-      value: true,
-      expireIn: retentionMs,
-      bytes: 8,
-    });
-  }
-  return writes;
+  // `request_metadata` as an object: each name and value is a string (counted at most once by its JSON text, which
+  // adds quotes, a colon and a comma, more than the serialization's per-string tag and length at two bytes a
+  // character).
+  const bytes = ROW_BYTES + messages.bytes + response.bytes +
+    (metadata.request_metadata ? 2 * metadataChars : 0) +
+    stringBytes(
+      row.request_id,
+      row.call_type,
+      row.api_key,
+      row.key_alias,
+      row.user,
+      row.team_id,
+      row.model,
+      row.model_group,
+      row.model_id,
+      row.bedrock_model_id,
+      row.custom_llm_provider,
+      row.api_base,
+      row.region,
+      row.startTime,
+      row.endTime,
+      row.completionStartTime,
+      row.status,
+      row.error_type,
+      row.error_message,
+      ...row.unpriced_tokens,
+      ...tags,
+    );
+  return { row, bytes };
 }
