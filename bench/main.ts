@@ -52,7 +52,7 @@ import {
   type StreamRow,
   streamSection,
 } from "./sections.ts";
-import { choosePeerCall, installPeer, PORTKEY_VERSION, startPeer } from "./peer.ts";
+import { choosePeerCall, installPeer, PORTKEY_VERSION, startPeer, warmUpPeer } from "./peer.ts";
 import { converseOnce, type Target } from "./targets.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -296,6 +296,8 @@ async function main() {
     let streamRows: StreamRow[] | undefined;
     let mem;
     if (sections.has("converse")) {
+      const peerTarget = targets.find((t) => t.name === "peer");
+      if (peerTarget) await warmUpPeer(peerTarget, plan);
       const rows = await converseSection(targets, plan);
       ohs = overheads(rows);
       results.converse = rows;

@@ -19,9 +19,12 @@
  *   message, byte for byte the body the other targets send), the Converse answer becomes an OpenAI chat completion.
  */
 import { AWS } from "./gateway_setup.ts";
+import { runLoad } from "./load.ts";
 import { type ServerProcess, spawnServer } from "./processes.ts";
 import type { StreamCall } from "./streams.ts";
-import { BODY } from "./targets.ts";
+import { fmt } from "./report.ts";
+import type { Plan } from "./sections.ts";
+import { BODY, converseCall, type Target } from "./targets.ts";
 
 export const PORTKEY_VERSION = "1.15.2";
 const PACKAGE = "@portkey-ai/gateway";
@@ -187,4 +190,17 @@ export async function choosePeerCall(peer: ServerProcess, fakeUrl: string): Prom
     notes.push(`${c.route} (${new URL(c.call.url).pathname}) answered ${res.status}: ${text.slice(0, 200)}`);
   }
   throw new Error(`no Portkey route answered 200: ${notes.join("; ")}`);
+}
+
+/**
+ * Unmeasured load on the peer before the converse section. V8 optimizes a function after many calls; the Deno
+ * targets serve thousands of calls in their 1 s warm-up, the peer (several ms of CPU per call) a few hundred. Run
+ * alone at concurrency 32, its CPU per call kept falling for the first ~2,000 calls (about 8 ms → 3–4 ms on the
+ * shared 2-core machine), and its first measured round ran at half the speed of the next. So it first gets twice
+ * `plan.seconds` at concurrency 32 (printed, never counted).
+ */
+export async function warmUpPeer(peer: Target, plan: Plan): Promise<void> {
+  const seconds = 2 * plan.seconds;
+  const r = await runLoad({ ...converseCall(peer), connections: 32, seconds, warmupSeconds: 0 });
+  console.error(`  peer warm-up: ${r.requests} calls in ${seconds} s (${fmt(r.rps)} req/s, not counted)`);
 }
