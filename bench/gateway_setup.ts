@@ -37,7 +37,7 @@ export const KEY_REQUEST: Record<string, unknown> = {
 const PRICES = { input_cost_per_token: 0.000003, output_cost_per_token: 0.000015 };
 
 /** The fake's AWS identity: the fake checks no signature, but the gateway signs every call with SigV4. */
-const AWS = {
+export const AWS = {
   aws_region_name: "us-west-2",
   aws_access_key_id: "AKIABENCHFAKE0000001",
   aws_secret_access_key: "bench/Secret+Access/Key/0000000000000001",

@@ -1,6 +1,6 @@
 /**
  * @module
- * `deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] [--sections LIST]
+ * `deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] [--peer] [--sections LIST]
  *   [--concurrency N,N] [--rounds N] [--seconds S] [--caller budgeted|unbudgeted|master]`
  *
  * Measures the gateway against the floor every Deno proxy shares, in one run on one machine, loopback only:
@@ -24,11 +24,24 @@
  * gateway_setup.ts). `--profile DIR` writes V8 CPU profiles of the proxies
  * (read them with `deno run -A bench/profile_summary.ts FILE`). `--concurrency`, `--rounds` and `--seconds` override
  * the converse plan (e.g. a long A/B at one concurrency).
+ *
+ * `--peer` adds a peer gateway to the converse section: Portkey's open-source gateway on Node.js, installed with npm
+ * into a cache outside the repository at bench time (peer.ts). Never with `--quick` (CI never installs it); when it
+ * cannot be installed, started or called, the bench says why and runs without it.
  */
 import { parseArgs } from "node:util";
 import { callerKey, type CallerKind, gatewayYaml } from "./gateway_setup.ts";
 import { hasTaskset, type ServerProcess, spawnServer } from "./processes.ts";
-import { fmt, printConverse, printKv, printMemory, printStream, printTargets } from "./report.ts";
+import {
+  fmt,
+  type PeerInfo,
+  printConverse,
+  printKv,
+  printMemory,
+  printPeerNote,
+  printStream,
+  printTargets,
+} from "./report.ts";
 import {
   converseSection,
   kvSection,
@@ -39,6 +52,7 @@ import {
   type StreamRow,
   streamSection,
 } from "./sections.ts";
+import { choosePeerCall, installPeer, PORTKEY_VERSION, startPeer, warmUpPeer } from "./peer.ts";
 import { converseOnce, type Target } from "./targets.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -129,6 +143,7 @@ async function main() {
       pin: { type: "boolean" },
       profile: { type: "string" },
       baseline: { type: "string" },
+      peer: { type: "boolean" },
       sections: { type: "string" },
       concurrency: { type: "string" },
       rounds: { type: "string" },
@@ -139,7 +154,7 @@ async function main() {
   });
   if (values.help) {
     console.log(
-      "usage: deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] " +
+      "usage: deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] [--peer] " +
         `[--sections ${SECTIONS.join(",")}] [--concurrency N,N] [--rounds N] [--seconds S] ` +
         "[--caller budgeted|unbudgeted|master]",
     );
@@ -157,6 +172,8 @@ async function main() {
   const caller = (values.caller ?? "budgeted") as CallerKind;
   if (!["budgeted", "unbudgeted", "master"].includes(caller)) throw new Error(`unknown --caller ${values.caller}`);
   const sections = new Set((values.sections ?? SECTIONS.join(",")).split(","));
+  const wantPeer = Boolean(values.peer) && !values.quick && sections.has("converse");
+  if (values.peer && !wantPeer) console.error("--peer ignored: it needs the converse section and no --quick");
   const started = performance.now();
   const loadBefore = loadAverage();
   const pin = values.pin && hasTaskset() && navigator.hardwareConcurrency >= 2;
@@ -192,6 +209,10 @@ async function main() {
     plan,
   };
   let failed = false;
+  /** Why the peer is not measured, once it is known that it will not be. */
+  let peerSkipped: string | undefined;
+  const installed = wantPeer ? await installPeer() : undefined;
+  if (installed && "skipped" in installed) peerSkipped = installed.skipped;
   try {
     const fake = await spawnServer({
       name: "fake",
@@ -200,7 +221,7 @@ async function main() {
       cpus: clientCpus,
     });
     children.push(fake);
-    const [bare, gateway, baseline] = await Promise.all([
+    const [bare, gateway, baseline, peer] = await Promise.all([
       spawnServer({
         name: "bare",
         cwd: ROOT,
@@ -215,8 +236,14 @@ async function main() {
           profileDir: values.profile,
         })
         : undefined,
+      installed && !("skipped" in installed)
+        ? startPeer(installed, proxyCpus).catch((e) => {
+          peerSkipped = `Portkey did not start: ${(e as Error).message.slice(0, 500)}`;
+          return undefined;
+        })
+        : undefined,
     ]);
-    children.push(bare, gateway, ...(baseline ? [baseline] : []));
+    children.push(bare, gateway, ...(baseline ? [baseline] : []), ...(peer ? [peer] : []));
 
     const key = await callerKey(gateway.url, caller);
     const baselineKey = baseline ? await callerKey(baseline.url, caller) : undefined;
@@ -226,6 +253,27 @@ async function main() {
       { name: "gateway", process: gateway, key: key.key },
       ...(baseline ? [{ name: "baseline" as const, process: baseline, key: baselineKey!.key }] : []),
     ];
+    if (peer && installed && !("skipped" in installed)) {
+      try {
+        const chosen = await choosePeerCall(peer, fake.url);
+        targets.push({ name: "peer", process: peer, key: "", converse: chosen.call });
+        results.peer = {
+          package: `@portkey-ai/gateway@${PORTKEY_VERSION}`,
+          node: installed.nodeVersion,
+          route: chosen.route,
+          path: new URL(chosen.call.url).pathname,
+          notTaken: chosen.notes,
+        };
+        for (const n of chosen.notes) console.error(`  peer: not measured via ${n}`);
+      } catch (e) {
+        peerSkipped = (e as Error).message;
+        await peer.stop();
+      }
+    }
+    if (peerSkipped) {
+      console.error(`peer skipped: ${peerSkipped}`);
+      results.peer = { skipped: peerSkipped };
+    }
     const gw = targets[2];
     await converseOnce(gw);
     const idleRss = gateway.rssKiB(); // modules loaded, one call served, no load yet
@@ -236,21 +284,30 @@ async function main() {
       `Converse Gateway benchmark (${values.quick ? "quick" : "full"}): ${m.nproc} CPUs, ${m.cpu}, ` +
         `Deno ${m.deno}; load average ${loadBefore}; caller: ${key.note}` +
         (baselineKey ? `; baseline ${values.baseline}: ${baselineKey.note}` : "") +
-        (pin ? "; proxies pinned to CPU 1, fake + load generator to CPU 0" : ""),
+        (pin ? "; proxies pinned to CPU 1, fake + load generator to CPU 0" : "") +
+        (targets.some((t) => t.name === "peer")
+          ? `; peer: Portkey ${PORTKEY_VERSION} (Node ${(results.peer as PeerInfo).node}) via ${
+            (results.peer as PeerInfo).path
+          }`
+          : ""),
     );
 
     let ohs: Overhead[] | undefined;
     let streamRows: StreamRow[] | undefined;
     let mem;
     if (sections.has("converse")) {
+      const peerTarget = targets.find((t) => t.name === "peer");
+      if (peerTarget) await warmUpPeer(peerTarget, plan);
       const rows = await converseSection(targets, plan);
       ohs = overheads(rows);
       results.converse = rows;
       results.overhead = ohs;
       printConverse(rows, ohs, plan);
+      if (targets.some((t) => t.name === "peer")) printPeerNote(results.peer as PeerInfo);
     }
     if (sections.has("stream")) {
-      streamRows = await streamSection(targets, fake, plan);
+      // The peer answers streams as OpenAI server-sent events, not Bedrock event-stream frames: not compared here.
+      streamRows = await streamSection(targets.filter((t) => t.name !== "peer"), fake, plan);
       results.stream = streamRows;
       printStream(streamRows, plan);
     }

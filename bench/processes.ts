@@ -2,7 +2,8 @@
  * @module
  * The benchmark's child processes: start a Deno server, wait for the port it prints, read its memory from
  * `/proc/<pid>/status`, and stop it (SIGTERM, then SIGKILL after a grace period). Each measured server runs in its
- * own process so none of them shares an event loop with the load generator.
+ * own process so none of them shares an event loop with the load generator. `command` runs something other than
+ * Deno (the Node.js peer gateway, see peer.ts), with its own `listening` pattern.
  */
 
 export interface ServerProcess {
@@ -23,8 +24,12 @@ export interface ServerProcess {
 
 export interface SpawnOptions {
   name: string;
-  /** Arguments after `deno`, e.g. `["run", "-A", "bench/fake_upstream.ts"]`. */
+  /** The executable (default: this Deno). */
+  command?: string;
+  /** Arguments after the executable, e.g. `["run", "-A", "bench/fake_upstream.ts"]` for Deno. */
   args: string[];
+  /** Matches the stdout line that says the server is up; its first group is the port (default: LISTENING). */
+  listening?: RegExp;
   cwd: string;
   env?: Record<string, string>;
   /** Pin to these CPUs with `taskset` (ignored when taskset is missing). */
@@ -80,8 +85,10 @@ export function readCpuMs(pid: number): number {
 
 export async function spawnServer(opts: SpawnOptions): Promise<ServerProcess> {
   const pinned = opts.cpus !== undefined && hasTaskset();
-  const command = pinned ? tasksetPath! : Deno.execPath();
-  const args = pinned ? ["-c", opts.cpus!, Deno.execPath(), ...opts.args] : opts.args;
+  const executable = opts.command ?? Deno.execPath();
+  const command = pinned ? tasksetPath! : executable;
+  const args = pinned ? ["-c", opts.cpus!, executable, ...opts.args] : opts.args;
+  const listening = opts.listening ?? LISTENING;
   const child = new Deno.Command(command, {
     args,
     cwd: opts.cwd,
@@ -112,7 +119,7 @@ export async function spawnServer(opts: SpawnOptions): Promise<ServerProcess> {
       for await (const chunk of child.stdout) {
         if (found) continue;
         buffered += decoder.decode(chunk, { stream: true });
-        const m = LISTENING.exec(buffered);
+        const m = listening.exec(buffered);
         if (m) {
           found = true;
           clearTimeout(timer);

@@ -68,6 +68,26 @@ export function printConverse(rows: ConverseRow[], ohs: Overhead[], plan: Plan) 
   ]));
 }
 
+/** What `--peer` measured (results.peer in `--json`). */
+export interface PeerInfo {
+  package: string;
+  node: string;
+  route: "pass-through" | "chat-completions";
+  path: string;
+  /** Routes tried first and why they were not used. */
+  notTaken: string[];
+}
+
+export function printPeerNote(p: PeerInfo) {
+  const how = p.route === "pass-through"
+    ? "Converse body forwarded to the fake's /converse"
+    : "OpenAI chat-completions body translated to the same Converse body, the answer translated back";
+  console.log(
+    `peer: ${p.package} on Node ${p.node}, POST ${p.path} (${how}; SigV4 with the same identity; no virtual keys, ` +
+      "budgets or spend logs)" + (p.notTaken.length ? `; not used: ${p.notTaken.join("; ")}` : ""),
+  );
+}
+
 export function printStream(rows: StreamRow[], plan: Plan) {
   console.log(
     `\n## Streaming, ${STREAM_EVENTS}-event converse-stream: ${plan.streamRuns} sequential calls per target, ` +

@@ -9,7 +9,7 @@ import { type LoadResult, percentile, runLoad } from "./load.ts";
 import type { ServerProcess } from "./processes.ts";
 import { fmt } from "./report.ts";
 import { drainStream, holdStreams, timeStream } from "./streams.ts";
-import { BODY, callOf, converseOnce, headersOf, type Target, type TargetName, urlOf } from "./targets.ts";
+import { BODY, callOf, converseCall, converseOnce, headersOf, type Target, type TargetName, urlOf } from "./targets.ts";
 
 /** The size of every knob (see PLANS in main.ts). */
 export interface Plan {
@@ -49,7 +49,7 @@ export interface ConverseRow {
   p99Ms: number;
   errors: number;
   non2xx: number;
-  /** CPU time of the serving process (fake, bare forwarder or gateway) per request, µs. */
+  /** CPU time of the serving process (fake, bare forwarder, gateway or peer) per request, µs. */
   cpuUsPerRequest: number;
   rounds: (LoadResult & { cpuUsPerRequest: number })[];
 }
@@ -61,10 +61,9 @@ export async function converseSection(targets: Target[], plan: Plan): Promise<Co
     for (const connections of plan.concurrencies) {
       for (const t of targets) {
         let cpuBefore = NaN;
+        const call = converseCall(t);
         const r = await runLoad({
-          url: urlOf(t, "fixed", "converse"),
-          body: BODY,
-          headers: headersOf(t),
+          ...call,
           connections,
           seconds: plan.seconds,
           warmupSeconds: plan.warmupSeconds,
@@ -119,7 +118,7 @@ export function overheads(rows: ConverseRow[]): Overhead[] {
   const out: Overhead[] = [];
   for (const c of new Set(rows.map((r) => r.connections))) {
     const bare = at("bare", c)!;
-    for (const t of ["gateway", "baseline"] as const) {
+    for (const t of ["gateway", "baseline", "peer"] as const) {
       const r = at(t, c);
       if (!r) continue;
       out.push({

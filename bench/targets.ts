@@ -1,20 +1,25 @@
 /**
  * @module
  * What the benchmark calls: the fake directly, the bare forwarder, the gateway (and optionally a baseline gateway
- * from another checkout), each a process with its own URL scheme and caller key.
+ * from another checkout and the peer gateway, see peer.ts), each a process with its own URL scheme and caller key.
  */
 import { MODELS } from "./gateway_setup.ts";
 import type { ServerProcess } from "./processes.ts";
 import type { StreamCall } from "./streams.ts";
 
-/** `direct` = the fake, `bare` = the bare forwarder, `gateway` = this checkout, `baseline` = `--baseline DIR`. */
-export type TargetName = "direct" | "bare" | "gateway" | "baseline";
+/**
+ * `direct` = the fake, `bare` = the bare forwarder, `gateway` = this checkout, `baseline` = `--baseline DIR`,
+ * `peer` = Portkey's gateway (`--peer`).
+ */
+export type TargetName = "direct" | "bare" | "gateway" | "baseline" | "peer";
 
 export interface Target {
   name: TargetName;
   process: ServerProcess;
   /** The key sent as `Authorization: Bearer` (every target gets the same headers, so the same request bytes). */
   key: string;
+  /** The converse call, when it is not the Bedrock-shaped default (the peer: its own route and headers). */
+  converse?: StreamCall;
 }
 
 export type Model = keyof typeof MODELS;
@@ -45,9 +50,15 @@ export function callOf(t: Target, model: Model, op: Operation, bigMiB = 0): Stre
   return { url: urlOf(t, model, op, bigMiB), body: BODY, headers: headersOf(t) };
 }
 
+/** The non-streaming call a target is measured with: the fixed answer. */
+export function converseCall(t: Target): StreamCall {
+  return t.converse ?? callOf(t, "fixed", "converse");
+}
+
 /** Sends one converse call and reads the answer; throws on a non-2xx. */
 export async function converseOnce(t: Target): Promise<void> {
-  const res = await fetch(urlOf(t, "fixed", "converse"), { method: "POST", headers: headersOf(t), body: BODY });
+  const c = converseCall(t);
+  const res = await fetch(c.url, { method: "POST", headers: c.headers, body: c.body });
   const text = await res.text();
   if (!res.ok) throw new Error(`${t.name} converse answered ${res.status}: ${text.slice(0, 300)}`);
 }
