@@ -5,7 +5,7 @@
  * in-process.
  */
 import type { GatewayConfig } from "./config/types.ts";
-import { createApp } from "./app.ts";
+import { createFetch } from "./app.ts";
 import { createDeadlines } from "./bedrock/deadlines.ts";
 import { createModelCall } from "./bedrock/model_call.ts";
 import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
@@ -92,7 +92,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   };
 
-  const app = createApp({
+  const serve = createFetch({
     auth: keys.auth,
     admission: keys.admission,
     keyRoutes: keys.routes,
@@ -105,7 +105,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     health,
   });
   return {
-    fetch: (req) => app.fetch(req),
+    fetch: serve,
     flush: async () => {
       await ledger.flush();
       await keys.admission.idle();
