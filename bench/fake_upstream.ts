@@ -24,12 +24,14 @@ const BIG_TEXT = "x".repeat(16 * 1024);
 
 const encoder = new TextEncoder();
 
-const CONVERSE_BODY = encoder.encode(JSON.stringify({
+/** The fixed Converse answer (208 bytes); `in_process.ts` and `hot_path_bench.ts` answer with it too. */
+export const CONVERSE_ANSWER = JSON.stringify({
   output: { message: { role: "assistant", content: [{ text: "Hello from the benchmark fake." }] } },
   stopReason: "end_turn",
   usage: { inputTokens: 12, outputTokens: 7, totalTokens: 19 },
   metrics: { latencyMs: 1 },
-}));
+});
+const CONVERSE_BODY = encoder.encode(CONVERSE_ANSWER);
 
 const metadataEvent = (outputTokens: number) =>
   encodeEvent("metadata", {

@@ -17,14 +17,8 @@ import { loadConfig } from "../server/config/load.ts";
 import { createGateway } from "../server/gateway.ts";
 import { createLogger } from "../server/log.ts";
 import { BODY } from "./targets.ts";
+import { CONVERSE_ANSWER } from "./fake_upstream.ts";
 import { MASTER_KEY } from "./gateway_setup.ts";
-
-const UPSTREAM_JSON = JSON.stringify({
-  output: { message: { role: "assistant", content: [{ text: "Hello from the benchmark fake." }] } },
-  stopReason: "end_turn",
-  usage: { inputTokens: 12, outputTokens: 7, totalTokens: 19 },
-  metrics: { latencyMs: 1 },
-});
 
 const CONFIG = `model_list:
   - model_name: bench
@@ -59,7 +53,7 @@ async function main() {
     config: loadConfig(CONFIG, () => undefined),
     kv,
     log: createLogger({ write: (line) => void (logBytes += line.length) }),
-    fetch: () => Promise.resolve(new Response(UPSTREAM_JSON, { headers: { "content-type": "application/json" } })),
+    fetch: () => Promise.resolve(new Response(CONVERSE_ANSWER, { headers: { "content-type": "application/json" } })),
   });
   let key = MASTER_KEY;
   if (values.caller !== "master") {
