@@ -2,6 +2,7 @@
  * @module
  * The HTTP routes, and nothing else: each route hands its request to a service built by `gateway.ts`.
  * Errors become responses in one place (`onError`): Bedrock's wire format under `/bedrock/*`, LiteLLM's elsewhere.
+ * `createFetch` serves model calls from a small app on Hono's fastest router and everything else from the full app.
  */
 import { type Context, Hono } from "hono";
 import { RegExpRouter } from "hono/router/reg-exp-router";
