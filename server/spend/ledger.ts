@@ -287,15 +287,9 @@ export function createLedger(opts: LedgerOptions): Ledger {
 
   const hasPending = () => dirty.size > 0 || pendingRows.length > 0 || later.length > 0;
 
-  /**
-   * Runs the queued collectors and adds their sums. A collector may queue more (accounting hands its calls to the
-   * roll-up and spend-log collectors): those run in the same pass, so they reach the same batch.
-   */
+  /** Runs the queued collectors and adds their sums. */
   function collect() {
-    while (later.length) collectOnce();
-  }
-
-  function collectOnce() {
+    if (!later.length) return;
     const run = later;
     later = [];
     for (const fn of run) {

@@ -24,8 +24,6 @@ export interface SpendRoutesDeps {
   metrics: Metrics;
   /** Writes this instance's queued spend and rows (`ledger.flush`). */
   flush: () => Promise<void>;
-  /** Accounts for finished calls still queued (metrics included), without writing to KV. */
-  settle: () => void;
   metricsPublic: boolean;
 }
 
@@ -91,7 +89,6 @@ export function createSpendRoutes(deps: SpendRoutesDeps): Hono {
     "/metrics",
     async (c) => {
       if (!deps.metricsPublic) await requireAdmin(c, "metrics");
-      deps.settle(); // every finished call counts, even one whose batch has not been taken yet
       const { body, contentType } = await metrics.render();
       return new Response(body, { headers: { "content-type": contentType } });
     },

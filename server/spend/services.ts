@@ -1,11 +1,9 @@
 /**
  * @module
  * Builds cost tracking from the gateway's dependencies and gives the call sink its one entry point,
- * `account(record)`: price the call at once (the sink bills the key with that price), and queue the rest for the
- * ledger's next batch: roll-up sums, the spend-log row (packed into pages), the metrics and the request-log line.
- * That work runs as a ledger collector, so it is off the response path, done for a batch of calls at a time, and
- * lands in the same KV batch as the key's spend; `ledger.flush()` (every spend route, shutdown) and `/metrics` run
- * it first, so nothing finished is missing from an answer.
+ * `account(record)`: price the call, queue its roll-up sums and spend-log row for the ledger (written off the
+ * response path, in the same batches as the key's spend; rows are built and packed into pages at batch time),
+ * count it in the metrics and write its log line.
  */
 import type { Hono } from "hono";
 import type { GatewayConfig } from "../config/types.ts";
@@ -36,11 +34,7 @@ export interface SpendServicesDeps {
 }
 
 export interface SpendServices {
-  /**
-   * Prices a finished call and queues its accounting (roll-ups, spend-log row, metrics, request-log line), which
-   * runs when the ledger takes its next batch (within ~10 ms) or on `ledger.flush()`: off the response path, and
-   * for a batch of calls at a time. Never waits, never throws. Returns the price.
-   */
+  /** Accounts for a finished call; never waits, never throws. Returns its price. */
   account(record: CallRecord): Quote;
   /** `/spend/logs`, `/global/spend`, `/global/spend/report`, `/metrics`. */
   routes: Hono;
@@ -59,48 +53,33 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
     },
     now: deps.now,
   });
+  const routes = createSpendRoutes({
+    kv,
+    auth: deps.auth,
+    metrics,
+    flush: () => ledger.flush(),
+    metricsPublic: config.metricsPublic,
+  });
+
   const rollups = createRollupBatch(ledger);
 
-  /** Calls priced but not yet accounted, in finishing order. */
-  let queued: Array<{ record: CallRecord; quote: Quote }> = [];
-
-  /** Accounts for the queued calls; the ledger runs it as a collector just before it takes a batch. */
-  function settle(): [] {
-    const taken = queued;
-    queued = [];
-    for (const { record, quote } of taken) {
+  return {
+    routes,
+    account(record) {
+      const quote = pricing.quote(record);
       try {
         rollups.add(record, quote.nanos);
         pages.add(record, quote);
         metrics.observe(record, quote);
         logCall(log, record, quote);
       } catch (e) {
-        // A bug here must not break other calls' accounting or the key's billing (done by the sink either way).
+        // A bug here must not break the response or the key's billing (done by the sink either way).
         log.error("accounting a call failed", {
           requestId: record.requestId,
           error: (e as Error).name,
           message: (e as Error).message,
         });
       }
-    }
-    return [];
-  }
-
-  const routes = createSpendRoutes({
-    kv,
-    auth: deps.auth,
-    metrics,
-    flush: () => ledger.flush(),
-    settle: () => void settle(),
-    metricsPublic: config.metricsPublic,
-  });
-
-  return {
-    routes,
-    account(record) {
-      const quote = pricing.quote(record);
-      if (queued.length === 0) ledger.addLater(settle);
-      queued.push({ record, quote });
       return quote;
     },
   };
