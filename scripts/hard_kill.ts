@@ -10,6 +10,7 @@
  * opens the KV file and counts, among the calls the clients got a 200 for, those with no spend-log row, and
  * compares the spend roll-up with what those answers' usage cost. It prints both per trial and a summary.
  */
+import { SPEND_LOG_PAGE } from "../server/spend/kv_layout.ts";
 import { FAKE_CREDENTIALS, startFakeBedrock } from "../tests/fake_bedrock.ts";
 
 const trials = Number(Deno.args[0] ?? 10);
@@ -103,11 +104,12 @@ general_settings:
   await draining;
 
   const kv = await Deno.openKv(kvPath);
-  let lostRows = 0;
-  for (let i = 0; i < ok.length; i += 10) {
-    const got = await kv.getMany(ok.slice(i, i + 10).map((id) => ["spend_log_id", id]));
-    lostRows += got.filter((e) => e.versionstamp === null).length;
+  // Spend-log rows live many to a page (server/spend/kv_layout.ts): collect every stored request id.
+  const logged = new Set<string>();
+  for await (const page of kv.list<Array<{ request_id: string }>>({ prefix: [SPEND_LOG_PAGE] })) {
+    for (const row of page.value) logged.add(row.request_id);
   }
+  const lostRows = ok.filter((id) => !logged.has(id)).length;
   let spend = 0n;
   for await (const e of kv.list<Deno.KvU64>({ prefix: ["spend_daily", "total"] })) {
     if (e.key[4] === "spend") spend += e.value.value;
