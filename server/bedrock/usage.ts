@@ -12,6 +12,14 @@ export interface Usage {
   cacheWriteInputTokens: number;
 }
 
+/**
+ * Prompt tokens as LiteLLM counts them (spend logs, request log, roll-ups, metrics, pricing): Bedrock's
+ * `inputTokens` plus the cached tokens read and written, which it reports apart. 0 without usage.
+ */
+export function promptTokens(u: Usage | undefined): number {
+  return u ? u.inputTokens + u.cacheReadInputTokens + u.cacheWriteInputTokens : 0;
+}
+
 const count = (v: unknown): number => typeof v === "number" && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
 
 /** Reads a Bedrock `usage` object (Converse response or ConverseStream `metadata` event); undefined if absent. */

@@ -12,7 +12,7 @@
  * `model_prices_file`, then the built-in table). Tokens of a kind with no known price cost 0 and the call is
  * flagged (`unpriced`); each deployment's missing prices are warned about once.
  */
-import type { Usage } from "../bedrock/usage.ts";
+import { promptTokens, type Usage } from "../bedrock/usage.ts";
 import type { GatewayConfig, TokenPrices } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { CallRecord } from "./call_record.ts";
@@ -34,7 +34,7 @@ function picos(usdPerToken: number | undefined): bigint {
 
 /** The prices that apply to this usage: the long-context tier (over the base prices) when the prompt is long. */
 export function effectivePrices(prices: ModelPrices, usage: Usage): TokenPrices {
-  const prompt = usage.inputTokens + usage.cacheReadInputTokens + usage.cacheWriteInputTokens;
+  const prompt = promptTokens(usage);
   return prices.above200k && prompt > LONG_CONTEXT_TOKENS ? { ...prices, ...prices.above200k } : prices;
 }
 

@@ -22,6 +22,7 @@ import { nanosToUsd, type Quote } from "./cost.ts";
 import type { LedgerStats } from "./ledger.ts";
 import { hashPrefix } from "./request_log.ts";
 import { publicBase } from "./spend_log.ts";
+import { promptTokens } from "../bedrock/usage.ts";
 
 /** LiteLLM's latency buckets (seconds); prom-client adds `+Inf`. */
 const LATENCY_BUCKETS = [
@@ -303,7 +304,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
       if (quote.nanos > 0n) m.spendNanos += quote.nanos;
       const u = record.usage;
       if (u) {
-        m.inputTokens += u.inputTokens + u.cacheReadInputTokens + u.cacheWriteInputTokens;
+        m.inputTokens += promptTokens(u);
         m.outputTokens += u.outputTokens;
         m.totalTokens += u.totalTokens;
         m.cacheRead += u.cacheReadInputTokens;

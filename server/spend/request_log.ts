@@ -9,6 +9,7 @@
 import type { Logger } from "../log.ts";
 import type { CallRecord } from "./call_record.ts";
 import { nanosToUsd, type Quote } from "./cost.ts";
+import { promptTokens } from "../bedrock/usage.ts";
 
 /** Enough of a key hash to tell keys apart in logs and metrics (48 bits); the full hash is in the spend logs. */
 export const HASH_PREFIX_CHARS = 12;
@@ -28,7 +29,7 @@ export function logCall(log: Logger, record: CallRecord, quote: Quote): void {
     http_status: record.httpStatus,
     latency_ms: Math.max(0, record.endTime - record.startTime),
     ttfb_ms: record.firstByteTime === undefined ? undefined : Math.max(0, record.firstByteTime - record.startTime),
-    prompt_tokens: u ? u.inputTokens + u.cacheReadInputTokens + u.cacheWriteInputTokens : 0,
+    prompt_tokens: promptTokens(u),
     completion_tokens: u?.outputTokens ?? 0,
     cache_read_tokens: u?.cacheReadInputTokens ?? 0,
     cache_write_tokens: u?.cacheWriteInputTokens ?? 0,

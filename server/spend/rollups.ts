@@ -8,6 +8,7 @@ import type { CallRecord } from "./call_record.ts";
 import { dayOf } from "./days.ts";
 import { type Dimension, DIMENSIONS, type Metric, METRICS, rollupKey } from "./kv_layout.ts";
 import type { LedgerSum } from "./ledger.ts";
+import { promptTokens } from "../bedrock/usage.ts";
 
 /** The value a call has for a dimension ("" when it has none, e.g. a call without a virtual key). */
 export function dimensionValue(record: CallRecord, dim: Dimension): string {
@@ -34,7 +35,7 @@ export function callAmounts(record: CallRecord, costNanos: bigint): Record<Metri
     spend: costNanos,
     requests: 1n,
     failures: record.status === "success" ? 0n : 1n,
-    prompt_tokens: u ? BigInt(u.inputTokens + u.cacheReadInputTokens + u.cacheWriteInputTokens) : 0n,
+    prompt_tokens: BigInt(promptTokens(u)),
     completion_tokens: u ? BigInt(u.outputTokens) : 0n,
     cache_read_tokens: u ? BigInt(u.cacheReadInputTokens) : 0n,
     cache_write_tokens: u ? BigInt(u.cacheWriteInputTokens) : 0n,

@@ -13,6 +13,7 @@ import { isoTime } from "../iso_time.ts";
 import type { CallRecord } from "./call_record.ts";
 import { nanosToUsd, type Quote } from "./cost.ts";
 import type { SpendLogRow } from "./schemas.ts";
+import { promptTokens } from "../bedrock/usage.ts";
 
 /**
  * Caps that keep a row below Deno KV's 64 KiB value limit, counting two bytes per character for strings beyond
@@ -134,7 +135,7 @@ export function spendLogRow(record: CallRecord, quote: Quote): StoredRow {
     endTime: iso(record.endTime),
     completionStartTime: record.firstByteTime === undefined ? null : iso(record.firstByteTime),
     request_duration_ms: Math.max(0, record.endTime - record.startTime),
-    prompt_tokens: u ? u.inputTokens + u.cacheReadInputTokens + u.cacheWriteInputTokens : 0,
+    prompt_tokens: promptTokens(u),
     completion_tokens: u?.outputTokens ?? 0,
     total_tokens: u?.totalTokens ?? 0,
     cache_read_input_tokens: u?.cacheReadInputTokens ?? 0,
