@@ -178,7 +178,6 @@ export function createModelCall(deps: ModelCallDeps) {
     record.firstByteTime = now();
     record.httpStatus = response.status;
     const headers = relayHeaders(response.headers, ctx.requestId);
-    if (!headers.has("x-amzn-requestid")) headers.set("x-amzn-requestid", ctx.requestId);
 
     if (op.stream && response.ok && response.body) {
       final.clearTimer();

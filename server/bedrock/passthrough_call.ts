@@ -118,7 +118,6 @@ export function createPassthroughCall(deps: PassthroughCallDeps) {
     record.firstByteTime = now();
     record.httpStatus = response.status;
     const out = relayHeaders(response.headers, ctx.requestId);
-    if (!out.has("x-amzn-requestid")) out.set("x-amzn-requestid", ctx.requestId);
 
     if (route.stream && response.ok && response.body) {
       control.clearTimer();

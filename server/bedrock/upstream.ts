@@ -121,7 +121,11 @@ export function createUpstream(deps: UpstreamDeps) {
 
 export type Upstream = ReturnType<typeof createUpstream>;
 
-/** Response headers a Bedrock client needs; everything else (hop-by-hop, cookies, length) is dropped. */
+/**
+ * Response headers a Bedrock client needs; everything else (hop-by-hop, cookies, length) is dropped. The call id is
+ * added as `x-litellm-call-id`, and as `x-amzn-requestid` when the upstream sent none (mock answers, odd upstreams),
+ * so AWS SDKs always have a request id to report.
+ */
 export function relayHeaders(upstream: Headers, requestId: string): Headers {
   const out = new Headers();
   for (const [name, value] of upstream) {
@@ -133,5 +137,6 @@ export function relayHeaders(upstream: Headers, requestId: string): Headers {
     ) out.set(name, value);
   }
   out.set("x-litellm-call-id", requestId);
+  if (!out.has("x-amzn-requestid")) out.set("x-amzn-requestid", requestId);
   return out;
 }
