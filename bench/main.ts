@@ -1,6 +1,6 @@
 /**
  * @module
- * `deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] [--peer] [--sections LIST]
+ * `deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] [--peer] [--floor] [--sections LIST]
  *   [--concurrency N,N] [--rounds N] [--seconds S] [--caller budgeted|unbudgeted|master]`
  *
  * Measures the gateway against the floor every Deno proxy shares, in one run on one machine, loopback only:
@@ -24,6 +24,9 @@
  * gateway_setup.ts). `--profile DIR` writes V8 CPU profiles of the proxies
  * (read them with `deno run -A bench/profile_summary.ts FILE`). `--concurrency`, `--rounds` and `--seconds` override
  * the converse plan (e.g. a long A/B at one concurrency).
+ *
+ * `--floor` adds the floor gateway (floor_gateway.ts): only the work any gateway with virtual keys, budgets and
+ * spend tracking must do per call, so the targets line shows what is reachable on this machine at all.
  *
  * `--peer` adds a peer gateway to the converse section: Portkey's open-source gateway on Node.js, installed with npm
  * into a cache outside the repository at bench time (peer.ts). Never with `--quick` (CI never installs it); when it
@@ -109,6 +112,8 @@ function loadAverage(): string {
 interface GatewayOptions {
   /** Checkout to run `server/main.ts` from (default: this one). */
   root?: string;
+  /** The entry point, relative to `root` (default `server/main.ts`; the floor gateway is `bench/floor_gateway.ts`). */
+  script?: string;
   env?: Record<string, string>;
   cpus?: string;
   profileDir?: string;
@@ -128,7 +133,7 @@ async function startGateway(
   return await spawnServer({
     name,
     cwd: opts.root ?? ROOT,
-    args: ["run", "-A", ...prof, "server/main.ts", ...args],
+    args: ["run", "-A", ...prof, opts.script ?? "server/main.ts", ...args],
     env: opts.env,
     cpus: opts.cpus,
   });
@@ -144,6 +149,7 @@ async function main() {
       profile: { type: "string" },
       baseline: { type: "string" },
       peer: { type: "boolean" },
+      floor: { type: "boolean" },
       sections: { type: "string" },
       concurrency: { type: "string" },
       rounds: { type: "string" },
@@ -154,7 +160,7 @@ async function main() {
   });
   if (values.help) {
     console.log(
-      "usage: deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] [--peer] " +
+      "usage: deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] [--peer] [--floor] " +
         `[--sections ${SECTIONS.join(",")}] [--concurrency N,N] [--rounds N] [--seconds S] ` +
         "[--caller budgeted|unbudgeted|master]",
     );
@@ -221,7 +227,7 @@ async function main() {
       cpus: clientCpus,
     });
     children.push(fake);
-    const [bare, gateway, baseline, peer] = await Promise.all([
+    const [bare, gateway, baseline, floor, peer] = await Promise.all([
       spawnServer({
         name: "bare",
         cwd: ROOT,
@@ -236,6 +242,13 @@ async function main() {
           profileDir: values.profile,
         })
         : undefined,
+      values.floor
+        ? startGateway(fake.url, dir, "floor", plan, {
+          script: "bench/floor_gateway.ts",
+          cpus: proxyCpus,
+          profileDir: values.profile,
+        })
+        : undefined,
       installed && !("skipped" in installed)
         ? startPeer(installed, proxyCpus).catch((e) => {
           peerSkipped = `Portkey did not start: ${(e as Error).message.slice(0, 500)}`;
@@ -243,15 +256,17 @@ async function main() {
         })
         : undefined,
     ]);
-    children.push(bare, gateway, ...(baseline ? [baseline] : []), ...(peer ? [peer] : []));
+    children.push(bare, gateway, ...[baseline, floor, peer].filter((p) => p !== undefined));
 
     const key = await callerKey(gateway.url, caller);
     const baselineKey = baseline ? await callerKey(baseline.url, caller) : undefined;
+    const floorKey = floor ? await callerKey(floor.url, caller) : undefined;
     const targets: Target[] = [
       { name: "direct", process: fake, key: key.key },
       { name: "bare", process: bare, key: key.key },
       { name: "gateway", process: gateway, key: key.key },
       ...(baseline ? [{ name: "baseline" as const, process: baseline, key: baselineKey!.key }] : []),
+      ...(floor ? [{ name: "floor" as const, process: floor, key: floorKey!.key }] : []),
     ];
     if (peer && installed && !("skipped" in installed)) {
       try {
@@ -279,11 +294,13 @@ async function main() {
     const idleRss = gateway.rssKiB(); // modules loaded, one call served, no load yet
     results.auth = key.note;
     if (baselineKey) results.baselineAuth = baselineKey.note;
+    if (floorKey) results.floorAuth = floorKey.note;
     const m = machine();
     console.log(
       `Converse Gateway benchmark (${values.quick ? "quick" : "full"}): ${m.nproc} CPUs, ${m.cpu}, ` +
         `Deno ${m.deno}; load average ${loadBefore}; caller: ${key.note}` +
         (baselineKey ? `; baseline ${values.baseline}: ${baselineKey.note}` : "") +
+        (floorKey ? `; floor gateway: ${floorKey.note}` : "") +
         (pin ? "; proxies pinned to CPU 1, fake + load generator to CPU 0" : "") +
         (targets.some((t) => t.name === "peer")
           ? `; peer: Portkey ${PORTKEY_VERSION} (Node ${(results.peer as PeerInfo).node}) via ${

@@ -5,7 +5,7 @@
  */
 import { STREAM_EVENTS } from "./fake_upstream.ts";
 import type { ConverseRow, KvResult, MemoryResult, Overhead, Plan, StreamRow } from "./sections.ts";
-import { BODY } from "./targets.ts";
+import { BODY, type TargetName } from "./targets.ts";
 
 /** A Markdown table: first row is the header; numeric columns right-aligned. */
 export function table(rows: (string | number)[][]): string {
@@ -154,17 +154,31 @@ export function printKv(k: KvResult) {
 export function printTargets(ohs?: Overhead[], stream?: StreamRow[], mem?: MemoryResult) {
   const lines: string[] = [];
   const mark = (ok: boolean) => ok ? "met " : "MISS";
-  const c32 = ohs?.find((o) => o.target === "gateway" && o.connections === 32);
-  const c1 = ohs?.find((o) => o.target === "gateway" && o.connections === 1);
+  /** What the floor gateway (`--floor`) and the bare forwarder reach on the same target: is it reachable here? */
+  const reference = (parts: Array<string | undefined>) => {
+    const known = parts.filter((p) => p !== undefined);
+    if (known.length) lines.push(`       (${known.join("; ")})`);
+  };
+  const at = (t: TargetName, c: number) => ohs?.find((o) => o.target === t && o.connections === c);
+  const c32 = at("gateway", 32), c1 = at("gateway", 1);
   if (c32) {
     lines.push(`${mark(c32.throughputRatio >= 0.8)} gateway req/s ≥ 0.8× bare at c=32: ${fmt(c32.throughputRatio)}×`);
+    const floor = at("floor", 32);
+    reference([floor && `floor gateway: ${fmt(floor.throughputRatio)}×`]);
   }
-  if (c1) lines.push(`${mark(c1.addedP50Ms <= 0.3)} added p50 ≤ 0.3 ms at c=1: ${delta(c1.addedP50Ms, "ms")}`);
-  const gw = stream?.find((r) => r.target === "gateway");
-  const direct = stream?.find((r) => r.target === "direct");
+  if (c1) {
+    lines.push(`${mark(c1.addedP50Ms <= 0.3)} added p50 ≤ 0.3 ms at c=1: ${delta(c1.addedP50Ms, "ms")}`);
+    const floor = at("floor", 1);
+    reference([floor && `floor gateway: ${delta(floor.addedP50Ms, "ms")}`]);
+  }
+  const row = (t: TargetName) => stream?.find((r) => r.target === t);
+  const gw = row("gateway"), direct = row("direct");
   if (gw && direct) {
+    const overDirect = (r: StreamRow | undefined) => r && delta(r.ttfeP50Ms - direct.ttfeP50Ms, "ms");
     const d = gw.ttfeP50Ms - direct.ttfeP50Ms;
     lines.push(`${mark(d <= 1)} stream TTFE p50 within 1 ms of direct: ${delta(d, "ms")}`);
+    const bare = overDirect(row("bare")), floor = overDirect(row("floor"));
+    reference([bare && `bare forwarder: ${bare}`, floor && `floor gateway: ${floor}`]);
     lines.push(`${mark(gw.firstEventBeforeRest)} no buffering: first event before the rest, every time`);
   }
   // A small stream (--quick) cannot tell flat memory from ordinary heap movement, so it is only judged on a big one.
