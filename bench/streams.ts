@@ -56,10 +56,10 @@ export async function timeStream(c: StreamCall, onFirstEvent?: () => Promise<voi
   return { ttfeMs: ttfe, totalMs: performance.now() - start, events, bytes };
 }
 
-/** Reads a stream to its end counting bytes only (large streams), sampling `sample` every `everyMs`. */
+/** Reads a stream to its end counting bytes only (large streams), calling `sample` with the bytes so far every `everyMs`. */
 export async function drainStream(
   c: StreamCall,
-  sample: () => void,
+  sample: (bytesSoFar: number) => void,
   everyMs: number,
 ): Promise<{ bytes: number; seconds: number }> {
   const start = performance.now();
@@ -74,7 +74,7 @@ export async function drainStream(
     const now = performance.now();
     if (now - last >= everyMs) {
       last = now;
-      sample();
+      sample(bytes);
     }
   }
   return { bytes, seconds: (performance.now() - start) / 1000 };
