@@ -13,9 +13,11 @@ const tooLarge = (limit: number) =>
 export async function readBody(req: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
-  if (!req.body) return new Uint8Array(0);
-  // With a declared length within the limit the runtime enforces it, so one read is enough.
+  // With a declared length within the limit the runtime enforces it, so one read is enough. Checked before
+  // `req.body`: reading that property builds the body's ReadableStream, and the read then goes through it (the
+  // body took ~49 µs instead of ~14 at concurrency 1, timestamps around this call under `deno task bench`).
   if (declared !== null) return new Uint8Array(await req.arrayBuffer());
+  if (!req.body) return new Uint8Array(0);
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
   const reader = req.body.getReader();
