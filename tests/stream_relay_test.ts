@@ -144,7 +144,7 @@ function relay(opts: RelayOptions = {}): Harness {
   const finished: CallRecord[] = [];
   const onClientAbort = () => upstreamAbort.abort(new DOMException("client disconnected", "AbortError"));
   client.signal.addEventListener("abort", onClientAbort, { once: true });
-  const response = relayStream(upstream.stream, new Headers({ "x-amzn-requestid": "up-1" }), {
+  const response = relayStream(upstream.stream, { "x-amzn-requestid": "up-1" }, {
     record,
     clientSignal: client.signal,
     upstreamAbort,
@@ -594,7 +594,7 @@ Deno.test("awaitFirstChunk → relayStream: the relay reads the upstream directl
   const finished: CallRecord[] = [];
   const upstreamAbort = new AbortController();
   const timers = new ManualClock();
-  const response = relayStream(primed.body!, new Headers(), {
+  const response = relayStream(primed.body!, {}, {
     record,
     clientSignal: new AbortController().signal,
     upstreamAbort,
@@ -624,7 +624,7 @@ Deno.test("awaitFirstChunk → relayStream: the relay reads the upstream directl
 
   // The client leaving right after the first chunk cancels the upstream through the reader the relay took over.
   const second = new ScriptedUpstream({ available: STREAM });
-  const res = relayStream((await awaitFirstChunk(new Response(second.stream))).body!, new Headers(), {
+  const res = relayStream((await awaitFirstChunk(new Response(second.stream))).body!, {}, {
     record: newRecord(),
     clientSignal: new AbortController().signal,
     upstreamAbort: new AbortController(),

@@ -213,7 +213,7 @@ export function createModelCall(deps: ModelCallDeps) {
     }
     finish();
     // Known before the answer is sent (streams learn their usage only at the end, so they carry no cost header).
-    if (deps.cost) headers.set("x-litellm-response-cost", formatUsd(deps.cost(record)));
+    if (deps.cost) headers["x-litellm-response-cost"] = formatUsd(deps.cost(record));
     return new Response(bytes, { status: response.status, headers });
   };
 }

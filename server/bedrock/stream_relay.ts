@@ -116,7 +116,7 @@ export async function awaitFirstChunk(response: Response, signal?: AbortSignal):
  */
 export function relayStream(
   upstreamBody: ReadableStream<Uint8Array>,
-  headers: Headers,
+  headers: Record<string, string>,
   opts: StreamRelayOptions,
 ): Response {
   const { record, clientSignal, upstreamAbort, idleTimeoutMs } = opts;
@@ -230,8 +230,8 @@ export function relayStream(
     },
   }, { highWaterMark: 0 });
 
-  headers.set("content-type", EVENT_STREAM_CONTENT_TYPE);
+  headers["content-type"] = EVENT_STREAM_CONTENT_TYPE;
   // Reverse proxies such as nginx buffer responses by default, which turns a stream into one burst at the end.
-  headers.set("x-accel-buffering", "no");
+  headers["x-accel-buffering"] = "no";
   return new Response(body, { status: 200, headers });
 }
