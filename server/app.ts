@@ -141,16 +141,16 @@ export function createFetch(s: AppServices): (req: Request) => Response | Promis
   const full = createApp(s);
   const serveModel = async (req: Request): Promise<Response> => {
     const requestId = s.newId();
-    let res: Response;
     try {
       if (req.method !== "POST") throw notAllowed(req);
-      res = await modelRoute(s, req, requestId);
+      // Its answers carry `x-litellm-call-id` already (relayHeaders).
+      return await modelRoute(s, req, requestId);
     } catch (e) {
-      res = errorResponse(e as Error, pathOf(req.url), requestId, s.log, `${MODEL_PREFIX}*`);
+      const res = errorResponse(e as Error, pathOf(req.url), requestId, s.log, `${MODEL_PREFIX}*`);
+      // Errors too, as the apps' common middleware does for every other route.
+      res.headers.set("x-litellm-call-id", requestId);
+      return res;
     }
-    // Errors included, as the apps' common middleware does for every other route.
-    if (!res.headers.has("x-litellm-call-id")) res.headers.set("x-litellm-call-id", requestId);
-    return res;
   };
   return (req) => {
     const url = req.url;
