@@ -61,13 +61,18 @@ Deno.test("floor gateway: checks key and body first, signs, relays unchanged, bi
   const answer = await res.json() as { output: { message: { content: Array<{ text: string }> } } };
   assert.equal(answer.output.message.content[0].text, "hello");
 
+  // The master key calls too, unbudgeted (the bench's `--caller master`).
+  const asMaster = await call("/bedrock/model/m/converse", MASTER);
+  assert.equal(asMaster.status, 200);
+  await asMaster.body?.cancel();
+
   fake.setDefault({ kind: "stream" });
   const streamed = await call("/bedrock/model/m/converse-stream", key);
   assert.equal(streamed.status, 200);
   const bytes = new Uint8Array(await streamed.arrayBuffer());
   assert.deepEqual(bytes, fake.streamBytes[0], "the event stream is relayed byte for byte");
 
-  assert.equal(fake.requests.length, 2);
+  assert.equal(fake.requests.length, 3);
   for (const r of fake.requests) {
     assert.equal(r.rejected, false, r.rejectReason);
     assert.equal(r.auth.kind, "sigv4");
@@ -78,8 +83,8 @@ Deno.test("floor gateway: checks key and body first, signs, relays unchanged, bi
   const spend = await kv.get<Deno.KvU64>(["spend", keyHash]);
   // converse: 100 × 3000 + 10 × 15000 nanos; the fake's default stream reports 10 input and 5 output tokens.
   const expected = (100n * 3000n + 10n * 15000n) + (10n * 3000n + 5n * 15000n);
-  assert.equal(spend.value?.value, expected);
+  assert.equal(spend.value?.value, expected, "the master key's call is not billed to the virtual key");
   let rows = 0;
   for await (const page of kv.list<unknown[]>({ prefix: ["spend_log"] })) rows += page.value.length;
-  assert.equal(rows, 2);
+  assert.equal(rows, 3);
 });
