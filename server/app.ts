@@ -1,7 +1,7 @@
 /**
  * @module
  * The HTTP routes, and nothing else: each route hands its request to a service built by `gateway.ts`.
- * Errors become responses in one place (`onError`): Bedrock's wire format under `/bedrock/*`, LiteLLM's elsewhere.
+ * Errors become responses in one place (`errorResponse`): Bedrock's wire format under `/bedrock/*`, LiteLLM's elsewhere.
  * `createFetch` serves model calls (the hot path) without the framework and everything else from the full app.
  */
 import { type Context, Hono } from "hono";
@@ -40,18 +40,21 @@ type Env = { Variables: { requestId: string } };
 
 const MODEL_PREFIX = "/bedrock/model/";
 
+/** Where a request URL's path starts (after `scheme://host`). */
+const pathStart = (url: string) => url.indexOf("/", url.indexOf("//") + 2);
+
 /** The request's path after `prefix`, still percent-encoded (ids are decoded exactly once, by the path parsers). */
 function rawPathAfter(url: string, prefix: string): string {
-  const pathStart = url.indexOf(prefix, url.indexOf("//") + 2);
-  const queryStart = url.indexOf("?", pathStart);
-  return url.slice(pathStart + prefix.length, queryStart < 0 ? undefined : queryStart);
+  const start = url.indexOf(prefix, url.indexOf("//") + 2);
+  const queryStart = url.indexOf("?", start);
+  return url.slice(start + prefix.length, queryStart < 0 ? undefined : queryStart);
 }
 
 /** The request's path, without the query (what `c.req.path` gives the Hono routes). */
 function pathOf(url: string): string {
-  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-  const queryStart = url.indexOf("?", pathStart);
-  return url.slice(pathStart, queryStart < 0 ? undefined : queryStart);
+  const start = pathStart(url);
+  const queryStart = url.indexOf("?", start);
+  return url.slice(start, queryStart < 0 ? undefined : queryStart);
 }
 
 function tagsOf(headers: Headers): string[] | undefined {
@@ -154,7 +157,7 @@ export function createFetch(s: AppServices): (req: Request) => Response | Promis
   };
   return (req) => {
     const url = req.url;
-    return url.startsWith(MODEL_PREFIX, url.indexOf("/", url.indexOf("//") + 2)) ? serveModel(req) : full.fetch(req);
+    return url.startsWith(MODEL_PREFIX, pathStart(url)) ? serveModel(req) : full.fetch(req);
   };
 }
 
