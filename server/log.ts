@@ -59,10 +59,10 @@ export interface BufferedStdoutOptions {
 /**
  * Writes lines to stdout in batches: a line waits up to `flushAfterMs` for others to share one `write` (past
  * 64 KiB the batch is written at once), instead of one system call per line. The request log writes a line per
- * call. Measured with `deno task bench` (A/B in one run): one write per turn (the previous batching) against one per
- * 10 ms took the gateway at concurrency 1 from ~1100 to ~790 µs of CPU and ~0.99 to ~0.73 ms p50 per call; each
- * write also wakes whatever reads the pipe. The write is off the response's path too: a timer, not a microtask,
- * so the response goes out first. The bytes are the same as `console.log`'s, in order. Lines still waiting are
+ * call, and each write also wakes whatever reads the pipe. Measured with `deno task bench --baseline` at concurrency
+ * 1, one write per turn (the previous batching, a microtask) against one per 10 ms: 1126 → 1023 and 1099 → 791 µs
+ * of CPU and 0.95 → 0.90 and 0.99 → 0.73 ms p50 per call in two runs (machine noise is large). The write is off the
+ * response's path too: a timer, not a microtask, so the response goes out first. The bytes are the same as `console.log`'s, in order. Lines still waiting are
  * written at exit (`unload`, which `Deno.exit` and a normal end dispatch): only a crash or SIGKILL within the
  * window loses them, the same window in which the ledger's spend is still unwritten.
  */
