@@ -33,7 +33,7 @@ export interface GatewayDeps {
   newId?: () => string;
   log?: Logger;
   /** Extra accounting listener (tests observe finished calls here). */
-  onCall?: CallSink;
+  onCall?: (record: CallRecord) => void;
   /** How the router waits before retrying a deployment (tests pass one that does not wait). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
@@ -74,12 +74,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const quote = spend.account(record);
     keys.admission.finished(record, quote.nanos);
     deps.onCall?.(record);
+    return quote.nanos;
   };
 
   const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
   // Upstream timeouts of all calls share one timer per duration.
   const deadlines = createDeadlines();
-  const modelCall = createModelCall({ config, router, upstream, now, sink, cost: pricing.callCostNanos, deadlines });
+  const modelCall = createModelCall({ config, router, upstream, now, sink, deadlines });
   const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines });
   const health = createHealth({ config, router, upstream, now, newId, sink });
 

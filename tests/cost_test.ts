@@ -70,12 +70,12 @@ Deno.test("pricing: deployment prices from litellm_params or model_info; failed 
     deploymentId,
     usage: usage({ inputTokens: 10, outputTokens: 5, totalTokens: 15 }),
   });
-  assert.equal(pricing.callCostNanos(record("success", "dep-a")), 20_000n);
-  assert.equal(pricing.callCostNanos(record("failure", "dep-a")), 0n);
-  assert.equal(pricing.callCostNanos(record("client_disconnected", "dep-a")), 20_000n);
-  assert.equal(pricing.callCostNanos({ ...record("client_disconnected", "dep-a"), usage: undefined }), 0n);
-  assert.equal(pricing.callCostNanos(record("success", "dep-b")), 0n);
-  assert.equal(pricing.callCostNanos(record("success", "unknown")), 0n);
+  assert.equal(pricing.quote(record("success", "dep-a")).nanos, 20_000n);
+  assert.equal(pricing.quote(record("failure", "dep-a")).nanos, 0n);
+  assert.equal(pricing.quote(record("client_disconnected", "dep-a")).nanos, 20_000n);
+  assert.equal(pricing.quote({ ...record("client_disconnected", "dep-a"), usage: undefined }).nanos, 0n);
+  assert.equal(pricing.quote(record("success", "dep-b")).nanos, 0n);
+  assert.equal(pricing.quote(record("success", "unknown")).nanos, 0n);
 });
 
 Deno.test("durations: LiteLLM's syntax, and nothing else", () => {

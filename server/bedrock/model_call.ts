@@ -24,9 +24,8 @@ export interface ModelCallDeps {
   router: Router;
   upstream: Upstream;
   now: () => number;
+  /** Accounting; what it returns (the call's cost) is sent as `x-litellm-response-cost` on non-stream answers. */
   sink: CallSink;
-  /** A finished call's cost in nano-USD, sent as `x-litellm-response-cost` on non-stream answers. */
-  cost?: (record: CallRecord) => bigint;
   /** Where attempt timeouts run (one timer per duration); a private one when absent. */
   deadlines?: Deadlines;
 }
@@ -106,7 +105,7 @@ export function createModelCall(deps: ModelCallDeps) {
     const finish = () => {
       record.endTime = now();
       routed?.release(record.usage?.totalTokens ?? 0);
-      sink(record);
+      return sink(record);
     };
 
     const clientSignal = req.signal;
@@ -211,9 +210,8 @@ export function createModelCall(deps: ModelCallDeps) {
       if (facts.latencyMs !== undefined) record.bedrockLatencyMs = facts.latencyMs;
       if (facts.problem) record.errorMessage = facts.problem;
     }
-    finish();
     // Known before the answer is sent (streams learn their usage only at the end, so they carry no cost header).
-    if (deps.cost) headers["x-litellm-response-cost"] = formatUsd(deps.cost(record));
+    headers["x-litellm-response-cost"] = formatUsd(finish());
     return new Response(bytes, { status: response.status, headers });
   };
 }

@@ -70,5 +70,8 @@ export interface CallRecord {
   responseBody?: string;
 }
 
-/** The accounting hook: called exactly once per call, after the response (or stream) has finished. */
-export type CallSink = (record: CallRecord) => void;
+/**
+ * The accounting hook: called exactly once per call, after the response (or stream) has finished. Returns what the
+ * call cost in nano-USD, priced once here (a non-stream answer sends it as `x-litellm-response-cost`).
+ */
+export type CallSink = (record: CallRecord) => bigint;

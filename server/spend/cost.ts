@@ -93,8 +93,6 @@ export interface Pricing {
    * calls bill nothing.
    */
   quote(record: CallRecord): Quote;
-  /** `quote(record).nanos`. */
-  callCostNanos(record: CallRecord): bigint;
 }
 
 export interface PricingOptions {
@@ -158,5 +156,5 @@ export function createPricing(config: GatewayConfig, opts: PricingOptions = {}):
     return { nanos: costNanos(prices, record.usage), unpriced };
   }
 
-  return { pricesFor, quote, callCostNanos: (record) => quote(record).nanos };
+  return { pricesFor, quote };
 }
