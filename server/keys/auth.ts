@@ -28,6 +28,8 @@ export const unauthenticated = (message: string) =>
   new GatewayError(401, "UnrecognizedClientException", message, { litellmType: "auth_error" });
 
 const NO_KEY = "No API key provided: send Authorization: Bearer <key>";
+/** Distinct presented keys whose hashes are remembered; past it the memory starts over. */
+const MAX_REMEMBERED_HASHES = 4096;
 const INVALID_KEY = "Invalid API key";
 
 /** Accepts only the master key; with no master key configured, everyone is let in as `open`. */
@@ -59,6 +61,20 @@ export function keyAuthenticator(deps: KeyAuthenticatorDeps): Authenticator {
   const masterHash = masterKey ? hashKey(masterKey) : undefined;
   const master: Principal = { kind: "master", caller: { keyHash: masterHash, keyAlias: "master_key" } };
   const open: Principal = { kind: "open", caller: {} };
+  // Presented keys → their hashes, so a client calling again is not hashed again: at low request rates the SHA-256
+  // (node:crypto, run cold) was the largest part of the key check, 36–64 µs of ~50–300 (timestamps under
+  // `deno task bench`). In memory only, bounded, and the hash is a pure function of the key: nothing to invalidate.
+  const hashes = new Map<string, string>();
+  const hashOf = (raw: string) => {
+    let hash = hashes.get(raw);
+    if (hash === undefined) {
+      if (hashes.size >= MAX_REMEMBERED_HASHES) hashes.clear();
+      hashes.set(raw, hash = hashKey(raw));
+    }
+    return hash;
+  };
+  // Records are replaced, never changed, when re-read: one principal per record object.
+  const principals = new WeakMap<KeyRecord, Principal>();
 
   /** `hash` is the presented key's `hashKey` digest. */
   async function virtualKey(hash: string): Promise<Principal | undefined> {
@@ -74,22 +90,27 @@ export function keyAuthenticator(deps: KeyAuthenticatorDeps): Authenticator {
           `and current time ${new Date(t).toISOString()}`,
       );
     }
-    return {
-      kind: "virtual",
-      caller: { keyHash: record.hash, keyAlias: record.alias, userId: record.userId, teamId: record.teamId },
-      allowedModels: allowedModels(record),
-      allowedRoutes: record.allowedRoutes,
-      key: record,
-    };
+    let principal = principals.get(record);
+    if (!principal) {
+      principal = {
+        kind: "virtual",
+        caller: { keyHash: record.hash, keyAlias: record.alias, userId: record.userId, teamId: record.teamId },
+        allowedModels: allowedModels(record),
+        allowedRoutes: record.allowedRoutes,
+        key: record,
+      };
+      principals.set(record, principal);
+    }
+    return principal;
   }
 
   return {
     async authenticate(headers) {
       const raw = presentedKey(headers);
-      if (!masterKey) return (raw && await virtualKey(hashKey(raw))) || open;
+      if (!masterKey) return (raw && await virtualKey(hashOf(raw))) || open;
       if (!raw) throw unauthenticated(NO_KEY);
       // One SHA-256 of the presented key serves both the master-key check and the record lookup.
-      const hash = hashKey(raw);
+      const hash = hashOf(raw);
       if (sameDigest(hash, masterHash!)) return master;
       const principal = await virtualKey(hash);
       if (!principal) throw unauthenticated(INVALID_KEY);
