@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createLogger } from "../server/log.ts";
-import { createLedger, type LedgerKv, windowedCount } from "../server/spend/ledger.ts";
+import { createLedger, keyId, type LedgerKv, windowedCount } from "../server/spend/ledger.ts";
 import { Latch } from "./latch.ts";
 
 type Commit = (real: () => Promise<Deno.KvCommitResult | Deno.KvCommitError>) => Promise<
@@ -254,4 +254,36 @@ Deno.test("committed sums nobody has read are forgotten after 30 s, oldest first
   assert.equal(ledger.total(key), 28n);
   assert.equal((await kv.get<Deno.KvU64>(key)).value?.value, 31n); // KV has everything
   await ledger.close();
+});
+
+Deno.test("keyId: distinct KV keys never share a counter id (types, separators, lengths, mixed encodings)", () => {
+  const keys: Deno.KvKey[] = [
+    [],
+    ["a"],
+    ["a", 1],
+    ["a", "1"],
+    ["a1"],
+    ["a", ""],
+    ["", "a"],
+    ["s1:a"],
+    ["a", "s1:b"],
+    ["a", "b"],
+    ["a;", 1],
+    ["a", 1, 2],
+    ["a", 12],
+    ["a", 1.5],
+    ["a", -1],
+    ["a", 1n],
+    ["a", true],
+    ["a", "true"],
+    ["a", new Uint8Array([1])],
+    ["a", "[1]"],
+    ['["a",1]'],
+    ["key_spend", "k1", 1700000000000],
+    ["key_spend", "k1", 1700000000001],
+  ];
+  const ids = keys.map(keyId);
+  assert.equal(new Set(ids).size, keys.length, ids.join("\n"));
+  // The same key always maps to the same id (a fresh array, as every call builds one).
+  assert.equal(keyId(["key_spend", "k1", 1700000000000]), ids.at(-2));
 });
