@@ -172,3 +172,18 @@ Deno.test("a key restricted to one model cannot call another on any /bedrock rou
   // The master key is not restricted.
   assert.equal((await t.converse("sk-master-test", "secret")).status, 200);
 });
+
+Deno.test("a key's new models and block apply at its next call (remembered key hash, principal per record)", async () => {
+  await using t = await setupKeys({
+    models: [{ name: "allowed", params: PRICE_PARAMS }, { name: "secret", params: PRICE_PARAMS }],
+  });
+  const g = await t.generate({ models: ["allowed"] });
+  const first = await t.converse(g.key, "secret");
+  assert.equal(first.status, 403); // the key's hash and principal are now remembered
+  assert.equal((await t.converse(g.key, "allowed")).status, 200);
+  const updated = await t.admin("POST", "/key/update", { key: g.key, models: ["allowed", "secret"] });
+  assert.equal(updated.status, 200, JSON.stringify(updated.json));
+  assert.equal((await t.converse(g.key, "secret")).status, 200);
+  assert.equal((await t.admin("POST", "/key/block", { key: g.key })).status, 200);
+  assert.equal((await t.converse(g.key, "allowed")).status, 401);
+});
