@@ -1087,6 +1087,12 @@ export interface SpendLogRow {
     request_metadata?: { [key: string]: string };
     messages_truncated?: boolean;
     response_truncated?: boolean;
+    /** The request body is stored as its text: parsed, it was nested too deeply to store. */
+    messages_stored_as_text?: boolean;
+    response_stored_as_text?: boolean;
+    /** The request body could not be stored. */
+    messages_unstorable?: boolean;
+    response_unstorable?: boolean;
   };
   /** The request body (only with `store_prompts_in_spend_logs`; a truncated string when very large). */
   messages: unknown;

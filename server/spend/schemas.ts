@@ -60,6 +60,12 @@ export const SpendLogRow = z.object({
     request_metadata: z.record(z.string(), z.string()).optional(),
     messages_truncated: z.boolean().optional(),
     response_truncated: z.boolean().optional(),
+    messages_stored_as_text: z.boolean().optional().meta({
+      description: "The request body is stored as its text: parsed, it was nested too deeply to store.",
+    }),
+    response_stored_as_text: z.boolean().optional(),
+    messages_unstorable: z.boolean().optional().meta({ description: "The request body could not be stored." }),
+    response_unstorable: z.boolean().optional(),
   }),
   messages: z.unknown().nullable().meta({
     description: "The request body (only with `store_prompts_in_spend_logs`; a truncated string when very large).",
