@@ -547,6 +547,11 @@ export interface HealthReadiness {
   status: "healthy" | "unhealthy";
   /** KV store state: `connected` or `disconnected`. */
   db: string;
+  /**
+   * Why the gateway is not ready: KV unreachable, or spend that cannot be written to it (since when, the error, how
+   * many calls' accounting waits).
+   */
+  cause?: string;
 }
 
 export interface ImageBlock {

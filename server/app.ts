@@ -30,8 +30,8 @@ export interface AppServices {
   passthroughCall: PassthroughCall;
   newId: () => string;
   log: Logger;
-  /** Readiness: config loaded and KV answering. */
-  ready: () => Promise<{ ok: boolean; db: string }>;
+  /** Readiness: config loaded, KV answering, spend being written. */
+  ready: () => Promise<{ ok: boolean; db: string; cause?: string }>;
   /** Deployment health (`GET /health`). */
   health: Health;
 }
@@ -172,6 +172,7 @@ export function createApp(s: AppServices): Hono<Env> {
   app.get("/health/readiness", async (c) => {
     const r = await s.ready();
     const body: HealthReadiness = { status: r.ok ? "healthy" : "unhealthy", db: r.db };
+    if (r.cause) body.cause = r.cause;
     return c.json(body, r.ok ? 200 : 503);
   });
   // Admin only: it reveals the deployments, and `?probe=true` spends money on live calls.

@@ -17,7 +17,7 @@ import { createHealth } from "./router/health.ts";
 import { createRouter } from "./router/router.ts";
 import type { CallRecord, CallSink } from "./spend/call_record.ts";
 import { createPricing } from "./spend/cost.ts";
-import { createLedger } from "./spend/ledger.ts";
+import { CLOSE_WAIT_MS, createLedger } from "./spend/ledger.ts";
 import { priceTablesFor } from "./spend/price_table.ts";
 import { createSpendServices } from "./spend/services.ts";
 import { createUuidV7 } from "./uuidv7.ts";
@@ -36,14 +36,33 @@ export interface GatewayDeps {
   onCall?: (record: CallRecord) => void;
   /** How the router waits before retrying a deployment (tests pass one that does not wait). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * How long `close()` waits for accounting to reach KV (default `CLOSE_WAIT_MS`, 10 s) before it logs what it
+   * could not write.
+   */
+  closeWaitMs?: number;
+  /** How the ledger waits between attempts of a failing commit (tests pass one that waits a macrotask). */
+  ledgerSleep?: (ms: number) => Promise<void>;
 }
 
 export interface Gateway {
   fetch: (req: Request) => Response | Promise<Response>;
   /** Writes everything queued (spend, counters) to KV now; resolves once it is there. */
   flush(): Promise<void>;
-  /** Flushes pending writes; call on shutdown. */
+  /**
+   * Shutdown's accounting: waits at most `closeWaitMs` (10 s by default) for everything queued to reach KV, then
+   * logs exactly what it could not write (each counter and amount, and the number of rows). Call once the HTTP
+   * server has stopped taking calls.
+   */
   close(): Promise<void>;
+}
+
+/** Resolves with `p`, or after `ms` (then `p` is left to run on; its failure is ignored). */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  p.catch(() => {});
+  await Promise.race([p.catch(() => {}), new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
+  clearTimeout(timer);
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -54,7 +73,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const log = deps.log ?? createLogger();
   const fetchFn = deps.fetch ?? fetch;
 
-  const ledger = createLedger({ kv, instanceId: newId(), log });
+  const ledger = createLedger({ kv, instanceId: newId(), log, now, sleep: deps.ledgerSleep });
+  const closeWaitMs = deps.closeWaitMs ?? CLOSE_WAIT_MS;
   const pricing = createPricing(config, { tables: priceTablesFor(config), log });
   const keys = createKeyServices({ config, kv, ledger, now, newId, log });
   const router = createRouter({ config, random, now, sleep: deps.sleep, kv, log });
@@ -73,6 +93,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const sink: CallSink = (record: CallRecord) => {
     const quote = spend.account(record);
     keys.admission.finished(record, quote.nanos);
+    // Its sums and row are queued: counted until they are in KV (readiness, and the refusal of billable calls).
+    ledger.noteCall();
     deps.onCall?.(record);
     return quote.nanos;
   };
@@ -87,10 +109,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const ready = async () => {
     try {
       await kv.get(["health"]);
-      return { ok: true, db: "connected" };
-    } catch {
-      return { ok: false, db: "disconnected" };
+    } catch (e) {
+      return { ok: false, db: "disconnected", cause: `KV cannot be read: ${(e as Error).message}` };
     }
+    const writes = ledger.health();
+    if (writes.ok) return { ok: true, db: "connected" };
+    return {
+      ok: false,
+      db: "connected",
+      cause: `spend cannot be written to KV since ${new Date(writes.since).toISOString()} (${writes.cause}); ` +
+        `${writes.unwrittenCalls} answered calls wait to be billed`,
+    };
   };
 
   const serve = createFetch({
@@ -112,9 +141,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await keys.admission.idle();
     },
     close: async () => {
+      const started = performance.now();
+      const left = () => Math.max(0, closeWaitMs - (performance.now() - started));
       await router.close();
-      await keys.admission.idle();
-      await ledger.close();
+      // Background work (soft-budget markers, old windows' clean-up) may itself wait for KV: bounded too.
+      await within(keys.admission.idle(), left());
+      await ledger.close({ waitMs: left() });
     },
   };
 }

@@ -151,18 +151,137 @@ Deno.test("a commit that fails before landing is retried until it does", async (
   await ledger.close();
 });
 
-Deno.test("on shutdown a KV that keeps failing is given up on, and the loss is logged", async () => {
+/** Retries wait one macrotask (a failing KV must not spin the event loop, nor make the test wait). */
+const nextTick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/** A KV whose commits fail while `failing.on`, with SQLite's full-disk error; `attempts` counts them. */
+function fullDiskKv(kv: Deno.Kv) {
+  const state = { on: true, attempts: 0, waiters: [] as Array<{ n: number; latch: Latch }> };
+  const wrapped = wrapKv(kv, (real) => {
+    state.attempts++;
+    for (const w of state.waiters) if (state.attempts >= w.n) w.latch.release();
+    return state.on ? Promise.reject(new TypeError("database or disk is full")) : real();
+  });
+  return {
+    kv: wrapped,
+    state,
+    /** Resolves once `n` commits have been attempted. */
+    attempted(n: number): Promise<void> {
+      const latch = new Latch();
+      state.waiters.push({ n, latch });
+      if (state.attempts >= n) latch.release();
+      return latch.wait();
+    },
+  };
+}
+
+Deno.test("a KV that keeps failing: nothing is dropped, health says why and how many calls wait, then all lands once", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const disk = fullDiskKv(kv);
+  const lines: string[] = [];
+  const ledger = createLedger({
+    kv: disk.kv,
+    instanceId: "a",
+    log: createLogger({ write: (l) => lines.push(l) }),
+    sleep: nextTick,
+    now: () => 1_700_000_000_000,
+  });
+  assert.deepEqual(ledger.health(), { ok: true });
+  for (let i = 0; i < 3; i++) {
+    ledger.add([{ key: ["spend"], amount: 10n }], [{ key: ["row", i], value: { i }, bytes: 16 }]);
+    ledger.noteCall();
+  }
+  await disk.attempted(20); // far past the few attempts after which the old ledger gave rows (and sums) up
+  const health = ledger.health();
+  assert.equal(health.ok, false);
+  assert.deepEqual(health, {
+    ok: false,
+    since: 1_700_000_000_000,
+    cause: "TypeError: database or disk is full",
+    unwrittenCalls: 3,
+  });
+  // Calls keep being accounted while it fails: their sums merge into the queue.
+  ledger.add([{ key: ["spend"], amount: 5n }, { key: ["tokens"], amount: 7n }]);
+  ledger.noteCall();
+  assert.equal(ledger.health().ok ? 0 : (ledger.health() as { unwrittenCalls: number }).unwrittenCalls, 4);
+  assert.equal(ledger.total(["spend"]), 35n, "the view still counts every unwritten sum");
+
+  disk.state.on = false;
+  await ledger.flush();
+  assert.deepEqual(ledger.health(), { ok: true });
+  assert.equal((await kv.get<Deno.KvU64>(["spend"])).value?.value, 35n);
+  assert.equal((await kv.get<Deno.KvU64>(["tokens"])).value?.value, 7n);
+  for (let i = 0; i < 3; i++) assert.deepEqual((await kv.get(["row", i])).value, { i }, "rows were kept too");
+  assert.ok(lines.some((l) => l.includes("commits land again")));
+  assert.ok(!lines.some((l) => l.includes("dropped")), "nothing dropped");
+  await ledger.close();
+});
+
+Deno.test("rows KV refuses are dropped so the sums of their batch land (rows wait with sums KV refuses too: above)", async () => {
   await using kv = await Deno.openKv(":memory:");
   const lines: string[] = [];
   const ledger = createLedger({
-    kv: wrapKv(kv, () => Promise.reject(new Error("down"))),
+    kv,
     instanceId: "a",
     log: createLogger({ write: (l) => lines.push(l) }),
+    sleep: nextTick,
   });
-  ledger.add([{ key: ["c"], amount: 5n }]);
+  // A value V8 cannot serialize (nested far too deep): KV refuses the row, not the batch's sums.
+  let deep: unknown = [];
+  for (let i = 0; i < 20_000; i++) deep = [deep];
+  ledger.add([{ key: ["spend"], amount: 9n }], [{ key: ["bad-row"], value: deep, bytes: 64 }]);
+  await ledger.flush();
+  assert.equal((await kv.get<Deno.KvU64>(["spend"])).value?.value, 9n);
+  assert.equal((await kv.get(["bad-row"])).value, null);
+  assert.equal(ledger.stats().droppedRows, 1);
+  assert.ok(lines.some((l) => l.includes("dropped the rows of a batch KV refuses")));
   await ledger.close();
-  assert.ok(lines.some((l) => l.includes("giving up on a batch")));
-  assert.equal((await kv.get(["c"])).value, null);
+});
+
+Deno.test("close() waits a bounded time for a failing KV, then logs and returns exactly what it could not write", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const disk = fullDiskKv(kv);
+  const lines: string[] = [];
+  const ledger = createLedger({
+    kv: disk.kv,
+    instanceId: "a",
+    log: createLogger({ write: (l) => lines.push(l) }),
+    sleep: nextTick,
+  });
+  ledger.add([{ key: ["key_spend", "k1", 0], amount: 20_000n }], [{ key: ["row", 1], value: 1, bytes: 8 }]);
+  ledger.add([{ key: ["key_tpm", "k1"], amount: 15n, window: 7 }]);
+  await disk.attempted(2); // the first batch is being retried
+  ledger.add([{ key: ["key_spend", "k1", 0], amount: 1_000n }, { key: ["key_spend", "k2", 0], amount: 3n }]);
+  const left = await ledger.close({ waitMs: 20 });
+  const sorted = left.sums.map((u) => JSON.stringify([u.key, u.window ?? null, String(u.amount)])).sort();
+  assert.deepEqual(
+    sorted,
+    [
+      JSON.stringify([["key_spend", "k1", 0], null, "21000"]), // one line per counter: in flight and queued
+      JSON.stringify([["key_spend", "k2", 0], null, "3"]),
+      JSON.stringify([["key_tpm", "k1"], 7, "15"]),
+    ].sort(),
+  );
+  assert.equal(left.rows, 1);
+  const line = JSON.parse(lines.find((l) => l.includes("shutting down with spend not written"))!);
+  assert.equal(line.level, "error");
+  assert.equal(line.cause, "TypeError: database or disk is full");
+  assert.equal(line.rows, 1);
+  assert.deepEqual(
+    line.sums.map((u: { key: unknown; amount: string }) => JSON.stringify([u.key, u.amount])).sort(),
+    [
+      JSON.stringify([["key_spend", "k1", 0], "21000"]),
+      JSON.stringify([["key_spend", "k2", 0], "3"]),
+      JSON.stringify([["key_tpm", "k1"], "15"]),
+    ].sort(),
+  );
+  // The ledger has stopped: nothing lands later behind the log line's back.
+  const attempts = disk.state.attempts;
+  disk.state.on = false;
+  await nextTick();
+  await nextTick();
+  assert.equal(disk.state.attempts, attempts);
+  assert.equal((await kv.get(["key_spend", "k1", 0])).value, null);
 });
 
 Deno.test("windowed counters: a newer window resets the count atomically; late writes land in the newer one", async () => {
