@@ -1086,6 +1086,11 @@ export interface SpendLogRow {
   retries: number;
   /** A stream that ended without its usage (`metadata`) event. */
   incomplete: boolean;
+  /**
+   * Present when the tokens (and spend) are the gateway's estimate, not Bedrock's count: the client left a stream
+   * mid-generation (input from the request or Anthropic's `message_start`, output from what was relayed).
+   */
+  usage_estimated?: true;
   /** `x-litellm-tags` header values, then the request's `requestMetadata` as `key:value`. */
   request_tags: string[];
   metadata: {

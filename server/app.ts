@@ -144,6 +144,16 @@ export function createFetch(s: AppServices): (req: Request) => Response | Promis
   const full = createApp(s);
   const serveModel = async (req: Request): Promise<Response> => {
     const requestId = s.newId();
+    // With --detailed-debug, say when a client leaves while its call is still being served (it is billed anyway).
+    if (s.log.debugEnabled) {
+      req.signal.addEventListener(
+        "abort",
+        () => s.log.debug("call: the client disconnected", { request_id: requestId }),
+        {
+          once: true,
+        },
+      );
+    }
     try {
       if (req.method !== "POST") throw notAllowed(req);
       // Its answers carry `x-litellm-call-id` already (relayHeaders).

@@ -102,7 +102,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
   // Upstream timeouts of all calls share one timer per duration.
   const deadlines = createDeadlines();
-  const modelCall = createModelCall({ config, router, upstream, now, sink, deadlines });
+  // Streams read on for their usage after their client left (bounded by STREAM_USAGE_GRACE_MS): close() waits.
+  const lingering = new Set<Promise<void>>();
+  const background = (task: Promise<void>, requestId: string) => {
+    log.debug("call: the client left after generation ended; reading the stream on for its usage", {
+      request_id: requestId,
+    });
+    const p = task.finally(() => lingering.delete(p));
+    lingering.add(p);
+  };
+  const modelCall = createModelCall({ config, router, upstream, now, sink, deadlines, background });
   const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines });
   const health = createHealth({ config, router, upstream, now, newId, sink });
 
@@ -144,6 +153,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const started = performance.now();
       const left = () => Math.max(0, closeWaitMs - (performance.now() - started));
       await router.close();
+      await within(Promise.all(lingering), left());
       // Background work (soft-budget markers, old windows' clean-up) may itself wait for KV: bounded too.
       await within(keys.admission.idle(), left());
       await ledger.close({ waitMs: left() });

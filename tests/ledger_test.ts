@@ -217,27 +217,6 @@ Deno.test("a KV that keeps failing: nothing is dropped, health says why and how 
   await ledger.close();
 });
 
-Deno.test("rows KV refuses are dropped so the sums of their batch land (rows wait with sums KV refuses too: above)", async () => {
-  await using kv = await Deno.openKv(":memory:");
-  const lines: string[] = [];
-  const ledger = createLedger({
-    kv,
-    instanceId: "a",
-    log: createLogger({ write: (l) => lines.push(l) }),
-    sleep: nextTick,
-  });
-  // A value V8 cannot serialize (nested far too deep): KV refuses the row, not the batch's sums.
-  let deep: unknown = [];
-  for (let i = 0; i < 20_000; i++) deep = [deep];
-  ledger.add([{ key: ["spend"], amount: 9n }], [{ key: ["bad-row"], value: deep, bytes: 64 }]);
-  await ledger.flush();
-  assert.equal((await kv.get<Deno.KvU64>(["spend"])).value?.value, 9n);
-  assert.equal((await kv.get(["bad-row"])).value, null);
-  assert.equal(ledger.stats().droppedRows, 1);
-  assert.ok(lines.some((l) => l.includes("dropped the rows of a batch KV refuses")));
-  await ledger.close();
-});
-
 Deno.test("close() waits a bounded time for a failing KV, then logs and returns exactly what it could not write", async () => {
   await using kv = await Deno.openKv(":memory:");
   const disk = fullDiskKv(kv);

@@ -10,6 +10,7 @@ import { jsonObject, type ModelOperationSpec, parseJsonBody } from "./operation.
 import { ConverseRequest, ConverseStreamRequest, formatZodIssues } from "./schemas.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
 import { readUsage } from "./usage.ts";
+import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";
 
 export function converseOperation(stream: boolean): ModelOperationSpec {
   const schema = stream ? ConverseStreamRequest : ConverseRequest;
@@ -22,6 +23,11 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
       if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
       return { json, requestMetadata: checked.data.requestMetadata };
     },
+    estimate: (_body, request) => ({
+      inputTokens: estimateInputTokens(request.json),
+      maxOutputTokens: requestedMaxTokens(request.json),
+      billable: true,
+    }),
     answer(_headers, body) {
       const parsed = jsonObject(body);
       if (!parsed) return { problem: "upstream response was not JSON" };

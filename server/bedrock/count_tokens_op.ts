@@ -45,6 +45,8 @@ export const countTokensOperation: ModelOperationSpec = {
     if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
     return { json };
   },
+  // Free: nothing to hold against a budget or tokens per minute.
+  estimate: () => ({ inputTokens: 0, maxOutputTokens: 0, billable: false }),
   // No usage: counting tokens is free, and must not count toward a key's tokens per minute either.
   answer: () => ({}),
   mock(text, request, requestId) {

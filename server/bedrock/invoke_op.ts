@@ -12,6 +12,7 @@ import { mockDeltas } from "./mock_stream.ts";
 import { jsonObject, type ModelOperationSpec, parseJsonBody, pickHeaders, type PreparedRequest } from "./operation.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
 import { readUsage, type Usage } from "./usage.ts";
+import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";
 
 /** Headers both operations bind (`InvokeModelRequest` / `InvokeModelWithResponseStreamRequest` in the model). */
 const COMMON_HEADERS = [
@@ -179,6 +180,13 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
       const json = expectsJson(headers.get("content-type")) ? parseJsonBody(body) : undefined;
       return { json, requestMetadata: requestMetadataOf(headers), headers: pickHeaders(headers, bound) };
     },
+    // A body that is not JSON (declared some other type) is judged by its size: a byte per character.
+    estimate: (body, request) =>
+      request.json === undefined ? { inputTokens: Math.ceil(body.byteLength / 4), billable: true } : {
+        inputTokens: estimateInputTokens(request.json),
+        maxOutputTokens: requestedMaxTokens(request.json),
+        billable: true,
+      },
     answer(headers, body) {
       const latency = Number(headers.get("x-amzn-bedrock-invocation-latency") ?? NaN);
       const usage = tokenHeaderUsage(headers) ?? anthropicBodyUsage(jsonObject(body));

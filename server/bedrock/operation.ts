@@ -6,6 +6,7 @@
  * admission, routing, retries, signing, relaying, accounting — is the same for all of them (`model_call.ts`).
  */
 import { validation } from "../errors.ts";
+import type { RequestEstimate } from "../spend/call_record.ts";
 import type { StreamUsageSource } from "./stream_tap.ts";
 import type { Usage } from "./usage.ts";
 
@@ -35,6 +36,8 @@ export interface ModelOperationSpec {
   streamUsage: StreamUsageSource;
   /** Validates the body (and bound headers); throws a ValidationException. */
   prepare(body: Uint8Array, headers: Headers): PreparedRequest;
+  /** What a validated request is expected to use (`expected_usage.ts`): holds, and hang-up estimates. */
+  estimate(body: Uint8Array, request: PreparedRequest): RequestEstimate;
   /** Reads usage from a successful non-stream answer. */
   answer(headers: Headers, body: Uint8Array): AnswerFacts;
   /** A `mock_response` deployment's answer to this request, in the operation's wire format. */

@@ -106,7 +106,8 @@ export function createPassthroughCall(deps: PassthroughCallDeps) {
     }
 
     const timeoutMs = route.stream ? config.router.streamTimeoutMs : config.router.timeoutMs;
-    const control = startAttempt(req.signal, timeoutMs, deadlines);
+    // A JSON exchange, once sent, runs to its end whatever the client does (it is recorded all the same).
+    const control = startAttempt(route.stream ? req.signal : undefined, timeoutMs, deadlines);
     let response: Response;
     try {
       response = await upstream.post(target, body, headers, control.signal);

@@ -5,12 +5,18 @@
  * the `amazon-bedrock-invocationMetrics` that InvokeModelWithResponseStream puts in its last `chunk`), the type and
  * message of an in-stream exception, and (only when prompts are stored) the response text.
  *
+ * It also notes what a client that hangs up is billed for: whether generation has ended (`messageStop`; Anthropic's
+ * `message_delta` with a `stop_reason`, or `message_stop`), so the relay knows the usage event is moments away; and,
+ * for an estimate when it never comes, how much output text was relayed and the input usage Anthropic's
+ * `message_start` reports.
+ *
  * The tap never changes or holds the bytes it is shown. Its memory is the decoder's one frame in progress
  * (plus the response text when `keepText` is on); nothing is kept per frame.
  */
 import { EventStreamDecoder, type EventStreamMessage } from "../../sdk/eventstream.ts";
 import type { CallRecord } from "../spend/call_record.ts";
-import { readUsage } from "./usage.ts";
+import { TextTally } from "./expected_usage.ts";
+import { readUsage, type Usage } from "./usage.ts";
 
 const textDecoder = new TextDecoder();
 
@@ -39,6 +45,13 @@ function jsonPayload(m: EventStreamMessage): Record<string, unknown> | undefined
  * of InvokeModelWithResponseStream, or nowhere (InvokeAgent: nothing is billed, and no frame marks the end).
  */
 export type StreamUsageSource = "metadata" | "invocationMetrics" | "none";
+
+/** A ConverseStream `contentBlockDelta`'s delta: text, a tool's input JSON, or reasoning. */
+interface ConverseDelta {
+  text?: unknown;
+  toolUse?: { input?: unknown };
+  reasoningContent?: { text?: unknown };
+}
 
 export interface StreamTapOptions {
   /** Assemble the streamed text into `record.responseBody` (only when prompts are stored in spend logs). */
@@ -88,8 +101,28 @@ function nativeText(event: Record<string, unknown>): string {
   for (const key of ["outputText", "generation", "completion", "text"]) {
     if (typeof event[key] === "string") return event[key] as string;
   }
-  return "";
+  const outputs = event.outputs as Array<{ text?: unknown }> | undefined; // Mistral
+  return Array.isArray(outputs) && typeof outputs[0]?.text === "string" ? outputs[0].text : "";
 }
+
+/** Output a model-native event generates besides answer text: tool input JSON and thinking (Anthropic). */
+function nativeOtherOutput(event: Record<string, unknown>): string {
+  const delta = event.delta as { partial_json?: unknown; thinking?: unknown } | undefined;
+  if (typeof delta?.partial_json === "string") return delta.partial_json;
+  return typeof delta?.thinking === "string" ? delta.thinking : "";
+}
+
+/** A model-native event that ends generation: Anthropic's `message_stop` or a stop reason (Anthropic, Llama, …). */
+function endsGeneration(event: Record<string, unknown>): boolean {
+  if (event.type === "message_stop") return true;
+  const delta = event.delta as { stop_reason?: unknown } | undefined;
+  if (event.type === "message_delta") return typeof delta?.stop_reason === "string";
+  const outputs = event.outputs as Array<{ stop_reason?: unknown }> | undefined;
+  return typeof event.stop_reason === "string" || typeof event.completionReason === "string" ||
+    event.is_finished === true || (Array.isArray(outputs) && typeof outputs[0]?.stop_reason === "string");
+}
+
+const count = (v: unknown): number => typeof v === "number" && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
 
 /**
  * Watches one event stream for accounting.
@@ -109,7 +142,13 @@ export class StreamTap {
   #parsing = true;
   #sawMetadata = false;
   #sawException = false;
+  #generationEnded = false;
   #text = "";
+  /** Output relayed so far (answer text, tool input, reasoning), for an estimate. */
+  readonly #output = new TextTally();
+  /** Anthropic's `message_start` usage (exact input), and the latest `message_delta` output count. */
+  #nativeInput?: { input: number; cacheRead: number; cacheWrite: number };
+  #nativeOutput = 0;
 
   constructor(record: CallRecord, opts: StreamTapOptions) {
     this.#record = record;
@@ -143,6 +182,31 @@ export class StreamTap {
   /** An `exception` or `error` frame has been seen: the stream has already failed. */
   get sawException(): boolean {
     return this.#sawException;
+  }
+
+  /**
+   * The model has finished generating (`messageStop`; Anthropic's `message_delta` with a stop reason, or
+   * `message_stop`): what follows is the usage event. Always false for streams that report no usage.
+   */
+  get generationEnded(): boolean {
+    return this.#generationEnded;
+  }
+
+  /**
+   * Usage estimated for a stream stopped before its usage event: input from Anthropic's `message_start` when it came,
+   * else `requestInputTokens` (estimated from the request); output from the text relayed so far, or Anthropic's
+   * running `output_tokens` when that is more.
+   */
+  estimatedUsage(requestInputTokens: number): Usage {
+    const input = this.#nativeInput ?? { input: requestInputTokens, cacheRead: 0, cacheWrite: 0 };
+    const outputTokens = Math.max(this.#output.tokens, this.#nativeOutput);
+    return {
+      inputTokens: input.input,
+      outputTokens,
+      totalTokens: input.input + outputTokens + input.cacheRead + input.cacheWrite,
+      cacheReadInputTokens: input.cacheRead,
+      cacheWriteInputTokens: input.cacheWrite,
+    };
   }
 
   /**
@@ -180,16 +244,35 @@ export class StreamTap {
       this.#text += utf8(binary);
       return;
     }
-    const hasMetrics = binary.includes(INVOCATION_METRICS);
-    if (!hasMetrics && !this.#keepText) return;
+    // Every chunk is read: the output it carries counts toward an estimate should the client leave mid-way.
     let event: Record<string, unknown>;
     try {
       event = JSON.parse(utf8(binary));
     } catch {
       return;
     }
-    if (this.#keepText) this.#text += nativeText(event);
-    const usage = hasMetrics ? readUsage(invocationMetricsUsage(event)) : undefined;
+    if (!event || typeof event !== "object") return;
+    const text = nativeText(event);
+    this.#output.add(text);
+    this.#output.add(nativeOtherOutput(event));
+    if (this.#keepText) this.#text += text;
+    if (endsGeneration(event)) this.#generationEnded = true;
+    if (event.type === "message_start") {
+      const u = (event.message as { usage?: Record<string, unknown> } | undefined)?.usage;
+      if (u && typeof u === "object") {
+        this.#nativeInput = {
+          input: count(u.input_tokens),
+          cacheRead: count(u.cache_read_input_tokens),
+          cacheWrite: count(u.cache_creation_input_tokens),
+        };
+      }
+    } else if (event.type === "message_delta") {
+      this.#nativeOutput = Math.max(
+        this.#nativeOutput,
+        count((event.usage as { output_tokens?: unknown })?.output_tokens),
+      );
+    }
+    const usage = binary.includes(INVOCATION_METRICS) ? readUsage(invocationMetricsUsage(event)) : undefined;
     if (usage) {
       this.#sawMetadata = true;
       this.#record.usage = usage;
@@ -207,9 +290,16 @@ export class StreamTap {
           this.#sawMetadata = true;
           record.usage = usage;
         }
-      } else if (event === "contentBlockDelta" && this.#keepText) {
-        const delta = jsonPayload(m)?.delta as { text?: unknown } | undefined;
-        if (typeof delta?.text === "string") this.#text += delta.text;
+      } else if (event === "contentBlockDelta") {
+        // Read for an estimate should the client leave mid-way: answer text, tool input, reasoning.
+        const delta = jsonPayload(m)?.delta as ConverseDelta | undefined;
+        if (typeof delta?.text === "string") {
+          this.#output.add(delta.text);
+          if (this.#keepText) this.#text += delta.text;
+        } else if (typeof delta?.toolUse?.input === "string") this.#output.add(delta.toolUse.input);
+        else if (typeof delta?.reasoningContent?.text === "string") this.#output.add(delta.reasoningContent.text);
+      } else if (event === "messageStop") {
+        this.#generationEnded = true;
       } else if (event === "chunk") {
         this.#inspectChunk(m);
       }

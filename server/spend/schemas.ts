@@ -53,6 +53,11 @@ export const SpendLogRow = z.object({
   error_message: z.string().nullable(),
   retries: z.number().int().nonnegative(),
   incomplete: z.boolean().meta({ description: "A stream that ended without its usage (`metadata`) event." }),
+  usage_estimated: z.literal(true).optional().meta({
+    description: "Present when the tokens (and spend) are the gateway's estimate, not Bedrock's count: the client " +
+      "left a stream mid-generation (input from the request or Anthropic's `message_start`, output from what was " +
+      "relayed).",
+  }),
   request_tags: z.array(z.string()).meta({
     description: "`x-litellm-tags` header values, then the request's `requestMetadata` as `key:value`.",
   }),

@@ -27,7 +27,7 @@ const MAX_TAGS = 32;
 const MAX_TAG_CHARS = 128;
 const MAX_METADATA_CHARS = 2048;
 /**
- * V8's serialization (what Deno KV stores) of a row apart from its string values: the object, 35 property names
+ * V8's serialization (what Deno KV stores) of a row apart from its string values: the object, 36 property names
  * (~430 characters, one byte each), numbers (at most 9 bytes each), booleans, nulls, and the arrays' and objects'
  * tags. String values are counted separately at two bytes per character plus `STRING_BYTES` each.
  */
@@ -192,6 +192,7 @@ export function spendLogRow(record: CallRecord, quote: Quote): StoredRow {
     error_message: record.status === "success" ? null : record.errorMessage?.slice(0, MAX_ERROR_CHARS) ?? null,
     retries: record.retries,
     incomplete: record.incomplete ?? false,
+    ...record.usageEstimated ? { usage_estimated: true as const } : {},
     request_tags: tags,
     metadata,
     messages: messages.value,
