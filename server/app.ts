@@ -114,6 +114,7 @@ async function modelRoute(s: AppServices, req: Request, requestId: string): Prom
       caller: principal.caller,
       allowedModels: principal.allowedModels,
       requestTags: tagsOf(req.headers),
+      reserve: (modelName, estimate) => s.admission.hold(requestId, modelName, estimate),
     });
   } catch (e) {
     // Refused before accounting saw it (bad input, model not allowed): free the key's parallel slot.
@@ -210,6 +211,7 @@ export function createApp(s: AppServices): Hono<Env> {
         requestId,
         caller: principal.caller,
         requestTags: tagsOf(c.req.raw.headers),
+        reserve: (label, estimate) => s.admission.hold(requestId, label, estimate),
       });
     } catch (e) {
       s.admission.release(requestId);

@@ -12,11 +12,13 @@ import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
 import { createSigV4Signer } from "./bedrock/sigv4.ts";
 import { createUpstream } from "./bedrock/upstream.ts";
 import { createKeyServices } from "./keys/services.ts";
+import { createHolds } from "./limits/holds.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createHealth } from "./router/health.ts";
 import { createRouter } from "./router/router.ts";
 import type { CallRecord, CallSink } from "./spend/call_record.ts";
 import { createPricing } from "./spend/cost.ts";
+import { createHoldPricing } from "./spend/hold_price.ts";
 import { CLOSE_WAIT_MS, createLedger } from "./spend/ledger.ts";
 import { priceTablesFor } from "./spend/price_table.ts";
 import { createSpendServices } from "./spend/services.ts";
@@ -47,7 +49,10 @@ export interface GatewayDeps {
 
 export interface Gateway {
   fetch: (req: Request) => Response | Promise<Response>;
-  /** Writes everything queued (spend, counters) to KV now; resolves once it is there. */
+  /**
+   * Writes everything queued (spend, counters) to KV now, then runs the upkeep of this instance's slices of limits
+   * (re-based on what is now in KV, or given back when idle); resolves once both are done.
+   */
   flush(): Promise<void>;
   /**
    * Shutdown's accounting: waits at most `closeWaitMs` (10 s by default) for everything queued to reach KV, then
@@ -76,7 +81,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const ledger = createLedger({ kv, instanceId: newId(), log, now, sleep: deps.ledgerSleep });
   const closeWaitMs = deps.closeWaitMs ?? CLOSE_WAIT_MS;
   const pricing = createPricing(config, { tables: priceTablesFor(config), log });
-  const keys = createKeyServices({ config, kv, ledger, now, newId, log });
+  const holds = createHolds({ kv, ledger, now, log });
+  const keys = createKeyServices({
+    config,
+    kv,
+    ledger,
+    holds,
+    holdPricing: createHoldPricing(config, pricing),
+    now,
+    newId,
+    log,
+  });
   const router = createRouter({ config, random, now, sleep: deps.sleep, kv, log });
   const spend = createSpendServices({
     config,
@@ -148,6 +163,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     flush: async () => {
       await ledger.flush();
       await keys.admission.idle();
+      await keys.admission.maintain();
     },
     close: async () => {
       const started = performance.now();
@@ -157,6 +173,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       // Background work (soft-budget markers, old windows' clean-up) may itself wait for KV: bounded too.
       await within(keys.admission.idle(), left());
       await ledger.close({ waitMs: left() });
+      // Slices of limits go back once this instance's spend is in KV (left to expire if KV cannot take it).
+      await within(keys.admission.close(), left());
     },
   };
 }

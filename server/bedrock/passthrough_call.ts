@@ -48,6 +48,8 @@ export function createPassthroughCall(deps: PassthroughCallDeps) {
     const body = await readBody(req, config.maxRequestBodyBytes);
     const checked = route.schema.safeParse(parseJsonBody(body));
     if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
+    // No token cost: only a key's requests per minute are held.
+    await ctx.reserve?.(route.label, { inputTokens: 0, maxOutputTokens: 0, billable: false });
 
     const runtime = route.api === "runtime";
     const endpoint = runtime ? account.runtimeEndpoint : account.agentRuntimeEndpoint;

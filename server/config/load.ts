@@ -31,6 +31,11 @@ const DEFAULT_MAX_BODY = 20 * 1024 * 1024;
  */
 const DEFAULT_KEY_COUNTER_MAX_AGE_MS = 1_000;
 const DAY_MS = 86_400_000;
+/**
+ * Output tokens held for a call whose request sets no `maxTokens`/`max_tokens`: many SDKs default to 4096, and a hold
+ * only decides admission while calls run together (settlement bills the real usage).
+ */
+const DEFAULT_HOLD_OUTPUT_TOKENS = 4096;
 
 /** Formats zod issues as `path: message` with LiteLLM-style YAML paths (`model_list[1].litellm_params.x`). */
 function issuePaths(error: z.ZodError): string[] {
@@ -117,6 +122,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     keyCacheTtlMs: general.key_cache_ttl_ms ?? 2_000,
     keyCounterMaxAgeMs: general.key_counter_max_age_ms ?? DEFAULT_KEY_COUNTER_MAX_AGE_MS,
     storePrompts: general.store_prompts_in_spend_logs ?? false,
+    defaultHoldOutputTokens: general.default_hold_output_tokens ?? DEFAULT_HOLD_OUTPUT_TOKENS,
     spendLogRetentionMs: (general.spend_logs_retention_days ?? 30) * DAY_MS,
     modelPricesFile: general.model_prices_file,
     metricsPublic: general.metrics_public ?? false,

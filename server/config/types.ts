@@ -86,6 +86,8 @@ export interface GatewayConfig {
    */
   keyCounterMaxAgeMs: number;
   storePrompts: boolean;
+  /** Output tokens held for a call whose request does not limit them (`general_settings.default_hold_output_tokens`). */
+  defaultHoldOutputTokens: number;
   spendLogRetentionMs: number;
   modelPricesFile?: string;
   metricsPublic: boolean;

@@ -113,6 +113,7 @@ function resolve(own: TokenPrices, fromTable: ModelPrices | undefined): ModelPri
     if (v !== undefined) out[f] = v;
   }
   if (!hasOwn && fromTable?.above200k) out.above200k = fromTable.above200k;
+  if (fromTable?.maxOutputTokens !== undefined) out.maxOutputTokens = fromTable.maxOutputTokens;
   return out;
 }
 

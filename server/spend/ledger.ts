@@ -44,6 +44,7 @@
  * it, so it cannot hold back the sums; when the sums fail alone too, KV itself is failing and the rows stay queued.
  */
 import { isBusy } from "../kv/retry.ts";
+import { WINDOW_SHIFT, windowedCount } from "../kv/windowed.ts";
 import type { Logger } from "../log.ts";
 
 /** One increment: `amount` added to the KvU64 at `key`. */
@@ -179,15 +180,7 @@ export interface Ledger {
 /** How long `close()` waits for a failing KV before it logs what it could not write (SIGTERM's bound). */
 export const CLOSE_WAIT_MS = 10_000;
 
-/** Windowed counters: window number above this bit, count below it (2^36 counts per window, 2^28 windows). */
-export const WINDOW_SHIFT = 36n;
-const COUNT_MASK = (1n << WINDOW_SHIFT) - 1n;
-
-/** The count a windowed counter's stored value holds for `window` (zero when it holds an older window). */
-export function windowedCount(value: bigint | undefined, window: number): bigint {
-  if (value === undefined) return 0n;
-  return value >> WINDOW_SHIFT === BigInt(window) ? value & COUNT_MASK : 0n;
-}
+export { WINDOW_SHIFT, windowedCount };
 
 /**
  * `["ledger_batch", instanceId, seq]` → `true`, expiring after a day: proof that one batch committed, so a retry

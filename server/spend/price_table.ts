@@ -21,6 +21,8 @@ import builtIn from "./prices.json" with { type: "json" };
 export interface ModelPrices extends TokenPrices {
   /** Anthropic's long-context tier: every token of a call whose prompt exceeds 200k tokens is billed at these. */
   above200k?: TokenPrices;
+  /** The most output tokens one call can produce (LiteLLM's `max_output_tokens`); caps the default hold. */
+  maxOutputTokens?: number;
 }
 
 export type PriceTable = ReadonlyMap<string, ModelPrices>;
@@ -37,6 +39,7 @@ const PriceEntry = z.looseObject({
   output_cost_per_token_above_200k_tokens: price,
   cache_read_input_token_cost_above_200k_tokens: price,
   cache_creation_input_token_cost_above_200k_tokens: price,
+  max_output_tokens: z.number().int().positive().optional(),
 });
 
 const PRICE_FIELDS = [
@@ -75,6 +78,7 @@ function pricesOf(e: z.infer<typeof PriceEntry>): ModelPrices | undefined {
     tier.cacheWrite = e.cache_creation_input_token_cost_above_200k_tokens;
   }
   if (Object.keys(tier).length) p.above200k = tier;
+  if (e.max_output_tokens !== undefined) p.maxOutputTokens = e.max_output_tokens;
   return Object.keys(p).length ? p : undefined;
 }
 
