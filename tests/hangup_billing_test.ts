@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { EventStreamDecoder, type EventStreamMessage } from "../sdk/eventstream.ts";
 import { Latch } from "./fake_bedrock.ts";
 import { converseBody, debugLog, MASTER_KEY, setupSpend, sonnetNanos } from "./spend_helpers.ts";
-import type { KeysSetupOptions } from "./keys_helpers.ts";
+import { type KeysSetupOptions, kvSpendNanos } from "./keys_helpers.ts";
 
 /** A gateway logging at debug level, with a way to wait for one of its lines. */
 async function setup(opts: KeysSetupOptions = {}) {
@@ -234,4 +234,88 @@ Deno.test("invoke-with-response-stream: hung up mid-generation, input from messa
     cacheReadInputTokens: 0,
     cacheWriteInputTokens: 0,
   });
+});
+
+Deno.test("under load: 70 calls hung up at every stage on three routes; every call Bedrock served is billed", async () => {
+  await using t = await setup();
+  const g = await t.generate({ max_budget: 100 });
+  const KINDS = 7;
+  const CALLS = 10 * KINDS;
+  const arrived = Array.from({ length: CALLS }, () => new Latch());
+  const rest = new Latch(); // what follows a pause, for the streams whose generation had ended
+  const never = new Latch();
+  t.fake.handler = (rec) => {
+    const i = Number(/call-(\d+)/.exec(new TextDecoder().decode(rec.body))?.[1]);
+    arrived[i].release();
+    switch (i % KINDS) {
+      case 1:
+        return { kind: "converse", usage: { inputTokens: 30, outputTokens: 9 }, waitFor: rest };
+      case 2:
+        return { kind: "stream", pauseAfter: { frames: 2, latch: never } };
+      case 3:
+        return { kind: "stream", pauseAfter: { frames: 6, latch: rest } }; // before metadata
+      case 4:
+        return { kind: "stream", pauseAfter: { frames: 3, latch: never } };
+      case 5:
+        return { kind: "stream", pauseAfter: { frames: 7, latch: rest } }; // before message_stop
+      case 6:
+        return { kind: "hang" };
+    }
+    return undefined;
+  };
+  const one = async (i: number) => {
+    const kind = i % KINDS;
+    const op = kind === 4 || kind === 5 ? "invoke-with-response-stream" : kind >= 2 ? "converse-stream" : "converse";
+    const body = op === "invoke-with-response-stream"
+      ? JSON.stringify({
+        anthropic_version: "bedrock-2023-05-31",
+        max_tokens: 50,
+        messages: [{ role: "user", content: `call-${i}` }],
+      })
+      : JSON.stringify({
+        messages: [{ role: "user", content: [{ text: `call-${i}` }] }],
+        inferenceConfig: { maxTokens: 50 },
+      });
+    const ac = new AbortController();
+    const pending = fetch(`${t.gw.url}/bedrock/model/claude/${op}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${g.key}`, "content-type": "application/json" },
+      body,
+      signal: ac.signal,
+    });
+    if (kind === 1 || kind === 6) {
+      await arrived[i].wait();
+      ac.abort();
+      await pending.catch(() => {});
+      return;
+    }
+    const res = await pending;
+    if (kind === 0) return void await res.arrayBuffer();
+    const reader = res.body!.getReader();
+    const until = {
+      2: eventType("contentBlockDelta"),
+      3: eventType("messageStop"),
+      4: nativeType("content_block_delta"),
+      5: nativeType("message_delta"),
+    }[kind as 2 | 3 | 4 | 5];
+    await readUntil(reader, until);
+    ac.abort();
+    await reader.cancel().catch(() => {});
+  };
+  await Promise.all(Array.from({ length: CALLS }, (_, i) => one(i)));
+  rest.release();
+  const calls = await t.gw.waitForCalls(CALLS);
+  const served = t.fake.requests.length;
+  assert.equal(served, CALLS);
+  assert.equal(calls.length, served, "one record per served call");
+  const unbilled = calls.filter((c) => !(c.usage && c.usage.totalTokens > 0));
+  assert.deepEqual(unbilled.map((c) => [c.callType, c.status]), [], "every served call is billed");
+  assert.equal(calls.filter((c) => c.usageEstimated).length, 3 * 10, "mid-generation and before the first byte");
+
+  await t.gw.gateway.flush();
+  const rows = (await t.admin("GET", `/spend/logs?api_key=${g.key}&page_size=1000`)).json as Array<{ spend: number }>;
+  assert.equal(rows.length, CALLS);
+  assert.ok(rows.every((r) => r.spend > 0));
+  const rowNanos = rows.reduce((n, r) => n + BigInt(Math.round(r.spend * 1e9)), 0n);
+  assert.equal(await kvSpendNanos(t.gw.kv, g.token), rowNanos, "the key's spend is the sum of its rows");
 });
