@@ -385,3 +385,41 @@ Deno.test("keyId: distinct KV keys never share a counter id (types, separators, 
   // The same key always maps to the same id (a fresh array, as every call builds one).
   assert.equal(keyId(["key_spend", "k1", 1700000000000]), ids.at(-2));
 });
+
+Deno.test("after a quiet interval the first sums are written on the next turn; later ones wait for the interval", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  let commits = 0;
+  let clock = 0;
+  const ledger = createLedger({
+    kv: wrapKv(kv, (real) => {
+      commits++;
+      return real();
+    }),
+    instanceId: "a",
+    log,
+    flushIntervalMs: 3_600_000, // an interval no test waits out
+    monotonic: () => clock,
+  });
+  ledger.add([{ key: ["c"], amount: 1n }]);
+  ledger.add([{ key: ["c"], amount: 2n }]); // same turn: same batch
+  await nextTick();
+  await nextTick();
+  assert.equal(commits, 1);
+  assert.equal((await kv.get<Deno.KvU64>(["c"])).value?.value, 3n);
+  // Just written: the next sums wait for the interval (batched), until a flush.
+  ledger.add([{ key: ["c"], amount: 4n }]);
+  await nextTick();
+  await nextTick();
+  assert.equal(commits, 1);
+  await ledger.flush();
+  assert.equal(commits, 2);
+  await nextTick(); // the round that flushed has ended
+  // Quiet for an interval again: written at once.
+  clock += 3_600_000;
+  ledger.add([{ key: ["c"], amount: 8n }]);
+  await nextTick();
+  await nextTick();
+  assert.equal(commits, 3);
+  assert.equal((await kv.get<Deno.KvU64>(["c"])).value?.value, 15n);
+  await ledger.close();
+});

@@ -6,7 +6,9 @@
  * Writing
  * - `add()` never waits: it queues `Deno.KvU64` sums. A batch is written after a short interval (default 10 ms)
  *   or at once when many counters are pending; at most one commit is in flight, and sums arriving meanwhile wait
- *   for the next interval. `flush()` and `close()` write everything queued (`Gateway.close()` calls `close`).
+ *   for the next interval. After a quiet interval the first sums are written on the next turn instead (so a KV
+ *   that started failing is found out after one call). `flush()` and `close()` write everything queued
+ *   (`Gateway.close()` calls `close`).
  * - Each batch is one `kv.atomic()` of `sum` mutations (exact: no lost updates between instances), plus a batch
  *   marker written under a `versionstamp: null` check, plus this instance's watermark (the batch's sequence
  *   number). A commit that throws is retried; if the throw hid a commit that did land, the retry's check fails on
@@ -305,6 +307,8 @@ export function createLedger(opts: LedgerOptions): Ledger {
   let dropEvents = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | undefined;
+  /** Monotonic ms the last write round ended (a round starting after a quiet interval does not wait). */
+  let lastDrainEnd = -Infinity;
   /** Sums queued so far, and how many of them (in queue order) have been written. */
   let queued = 0;
   let written = 0;
@@ -339,6 +343,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
     }
     running ??= drain().finally(() => {
       running = undefined;
+      lastDrainEnd = monotonic();
       // Sums added while the last commit was landing are picked up by a fresh round.
       if (hasPending()) schedule();
     });
@@ -392,7 +397,11 @@ export function createLedger(opts: LedgerOptions): Ledger {
       kick();
       return;
     }
-    timer ??= setTimeout(kick, flushIntervalMs);
+    // Nothing written for an interval: write on the next turn (after the sums of this one) rather than wait to
+    // gather a batch. At low rates each call's sums reach KV at once, and a KV that has started failing (a full disk)
+    // is found out after one call, not after an interval's worth of calls. Under load batches form as before.
+    const idle = monotonic() - lastDrainEnd >= flushIntervalMs;
+    timer ??= setTimeout(kick, idle ? 0 : flushIntervalMs);
   }
 
   /**
