@@ -56,6 +56,12 @@ export class TextTally {
     this.#ascii += text.length - other;
   }
 
+  /** Characters counted elsewhere (`json_scan.ts`), as `add` would count them. */
+  addCounts(counts: { ascii: number; other: number }): void {
+    this.#ascii += counts.ascii;
+    this.#other += counts.other;
+  }
+
   /** The estimate so far (0 for no text). */
   get tokens(): number {
     return Math.ceil(this.#ascii / 4) + this.#other;
@@ -72,8 +78,11 @@ export function estimateInputTokens(request: unknown): number {
     if (typeof v === "string") tally.add(v);
     else if (Array.isArray(v)) { for (const x of v) stack.push(x); }
     else if (v && typeof v === "object") {
-      for (const [k, x] of Object.entries(v)) {
+      const o = v as Record<string, unknown>;
+      // A parsed JSON object has own properties only: `for…in` walks them without building an entries array.
+      for (const k in o) {
         if (NOT_INPUT.has(k)) continue;
+        const x = o[k];
         if (x && typeof x === "object") media += MEDIA.get(k) ?? 0;
         else if (k === "type" && typeof x === "string") media += MEDIA.get(x) ?? 0;
         stack.push(x);

@@ -16,6 +16,7 @@
 import { EventStreamDecoder, type EventStreamMessage } from "../../sdk/eventstream.ts";
 import type { CallRecord } from "../spend/call_record.ts";
 import { TextTally } from "./expected_usage.ts";
+import { type CharCounts, indexOfAscii, stringValueChars } from "./json_scan.ts";
 import { readUsage, type Usage } from "./usage.ts";
 
 const textDecoder = new TextDecoder();
@@ -62,22 +63,40 @@ export interface StreamTapOptions {
 
 const INVOCATION_METRICS = "amazon-bedrock-invocationMetrics";
 
-/** A `chunk` payload's `bytes` (base64) as a binary string (one char per byte); undefined when absent. */
-function chunkBytes(m: EventStreamMessage): string | undefined {
-  const bytes = jsonPayload(m)?.bytes;
-  if (typeof bytes !== "string") return undefined;
+const BYTES_FIELD = '"bytes":"';
+
+/**
+ * A `chunk` payload's `bytes` (base64) decoded; undefined when absent or not base64. Found without parsing the
+ * payload (`{"bytes":"…","p":"…"}`: base64 holds no quote), as the tap reads every chunk of a stream.
+ */
+function chunkBytes(m: EventStreamMessage): Uint8Array | undefined {
+  const p = m.payload;
+  const start = indexOfAscii(p, BYTES_FIELD);
+  const end = start < 0 ? -1 : p.indexOf(0x22, start + BYTES_FIELD.length);
+  if (end < 0) return undefined;
   try {
-    return atob(bytes);
+    return Uint8Array.fromBase64(textDecoder.decode(p.subarray(start + BYTES_FIELD.length, end)));
   } catch {
     return undefined;
   }
 }
 
-function utf8(binary: string): string {
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return textDecoder.decode(out);
+/** The first of `names` found as a string inside a payload's `delta` object, counted without parsing. */
+function deltaChars(bytes: Uint8Array, names: readonly string[]): CharCounts | undefined {
+  const at = indexOfAscii(bytes, '"delta":');
+  if (at < 0) return undefined;
+  for (const name of names) {
+    const c = stringValueChars(bytes, name, at);
+    if (c) return c;
+  }
+  return undefined;
 }
+
+/** Where a ConverseStream delta carries output: answer or reasoning `text`, a tool's `input`. */
+const CONVERSE_DELTA_TEXT = ["text", "input"] as const;
+/** Where an Anthropic `content_block_delta` carries output: `text`, a tool's `partial_json`, `thinking`. */
+const ANTHROPIC_DELTA_TEXT = ["text", "partial_json", "thinking"] as const;
+const ANTHROPIC_TEXT_DELTA = '"type":"content_block_delta"';
 
 /** The invocation metrics of a model-native chunk as a Bedrock usage object (undefined when it has none). */
 export function invocationMetricsUsage(chunk: unknown): Record<string, number> | undefined {
@@ -238,16 +257,22 @@ export class StreamTap {
    */
   #inspectChunk(m: EventStreamMessage): void {
     if (this.#usageFrom === "metadata" || (this.#usageFrom === "none" && !this.#keepText)) return;
-    const binary = chunkBytes(m);
-    if (binary === undefined) return;
+    const bytes = chunkBytes(m);
+    if (bytes === undefined) return;
     if (this.#usageFrom === "none") {
-      this.#text += utf8(binary);
+      this.#text += textDecoder.decode(bytes);
       return;
     }
-    // Every chunk is read: the output it carries counts toward an estimate should the client leave mid-way.
+    // Every chunk is read: the output it carries counts toward an estimate should the client leave mid-way. Text
+    // deltas (most chunks) are counted without parsing; the others (message start, stop, metrics) are parsed.
+    const hasMetrics = indexOfAscii(bytes, INVOCATION_METRICS) >= 0;
+    if (!this.#keepText && !hasMetrics && indexOfAscii(bytes, ANTHROPIC_TEXT_DELTA) >= 0) {
+      const chars = deltaChars(bytes, ANTHROPIC_DELTA_TEXT);
+      if (chars) return this.#output.addCounts(chars);
+    }
     let event: Record<string, unknown>;
     try {
-      event = JSON.parse(utf8(binary));
+      event = JSON.parse(textDecoder.decode(bytes));
     } catch {
       return;
     }
@@ -272,7 +297,7 @@ export class StreamTap {
         count((event.usage as { output_tokens?: unknown })?.output_tokens),
       );
     }
-    const usage = binary.includes(INVOCATION_METRICS) ? readUsage(invocationMetricsUsage(event)) : undefined;
+    const usage = hasMetrics ? readUsage(invocationMetricsUsage(event)) : undefined;
     if (usage) {
       this.#sawMetadata = true;
       this.#record.usage = usage;
@@ -291,8 +316,12 @@ export class StreamTap {
           record.usage = usage;
         }
       } else if (event === "contentBlockDelta") {
-        // Read for an estimate should the client leave mid-way: answer text, tool input, reasoning.
+        // Counted for an estimate should the client leave mid-way (answer text, tool input, reasoning): without
+        // parsing, unless the text is kept or the delta has an unexpected shape.
+        const chars = this.#keepText ? undefined : deltaChars(m.payload, CONVERSE_DELTA_TEXT);
+        if (chars) return this.#output.addCounts(chars);
         const delta = jsonPayload(m)?.delta as ConverseDelta | undefined;
+
         if (typeof delta?.text === "string") {
           this.#output.add(delta.text);
           if (this.#keepText) this.#text += delta.text;

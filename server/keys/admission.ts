@@ -84,6 +84,8 @@ const MAX_TRACKED_BUDGETS = 10_000;
  */
 export const MAX_UNWRITTEN_CALLS = 4;
 
+type LimitKind = "budget" | "tpm" | "rpm";
+
 /** A call between `admit` and its end. */
 interface Admitted {
   /** The virtual key's record (undefined for the master key or an open gateway). */
@@ -92,6 +94,18 @@ interface Admitted {
   billable: boolean;
   ticket?: HoldTicket;
   limits?: Limit[];
+  /** What each of `limits` limits. */
+  kinds?: LimitKind[];
+}
+
+/** A key record's limits in the units holds count in, and their scope names: built once per record. */
+interface KeyLimits {
+  budgetNanos?: bigint;
+  tpm?: bigint;
+  rpm?: bigint;
+  budgetScope: string;
+  tpmScope: string;
+  rpmScope: string;
 }
 
 /** Over budget: typed so SDKs do not retry (not a throttle), yet still a Bedrock exception they know. */
@@ -176,31 +190,51 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     return a;
   }
 
+  /** Per record (records are replaced, never changed, when re-read). */
+  const keyLimits = new WeakMap<KeyRecord, KeyLimits>();
+  function keyLimitsOf(r: KeyRecord): KeyLimits {
+    let k = keyLimits.get(r);
+    if (!k) {
+      k = {
+        budgetNanos: r.maxBudget === undefined ? undefined : usdToNanos(r.maxBudget),
+        tpm: r.tpmLimit === undefined ? undefined : BigInt(r.tpmLimit),
+        rpm: r.rpmLimit === undefined ? undefined : BigInt(r.rpmLimit),
+        budgetScope: `budget:${r.id}`,
+        tpmScope: `tpm:${r.id}`,
+        rpmScope: `rpm:${r.id}`,
+      };
+      keyLimits.set(r, k);
+    }
+    return k;
+  }
+
   /** The limits a key's call is held against, with its expected cost and tokens. */
-  function limitsOf(r: KeyRecord, t: number, nanos: bigint, tokens: number): Limit[] {
-    const limits: Limit[] = [];
+  function limitsOf(r: KeyRecord, t: number, nanos: bigint, tokens: number): { limits: Limit[]; kinds: LimitKind[] } {
+    const k = keyLimitsOf(r);
+    const limits: Limit[] = [], kinds: LimitKind[] = [];
     const minute = minuteOf(t);
-    if (r.maxBudget !== undefined && nanos > 0n) {
-      const counter = spendKey(r.id, budgetWindow(r, t).start);
-      limits.push({ scope: `budget:${r.id}`, counter, limit: usdToNanos(r.maxBudget), hold: nanos });
-    }
-    if (r.tpmLimit !== undefined && tokens > 0) {
+    if (k.budgetNanos !== undefined && nanos > 0n) {
       limits.push({
-        scope: `tpm:${r.id}`,
-        counter: tpmKey(r.id),
-        window: minute,
-        limit: BigInt(r.tpmLimit),
-        hold: BigInt(tokens),
+        scope: k.budgetScope,
+        counter: spendKey(r.id, budgetWindow(r, t).start),
+        limit: k.budgetNanos,
+        hold: nanos,
       });
+      kinds.push("budget");
     }
-    if (r.rpmLimit !== undefined) {
-      limits.push({ scope: `rpm:${r.id}`, counter: rpmKey(r.id), window: minute, limit: BigInt(r.rpmLimit), hold: 1n });
+    if (k.tpm !== undefined && tokens > 0) {
+      limits.push({ scope: k.tpmScope, counter: tpmKey(r.id), window: minute, limit: k.tpm, hold: BigInt(tokens) });
+      kinds.push("tpm");
     }
-    return limits;
+    if (k.rpm !== undefined) {
+      limits.push({ scope: k.rpmScope, counter: rpmKey(r.id), window: minute, limit: k.rpm, hold: 1n });
+      kinds.push("rpm");
+    }
+    return { limits, kinds };
   }
 
   /** A refused hold as the client sees it. */
-  function refusal(r: KeyRecord, limit: Limit, refused: Refusal, t: number): GatewayError {
+  function refusal(r: KeyRecord, kind: LimitKind, limit: Limit, refused: Refusal, t: number): GatewayError {
     if (refused.reason === "unavailable") {
       return new GatewayError(
         503,
@@ -210,7 +244,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       );
     }
     const inFlight = `calls in flight hold ${refused.held} more`;
-    if (limit.scope.startsWith("budget:")) {
+    if (kind === "budget") {
       if (refused.settled >= limit.limit) return budgetExceeded(refused.settled, r.maxBudget!);
       return throttled(
         `Budget held by calls in flight: current cost ${nanosToUsd(refused.settled)} and calls in flight hold ` +
@@ -218,7 +252,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         1,
       );
     }
-    if (limit.scope.startsWith("tpm:")) {
+    if (kind === "tpm") {
       return throttled(
         `Rate limit exceeded: this key allows ${r.tpmLimit} tokens per minute (${refused.settled} used, ${inFlight})`,
         secondsToNextMinute(t),
@@ -318,18 +352,20 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       if (!r) return;
       const t = now();
       const expected = holdPricing(modelName, estimate);
-      const limits = limitsOf(r, t, expected.nanos, expected.tokens);
+      const { limits, kinds } = limitsOf(r, t, expected.nanos, expected.tokens);
       if (!limits.length) return;
-      const placed = await holds.place(limits);
-      if ("refused" in placed) throw refusal(r, limits[placed.index], placed, t);
+      const placing = holds.place(limits);
+      const placed = placing instanceof Promise ? await placing : placing;
+      if ("refused" in placed) throw refusal(r, kinds[placed.index], limits[placed.index], placed, t);
       if (admitted.get(requestId) !== a) {
         placed.release(); // the call ended while its holds were being placed
         return;
       }
       a.ticket = placed;
       a.limits = limits;
+      a.kinds = kinds;
       // A request is a request once admitted: counted now, in the minute it started.
-      const rpm = limits.findIndex((l) => l.scope.startsWith("rpm:"));
+      const rpm = kinds.indexOf("rpm");
       if (rpm >= 0) {
         const used: Used = { counter: limits[rpm].counter, window: limits[rpm].window, amount: 1n };
         ledger.add([{ key: used.counter, amount: 1n, window: used.window }]);
@@ -347,22 +383,25 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       if (!a || !r) return;
       const t = now();
       const sums: LedgerSum[] = [];
-      const used = new Map<string, Used>();
+      let spent: Used | undefined, tokens: Used | undefined;
       if (costNanos > 0n) {
         const windowStart = budgetWindow(r, t).start;
-        sums.push({ key: spendKey(r.id, windowStart), amount: costNanos });
-        used.set("budget", { counter: spendKey(r.id, windowStart), amount: costNanos });
+        spent = { counter: spendKey(r.id, windowStart), amount: costNanos };
+        sums.push({ key: spent.counter, amount: costNanos });
         cleanOldWindows(r, windowStart);
       }
       if (r.tpmLimit !== undefined && record.usage) {
-        const tokens = { counter: tpmKey(r.id), amount: BigInt(record.usage.totalTokens), window: minuteOf(t) };
+        tokens = { counter: tpmKey(r.id), amount: BigInt(record.usage.totalTokens), window: minuteOf(t) };
         sums.push({ key: tokens.counter, amount: tokens.amount, window: tokens.window });
-        used.set("tpm", tokens);
       }
       ledger.add(sums);
       if (a.ticket) {
-        // Each hold is replaced by what was used (nothing, for a call that failed).
-        a.ticket.settle(a.limits!.map((l) => used.get(l.scope.slice(0, l.scope.indexOf(":"))) ?? { ...l, amount: 0n }));
+        // Each hold is replaced by what was used (nothing, for a call that failed); rpm was settled at admission.
+        a.ticket.settle(
+          a.kinds!.map((kind, i) =>
+            (kind === "budget" ? spent : kind === "tpm" ? tokens : undefined) ?? { ...a.limits![i], amount: 0n }
+          ),
+        );
         a.ticket.release();
       }
       if (costNanos > 0n) softBudget(r, t);

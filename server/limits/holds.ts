@@ -81,8 +81,11 @@ export interface Refusal {
 }
 
 export interface Holds {
-  /** Places a hold on every limit (all or none), or says which limit refused. */
-  place(limits: readonly Limit[]): Promise<HoldTicket | Refusal>;
+  /**
+   * Places a hold on every limit (all or none), or says which limit refused. Synchronous (no promise) when every
+   * hold fits its slice's room: the common case costs no turn of the event loop.
+   */
+  place(limits: readonly Limit[]): HoldTicket | Promise<HoldTicket | Refusal>;
   /**
    * Upkeep, also run on a timer (every second while any slice is held): renews slices in use that near their expiry
    * or cover usage that has since reached KV (which other instances would otherwise count twice), and gives back
@@ -415,49 +418,65 @@ export function createHolds(deps: HoldsDeps): Holds {
     }, UPKEEP_EVERY_MS);
   }
 
-  function ticketFor(placed: Array<{ scope: Scope; hold: bigint; index: number }>): HoldTicket {
-    const open = new Set(placed);
-    return {
-      settle(usedAmounts) {
-        for (const p of [...open]) {
-          const u = usedAmounts[p.index];
-          if (!u) continue;
-          open.delete(p);
-          p.scope.held -= p.hold;
-          const lease = p.scope.lease;
-          if (lease && sameWindow(lease, u.counter, u.window)) lease.settled += u.amount;
-        }
-      },
-      release() {
-        for (const p of open) p.scope.held -= p.hold;
-        open.clear();
-      },
-    };
+  /** One call's holds, by the index of their limit (undefined: not held, or already settled). */
+  class Ticket implements HoldTicket {
+    constructor(readonly scopes: Array<Scope | undefined>, readonly holds: bigint[]) {}
+
+    settle(usedAmounts: ReadonlyArray<Used | undefined>) {
+      for (let i = 0; i < this.scopes.length; i++) {
+        const scope = this.scopes[i], u = usedAmounts[i];
+        if (!scope || !u) continue;
+        this.scopes[i] = undefined;
+        scope.held -= this.holds[i];
+        const lease = scope.lease;
+        if (lease && sameWindow(lease, u.counter, u.window)) lease.settled += u.amount;
+      }
+    }
+
+    release() {
+      for (let i = 0; i < this.scopes.length; i++) {
+        const scope = this.scopes[i];
+        if (!scope) continue;
+        this.scopes[i] = undefined;
+        scope.held -= this.holds[i];
+      }
+    }
+  }
+
+  /** Waits for the holds that did not fit; all or none. */
+  async function placeWaiting(
+    ticket: Ticket,
+    pending: Array<Promise<Refusal | undefined>>,
+    pendingAt: number[],
+  ): Promise<HoldTicket | Refusal> {
+    const outcomes = await Promise.all(pending);
+    const refusedAt = outcomes.findIndex((o) => o !== undefined);
+    if (refusedAt < 0) return ticket;
+    // Refused holds were never placed; the others go.
+    outcomes.forEach((o, i) => {
+      if (o) ticket.scopes[pendingAt[i]] = undefined;
+    });
+    ticket.release();
+    return { ...outcomes[refusedAt]!, index: pendingAt[refusedAt] };
   }
 
   return {
-    async place(limits) {
-      const placed: Array<{ scope: Scope; hold: bigint; index: number }> = [];
-      const pending: Array<Promise<Refusal | undefined>> = [];
-      const pendingAt: number[] = [];
-      limits.forEach((limit, index) => {
-        if (limit.hold <= 0n) return;
+    place(limits) {
+      const ticket = new Ticket(new Array(limits.length), new Array(limits.length));
+      let pending: Array<Promise<Refusal | undefined>> | undefined;
+      let pendingAt: number[] | undefined;
+      for (let i = 0; i < limits.length; i++) {
+        const limit = limits[i];
+        if (limit.hold <= 0n) continue;
         const scope = scopeOf(limit.scope);
         const lease = leaseFor(scope, limit);
-        if (placeLocally(lease, limit.hold)) placed.push({ scope, hold: limit.hold, index });
-        else {
-          pending.push(waitFor(lease, limit.hold));
-          pendingAt.push(index);
-          placed.push({ scope, hold: limit.hold, index });
-        }
-      });
-      const outcomes = await Promise.all(pending);
-      const refusedAt = outcomes.findIndex((o) => o !== undefined);
-      if (refusedAt < 0) return ticketFor(placed);
-      // All or none: drop the holds that were placed (refused ones never were).
-      const refusedIndexes = new Set(pendingAt.filter((_, i) => outcomes[i] !== undefined));
-      for (const p of placed) if (!refusedIndexes.has(p.index)) p.scope.held -= p.hold;
-      return { ...outcomes[refusedAt]!, index: pendingAt[refusedAt] };
+        ticket.scopes[i] = scope;
+        ticket.holds[i] = limit.hold;
+        if (placeLocally(lease, limit.hold)) continue;
+        (pending ??= []).push(waitFor(lease, limit.hold));
+        (pendingAt ??= []).push(i);
+      }
+      return pending ? placeWaiting(ticket, pending, pendingAt!) : ticket;
     },
 
     maintain,
