@@ -26,10 +26,10 @@ const ANTHROPIC_BODY = JSON.stringify({
   messages: [{ role: "user", content: "Hello" }],
 });
 
-function post(url: string, op: string, body: string, signal: AbortSignal): Promise<Response> {
+function post(url: string, op: string, body: string, signal: AbortSignal, key = MASTER_KEY): Promise<Response> {
   return fetch(`${url}/bedrock/model/claude/${op}`, {
     method: "POST",
-    headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
     body,
     signal,
   });
@@ -46,6 +46,26 @@ async function readUntil(
     if (r.done) throw new Error("stream ended before the awaited event");
     if (decoder.push(r.value).some(until)) return;
   }
+}
+
+/**
+ * Streams a call, reads it until an event `until` accepts, then hangs up (aborts the request, cancels the body).
+ * Returns the gateway's request id.
+ */
+async function streamThenHangUp(
+  url: string,
+  op: string,
+  body: string,
+  until: (m: EventStreamMessage) => boolean,
+  key = MASTER_KEY,
+): Promise<string> {
+  const ac = new AbortController();
+  const res = await post(url, op, body, ac.signal, key);
+  const reader = res.body!.getReader();
+  await readUntil(reader, until);
+  ac.abort();
+  await reader.cancel().catch(() => {});
+  return res.headers.get("x-litellm-call-id")!;
 }
 
 const eventType = (type: string) => (m: EventStreamMessage) => m.headers[":event-type"] === type;
@@ -120,13 +140,7 @@ Deno.test("converse-stream: hung up after messageStop, the stream is read on and
     ],
     pauseAfter: { frames: 4, latch: rest },
   });
-  const ac = new AbortController();
-  const res = await post(t.gw.url, "converse-stream", converseBody(), ac.signal);
-  const requestId = res.headers.get("x-litellm-call-id")!;
-  const reader = res.body!.getReader();
-  await readUntil(reader, eventType("messageStop"));
-  ac.abort();
-  await reader.cancel().catch(() => {});
+  const requestId = await streamThenHangUp(t.gw.url, "converse-stream", converseBody(), eventType("messageStop"));
   await t.logged("reading the stream on for its usage", requestId);
   rest.release();
   const [call] = await t.gw.waitForCalls(1);
@@ -143,12 +157,7 @@ Deno.test("converse-stream: hung up mid-generation, the upstream is stopped and 
   await using t = await setup();
   const never = new Latch();
   t.fake.enqueue({ kind: "stream", pauseAfter: { frames: 2, latch: never } }); // messageStart, "Hello"
-  const ac = new AbortController();
-  const res = await post(t.gw.url, "converse-stream", converseBody(), ac.signal);
-  const reader = res.body!.getReader();
-  await readUntil(reader, eventType("contentBlockDelta"));
-  ac.abort();
-  await reader.cancel().catch(() => {});
+  await streamThenHangUp(t.gw.url, "converse-stream", converseBody(), eventType("contentBlockDelta"));
   assert.equal((await t.fake.whenAborted(0)).aborted, true, "Bedrock is told to stop generating");
   const [call] = await t.gw.waitForCalls(1);
   assert.equal(call.status, "client_disconnected");
@@ -191,13 +200,12 @@ Deno.test("invoke-with-response-stream: hung up after message_delta's stop_reaso
   const rest = new Latch();
   // Anthropic chunks: message_start, content_block_start, 3 deltas, content_block_stop, message_delta | message_stop.
   t.fake.enqueue({ kind: "stream", pauseAfter: { frames: 7, latch: rest } });
-  const ac = new AbortController();
-  const res = await post(t.gw.url, "invoke-with-response-stream", ANTHROPIC_BODY, ac.signal);
-  const requestId = res.headers.get("x-litellm-call-id")!;
-  const reader = res.body!.getReader();
-  await readUntil(reader, nativeType("message_delta"));
-  ac.abort();
-  await reader.cancel().catch(() => {});
+  const requestId = await streamThenHangUp(
+    t.gw.url,
+    "invoke-with-response-stream",
+    ANTHROPIC_BODY,
+    nativeType("message_delta"),
+  );
   await t.logged("reading the stream on for its usage", requestId);
   rest.release();
   const [call] = await t.gw.waitForCalls(1);
@@ -217,12 +225,7 @@ Deno.test("invoke-with-response-stream: hung up mid-generation, input from messa
   await using t = await setup();
   const never = new Latch();
   t.fake.enqueue({ kind: "stream", pauseAfter: { frames: 3, latch: never } }); // message_start, block start, "Hello"
-  const ac = new AbortController();
-  const res = await post(t.gw.url, "invoke-with-response-stream", ANTHROPIC_BODY, ac.signal);
-  const reader = res.body!.getReader();
-  await readUntil(reader, nativeType("content_block_delta"));
-  ac.abort();
-  await reader.cancel().catch(() => {});
+  await streamThenHangUp(t.gw.url, "invoke-with-response-stream", ANTHROPIC_BODY, nativeType("content_block_delta"));
   assert.equal((await t.fake.whenAborted(0)).aborted, true);
   const [call] = await t.gw.waitForCalls(1);
   assert.equal(call.usageEstimated, true);
@@ -276,31 +279,24 @@ Deno.test("under load: 70 calls hung up at every stage on three routes; every ca
         messages: [{ role: "user", content: [{ text: `call-${i}` }] }],
         inferenceConfig: { maxTokens: 50 },
       });
-    const ac = new AbortController();
-    const pending = fetch(`${t.gw.url}/bedrock/model/claude/${op}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${g.key}`, "content-type": "application/json" },
-      body,
-      signal: ac.signal,
-    });
     if (kind === 1 || kind === 6) {
+      const ac = new AbortController();
+      const pending = post(t.gw.url, op, body, ac.signal, g.key);
       await arrived[i].wait();
       ac.abort();
       await pending.catch(() => {});
       return;
     }
-    const res = await pending;
-    if (kind === 0) return void await res.arrayBuffer();
-    const reader = res.body!.getReader();
+    if (kind === 0) {
+      return void await (await post(t.gw.url, op, body, new AbortController().signal, g.key)).arrayBuffer();
+    }
     const until = {
       2: eventType("contentBlockDelta"),
       3: eventType("messageStop"),
       4: nativeType("content_block_delta"),
       5: nativeType("message_delta"),
     }[kind as 2 | 3 | 4 | 5];
-    await readUntil(reader, until);
-    ac.abort();
-    await reader.cancel().catch(() => {});
+    await streamThenHangUp(t.gw.url, op, body, until, g.key);
   };
   await Promise.all(Array.from({ length: CALLS }, (_, i) => one(i)));
   rest.release();

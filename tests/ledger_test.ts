@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../server/log.ts";
 import { createLedger, keyId, type LedgerKv, windowedCount } from "../server/spend/ledger.ts";
+import { failingKv, nextTick } from "./failing_kv.ts";
 import { Latch } from "./latch.ts";
 
 type Commit = (real: () => Promise<Deno.KvCommitResult | Deno.KvCommitError>) => Promise<
@@ -151,33 +152,10 @@ Deno.test("a commit that fails before landing is retried until it does", async (
   await ledger.close();
 });
 
-/** Retries wait one macrotask (a failing KV must not spin the event loop, nor make the test wait). */
-const nextTick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
-
-/** A KV whose commits fail while `failing.on`, with SQLite's full-disk error; `attempts` counts them. */
-function fullDiskKv(kv: Deno.Kv) {
-  const state = { on: true, attempts: 0, waiters: [] as Array<{ n: number; latch: Latch }> };
-  const wrapped = wrapKv(kv, (real) => {
-    state.attempts++;
-    for (const w of state.waiters) if (state.attempts >= w.n) w.latch.release();
-    return state.on ? Promise.reject(new TypeError("database or disk is full")) : real();
-  });
-  return {
-    kv: wrapped,
-    state,
-    /** Resolves once `n` commits have been attempted. */
-    attempted(n: number): Promise<void> {
-      const latch = new Latch();
-      state.waiters.push({ n, latch });
-      if (state.attempts >= n) latch.release();
-      return latch.wait();
-    },
-  };
-}
-
 Deno.test("a KV that keeps failing: nothing is dropped, health says why and how many calls wait, then all lands once", async () => {
   await using kv = await Deno.openKv(":memory:");
-  const disk = fullDiskKv(kv);
+  const disk = failingKv(kv);
+  disk.state.failing = true;
   const lines: string[] = [];
   const ledger = createLedger({
     kv: disk.kv,
@@ -191,7 +169,7 @@ Deno.test("a KV that keeps failing: nothing is dropped, health says why and how 
     ledger.add([{ key: ["spend"], amount: 10n }], [{ key: ["row", i], value: { i }, bytes: 16 }]);
     ledger.noteCall();
   }
-  await disk.attempted(20); // far past the few attempts after which the old ledger gave rows (and sums) up
+  await disk.failedAtLeast(20); // far past the few attempts after which the old ledger gave rows (and sums) up
   const health = ledger.health();
   assert.equal(health.ok, false);
   assert.deepEqual(health, {
@@ -206,7 +184,7 @@ Deno.test("a KV that keeps failing: nothing is dropped, health says why and how 
   assert.equal(ledger.health().ok ? 0 : (ledger.health() as { unwrittenCalls: number }).unwrittenCalls, 4);
   assert.equal(ledger.total(["spend"]), 35n, "the view still counts every unwritten sum");
 
-  disk.state.on = false;
+  disk.state.failing = false;
   await ledger.flush();
   assert.deepEqual(ledger.health(), { ok: true });
   assert.equal((await kv.get<Deno.KvU64>(["spend"])).value?.value, 35n);
@@ -219,7 +197,8 @@ Deno.test("a KV that keeps failing: nothing is dropped, health says why and how 
 
 Deno.test("close() waits a bounded time for a failing KV, then logs and returns exactly what it could not write", async () => {
   await using kv = await Deno.openKv(":memory:");
-  const disk = fullDiskKv(kv);
+  const disk = failingKv(kv);
+  disk.state.failing = true;
   const lines: string[] = [];
   const ledger = createLedger({
     kv: disk.kv,
@@ -229,7 +208,7 @@ Deno.test("close() waits a bounded time for a failing KV, then logs and returns 
   });
   ledger.add([{ key: ["key_spend", "k1", 0], amount: 20_000n }], [{ key: ["row", 1], value: 1, bytes: 8 }]);
   ledger.add([{ key: ["key_tpm", "k1"], amount: 15n, window: 7 }]);
-  await disk.attempted(2); // the first batch is being retried
+  await disk.failedAtLeast(2); // the first batch is being retried
   ledger.add([{ key: ["key_spend", "k1", 0], amount: 1_000n }, { key: ["key_spend", "k2", 0], amount: 3n }]);
   const left = await ledger.close({ waitMs: 20 });
   const sorted = left.sums.map((u) => JSON.stringify([u.key, u.window ?? null, String(u.amount)])).sort();
@@ -256,7 +235,7 @@ Deno.test("close() waits a bounded time for a failing KV, then logs and returns 
   );
   // The ledger has stopped: nothing lands later behind the log line's back.
   const attempts = disk.state.attempts;
-  disk.state.on = false;
+  disk.state.failing = false;
   await nextTick();
   await nextTick();
   assert.equal(disk.state.attempts, attempts);

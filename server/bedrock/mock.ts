@@ -3,7 +3,7 @@
  * `mock_response` deployments: answer locally with a well-formed Converse response, never calling AWS.
  * Usage is estimated at ~4 characters per token, which is what LiteLLM's mock does too.
  */
-import type { Usage } from "./usage.ts";
+import { plainUsage, type Usage } from "./usage.ts";
 
 const estimateTokens = (chars: number) => Math.max(1, Math.ceil(chars / 4));
 
@@ -31,15 +31,7 @@ function promptChars(request: unknown): number {
 }
 
 export function mockUsage(request: unknown, text: string): Usage {
-  const inputTokens = estimateTokens(promptChars(request));
-  const outputTokens = estimateTokens(text.length);
-  return {
-    inputTokens,
-    outputTokens,
-    totalTokens: inputTokens + outputTokens,
-    cacheReadInputTokens: 0,
-    cacheWriteInputTokens: 0,
-  };
+  return plainUsage(estimateTokens(promptChars(request)), estimateTokens(text.length));
 }
 
 /** The Converse response body for a mock deployment. */
