@@ -8,7 +8,7 @@
  * ```ts
  * import { createClient, ThrottlingException } from "./mod.ts";
  *
- * const client = createClient({ baseUrl: "http://localhost:4000", apiKey: "sk-1234" });
+ * const client = createClient({ baseURL: "http://localhost:4000", apiKey: "sk-1234" });
  * try {
  *   await client.converse("claude", { messages: [{ role: "user", content: [{ text: "Hi" }] }] });
  * } catch (e) {

@@ -5,13 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { createClient, type InvokeModelResult, ThrottlingException, ValidationException } from "../sdk/mod.ts";
-import { FAKE_CREDENTIALS, type FakeBedrock, startFakeBedrock } from "./fake_bedrock.ts";
-import { fakeConfig, type GatewayUnderTest, MASTER_KEY, startGateway } from "./harness.ts";
-
-const ENV = {
-  AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-};
+import { MASTER_KEY } from "./harness.ts";
+import { setupKeys as setup } from "./keys_helpers.ts";
 
 /** The Anthropic Messages shapes the test reads, as an app would declare them (interfaces, no index signature). */
 interface ClaudeRequest {
@@ -34,24 +29,6 @@ const claudeRequest: ClaudeRequest = {
   max_tokens: 64,
   messages: [{ role: "user", content: "héllo" }],
 };
-
-interface Setup extends AsyncDisposable {
-  fake: FakeBedrock;
-  gw: GatewayUnderTest;
-}
-
-async function setup(): Promise<Setup> {
-  const fake = await startFakeBedrock();
-  const gw = await startGateway({ yaml: fakeConfig(fake.url), env: ENV });
-  return {
-    fake,
-    gw,
-    [Symbol.asyncDispose]: async () => {
-      await gw.close();
-      await fake.close();
-    },
-  };
-}
 
 Deno.test("invoke: the model's answer parsed, token counts and cost from the headers, bound headers forwarded", async () => {
   await using t = await setup();
