@@ -2,7 +2,8 @@
  * @module
  * Reading a relayed event stream on the side: every chunk the client gets is also fed to the event-stream
  * decoder, and what the frames say lands in the call's `CallRecord`: usage (ConverseStream's `metadata` event, or
- * the `amazon-bedrock-invocationMetrics` that InvokeModelWithResponseStream puts in its last `chunk`), the type and
+ * the `amazon-bedrock-invocationMetrics` that InvokeModelWithResponseStream puts in its last `chunk`), the service
+ * tier the `metadata` event says served the call, the type and
  * message of an in-stream exception, and (only when prompts are stored) the response text.
  *
  * The tap never changes or holds the bytes it is shown. Its memory is the decoder's one frame in progress
@@ -10,6 +11,7 @@
  */
 import { EventStreamDecoder, type EventStreamMessage } from "../../sdk/eventstream.ts";
 import type { CallRecord } from "../spend/call_record.ts";
+import { tierOfConverse } from "./service_tier.ts";
 import { readUsage } from "./usage.ts";
 
 const textDecoder = new TextDecoder();
@@ -202,11 +204,15 @@ export class StreamTap {
     if (type === "event") {
       const event = header(m, ":event-type");
       if (event === "metadata") {
-        const usage = readUsage(jsonPayload(m)?.usage);
+        const payload = jsonPayload(m);
+        const usage = readUsage(payload?.usage);
         if (usage) {
           this.#sawMetadata = true;
           record.usage = usage;
         }
+        const served = tierOfConverse(payload);
+        if (served.serviceTier !== undefined) record.serviceTier = served.serviceTier;
+        if (served.latency !== undefined) record.performanceLatency = served.latency;
       } else if (event === "contentBlockDelta" && this.#keepText) {
         const delta = jsonPayload(m)?.delta as { text?: unknown } | undefined;
         if (typeof delta?.text === "string") this.#text += delta.text;
