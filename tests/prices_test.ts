@@ -19,6 +19,8 @@ import {
   priceTablesFor,
   readPriceFile,
 } from "../server/spend/price_table.ts";
+import { MASTER_KEY } from "./harness.ts";
+import { setupKeys } from "./keys_helpers.ts";
 
 const usage = (u: Partial<Usage>): Usage => ({
   inputTokens: 0,
@@ -396,4 +398,73 @@ Deno.test("USD strings are exact decimals, without exponents", () => {
   assert.equal(formatUsd(381_000n), "0.000381");
   assert.equal(formatUsd(12_500_000_000n), "12.5");
   assert.equal(formatUsd(3_000_000_000n), "3");
+});
+
+Deno.test("1-hour cache writes: read from Converse's cacheDetails and Anthropic's cache_creation, priced apart", async () => {
+  const credentials = "      aws_access_key_id: os.environ/AWS_ACCESS_KEY_ID\n" +
+    "      aws_secret_access_key: os.environ/AWS_SECRET_ACCESS_KEY";
+  await using t = await setupKeys({
+    models: [{ name: "s45", model: "bedrock/global.anthropic.claude-sonnet-4-5-20250929-v1:0", params: credentials }],
+  });
+  const headers = { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" };
+  t.fake.enqueue({
+    kind: "raw",
+    status: 200,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      output: { message: { role: "assistant", content: [{ text: "ok" }] } },
+      stopReason: "end_turn",
+      usage: {
+        inputTokens: 10,
+        outputTokens: 5,
+        totalTokens: 1015,
+        cacheWriteInputTokens: 1000,
+        cacheDetails: [{ ttl: "1h", inputTokens: 400 }, { ttl: "5m", inputTokens: 600 }],
+      },
+      metrics: { latencyMs: 1 },
+    }),
+  });
+  const res = await fetch(`${t.gw.url}/bedrock/model/s45/converse`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ messages: [{ role: "user", content: [{ text: "hi" }] }] }),
+  });
+  assert.equal(res.status, 200, await res.text());
+  // global. Sonnet 4.5: $3 in, $15 out, $3.75 per million 5-minute writes, $6 per million 1-hour writes.
+  assert.equal(
+    res.headers.get("x-litellm-response-cost"),
+    formatUsd(10n * 3000n + 5n * 15000n + 600n * 3750n + 400n * 6000n),
+  );
+  // InvokeModel: the token-count headers give the writes, the Anthropic body their TTL split.
+  t.fake.enqueue({
+    kind: "raw",
+    status: 200,
+    headers: {
+      "content-type": "application/json",
+      "x-amzn-bedrock-input-token-count": "10",
+      "x-amzn-bedrock-output-token-count": "5",
+      "x-amzn-bedrock-cache-write-input-token-count": "1000",
+    },
+    body: JSON.stringify({
+      type: "message",
+      content: [{ type: "text", text: "ok" }],
+      usage: {
+        input_tokens: 10,
+        output_tokens: 5,
+        cache_creation_input_tokens: 1000,
+        cache_creation: { ephemeral_5m_input_tokens: 100, ephemeral_1h_input_tokens: 900 },
+      },
+    }),
+  });
+  const invoked = await fetch(`${t.gw.url}/bedrock/model/s45/invoke`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ anthropic_version: "bedrock-2023-05-31", max_tokens: 8, messages: [] }),
+  });
+  assert.equal(invoked.status, 200, await invoked.text());
+  assert.equal(t.gw.calls[1].usage?.cacheWrite1hInputTokens, 900);
+  assert.equal(
+    invoked.headers.get("x-litellm-response-cost"),
+    formatUsd(10n * 3000n + 5n * 15000n + 100n * 3750n + 900n * 6000n),
+  );
 });
