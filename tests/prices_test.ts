@@ -19,8 +19,10 @@ import {
   priceTablesFor,
   readPriceFile,
 } from "../server/spend/price_table.ts";
+import { encodeEvent } from "../sdk/eventstream.ts";
 import { MASTER_KEY } from "./harness.ts";
 import { setupKeys } from "./keys_helpers.ts";
+import { get, nanos } from "./spend_helpers.ts";
 
 const usage = (u: Partial<Usage>): Usage => ({
   inputTokens: 0,
@@ -467,4 +469,32 @@ Deno.test("1-hour cache writes: read from Converse's cacheDetails and Anthropic'
     invoked.headers.get("x-litellm-response-cost"),
     formatUsd(10n * 3000n + 5n * 15000n + 100n * 3750n + 900n * 6000n),
   );
+  // InvokeModelWithResponseStream: `message_start` splits the writes, the closing invocation metrics count them.
+  const chunk = (event: unknown) => encodeEvent("chunk", { bytes: btoa(JSON.stringify(event)) });
+  const usageStart = { input_tokens: 10, output_tokens: 1, cache_creation: { ephemeral_1h_input_tokens: 700 } };
+  const frames = [
+    chunk({ type: "message_start", message: { role: "assistant", content: [], usage: usageStart } }),
+    chunk({
+      type: "message_stop",
+      "amazon-bedrock-invocationMetrics": { inputTokenCount: 10, outputTokenCount: 5, cacheWriteInputTokenCount: 1000 },
+    }),
+  ];
+  t.fake.enqueue({
+    kind: "raw",
+    status: 200,
+    headers: { "content-type": "application/vnd.amazon.eventstream" },
+    body: new Uint8Array([...frames[0], ...frames[1]]),
+  });
+  const streamed = await fetch(`${t.gw.url}/bedrock/model/s45/invoke-with-response-stream`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ anthropic_version: "bedrock-2023-05-31", max_tokens: 8, messages: [] }),
+  });
+  await streamed.arrayBuffer();
+  const calls = await t.gw.waitForCalls(3);
+  assert.equal(calls[2].usage?.cacheWrite1hInputTokens, 700);
+  await t.gw.gateway.flush();
+  const id = streamed.headers.get("x-litellm-call-id");
+  const [row] = (await get(t.gw.url, `/spend/logs?request_id=${id}&summarize=false`)).json;
+  assert.equal(nanos(row.spend), 10n * 3000n + 5n * 15000n + 300n * 3750n + 700n * 6000n);
 });

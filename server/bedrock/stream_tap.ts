@@ -50,6 +50,14 @@ export interface StreamTapOptions {
 }
 
 const INVOCATION_METRICS = "amazon-bedrock-invocationMetrics";
+const ONE_HOUR_WRITES = "ephemeral_1h_input_tokens";
+
+/** `message.usage.cache_creation.ephemeral_1h_input_tokens` of an Anthropic `message_start` event, else 0. */
+function oneHourWrites(event: Record<string, unknown>): number {
+  const message = event.message as { usage?: { cache_creation?: Record<string, unknown> } } | undefined;
+  const n = message?.usage?.cache_creation?.[ONE_HOUR_WRITES];
+  return typeof n === "number" && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+}
 
 /** A `chunk` payload's `bytes` (base64) as a binary string (one char per byte); undefined when absent. */
 function chunkBytes(m: EventStreamMessage): string | undefined {
@@ -112,6 +120,8 @@ export class StreamTap {
   #sawMetadata = false;
   #sawException = false;
   #text = "";
+  /** 1-hour cache writes an Anthropic `message_start` reported, for the invocation metrics that do not say. */
+  #oneHourWrites = 0;
 
   constructor(record: CallRecord, opts: StreamTapOptions) {
     this.#record = record;
@@ -183,7 +193,9 @@ export class StreamTap {
       return;
     }
     const hasMetrics = binary.includes(INVOCATION_METRICS);
-    if (!hasMetrics && !this.#keepText) return;
+    // Anthropic's `message_start` splits cache writes by TTL; the invocation metrics do not.
+    const hasOneHour = binary.includes(ONE_HOUR_WRITES);
+    if (!hasMetrics && !hasOneHour && !this.#keepText) return;
     let event: Record<string, unknown>;
     try {
       event = JSON.parse(utf8(binary));
@@ -191,7 +203,11 @@ export class StreamTap {
       return;
     }
     if (this.#keepText) this.#text += nativeText(event);
+    if (hasOneHour) this.#oneHourWrites = oneHourWrites(event);
     const usage = hasMetrics ? readUsage(invocationMetricsUsage(event)) : undefined;
+    if (usage && this.#oneHourWrites) {
+      usage.cacheWrite1hInputTokens = Math.min(this.#oneHourWrites, usage.cacheWriteInputTokens);
+    }
     if (usage) {
       this.#sawMetadata = true;
       this.#record.usage = usage;
