@@ -5,11 +5,9 @@
  * prices (cost 0, flagged, listed once at start-up), and where each deployment's prices came from.
  */
 import assert from "node:assert/strict";
-import type { Usage } from "../server/bedrock/usage.ts";
 import { ConfigError, loadConfig } from "../server/config/load.ts";
 import type { ModelPrices } from "../server/config/price_fields.ts";
 import { createLogger } from "../server/log.ts";
-import type { CallRecord } from "../server/spend/call_record.ts";
 import { costNanos, createPricing, formatUsd } from "../server/spend/cost.ts";
 import {
   builtInPrices,
@@ -22,16 +20,9 @@ import {
 import { encodeEvent } from "../sdk/eventstream.ts";
 import { MASTER_KEY } from "./harness.ts";
 import { setupKeys } from "./keys_helpers.ts";
-import { get, nanos } from "./spend_helpers.ts";
+import { get, nanos, pricedRecord, usageOf } from "./spend_helpers.ts";
 
-const usage = (u: Partial<Usage>): Usage => ({
-  inputTokens: 0,
-  outputTokens: 0,
-  totalTokens: 0,
-  cacheReadInputTokens: 0,
-  cacheWriteInputTokens: 0,
-  ...u,
-});
+const usage = usageOf;
 
 const builtIn = builtInPrices();
 const priceOf = (modelId: string, region?: string, baseModel?: string) =>
@@ -50,22 +41,7 @@ function config(models: Array<{ id: string; model: string; params?: string; info
   return loadConfig(`model_list:\n${list}\n${general}`, () => "x");
 }
 
-function record(deploymentId: string, u: Partial<Usage>, extra: Partial<CallRecord> = {}): CallRecord {
-  return {
-    requestId: "r",
-    callType: "converse",
-    modelName: deploymentId,
-    deploymentId,
-    caller: {},
-    startTime: 0,
-    endTime: 0,
-    status: "success",
-    httpStatus: 200,
-    retries: 0,
-    usage: usage(u),
-    ...extra,
-  };
-}
+const record = pricedRecord;
 
 Deno.test("the issue's four models as us. profiles: 1,000 in / 500 out at the map's us. prices", () => {
   // LiteLLM's map: Sonnet 4 us. $3 / $15; Sonnet 4.5 us. $3.30 / $16.50 (its +10 % profile price); Opus 4.1 us.

@@ -17,33 +17,10 @@ import { createPricing } from "../server/spend/cost.ts";
 import { priceTablesFor } from "../server/spend/price_table.ts";
 import { MASTER_KEY } from "./harness.ts";
 import { setupKeys } from "./keys_helpers.ts";
-import { get, nanos } from "./spend_helpers.ts";
+import { get, nanos, pricedRecord } from "./spend_helpers.ts";
 
-const usage = (u: Partial<Usage>): Usage => ({
-  inputTokens: 0,
-  outputTokens: 0,
-  totalTokens: 0,
-  cacheReadInputTokens: 0,
-  cacheWriteInputTokens: 0,
-  ...u,
-});
-
-function record(deploymentId: string, tier: Partial<CallRecord>, u: Partial<Usage>): CallRecord {
-  return {
-    requestId: "r",
-    callType: "converse",
-    modelName: deploymentId,
-    deploymentId,
-    caller: {},
-    startTime: 0,
-    endTime: 0,
-    status: "success",
-    httpStatus: 200,
-    retries: 0,
-    usage: usage(u),
-    ...tier,
-  };
-}
+const record = (deploymentId: string, tier: Partial<CallRecord>, u: Partial<Usage>) =>
+  pricedRecord(deploymentId, u, tier);
 
 Deno.test("the pricing tier: a non-default service tier, else latency-optimized, else standard", () => {
   assert.equal(pricingTier(undefined, undefined), "standard");
