@@ -7,6 +7,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { resolveCors } from "./cors.ts";
 import { resolvePassthrough } from "./passthrough.ts";
 import { MAX_OUTPUT_TOKENS_FIELD, PRICE_FIELD_NAMES, pricesFromFields } from "./price_fields.ts";
 import { ConfigFile, type ModelEntry, unknownKeys } from "./schema.ts";
@@ -88,6 +89,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
   });
 
   const passthrough = resolvePassthrough(general.bedrock_passthrough, env, problems, warnings);
+  const cors = resolveCors(general, masterKey !== undefined, env, problems, warnings);
 
   const router = file.router_settings ?? {};
   const fallbacks = new Map<string, string[]>();
@@ -134,6 +136,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
       enablePreCallChecks: router.enable_pre_call_checks ?? false,
     },
     passthrough,
+    cors,
     warnings,
   };
 }
