@@ -18,8 +18,11 @@ export function formatUsd(usd: number): string {
   const sign = usd < 0 ? "-" : "";
   const abs = Math.abs(usd);
   if (abs === 0) return "$0.00";
-  if (abs >= 1000) return `${sign}$${groupThousands(abs.toFixed(2))}`;
-  if (abs >= 0.01) return `${sign}$${abs.toFixed(4)}`;
+  if (abs >= 0.01) {
+    const four = abs.toFixed(4);
+    // From $1,000 (after rounding: 999.99999 is $1,000.00), whole cents are enough.
+    return `${sign}$${Number(four) >= 1000 ? groupThousands(abs.toFixed(2)) : four}`;
+  }
   const decimals = Math.min(MAX_DECIMALS, 1 - Math.floor(Math.log10(abs)));
   const text = abs.toFixed(decimals);
   // Below a nano-USD: the smallest unit, never a misleading `$0.000000000`.
