@@ -32,6 +32,8 @@ export function signInPage(props: SignInProps, status: Page["status"] = 200): Pa
           <form method="post" action="/ui/sign-in">
             <input type="hidden" name="csrf" value={props.token} />
             {props.next && <input type="hidden" name="next" value={props.next} />}
+            {/* What password managers store the key under (the gateway ignores it). */}
+            <input type="text" name="username" value="converse-gateway" autocomplete="username" hidden />
             <div class="stack">
               <div>
                 <label for="key">Key</label>
