@@ -13,8 +13,10 @@ const MAX_DECIMALS = 9;
  * (`$0.0042`, `$0.000042`, down to `$0.000000001`), whole cents from $1,000 (`$1,234.57`), and `$0.00` for zero.
  * A budget bar and a spend-log row then show the same call's cost the same way, never rounded away to `$0.00`.
  */
-export function formatUsd(usd: number): string {
+export function formatUsd(usd: number, opts: { trim?: boolean } = {}): string {
   if (!Number.isFinite(usd)) return "—";
+  // Amounts people type (budgets) and chart axes: trailing zeros dropped down to cents (`$40.00`, `$0.025`).
+  if (opts.trim) return formatUsd(usd).replace(/(\.\d\d\d*?)0+$/, "$1");
   const sign = usd < 0 ? "-" : "";
   const abs = Math.abs(usd);
   if (abs === 0) return "$0.00";
@@ -55,7 +57,7 @@ export function formatMs(ms: number | null | undefined): string {
 export function formatPercent(part: number, whole: number): string {
   if (!(whole > 0)) return "—";
   const p = (part / whole) * 100;
-  return `${p < 10 ? p.toFixed(1) : Math.round(p)} %`;
+  return `${p === 0 ? 0 : p < 10 ? p.toFixed(1) : Math.round(p)} %`;
 }
 
 /** USD per one million tokens, from a per-token price: `3e-6` → `$3.00`; `0.00000035` → `$0.35`. */

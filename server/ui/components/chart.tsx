@@ -66,45 +66,51 @@ export function SpendChart(props: { id: string; title: string; days: string[]; s
   const grand = totals.reduce((a, b) => a + b, 0);
   return (
     <figure class="chart" aria-labelledby={`${id}-caption`}>
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby={`${id}-title`}>
-        <title id={`${id}-title`}>
-          {`${props.title}: ${formatUsd(grand)} in ${days.length} days, highest day ${formatUsd(Math.max(...totals))}`}
-        </title>
-        {gridFractions(top).map((f) => (
-          <g>
-            <line class="gridline" x1={LEFT} x2={W - RIGHT} y1={y(top * f)} y2={y(top * f)} />
-            <text x={LEFT - 8} y={y(top * f) + 4} text-anchor="end">{formatUsd(top * f)}</text>
-          </g>
-        ))}
-        {days.map((day, i) => {
-          let base = 0;
-          const x = LEFT + i * slot + (slot - barW) / 2;
-          return (
+      <div class="plot">
+        <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby={`${id}-title`}>
+          <title id={`${id}-title`}>
+            {`${props.title}: ${formatUsd(grand)} in ${days.length} days, highest day ${
+              formatUsd(Math.max(...totals))
+            }`}
+          </title>
+          {gridFractions(top).map((f) => (
             <g>
-              {series.map((s, k) => {
-                const v = s.values[i];
-                if (!(v > 0)) return null;
-                const y0 = y(base), y1 = y(base + v);
-                base += v;
-                return (
-                  <rect
-                    class={`bar s${k}`}
-                    x={x.toFixed(1)}
-                    y={y1.toFixed(1)}
-                    width={barW.toFixed(1)}
-                    height={Math.max(0.5, y0 - y1).toFixed(1)}
-                  >
-                    <title>{`${day} · ${s.name}: ${formatUsd(v)}`}</title>
-                  </rect>
-                );
-              })}
-              {(i % labelEvery === 0 || i === days.length - 1) && (
-                <text x={(LEFT + i * slot + slot / 2).toFixed(1)} y={H - 8} text-anchor="middle">{shortDay(day)}</text>
-              )}
+              <line class="gridline" x1={LEFT} x2={W - RIGHT} y1={y(top * f)} y2={y(top * f)} />
+              <text x={LEFT - 8} y={y(top * f) + 4} text-anchor="end">{formatUsd(top * f, { trim: true })}</text>
             </g>
-          );
-        })}
-      </svg>
+          ))}
+          {days.map((day, i) => {
+            let base = 0;
+            const x = LEFT + i * slot + (slot - barW) / 2;
+            return (
+              <g>
+                {series.map((s, k) => {
+                  const v = s.values[i];
+                  if (!(v > 0)) return null;
+                  const y0 = y(base), y1 = y(base + v);
+                  base += v;
+                  return (
+                    <rect
+                      class={`bar s${k}`}
+                      x={x.toFixed(1)}
+                      y={y1.toFixed(1)}
+                      width={barW.toFixed(1)}
+                      height={Math.max(0.5, y0 - y1).toFixed(1)}
+                    >
+                      <title>{`${day} · ${s.name}: ${formatUsd(v)}`}</title>
+                    </rect>
+                  );
+                })}
+                {(i % labelEvery === 0 || (i === days.length - 1 && i % labelEvery > labelEvery / 2)) && (
+                  <text x={(LEFT + i * slot + slot / 2).toFixed(1)} y={H - 8} text-anchor="middle">
+                    {shortDay(day)}
+                  </text>
+                )}
+              </g>
+            );
+          })}
+        </svg>
+      </div>
       <figcaption id={`${id}-caption`} class="sr-only">{props.title}</figcaption>
       <ul class="legend" aria-label="Legend">
         {series.map((s, k) => (

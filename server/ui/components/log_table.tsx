@@ -38,6 +38,7 @@ export function LogTable(props: { rows: SpendLogRow[]; showKey: boolean; label: 
               </td>
               <td>
                 <CallStatus status={r.status} httpStatus={r.http_status} />
+                {r.retries > 0 && <div class="muted">{r.retries} {r.retries === 1 ? "retry" : "retries"}</div>}
               </td>
               <td>
                 {r.model}

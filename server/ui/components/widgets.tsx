@@ -7,13 +7,11 @@
 import type { Child } from "hono/jsx";
 import { formatCount, formatPercent, formatUsd, utcText } from "../format.ts";
 
-/** USD with enough digits for one small call (`format.ts`). */
-export const Money = (props: { usd: number | null | undefined }) =>
-  props.usd === null || props.usd === undefined ? <span class="muted">—</span> : (
-    <span class="num">
-      {formatUsd(props.usd)}
-    </span>
-  );
+/** USD with enough digits for one small call (`format.ts`); `trim` for amounts people typed (budgets). */
+export const Money = (props: { usd: number | null | undefined; trim?: boolean }) =>
+  props.usd === null || props.usd === undefined
+    ? <span class="muted">—</span>
+    : <span class="num">{formatUsd(props.usd, { trim: props.trim })}</span>;
 
 /** A count with separators. */
 export const Count = (props: { n: number | null | undefined }) => <span class="num">{formatCount(props.n)}</span>;
@@ -51,10 +49,10 @@ export function BudgetBar(props: { spend: number; budget: number | null; label?:
   }
   const share = budget > 0 ? Math.min(1, spend / budget) : 1;
   const state = spend >= budget ? "over" : share >= 0.8 ? "near" : "";
-  const text = `${formatUsd(spend)} of ${formatUsd(budget)} (${formatPercent(spend, budget)})`;
+  const text = `${formatUsd(spend)} of ${formatUsd(budget, { trim: true })} (${formatPercent(spend, budget)})`;
   return (
     <div class="budget">
-      <Money usd={spend} /> <span class="muted">of</span> <Money usd={budget} />
+      <Money usd={spend} /> <span class="muted">of</span> <Money usd={budget} trim />
       <svg viewBox="0 0 100 8" preserveAspectRatio="none" role="img" aria-label={`${props.label ?? "Spend"}: ${text}`}>
         <rect class="track" x="0" y="0" width="100" height="8" rx="4" />
         <rect class={`fill ${state}`} x="0" y="0" width={(share * 100).toFixed(2)} height="8" rx="4" />

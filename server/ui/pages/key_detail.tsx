@@ -91,7 +91,7 @@ async function render(
                   : "none (all time)"}
               </dd>
               <dt>Soft budget</dt>
-              <dd>{info.soft_budget === null ? "none" : <Money usd={info.soft_budget} />}</dd>
+              <dd>{info.soft_budget === null ? "none" : <Money usd={info.soft_budget} trim />}</dd>
             </dl>
           </section>
           <section class="panel">

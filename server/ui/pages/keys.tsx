@@ -4,7 +4,7 @@
  * and creating a key: the form, and the page that shows the new key once.
  */
 import { PageHead } from "../components/layout.tsx";
-import { BudgetBar, Pager, TableWrap, Time } from "../components/widgets.tsx";
+import { BudgetBar, Money, Pager, TableWrap, Time } from "../components/widgets.tsx";
 import { EMPTY_FORM, readKeyForm, toGenerateRequest } from "../key_form.ts";
 import { type Answer, type Page, pageParam, type SignedIn, withQuery } from "../page.ts";
 import type { KeyInfo } from "../ports.ts";
@@ -163,7 +163,20 @@ export function secretPage(title: string, raw: string, info: KeyInfo): Page {
             <span id="new-key-status" class="muted" aria-live="polite"></span>
           </div>
         </div>
-        <div class="actions">
+        <dl class="facts panel">
+          <dt>Models</dt>
+          <dd>{modelsText(info.models)}</dd>
+          <dt>Budget</dt>
+          <dd>
+            {info.max_budget === null ? "none" : <Money usd={info.max_budget} trim />}
+            {info.max_budget !== null && info.budget_duration && ` per ${info.budget_duration}`}
+          </dd>
+          <dt>Limits</dt>
+          <dd>{limitsText(info)}</dd>
+          <dt>Expires</dt>
+          <dd>{info.expires ? <Time at={info.expires} /> : "never"}</dd>
+        </dl>
+        <div class="actions after-panel">
           <a class="button" href={`/ui/keys/${info.token}`}>Go to the key</a>
           <a class="button" href="/ui/keys">All keys</a>
         </div>

@@ -5,8 +5,8 @@
  * `model_prices_file`, or the built-in table).
  */
 import { PageHead } from "../components/layout.tsx";
-import { Badge, Count, TableWrap, Time } from "../components/widgets.tsx";
-import { formatMs, formatPerMillion } from "../format.ts";
+import { Badge, TableWrap, Time } from "../components/widgets.tsx";
+import { formatCount, formatMs, formatPerMillion } from "../format.ts";
 import { deploymentAnchor, type Page, type SignedIn } from "../page.ts";
 import type { DeploymentPrices, EndpointHealth, PriceOrigin } from "../ports.ts";
 import { HealthBadge } from "./overview.tsx";
@@ -28,29 +28,32 @@ const ORIGIN: Record<PriceOrigin, string> = {
 function Origins(props: { prices: DeploymentPrices }) {
   const { prices } = props;
   if (!prices.priced) return <Badge tone="bad">no price</Badge>;
-  const from = new Set(COLUMNS.map(([f]) => prices.fields[f]?.from).filter((o) => o !== undefined));
+  const from = [...new Set(COLUMNS.map(([f]) => prices.fields[f]?.from).filter((o) => o !== undefined))];
+  const table = prices.table && from.some((o) => o !== "deployment") ? prices.table.key : undefined;
   return (
     <>
-      {[...from].map((o) => <Badge tone={o === "deployment" ? "info" : ""}>{ORIGIN[o]}</Badge>)}
-      {prices.table && <div class="muted mono">{prices.table.key}</div>}
+      {from.map((o) => <Badge tone={o === "deployment" ? "info" : ""}>{ORIGIN[o]}</Badge>)}
+      {table && table !== prices.bedrockModelId && <div class="muted mono">as {table}</div>}
     </>
   );
 }
 
 function DeploymentRow(props: { prices: DeploymentPrices; health?: EndpointHealth }) {
   const { prices: p, health: h } = props;
+  const caps = [h?.rpm ? `${formatCount(h.rpm)} rpm` : "", h?.tpm ? `${formatCount(h.tpm)} tpm` : ""].filter(Boolean);
   return (
     <tr id={deploymentAnchor(p.deploymentId)}>
       <td>
-        <span class="mono">{p.deploymentId}</span>
-        <div class="muted mono">{p.bedrockModelId}</div>
+        <span class="mono nowrap">{p.deploymentId}</span>
+        <div class="muted mono break">{p.bedrockModelId}</div>
         {p.baseModel && (
           <div class="muted">
             priced as <span class="mono">{p.baseModel}</span>
           </div>
         )}
+        {caps.length > 0 && <div class="muted">cap {caps.join(" · ")}</div>}
       </td>
-      <td>{h?.region ?? "—"}</td>
+      <td class="nowrap">{h?.region ?? "—"}</td>
       <td>
         {h ? <HealthBadge status={h.status} /> : "—"}
         {h?.cooldown_until && (
@@ -61,13 +64,9 @@ function DeploymentRow(props: { prices: DeploymentPrices; health?: EndpointHealt
         {h?.unavailable_reason && <div class="muted">{h.unavailable_reason}</div>}
         {h?.last_error && (
           <div class="muted">
-            last error {h.last_error.type} <Time at={h.last_error.at} />
+            last error: {h.last_error.type}, <Time at={h.last_error.at} />
           </div>
         )}
-      </td>
-      <td class="num opt">
-        <Count n={h?.requests_this_minute} /> req · <Count n={h?.tokens_this_minute} /> tok
-        <div class="muted">caps {h?.rpm ?? "—"} rpm · {h?.tpm ?? "—"} tpm</div>
       </td>
       <td class="num opt">{formatMs(h?.latency_ms)}</td>
       {COLUMNS.map(([field]) => {
@@ -101,34 +100,33 @@ export async function modelsPage(s: SignedIn): Promise<Page> {
             prices.length === 1 ? "deployment" : "deployments"
           }. Prices are USD per million tokens (standard tier).`}
         />
-        {[...groups].map(([name, deployments]) => (
-          <section>
-            <h2>
-              {name}{" "}
-              <span class="muted">
-                · {deployments.length} {deployments.length === 1 ? "deployment" : "deployments"}
-              </span>
-            </h2>
-            <TableWrap label={`Deployments of ${name}`}>
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Deployment</th>
-                    <th scope="col">Region</th>
-                    <th scope="col">Health</th>
-                    <th scope="col" class="num opt">This minute</th>
-                    <th scope="col" class="num opt">Latency</th>
-                    {COLUMNS.map(([, label]) => <th scope="col" class="num">{label}</th>)}
-                    <th scope="col">Prices from</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {deployments.map((p) => <DeploymentRow prices={p} health={health.get(p.deploymentId)} />)}
-                </tbody>
-              </table>
-            </TableWrap>
-          </section>
-        ))}
+        <TableWrap label="Deployments by model name">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Deployment</th>
+                <th scope="col">Region</th>
+                <th scope="col">Health</th>
+                <th scope="col" class="num opt">Latency</th>
+                {COLUMNS.map(([, label]) => <th scope="col" class="num">{label}</th>)}
+                <th scope="col">Prices from</th>
+              </tr>
+            </thead>
+            {[...groups].map(([name, deployments]) => (
+              <tbody>
+                <tr class="group">
+                  <th scope="rowgroup" colspan={5 + COLUMNS.length}>
+                    {name}{" "}
+                    <span class="muted">
+                      · {deployments.length} {deployments.length === 1 ? "deployment" : "deployments"}
+                    </span>
+                  </th>
+                </tr>
+                {deployments.map((p) => <DeploymentRow prices={p} health={health.get(p.deploymentId)} />)}
+              </tbody>
+            ))}
+          </table>
+        </TableWrap>
       </>
     ),
   };

@@ -1,7 +1,7 @@
 /**
  * @module
  * The admin's start page: spend today and this month, calls and error rate, spend per model over the last 30 days,
- * the keys that spent most this month, and every deployment's health and cooldown.
+ * the keys that spent most today, and every deployment's health and cooldown.
  */
 import { SpendChart } from "../components/chart.tsx";
 import { PageHead } from "../components/layout.tsx";
@@ -64,7 +64,8 @@ export async function overviewPage(s: SignedIn): Promise<Page> {
   const [byDay, byModel, byKey, health] = await Promise.all([
     spend.report(from, today, "day"),
     spend.dailyByModel(days[0], today),
-    spend.report(monthStart, today, "key"),
+    // Today only: the key roll-ups are read per day and key, so a month of them grows with keys × 30 days × metrics.
+    spend.report(today, today, "key"),
     models.health(),
   ]);
   const todaySums = sum(byDay, (r) => r.group_by_day === today);
@@ -147,8 +148,8 @@ export async function overviewPage(s: SignedIn): Promise<Page> {
 
         <div class="two-col">
           <section>
-            <h2>Top keys this month</h2>
-            <TableWrap label="Top keys this month">
+            <h2>Top keys today</h2>
+            <TableWrap label="Top keys today">
               <table>
                 <thead>
                   <tr>
@@ -161,7 +162,7 @@ export async function overviewPage(s: SignedIn): Promise<Page> {
                 <tbody>
                   {topKeys.length === 0 && (
                     <tr>
-                      <td colspan={4} class="empty">No spend this month yet.</td>
+                      <td colspan={4} class="empty">No spend today yet.</td>
                     </tr>
                   )}
                   {topKeys.map((r) => (
@@ -204,7 +205,7 @@ export async function overviewPage(s: SignedIn): Promise<Page> {
                     <tr>
                       <td>
                         <a href={`/ui/models#${deploymentAnchor(e.model_id)}`}>{e.model_name}</a>
-                        <div class="muted mono">{e.model_id}</div>
+                        <div class="muted mono nowrap">{e.model_id}</div>
                       </td>
                       <td>
                         <HealthBadge status={e.status} />
