@@ -105,7 +105,7 @@ Deno.test("Chromium: sign in (a wrong key refused), create a key, call with it, 
     assert.equal(await go(page, `${gw.url}/ui/keys`), 200);
     const row = await text(page, "tbody tr");
     assert.match(row, /browser-app/);
-    assert.ok(row.includes(`${shown} of $1.0000`), `the key's spend as shown: ${row}`);
+    assert.ok(row.includes(`${shown} of $1.00`), `the key's spend as shown: ${row}`);
     assert.match(row, /30 rpm/);
     assert.match(row, /active/);
 

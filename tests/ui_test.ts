@@ -298,7 +298,7 @@ Deno.test("a virtual key sees only its own spend and calls, read only; admin pag
   const ui = await new UiClient(s.gw.url).signedIn(mine.key);
   const home = textOf(await ui.page("/ui"));
   assert.match(home, /team-app/);
-  assert.match(home, /\$0\.000020 of \$5\.0000/);
+  assert.match(home, /\$0\.000020 of \$5\.00/);
   assert.ok(!home.includes("other-team"));
   assert.ok(!home.includes("Signed in as admin"));
 
@@ -418,7 +418,7 @@ Deno.test("every page renders with data: overview, keys, a key, new key, logs, a
 
   const keys = textOf(await ui.page("/ui/keys"));
   assert.match(keys, /2 keys/);
-  assert.match(keys, /search-app .*\$0\.000060 of \$1\.0000/);
+  assert.match(keys, /search-app .*\$0\.000060 of \$1\.00/);
   assert.match(keys, /60 rpm/);
   assert.match(keys, /batch-jobs/);
   assert.match(keys, /per 30d/);

@@ -35,6 +35,11 @@ Deno.test("money shows enough digits for one small call, and never rounds a cost
     [Number.NaN, "—"],
   ];
   for (const [usd, text] of cases) assert.equal(formatUsd(usd), text, String(usd));
+  // Amounts people typed (budgets) and chart axes drop trailing zeros down to cents.
+  const trimmed: Array<[number, string]> = [[40, "$40.00"], [2.5, "$2.50"], [0.025, "$0.025"], [0.00002, "$0.00002"]];
+  for (const [usd, text] of trimmed) assert.equal(formatUsd(usd, { trim: true }), text, String(usd));
+  assert.equal(formatUsd(1234.5, { trim: true }), "$1,234.50");
+  assert.equal(formatUsd(0, { trim: true }), "$0.00");
 });
 
 Deno.test("counts, durations, percentages, prices per million tokens and UTC text", () => {
@@ -48,6 +53,7 @@ Deno.test("counts, durations, percentages, prices per million tokens and UTC tex
   assert.equal(formatPercent(1, 3), "33 %");
   assert.equal(formatPercent(1, 300), "0.3 %");
   assert.equal(formatPercent(0, 0), "—");
+  assert.equal(formatPercent(0, 31), "0 %");
   assert.equal(formatPerMillion(0.000003), "$3.00");
   assert.equal(formatPerMillion(0.00000035), "$0.35");
   assert.equal(formatPerMillion(0.000000000375), "$0.00038");
