@@ -11,7 +11,7 @@ import type { Answer, Page, SignedIn } from "../page.ts";
 import type { KeyInfo } from "../ports.ts";
 import { messagePage } from "./message.tsx";
 import { adminError } from "./key_errors.ts";
-import { KeyForm, KeyState, limitsText, modelsText } from "./key_parts.tsx";
+import { KeyForm, KeySub, limitsText, modelsText } from "./key_parts.tsx";
 import { modelNames, secretPage } from "./keys.tsx";
 
 const RECENT_CALLS = 10;
@@ -61,11 +61,7 @@ async function render(
       <>
         <PageHead
           title={name}
-          sub={
-            <>
-              <span class="mono">{info.key_name}</span> · <KeyState info={info} now={s.now} />
-            </>
-          }
+          sub={<KeySub info={info} now={s.now} />}
         >
           <form method="post" action={`${base}/${info.blocked ? "unblock" : "block"}`}>
             <CsrfField token={s.viewer.csrf} />

@@ -29,6 +29,20 @@ export function limitsText(info: KeyInfo): string {
 export const modelsText = (models: string[]) =>
   models.length === 0 || models.includes("all-proxy-models") ? "all models" : models.join(", ");
 
+/** The per-minute and parallel limits: whole numbers, empty for none. */
+const LIMIT_FIELDS = [
+  ["rpm_limit", "Requests per minute"],
+  ["tpm_limit", "Tokens per minute"],
+  ["max_parallel_requests", "Parallel calls"],
+] as const;
+
+/** Under a key's name: its `sk-...abcd` and its state. */
+export const KeySub = (props: { info: KeyInfo; now: number }) => (
+  <>
+    <span class="mono">{props.info.key_name}</span> · <KeyState info={props.info} now={props.now} />
+  </>
+);
+
 export interface KeyFormProps {
   action: string;
   csrf: string;
@@ -100,33 +114,9 @@ export function KeyForm(props: KeyFormProps) {
           placeholder="30d"
           hint="Spend resets every window: 1h, 1d, 7d, 30d… Empty: never."
         />
-        <Field
-          name="rpm_limit"
-          label="Requests per minute"
-          type="number"
-          step="1"
-          min="0"
-          value={v.rpm_limit}
-          error={e.rpm_limit}
-        />
-        <Field
-          name="tpm_limit"
-          label="Tokens per minute"
-          type="number"
-          step="1"
-          min="0"
-          value={v.tpm_limit}
-          error={e.tpm_limit}
-        />
-        <Field
-          name="max_parallel_requests"
-          label="Parallel calls"
-          type="number"
-          step="1"
-          min="0"
-          value={v.max_parallel_requests}
-          error={e.max_parallel_requests}
-        />
+        {LIMIT_FIELDS.map(([name, label]) => (
+          <Field name={name} label={label} type="number" step="1" min="0" value={v[name]} error={e[name]} />
+        ))}
         <Field
           name="duration"
           label={mode === "create" ? "Expires after" : "New expiry (from now)"}

@@ -9,7 +9,7 @@ import { LogTable } from "../components/log_table.tsx";
 import { BudgetBar, Calls, Money, Time } from "../components/widgets.tsx";
 import { formatPercent } from "../format.ts";
 import { lastDays, type Page, type SignedIn, utcDay } from "../page.ts";
-import { KeyState, limitsText, modelsText } from "./key_parts.tsx";
+import { KeySub, limitsText, modelsText } from "./key_parts.tsx";
 
 const CHART_DAYS = 30;
 const RECENT_CALLS = 10;
@@ -36,11 +36,7 @@ export async function myKeyPage(s: SignedIn): Promise<Page> {
       <>
         <PageHead
           title={name}
-          sub={
-            <>
-              <span class="mono">{info.key_name}</span> · <KeyState info={info} now={s.now} />
-            </>
-          }
+          sub={<KeySub info={info} now={s.now} />}
         />
         <div class="cards">
           <div class="card stat">
