@@ -73,10 +73,13 @@ export interface CredentialSource {
   current(): AwsCredentials | undefined;
   /**
    * Usable credentials for a call: at once when there are some; a promise only while the source's first resolution
-   * runs. Otherwise throws `CredentialsUnavailableError` (and starts a retry in the background, at most once a second).
+   * runs. Otherwise throws `CredentialsUnavailableError` (starting a retry in the background, as `unavailable` does).
    */
   get(): AwsCredentials | Promise<AwsCredentials>;
-  /** Why calls cannot be signed now; undefined while usable, or before the first resolution has finished. */
+  /**
+   * Why calls cannot be signed now; undefined while usable, or before the first resolution has finished. Asking
+   * starts a retry in the background (at most once a second), so a source that comes back is found by the next call.
+   */
   unavailable(): string | undefined;
   status(): CredentialStatus;
   /** Starts the first resolution unless one was made; resolves once it has succeeded or failed. */
@@ -205,10 +208,16 @@ export function createSource(o: SourceOptions): CredentialSource {
     return attempt;
   }
 
+  /** Starts a retry off the hot path when a caller finds nothing usable, at most once a second. */
+  function kick() {
+    if (!running && !closed && clock.now() - lastAttempt >= MIN_RETRY_MS) void resolveOnce();
+  }
+
   function unavailable(): string | undefined {
     const c = creds;
     if (c !== undefined && usable(c)) return undefined;
     if (!settled) return undefined;
+    kick();
     if (c?.expiration === undefined) return error ?? "not resolved yet";
     const fixed = kind === "env" || kind === "static";
     const reason = `the credentials expired at ${iso(c.expiration)}` +
@@ -239,7 +248,6 @@ export function createSource(o: SourceOptions): CredentialSource {
       const c = creds;
       if (c !== undefined && usable(c)) return c;
       if (!settled) return resolveOnce().then(afterFirst);
-      if (!running && clock.now() - lastAttempt >= MIN_RETRY_MS) void resolveOnce();
       throw unavailableError();
     },
     unavailable,
