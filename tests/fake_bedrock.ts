@@ -37,9 +37,9 @@ export interface FakeCredentials {
   sessionToken?: string;
   /**
    * Temporary credentials: from this instant (ms since the epoch, on the fake's `now`) requests signed with them are
-   * refused with 403 `ExpiredTokenException`, as AWS does.
+   * refused with 403 `ExpiredTokenException`, as AWS does. (Not `expiration`: the AWS SDK's field is a `Date`.)
    */
-  expiration?: number;
+  expiresAt?: number;
 }
 
 /**
@@ -767,8 +767,8 @@ class FakeBedrockServer implements FakeBedrock {
     if (token !== identity.sessionToken) {
       return fail(auth, 403, "UnrecognizedClientException", INVALID_TOKEN, "session token mismatch");
     }
-    if (identity.expiration !== undefined && now.getTime() >= identity.expiration) {
-      return fail(auth, 403, "ExpiredTokenException", EXPIRED_TOKEN, `credentials expired at ${identity.expiration}`);
+    if (identity.expiresAt !== undefined && now.getTime() >= identity.expiresAt) {
+      return fail(auth, 403, "ExpiredTokenException", EXPIRED_TOKEN, `credentials expired at ${identity.expiresAt}`);
     }
 
     if (!signedHeaders.includes("host")) {
