@@ -4,6 +4,7 @@
  * and wires them into the app. No module-level singletons, so tests build as many gateways as they like
  * in-process.
  */
+import { type CredentialClock, type CredentialSourcesOptions, systemCredentialClock } from "./aws/mod.ts";
 import type { GatewayConfig } from "./config/types.ts";
 import { createFetch } from "./app.ts";
 import { createDeadlines } from "./bedrock/deadlines.ts";
@@ -11,6 +12,7 @@ import { createModelCall } from "./bedrock/model_call.ts";
 import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
 import { createSigV4Signer } from "./bedrock/sigv4.ts";
 import { createUpstream } from "./bedrock/upstream.ts";
+import { createDeploymentCredentials } from "./deployment_credentials.ts";
 import { createKeyServices } from "./keys/services.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createHealth } from "./router/health.ts";
@@ -36,10 +38,19 @@ export interface GatewayDeps {
   onCall?: (record: CallRecord) => void;
   /** How the router waits before retrying a deployment (tests pass one that does not wait). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Timers of AWS credential refreshes (on `now`); tests pass a hand-moved clock's. Default: real, unref'd. */
+  timers?: Pick<CredentialClock, "setTimeout" | "clearTimeout">;
+  /** Timeouts and retries of credential resolution (tests turn retries off). */
+  credentialOptions?: Pick<CredentialSourcesOptions, "providers" | "resolveTimeoutMs">;
 }
 
 export interface Gateway {
   fetch: (req: Request) => Response | Promise<Response>;
+  /**
+   * Resolves once every AWS credential source needed at start-up has been tried (each deployment left without
+   * credentials is logged). Serving before that is safe: a call waits for its source's first resolution.
+   */
+  ready(): Promise<void>;
   /** Writes everything queued (spend, counters) to KV now; resolves once it is there. */
   flush(): Promise<void>;
   /** Flushes pending writes; call on shutdown. */
@@ -57,7 +68,20 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const ledger = createLedger({ kv, instanceId: newId(), log });
   const pricing = createPricing(config, { tables: priceTablesFor(config), log });
   const keys = createKeyServices({ config, kv, ledger, now, newId, log });
-  const router = createRouter({ config, random, now, sleep: deps.sleep, kv, log });
+  const timers = deps.timers ?? systemCredentialClock;
+  const credentials = createDeploymentCredentials(config, log, {
+    clock: { now, setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (h) => timers.clearTimeout(h) },
+    ...deps.credentialOptions,
+  });
+  const router = createRouter({
+    config,
+    random,
+    now,
+    sleep: deps.sleep,
+    kv,
+    log,
+    unavailable: credentials.unavailable,
+  });
   const spend = createSpendServices({
     config,
     kv,
@@ -77,7 +101,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return quote.nanos;
   };
 
-  const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
+  const upstream = createUpstream({
+    fetch: fetchFn,
+    signer: createSigV4Signer(),
+    credentials: credentials.sources,
+    now,
+  });
   // Upstream timeouts of all calls share one timer per duration.
   const deadlines = createDeadlines();
   const modelCall = createModelCall({ config, router, upstream, now, sink, deadlines });
@@ -107,11 +136,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
   return {
     fetch: serve,
+    ready: credentials.ready,
     flush: async () => {
       await ledger.flush();
       await keys.admission.idle();
     },
     close: async () => {
+      credentials.sources.close();
       await router.close();
       await keys.admission.idle();
       await ledger.close();

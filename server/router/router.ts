@@ -43,6 +43,11 @@ export interface RouterDeps {
   instanceId?: string;
   usageSyncIntervalMs?: number;
   log?: Logger;
+  /**
+   * Why a deployment cannot be called now although its config is fine (its AWS credentials are unavailable or
+   * expired), else undefined. Such deployments are skipped like config-unavailable ones.
+   */
+  unavailable?: (d: Deployment) => string | undefined;
 }
 
 export interface RouteResult {
@@ -105,6 +110,8 @@ type Outcome =
 /** A deployment's state for `/health`. */
 export interface DeploymentHealth {
   deployment: Deployment;
+  /** Why it cannot be called (its config, or its credentials now); undefined when it can. */
+  unavailableReason?: string;
   coolingDown: boolean;
   overCap: boolean;
   failuresLastMinute: number;
@@ -144,9 +151,12 @@ export function createRouter(deps: RouterDeps) {
     : undefined;
   usageSync?.start();
 
+  /** Why a deployment cannot be called: its config, else (checked per call) its credentials; undefined if it can. */
+  const unavailableReason = (d: Deployment) => d.auth.kind === "unavailable" ? d.auth.reason : deps.unavailable?.(d);
+
   /** The deployments that can be called for a model group (unavailable ones are never picked). */
   function callable(modelName: string): Deployment[] {
-    return (config.byModelName.get(modelName) ?? []).filter((d) => d.auth.kind !== "unavailable");
+    return (config.byModelName.get(modelName) ?? []).filter((d) => unavailableReason(d) === undefined);
   }
 
   /**
@@ -157,7 +167,7 @@ export function createRouter(deps: RouterDeps) {
     const all = config.byModelName.get(modelName) ?? [];
     const ok = callable(modelName);
     if (ok.length === 0) {
-      const reasons = all.map((d) => d.auth.kind === "unavailable" ? d.auth.reason : "").filter(Boolean);
+      const reasons = all.map((d) => unavailableReason(d) ?? "").filter(Boolean);
       throw new GatewayError(
         503,
         "ServiceUnavailableException",
@@ -291,6 +301,7 @@ export function createRouter(deps: RouterDeps) {
   function health(): DeploymentHealth[] {
     return config.deployments.map((d) => ({
       deployment: d,
+      unavailableReason: unavailableReason(d),
       coolingDown: state.isCoolingDown(d),
       overCap: state.overCap(d),
       failuresLastMinute: state.failuresLastMinute(d),
