@@ -51,6 +51,8 @@ export interface Gateway {
    * credentials is logged). Serving before that is safe: a call waits for its source's first resolution.
    */
   ready(): Promise<void>;
+  /** Resolves once no AWS credential refresh is running (tests wait here for a background refresh to land). */
+  credentialsIdle(): Promise<void>;
   /** Writes everything queued (spend, counters) to KV now; resolves once it is there. */
   flush(): Promise<void>;
   /** Flushes pending writes; call on shutdown. */
@@ -111,7 +113,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const deadlines = createDeadlines();
   const modelCall = createModelCall({ config, router, upstream, now, sink, deadlines });
   const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines });
-  const health = createHealth({ config, router, upstream, now, newId, sink });
+  const health = createHealth({ config, router, upstream, now, newId, sink, credentials: credentials.status });
 
   const ready = async () => {
     try {
@@ -137,6 +139,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   return {
     fetch: serve,
     ready: credentials.ready,
+    credentialsIdle: () => credentials.sources.idle(),
     flush: async () => {
       await ledger.flush();
       await keys.admission.idle();
