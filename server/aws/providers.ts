@@ -280,7 +280,7 @@ function chain(env: EnvSnapshot, o: ProviderOptions): Resolver {
         tried.push(`${link.kind}: ${errorText(e)}`);
       }
     }
-    throw new Error(`no AWS credentials found by the default chain (${tried.join("; ")})`);
+    throw new Error(`none of its sources answered (${tried.join("; ")})`);
   };
 }
 
