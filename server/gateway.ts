@@ -83,6 +83,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     kv,
     log,
     unavailable: credentials.unavailable,
+    credentialStatus: credentials.status,
   });
   const spend = createSpendServices({
     config,
@@ -113,7 +114,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const deadlines = createDeadlines();
   const modelCall = createModelCall({ config, router, upstream, now, sink, deadlines });
   const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines });
-  const health = createHealth({ config, router, upstream, now, newId, sink, credentials: credentials.status });
+  const health = createHealth({ config, router, upstream, now, newId, sink });
 
   const ready = async () => {
     try {

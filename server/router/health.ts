@@ -7,7 +7,7 @@
  * A probe is a real, billed Bedrock call, so it is accounted like any other: one `CallRecord` per probe, tagged
  * `health_probe`, attributed to the caller. Probes bypass the router (no retries, no effect on cooldowns).
  */
-import type { CredentialStatus, SourceKind } from "../aws/mod.ts";
+import type { SourceKind } from "../aws/mod.ts";
 import type { Deployment, GatewayConfig } from "../config/types.ts";
 import type { Upstream } from "../bedrock/upstream.ts";
 import { readUsage } from "../bedrock/usage.ts";
@@ -22,8 +22,6 @@ export interface HealthDeps {
   now: () => number;
   newId: () => string;
   sink: CallSink;
-  /** A SigV4 deployment's credential source: kind and state, never a value (`server/aws`). */
-  credentials?: (d: Deployment) => CredentialStatus | undefined;
 }
 
 /** The smallest Converse request every model accepts. */
@@ -90,8 +88,8 @@ function publicBase(d: Deployment): string | undefined {
   }
 }
 
-function describe(h: DeploymentHealth, router: Router, credentials: CredentialStatus | undefined): EndpointHealth {
-  const { deployment: d, stats: s } = h;
+function describe(h: DeploymentHealth, router: Router): EndpointHealth {
+  const { deployment: d, stats: s, credentials } = h;
   const usage = router.state.usage(d);
   const status: EndpointHealth["status"] = h.unavailableReason !== undefined
     ? "unavailable"
@@ -191,7 +189,7 @@ export function createHealth(deps: HealthDeps) {
 
   /** The report; with `probe`, after one live call per callable deployment (all in parallel). */
   return async function health(opts: { probe: boolean; caller: Caller }): Promise<HealthReport> {
-    const endpoints = router.health().map((h) => describe(h, router, deps.credentials?.(h.deployment)));
+    const endpoints = router.health().map((h) => describe(h, router));
     if (opts.probe) {
       await Promise.all(config.deployments.map(async (d, i) => {
         if (endpoints[i].status === "unavailable") return;

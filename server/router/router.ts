@@ -17,6 +17,7 @@
  * Streams are retried only until their response head arrives: `run` returns before any byte reaches the client,
  * and nothing is retried after it returns.
  */
+import type { CredentialStatus } from "../aws/mod.ts";
 import type { Deployment, GatewayConfig } from "../config/types.ts";
 import { GatewayError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -48,6 +49,8 @@ export interface RouterDeps {
    * expired), else undefined. Such deployments are skipped like config-unavailable ones.
    */
   unavailable?: (d: Deployment) => string | undefined;
+  /** A SigV4 deployment's credential source as `/health` and `/model/info` may show it (kind and state only). */
+  credentialStatus?: (d: Deployment) => CredentialStatus | undefined;
 }
 
 export interface RouteResult {
@@ -112,6 +115,8 @@ export interface DeploymentHealth {
   deployment: Deployment;
   /** Why it cannot be called (its config, or its credentials now); undefined when it can. */
   unavailableReason?: string;
+  /** Its AWS credential source (SigV4 deployments): kind and state, never a value. */
+  credentials?: CredentialStatus;
   coolingDown: boolean;
   overCap: boolean;
   failuresLastMinute: number;
@@ -302,6 +307,7 @@ export function createRouter(deps: RouterDeps) {
     return config.deployments.map((d) => ({
       deployment: d,
       unavailableReason: unavailableReason(d),
+      credentials: deps.credentialStatus?.(d),
       coolingDown: state.isCoolingDown(d),
       overCap: state.overCap(d),
       failuresLastMinute: state.failuresLastMinute(d),
