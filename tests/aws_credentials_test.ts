@@ -35,7 +35,7 @@ function sources(opts: CredentialSourcesOptions & { lines?: string[] } = {}) {
   };
   const s = createCredentialSources({
     log,
-    providers: { metadataRetries: 0, stsMaxAttempts: 1 },
+    providers: { containerRetries: 0, stsMaxAttempts: 1 },
     ...opts,
   });
   return Object.assign(s, { lines, [Symbol.dispose]: () => s.close() });
@@ -292,7 +292,10 @@ Deno.test("the default chain with nothing set up says what it tried; the environ
   using s = sources();
   const none = s.source(credentialSpec({ region: "us-west-2" }, lookup(ISOLATED)));
   await assert.rejects(Promise.resolve().then(() => none.get()), (e: Error) => {
-    assert.match(e.message, /^no AWS credentials from the default credential chain: none of its sources answered \(env: /);
+    assert.match(
+      e.message,
+      /^no AWS credentials from the default credential chain: none of its sources answered \(env: /,
+    );
     for (const link of ["env:", "profile:", "web-identity:", "container:", "instance-metadata: disabled"]) {
       assert.ok(e.message.includes(link), `${link} in ${e.message}`);
     }

@@ -12,7 +12,7 @@ import { Latch } from "./latch.ts";
 import { type ManualClock, manualClock } from "./manual_clock.ts";
 
 const MINUTE = 60_000;
-const NO_RETRIES = { providers: { metadataRetries: 0, stsMaxAttempts: 1 } };
+const NO_RETRIES = { providers: { containerRetries: 0, stsMaxAttempts: 1 } };
 
 const post = (url: string, path: string, body = converseBody()) =>
   fetch(url + path, {

@@ -27,8 +27,8 @@ import type { AwsCredentials, CredentialSpec, EnvSnapshot, SourceKind } from "./
 export interface ProviderOptions {
   /** Per-request timeout of the container endpoint and IMDS, ms (SDK default 1000). */
   metadataTimeoutMs: number;
-  /** Retries of the container endpoint and IMDS after the first try (SDK defaults: 3 and 0). */
-  metadataRetries: number;
+  /** Retries of the container endpoint after the first try (SDK default 3, each after a `metadataTimeoutMs` pause). */
+  containerRetries: number;
   /** STS connection and response timeout, ms. */
   stsTimeoutMs: number;
   /** STS attempts, the first included (SDK default 3). */
@@ -41,7 +41,7 @@ export interface ProviderOptions {
 
 export const DEFAULT_PROVIDER_OPTIONS: Omit<ProviderOptions, "warn" | "now"> = {
   metadataTimeoutMs: 1_000,
-  metadataRetries: 1,
+  containerRetries: 1,
   stsTimeoutMs: 5_000,
   stsMaxAttempts: 3,
 };
@@ -227,7 +227,7 @@ function chainLinks(env: EnvSnapshot, o: ProviderOptions): Link[] {
             ? { awsContainerAuthorizationToken: env.AWS_CONTAINER_AUTHORIZATION_TOKEN }
             : {}),
           timeout: o.metadataTimeoutMs,
-          maxRetries: o.metadataRetries,
+          maxRetries: o.containerRetries,
           logger: sdkLogger(o),
         })();
         return { credentials: plain(identity), kind: "container" };
@@ -241,9 +241,10 @@ function chainLinks(env: EnvSnapshot, o: ProviderOptions): Link[] {
     disabled && disabled !== "false" ? { kind: "instance-metadata", skip: "disabled by AWS_EC2_METADATA_DISABLED" } : {
       kind: "instance-metadata",
       resolve: async () => {
+        // No retries (the SDK's default): off EC2 the endpoint never answers, and start-up waits for this.
         const identity = await fromInstanceMetadata({
           timeout: o.metadataTimeoutMs,
-          maxRetries: o.metadataRetries,
+          maxRetries: 0,
           logger: sdkLogger(o),
         })();
         return { credentials: plain(identity), kind: "instance-metadata" };
