@@ -86,6 +86,12 @@ const yaml = (fakeUrl: string) =>
 general_settings:
   master_key: ${MASTER_KEY}
 `;
+const converse = (url: string) =>
+  fetch(`${url}/bedrock/model/claude/converse`, {
+    method: "POST",
+    body: converseBody(),
+    headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+  });
 const ISOLATED = { AWS_CONFIG_FILE: "/nonexistent/config", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials" };
 
 Deno.test("on EC2 with no keys: the CLI gets IMDSv2 credentials at start-up (token first) and signs with them", async () => {
@@ -100,11 +106,7 @@ Deno.test("on EC2 with no keys: the CLI gets IMDSv2 credentials at start-up (tok
   const cli = await startCli(yaml(fake.url), { ...ISOLATED, AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url });
   let output = "";
   try {
-    const res = await fetch(`${cli.url}/bedrock/model/claude/converse`, {
-      method: "POST",
-      body: converseBody(),
-      headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
-    });
+    const res = await converse(cli.url);
     assert.equal(res.status, 200, await res.text());
     const health = await (await fetch(`${cli.url}/health`, { headers: { authorization: `Bearer ${MASTER_KEY}` } }))
       .json();
@@ -137,11 +139,7 @@ Deno.test("a credential source down at start-up: the CLI says which deployment, 
   });
   let output = "";
   try {
-    const res = await fetch(`${cli.url}/bedrock/model/claude/converse`, {
-      method: "POST",
-      body: converseBody(),
-      headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
-    });
+    const res = await converse(cli.url);
     assert.equal(res.status, 503);
     assert.equal(res.headers.get("x-amzn-errortype")?.split(":")[0], "ServiceUnavailableException");
     assert.match((await res.json()).message, /container: Server responded with status: 500/);
