@@ -15,6 +15,7 @@ import { createUpstream } from "./bedrock/upstream.ts";
 import { createDeploymentCredentials } from "./deployment_credentials.ts";
 import { createKeyServices } from "./keys/services.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { withCors } from "./http/cors.ts";
 import { createHealth } from "./router/health.ts";
 import { createRouter } from "./router/router.ts";
 import type { CallRecord, CallSink } from "./spend/call_record.ts";
@@ -112,7 +113,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
   // Upstream timeouts of all calls share one timer per duration.
   const deadlines = createDeadlines();
-  const modelCall = createModelCall({ config, router, upstream, now, sink, deadlines });
+  const modelCall = createModelCall({
+    config,
+    router,
+    upstream,
+    now,
+    sink,
+    deadlines,
+    refuseUnpriced: pricing.refuseUnpriced,
+  });
   const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines });
   const health = createHealth({ config, router, upstream, now, newId, sink });
 
@@ -125,18 +134,22 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   };
 
-  const serve = createFetch({
-    auth: keys.auth,
-    admission: keys.admission,
-    keyRoutes: keys.routes,
-    spendRoutes: spend.routes,
-    modelCall,
-    passthroughCall,
-    newId,
-    log,
-    ready,
-    health,
-  });
+  // CORS wraps everything, the model-call fast path included: a request without `Origin` pays one header lookup.
+  const serve = withCors(
+    config.cors,
+    createFetch({
+      auth: keys.auth,
+      admission: keys.admission,
+      keyRoutes: keys.routes,
+      spendRoutes: spend.routes,
+      modelCall,
+      passthroughCall,
+      newId,
+      log,
+      ready,
+      health,
+    }),
+  );
   return {
     fetch: serve,
     ready: credentials.ready,

@@ -4,6 +4,8 @@
  * per-request code only reads it.
  */
 import type { CredentialSpec } from "../aws/mod.ts";
+import type { CorsSettings } from "../http/cors.ts";
+import type { ModelPrices } from "./price_fields.ts";
 import type { RoutingStrategy } from "./schema.ts";
 import type { z } from "zod";
 
@@ -17,13 +19,7 @@ export type DeploymentAuth =
   | { kind: "mock"; text: string }
   | { kind: "unavailable"; reason: string };
 
-/** Per-token USD prices; any may be unknown. */
-export interface TokenPrices {
-  input?: number;
-  output?: number;
-  cacheRead?: number;
-  cacheWrite?: number;
-}
+export type { ModelPrices, TokenPrices } from "./price_fields.ts";
 
 export interface Deployment {
   /** Stable id: `model_info.id`, else derived from the deployment's params (no secrets). */
@@ -42,8 +38,16 @@ export interface Deployment {
   timeoutMs?: number;
   streamTimeoutMs?: number;
   cooldownMs?: number;
-  /** Price overrides from `litellm_params`/`model_info`; they win over the built-in table. */
-  prices: TokenPrices;
+  /**
+   * Price overrides from `litellm_params`/`model_info` (LiteLLM's field names, `litellm_params` winning field by
+   * field); they win over the price tables.
+   */
+  prices: ModelPrices;
+  /**
+   * `model_info.base_model`: the model id this deployment is priced as (an application inference profile, a custom or
+   * provisioned model), without LiteLLM's `bedrock/` prefixes.
+   */
+  baseModel?: string;
 }
 
 export interface RouterConfig {
@@ -96,11 +100,18 @@ export interface GatewayConfig {
   storePrompts: boolean;
   spendLogRetentionMs: number;
   modelPricesFile?: string;
+  /**
+   * `general_settings.allow_unpriced_models`: serve calls by budgeted callers to deployments without a known price
+   * (priced 0 and flagged) instead of refusing them.
+   */
+  allowUnpricedModels: boolean;
   metricsPublic: boolean;
   router: RouterConfig;
   passthrough: PassthroughAccount;
   /** Temporary AWS credentials are refreshed this long before they expire. */
   awsRefreshAheadMs: number;
+  /** Which web pages on other origins may call `/bedrock/*` and the admin API (`general_settings.cors_*`). */
+  cors: CorsSettings;
   /** Non-fatal problems found while loading (unknown keys, unavailable deployments). */
   warnings: string[];
 }
