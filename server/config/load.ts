@@ -120,6 +120,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     spendLogRetentionMs: (general.spend_logs_retention_days ?? 30) * DAY_MS,
     modelPricesFile: general.model_prices_file,
     metricsPublic: general.metrics_public ?? false,
+    upstreamClient: general.upstream_client ?? "fetch",
     router: {
       strategy: router.routing_strategy ?? "simple-shuffle",
       numRetries: router.num_retries ?? 2,

@@ -87,6 +87,11 @@ export const GeneralSettings = z.looseObject({
   model_prices_file: z.string().min(1).optional(),
   metrics_public: z.boolean().optional(),
   bedrock_passthrough: BedrockPassthrough.optional(),
+  /**
+   * How the gateway calls Bedrock: `fetch` (Deno's, the default) or `native` (the gateway's own HTTP/1.1 client,
+   * server/upstream_client, which hands to `fetch` whatever it does not speak, e.g. when a proxy is set).
+   */
+  upstream_client: z.enum(["native", "fetch"]).optional(),
 });
 
 export const RoutingStrategy = z.enum([

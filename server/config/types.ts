@@ -89,6 +89,8 @@ export interface GatewayConfig {
   spendLogRetentionMs: number;
   modelPricesFile?: string;
   metricsPublic: boolean;
+  /** `general_settings.upstream_client`: which HTTP client calls Bedrock (default `fetch`). */
+  upstreamClient: "native" | "fetch";
   router: RouterConfig;
   passthrough: PassthroughAccount;
   /** Non-fatal problems found while loading (unknown keys, unavailable deployments). */
