@@ -55,6 +55,11 @@ export interface HttpClientOptions {
   now?: () => number;
   /** Environment lookup for proxy settings (default `Deno.env.get`; unreadable counts as set). */
   env?: (name: string) => string | undefined;
+  /**
+   * Opens a connection instead of `Deno.connect` / `Deno.connectTls` (tests wrap sockets to inject faults). Code
+   * only, never configuration: the gateway always uses the default, whose TLS is always verified.
+   */
+  dial?: (target: { hostname: string; port: number; tls: boolean }) => Promise<Deno.Conn>;
 }
 
 export interface HttpClient {
@@ -152,7 +157,10 @@ export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
   async function open(target: Target, signal: AbortSignal | undefined): Promise<Connection> {
     let socket: Deno.Conn;
     try {
-      if (target.tls) {
+      if (opts.dial) {
+        const { hostname, port, tls } = target;
+        socket = await untilAborted(opts.dial({ hostname, port, tls }), signal, (s) => s.close());
+      } else if (target.tls) {
         const tls = await untilAborted(
           Deno.connectTls({ hostname: target.hostname, port: target.port, alpnProtocols: ["http/1.1"], caCerts }),
           signal,
@@ -265,6 +273,7 @@ export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
         }
       }
       head = await readHead(conn, method === "HEAD");
+      conn.keepAliveMs = head.keepAliveMs;
       const init = { status: head.status, statusText: head.statusText, headers: head.headers };
       if (head.framing === "none") {
         const res = new Response(null, init);
