@@ -118,8 +118,17 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined, late: (
   });
 }
 
-/** Closes whatever connection a body stream held when the stream was dropped unread (a safety net). */
-const dropped = new FinalizationRegistry<() => void>((giveUp) => giveUp());
+/** Where one exchange stands; kept apart from the body stream so that the registry below never holds the stream. */
+interface ExchangeState {
+  /** Over (body read, failed, aborted or cancelled): its connection is back in the pool or closed. */
+  settled: boolean;
+  conn: Connection | undefined;
+}
+
+/** Closes the connection of a body stream that was dropped unread (a safety net: readers cancel or finish). */
+const dropped = new FinalizationRegistry<ExchangeState>((state) => {
+  if (!state.settled) state.conn?.close();
+});
 
 export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
   const fallback = opts.fallback ?? globalThis.fetch;
@@ -222,25 +231,24 @@ export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
   ): Promise<Response> {
     let conn = pool.take(target.origin);
     let reused = conn !== undefined;
-    /** The exchange is over (body read, failed, aborted or cancelled): the connection is pooled or closed. */
-    let settled = false;
+    const state: ExchangeState = { settled: false, conn };
     let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
     const onAbort = () => {
       conn?.close();
-      if (controller && !settled) {
-        settled = true;
+      if (controller && !state.settled) {
+        state.settled = true;
         controller.error(signal!.reason);
       }
     };
     signal?.addEventListener("abort", onAbort);
     const release = (reusable: boolean) => {
-      settled = true;
+      state.settled = true;
       signal?.removeEventListener("abort", onAbort);
       if (reusable && !closed && conn!.available === 0) pool.put(target.origin, conn!);
       else conn!.close();
     };
     const fail = (e: unknown, code: "truncated_body" | undefined): unknown => {
-      settled = true;
+      state.settled = true;
       signal?.removeEventListener("abort", onAbort);
       conn?.close();
       if (signal?.aborted) return signal.reason;
@@ -322,9 +330,9 @@ export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
             return;
           }
           try {
-            while (!settled) {
+            while (!state.settled) {
               const n = await c.fill();
-              if (settled) return; // aborted or cancelled meanwhile
+              if (state.settled) return; // aborted or cancelled meanwhile
               if (framing === "length") {
                 if (n === 0) throw new HttpClientError("truncated_body", `connection closed ${remaining} bytes short`);
                 const take = Math.min(c.available, remaining);
@@ -360,24 +368,23 @@ export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
               return;
             }
           } catch (e) {
-            if (settled) return;
+            if (state.settled) return;
             ctl.error(fail(e, "truncated_body"));
           }
         },
         cancel() {
-          if (settled) return;
-          settled = true;
+          if (state.settled) return;
+          state.settled = true;
           signal?.removeEventListener("abort", onAbort);
           c.close();
         },
       }, { highWaterMark: 0 });
-      dropped.register(body, () => {
-        if (!settled) c.close();
-      });
+      state.conn = c;
+      dropped.register(body, state);
       return new Response(body, init);
     } catch (e) {
       if (e === HTTP2_ONLY) {
-        settled = true;
+        state.settled = true;
         signal?.removeEventListener("abort", onAbort);
         throw e;
       }

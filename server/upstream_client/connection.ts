@@ -39,8 +39,16 @@ export class Connection {
   #readError: unknown;
   #grow = false;
 
-  constructor(readonly socket: Deno.Conn, bufferBytes: number) {
+  constructor(readonly socket: Deno.Conn, readonly bufferBytes: number) {
     this.buf = new Uint8Array(bufferBytes);
+  }
+
+  /** Drops a buffer grown by a large body back to its first size (the pool does so before keeping it idle). */
+  shrink(): void {
+    if (this.buf.length > this.bufferBytes && this.start === this.end && !this.#pending) {
+      this.buf = new Uint8Array(this.bufferBytes);
+      this.start = this.end = 0;
+    }
   }
 
   /** Starts a read now, if none is in flight (the pool does so for idle connections); `onSettled` runs once it ends. */

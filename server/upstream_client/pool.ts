@@ -59,6 +59,7 @@ export class Pool {
       conn.close();
       return;
     }
+    conn.shrink();
     conn.idle = true;
     conn.idleSince = this.opts.now();
     list.push(conn);
