@@ -13,6 +13,7 @@ import { createSigV4Signer } from "./bedrock/sigv4.ts";
 import { createUpstream } from "./bedrock/upstream.ts";
 import { createKeyServices } from "./keys/services.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { withCors } from "./http/cors.ts";
 import { createHealth } from "./router/health.ts";
 import { createRouter } from "./router/router.ts";
 import type { CallRecord, CallSink } from "./spend/call_record.ts";
@@ -97,18 +98,22 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   };
 
-  const serve = createFetch({
-    auth: keys.auth,
-    admission: keys.admission,
-    keyRoutes: keys.routes,
-    spendRoutes: spend.routes,
-    modelCall,
-    passthroughCall,
-    newId,
-    log,
-    ready,
-    health,
-  });
+  // CORS wraps everything, the model-call fast path included: a request without `Origin` pays one header lookup.
+  const serve = withCors(
+    config.cors,
+    createFetch({
+      auth: keys.auth,
+      admission: keys.admission,
+      keyRoutes: keys.routes,
+      spendRoutes: spend.routes,
+      modelCall,
+      passthroughCall,
+      newId,
+      log,
+      ready,
+      health,
+    }),
+  );
   return {
     fetch: serve,
     flush: async () => {

@@ -7,6 +7,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { resolveCors } from "./cors.ts";
 import { resolvePassthrough } from "./passthrough.ts";
 import { ConfigFile, type ModelEntry, unknownKeys } from "./schema.ts";
 import type { Deployment, DeploymentAuth, GatewayConfig, TokenPrices } from "./types.ts";
@@ -87,6 +88,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
   });
 
   const passthrough = resolvePassthrough(general.bedrock_passthrough, env, problems, warnings);
+  const cors = resolveCors(general, masterKey !== undefined, env, problems, warnings);
 
   const router = file.router_settings ?? {};
   const fallbacks = new Map<string, string[]>();
@@ -133,6 +135,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
       enablePreCallChecks: router.enable_pre_call_checks ?? false,
     },
     passthrough,
+    cors,
     warnings,
   };
 }

@@ -92,6 +92,16 @@ export const GeneralSettings = z.looseObject({
    * server/upstream_client, which hands to `fetch` whatever it does not speak, e.g. when a proxy is set).
    */
   upstream_client: z.enum(["native", "fetch"]).optional(),
+  /**
+   * Web pages (origins) allowed to call the gateway from a browser: a list, `"*"`, or one string of comma-separated
+   * origins (LiteLLM's forms; `os.environ/NAME` works in either). Unset: any origin on `/bedrock/*` when a master key
+   * is set, none on the admin API; set: this, on both. `[]` turns CORS off.
+   */
+  cors_allow_origins: z.union([z.string(), z.array(z.string())]).optional(),
+  /** `Access-Control-Allow-Credentials: true` for listed origins (never with `"*"`). */
+  cors_allow_credentials: z.boolean().optional(),
+  /** Request headers pages may send besides the built-in ones (`"*"`: any). */
+  cors_allow_headers: z.union([z.string(), z.array(z.string())]).optional(),
 });
 
 export const RoutingStrategy = z.enum([

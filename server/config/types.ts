@@ -4,6 +4,7 @@
  * per-request code only reads it.
  */
 import type { AwsCredentials } from "../bedrock/sigv4.ts";
+import type { CorsSettings } from "../http/cors.ts";
 import type { RoutingStrategy } from "./schema.ts";
 import type { z } from "zod";
 
@@ -93,6 +94,8 @@ export interface GatewayConfig {
   upstreamClient: "native" | "fetch";
   router: RouterConfig;
   passthrough: PassthroughAccount;
+  /** Which web pages on other origins may call `/bedrock/*` and the admin API (`general_settings.cors_*`). */
+  cors: CorsSettings;
   /** Non-fatal problems found while loading (unknown keys, unavailable deployments). */
   warnings: string[];
 }
