@@ -14,6 +14,9 @@ export interface TestPki {
   otherHost: { cert: string; key: string };
 }
 
+/** `openssl req` arguments for a new unencrypted EC P-256 key. */
+const NEW_EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+
 async function openssl(cwd: string, args: string[]): Promise<void> {
   const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" }).output();
   if (!out.success) throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
@@ -22,11 +25,7 @@ async function openssl(cwd: string, args: string[]): Promise<void> {
 async function leaf(dir: string, name: string, san: string): Promise<{ cert: string; key: string }> {
   await openssl(dir, [
     "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
+    ...NEW_EC_KEY,
     "-keyout",
     `${name}.key`,
     "-out",
@@ -66,11 +65,7 @@ export async function makeTestPki(): Promise<TestPki> {
     await openssl(dir, [
       "req",
       "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
+      ...NEW_EC_KEY,
       "-keyout",
       "ca.key",
       "-out",
