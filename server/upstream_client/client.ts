@@ -184,7 +184,10 @@ export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
         }
         socket = tls;
       } else {
-        socket = await Deno.connect({ hostname: target.hostname, port: target.port, signal });
+        const tcp = await Deno.connect({ hostname: target.hostname, port: target.port, signal });
+        // A request is one write (two for a large body): never held back waiting for an ACK (Nagle).
+        tcp.setNoDelay(true);
+        socket = tcp;
       }
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
