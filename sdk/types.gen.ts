@@ -1072,7 +1072,18 @@ export interface SpendLogRow {
   spend: number;
   /** Some tokens of this call had no known price and were counted at 0 (see `unpriced_tokens`). */
   price_unknown: boolean;
-  unpriced_tokens: ("input" | "output" | "cache_read" | "cache_write")[];
+  /** Token kinds of this call without a known price at its tier (`cache_write_1h`: 1-hour cache writes). */
+  unpriced_tokens: ("input" | "output" | "cache_read" | "cache_write" | "cache_write_1h")[];
+  /**
+   * Bedrock's service tier (`default`, `priority`, `flex`, `reserved`): the one the answer reports, else the one
+   * requested; null when neither says. Calls are priced at their tier's prices.
+   */
+  service_tier: string | null;
+  /**
+   * `performanceConfig.latency` likewise (`standard`, `optimized`); latency-optimized calls are priced at the
+   * `latency_optimized` prices.
+   */
+  performance_latency: string | null;
   status: "success" | "failure" | "client_disconnected";
   http_status: number;
   /** Bedrock exception name when the call failed. */

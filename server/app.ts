@@ -12,6 +12,7 @@ import type { createModelCall } from "./bedrock/model_call.ts";
 import type { PassthroughCall } from "./bedrock/passthrough_call.ts";
 import { parsePassthroughPath } from "./bedrock/passthrough_path.ts";
 import { checkRouteAccess } from "./keys/allowed_routes.ts";
+import { budgetScopes } from "./keys/budget_scopes.ts";
 import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./errors.ts";
 import type { HealthLiveliness, HealthReadiness } from "./health/schemas.ts";
 import type { Logger } from "./log.ts";
@@ -114,6 +115,7 @@ async function modelRoute(s: AppServices, req: Request, requestId: string): Prom
       caller: principal.caller,
       allowedModels: principal.allowedModels,
       requestTags: tagsOf(req.headers),
+      budgetScopes: budgetScopes(principal),
     });
   } catch (e) {
     // Refused before accounting saw it (bad input, model not allowed): free the key's parallel slot.

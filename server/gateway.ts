@@ -85,7 +85,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
   // Upstream timeouts of all calls share one timer per duration.
   const deadlines = createDeadlines();
-  const modelCall = createModelCall({ config, router, upstream, now, sink, deadlines });
+  const modelCall = createModelCall({
+    config,
+    router,
+    upstream,
+    now,
+    sink,
+    deadlines,
+    refuseUnpriced: pricing.refuseUnpriced,
+  });
   const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines });
   const health = createHealth({ config, router, upstream, now, newId, sink });
 

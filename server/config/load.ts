@@ -9,8 +9,9 @@ import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { resolveCors } from "./cors.ts";
 import { resolvePassthrough } from "./passthrough.ts";
+import { MAX_OUTPUT_TOKENS_FIELD, PRICE_FIELD_NAMES, pricesFromFields } from "./price_fields.ts";
 import { ConfigFile, type ModelEntry, unknownKeys } from "./schema.ts";
-import type { Deployment, DeploymentAuth, GatewayConfig, TokenPrices } from "./types.ts";
+import type { Deployment, DeploymentAuth, GatewayConfig } from "./types.ts";
 
 /** Thrown when the config cannot be used; `problems` lists every issue with its YAML path. */
 export class ConfigError extends Error {
@@ -121,6 +122,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     storePrompts: general.store_prompts_in_spend_logs ?? false,
     spendLogRetentionMs: (general.spend_logs_retention_days ?? 30) * DAY_MS,
     modelPricesFile: general.model_prices_file,
+    allowUnpricedModels: general.allow_unpriced_models ?? false,
     metricsPublic: general.metrics_public ?? false,
     upstreamClient: general.upstream_client ?? "fetch",
     router: {
@@ -228,12 +230,11 @@ function resolveDeployment(
   }
 
   const info = entry.model_info ?? {};
-  const prices: TokenPrices = {
-    input: p.input_cost_per_token ?? info.input_cost_per_token,
-    output: p.output_cost_per_token ?? info.output_cost_per_token,
-    cacheRead: p.cache_read_input_token_cost ?? info.cache_read_input_token_cost,
-    cacheWrite: p.cache_creation_input_token_cost ?? info.cache_creation_input_token_cost,
-  };
+  // Field by field, `litellm_params` over `model_info` (both validated by the schema).
+  const priceFields: Record<string, number | undefined> = {};
+  for (const name of [...PRICE_FIELD_NAMES, MAX_OUTPUT_TOKENS_FIELD] as const) {
+    priceFields[name] = p[name] ?? info[name];
+  }
   const seconds = (s: number | undefined) => s === undefined ? undefined : s * 1000;
   return {
     id: info.id ?? deploymentId(entry.model_name, modelId, region ?? "", endpoint, index),
@@ -248,7 +249,8 @@ function resolveDeployment(
     timeoutMs: seconds(p.timeout),
     streamTimeoutMs: seconds(p.stream_timeout),
     cooldownMs: seconds(p.cooldown_time),
-    prices,
+    prices: pricesFromFields(priceFields) ?? {},
+    baseModel: info.base_model === undefined ? undefined : bedrockModelId(info.base_model),
   };
 }
 

@@ -7,16 +7,21 @@
  * `load.ts` resolves them after validation so that error paths point at the YAML the user wrote.
  */
 import { z } from "zod";
+import { MAX_OUTPUT_TOKENS_FIELD, PRICE_FIELD_NAMES, type PriceFieldName } from "./price_fields.ts";
 
 const nonNegative = z.number().nonnegative();
 const positive = z.number().positive();
 
-/** Per-token USD prices; LiteLLM's names, accepted in `litellm_params` and in `model_info`. */
+/**
+ * Per-token USD prices in LiteLLM's names (every tier and long-context variant: `price_fields.ts`) and the model's
+ * output limit, accepted in `litellm_params` and in `model_info`.
+ */
 export const PriceFields = {
-  input_cost_per_token: nonNegative.optional(),
-  output_cost_per_token: nonNegative.optional(),
-  cache_read_input_token_cost: nonNegative.optional(),
-  cache_creation_input_token_cost: nonNegative.optional(),
+  ...Object.fromEntries(PRICE_FIELD_NAMES.map((name) => [name, nonNegative.optional()])) as Record<
+    PriceFieldName,
+    z.ZodOptional<z.ZodNumber>
+  >,
+  [MAX_OUTPUT_TOKENS_FIELD]: z.number().int().positive().optional(),
 };
 
 export const LitellmParams = z.looseObject({
@@ -45,6 +50,8 @@ export const LitellmParams = z.looseObject({
 
 export const ModelInfo = z.looseObject({
   id: z.string().min(1).optional(),
+  /** The model id the deployment is priced as (LiteLLM's field), e.g. for an application inference profile. */
+  base_model: z.string().min(1).optional(),
   ...PriceFields,
 });
 
@@ -85,6 +92,8 @@ export const GeneralSettings = z.looseObject({
   store_prompts_in_spend_logs: z.boolean().optional(),
   spend_logs_retention_days: positive.optional(),
   model_prices_file: z.string().min(1).optional(),
+  /** Serve budgeted callers' calls to deployments without a known price (priced 0, flagged) instead of refusing. */
+  allow_unpriced_models: z.boolean().optional(),
   metrics_public: z.boolean().optional(),
   bedrock_passthrough: BedrockPassthrough.optional(),
   /**

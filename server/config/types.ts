@@ -5,6 +5,7 @@
  */
 import type { AwsCredentials } from "../bedrock/sigv4.ts";
 import type { CorsSettings } from "../http/cors.ts";
+import type { ModelPrices } from "./price_fields.ts";
 import type { RoutingStrategy } from "./schema.ts";
 import type { z } from "zod";
 
@@ -15,13 +16,7 @@ export type DeploymentAuth =
   | { kind: "mock"; text: string }
   | { kind: "unavailable"; reason: string };
 
-/** Per-token USD prices; any may be unknown. */
-export interface TokenPrices {
-  input?: number;
-  output?: number;
-  cacheRead?: number;
-  cacheWrite?: number;
-}
+export type { ModelPrices, TokenPrices } from "./price_fields.ts";
 
 export interface Deployment {
   /** Stable id: `model_info.id`, else derived from the deployment's params (no secrets). */
@@ -40,8 +35,16 @@ export interface Deployment {
   timeoutMs?: number;
   streamTimeoutMs?: number;
   cooldownMs?: number;
-  /** Price overrides from `litellm_params`/`model_info`; they win over the built-in table. */
-  prices: TokenPrices;
+  /**
+   * Price overrides from `litellm_params`/`model_info` (LiteLLM's field names, `litellm_params` winning field by
+   * field); they win over the price tables.
+   */
+  prices: ModelPrices;
+  /**
+   * `model_info.base_model`: the model id this deployment is priced as (an application inference profile, a custom or
+   * provisioned model), without LiteLLM's `bedrock/` prefixes.
+   */
+  baseModel?: string;
 }
 
 export interface RouterConfig {
@@ -89,6 +92,11 @@ export interface GatewayConfig {
   storePrompts: boolean;
   spendLogRetentionMs: number;
   modelPricesFile?: string;
+  /**
+   * `general_settings.allow_unpriced_models`: serve calls by budgeted callers to deployments without a known price
+   * (priced 0 and flagged) instead of refusing them.
+   */
+  allowUnpricedModels: boolean;
   metricsPublic: boolean;
   /** `general_settings.upstream_client`: which HTTP client calls Bedrock (default `fetch`). */
   upstreamClient: "native" | "fetch";
