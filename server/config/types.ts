@@ -98,6 +98,8 @@ export interface GatewayConfig {
    */
   allowUnpricedModels: boolean;
   metricsPublic: boolean;
+  /** `general_settings.upstream_client`: which HTTP client calls Bedrock (default `fetch`). */
+  upstreamClient: "native" | "fetch";
   router: RouterConfig;
   passthrough: PassthroughAccount;
   /** Which web pages on other origins may call `/bedrock/*` and the admin API (`general_settings.cors_*`). */
