@@ -336,7 +336,7 @@ export interface CountTokensResponse {
 
 export interface DeploymentHealthQuery {
   /** `true`: one minimal live call per deployment. */
-  probe?: "true" | "false";
+  probe?: boolean;
 }
 
 export interface DeploymentHealthReport {
@@ -745,7 +745,8 @@ export interface KeyListQuery {
   user_id?: string;
   team_id?: string;
   key_alias?: string;
-  return_full_object?: "true" | "false";
+  /** `true`: whole key objects instead of hashes. */
+  return_full_object?: boolean;
 }
 
 export interface KeyListResponse {
@@ -1146,7 +1147,7 @@ export interface SpendLogsQuery {
    */
   end_date?: string;
   /** With both dates: `true` answers spend per day (LiteLLM's summary), `false` the rows. */
-  summarize?: "true" | "false";
+  summarize?: boolean;
   page?: number;
   page_size?: number;
 }

@@ -14,7 +14,8 @@ import { parsePassthroughPath } from "./bedrock/passthrough_path.ts";
 import { checkRouteAccess } from "./keys/allowed_routes.ts";
 import { budgetScopes } from "./keys/budget_scopes.ts";
 import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./errors.ts";
-import type { HealthLiveliness, HealthReadiness } from "./health/schemas.ts";
+import { DeploymentHealthQuery, type HealthLiveliness, type HealthReadiness } from "./health/schemas.ts";
+import { parseInput } from "./http/admin_input.ts";
 import type { Logger } from "./log.ts";
 import type { Health } from "./router/health.ts";
 
@@ -184,7 +185,8 @@ export function createApp(s: AppServices): Hono<Env> {
         litellmType: "auth_error",
       });
     }
-    return c.json(await s.health({ probe: c.req.query("probe") === "true", caller: principal.caller }));
+    const { probe } = parseInput(DeploymentHealthQuery, c.req.query(), "query");
+    return c.json(await s.health({ probe: probe === true, caller: principal.caller }));
   });
 
   installModelRoutes(app, s);

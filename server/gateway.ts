@@ -23,11 +23,13 @@ import { createPricing } from "./spend/cost.ts";
 import { createLedger } from "./spend/ledger.ts";
 import { priceTablesFor } from "./spend/price_table.ts";
 import { createSpendServices } from "./spend/services.ts";
+import { createHttpClient } from "./upstream_client/mod.ts";
 import { createUuidV7 } from "./uuidv7.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
   kv: Deno.Kv;
+  /** How upstream calls are sent; default per `config.upstreamClient` (the native client, or the global `fetch`). */
   fetch?: typeof fetch;
   /** Wall clock, ms since the epoch. */
   now?: () => number;
@@ -66,7 +68,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const random = deps.random ?? Math.random;
   const newId = deps.newId ?? createUuidV7(now);
   const log = deps.log ?? createLogger();
-  const fetchFn = deps.fetch ?? fetch;
+  // The native client owns a keep-alive pool, closed with the gateway; an injected fetch wins over the config.
+  const nativeClient = !deps.fetch && config.upstreamClient === "native" ? createHttpClient() : undefined;
+  const fetchFn = deps.fetch ?? nativeClient?.fetch ?? fetch;
 
   const ledger = createLedger({ kv, instanceId: newId(), log });
   const pricing = createPricing(config, { tables: priceTablesFor(config), log });
@@ -163,6 +167,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await router.close();
       await keys.admission.idle();
       await ledger.close();
+      nativeClient?.close();
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The SDK's browser bundle (`deno task build:sdk`'s `converse-gateway.min.js`) in headless Chromium, from a page on
  * another origin than the gateway's: `converse`, `converseStream`, typed errors whose request id and `Retry-After`
- * the page can read (exposed headers), and no readable answer for a page on an origin the gateway does not allow.
+ * the page can read (exposed headers), and no readable answer for a page on an origin the gateway does not allow
+ * (the SDK's `ConnectionError`, with the browser's `TypeError` as its cause).
  * Needs Debian's `chromium` (`.ci/run` installs it); fails, never skips, without it.
  */
 import assert from "node:assert/strict";
@@ -18,7 +19,7 @@ const PAGE = `<!doctype html>
 <title>Converse Gateway SDK in a browser</title>
 <script type="module">
 import {
-  createClient, AuthenticationError, UnrecognizedClientException, ThrottlingException, ConverseError,
+  createClient, AuthenticationError, UnrecognizedClientException, ThrottlingException, ConverseError, ConnectionError,
 } from "/${BROWSER_BUNDLE}";
 
 const messages = [{ role: "user", content: [{ text: "Hello from a browser" }] }];
@@ -54,7 +55,8 @@ window.runSdk = async (baseUrl, apiKey, model) => {
     out.wrongKey = describe(e);
   }
   try {
-    await client.converse(model, { messages });
+    // No retries: a throttle's retry would wait out its Retry-After; what is tested is that the page can read it.
+    await client.converse(model, { messages }, { maxRetries: 0 });
     out.overLimit = "no error";
   } catch (e) {
     out.overLimit = describe(e);
@@ -63,7 +65,10 @@ window.runSdk = async (baseUrl, apiKey, model) => {
 };
 
 window.runRefused = async (baseUrl, apiKey, model) => {
-  const failure = (e) => ({ name: e.name, typeError: e instanceof TypeError, converseError: e instanceof ConverseError });
+  const failure = (e) => ({
+    name: e.name, typeError: e instanceof TypeError, converseError: e instanceof ConverseError,
+    connectionError: e instanceof ConnectionError, cause: e.cause?.name,
+  });
   const out = { origin: location.origin };
   try {
     await fetch(baseUrl + "/bedrock/model/" + model + "/converse", {
@@ -76,7 +81,8 @@ window.runRefused = async (baseUrl, apiKey, model) => {
     out.fetch = failure(e);
   }
   try {
-    await createClient({ baseUrl, apiKey }).converse(model, { messages });
+    // Retried like any connection failure, without waiting (each try's preflight is refused the same way).
+    await createClient({ baseURL: baseUrl, apiKey, sleep: async () => {} }).converse(model, { messages });
     out.sdk = "answer readable";
   } catch (e) {
     out.sdk = failure(e);
@@ -158,8 +164,14 @@ Deno.test({
         const other = await openPage(chromium, `${refused.origin}/index.html`);
         await other.waitForFunction("window.pageReady === true");
         const denied = await other.evaluate(`runRefused(${JSON.stringify(gw.url)}, ${JSON.stringify(key)}, "demo")`);
-        const blocked = { name: "TypeError", typeError: true, converseError: false };
-        assert.deepEqual(denied, { origin: refused.origin, fetch: blocked, sdk: blocked });
+        // fetch itself rejects with a TypeError; the SDK says the same as a ConnectionError with that cause.
+        const blocked = { name: "TypeError", typeError: true, converseError: false, connectionError: false };
+        const typed = { name: "ConnectionError", typeError: false, converseError: true, connectionError: true };
+        assert.deepEqual(denied, {
+          origin: refused.origin,
+          fetch: blocked,
+          sdk: { ...typed, cause: "TypeError" },
+        });
         // The preflight was refused, so the browser never sent the calls: nothing reached a model.
         assert.equal(gw.calls.length, callsBefore);
       } catch (e) {

@@ -69,6 +69,8 @@ export interface FakeBedrockOptions {
   now?: () => Date;
   /** Which AWS API this fake plays (default `runtime`). */
   api?: FakeApi;
+  /** Serve HTTPS with this certificate chain and key (PEM); `url` is then `https://127.0.0.1:<port>`. */
+  tls?: { cert: string; key: string };
 }
 
 /** `runtime`: bedrock-runtime; `agent-runtime`: bedrock-agent-runtime. */
@@ -195,7 +197,7 @@ export type Behavior =
 
 /** Handle to a running fake. */
 export interface FakeBedrock {
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>` (`https://` with the `tls` option) */
   url: string;
   /** Every request that reached the fake, in order (including rejected ones). */
   requests: RecordedRequest[];
@@ -309,11 +311,12 @@ class FakeBedrockServer implements FakeBedrock {
     this.#server = Deno.serve({
       hostname: "127.0.0.1",
       port: 0,
+      ...opts.tls,
       onListen: () => {},
       // An unexpected bug in the fake should look like a Bedrock 500, not a Deno text page.
       onError: (err) => errorResponse(500, "InternalServerException", `fake bedrock bug: ${String(err)}`),
     }, (req) => this.#handle(req));
-    this.url = `http://127.0.0.1:${this.#server.addr.port}`;
+    this.url = `${opts.tls ? "https" : "http"}://127.0.0.1:${this.#server.addr.port}`;
   }
 
   addCredentials(c: FakeCredentials): void {

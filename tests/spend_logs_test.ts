@@ -431,7 +431,7 @@ Deno.test("the SDK's generated spend methods: client.spend.logs, .global, .repor
   const g = await t.generate({ user_id: "sdk-user" });
   await call(t.gw.url, g.key);
   const admin = createClient({ baseUrl: t.gw.url, apiKey: MASTER_KEY });
-  const rows = await admin.spend.logs({ api_key: g.key, summarize: "false" });
+  const rows = await admin.spend.logs({ api_key: g.key, summarize: false });
   assert.ok(Array.isArray(rows) && rows.length === 1);
   const [row] = rows as SpendLogRowType[];
   assert.equal(row.user, "sdk-user");

@@ -127,6 +127,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     modelPricesFile: general.model_prices_file,
     allowUnpricedModels: general.allow_unpriced_models ?? false,
     metricsPublic: general.metrics_public ?? false,
+    upstreamClient: general.upstream_client ?? "fetch",
     router: {
       strategy: router.routing_strategy ?? "simple-shuffle",
       numRetries: router.num_retries ?? 2,

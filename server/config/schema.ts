@@ -118,6 +118,11 @@ export const GeneralSettings = z.looseObject({
   /** Temporary AWS credentials are refreshed this many seconds before they expire (default 300). */
   aws_credentials_refresh_ahead_seconds: positive.optional(),
   /**
+   * How the gateway calls Bedrock: `fetch` (Deno's, the default) or `native` (the gateway's own HTTP/1.1 client,
+   * server/upstream_client, which hands to `fetch` whatever it does not speak, e.g. when a proxy is set).
+   */
+  upstream_client: z.enum(["native", "fetch"]).optional(),
+  /**
    * Web pages (origins) allowed to call the gateway from a browser: a list, `"*"`, or one string of comma-separated
    * origins (LiteLLM's forms; `os.environ/NAME` works in either). Unset: any origin on `/bedrock/*` when a master key
    * is set, none on the admin API; set: this, on both. `[]` turns CORS off.

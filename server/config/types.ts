@@ -106,6 +106,8 @@ export interface GatewayConfig {
    */
   allowUnpricedModels: boolean;
   metricsPublic: boolean;
+  /** `general_settings.upstream_client`: which HTTP client calls Bedrock (default `fetch`). */
+  upstreamClient: "native" | "fetch";
   router: RouterConfig;
   passthrough: PassthroughAccount;
   /** Temporary AWS credentials are refreshed this long before they expire. */

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { SOURCE_KINDS } from "../aws/mod.ts";
+import { queryBoolean } from "../http/query_boolean.ts";
 import type { HealthReport } from "../router/health.ts";
 
 /** `GET /health/liveliness` (and `/health/liveness`): the process is up. */
@@ -74,7 +75,7 @@ export type DeploymentHealthReport = z.infer<typeof DeploymentHealthReport>;
 
 /** `GET /health` query: `probe=true` makes one live, billed call per deployment. */
 export const DeploymentHealthQuery = z.object({
-  probe: z.enum(["true", "false"]).optional().meta({ description: "`true`: one minimal live call per deployment." }),
+  probe: queryBoolean().meta({ description: "`true`: one minimal live call per deployment." }),
 }).meta({ id: "DeploymentHealthQuery" });
 
 // The schema documents what router/health.ts builds: the two types must stay the same.

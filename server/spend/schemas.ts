@@ -6,6 +6,7 @@
  * `Math.round(spend * 1e9)` recovers the exact integer).
  */
 import { z } from "zod";
+import { queryBoolean } from "../http/query_boolean.ts";
 import { CALL_TYPES } from "./call_record.ts";
 
 const Timestamp = z.string().meta({ description: "ISO 8601, UTC." });
@@ -86,7 +87,7 @@ export const SpendLogsQuery = z.strictObject({
   request_id: z.string().min(1).max(256).optional(),
   start_date: DateParam.optional(),
   end_date: DateParam.optional(),
-  summarize: z.enum(["true", "false"]).default("true").meta({
+  summarize: queryBoolean(true).meta({
     description: "With both dates: `true` answers spend per day (LiteLLM's summary), `false` the rows.",
   }),
   page: z.coerce.number().int().min(1).max(1_000_000).default(1),
