@@ -4,6 +4,7 @@
  * and wires them into the app. No module-level singletons, so tests build as many gateways as they like
  * in-process.
  */
+import { type CredentialClock, type CredentialSourcesOptions, systemCredentialClock } from "./aws/mod.ts";
 import type { GatewayConfig } from "./config/types.ts";
 import { createFetch } from "./app.ts";
 import { createDeadlines } from "./bedrock/deadlines.ts";
@@ -11,6 +12,7 @@ import { createModelCall } from "./bedrock/model_call.ts";
 import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
 import { createSigV4Signer } from "./bedrock/sigv4.ts";
 import { createUpstream } from "./bedrock/upstream.ts";
+import { createDeploymentCredentials } from "./deployment_credentials.ts";
 import { createKeyServices } from "./keys/services.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { withCors } from "./http/cors.ts";
@@ -39,10 +41,21 @@ export interface GatewayDeps {
   onCall?: (record: CallRecord) => void;
   /** How the router waits before retrying a deployment (tests pass one that does not wait). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Timers of AWS credential refreshes (on `now`); tests pass a hand-moved clock's. Default: real, unref'd. */
+  timers?: Pick<CredentialClock, "setTimeout" | "clearTimeout">;
+  /** Timeouts and retries of credential resolution (tests turn retries off). */
+  credentialOptions?: Pick<CredentialSourcesOptions, "providers" | "resolveTimeoutMs">;
 }
 
 export interface Gateway {
   fetch: (req: Request) => Response | Promise<Response>;
+  /**
+   * Resolves once every AWS credential source needed at start-up has been tried (each deployment left without
+   * credentials is logged). Serving before that is safe: a call waits for its source's first resolution.
+   */
+  ready(): Promise<void>;
+  /** Resolves once no AWS credential refresh is running (tests wait here for a background refresh to land). */
+  credentialsIdle(): Promise<void>;
   /** Writes everything queued (spend, counters) to KV now; resolves once it is there. */
   flush(): Promise<void>;
   /** Flushes pending writes; call on shutdown. */
@@ -62,7 +75,21 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const ledger = createLedger({ kv, instanceId: newId(), log });
   const pricing = createPricing(config, { tables: priceTablesFor(config), log });
   const keys = createKeyServices({ config, kv, ledger, now, newId, log });
-  const router = createRouter({ config, random, now, sleep: deps.sleep, kv, log });
+  const timers = deps.timers ?? systemCredentialClock;
+  const credentials = createDeploymentCredentials(config, log, {
+    clock: { now, setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (h) => timers.clearTimeout(h) },
+    ...deps.credentialOptions,
+  });
+  const router = createRouter({
+    config,
+    random,
+    now,
+    sleep: deps.sleep,
+    kv,
+    log,
+    unavailable: credentials.unavailable,
+    credentialStatus: credentials.status,
+  });
   const spend = createSpendServices({
     config,
     kv,
@@ -82,7 +109,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return quote.nanos;
   };
 
-  const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
+  const upstream = createUpstream({
+    fetch: fetchFn,
+    signer: createSigV4Signer(),
+    credentials: credentials.sources,
+    now,
+  });
   // Upstream timeouts of all calls share one timer per duration.
   const deadlines = createDeadlines();
   const modelCall = createModelCall({
@@ -124,11 +156,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
   );
   return {
     fetch: serve,
+    ready: credentials.ready,
+    credentialsIdle: () => credentials.sources.idle(),
     flush: async () => {
       await ledger.flush();
       await keys.admission.idle();
     },
     close: async () => {
+      credentials.sources.close();
       await router.close();
       await keys.admission.idle();
       await ledger.close();

@@ -3,6 +3,7 @@
  * Shared pieces of the native upstream client's tests: a deployment pointing at a fake, a signed sender on a given
  * client, reading a body to its end, and an in-memory socket whose reads, writes and failures the test scripts.
  */
+import { createCredentialSources } from "../server/aws/mod.ts";
 import { createSigV4Signer } from "../server/bedrock/sigv4.ts";
 import { createUpstream, type Upstream } from "../server/bedrock/upstream.ts";
 import type { Deployment } from "../server/config/types.ts";
@@ -19,14 +20,16 @@ export function deploymentAt(endpoint: string): Deployment {
     bedrockModelId: "anthropic.claude-3-haiku-20240307-v1:0",
     region: "us-west-2",
     endpoint,
-    auth: { kind: "sigv4", credentials: { ...FAKE_CREDENTIALS } },
+    auth: { kind: "sigv4", credentials: { kind: "static", ...FAKE_CREDENTIALS } },
     prices: {},
   };
 }
 
 /** The gateway's own signed sender (upstream.ts) on `send`. */
 export function signedUpstream(send: typeof fetch): Upstream {
-  return createUpstream({ fetch: send, signer: createSigV4Signer(), now: Date.now });
+  // Static keys: their source holds them from the start (no I/O, no timer).
+  const credentials = createCredentialSources();
+  return createUpstream({ fetch: send, signer: createSigV4Signer(), credentials, now: Date.now });
 }
 
 export async function readAll(body: ReadableStream<Uint8Array> | null): Promise<Uint8Array> {
