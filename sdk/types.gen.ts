@@ -408,6 +408,21 @@ export interface EndpointHealth {
     at: string;
   } | null;
   unavailable_reason?: string;
+  /**
+   * Where a SigV4 deployment's AWS credentials come from (never their values); null for API keys, mocks, and until
+   * first resolved.
+   */
+  credential_source:
+    | "static"
+    | "env"
+    | "profile"
+    | "web-identity"
+    | "container"
+    | "instance-metadata"
+    | "assume-role"
+    | null;
+  /** The last credential refresh failed; the current credentials serve until they expire. */
+  credential_error?: string;
   probe?: ProbeResult;
 }
 

@@ -7,6 +7,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { awsCredentials } from "./aws_auth.ts";
 import { resolveCors } from "./cors.ts";
 import { resolvePassthrough } from "./passthrough.ts";
 import { MAX_OUTPUT_TOKENS_FIELD, PRICE_FIELD_NAMES, pricesFromFields } from "./price_fields.ts";
@@ -33,6 +34,8 @@ const DEFAULT_MAX_BODY = 20 * 1024 * 1024;
  */
 const DEFAULT_KEY_COUNTER_MAX_AGE_MS = 1_000;
 const DAY_MS = 86_400_000;
+/** The AWS SDKs treat credentials this close to expiry as expired; refreshing then leaves room for a slow STS. */
+const DEFAULT_AWS_REFRESH_AHEAD_S = 300;
 
 /** Formats zod issues as `path: message` with LiteLLM-style YAML paths (`model_list[1].litellm_params.x`). */
 function issuePaths(error: z.ZodError): string[] {
@@ -124,6 +127,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     modelPricesFile: general.model_prices_file,
     allowUnpricedModels: general.allow_unpriced_models ?? false,
     metricsPublic: general.metrics_public ?? false,
+    upstreamClient: general.upstream_client ?? "fetch",
     router: {
       strategy: router.routing_strategy ?? "simple-shuffle",
       numRetries: router.num_retries ?? 2,
@@ -136,6 +140,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
       enablePreCallChecks: router.enable_pre_call_checks ?? false,
     },
     passthrough,
+    awsRefreshAheadMs: (general.aws_credentials_refresh_ahead_seconds ?? DEFAULT_AWS_REFRESH_AHEAD_S) * 1000,
     cors,
     warnings,
   };
@@ -207,24 +212,18 @@ function resolveDeployment(
   if (isMock) {
     auth = { kind: "mock", text: p.mock_response ?? "" };
   } else {
+    // An api_key whose variable is unset falls back to SigV4, as in LiteLLM.
     const bearer = value(p.api_key ?? p.aws_bearer_token, false);
-    const keyId = value(p.aws_access_key_id, true) ?? (p.aws_access_key_id ? undefined : env("AWS_ACCESS_KEY_ID"));
-    const secret = value(p.aws_secret_access_key, true) ??
-      (p.aws_secret_access_key ? undefined : env("AWS_SECRET_ACCESS_KEY"));
-    const session = value(p.aws_session_token, false) ??
-      (p.aws_session_token ? undefined : env("AWS_SESSION_TOKEN") || undefined);
     if (bearer) auth = { kind: "bearer", token: bearer };
-    else if (missing.length) {
-      auth = { kind: "unavailable", reason: unsetMessage(missing) };
-    } else if (keyId && secret) {
-      auth = { kind: "sigv4", credentials: { accessKeyId: keyId, secretAccessKey: secret, sessionToken: session } };
-    } else {
-      const unresolved = p.api_key ? [envRef(p.api_key) ?? "api_key"] : [];
-      unresolved.push(...(keyId ? [] : ["AWS_ACCESS_KEY_ID"]), ...(secret ? [] : ["AWS_SECRET_ACCESS_KEY"]));
-      auth = { kind: "unavailable", reason: `no AWS credentials: ${unresolved.join(", ")} not set` };
+    else {
+      const sigv4 = awsCredentials(p, { value, env, region: region ?? "us-east-1", path, problems });
+      auth = "spec" in sigv4
+        ? { kind: "sigv4", credentials: sigv4.spec }
+        : { kind: "unavailable", reason: sigv4.reason };
     }
   }
-  if (missing.length && auth.kind !== "unavailable") {
+  // An unset variable is the reason, whatever else it left missing.
+  if (missing.length) {
     auth = { kind: "unavailable", reason: unsetMessage(missing) };
   }
 

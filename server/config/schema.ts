@@ -24,6 +24,23 @@ export const PriceFields = {
   [MAX_OUTPUT_TOKENS_FIELD]: z.number().int().positive().optional(),
 };
 
+/**
+ * LiteLLM's AWS credential parameters beyond the key pair, shared by deployments and `bedrock_passthrough`; how they
+ * combine is `server/aws/params.ts`. Strings may be `os.environ/NAME`.
+ */
+export const AwsCredentialFields = {
+  /** A profile of the shared config/credentials files (SSO included). */
+  aws_profile_name: z.string().min(1).optional(),
+  /** The ARN of a role to assume through STS, from whatever base credentials the entry has. */
+  aws_role_name: z.string().min(1).optional(),
+  aws_session_name: z.string().min(1).optional(),
+  aws_external_id: z.string().min(1).optional(),
+  /** With `aws_role_name`: AssumeRoleWithWebIdentity with this token (a file path, or `os.environ/NAME`). */
+  aws_web_identity_token: z.string().min(1).optional(),
+  /** STS endpoint (a VPC endpoint); its region is read from the host when it has one. */
+  aws_sts_endpoint: z.string().min(1).optional(),
+};
+
 export const LitellmParams = z.looseObject({
   model: z.string().min(1),
   custom_llm_provider: z.string().optional(),
@@ -31,6 +48,7 @@ export const LitellmParams = z.looseObject({
   aws_access_key_id: z.string().min(1).optional(),
   aws_secret_access_key: z.string().min(1).optional(),
   aws_session_token: z.string().min(1).optional(),
+  ...AwsCredentialFields,
   /** A Bedrock API key: sent as `Authorization: Bearer` instead of SigV4. */
   api_key: z.string().min(1).optional(),
   /** LiteLLM also accepts this name for a Bedrock API key (its issue #12537). */
@@ -71,6 +89,7 @@ export const BedrockPassthrough = z.looseObject({
   aws_access_key_id: z.string().min(1).optional(),
   aws_secret_access_key: z.string().min(1).optional(),
   aws_session_token: z.string().min(1).optional(),
+  ...AwsCredentialFields,
   /** A Bedrock API key for bedrock-runtime (ApplyGuardrail); the agent runtime only accepts SigV4. */
   api_key: z.string().min(1).optional(),
   aws_bearer_token: z.string().min(1).optional(),
@@ -96,6 +115,13 @@ export const GeneralSettings = z.looseObject({
   allow_unpriced_models: z.boolean().optional(),
   metrics_public: z.boolean().optional(),
   bedrock_passthrough: BedrockPassthrough.optional(),
+  /** Temporary AWS credentials are refreshed this many seconds before they expire (default 300). */
+  aws_credentials_refresh_ahead_seconds: positive.optional(),
+  /**
+   * How the gateway calls Bedrock: `fetch` (Deno's, the default) or `native` (the gateway's own HTTP/1.1 client,
+   * server/upstream_client, which hands to `fetch` whatever it does not speak, e.g. when a proxy is set).
+   */
+  upstream_client: z.enum(["native", "fetch"]).optional(),
   /**
    * Web pages (origins) allowed to call the gateway from a browser: a list, `"*"`, or one string of comma-separated
    * origins (LiteLLM's forms; `os.environ/NAME` works in either). Unset: any origin on `/bedrock/*` when a master key

@@ -4,6 +4,7 @@
  * and a compile-time check below keep the routes answering what is documented.
  */
 import { z } from "zod";
+import { SOURCE_KINDS } from "../aws/mod.ts";
 import { queryBoolean } from "../http/query_boolean.ts";
 import type { HealthReport } from "../router/health.ts";
 
@@ -53,6 +54,13 @@ const EndpointHealth = z.object({
   total_failures: z.number(),
   last_error: z.object({ type: z.string(), status: z.number(), at: z.string() }).nullable(),
   unavailable_reason: z.string().optional(),
+  credential_source: z.enum(SOURCE_KINDS).nullable().meta({
+    description: "Where a SigV4 deployment's AWS credentials come from (never their values); null for API keys, " +
+      "mocks, and until first resolved.",
+  }),
+  credential_error: z.string().optional().meta({
+    description: "The last credential refresh failed; the current credentials serve until they expire.",
+  }),
   probe: ProbeResult.optional(),
 }).meta({ id: "EndpointHealth" });
 
