@@ -243,6 +243,30 @@ Deno.test("sign-in attempts beyond 10 failures a minute from one client are refu
   assert.equal((await ui.signIn(MASTER_KEY)).status, 303);
 });
 
+Deno.test("the sign-in limit counts per client address, as Deno.serve passes it through the gateway", async () => {
+  await using s = await setupKeys();
+  const info = (hostname: string) =>
+    ({
+      remoteAddr: { transport: "tcp", hostname, port: 50000 },
+      completed: Promise.resolve(),
+    }) as Deno.ServeHandlerInfo;
+  const attempt = async (hostname: string, key: string) => {
+    const form = await s.gw.gateway.fetch(new Request("http://gw.test/ui"), info(hostname));
+    const cookie = form.headers.getSetCookie()[0].split(";")[0];
+    const req = new Request("http://gw.test/ui/sign-in", {
+      method: "POST",
+      headers: { cookie, "sec-fetch-site": "same-origin", "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ key, csrf: csrfOf(await form.text()) }),
+    });
+    const res = await s.gw.gateway.fetch(req, info(hostname));
+    await res.body?.cancel();
+    return res.status;
+  };
+  for (let i = 0; i < 10; i++) assert.equal(await attempt("10.0.0.1", "sk-guess"), 401);
+  assert.equal(await attempt("10.0.0.1", MASTER_KEY), 429);
+  assert.equal(await attempt("10.0.0.2", MASTER_KEY), 303, "another address is not held back");
+});
+
 Deno.test("every UI answer carries the security headers; pages have no inline script, style or handlers", async () => {
   await using s = await setupKeys();
   const ui = new UiClient(s.gw.url);
