@@ -12,8 +12,10 @@ import type { createModelCall } from "./bedrock/model_call.ts";
 import type { PassthroughCall } from "./bedrock/passthrough_call.ts";
 import { parsePassthroughPath } from "./bedrock/passthrough_path.ts";
 import { checkRouteAccess } from "./keys/allowed_routes.ts";
+import { budgetScopes } from "./keys/budget_scopes.ts";
 import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./errors.ts";
-import type { HealthLiveliness, HealthReadiness } from "./health/schemas.ts";
+import { DeploymentHealthQuery, type HealthLiveliness, type HealthReadiness } from "./health/schemas.ts";
+import { parseInput } from "./http/admin_input.ts";
 import type { Logger } from "./log.ts";
 import type { Health } from "./router/health.ts";
 
@@ -25,6 +27,9 @@ export interface AppServices {
   keyRoutes: Hono;
   /** `/spend/logs`, `/global/spend`, `/global/spend/report`, `/metrics`. */
   spendRoutes: Hono;
+  /** The admin UI: `/ui` and under it, and `/` (a redirect there). HTML pages, not part of the API document. */
+  // deno-lint-ignore no-explicit-any -- the UI's own Env (connection info); mounted as is.
+  ui: Hono<any>;
   modelCall: ReturnType<typeof createModelCall>;
   /** ApplyGuardrail and the agent runtime, with the pass-through account's credentials. */
   passthroughCall: PassthroughCall;
@@ -115,6 +120,7 @@ async function modelRoute(s: AppServices, req: Request, requestId: string): Prom
       allowedModels: principal.allowedModels,
       requestTags: tagsOf(req.headers),
       reserve: (modelName, estimate) => s.admission.hold(requestId, modelName, estimate),
+      budgetScopes: budgetScopes(principal),
     });
   } catch (e) {
     // Refused before accounting saw it (bad input, model not allowed): free the key's parallel slot.
@@ -141,7 +147,9 @@ function installModelRoutes(app: Hono<Env>, s: AppServices): void {
  * Hono cost a model call ~5–10 µs at concurrency 32 and ~40 µs at concurrency 1 (cold: its router's regular
  * expression and middleware chain), measured with `deno task bench --profile`, for one route that needs no routing.
  */
-export function createFetch(s: AppServices): (req: Request) => Response | Promise<Response> {
+export function createFetch(
+  s: AppServices,
+): (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response> {
   const full = createApp(s);
   const serveModel = async (req: Request): Promise<Response> => {
     const requestId = s.newId();
@@ -166,9 +174,10 @@ export function createFetch(s: AppServices): (req: Request) => Response | Promis
       return res;
     }
   };
-  return (req) => {
+  // The connection info goes on to the app (the UI's sign-in limiter reads the client's address from it).
+  return (req, info) => {
     const url = req.url;
-    return url.startsWith(MODEL_PREFIX, pathStart(url)) ? serveModel(req) : full.fetch(req);
+    return url.startsWith(MODEL_PREFIX, pathStart(url)) ? serveModel(req) : full.fetch(req, info);
   };
 }
 
@@ -194,7 +203,8 @@ export function createApp(s: AppServices): Hono<Env> {
         litellmType: "auth_error",
       });
     }
-    return c.json(await s.health({ probe: c.req.query("probe") === "true", caller: principal.caller }));
+    const { probe } = parseInput(DeploymentHealthQuery, c.req.query(), "query");
+    return c.json(await s.health({ probe: probe === true, caller: principal.caller }));
   });
 
   installModelRoutes(app, s);
@@ -225,6 +235,7 @@ export function createApp(s: AppServices): Hono<Env> {
 
   app.route("/key", s.keyRoutes);
   app.route("/", s.spendRoutes);
+  app.route("/", s.ui);
 
   app.all("/bedrock/*", (c) => {
     throw new GatewayError(404, "UnknownOperationException", `No route for ${c.req.method} ${c.req.path}`);

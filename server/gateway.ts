@@ -4,6 +4,7 @@
  * and wires them into the app. No module-level singletons, so tests build as many gateways as they like
  * in-process.
  */
+import { type CredentialClock, type CredentialSourcesOptions, systemCredentialClock } from "./aws/mod.ts";
 import type { GatewayConfig } from "./config/types.ts";
 import { createFetch } from "./app.ts";
 import { createDeadlines } from "./bedrock/deadlines.ts";
@@ -11,9 +12,11 @@ import { createModelCall } from "./bedrock/model_call.ts";
 import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
 import { createSigV4Signer } from "./bedrock/sigv4.ts";
 import { createUpstream } from "./bedrock/upstream.ts";
+import { createDeploymentCredentials } from "./deployment_credentials.ts";
 import { createKeyServices } from "./keys/services.ts";
 import { createHolds } from "./limits/holds.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { withCors } from "./http/cors.ts";
 import { createHealth } from "./router/health.ts";
 import { createRouter } from "./router/router.ts";
 import type { CallRecord, CallSink } from "./spend/call_record.ts";
@@ -22,11 +25,14 @@ import { createHoldPricing } from "./spend/hold_price.ts";
 import { CLOSE_WAIT_MS, createLedger } from "./spend/ledger.ts";
 import { priceTablesFor } from "./spend/price_table.ts";
 import { createSpendServices } from "./spend/services.ts";
+import { createUi } from "./ui/mod.ts";
+import { createHttpClient } from "./upstream_client/mod.ts";
 import { createUuidV7 } from "./uuidv7.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
   kv: Deno.Kv;
+  /** How upstream calls are sent; default per `config.upstreamClient` (the native client, or the global `fetch`). */
   fetch?: typeof fetch;
   /** Wall clock, ms since the epoch. */
   now?: () => number;
@@ -45,10 +51,22 @@ export interface GatewayDeps {
   closeWaitMs?: number;
   /** How the ledger waits between attempts of a failing commit (tests pass one that waits a macrotask). */
   ledgerSleep?: (ms: number) => Promise<void>;
+  /** Timers of AWS credential refreshes (on `now`); tests pass a hand-moved clock's. Default: real, unref'd. */
+  timers?: Pick<CredentialClock, "setTimeout" | "clearTimeout">;
+  /** Timeouts and retries of credential resolution (tests turn retries off). */
+  credentialOptions?: Pick<CredentialSourcesOptions, "providers" | "resolveTimeoutMs">;
 }
 
 export interface Gateway {
-  fetch: (req: Request) => Response | Promise<Response>;
+  /** `info`: `Deno.serve`'s connection info (the client's address), when the server passes it. */
+  fetch: (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+  /**
+   * Resolves once every AWS credential source needed at start-up has been tried (each deployment left without
+   * credentials is logged). Serving before that is safe: a call waits for its source's first resolution.
+   */
+  ready(): Promise<void>;
+  /** Resolves once no AWS credential refresh is running (tests wait here for a background refresh to land). */
+  credentialsIdle(): Promise<void>;
   /**
    * Writes everything queued (spend, counters) to KV now, then runs the upkeep of this instance's slices of limits
    * (re-based on what is now in KV, or given back when idle); resolves once both are done.
@@ -76,7 +94,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const random = deps.random ?? Math.random;
   const newId = deps.newId ?? createUuidV7(now);
   const log = deps.log ?? createLogger();
-  const fetchFn = deps.fetch ?? fetch;
+  // The native client owns a keep-alive pool, closed with the gateway; an injected fetch wins over the config.
+  const nativeClient = !deps.fetch && config.upstreamClient === "native" ? createHttpClient() : undefined;
+  const fetchFn = deps.fetch ?? nativeClient?.fetch ?? fetch;
 
   const ledger = createLedger({ kv, instanceId: newId(), log, now, sleep: deps.ledgerSleep });
   const closeWaitMs = deps.closeWaitMs ?? CLOSE_WAIT_MS;
@@ -92,7 +112,21 @@ export function createGateway(deps: GatewayDeps): Gateway {
     newId,
     log,
   });
-  const router = createRouter({ config, random, now, sleep: deps.sleep, kv, log });
+  const timers = deps.timers ?? systemCredentialClock;
+  const credentials = createDeploymentCredentials(config, log, {
+    clock: { now, setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (h) => timers.clearTimeout(h) },
+    ...deps.credentialOptions,
+  });
+  const router = createRouter({
+    config,
+    random,
+    now,
+    sleep: deps.sleep,
+    kv,
+    log,
+    unavailable: credentials.unavailable,
+    credentialStatus: credentials.status,
+  });
   const spend = createSpendServices({
     config,
     kv,
@@ -114,7 +148,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return quote.nanos;
   };
 
-  const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
+  const upstream = createUpstream({
+    fetch: fetchFn,
+    signer: createSigV4Signer(),
+    credentials: credentials.sources,
+    now,
+  });
   // Upstream timeouts of all calls share one timer per duration.
   const deadlines = createDeadlines();
   // Streams read on for their usage after their client left (bounded by STREAM_USAGE_GRACE_MS): close() waits.
@@ -126,9 +165,29 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const p = task.finally(() => lingering.delete(p));
     lingering.add(p);
   };
-  const modelCall = createModelCall({ config, router, upstream, now, sink, deadlines, background });
+  const modelCall = createModelCall({
+    config,
+    router,
+    upstream,
+    now,
+    sink,
+    deadlines,
+    background,
+    refuseUnpriced: pricing.refuseUnpriced,
+  });
   const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines });
   const health = createHealth({ config, router, upstream, now, newId, sink });
+  // The admin UI reads and changes through the same services as the admin API.
+  const ui = createUi({
+    masterKey: config.masterKey,
+    auth: keys.auth,
+    keys: keys.admin,
+    spend: spend.reads,
+    models: { health: () => health({ probe: false, caller: {} }), prices: () => pricing.describe() },
+    kv,
+    now,
+    log,
+  });
 
   const ready = async () => {
     try {
@@ -146,20 +205,27 @@ export function createGateway(deps: GatewayDeps): Gateway {
     };
   };
 
-  const serve = createFetch({
-    auth: keys.auth,
-    admission: keys.admission,
-    keyRoutes: keys.routes,
-    spendRoutes: spend.routes,
-    modelCall,
-    passthroughCall,
-    newId,
-    log,
-    ready,
-    health,
-  });
+  // CORS wraps everything, the model-call fast path included: a request without `Origin` pays one header lookup.
+  const serve = withCors(
+    config.cors,
+    createFetch({
+      auth: keys.auth,
+      admission: keys.admission,
+      keyRoutes: keys.routes,
+      spendRoutes: spend.routes,
+      ui,
+      modelCall,
+      passthroughCall,
+      newId,
+      log,
+      ready,
+      health,
+    }),
+  );
   return {
     fetch: serve,
+    ready: credentials.ready,
+    credentialsIdle: () => credentials.sources.idle(),
     flush: async () => {
       await ledger.flush();
       await keys.admission.idle();
@@ -168,6 +234,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     close: async () => {
       const started = performance.now();
       const left = () => Math.max(0, closeWaitMs - (performance.now() - started));
+      credentials.sources.close();
       await router.close();
       await within(Promise.all(lingering), left());
       // Background work (soft-budget markers, old windows' clean-up) may itself wait for KV: bounded too.
@@ -175,6 +242,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await ledger.close({ waitMs: left() });
       // Slices of limits go back once this instance's spend is in KV (left to expire if KV cannot take it).
       await within(keys.admission.close(), left());
+      nativeClient?.close();
     },
   };
 }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { loadConfig } from "../server/config/load.ts";
 import { createPricing } from "../server/spend/cost.ts";
 import { createHoldPricing } from "../server/spend/hold_price.ts";
-import { parsePriceTable } from "../server/spend/price_table.ts";
+import { parsePriceEntries, type PriceTable } from "../server/spend/price_table.ts";
 
 const deployment = (name: string, model: string, prices = "") =>
   `  - model_name: ${name}
@@ -30,9 +30,13 @@ general_settings:
 ${extra}`;
 
 /** A price table giving `vendor.capped` $10 / $50 per million tokens and a 1,000-token output cap. */
-const table = parsePriceTable({
-  "vendor.capped": { input_cost_per_token: 0.00001, output_cost_per_token: 0.00005, max_output_tokens: 1000 },
-}, "test");
+const table: PriceTable = {
+  kind: "model_prices_file",
+  path: "test",
+  entries: parsePriceEntries({
+    "vendor.capped": { input_cost_per_token: 0.00001, output_cost_per_token: 0.00005, max_output_tokens: 1000 },
+  }, "test"),
+};
 
 function holdPricing(extra?: string) {
   const config = loadConfig(yaml(extra), () => undefined);
@@ -66,4 +70,20 @@ Deno.test("calls that cannot cost anything hold nothing", () => {
     nanos: 0n,
     tokens: 0,
   });
+});
+
+Deno.test("a call at a dearer tier holds at that tier's prices", () => {
+  const config = loadConfig(
+    yaml().replace(
+      "      output_cost_per_token: 0.000015\n",
+      "      output_cost_per_token: 0.000015\n      output_cost_per_token_priority: 0.00003\n",
+    ),
+    () => undefined,
+  );
+  const pricing = createHoldPricing(config, createPricing(config, { tables: [table] }));
+  const usage = { inputTokens: 0, maxOutputTokens: 100, billable: true };
+  assert.equal(pricing("cheap", usage).nanos, 100n * 15_000n);
+  assert.equal(pricing("cheap", { ...usage, tier: "priority" }).nanos, 100n * 30_000n);
+  // A tier cheaper than standard (or unpriced) holds at the standard price.
+  assert.equal(pricing("cheap", { ...usage, tier: "flex" }).nanos, 100n * 15_000n);
 });

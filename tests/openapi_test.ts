@@ -14,10 +14,12 @@ import { ROUTES } from "../server/openapi/routes.ts";
 import { operationsFile } from "../server/openapi/sdk_files.ts";
 import { tsType } from "../server/openapi/ts_types.ts";
 import { HealthReadiness } from "../server/health/schemas.ts";
+import { queryBoolean } from "../server/http/query_boolean.ts";
 import { ConverseResponse } from "../server/bedrock/schemas.ts";
 import { type AppServices, createApp } from "../server/app.ts";
 import { createKeyRoutes, type KeyRoutesDeps } from "../server/keys/admin_routes.ts";
 import { createSpendRoutes, type SpendRoutesDeps } from "../server/spend/routes.ts";
+import { createUi, type UiDeps } from "../server/ui/mod.ts";
 import { FAKE_CREDENTIALS, startFakeBedrock } from "./fake_bedrock.ts";
 import { converseBody, fakeConfig, MASTER_KEY, startGateway } from "./harness.ts";
 
@@ -72,10 +74,13 @@ Deno.test("every route the app serves is documented, and nothing documented is u
   const app = createApp({
     keyRoutes: createKeyRoutes({} as KeyRoutesDeps),
     spendRoutes: createSpendRoutes({} as SpendRoutesDeps),
+    ui: createUi({ masterKey: MASTER_KEY } as UiDeps),
   } as unknown as AppServices);
   const served = new Set<string>();
   for (const r of app.routes) {
     if (r.method === "ALL") continue; // catch-alls that answer UnknownOperationException / 404
+    // The admin UI's HTML pages (and `/`, its redirect) are for browsers, not part of the API document.
+    if (r.path === "/" || r.path === "/ui" || r.path.startsWith("/ui/")) continue;
     // Wildcard routes parse the raw path themselves (ids may hold an encoded `/`): what each one serves.
     const paths = WILDCARD_ROUTES[r.path] ?? [r.path.replace(/:([A-Za-z_]+)/g, "{$1}")];
     for (const path of paths) served.add(`${r.method.toLowerCase()} ${path}`);
@@ -196,6 +201,58 @@ Deno.test("registering an admin route with `sdk` adds a typed method to the gene
       }),
     /two different JSON Schemas are named TestKeyInfo/,
   );
+});
+
+Deno.test("query booleans are documented as booleans; SDK overloads narrow the answer by the input", () => {
+  const Page = z.object({ items: z.array(z.unknown()), total: z.number() });
+  const route: RouteDoc = {
+    method: "get",
+    path: "/things",
+    operationId: "testThings",
+    summary: "Things",
+    tag: "things",
+    auth: "admin",
+    errorFormat: "litellm",
+    errors: [],
+    query: z.object({ full: queryBoolean(false), probe: queryBoolean() }),
+    responses: { 200: { description: "A page.", schema: Page } },
+    sdk: {
+      group: "things",
+      method: "list",
+      overloads: [
+        { when: { full: true }, output: Page.extend({ items: z.array(z.object({ id: z.string() })) }) },
+        { when: { full: false, probe: true }, output: Page.extend({ items: z.array(z.string()) }) },
+      ],
+    },
+  };
+  const { spec: doc, operations } = buildOpenApi([route], { title: "t", version: "1", description: "" });
+  const params = doc.paths?.["/things"]?.get?.parameters as Array<{ name: string; schema: unknown }>;
+  assert.deepEqual(params.map((p) => [p.name, p.schema]), [
+    ["full", { default: false, type: "boolean" }],
+    ["probe", { type: "boolean" }],
+  ]);
+  // Whitespace folded: the formatter, not the generator, decides the line breaks.
+  const file = operationsFile(operations).replace(/\s+/g, " ");
+  // The field at its default may be left out; the other is required.
+  assert.ok(file.includes("{ input: { full: true }; output: { items: { id: string; }[]; total: number; } }"), file);
+  assert.ok(file.includes("{ input: { full?: false; probe: true }; output: { items: string[]; total: number; } }"));
+  assert.throws(
+    () =>
+      buildOpenApi([{
+        ...route,
+        sdk: { group: "t", method: "l", overloads: [{ when: { fulll: true }, output: Page }] },
+      }], {
+        title: "t",
+        version: "1",
+        description: "",
+      }),
+    /an SDK overload names unknown input fulll/,
+  );
+  // Read from the query string's text: the SDK's true/false, and FastAPI's spellings.
+  const query = route.query!;
+  assert.deepEqual(query.parse({}), { full: false });
+  assert.deepEqual(query.parse({ full: "True", probe: "0" }), { full: true, probe: false });
+  assert.equal(query.safeParse({ full: "maybe" }).success, false);
 });
 
 Deno.test("JSON Schema → TypeScript: unions, open enums, records, tuples, nullables; unknown keywords refused", () => {

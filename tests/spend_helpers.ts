@@ -3,7 +3,9 @@
  * Shared set-up for the cost-tracking tests: deployments with all four per-token prices, calls with fetch
  * (converse and converse-stream), and the spend routes' answers.
  */
+import type { Usage } from "../server/bedrock/usage.ts";
 import { createLogger, type Logger } from "../server/log.ts";
+import type { CallRecord } from "../server/spend/call_record.ts";
 import { Latch } from "./latch.ts";
 import { MASTER_KEY } from "./harness.ts";
 import {
@@ -100,3 +102,31 @@ export function debugLog(): { log: Logger; lines: string[]; logged(text: string,
 
 /** USD (as the API shows it) → the exact nano-USD it stands for. */
 export const nanos = (usd: number): bigint => BigInt(Math.round(usd * 1e9));
+
+/** A usage with every count 0 but those given. */
+export const usageOf = (u: Partial<Usage>): Usage => ({
+  inputTokens: 0,
+  outputTokens: 0,
+  totalTokens: 0,
+  cacheReadInputTokens: 0,
+  cacheWriteInputTokens: 0,
+  ...u,
+});
+
+/** A successful converse call on a deployment with this usage, for pricing it (`extra` overrides any field). */
+export function pricedRecord(deploymentId: string, u: Partial<Usage>, extra: Partial<CallRecord> = {}): CallRecord {
+  return {
+    requestId: "r",
+    callType: "converse",
+    modelName: deploymentId,
+    deploymentId,
+    caller: {},
+    startTime: 0,
+    endTime: 0,
+    status: "success",
+    httpStatus: 200,
+    retries: 0,
+    usage: usageOf(u),
+    ...extra,
+  };
+}

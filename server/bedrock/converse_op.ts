@@ -1,13 +1,14 @@
 /**
  * @module
- * Converse and ConverseStream: a validated Converse JSON body; usage in the answer's `usage` (or the stream's
- * `metadata` event).
+ * Converse and ConverseStream: a validated Converse JSON body; usage, and the service tier that served, in the answer
+ * (or the stream's `metadata` event).
  */
 import { validation } from "../errors.ts";
 import { mockConverseBody, mockUsage } from "./mock.ts";
 import { mockStreamBody } from "./mock_stream.ts";
 import { jsonObject, type ModelOperationSpec, parseJsonBody } from "./operation.ts";
 import { ConverseRequest, ConverseStreamRequest, formatZodIssues } from "./schemas.ts";
+import { tierOfConverse } from "./service_tier.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
 import { readUsage } from "./usage.ts";
 import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";
@@ -21,7 +22,7 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
       const json = parseJsonBody(body);
       const checked = schema.safeParse(json);
       if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
-      return { json, requestMetadata: checked.data.requestMetadata };
+      return { json, requestMetadata: checked.data.requestMetadata, tier: tierOfConverse(json) };
     },
     estimate: (_body, request) => ({
       inputTokens: estimateInputTokens(request.json),
@@ -35,6 +36,7 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
       return {
         usage: readUsage(parsed.usage),
         latencyMs: typeof metrics?.latencyMs === "number" ? metrics.latencyMs : undefined,
+        tier: tierOfConverse(parsed),
       };
     },
     mock(text, request, requestId) {

@@ -39,6 +39,7 @@ function countedRequest(json: unknown): unknown {
 export const countTokensOperation: ModelOperationSpec = {
   stream: false,
   streamUsage: "none",
+  free: true,
   prepare(body) {
     const json = parseJsonBody(body);
     const checked = CountTokensRequest.safeParse(json);

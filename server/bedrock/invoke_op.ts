@@ -3,7 +3,8 @@
  * InvokeModel and InvokeModelWithResponseStream: model-native bodies (Anthropic Messages for Claude, Titan, Llama,
  * …) that the gateway only checks to be non-empty JSON, the request headers the operation binds (forwarded and
  * signed), and usage from where Bedrock reports it: the `X-Amzn-Bedrock-Input-Token-Count` /
- * `-Output-Token-Count` response headers, or the `amazon-bedrock-invocationMetrics` of the stream's last chunk.
+ * `-Output-Token-Count` response headers, or the `amazon-bedrock-invocationMetrics` of the stream's last chunk. The
+ * service tier is asked for and echoed in headers (`X-Amzn-Bedrock-Service-Tier`, `…-PerformanceConfig-Latency`).
  */
 import { encodeEvent } from "../../sdk/eventstream.ts";
 import { validation } from "../errors.ts";
@@ -11,6 +12,7 @@ import { mockUsage } from "./mock.ts";
 import { mockDeltas } from "./mock_stream.ts";
 import { jsonObject, type ModelOperationSpec, parseJsonBody, pickHeaders, type PreparedRequest } from "./operation.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
+import { tierOfHeaders } from "./service_tier.ts";
 import { readUsage, type Usage } from "./usage.ts";
 import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";
 
@@ -77,11 +79,13 @@ export function tokenHeaderUsage(headers: Headers): Usage | undefined {
 export function anthropicBodyUsage(body: Record<string, unknown> | undefined): Usage | undefined {
   const u = body?.usage as Record<string, unknown> | undefined;
   if (!u || typeof u !== "object" || (u.input_tokens === undefined && u.output_tokens === undefined)) return undefined;
+  const creation = u.cache_creation as Record<string, unknown> | undefined;
   return readUsage({
     inputTokens: u.input_tokens,
     outputTokens: u.output_tokens,
     cacheReadInputTokens: u.cache_read_input_tokens,
     cacheWriteInputTokens: u.cache_creation_input_tokens,
+    cacheWrite1hInputTokens: creation && typeof creation === "object" ? creation.ephemeral_1h_input_tokens : undefined,
   });
 }
 
@@ -178,7 +182,12 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
     prepare(body, headers) {
       if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
       const json = expectsJson(headers.get("content-type")) ? parseJsonBody(body) : undefined;
-      return { json, requestMetadata: requestMetadataOf(headers), headers: pickHeaders(headers, bound) };
+      return {
+        json,
+        requestMetadata: requestMetadataOf(headers),
+        headers: pickHeaders(headers, bound),
+        tier: tierOfHeaders(headers),
+      };
     },
     // A body that is not JSON (declared some other type) is judged by its size: a byte per character.
     estimate: (body, request) =>
@@ -189,9 +198,21 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
       },
     answer(headers, body) {
       const latency = Number(headers.get("x-amzn-bedrock-invocation-latency") ?? NaN);
-      const usage = tokenHeaderUsage(headers) ?? anthropicBodyUsage(jsonObject(body));
+      const fromHeaders = tokenHeaderUsage(headers);
+      // The headers do not split cache writes by TTL; an Anthropic body does (read only when there were writes).
+      const fromBody = !fromHeaders || fromHeaders.cacheWriteInputTokens > 0
+        ? anthropicBodyUsage(jsonObject(body))
+        : undefined;
+      const usage = fromHeaders ?? fromBody;
+      if (fromHeaders && fromBody?.cacheWrite1hInputTokens) {
+        fromHeaders.cacheWrite1hInputTokens = Math.min(
+          fromBody.cacheWrite1hInputTokens,
+          fromHeaders.cacheWriteInputTokens,
+        );
+      }
       return { usage, latencyMs: Number.isFinite(latency) ? latency : undefined };
     },
+    servedTier: tierOfHeaders,
     mock: (text, request, requestId) => mockAnswer(stream, text, request, requestId),
   };
 }

@@ -7,6 +7,7 @@
  */
 import { validation } from "../errors.ts";
 import type { RequestEstimate } from "../spend/call_record.ts";
+import type { ServiceTierChoice } from "./service_tier.ts";
 import type { StreamUsageSource } from "./stream_tap.ts";
 import type { Usage } from "./usage.ts";
 
@@ -18,6 +19,8 @@ export interface PreparedRequest {
   requestMetadata?: Record<string, string>;
   /** Request headers Bedrock binds for the operation (lower-case names), forwarded and signed. */
   headers?: Record<string, string>;
+  /** The service tier and latency mode asked for (priced differently by Bedrock). */
+  tier?: ServiceTierChoice;
 }
 
 /** What a successful non-stream answer says for accounting. */
@@ -27,6 +30,8 @@ export interface AnswerFacts {
   latencyMs?: number;
   /** Why the answer could not be read (it is relayed anyway). */
   problem?: string;
+  /** The service tier and latency mode the answer says served the call. */
+  tier?: ServiceTierChoice;
 }
 
 export interface ModelOperationSpec {
@@ -34,12 +39,19 @@ export interface ModelOperationSpec {
   stream: boolean;
   /** Where a streamed answer reports its usage. */
   streamUsage: StreamUsageSource;
+  /** Costs nothing (CountTokens): never refused for want of a price. */
+  free?: boolean;
   /** Validates the body (and bound headers); throws a ValidationException. */
   prepare(body: Uint8Array, headers: Headers): PreparedRequest;
   /** What a validated request is expected to use (`expected_usage.ts`): holds, and hang-up estimates. */
   estimate(body: Uint8Array, request: PreparedRequest): RequestEstimate;
   /** Reads usage from a successful non-stream answer. */
   answer(headers: Headers, body: Uint8Array): AnswerFacts;
+  /**
+   * The tier a successful answer's response headers say served it (InvokeModel echoes its tier headers; streams too).
+   * Converse reports it in its body or `metadata` event instead.
+   */
+  servedTier?(headers: Headers): ServiceTierChoice;
   /** A `mock_response` deployment's answer to this request, in the operation's wire format. */
   mock(text: string, request: PreparedRequest, requestId: string): Response;
 }

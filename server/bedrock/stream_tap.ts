@@ -2,7 +2,8 @@
  * @module
  * Reading a relayed event stream on the side: every chunk the client gets is also fed to the event-stream
  * decoder, and what the frames say lands in the call's `CallRecord`: usage (ConverseStream's `metadata` event, or
- * the `amazon-bedrock-invocationMetrics` that InvokeModelWithResponseStream puts in its last `chunk`), the type and
+ * the `amazon-bedrock-invocationMetrics` that InvokeModelWithResponseStream puts in its last `chunk`), the service
+ * tier the `metadata` event says served the call, the type and
  * message of an in-stream exception, and (only when prompts are stored) the response text.
  *
  * It also notes what a client that hangs up is billed for: whether generation has ended (`messageStop`; Anthropic's
@@ -17,6 +18,7 @@ import { EventStreamDecoder, type EventStreamMessage } from "../../sdk/eventstre
 import type { CallRecord } from "../spend/call_record.ts";
 import { TextTally } from "./expected_usage.ts";
 import { type CharCounts, indexOfAscii, stringValueChars } from "./json_scan.ts";
+import { tierOfConverse } from "./service_tier.ts";
 import { readUsage, type Usage } from "./usage.ts";
 
 const textDecoder = new TextDecoder();
@@ -62,6 +64,14 @@ export interface StreamTapOptions {
 }
 
 const INVOCATION_METRICS = "amazon-bedrock-invocationMetrics";
+const ONE_HOUR_WRITES = "ephemeral_1h_input_tokens";
+
+/** `message.usage.cache_creation.ephemeral_1h_input_tokens` of an Anthropic `message_start` event, else 0. */
+function oneHourWrites(event: Record<string, unknown>): number {
+  const message = event.message as { usage?: { cache_creation?: Record<string, unknown> } } | undefined;
+  const n = message?.usage?.cache_creation?.[ONE_HOUR_WRITES];
+  return typeof n === "number" && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+}
 
 const BYTES_FIELD = '"bytes":"';
 
@@ -168,6 +178,8 @@ export class StreamTap {
   /** Anthropic's `message_start` usage (exact input), and the latest `message_delta` output count. */
   #nativeInput?: { input: number; cacheRead: number; cacheWrite: number };
   #nativeOutput = 0;
+  /** 1-hour cache writes an Anthropic `message_start` reported, for the invocation metrics that do not say. */
+  #oneHourWrites = 0;
 
   constructor(record: CallRecord, opts: StreamTapOptions) {
     this.#record = record;
@@ -270,6 +282,8 @@ export class StreamTap {
       const chars = deltaChars(bytes, ANTHROPIC_DELTA_TEXT);
       if (chars) return this.#output.addCounts(chars);
     }
+    // Anthropic's `message_start` splits cache writes by TTL; the invocation metrics do not.
+    const hasOneHour = indexOfAscii(bytes, ONE_HOUR_WRITES) >= 0;
     let event: Record<string, unknown>;
     try {
       event = JSON.parse(textDecoder.decode(bytes));
@@ -282,6 +296,7 @@ export class StreamTap {
     this.#output.add(nativeOtherOutput(event));
     if (this.#keepText) this.#text += text;
     if (endsGeneration(event)) this.#generationEnded = true;
+    if (hasOneHour) this.#oneHourWrites = oneHourWrites(event);
     if (event.type === "message_start") {
       const u = (event.message as { usage?: Record<string, unknown> } | undefined)?.usage;
       if (u && typeof u === "object") {
@@ -298,6 +313,9 @@ export class StreamTap {
       );
     }
     const usage = hasMetrics ? readUsage(invocationMetricsUsage(event)) : undefined;
+    if (usage && this.#oneHourWrites) {
+      usage.cacheWrite1hInputTokens = Math.min(this.#oneHourWrites, usage.cacheWriteInputTokens);
+    }
     if (usage) {
       this.#sawMetadata = true;
       this.#record.usage = usage;
@@ -310,18 +328,21 @@ export class StreamTap {
     if (type === "event") {
       const event = header(m, ":event-type");
       if (event === "metadata") {
-        const usage = readUsage(jsonPayload(m)?.usage);
+        const payload = jsonPayload(m);
+        const usage = readUsage(payload?.usage);
         if (usage) {
           this.#sawMetadata = true;
           record.usage = usage;
         }
+        const served = tierOfConverse(payload);
+        if (served.serviceTier !== undefined) record.serviceTier = served.serviceTier;
+        if (served.latency !== undefined) record.performanceLatency = served.latency;
       } else if (event === "contentBlockDelta") {
         // Counted for an estimate should the client leave mid-way (answer text, tool input, reasoning): without
         // parsing, unless the text is kept or the delta has an unexpected shape.
         const chars = this.#keepText ? undefined : deltaChars(m.payload, CONVERSE_DELTA_TEXT);
         if (chars) return this.#output.addCounts(chars);
         const delta = jsonPayload(m)?.delta as ConverseDelta | undefined;
-
         if (typeof delta?.text === "string") {
           this.#output.add(delta.text);
           if (this.#keepText) this.#text += delta.text;

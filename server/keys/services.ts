@@ -9,7 +9,7 @@ import type { Holds } from "../limits/holds.ts";
 import type { Logger } from "../log.ts";
 import type { HoldPricing } from "../spend/hold_price.ts";
 import type { Ledger } from "../spend/ledger.ts";
-import { createKeyAdmin } from "./admin.ts";
+import { createKeyAdmin, type KeyAdmin } from "./admin.ts";
 import { createKeyRoutes } from "./admin_routes.ts";
 import { type Admission, createAdmission } from "./admission.ts";
 import { type Authenticator, keyAuthenticator } from "./auth.ts";
@@ -32,6 +32,8 @@ export interface KeyServices {
   admission: Admission;
   /** Mounted at `/key`. */
   routes: Hono;
+  /** The operations behind `/key/*` (the admin UI calls them directly). */
+  admin: KeyAdmin;
 }
 
 export function createKeyServices(deps: KeyServicesDeps): KeyServices {
@@ -47,5 +49,5 @@ export function createKeyServices(deps: KeyServicesDeps): KeyServices {
   const auth = keyAuthenticator({ masterKey: config.masterKey, keys: cache, now });
   const admission = createAdmission({ auth, kv, ledger, holds: deps.holds, holdPricing: deps.holdPricing, now, log });
   const admin = createKeyAdmin({ kv, store, cache, ledger, masterKey: config.masterKey, now, newId });
-  return { auth, admission, routes: createKeyRoutes({ auth, admin }) };
+  return { auth, admission, admin, routes: createKeyRoutes({ auth, admin }) };
 }

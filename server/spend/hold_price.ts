@@ -3,13 +3,14 @@
  * What admission holds for a call while it runs (`keys/admission.ts`): its request's estimate — input tokens from
  * its text, and the output it allows (`maxTokens`/`max_tokens`, else `general_settings.default_hold_output_tokens`,
  * 4096 by default, capped at the model's `max_output_tokens` when the price table knows it) — priced at the most
- * expensive deployment that may serve it (its model group's, and its fallback groups'), in nano-USD; and the same
+ * expensive deployment that may serve it (its model group's, and its fallback groups'), at the tier asked for or the
+ * standard one, whichever costs more, in nano-USD; and the same
  * tokens, for tokens-per-minute limits. The hold decides admission only; the call is billed what it used.
  */
 import { plainUsage } from "../bedrock/usage.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import type { RequestEstimate } from "./call_record.ts";
-import { costNanos, type Pricing } from "./cost.ts";
+import { costNanos, type Pricing, tierPrices } from "./cost.ts";
 import type { ModelPrices } from "./price_table.ts";
 
 /** A call's hold: its expected cost and tokens. */
@@ -46,8 +47,14 @@ export function createHoldPricing(config: GatewayConfig, pricing: Pick<Pricing, 
     const output = estimate.maxOutputTokens ?? Math.min(config.defaultHoldOutputTokens, cap);
     const usage = plainUsage(estimate.inputTokens, output);
     let nanos = 0n;
+    const tier = estimate.tier ?? "standard";
     for (const p of group?.prices ?? []) {
-      const c = costNanos(p, usage);
+      let c = costNanos(p, usage);
+      const atTier = tier === "standard" ? undefined : tierPrices(p, tier);
+      if (atTier) {
+        const t = costNanos(atTier, usage);
+        if (t > c) c = t;
+      }
       if (c > nanos) nanos = c;
     }
     return { nanos, tokens: usage.totalTokens };
