@@ -20,7 +20,7 @@
  *
  * Nothing here is module state: one engine per gateway, on injected KV, ledger view, clock and timers.
  */
-import { retryBusy } from "../kv/retry.ts";
+import { isBusy, retryBusy } from "../kv/retry.ts";
 import { windowedCount } from "../kv/windowed.ts";
 import type { Logger } from "../log.ts";
 import { decideGrant, leaseKey, type LeaseValue, type Slice, slicesOf } from "./lease_record.ts";
@@ -123,8 +123,12 @@ const EXPIRY_MARGIN_MS = 1_000;
 export const LEASE_IDLE_MS = 2_000;
 /** How often upkeep runs while the engine holds any slice. */
 const UPKEEP_EVERY_MS = 1_000;
-/** Compare-and-set attempts (other instances writing the same record) before a call is refused as unavailable. */
-const MAX_CAS_ATTEMPTS = 16;
+/**
+ * Attempts of one decision before its calls are refused as unavailable: each is a compare-and-set that another
+ * instance's write to the same record made fail, or a KV file that stayed busy through `retryBusy`'s ~0.3 s (several
+ * processes sharing one SQLite file take turns writing).
+ */
+const MAX_CAS_ATTEMPTS = 32;
 /** The first extra room asked for, in holds of the call that asked; doubled at each growth. */
 const FIRST_EXTRA_HOLDS = 8n;
 
@@ -289,9 +293,14 @@ export function createHolds(deps: HoldsDeps): Holds {
     lease.blocked = mode === "admit" || mode === "giveBack";
     try {
       for (let attempt = 1;; attempt++) {
-        const [counterEntry, watermark, record] = await retryBusy(() =>
-          kv.getMany([lease.counter, ledger.watermarkKey, lease.key])
-        );
+        let read: Deno.KvEntryMaybe<unknown>[];
+        try {
+          read = await retryBusy(() => kv.getMany([lease.counter, ledger.watermarkKey, lease.key]));
+        } catch (e) {
+          if (isBusy(e) && attempt < MAX_CAS_ATTEMPTS) continue;
+          throw e;
+        }
+        const [counterEntry, watermark, record] = read;
         ledger.observe([{ key: lease.counter, entry: counterEntry }], watermark);
         const t = now();
         const raw = counterEntry.value instanceof Deno.KvU64 ? counterEntry.value.value : 0n;
@@ -320,12 +329,19 @@ export function createHolds(deps: HoldsDeps): Holds {
         const value: LeaseValue = { window: lease.window ?? null, slices: kept };
         if (grant.take > 0n) value.slices[me] = { amount: grant.take, expires: t + LEASE_TTL_MS };
         const empty = Object.keys(value.slices).length === 0;
-        const result = await retryBusy(() => {
-          const op = kv.atomic().check({ key: lease.key, versionstamp: record.versionstamp });
-          if (empty) op.delete(lease.key);
-          else op.set(lease.key, value, { expireIn: 2 * LEASE_TTL_MS });
-          return op.commit();
-        });
+        let result: Deno.KvCommitResult | Deno.KvCommitError;
+        try {
+          result = await retryBusy(() => {
+            const op = kv.atomic().check({ key: lease.key, versionstamp: record.versionstamp });
+            if (empty) op.delete(lease.key);
+            else op.set(lease.key, value, { expireIn: 2 * LEASE_TTL_MS });
+            return op.commit();
+          });
+        } catch (e) {
+          // A busy file did not apply it: decide again (the check makes a write that did land fail harmlessly).
+          if (isBusy(e) && attempt < MAX_CAS_ATTEMPTS) continue;
+          throw e;
+        }
         if (!result.ok) {
           // Another instance wrote the record meanwhile: decide again on a fresh snapshot.
           if (attempt >= MAX_CAS_ATTEMPTS) throw new Error(`lease record kept changing (${attempt} attempts)`);
