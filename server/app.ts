@@ -5,6 +5,7 @@
  * `createFetch` serves model calls (the hot path) without the framework and everything else from the full app.
  */
 import { type Context, Hono } from "hono";
+import type { BodyBudget } from "./http/body_budget.ts";
 import type { Admission } from "./keys/admission.ts";
 import type { Authenticator } from "./keys/auth.ts";
 import { parseModelPath } from "./bedrock/model_path.ts";
@@ -34,6 +35,8 @@ export interface AppServices {
   ready: () => Promise<{ ok: boolean; db: string }>;
   /** Deployment health (`GET /health`). */
   health: Health;
+  /** Request bodies held at once across all requests. */
+  bodies: BodyBudget;
 }
 
 type Env = { Variables: { requestId: string } };
@@ -107,6 +110,7 @@ async function modelRoute(s: AppServices, req: Request, requestId: string): Prom
   const path = parseModelPath(rawPathAfter(req.url, MODEL_PREFIX));
   if (!path) throw new GatewayError(404, "UnknownOperationException", `No route for POST ${pathOf(req.url)}`);
   const principal = await s.admission.admit(req.headers, requestId);
+  const bodyLease = s.bodies.lease();
   try {
     checkRouteAccess(principal, `${MODEL_PREFIX}${path.modelName}/${path.operation}`, true);
     return await s.modelCall(req, path, {
@@ -114,12 +118,16 @@ async function modelRoute(s: AppServices, req: Request, requestId: string): Prom
       caller: principal.caller,
       allowedModels: principal.allowedModels,
       requestTags: tagsOf(req.headers),
+      bodyLease,
     });
   } catch (e) {
     // Refused before accounting saw it (bad input, model not allowed): free the key's parallel slot.
     // A no-op when the call's record already reached the sink.
     s.admission.release(requestId);
     throw e;
+  } finally {
+    // Answered (a stream's head, or a whole JSON answer) or refused: the request body is not needed any more.
+    bodyLease.release();
   }
 }
 
@@ -193,16 +201,20 @@ export function createApp(s: AppServices): Hono<Env> {
     const route = parsePassthroughPath(rawPathAfter(c.req.url, "/bedrock"));
     if (!route) throw new GatewayError(404, "UnknownOperationException", `No route for POST ${c.req.path}`);
     const principal = await s.admission.admit(c.req.raw.headers, requestId);
+    const bodyLease = s.bodies.lease();
     try {
       checkRouteAccess(principal, route.route, false);
       return await s.passthroughCall(c.req.raw, route, {
         requestId,
         caller: principal.caller,
         requestTags: tagsOf(c.req.raw.headers),
+        bodyLease,
       });
     } catch (e) {
       s.admission.release(requestId);
       throw e;
+    } finally {
+      bodyLease.release();
     }
   };
   app.post("/bedrock/guardrail/*", passthrough);

@@ -7,6 +7,7 @@
 import type { GatewayConfig } from "./config/types.ts";
 import { createFetch } from "./app.ts";
 import { createDeadlines } from "./bedrock/deadlines.ts";
+import { createBodyBudget } from "./http/body_budget.ts";
 import { createModelCall } from "./bedrock/model_call.ts";
 import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
 import { createSigV4Signer } from "./bedrock/sigv4.ts";
@@ -93,6 +94,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   };
 
+  const bodies = createBodyBudget({ maxBytes: config.limits.maxBodyBytesInFlight });
   const serve = createFetch({
     auth: keys.auth,
     admission: keys.admission,
@@ -104,6 +106,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     log,
     ready,
     health,
+    bodies,
   });
   return {
     fetch: serve,

@@ -16,8 +16,8 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
   return {
     stream,
     streamUsage: "metadata",
-    prepare(body) {
-      const json = parseJsonBody(body);
+    prepare(body, _headers, maxJsonDepth) {
+      const json = parseJsonBody(body, maxJsonDepth);
       const checked = schema.safeParse(json);
       if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
       return { json, requestMetadata: checked.data.requestMetadata };

@@ -39,8 +39,8 @@ function countedRequest(json: unknown): unknown {
 export const countTokensOperation: ModelOperationSpec = {
   stream: false,
   streamUsage: "none",
-  prepare(body) {
-    const json = parseJsonBody(body);
+  prepare(body, _headers, maxJsonDepth) {
+    const json = parseJsonBody(body, maxJsonDepth);
     const checked = CountTokensRequest.safeParse(json);
     if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
     return { json };

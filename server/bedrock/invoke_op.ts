@@ -174,9 +174,9 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
   return {
     stream,
     streamUsage: "invocationMetrics",
-    prepare(body, headers) {
+    prepare(body, headers, maxJsonDepth) {
       if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
-      const json = expectsJson(headers.get("content-type")) ? parseJsonBody(body) : undefined;
+      const json = expectsJson(headers.get("content-type")) ? parseJsonBody(body, maxJsonDepth) : undefined;
       return { json, requestMetadata: requestMetadataOf(headers), headers: pickHeaders(headers, bound) };
     },
     answer(headers, body) {

@@ -8,6 +8,7 @@
 import type { Deployment, GatewayConfig } from "../config/types.ts";
 import { GatewayError, validation } from "../errors.ts";
 import { readBody } from "../http/body.ts";
+import type { BodyLease } from "../http/body_budget.ts";
 import type { Router, RouteResult } from "../router/router.ts";
 import type { Caller, CallRecord, CallSink, CallType } from "../spend/call_record.ts";
 import { readAnswer } from "./answer.ts";
@@ -37,6 +38,8 @@ export interface CallContext {
   /** Model names this caller may use; undefined means all. */
   allowedModels?: readonly string[];
   requestTags?: string[];
+  /** This request's share of the bodies-in-flight budget; the route releases it when the call is answered. */
+  bodyLease?: BodyLease;
 }
 
 const decoder = new TextDecoder();
@@ -82,8 +85,8 @@ export function createModelCall(deps: ModelCallDeps) {
       });
     }
     const op = MODEL_OPERATIONS[operation];
-    const body = await readBody(req, config.maxRequestBodyBytes);
-    const prepared = op.prepare(body, req.headers);
+    const body = await readBody(req, config.maxRequestBodyBytes, ctx.bodyLease);
+    const prepared = op.prepare(body, req.headers, config.limits.maxJsonDepth);
 
     const callType: CallType = operation;
     const record: CallRecord = {

@@ -6,6 +6,7 @@
  * admission, routing, retries, signing, relaying, accounting — is the same for all of them (`model_call.ts`).
  */
 import { validation } from "../errors.ts";
+import { decodeJsonText } from "../http/json_guard.ts";
 import type { StreamUsageSource } from "./stream_tap.ts";
 import type { Usage } from "./usage.ts";
 
@@ -33,8 +34,8 @@ export interface ModelOperationSpec {
   stream: boolean;
   /** Where a streamed answer reports its usage. */
   streamUsage: StreamUsageSource;
-  /** Validates the body (and bound headers); throws a ValidationException. */
-  prepare(body: Uint8Array, headers: Headers): PreparedRequest;
+  /** Validates the body (and bound headers); throws a ValidationException. `maxJsonDepth`: see `parseJsonBody`. */
+  prepare(body: Uint8Array, headers: Headers, maxJsonDepth: number): PreparedRequest;
   /** Reads usage from a successful non-stream answer. */
   answer(headers: Headers, body: Uint8Array): AnswerFacts;
   /** A `mock_response` deployment's answer to this request, in the operation's wire format. */
@@ -43,11 +44,15 @@ export interface ModelOperationSpec {
 
 const decoder = new TextDecoder();
 
-/** The body as JSON; a ValidationException when it is empty or not JSON. */
-export function parseJsonBody(body: Uint8Array): unknown {
+/**
+ * The body as JSON; a ValidationException when it is empty, starts with a byte-order mark, is not UTF-8, nests
+ * deeper than `maxDepth` (all checked before parsing) or is not JSON.
+ */
+export function parseJsonBody(body: Uint8Array, maxDepth: number): unknown {
   if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
+  const text = decodeJsonText(body, maxDepth);
   try {
-    return JSON.parse(decoder.decode(body));
+    return JSON.parse(text);
   } catch {
     throw validation("Malformed input request: the request body is not valid JSON");
   }

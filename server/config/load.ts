@@ -31,6 +31,18 @@ const DEFAULT_MAX_BODY = 20 * 1024 * 1024;
  */
 const DEFAULT_KEY_COUNTER_MAX_AGE_MS = 1_000;
 const DAY_MS = 86_400_000;
+/**
+ * Front-door defaults (README, `general_settings`). Depth 128: a Converse body with a tool whose JSON Schema nests 50
+ * object levels (`properties` → object → …) is ~110 deep; 50,000 is what an attacker sends. In flight: 256 MiB holds
+ * twelve bodies at the 20 MiB per-request cap. Timeouts as common servers choose them (Go's and Node's examples,
+ * nginx's `client_header_timeout` 60 s, `keepalive_timeout` 75 s); the grace period fits Kubernetes' default 30 s
+ * between SIGTERM and SIGKILL, leaving time for the spend flush.
+ */
+const DEFAULT_MAX_JSON_DEPTH = 128;
+const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 256 * 1024 * 1024;
+const DEFAULT_HEADER_TIMEOUT_MS = 30_000;
+const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 75_000;
+const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
 
 /** Formats zod issues as `path: message` with LiteLLM-style YAML paths (`model_list[1].litellm_params.x`). */
 function issuePaths(error: z.ZodError): string[] {
@@ -114,6 +126,16 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     byModelName,
     masterKey,
     maxRequestBodyBytes: general.max_request_body_bytes ?? DEFAULT_MAX_BODY,
+    limits: {
+      maxBodyBytesInFlight: general.max_body_bytes_in_flight ?? DEFAULT_MAX_BODY_BYTES_IN_FLIGHT,
+      maxJsonDepth: general.max_json_depth ?? DEFAULT_MAX_JSON_DEPTH,
+    },
+    server: {
+      maxConnections: general.max_connections,
+      headerTimeoutMs: general.header_timeout_ms ?? DEFAULT_HEADER_TIMEOUT_MS,
+      keepAliveTimeoutMs: general.keep_alive_timeout_ms ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+      shutdownGraceMs: general.shutdown_grace_ms ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    },
     keyCacheTtlMs: general.key_cache_ttl_ms ?? 2_000,
     keyCounterMaxAgeMs: general.key_counter_max_age_ms ?? DEFAULT_KEY_COUNTER_MAX_AGE_MS,
     storePrompts: general.store_prompts_in_spend_logs ?? false,

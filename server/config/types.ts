@@ -71,6 +71,23 @@ export interface PassthroughAccount {
   agentRuntimeAuth: DeploymentAuth;
 }
 
+/** Bounds on what one request, and all requests together, may make the gateway hold (`general_settings`). */
+export interface RequestLimits {
+  /** Request-body bytes held at once across all requests. */
+  maxBodyBytesInFlight: number;
+  /** Deepest nesting of arrays/objects in a JSON body. */
+  maxJsonDepth: number;
+}
+
+/** How the CLI's server treats connections (`general_settings`); `deno serve` and Deno Deploy have their own. */
+export interface ServerSettings {
+  /** Open connections at most; undefined: derived from the descriptor limit at start-up. */
+  maxConnections?: number;
+  headerTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  shutdownGraceMs: number;
+}
+
 export interface GatewayConfig {
   deployments: Deployment[];
   /** Deployments by `model_name`, in config order. */
@@ -78,6 +95,8 @@ export interface GatewayConfig {
   /** Undefined means the gateway runs open (loudly announced at start-up). */
   masterKey?: string;
   maxRequestBodyBytes: number;
+  limits: RequestLimits;
+  server: ServerSettings;
   keyCacheTtlMs: number;
   /**
    * Budgeted or rate-limited keys: reuse their record and counter snapshot this long before re-reading them (0:
