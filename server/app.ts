@@ -76,12 +76,10 @@ function installCommon(app: Hono<Env>, s: AppServices): void {
     if (!c.res.headers.has("x-litellm-call-id")) c.res.headers.set("x-litellm-call-id", c.get("requestId"));
   });
 
-  app.notFound((c) => {
-    const err = new GatewayError(404, "NotFound", `No route for ${c.req.method} ${c.req.path}`, {
-      litellmType: "not_found_error",
-    });
-    return litellmErrorResponse(err, c.get("requestId") ?? s.newId());
-  });
+  // Bedrock's format (a top-level `message`, which boto3 and the AWS SDKs show) with LiteLLM's `error` object too.
+  app.notFound((c) =>
+    bedrockErrorResponse(noRoute(c.req.method, c.req.path, c.req.url), c.get("requestId") ?? s.newId())
+  );
 
   app.onError((e, c) => errorResponse(e, c.req.path, c.get("requestId") ?? s.newId(), s.log, c.req.routePath));
 }
@@ -103,6 +101,36 @@ function errorResponse(e: Error, path: string, requestId: string, log: Logger, r
   return path.startsWith("/bedrock/") || path === "/bedrock"
     ? bedrockErrorResponse(err, requestId)
     : litellmErrorResponse(err, requestId);
+}
+
+/** Paths of Bedrock operations, as a client whose endpoint lacks `/bedrock` sends them. */
+const BEDROCK_OPERATION_PATH =
+  /^\/(?:model\/[^/]+(?:\/.*)?\/(?:converse|converse-stream|invoke|invoke-with-response-stream|count-tokens)|guardrail\/.+\/apply|knowledgebases\/[^/]+\/retrieve|retrieveAndGenerate|agents\/.+\/text)$/;
+
+/** The 404 for a path no route serves; a Bedrock operation's path without `/bedrock` says how to fix the client. */
+function noRoute(method: string, path: string, url: string): GatewayError {
+  let message = `No route for ${method} ${path}`;
+  if (BEDROCK_OPERATION_PATH.test(path)) {
+    const base = `${url.slice(0, pathStart(url))}/bedrock`;
+    message += `: Bedrock routes are served under /bedrock. Add /bedrock to the client's endpoint URL ` +
+      `(boto3: endpoint_url="${base}"; AWS SDK for JavaScript: endpoint: "${base}")`;
+  }
+  return new GatewayError(404, "UnknownOperationException", message, { litellmType: "not_found_error" });
+}
+
+/**
+ * A Host header that could not be a host (RFC 3986: reg-name or IP literal, optional port). The request URL is Host +
+ * request-target, so a Host like `gw/health/liveliness?` would otherwise move the path routes are chosen by.
+ */
+const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
+
+function badHost(requestId: string): Response {
+  const err = new GatewayError(400, "ValidationException", "Invalid Host header: expected host[:port]", {
+    litellmType: "bad_request_error",
+  });
+  const res = bedrockErrorResponse(err, requestId);
+  res.headers.set("x-litellm-call-id", requestId);
+  return res;
 }
 
 /** A model call: `POST /bedrock/model/{modelId}/{operation}` (the route's handler, without a framework around it). */
@@ -164,6 +192,8 @@ export function createFetch(s: AppServices): (req: Request) => Response | Promis
     }
   };
   return (req) => {
+    const host = req.headers.get("host");
+    if (host !== null && !VALID_HOST.test(host)) return badHost(s.newId());
     const url = req.url;
     return url.startsWith(MODEL_PREFIX, pathStart(url)) ? serveModel(req) : full.fetch(req);
   };
@@ -226,7 +256,7 @@ export function createApp(s: AppServices): Hono<Env> {
   app.route("/", s.spendRoutes);
 
   app.all("/bedrock/*", (c) => {
-    throw new GatewayError(404, "UnknownOperationException", `No route for ${c.req.method} ${c.req.path}`);
+    throw noRoute(c.req.method, c.req.path, c.req.url);
   });
 
   return app;
