@@ -74,6 +74,10 @@ export function createModelCall(deps: ModelCallDeps) {
     const startTime = now();
     const { modelName, operation } = path;
     if (!config.byModelName.has(modelName)) {
+      const otherProvider = config.otherProviders.get(modelName);
+      if (otherProvider) {
+        throw validation(`Model "${modelName}" is not served by this Bedrock gateway: ${otherProvider}`);
+      }
       throw validation(
         `The provided model identifier is invalid: unknown model "${modelName}". ` +
           `Models available to this key: ${modelsFor(ctx).join(", ") || "(none)"}`,

@@ -7,6 +7,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { entryProvider } from "./provider.ts";
 import { resolvePassthrough } from "./passthrough.ts";
 import { ConfigFile, type ModelEntry, unknownKeys } from "./schema.ts";
 import type { Deployment, DeploymentAuth, GatewayConfig, TokenPrices } from "./types.ts";
@@ -66,11 +67,12 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
   } catch (e) {
     throw new ConfigError([`YAML syntax: ${(e as Error).message.split("\n")[0]}`]);
   }
-  const parsed = ConfigFile.safeParse(raw);
+  const { checked, skipped, skipWarnings } = withoutOtherProviders(raw, env);
+  const parsed = ConfigFile.safeParse(checked);
   if (!parsed.success) throw new ConfigError(issuePaths(parsed.error));
   const file = parsed.data;
   const problems: string[] = [];
-  const warnings = unknownKeys(raw).map((path) => `${path}: unknown key, ignored`);
+  const warnings = [...skipWarnings, ...unknownKeys(checked).map((path) => `${path}: unknown key, ignored`)];
 
   const general = file.general_settings ?? {};
   let masterKey: string | undefined;
@@ -85,6 +87,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
   const deployments: Deployment[] = [];
   const seenIds = new Set<string>();
   file.model_list.forEach((entry, i) => {
+    if (skipped.has(i)) return;
     const d = resolveDeployment(entry, i, env, problems);
     if (!d) return;
     if (seenIds.has(d.id)) {
@@ -113,6 +116,11 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     list.push(d);
     byModelName.set(d.modelName, list);
   }
+  const otherProviders = new Map<string, string>();
+  for (const [i, why] of skipped) {
+    const name = file.model_list[i].model_name;
+    if (!byModelName.has(name) && !otherProviders.has(name)) otherProviders.set(name, why);
+  }
   for (const [from, to] of fallbacks) {
     if (from !== "*" && !byModelName.has(from)) {
       warnings.push(`router_settings.fallbacks: "${from}" is not a model_name, its rule is never used`);
@@ -124,6 +132,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
   return {
     deployments,
     byModelName,
+    otherProviders,
     masterKey,
     maxRequestBodyBytes: general.max_request_body_bytes ?? DEFAULT_MAX_BODY,
     limits: {
@@ -156,6 +165,35 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     passthrough,
     warnings,
   };
+}
+
+/**
+ * The raw config with other providers' `model_list` entries replaced by a stub the schema accepts (so error paths
+ * keep their indices and those entries' fields are neither validated nor resolved), which indices were skipped and
+ * why, and one warning per skipped entry.
+ */
+function withoutOtherProviders(raw: unknown, env: EnvLookup) {
+  const skipped = new Map<number, string>();
+  const skipWarnings: string[] = [];
+  const list = (raw as { model_list?: unknown } | null)?.model_list;
+  if (!Array.isArray(list)) return { checked: raw, skipped, skipWarnings };
+  const entries = list.map((entry: unknown, i: number) => {
+    const e = entry as { model_name?: unknown; litellm_params?: Record<string, unknown> } | null;
+    const params = e?.litellm_params;
+    if (!params || typeof params !== "object") return entry;
+    const model = typeof params.model === "string" && envRef(params.model) ? env(envRef(params.model)!) : params.model;
+    const verdict = entryProvider({ model, custom_llm_provider: params.custom_llm_provider });
+    if (verdict.bedrock) return entry;
+    const name = typeof e?.model_name === "string" ? e.model_name : `#${i}`;
+    skipped.set(i, `its config entry is for provider "${verdict.provider}" (${verdict.reason})`);
+    skipWarnings.push(
+      `model_list[${i}] (${name}): provider "${verdict.provider}" is not Bedrock (${verdict.reason}): entry ` +
+        "skipped, its credentials are not read; this gateway serves only Bedrock models " +
+        "(model: bedrock/…, or custom_llm_provider: bedrock)",
+    );
+    return { model_name: name, litellm_params: { model: "bedrock/skipped" } };
+  });
+  return { checked: { ...(raw as object), model_list: entries }, skipped, skipWarnings };
 }
 
 const unsetMessage = (names: string[]) =>
@@ -205,10 +243,6 @@ function resolveDeployment(
     return resolved;
   };
 
-  if (p.custom_llm_provider !== undefined && p.custom_llm_provider !== "bedrock") {
-    problems.push(`${path}.custom_llm_provider: only "bedrock" is supported, got "${p.custom_llm_provider}"`);
-    return undefined;
-  }
   const modelId = bedrockModelId(value(p.model, true) ?? "");
   const region = value(p.aws_region_name, true) ?? arnRegion(modelId) ?? env("AWS_REGION_NAME") ??
     env("AWS_REGION") ?? env("AWS_DEFAULT_REGION");

@@ -92,6 +92,10 @@ export interface GatewayConfig {
   deployments: Deployment[];
   /** Deployments by `model_name`, in config order. */
   byModelName: Map<string, Deployment[]>;
+  /**
+   * `model_name`s whose only entries are other providers' (skipped at start-up), with why: calls to them are told.
+   */
+  otherProviders: Map<string, string>;
   /** Undefined means the gateway runs open (loudly announced at start-up). */
   masterKey?: string;
   maxRequestBodyBytes: number;
