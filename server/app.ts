@@ -12,7 +12,7 @@ import { parseModelPath } from "./bedrock/model_path.ts";
 import type { createModelCall } from "./bedrock/model_call.ts";
 import type { PassthroughCall } from "./bedrock/passthrough_call.ts";
 import { parsePassthroughPath } from "./bedrock/passthrough_path.ts";
-import { checkRouteAccess } from "./keys/allowed_routes.ts";
+import { checkRouteAccess, mayCallRoute } from "./keys/allowed_routes.ts";
 import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./errors.ts";
 import type { HealthLiveliness, HealthReadiness } from "./health/schemas.ts";
 import type { Logger } from "./log.ts";
@@ -147,6 +147,7 @@ async function modelRoute(s: AppServices, req: Request, requestId: string): Prom
       allowedModels: principal.allowedModels,
       requestTags: tagsOf(req.headers),
       bodyLease,
+      mayCall: (route, modelRoute) => mayCallRoute(principal, route, modelRoute),
     });
   } catch (e) {
     // Refused before accounting saw it (bad input, model not allowed): free the key's parallel slot.

@@ -6,7 +6,7 @@
 import { validation } from "../errors.ts";
 import { mockConverseBody, mockUsage } from "./mock.ts";
 import { mockStreamBody } from "./mock_stream.ts";
-import { jsonObject, type ModelOperationSpec, parseJsonBody } from "./operation.ts";
+import { guardrailUse, jsonObject, type ModelOperationSpec, parseJsonBody } from "./operation.ts";
 import { ConverseRequest, ConverseStreamRequest, formatZodIssues } from "./schemas.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
 import { readUsage } from "./usage.ts";
@@ -20,7 +20,12 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
       const json = parseJsonBody(body, maxJsonDepth);
       const checked = schema.safeParse(json);
       if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
-      return { json, requestMetadata: checked.data.requestMetadata };
+      const guardrail = checked.data.guardrailConfig;
+      return {
+        json,
+        requestMetadata: checked.data.requestMetadata,
+        guardrail: guardrailUse(guardrail?.guardrailIdentifier, guardrail?.guardrailVersion),
+      };
     },
     answer(_headers, body) {
       const parsed = jsonObject(body);

@@ -9,7 +9,14 @@ import { encodeEvent } from "../../sdk/eventstream.ts";
 import { validation } from "../errors.ts";
 import { mockUsage } from "./mock.ts";
 import { mockDeltas } from "./mock_stream.ts";
-import { jsonObject, type ModelOperationSpec, parseJsonBody, pickHeaders, type PreparedRequest } from "./operation.ts";
+import {
+  guardrailUse,
+  jsonObject,
+  type ModelOperationSpec,
+  parseJsonBody,
+  pickHeaders,
+  type PreparedRequest,
+} from "./operation.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
 import { readUsage, type Usage } from "./usage.ts";
 
@@ -177,7 +184,15 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
     prepare(body, headers, maxJsonDepth) {
       if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
       const json = expectsJson(headers.get("content-type")) ? parseJsonBody(body, maxJsonDepth) : undefined;
-      return { json, requestMetadata: requestMetadataOf(headers), headers: pickHeaders(headers, bound) };
+      return {
+        json,
+        requestMetadata: requestMetadataOf(headers),
+        headers: pickHeaders(headers, bound),
+        guardrail: guardrailUse(
+          headers.get("x-amzn-bedrock-guardrailidentifier"),
+          headers.get("x-amzn-bedrock-guardrailversion"),
+        ),
+      };
     },
     answer(headers, body) {
       const latency = Number(headers.get("x-amzn-bedrock-invocation-latency") ?? NaN);

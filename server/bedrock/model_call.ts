@@ -16,6 +16,7 @@ import { type AttemptControl, startAttempt } from "./attempt_control.ts";
 import { createDeadlines, type Deadlines } from "./deadlines.ts";
 import { MODEL_OPERATIONS } from "./model_operations.ts";
 import type { ModelPath } from "./model_path.ts";
+import { checkGuardrailGrant } from "./guardrail_grant.ts";
 import { awaitFirstChunk, relayStream } from "./stream_relay.ts";
 import { relayHeaders, type Upstream } from "./upstream.ts";
 import { formatUsd } from "../spend/cost.ts";
@@ -40,6 +41,12 @@ export interface CallContext {
   requestTags?: string[];
   /** This request's share of the bodies-in-flight budget; the route releases it when the call is answered. */
   bodyLease?: BodyLease;
+  /**
+   * Whether the caller may call a `/bedrock/…` route (its `allowed_routes`; `modelRoute` for `/bedrock/model/…`):
+   * asked for fallback groups and guardrails, which the call reaches without the client naming their routes.
+   * Undefined: every route.
+   */
+  mayCall?: (route: string, modelRoute: boolean) => boolean;
 }
 
 const decoder = new TextDecoder();
@@ -91,6 +98,7 @@ export function createModelCall(deps: ModelCallDeps) {
     const op = MODEL_OPERATIONS[operation];
     const body = await readBody(req, config.maxRequestBodyBytes, ctx.bodyLease);
     const prepared = op.prepare(body, req.headers, config.limits.maxJsonDepth);
+    if (prepared.guardrail && ctx.mayCall) checkGuardrailGrant(prepared.guardrail, ctx.mayCall);
 
     const callType: CallType = operation;
     const record: CallRecord = {
@@ -158,6 +166,7 @@ export function createModelCall(deps: ModelCallDeps) {
         stream: op.stream,
         signal: clientSignal,
         allowedModels: ctx.allowedModels,
+        mayFallBackTo: ctx.mayCall && ((group) => ctx.mayCall!(`/bedrock/model/${group}/${operation}`, true)),
       });
     } catch (e) {
       control?.abandon();

@@ -18,6 +18,20 @@ export interface PreparedRequest {
   requestMetadata?: Record<string, string>;
   /** Request headers Bedrock binds for the operation (lower-case names), forwarded and signed. */
   headers?: Record<string, string>;
+  /** The guardrail the request asks Bedrock to apply (Converse `guardrailConfig`, InvokeModel's header). */
+  guardrail?: GuardrailUse;
+}
+
+/** A guardrail named by a model call; the caller needs the grant of its ApplyGuardrail route to use it. */
+export interface GuardrailUse {
+  identifier: string;
+  version: string;
+}
+
+/** A guardrail use from an identifier and version as the request gives them; none for an absent or empty id. */
+export function guardrailUse(identifier: unknown, version: unknown): GuardrailUse | undefined {
+  if (typeof identifier !== "string" || identifier === "") return undefined;
+  return { identifier, version: typeof version === "string" ? version : "" };
 }
 
 /** What a successful non-stream answer says for accounting. */
