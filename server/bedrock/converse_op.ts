@@ -9,6 +9,7 @@ import { mockStreamBody } from "./mock_stream.ts";
 import { guardrailUse, jsonObject, type ModelOperationSpec, parseJsonBody } from "./operation.ts";
 import { ConverseRequest, ConverseStreamRequest, formatZodIssues } from "./schemas.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
+import { traceGuardrailUnits } from "./guardrail_usage.ts";
 import { readUsage } from "./usage.ts";
 
 export function converseOperation(stream: boolean): ModelOperationSpec {
@@ -34,6 +35,7 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
       return {
         usage: readUsage(parsed.usage),
         latencyMs: typeof metrics?.latencyMs === "number" ? metrics.latencyMs : undefined,
+        guardrailUnits: traceGuardrailUnits((parsed.trace as { guardrail?: unknown } | undefined)?.guardrail),
       };
     },
     mock(text, request, requestId) {

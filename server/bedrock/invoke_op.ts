@@ -18,6 +18,7 @@ import {
   type PreparedRequest,
 } from "./operation.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
+import { traceGuardrailUnits } from "./guardrail_usage.ts";
 import { readUsage, type Usage } from "./usage.ts";
 
 /** Headers both operations bind (`InvokeModelRequest` / `InvokeModelWithResponseStreamRequest` in the model). */
@@ -196,8 +197,14 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
     },
     answer(headers, body) {
       const latency = Number(headers.get("x-amzn-bedrock-invocation-latency") ?? NaN);
-      const usage = tokenHeaderUsage(headers) ?? anthropicBodyUsage(jsonObject(body));
-      return { usage, latencyMs: Number.isFinite(latency) ? latency : undefined };
+      const json = jsonObject(body);
+      const usage = tokenHeaderUsage(headers) ?? anthropicBodyUsage(json);
+      const trace = json?.["amazon-bedrock-trace"] as { guardrail?: unknown } | undefined;
+      return {
+        usage,
+        latencyMs: Number.isFinite(latency) ? latency : undefined,
+        guardrailUnits: traceGuardrailUnits(trace?.guardrail),
+      };
     },
     mock: (text, request, requestId) => mockAnswer(stream, text, request, requestId),
   };

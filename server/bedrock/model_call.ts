@@ -225,6 +225,7 @@ export function createModelCall(deps: ModelCallDeps) {
       record.usage = facts.usage;
       if (facts.latencyMs !== undefined) record.bedrockLatencyMs = facts.latencyMs;
       if (facts.problem) record.errorMessage = facts.problem;
+      if (facts.guardrailUnits) record.guardrailUnits = facts.guardrailUnits;
     }
     // Known before the answer is sent (streams learn their usage only at the end, so they carry no cost header).
     headers["x-litellm-response-cost"] = formatUsd(finish());

@@ -7,6 +7,7 @@
  */
 import { validation } from "../errors.ts";
 import { decodeJsonText } from "../http/json_guard.ts";
+import type { GuardrailUnits } from "./guardrail_usage.ts";
 import type { StreamUsageSource } from "./stream_tap.ts";
 import type { Usage } from "./usage.ts";
 
@@ -41,6 +42,8 @@ export interface AnswerFacts {
   latencyMs?: number;
   /** Why the answer could not be read (it is relayed anyway). */
   problem?: string;
+  /** Guardrail policy units the answer's guardrail trace reports. */
+  guardrailUnits?: GuardrailUnits;
 }
 
 export interface ModelOperationSpec {

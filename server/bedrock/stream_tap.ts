@@ -10,6 +10,7 @@
  */
 import { EventStreamDecoder, type EventStreamMessage } from "../../sdk/eventstream.ts";
 import type { CallRecord } from "../spend/call_record.ts";
+import { traceGuardrailUnits } from "./guardrail_usage.ts";
 import { readUsage } from "./usage.ts";
 
 const textDecoder = new TextDecoder();
@@ -202,11 +203,14 @@ export class StreamTap {
     if (type === "event") {
       const event = header(m, ":event-type");
       if (event === "metadata") {
-        const usage = readUsage(jsonPayload(m)?.usage);
+        const payload = jsonPayload(m);
+        const usage = readUsage(payload?.usage);
         if (usage) {
           this.#sawMetadata = true;
           record.usage = usage;
         }
+        const units = traceGuardrailUnits((payload?.trace as { guardrail?: unknown } | undefined)?.guardrail);
+        if (units) record.guardrailUnits = units;
       } else if (event === "contentBlockDelta" && this.#keepText) {
         const delta = jsonPayload(m)?.delta as { text?: unknown } | undefined;
         if (typeof delta?.text === "string") this.#text += delta.text;

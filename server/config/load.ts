@@ -150,6 +150,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     storePrompts: general.store_prompts_in_spend_logs ?? false,
     spendLogRetentionMs: (general.spend_logs_retention_days ?? 30) * DAY_MS,
     modelPricesFile: general.model_prices_file,
+    guardrailPrices: general.guardrail_prices ?? {},
     metricsPublic: general.metrics_public ?? false,
     router: {
       strategy: router.routing_strategy ?? "simple-shuffle",

@@ -97,6 +97,8 @@ export const GeneralSettings = z.looseObject({
   header_timeout_ms: z.number().int().positive().optional(),
   /** Longest wait from a response to the next request's complete headers on a kept-alive connection. */
   keep_alive_timeout_ms: z.number().int().positive().optional(),
+  /** USD per 1,000 guardrail policy units, by `GuardrailUsage` field name; overrides the built-in prices. */
+  guardrail_prices: z.record(z.string(), nonNegative).optional(),
   /** On SIGTERM/SIGINT, how long in-flight calls may finish before streams are ended and connections closed. */
   shutdown_grace_ms: z.number().int().nonnegative().optional(),
 });

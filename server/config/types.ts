@@ -111,6 +111,8 @@ export interface GatewayConfig {
   storePrompts: boolean;
   spendLogRetentionMs: number;
   modelPricesFile?: string;
+  /** `general_settings.guardrail_prices`: USD per 1,000 policy units, by `GuardrailUsage` field name. */
+  guardrailPrices: Record<string, number>;
   metricsPublic: boolean;
   router: RouterConfig;
   passthrough: PassthroughAccount;

@@ -16,6 +16,7 @@ import { promptTokens, type Usage } from "../bedrock/usage.ts";
 import type { GatewayConfig, TokenPrices } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { CallRecord } from "./call_record.ts";
+import { guardrailCostNanos, guardrailPrices } from "./guardrail_prices.ts";
 import { builtInPrices, lookupPrices, type ModelPrices, type PriceTable } from "./price_table.ts";
 
 export const NANOS_PER_USD = 1_000_000_000;
@@ -137,11 +138,15 @@ export function createPricing(config: GatewayConfig, opts: PricingOptions = {}):
     }
   }
   const pricesFor = (id: string | undefined): ModelPrices => (id && byId.get(id)) || {};
+  const perGuardrailUnit = guardrailPrices(config.guardrailPrices);
 
   function quote(record: CallRecord): Quote {
     // A client that went away mid-stream still consumed the tokens Bedrock reported (AWS bills them), so
     // known usage is billed; a failed call bills nothing.
-    if (record.status === "failure" || !record.usage) return { nanos: 0n, unpriced: [] };
+    if (record.status === "failure") return { nanos: 0n, unpriced: [] };
+    // Guardrail policy units Bedrock reported are billed on top of the tokens (ApplyGuardrail has only those).
+    const guardrail = guardrailCostNanos(record.guardrailUnits, perGuardrailUnit);
+    if (!record.usage) return { nanos: guardrail, unpriced: [] };
     const prices = pricesFor(record.deploymentId);
     const unpriced = unpricedKinds(prices, record.usage);
     const fresh = unpriced.filter((k) => !warned.has(`${record.deploymentId}|${k}`));
@@ -153,7 +158,7 @@ export function createPricing(config: GatewayConfig, opts: PricingOptions = {}):
         unpriced: fresh,
       });
     }
-    return { nanos: costNanos(prices, record.usage), unpriced };
+    return { nanos: costNanos(prices, record.usage) + guardrail, unpriced };
   }
 
   return { pricesFor, quote };
