@@ -43,6 +43,11 @@ export interface Gateway {
   fetch: (req: Request) => Response | Promise<Response>;
   /** Writes everything queued (spend, counters) to KV now; resolves once it is there. */
   flush(): Promise<void>;
+  /**
+   * Ends the event streams still being relayed (each gets a `serviceUnavailableException` event, where the stream
+   * is at a frame boundary): the last step of a shutdown's drain, before connections are closed.
+   */
+  endStreams(): void;
   /** Flushes pending writes; call on shutdown. */
   close(): Promise<void>;
 }
@@ -81,8 +86,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
   // Upstream timeouts of all calls share one timer per duration.
   const deadlines = createDeadlines();
-  const modelCall = createModelCall({ config, router, upstream, now, sink, deadlines });
-  const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines });
+  const stopping = new AbortController();
+  const shutdown = stopping.signal;
+  const modelCall = createModelCall({ config, router, upstream, now, sink, deadlines, shutdown });
+  const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines, shutdown });
   const health = createHealth({ config, router, upstream, now, newId, sink });
 
   const ready = async () => {
@@ -114,6 +121,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await ledger.flush();
       await keys.admission.idle();
     },
+    endStreams: () => stopping.abort(),
     close: async () => {
       await router.close();
       await keys.admission.idle();

@@ -30,6 +30,8 @@ export interface ModelCallDeps {
   sink: CallSink;
   /** Where attempt timeouts run (one timer per duration); a private one when absent. */
   deadlines?: Deadlines;
+  /** Aborts when the gateway stops: streams still running end with an error event. */
+  shutdown?: AbortSignal;
 }
 
 /** Who is calling and what they may do; filled in by authentication. */
@@ -203,6 +205,7 @@ export function createModelCall(deps: ModelCallDeps) {
         onClientAbort,
         finish,
         storeResponse: config.storePrompts,
+        shutdown: deps.shutdown,
         usageFrom: op.streamUsage,
         // Mock streams are local: nothing can stall.
         idleTimeoutMs: deployment.auth.kind === "mock"

@@ -32,6 +32,8 @@ export interface PassthroughCallDeps {
   sink: CallSink;
   /** Where attempt timeouts run (one timer per duration); a private one when absent. */
   deadlines?: Deadlines;
+  /** Aborts when the gateway stops: streams still running end with an error event. */
+  shutdown?: AbortSignal;
 }
 
 /** Request headers InvokeAgent binds besides the body (`sourceArn`). No other client header is forwarded. */
@@ -129,6 +131,7 @@ export function createPassthroughCall(deps: PassthroughCallDeps) {
         onClientAbort: control.onClientAbort,
         finish,
         storeResponse: config.storePrompts,
+        shutdown: deps.shutdown,
         usageFrom: "none",
         idleTimeoutMs: config.router.streamTimeoutMs,
       });

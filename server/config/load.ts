@@ -12,12 +12,27 @@ import { resolvePassthrough } from "./passthrough.ts";
 import { ConfigFile, type ModelEntry, unknownKeys } from "./schema.ts";
 import type { Deployment, DeploymentAuth, GatewayConfig, TokenPrices } from "./types.ts";
 
-/** Thrown when the config cannot be used; `problems` lists every issue with its YAML path. */
+/**
+ * Thrown when the config cannot be used; `problems` lists every issue with its YAML path. `excerpt`: for a YAML
+ * syntax error, the lines around it with a caret under the spot (as the YAML parser shows them).
+ */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  constructor(readonly problems: string[], readonly excerpt?: string) {
     super(`invalid config:\n  - ${problems.join("\n  - ")}`);
     this.name = "ConfigError";
   }
+}
+
+/** A YAML parser error as one line (`line 5, column 1: <what>`) and the parser's excerpt of the spot. */
+function yamlProblem(e: unknown): ConfigError {
+  const err = e as { message?: unknown; linePos?: Array<{ line: number; col: number }> };
+  const message = String(err.message ?? e);
+  const at = message.search(/ at line \d+, column \d+:/);
+  const what = at >= 0 ? message.slice(0, at) : message.split("\n")[0];
+  const pos = err.linePos?.[0];
+  const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
+  const excerpt = message.includes("\n") ? message.slice(message.indexOf("\n")).replace(/^\n+|\n+$/g, "") : undefined;
+  return new ConfigError([`${where}YAML syntax error: ${what}`], excerpt);
 }
 
 export type EnvLookup = (name: string) => string | undefined;
@@ -65,7 +80,10 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
   try {
     raw = parseYaml(yamlText);
   } catch (e) {
-    throw new ConfigError([`YAML syntax: ${(e as Error).message.split("\n")[0]}`]);
+    throw yamlProblem(e);
+  }
+  if (raw === null || raw === undefined) {
+    throw new ConfigError(["the file is empty: it needs at least a model_list (see config.example.yaml)"]);
   }
   const { checked, skipped, skipWarnings } = withoutOtherProviders(raw, env);
   const parsed = ConfigFile.safeParse(checked);
