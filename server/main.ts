@@ -128,7 +128,8 @@ export async function main(args: string[]): Promise<void> {
     keep_alive_timeout_ms: settings.keepAliveTimeoutMs,
     shutdown_grace_ms: settings.shutdownGraceMs,
     max_body_bytes_in_flight: config.limits.maxBodyBytesInFlight,
-    max_json_depth: config.limits.maxJsonDepth,
+    max_json_depth: config.limits.json.maxDepth,
+    max_json_values: config.limits.json.maxValues,
     open_files: limit
       ? { soft: limit.soft, hard: limit.hard, soft_at_start: limit.before }
       : "unknown (needs --allow-ffi)",

@@ -74,6 +74,16 @@ Deno.test("BOM, invalid UTF-8 and deep nesting are 400s on every JSON route and 
   assert.equal(t.fake.requests.length, 0, "nothing was forwarded");
 });
 
+Deno.test("max_json_values bounds the values of a body before it is parsed", async () => {
+  await using t = await setup("  max_json_values: 10\n");
+  const wide = JSON.stringify({ messages: [{ role: "user", content: Array(10).fill({ text: "x" }) }] });
+  await expect400(await post(`${t.gw.url}/bedrock/model/claude/converse`, wide), /more than 10 JSON values/);
+  assert.equal(t.fake.requests.length, 0);
+  const ok = await post(`${t.gw.url}/bedrock/model/claude/converse`, converse);
+  assert.equal(ok.status, 200);
+  await ok.body?.cancel();
+});
+
 Deno.test("max_json_depth is configurable, and {} is a Converse body that is forwarded", async () => {
   await using t = await setup("  max_json_depth: 4\n");
   const five = '{"messages":[{"role":"user","content":[{"text":"hi","x":{}}]}]}';

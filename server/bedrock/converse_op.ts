@@ -6,7 +6,7 @@
 import { validation } from "../errors.ts";
 import { mockConverseBody, mockUsage } from "./mock.ts";
 import { mockStreamBody } from "./mock_stream.ts";
-import { guardrailUse, jsonObject, type ModelOperationSpec, parseJsonBody } from "./operation.ts";
+import { guardrailUse, jsonObject, type ModelOperationSpec, parseJsonBody, reparse } from "./operation.ts";
 import { ConverseRequest, ConverseStreamRequest, formatZodIssues } from "./schemas.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
 import { traceGuardrailUnits } from "./guardrail_usage.ts";
@@ -17,13 +17,13 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
   return {
     stream,
     streamUsage: "metadata",
-    prepare(body, _headers, maxJsonDepth) {
-      const json = parseJsonBody(body, maxJsonDepth);
+    prepare(body, _headers, limits) {
+      const json = parseJsonBody(body, limits);
       const checked = schema.safeParse(json);
       if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
       const guardrail = checked.data.guardrailConfig;
       return {
-        json,
+        json: reparse(body),
         requestMetadata: checked.data.requestMetadata,
         guardrail: guardrailUse(guardrail?.guardrailIdentifier, guardrail?.guardrailVersion),
       };
@@ -39,7 +39,7 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
       };
     },
     mock(text, request, requestId) {
-      const usage = mockUsage(request.json, text);
+      const usage = mockUsage(request.json?.(), text);
       if (stream) {
         return new Response(mockStreamBody(text, usage), {
           headers: { "content-type": EVENT_STREAM_CONTENT_TYPE, "x-amzn-requestid": requestId },

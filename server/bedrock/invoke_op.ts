@@ -16,6 +16,7 @@ import {
   parseJsonBody,
   pickHeaders,
   type PreparedRequest,
+  reparse,
 } from "./operation.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
 import { traceGuardrailUnits } from "./guardrail_usage.ts";
@@ -146,7 +147,7 @@ function mockChunkFrames(text: string, usage: Usage, requestId: string): Uint8Ar
 }
 
 function mockAnswer(stream: boolean, text: string, request: PreparedRequest, requestId: string): Response {
-  const usage = mockUsage(request.json, text);
+  const usage = mockUsage(request.json?.(), text);
   if (!stream) {
     return new Response(JSON.stringify(mockMessage(text, usage, requestId)), {
       headers: {
@@ -182,9 +183,9 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
   return {
     stream,
     streamUsage: "invocationMetrics",
-    prepare(body, headers, maxJsonDepth) {
+    prepare(body, headers, limits) {
       if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
-      const json = expectsJson(headers.get("content-type")) ? parseJsonBody(body, maxJsonDepth) : undefined;
+      const json = expectsJson(headers.get("content-type")) ? (parseJsonBody(body, limits), reparse(body)) : undefined;
       return {
         json,
         requestMetadata: requestMetadataOf(headers),

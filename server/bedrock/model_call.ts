@@ -99,7 +99,7 @@ export function createModelCall(deps: ModelCallDeps) {
     }
     const op = MODEL_OPERATIONS[operation];
     const body = await readBody(req, config.maxRequestBodyBytes, ctx.bodyLease);
-    const prepared = op.prepare(body, req.headers, config.limits.maxJsonDepth);
+    const prepared = op.prepare(body, req.headers, config.limits.json);
     if (prepared.guardrail && ctx.mayCall) checkGuardrailGrant(prepared.guardrail, ctx.mayCall);
 
     const callType: CallType = operation;

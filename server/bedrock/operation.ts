@@ -6,15 +6,18 @@
  * admission, routing, retries, signing, relaying, accounting — is the same for all of them (`model_call.ts`).
  */
 import { validation } from "../errors.ts";
-import { decodeJsonText } from "../http/json_guard.ts";
+import { decodeJsonText, type JsonLimits } from "../http/json_guard.ts";
 import type { GuardrailUnits } from "./guardrail_usage.ts";
 import type { StreamUsageSource } from "./stream_tap.ts";
 import type { Usage } from "./usage.ts";
 
 /** A validated request: what the call needs besides the body bytes, which are forwarded untouched. */
 export interface PreparedRequest {
-  /** The parsed JSON body, when there is one (mock answers estimate usage from it). */
-  json?: unknown;
+  /**
+   * The JSON body parsed again, when there is one (only mock answers need it, to estimate usage). The parse made to
+   * validate the body is not kept: a large body's parsed copy is garbage as soon as it has been checked.
+   */
+  json?: () => unknown;
   /** String pairs the caller tagged the call with; they become spend-log tags. */
   requestMetadata?: Record<string, string>;
   /** Request headers Bedrock binds for the operation (lower-case names), forwarded and signed. */
@@ -51,8 +54,8 @@ export interface ModelOperationSpec {
   stream: boolean;
   /** Where a streamed answer reports its usage. */
   streamUsage: StreamUsageSource;
-  /** Validates the body (and bound headers); throws a ValidationException. `maxJsonDepth`: see `parseJsonBody`. */
-  prepare(body: Uint8Array, headers: Headers, maxJsonDepth: number): PreparedRequest;
+  /** Validates the body (and bound headers); throws a ValidationException. `limits`: see `parseJsonBody`. */
+  prepare(body: Uint8Array, headers: Headers, limits: JsonLimits): PreparedRequest;
   /** Reads usage from a successful non-stream answer. */
   answer(headers: Headers, body: Uint8Array): AnswerFacts;
   /** A `mock_response` deployment's answer to this request, in the operation's wire format. */
@@ -62,18 +65,21 @@ export interface ModelOperationSpec {
 const decoder = new TextDecoder();
 
 /**
- * The body as JSON; a ValidationException when it is empty, starts with a byte-order mark, is not UTF-8, nests
- * deeper than `maxDepth` (all checked before parsing) or is not JSON.
+ * The body as JSON; a ValidationException when it is empty, starts with a byte-order mark, is not UTF-8, breaks the
+ * depth or value-count limits (all checked before parsing) or is not JSON.
  */
-export function parseJsonBody(body: Uint8Array, maxDepth: number): unknown {
+export function parseJsonBody(body: Uint8Array, limits: JsonLimits): unknown {
   if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
-  const text = decodeJsonText(body, maxDepth);
+  const text = decodeJsonText(body, limits);
   try {
     return JSON.parse(text);
   } catch {
     throw validation("Malformed input request: the request body is not valid JSON");
   }
 }
+
+/** Parses a body that has been validated already, again (for mock answers). */
+export const reparse = (body: Uint8Array) => () => JSON.parse(decoder.decode(body)) as unknown;
 
 /** The body as a JSON object, or undefined when it is not one. */
 export function jsonObject(body: Uint8Array): Record<string, unknown> | undefined {

@@ -49,7 +49,7 @@ export function createPassthroughCall(deps: PassthroughCallDeps) {
   return async function passthroughCall(req: Request, route: PassthroughRoute, ctx: CallContext): Promise<Response> {
     const startTime = now();
     const body = await readBody(req, config.maxRequestBodyBytes, ctx.bodyLease);
-    const checked = route.schema.safeParse(parseJsonBody(body, config.limits.maxJsonDepth));
+    const checked = route.schema.safeParse(parseJsonBody(body, config.limits.json));
     if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
 
     const runtime = route.api === "runtime";

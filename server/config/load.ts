@@ -55,6 +55,12 @@ const DAY_MS = 86_400_000;
  * between SIGTERM and SIGKILL, leaving time for the spend flush.
  */
 const DEFAULT_MAX_JSON_DEPTH = 128;
+/**
+ * Values per JSON body: over three times a very long agent session (5,000 tool calls and their results at ~15 values
+ * each is ~75,000). A body built so that schema validation reports every element costs ~0.3 s and ~60 MB per 100,000
+ * elements (measured, cold), so this bounds one body's validation to about a second.
+ */
+const DEFAULT_MAX_JSON_VALUES = 250_000;
 const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 256 * 1024 * 1024;
 const DEFAULT_HEADER_TIMEOUT_MS = 30_000;
 const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 75_000;
@@ -155,7 +161,10 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     maxRequestBodyBytes: general.max_request_body_bytes ?? DEFAULT_MAX_BODY,
     limits: {
       maxBodyBytesInFlight: general.max_body_bytes_in_flight ?? DEFAULT_MAX_BODY_BYTES_IN_FLIGHT,
-      maxJsonDepth: general.max_json_depth ?? DEFAULT_MAX_JSON_DEPTH,
+      json: {
+        maxDepth: general.max_json_depth ?? DEFAULT_MAX_JSON_DEPTH,
+        maxValues: general.max_json_values ?? DEFAULT_MAX_JSON_VALUES,
+      },
     },
     server: {
       maxConnections: general.max_connections,

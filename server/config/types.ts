@@ -75,8 +75,8 @@ export interface PassthroughAccount {
 export interface RequestLimits {
   /** Request-body bytes held at once across all requests. */
   maxBodyBytesInFlight: number;
-  /** Deepest nesting of arrays/objects in a JSON body. */
-  maxJsonDepth: number;
+  /** Deepest nesting of arrays/objects in a JSON body, and most values in it. */
+  json: { maxDepth: number; maxValues: number };
 }
 
 /** How the CLI's server treats connections (`general_settings`); `deno serve` and Deno Deploy have their own. */

@@ -1,0 +1,141 @@
+/**
+ * @module
+ * Measures what large and hostile request bodies cost the gateway: peak memory, how long a health check waits
+ * meanwhile, and whether the process survives.
+ *
+ * `deno run -A scripts/body_pressure.ts [concurrency=10] [mib=19.9]`
+ *
+ * Starts the real CLI (`server/main.ts`) as a child process in front of an in-process fake Bedrock, then sends, in
+ * three rounds, `concurrency` bodies of `mib` MiB at once with the master key to `/converse`: arrays nested as deep
+ * as the size allows (`[[[[…]]]]`), one long text, and a flat array of a million-odd numbers (a body that is valid
+ * JSON, shallow, and wrong for the schema). Meanwhile a prober asks `/health/liveliness` every 20 ms. Reported per
+ * round: the answers' statuses, the child's peak RSS (`VmHWM`) and its RSS after the round, and the longest
+ * liveliness wait. Limits in force are the defaults (`max_body_bytes_in_flight` 256 MiB, `max_json_depth` 128).
+ */
+import { FAKE_CREDENTIALS, startFakeBedrock } from "../tests/fake_bedrock.ts";
+
+const concurrency = Number(Deno.args[0] ?? 10);
+const mib = Number(Deno.args[1] ?? 19.9);
+const size = Math.floor(mib * 1024 * 1024);
+const MASTER = "sk-body-pressure-master";
+
+const fake = await startFakeBedrock();
+fake.setDefault({ kind: "converse", text: "ok" });
+const dir = await Deno.makeTempDir();
+await Deno.writeTextFile(
+  `${dir}/config.yaml`,
+  `model_list:
+  - model_name: m
+    litellm_params:
+      model: bedrock/anthropic.claude-3-7-sonnet-20250219-v1:0
+      aws_region_name: us-west-2
+      aws_bedrock_runtime_endpoint: ${fake.url}
+general_settings:
+  master_key: ${MASTER}
+`,
+);
+const child = new Deno.Command(Deno.execPath(), {
+  args: [
+    "run",
+    "-A",
+    "server/main.ts",
+    "--config",
+    `${dir}/config.yaml`,
+    "--kv",
+    ":memory:",
+    "--port",
+    "0",
+    "--host",
+    "127.0.0.1",
+  ],
+  env: { AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey },
+  stdout: "piped",
+  stderr: "inherit",
+}).spawn();
+let out = "";
+const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+while (!/listening on http:\/\/[^:]+:(\d+)/.test(out)) out += (await reader.read()).value ?? "";
+(async () => { // keep draining the child's log
+  for (let r = await reader.read(); !r.done; r = await reader.read());
+})();
+const base = `http://127.0.0.1:${/listening on http:\/\/[^:]+:(\d+)/.exec(out)![1]}`;
+
+function status(field: "VmHWM" | "VmRSS"): number {
+  const text = Deno.readTextFileSync(`/proc/${child.pid}/status`);
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)![1]) / 1024;
+}
+
+function deep(bytes: number): Uint8Array {
+  const b = new Uint8Array(bytes);
+  b.fill(0x5b, 0, bytes >> 1);
+  b.fill(0x5d, bytes >> 1);
+  return b;
+}
+function text(bytes: number): Uint8Array {
+  const head = '{"messages":[{"role":"user","content":[{"text":"';
+  const tail = '"}]}]}';
+  const b = new Uint8Array(bytes).fill(0x61);
+  b.set(new TextEncoder().encode(head));
+  b.set(new TextEncoder().encode(tail), bytes - tail.length);
+  return b;
+}
+function wide(bytes: number): Uint8Array {
+  const head = '{"messages":[';
+  const b = new Uint8Array(bytes);
+  b.set(new TextEncoder().encode(head));
+  for (let i = head.length; i < bytes - 2; i += 2) (b[i] = 0x31, b[i + 1] = 0x2c);
+  b[bytes - 3] = 0x31;
+  b[bytes - 2] = 0x5d;
+  b[bytes - 1] = 0x7d;
+  return b;
+}
+
+let maxWait = 0;
+let probing = true;
+const prober = (async () => {
+  while (probing) {
+    const t0 = performance.now();
+    const r = await fetch(`${base}/health/liveliness`);
+    await r.body?.cancel();
+    maxWait = Math.max(maxWait, performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+})();
+
+async function round(name: string, body: Uint8Array) {
+  maxWait = 0;
+  const statuses = await Promise.all(Array.from({ length: concurrency }, async () => {
+    try {
+      const r = await fetch(`${base}/bedrock/model/m/converse`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${MASTER}`, "content-type": "application/json" },
+        body,
+      });
+      await r.body?.cancel();
+      return r.status;
+    } catch (e) {
+      return (e as Error).name;
+    }
+  }));
+  await new Promise((r) => setTimeout(r, 200));
+  const counts: Record<string, number> = {};
+  for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
+  console.log(
+    `${name.padEnd(6)} ${concurrency} × ${mib} MiB: statuses ${JSON.stringify(counts)}; peak RSS ${
+      status("VmHWM").toFixed(0)
+    } MiB; RSS after ${status("VmRSS").toFixed(0)} MiB; longest liveliness wait ${maxWait.toFixed(0)} ms`,
+  );
+}
+
+console.log(`baseline: RSS ${status("VmRSS").toFixed(0)} MiB`);
+await round("deep", deep(size));
+await round("text", text(size));
+await round("wide", wide(size));
+probing = false;
+await prober;
+const alive = (await fetch(`${base}/health/liveliness`)).status === 200;
+console.log(`process alive: ${alive}; upstream calls: ${fake.requests.length}`);
+child.kill("SIGTERM");
+await child.status;
+await fake.close();
+await Deno.remove(dir, { recursive: true });
