@@ -5,22 +5,35 @@
  *
  * `deno run -A scripts/body_pressure.ts [concurrency=10] [mib=19.9]`
  *
- * Starts the real CLI (`server/main.ts`) as a child process in front of an in-process fake Bedrock, then sends, in
+ * Starts the real CLI (`server/main.ts`) as a child process in front of a minimal Bedrock sink, then sends, in
  * three rounds, `concurrency` bodies of `mib` MiB at once with the master key to `/converse`: arrays nested as deep
  * as the size allows (`[[[[…]]]]`), one long text, and a flat array of a million-odd numbers (a body that is valid
  * JSON, shallow, and wrong for the schema). Meanwhile a prober asks `/health/liveliness` every 20 ms. Reported per
  * round: the answers' statuses, the child's peak RSS (`VmHWM`) and its RSS after the round, and the longest
  * liveliness wait. Limits in force are the defaults (`max_body_bytes_in_flight` 256 MiB, `max_json_depth` 128).
  */
-import { FAKE_CREDENTIALS, startFakeBedrock } from "../tests/fake_bedrock.ts";
 
 const concurrency = Number(Deno.args[0] ?? 10);
 const mib = Number(Deno.args[1] ?? 19.9);
 const size = Math.floor(mib * 1024 * 1024);
 const MASTER = "sk-body-pressure-master";
 
-const fake = await startFakeBedrock();
-fake.setDefault({ kind: "converse", text: "ok" });
+// Bedrock is played by a minimal sink in its own process (it drains the body and answers a fixed Converse JSON):
+// the fake Bedrock verifies SigV4 by hashing each 20 MiB body in JavaScript, which would take the CPU the
+// measurement is about on a small machine.
+const sinkCode = `
+  const answer = JSON.stringify({ output: { message: { role: "assistant", content: [{ text: "ok" }] } },
+    stopReason: "end_turn", usage: { inputTokens: 10, outputTokens: 5, totalTokens: 15 }, metrics: { latencyMs: 1 } });
+  let calls = 0;
+  Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: (a) => console.log("port " + a.port) }, async (req) => {
+    await req.arrayBuffer();
+    if (new URL(req.url).pathname === "/calls") return new Response(String(calls));
+    calls++;
+    return new Response(answer, { headers: { "content-type": "application/json" } });
+  });`;
+const sink = new Deno.Command(Deno.execPath(), { args: ["eval", sinkCode], stdout: "piped" }).spawn();
+const sinkLines = sink.stdout.pipeThrough(new TextDecoderStream()).getReader();
+const sinkUrl = `http://127.0.0.1:${/port (\d+)/.exec((await sinkLines.read()).value ?? "")![1]}`;
 const dir = await Deno.makeTempDir();
 await Deno.writeTextFile(
   `${dir}/config.yaml`,
@@ -29,7 +42,7 @@ await Deno.writeTextFile(
     litellm_params:
       model: bedrock/anthropic.claude-3-7-sonnet-20250219-v1:0
       aws_region_name: us-west-2
-      aws_bedrock_runtime_endpoint: ${fake.url}
+      aws_bedrock_runtime_endpoint: ${sinkUrl}
 general_settings:
   master_key: ${MASTER}
 `,
@@ -48,7 +61,7 @@ const child = new Deno.Command(Deno.execPath(), {
     "--host",
     "127.0.0.1",
   ],
-  env: { AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey },
+  env: { AWS_ACCESS_KEY_ID: "AKIAEXAMPLEKEY000001", AWS_SECRET_ACCESS_KEY: "example/secret/key/for/the/sink/0000001" },
   stdout: "piped",
   stderr: "inherit",
 }).spawn();
@@ -65,13 +78,13 @@ function status(field: "VmHWM" | "VmRSS"): number {
   return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)![1]) / 1024;
 }
 
-function deep(bytes: number): Uint8Array {
+function deep(bytes: number): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(bytes);
   b.fill(0x5b, 0, bytes >> 1);
   b.fill(0x5d, bytes >> 1);
   return b;
 }
-function text(bytes: number): Uint8Array {
+function text(bytes: number): Uint8Array<ArrayBuffer> {
   const head = '{"messages":[{"role":"user","content":[{"text":"';
   const tail = '"}]}]}';
   const b = new Uint8Array(bytes).fill(0x61);
@@ -79,7 +92,7 @@ function text(bytes: number): Uint8Array {
   b.set(new TextEncoder().encode(tail), bytes - tail.length);
   return b;
 }
-function wide(bytes: number): Uint8Array {
+function wide(bytes: number): Uint8Array<ArrayBuffer> {
   const head = '{"messages":[';
   const b = new Uint8Array(bytes);
   b.set(new TextEncoder().encode(head));
@@ -90,19 +103,31 @@ function wide(bytes: number): Uint8Array {
   return b;
 }
 
-let maxWait = 0;
-let probing = true;
-const prober = (async () => {
-  while (probing) {
+// The prober runs in its own process: this one is busy sending bodies (and playing Bedrock), which would delay its
+// own timers and fetches and be counted as the gateway's.
+const probeCode = `
+  const base = ${JSON.stringify(base)};
+  for (;;) {
     const t0 = performance.now();
-    const r = await fetch(`${base}/health/liveliness`);
+    const r = await fetch(base + "/health/liveliness");
     await r.body?.cancel();
-    maxWait = Math.max(maxWait, performance.now() - t0);
+    console.log((performance.now() - t0).toFixed(1));
     await new Promise((r) => setTimeout(r, 20));
+  }`;
+const prober = new Deno.Command(Deno.execPath(), { args: ["eval", probeCode], stdout: "piped", stderr: "null" })
+  .spawn();
+let maxWait = 0;
+(async () => {
+  let buf = "";
+  for await (const chunk of prober.stdout.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    const lines = buf.split("\n");
+    buf = lines.pop()!;
+    for (const l of lines) maxWait = Math.max(maxWait, Number(l));
   }
 })();
 
-async function round(name: string, body: Uint8Array) {
+async function round(name: string, body: Uint8Array<ArrayBuffer>) {
   maxWait = 0;
   const statuses = await Promise.all(Array.from({ length: concurrency }, async () => {
     try {
@@ -117,7 +142,7 @@ async function round(name: string, body: Uint8Array) {
       return (e as Error).name;
     }
   }));
-  await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 300)); // the prober's last answers
   const counts: Record<string, number> = {};
   for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
   console.log(
@@ -131,11 +156,13 @@ console.log(`baseline: RSS ${status("VmRSS").toFixed(0)} MiB`);
 await round("deep", deep(size));
 await round("text", text(size));
 await round("wide", wide(size));
-probing = false;
-await prober;
+prober.kill();
+await prober.status;
 const alive = (await fetch(`${base}/health/liveliness`)).status === 200;
-console.log(`process alive: ${alive}; upstream calls: ${fake.requests.length}`);
+const upstreamCalls = await (await fetch(`${sinkUrl}/calls`)).text();
+console.log(`process alive: ${alive}; upstream calls: ${upstreamCalls}`);
 child.kill("SIGTERM");
 await child.status;
-await fake.close();
+sink.kill();
+await sink.status;
 await Deno.remove(dir, { recursive: true });

@@ -69,4 +69,8 @@ Deno.test("a leading byte-order mark and bytes that are not UTF-8 are Validation
   const lone = new Uint8Array([...bytes('{"a":"'), 0xed, 0xa0, 0x80, ...bytes('"}')]); // an encoded lone surrogate
   assert.throws(() => decodeJsonText(lone, LIMITS), /UTF-8/);
   assert.equal(decodeJsonText(bytes('{"a":"héllo ✓"}'), LIMITS), '{"a":"héllo ✓"}');
+  // A U+FFFD the client sent on purpose is valid UTF-8; one next to an invalid byte is still refused.
+  assert.equal(decodeJsonText(bytes('{"a":"\uFFFD"}'), LIMITS), '{"a":"\uFFFD"}');
+  const both = new Uint8Array([...bytes('{"a":"\uFFFD'), 0xff, ...bytes('"}')]);
+  assert.throws(() => decodeJsonText(both, LIMITS), /UTF-8/);
 });

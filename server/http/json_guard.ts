@@ -24,8 +24,13 @@ const CLOSE_ARRAY = 0x5d;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
 
-/** Strict: a byte sequence that is not UTF-8 throws instead of becoming U+FFFD. The BOM is checked apart. */
+/**
+ * Strict: a byte sequence that is not UTF-8 throws instead of becoming U+FFFD. It is ~3× slower than the lenient
+ * decoder (~195 against ~64 ms for 20 MiB here), so it only runs when the lenient one produced a U+FFFD: a body
+ * without one was valid UTF-8. The BOM is checked apart.
+ */
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const lenientUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** Whether the body starts with the UTF-8 byte-order mark (EF BB BF). */
 export function startsWithBom(body: Uint8Array): boolean {
@@ -101,6 +106,9 @@ export function decodeJsonText(body: Uint8Array, limits: JsonLimits): string {
         "(general_settings.max_json_values)",
     );
   }
+  const text = lenientUtf8.decode(body);
+  // U+FFFD: either a replaced invalid sequence, or one the client encoded (EF BF BD). Only the strict decoder knows.
+  if (!text.includes("\uFFFD")) return text;
   try {
     return strictUtf8.decode(body);
   } catch {
