@@ -124,7 +124,11 @@ export function createFloorGateway(configYaml: string, kv: Deno.Kv) {
       return bedrockError(400, "ValidationException", "budget exceeded");
     }
     const d = deployments.get(modelName);
-    if (!d || d.auth.kind !== "sigv4") return bedrockError(400, "ValidationException", "unknown model");
+    // The bench config gives keys, so every deployment's credentials are a static spec.
+    if (!d || d.auth.kind !== "sigv4" || d.auth.credentials.kind !== "static") {
+      return bedrockError(400, "ValidationException", "unknown model");
+    }
+    const credentials = d.auth.credentials;
     const body = new Uint8Array(await req.arrayBuffer());
     let json: unknown;
     try {
@@ -150,7 +154,7 @@ export function createFloorGateway(configYaml: string, kv: Deno.Kv) {
         body,
         region: d.region,
         service: "bedrock",
-        credentials: d.auth.credentials,
+        credentials,
         now: new Date(),
       }),
     );

@@ -46,8 +46,11 @@ export const AWS = {
 
 const yamlValue = (v: unknown): string => JSON.stringify(v); // JSON scalars and flow collections are YAML
 
-/** The gateway's `config.yaml` for a fake Bedrock at `upstream`; the big stream is `bigMiB` MiB. */
-export function gatewayYaml(upstream: string, bigMiB: number): string {
+/**
+ * The gateway's `config.yaml` for a fake Bedrock at `upstream`; the big stream is `bigMiB` MiB. `settings` adds to
+ * (or overrides) {@link GENERAL_SETTINGS} for this gateway only (e.g. `upstream_client` for an A/B of the clients).
+ */
+export function gatewayYaml(upstream: string, bigMiB: number, settings: Record<string, unknown> = {}): string {
   const entry = (name: string, modelId: string) =>
     [
       `  - model_name: ${name}`,
@@ -64,7 +67,7 @@ export function gatewayYaml(upstream: string, bigMiB: number): string {
     entry(MODELS.big, `bench.big-${bigMiB}`),
     "general_settings:",
     `  master_key: ${MASTER_KEY}`,
-    ...Object.entries(GENERAL_SETTINGS).map(([k, v]) => `  ${k}: ${yamlValue(v)}`),
+    ...Object.entries({ ...GENERAL_SETTINGS, ...settings }).map(([k, v]) => `  ${k}: ${yamlValue(v)}`),
     "",
   ].join("\n");
 }

@@ -1,7 +1,8 @@
 /**
  * @module
  * `deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] [--peer] [--floor] [--sections LIST]
- *   [--concurrency N,N] [--rounds N] [--seconds S] [--caller budgeted|unbudgeted|master]`
+ *   [--concurrency N,N] [--rounds N] [--seconds S] [--caller budgeted|unbudgeted|master]
+ *   [--upstream-client native|fetch] [--baseline-upstream-client native|fetch]`
  *
  * Measures the gateway against the floor every Deno proxy shares, in one run on one machine, loopback only:
  * a fast fake Bedrock (`fake_upstream.ts`), a bare Deno forwarder (`bare_forwarder.ts`) and the gateway
@@ -24,6 +25,10 @@
  * gateway_setup.ts). `--profile DIR` writes V8 CPU profiles of the proxies
  * (read them with `deno run -A bench/profile_summary.ts FILE`). `--concurrency`, `--rounds` and `--seconds` override
  * the converse plan (e.g. a long A/B at one concurrency).
+ *
+ * `--upstream-client` sets `general_settings.upstream_client` of the gateway (default: the config's default),
+ * `--baseline-upstream-client` that of the baseline; with `--baseline .` the two make an A/B of the HTTP clients in
+ * one run: `--baseline . --upstream-client native --baseline-upstream-client fetch`.
  *
  * `--floor` adds the floor gateway (floor_gateway.ts): only the work any gateway with virtual keys, budgets and
  * spend tracking must do per call, so the targets line shows what is reachable on this machine at all.
@@ -117,6 +122,8 @@ interface GatewayOptions {
   env?: Record<string, string>;
   cpus?: string;
   profileDir?: string;
+  /** Extra `general_settings` for this gateway. */
+  settings?: Record<string, unknown>;
 }
 
 async function startGateway(
@@ -127,7 +134,7 @@ async function startGateway(
   opts: GatewayOptions,
 ): Promise<ServerProcess> {
   const config = `${dir}/${name}.yaml`;
-  await Deno.writeTextFile(config, gatewayYaml(fakeUrl, plan.bigMiB));
+  await Deno.writeTextFile(config, gatewayYaml(fakeUrl, plan.bigMiB, opts.settings));
   const prof = opts.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.profileDir}/${name}`] : [];
   const args = ["--config", config, "--kv", `${dir}/${name}.sqlite`, "--port", "0", "--host", "127.0.0.1"];
   return await spawnServer({
@@ -155,6 +162,8 @@ async function main() {
       rounds: { type: "string" },
       seconds: { type: "string" },
       caller: { type: "string" },
+      "upstream-client": { type: "string" },
+      "baseline-upstream-client": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -162,7 +171,8 @@ async function main() {
     console.log(
       "usage: deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] [--peer] [--floor] " +
         `[--sections ${SECTIONS.join(",")}] [--concurrency N,N] [--rounds N] [--seconds S] ` +
-        "[--caller budgeted|unbudgeted|master]",
+        "[--caller budgeted|unbudgeted|master] [--upstream-client native|fetch] " +
+        "[--baseline-upstream-client native|fetch]",
     );
     return;
   }
@@ -177,6 +187,13 @@ async function main() {
   if (values.seconds) plan.seconds = positive("seconds", values.seconds);
   const caller = (values.caller ?? "budgeted") as CallerKind;
   if (!["budgeted", "unbudgeted", "master"].includes(caller)) throw new Error(`unknown --caller ${values.caller}`);
+  const clientSetting = (flag: string, v: string | undefined): Record<string, unknown> => {
+    if (v === undefined) return {};
+    if (v !== "native" && v !== "fetch") throw new Error(`--${flag} wants native or fetch, not ${v}`);
+    return { upstream_client: v };
+  };
+  const gatewaySettings = clientSetting("upstream-client", values["upstream-client"]);
+  const baselineSettings = clientSetting("baseline-upstream-client", values["baseline-upstream-client"]);
   const sections = new Set((values.sections ?? SECTIONS.join(",")).split(","));
   const wantPeer = Boolean(values.peer) && !values.quick && sections.has("converse");
   if (values.peer && !wantPeer) console.error("--peer ignored: it needs the converse section and no --quick");
@@ -234,12 +251,17 @@ async function main() {
         args: ["run", "-A", ...profileArgs("bare"), "bench/bare_forwarder.ts", "--upstream", fake.url],
         cpus: proxyCpus,
       }),
-      startGateway(fake.url, dir, "gateway", plan, { cpus: proxyCpus, profileDir: values.profile }),
+      startGateway(fake.url, dir, "gateway", plan, {
+        cpus: proxyCpus,
+        profileDir: values.profile,
+        settings: gatewaySettings,
+      }),
       values.baseline
         ? startGateway(fake.url, dir, "baseline", plan, {
           root: values.baseline,
           cpus: proxyCpus,
           profileDir: values.profile,
+          settings: baselineSettings,
         })
         : undefined,
       values.floor
@@ -299,7 +321,9 @@ async function main() {
     console.log(
       `Converse Gateway benchmark (${values.quick ? "quick" : "full"}): ${m.nproc} CPUs, ${m.cpu}, ` +
         `Deno ${m.deno}; load average ${loadBefore}; caller: ${key.note}` +
+        (gatewaySettings.upstream_client ? `; gateway upstream_client: ${gatewaySettings.upstream_client}` : "") +
         (baselineKey ? `; baseline ${values.baseline}: ${baselineKey.note}` : "") +
+        (baselineSettings.upstream_client ? ` (upstream_client: ${baselineSettings.upstream_client})` : "") +
         (floorKey ? `; floor gateway: ${floorKey.note}` : "") +
         (pin ? "; proxies pinned to CPU 1, fake + load generator to CPU 0" : "") +
         (targets.some((t) => t.name === "peer")

@@ -1,19 +1,22 @@
 /**
  * @module
- * `deno task build:sdk [--outdir DIR]`: the SDK as an npm-style ESM package (default `dist/sdk/`) that Node 20+,
- * Bun, bundlers and browsers import without TypeScript:
+ * `deno task build:sdk [--outdir DIR]`: the SDK as a package others install (default `dist/sdk/`): Node 20+,
+ * Bun, bundlers and browsers import it without TypeScript, Deno and JSR users get the TypeScript sources.
  *
  * - one `.js` + `.d.ts` per `sdk/*.ts` module, compiled by the pinned TypeScript compiler (its `lib` is ES2022 +
  *   DOM, with no Deno or Node types, so a Deno-only API in the SDK fails the build);
- * - `package.json` with `exports` pointing at `mod.js` / `mod.d.ts`;
+ * - `package.json` (ESM, `exports` with `types` / `import`, no dependencies): `npm install ./dist/sdk`, or
+ *   `npm pack` there and install the tarball;
+ * - `jsr.json` and the `.ts` sources it publishes (`deno publish` in that directory);
  * - `converse-gateway.min.js`: everything in one minified file (`deno bundle --minify --platform browser`), whose
- *   gzipped size is printed — the number the README quotes.
+ *   gzipped size is printed — the number the README quotes. Also exported as `<package>/browser`.
  */
 import ts from "typescript";
 
 const ROOT = new URL("../", import.meta.url);
 const ENTRY = new URL("sdk/mod.ts", ROOT);
 export const BROWSER_BUNDLE = "converse-gateway.min.js";
+export const PACKAGE_NAME = "@converse-gateway/sdk";
 export const VERSION = "0.1.0";
 
 const COMPILER_OPTIONS: ts.CompilerOptions = {
@@ -69,26 +72,76 @@ async function bundle(outFile: string): Promise<{ bytes: number; gzipped: number
   return { bytes: bytes.length, gzipped: gzipped.length };
 }
 
+const DESCRIPTION = "Typed client for Converse Gateway (AWS Bedrock Converse, ConverseStream, InvokeModel, " +
+  "CountTokens and the admin API through the gateway), with retries; no dependencies";
+
+/** npm's manifest: ESM only, types beside the code, nothing to install besides the package itself. */
+const PACKAGE_JSON = {
+  name: PACKAGE_NAME,
+  version: VERSION,
+  description: DESCRIPTION,
+  type: "module",
+  exports: {
+    ".": { types: "./mod.d.ts", import: "./mod.js" },
+    "./browser": { types: "./mod.d.ts", import: `./${BROWSER_BUNDLE}` },
+  },
+  main: "./mod.js",
+  types: "./mod.d.ts",
+  files: ["*.js", "*.d.ts", "README.md"],
+  sideEffects: false,
+  engines: { node: ">=20" },
+};
+
+/**
+ * JSR's manifest: JSR publishes the TypeScript sources and makes its own declarations and npm build. The project
+ * has no license yet, so neither manifest names one; `deno publish` requires one.
+ */
+const JSR_JSON = {
+  name: PACKAGE_NAME,
+  version: VERSION,
+  exports: "./mod.ts",
+  publish: { include: ["*.ts", "README.md"], exclude: ["*.d.ts"] },
+};
+
+const README = `# ${PACKAGE_NAME}
+
+${DESCRIPTION}. Runs in Node 20+, Deno, Bun and browsers.
+
+\`\`\`ts
+import { createClient } from "${PACKAGE_NAME}";
+
+const client = createClient({ baseURL: "http://localhost:4000", apiKey: "sk-..." });
+const answer = await client.converse("demo", { messages: [{ role: "user", content: [{ text: "Hello" }] }] });
+console.log(answer.output.message?.content[0].text);
+\`\`\`
+
+The whole SDK in one minified file for a \`<script type="module">\`: \`${PACKAGE_NAME}/browser\` (\`${BROWSER_BUNDLE}\`).
+Options, errors, retries and every method: the "TypeScript SDK" section of Converse Gateway's README.
+`;
+
+/** Copies the TypeScript source of every compiled module next to its output, for `deno publish`. */
+async function copySources(outDir: string, compiled: string[]): Promise<string[]> {
+  const sources = compiled.filter((f) => f.endsWith(".js")).map((f) => f.slice(outDir.length + 1, -3) + ".ts");
+  for (const name of sources) await Deno.copyFile(new URL(`sdk/${name}`, ROOT), `${outDir}/${name}`);
+  return sources.map((name) => `${outDir}/${name}`);
+}
+
 /** Builds the package into `outDir`. */
 export async function buildSdk(outDir: string): Promise<{ files: string[]; bytes: number; gzipped: number }> {
   await Deno.remove(outDir, { recursive: true }).catch((e) => {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   });
-  const files = compile(outDir);
-  const pkg = {
-    name: "@converse-gateway/sdk",
-    version: VERSION,
-    description: "Typed client for Converse Gateway (AWS Bedrock Converse / ConverseStream), no dependencies",
-    type: "module",
-    exports: { ".": { types: "./mod.d.ts", default: "./mod.js" } },
-    main: "./mod.js",
-    types: "./mod.d.ts",
-    sideEffects: false,
-    engines: { node: ">=20" },
+  const compiled = compile(outDir);
+  const sources = await copySources(outDir, compiled);
+  const manifests: Record<string, string> = {
+    "package.json": JSON.stringify(PACKAGE_JSON, null, 2) + "\n",
+    "jsr.json": JSON.stringify(JSR_JSON, null, 2) + "\n",
+    "README.md": README,
   };
-  await Deno.writeTextFile(`${outDir}/package.json`, JSON.stringify(pkg, null, 2) + "\n");
+  for (const [name, text] of Object.entries(manifests)) await Deno.writeTextFile(`${outDir}/${name}`, text);
   const size = await bundle(`${outDir}/${BROWSER_BUNDLE}`);
-  return { files: [...files, `${outDir}/package.json`, `${outDir}/${BROWSER_BUNDLE}`], ...size };
+  const written = [...compiled, ...sources, ...Object.keys(manifests).map((name) => `${outDir}/${name}`)];
+  return { files: [...written, `${outDir}/${BROWSER_BUNDLE}`], ...size };
 }
 
 if (import.meta.main) {

@@ -7,11 +7,23 @@
 import { OPERATIONS, type Operations } from "./operations.gen.ts";
 import { type RequestOptions, sendJson, type Transport } from "./request.ts";
 
-/** A generated method: `(options?)` without input, `(input?, options?)` when every field is optional. */
-export type OperationMethod<Op extends { input: unknown; output: unknown }> = [Op["input"]] extends [void]
-  ? (options?: RequestOptions) => Promise<Op["output"]>
-  : Record<never, never> extends Op["input"] ? (input?: Op["input"], options?: RequestOptions) => Promise<Op["output"]>
-  : (input: Op["input"], options?: RequestOptions) => Promise<Op["output"]>;
+/** One call signature: `(options?)` without input, `(input?, options?)` when every field is optional. */
+type Signature<I, O> = [I] extends [void] ? (options?: RequestOptions) => Promise<O>
+  : Record<never, never> extends I ? (input?: I, options?: RequestOptions) => Promise<O>
+  : (input: I, options?: RequestOptions) => Promise<O>;
+
+/** An operation's overloads as an intersection of signatures, which TypeScript resolves in order, like overloads. */
+type Overloads<I, L> = L extends readonly [{ input: infer N; output: infer O }, ...infer Rest]
+  ? Signature<Omit<I, keyof N> & N, O> & Overloads<I, Rest>
+  : unknown;
+
+/**
+ * A generated method: its overloads first (`keys.list({ return_full_object: true })` answers whole key objects),
+ * then the general signature.
+ */
+export type OperationMethod<Op extends { input: unknown; output: unknown }> =
+  & (Op extends { overloads: infer L } ? Overloads<Op["input"], L> : unknown)
+  & Signature<Op["input"], Op["output"]>;
 
 /** Every generated method, by group: `client.health.readiness()`. */
 export type AdminApi = {

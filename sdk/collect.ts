@@ -84,7 +84,7 @@ function toContentBlock(b: Block): ContentBlock {
  * ```ts
  * import { createClient } from "./mod.ts";
  *
- * const client = createClient({ baseUrl: "http://localhost:4000", apiKey: "sk-1234" });
+ * const client = createClient({ baseURL: "http://localhost:4000", apiKey: "sk-1234" });
  * const answer = await client
  *   .converseStream("claude", { messages: [{ role: "user", content: [{ text: "Weather in Paris?" }] }] })
  *   .collect();

@@ -37,13 +37,13 @@ function env(name: string): string | undefined {
  * @throws {Error} when `CONVERSE_GATEWAY_URL` is not set (or the environment cannot be read)
  */
 export function clientFromEnv(): Client {
-  const baseUrl = env("CONVERSE_GATEWAY_URL");
-  if (!baseUrl) {
+  const baseURL = env("CONVERSE_GATEWAY_URL");
+  if (!baseURL) {
     throw new Error(
-      "CONVERSE_GATEWAY_URL is not set: set it (and CONVERSE_GATEWAY_KEY), or use createClient({ baseUrl, apiKey })",
+      "CONVERSE_GATEWAY_URL is not set: set it (and CONVERSE_GATEWAY_KEY), or use createClient({ baseURL, apiKey })",
     );
   }
-  return createClient({ baseUrl, apiKey: env("CONVERSE_GATEWAY_KEY") });
+  return createClient({ baseURL, apiKey: env("CONVERSE_GATEWAY_KEY") });
 }
 
 /**

@@ -8,7 +8,7 @@
  * ```ts
  * import { createClient, ThrottlingException } from "./mod.ts";
  *
- * const client = createClient({ baseUrl: "http://localhost:4000", apiKey: "sk-1234" });
+ * const client = createClient({ baseURL: "http://localhost:4000", apiKey: "sk-1234" });
  * try {
  *   await client.converse("claude", { messages: [{ role: "user", content: [{ text: "Hi" }] }] });
  * } catch (e) {
@@ -20,7 +20,10 @@
 
 /** What an error knows besides its message. */
 export interface ConverseErrorInit {
-  /** HTTP status; for an exception inside a stream, the status Bedrock gives that exception (429 for throttling). */
+  /**
+   * HTTP status; for an exception inside a stream, the status Bedrock gives that exception (429 for throttling);
+   * 0 when no response arrived ({@link ConnectionError}).
+   */
   status: number;
   /** The wire type: a Bedrock exception name (`ThrottlingException`) or LiteLLM's `error.type`. */
   type: string;
@@ -29,12 +32,14 @@ export interface ConverseErrorInit {
   retryAfter?: number;
   /** The parsed error body (or exception payload). */
   body?: unknown;
+  /** The underlying error (the `fetch` failure of a {@link ConnectionError}). */
+  cause?: unknown;
 }
 
-/** Base class of every error the gateway answers with. */
+/** Base class of every error the gateway answers with, and of the client's own {@link ConnectionError}. */
 export class ConverseError extends Error {
   override name: string = "ConverseError";
-  /** HTTP status; for an exception inside a stream, the status Bedrock gives that exception. */
+  /** HTTP status; for an exception inside a stream, the status Bedrock gives that exception; 0 without a response. */
   readonly status: number;
   /** Bedrock exception name (`x-amzn-ErrorType`, `:exception-type`) or LiteLLM's `error.type`. */
   readonly type: string;
@@ -46,7 +51,7 @@ export class ConverseError extends Error {
   readonly body?: unknown;
 
   constructor(message: string, init: ConverseErrorInit) {
-    super(message);
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
     this.status = init.status;
     this.type = init.type;
     this.requestId = init.requestId;
@@ -126,6 +131,22 @@ export class BudgetExceededError extends ServiceQuotaExceededException {
 /** A stream ended cleanly but before `messageStop`, so there is no complete message to collect. */
 export class IncompleteStreamError extends ConverseError {
   override readonly name = "IncompleteStreamError";
+}
+
+/**
+ * No answer from the gateway: the connection failed (refused, reset, DNS, TLS, CORS) or broke while the answer
+ * was read. `cause` holds what `fetch` threw; `status` is 0. Retried (see `maxRetries`), like a 5xx.
+ */
+export class ConnectionError extends ConverseError {
+  override readonly name: "ConnectionError" | "TimeoutError" = "ConnectionError";
+}
+/**
+ * The client's `timeoutMs` ran out before the answer (for a stream: before its headers). Retried like any
+ * {@link ConnectionError}. An abort by the caller's own signal is never turned into this: it throws the signal's
+ * reason unchanged.
+ */
+export class TimeoutError extends ConnectionError {
+  override readonly name = "TimeoutError";
 }
 
 type ErrorClass = new (message: string, init: ConverseErrorInit) => ConverseError;

@@ -1,13 +1,14 @@
 /**
  * @module
- * Typed client for Converse Gateway: Bedrock's Converse and ConverseStream through the gateway, with typed
- * requests, responses, stream events and errors, in Deno, Node 20+, Bun and browsers. No dependencies.
+ * Typed client for Converse Gateway: Bedrock's Converse, ConverseStream, InvokeModel (and its stream) and
+ * CountTokens through the gateway, plus its admin API, with typed requests, responses, stream events and errors,
+ * retries like the AWS SDKs', in Deno, Node 20+, Bun and browsers. No dependencies.
  *
  * @example
  * ```ts
  * import { createClient, ThrottlingException } from "./mod.ts";
  *
- * const client = createClient({ baseUrl: "http://localhost:4000", apiKey: "sk-1234" });
+ * const client = createClient({ baseURL: "http://localhost:4000", apiKey: "sk-1234" });
  * const messages = [{ role: "user" as const, content: [{ text: "Hello" }] }];
  *
  * const answer = await client.converse("claude", { messages });
@@ -22,16 +23,18 @@
  * }
  * ```
  */
-export { type Client, type ClientOptions, createClient } from "./client.ts";
+export { type Client, type ClientOptions, type ClientSettings, createClient } from "./client.ts";
 export { clientFromEnv, converse, converseStream } from "./default_client.ts";
 export { collect, textStream } from "./collect.ts";
 export type { AdminApi, OperationMethod } from "./admin.ts";
 export { encodeModelId, type FetchLike, type RequestOptions } from "./request.ts";
+export type { Sleep } from "./retry.ts";
 export {
   AccessDeniedException,
   AuthenticationError,
   BudgetExceededError,
   ConflictException,
+  ConnectionError,
   ConverseError,
   type ConverseErrorInit,
   IncompleteStreamError,
@@ -44,11 +47,19 @@ export {
   ServiceQuotaExceededException,
   ServiceUnavailableException,
   ThrottlingException,
+  TimeoutError,
   UnknownOperationException,
   UnrecognizedClientException,
   ValidationException,
 } from "./errors.ts";
 export { EventStreamError } from "./eventstream.ts";
-export type { ConverseStream, ConverseStreamEvent, ConverseStreamEventType, ConverseStreamOutput } from "./types.ts";
+export type {
+  ConverseStream,
+  ConverseStreamEvent,
+  ConverseStreamEventType,
+  ConverseStreamOutput,
+  InvokeModelResult,
+  InvokeModelStream,
+} from "./types.ts";
 // Every generated body type; the hand-written ConverseStreamEvent above takes precedence over the wire union.
 export type * from "./types.gen.ts";

@@ -30,7 +30,7 @@ export const OPERATIONS = {
   },
 } as const;
 
-/** Input and output of each operation, by group. */
+/** Input and output of each operation, by group; `overloads` narrow the output by the input. */
 export interface Operations {
   health: {
     /** Liveness probe (`GET /health/liveliness`) */
@@ -47,7 +47,7 @@ export interface Operations {
     deployments: {
       input: {
         /** `true`: one minimal live call per deployment. */
-        probe?: "true" | "false";
+        probe?: boolean;
       };
       output: T.DeploymentHealthReport;
     };
@@ -83,9 +83,31 @@ export interface Operations {
         user_id?: string;
         team_id?: string;
         key_alias?: string;
-        return_full_object?: "true" | "false";
+        /** `true`: whole key objects instead of hashes. */
+        return_full_object?: boolean;
       };
       output: T.KeyListResponse;
+      /** Narrower answers for some inputs: the method's overloads, tried in order. */
+      overloads: [
+        {
+          input: { return_full_object: true };
+          output: {
+            keys: T.KeyInfo[];
+            total_count: number;
+            current_page: number;
+            total_pages: number;
+          };
+        },
+        {
+          input: { return_full_object?: false };
+          output: {
+            keys: string[];
+            total_count: number;
+            current_page: number;
+            total_pages: number;
+          };
+        },
+      ];
     };
     /** Replace a key with a new one, keeping its settings and spend (`POST /key/regenerate`) */
     regenerate: {
@@ -122,11 +144,15 @@ export interface Operations {
          */
         end_date?: string;
         /** With both dates: `true` answers spend per day (LiteLLM's summary), `false` the rows. */
-        summarize?: "true" | "false";
+        summarize?: boolean;
         page?: number;
         page_size?: number;
       };
       output: T.SpendLogsResponse | T.SpendLogsSummary;
+      /** Narrower answers for some inputs: the method's overloads, tried in order. */
+      overloads: [
+        { input: { summarize: false }; output: T.SpendLogsResponse },
+      ];
     };
     /** Total spend (`GET /global/spend`) */
     global: {

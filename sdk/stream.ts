@@ -1,14 +1,15 @@
 /**
  * @module
- * ConverseStream's response body → typed events: frames decoded by the shared event-stream codec (CRCs
- * verified), each event turned into the AWS SDK's `{ [eventType]: payload }` shape, exception frames thrown as
- * typed errors. Unknown event types are skipped, as the AWS SDKs do.
+ * Event-stream response bodies → typed items: frames decoded by the shared event-stream codec (CRCs verified),
+ * exception frames thrown as typed errors, unknown event types skipped (as the AWS SDKs do). ConverseStream's
+ * events become the AWS SDK's `{ [eventType]: payload }` shape; InvokeModelWithResponseStream's `chunk` events
+ * become the model-native JSON their base64 `bytes` carry.
  */
 import { errorFromException } from "./errors.ts";
 import { decodeStream, type EventStreamMessage } from "./eventstream.ts";
 import type { ConverseStreamEvent } from "./types.ts";
 
-const EVENT_TYPES = new Set<string>([
+const CONVERSE_EVENT_TYPES = new Set<string>([
   "messageStart",
   "contentBlockStart",
   "contentBlockDelta",
@@ -32,20 +33,19 @@ function payloadOf(m: EventStreamMessage): Record<string, unknown> {
 }
 
 /**
- * The events of a ConverseStream body. Stopping early (`break`, `return()`) cancels the body.
- * @param body the response body (`application/vnd.amazon.eventstream`)
+ * The event frames of a body as `[eventType, payload]`; exception and error frames are thrown as typed errors.
+ * Stopping early (`break`, `return()`) cancels the body.
  * @param requestId the response's request id, put on errors raised from exception frames
  */
-export async function* streamEvents(
+async function* eventFrames(
   body: ReadableStream<Uint8Array>,
   requestId?: string,
-): AsyncGenerator<ConverseStreamEvent, void, undefined> {
+): AsyncGenerator<[string, Record<string, unknown>], void, undefined> {
   for await (const message of decodeStream(body)) {
     const kind = header(message, ":message-type");
     if (kind === "event") {
       const type = header(message, ":event-type");
-      // The wire is trusted to match the schema (the gateway relays Bedrock); no runtime validation, by design.
-      if (type && EVENT_TYPES.has(type)) yield { [type]: payloadOf(message) } as unknown as ConverseStreamEvent;
+      if (type) yield [type, payloadOf(message)];
     } else if (kind === "exception") {
       throw errorFromException(header(message, ":exception-type") ?? "unknownException", payloadOf(message), requestId);
     } else if (kind === "error") {
@@ -54,5 +54,40 @@ export async function* streamEvents(
         message: header(message, ":error-message"),
       }, requestId);
     }
+  }
+}
+
+/**
+ * The events of a ConverseStream body.
+ * @param body the response body (`application/vnd.amazon.eventstream`)
+ * @param requestId the response's request id, put on errors raised from exception frames
+ */
+export async function* converseEvents(
+  body: ReadableStream<Uint8Array>,
+  requestId?: string,
+): AsyncGenerator<ConverseStreamEvent, void, undefined> {
+  for await (const [type, payload] of eventFrames(body, requestId)) {
+    // The wire is trusted to match the schema (the gateway relays Bedrock); no runtime validation, by design.
+    if (CONVERSE_EVENT_TYPES.has(type)) yield { [type]: payload } as unknown as ConverseStreamEvent;
+  }
+}
+
+/** Base64 → bytes, with the `atob` every target runtime has. */
+function fromBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+/**
+ * The model-native stream events of an InvokeModelWithResponseStream body: each `chunk` event's `bytes`, decoded
+ * from base64 and parsed as JSON (the last one carries Bedrock's `amazon-bedrock-invocationMetrics`).
+ * @param body the response body (`application/vnd.amazon.eventstream`)
+ * @param requestId the response's request id, put on errors raised from exception frames
+ */
+export async function* invokeChunks<T>(
+  body: ReadableStream<Uint8Array>,
+  requestId?: string,
+): AsyncGenerator<T, void, undefined> {
+  for await (const [type, payload] of eventFrames(body, requestId)) {
+    if (type === "chunk" && typeof payload.bytes === "string") yield JSON.parse(utf8.decode(fromBase64(payload.bytes)));
   }
 }

@@ -336,7 +336,7 @@ export interface CountTokensResponse {
 
 export interface DeploymentHealthQuery {
   /** `true`: one minimal live call per deployment. */
-  probe?: "true" | "false";
+  probe?: boolean;
 }
 
 export interface DeploymentHealthReport {
@@ -408,6 +408,21 @@ export interface EndpointHealth {
     at: string;
   } | null;
   unavailable_reason?: string;
+  /**
+   * Where a SigV4 deployment's AWS credentials come from (never their values); null for API keys, mocks, and until
+   * first resolved.
+   */
+  credential_source:
+    | "static"
+    | "env"
+    | "profile"
+    | "web-identity"
+    | "container"
+    | "instance-metadata"
+    | "assume-role"
+    | null;
+  /** The last credential refresh failed; the current credentials serve until they expire. */
+  credential_error?: string;
   probe?: ProbeResult;
 }
 
@@ -730,7 +745,8 @@ export interface KeyListQuery {
   user_id?: string;
   team_id?: string;
   key_alias?: string;
-  return_full_object?: "true" | "false";
+  /** `true`: whole key objects instead of hashes. */
+  return_full_object?: boolean;
 }
 
 export interface KeyListResponse {
@@ -1072,7 +1088,18 @@ export interface SpendLogRow {
   spend: number;
   /** Some tokens of this call had no known price and were counted at 0 (see `unpriced_tokens`). */
   price_unknown: boolean;
-  unpriced_tokens: ("input" | "output" | "cache_read" | "cache_write")[];
+  /** Token kinds of this call without a known price at its tier (`cache_write_1h`: 1-hour cache writes). */
+  unpriced_tokens: ("input" | "output" | "cache_read" | "cache_write" | "cache_write_1h")[];
+  /**
+   * Bedrock's service tier (`default`, `priority`, `flex`, `reserved`): the one the answer reports, else the one
+   * requested; null when neither says. Calls are priced at their tier's prices.
+   */
+  service_tier: string | null;
+  /**
+   * `performanceConfig.latency` likewise (`standard`, `optimized`); latency-optimized calls are priced at the
+   * `latency_optimized` prices.
+   */
+  performance_latency: string | null;
   status: "success" | "failure" | "client_disconnected";
   http_status: number;
   /** Bedrock exception name when the call failed. */
@@ -1120,7 +1147,7 @@ export interface SpendLogsQuery {
    */
   end_date?: string;
   /** With both dates: `true` answers spend per day (LiteLLM's summary), `false` the rows. */
-  summarize?: "true" | "false";
+  summarize?: boolean;
   page?: number;
   page_size?: number;
 }

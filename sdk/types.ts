@@ -1,7 +1,8 @@
 /**
  * @module
  * The SDK's hand-written types over the generated ones (`types.gen.ts`): the stream events the iterator yields
- * (the wire union without its exception members, which are thrown instead) and the stream object itself.
+ * (the wire union without its exception members, which are thrown instead), the stream object itself, and what
+ * `invoke` / `invokeStream` answer (a model-native body plus what Bedrock's headers say about the call).
  */
 import type {
   ContentBlockDeltaEvent,
@@ -10,6 +11,7 @@ import type {
   ConverseResponse,
   ConverseStreamEvent as WireStreamEvent,
   ConverseStreamMetadataEvent,
+  InvokeModelBody,
   MessageStartEvent,
   MessageStopEvent,
   OneOf,
@@ -52,3 +54,30 @@ export interface ConverseStream extends AsyncIterable<ConverseStreamEvent> {
   /** Reads the whole stream and assembles the message, like a `converse` answer. */
   collect(): Promise<ConverseResponse>;
 }
+
+/**
+ * The answer of `invoke`: the model's native JSON answer and what the response headers say about the call.
+ * @typeParam T the answer's type (for Claude, an Anthropic Messages API message); unchecked at run time
+ */
+export interface InvokeModelResult<T = InvokeModelBody> {
+  /** The model's answer, parsed. */
+  body: T;
+  /** Input tokens, from Bedrock's `x-amzn-bedrock-input-token-count`; undefined when absent. */
+  inputTokens?: number;
+  /** Output tokens, from `x-amzn-bedrock-output-token-count`; undefined when absent. */
+  outputTokens?: number;
+  /** What the gateway billed for the call, in USD (`x-litellm-response-cost`); undefined when absent. */
+  cost?: number;
+  /** The call's request id: quote it when reporting a problem. */
+  requestId?: string;
+  /** Every response header (`x-amzn-bedrock-invocation-latency`, `-performanceconfig-latency`, …). */
+  headers: Headers;
+}
+
+/**
+ * The answer of `invokeStream`: iterate it once with `for await` to get each chunk's model-native JSON (for Claude,
+ * the Anthropic Messages stream events; the last carries `amazon-bedrock-invocationMetrics`). The request is sent
+ * when iteration starts; breaking out of the loop (or aborting the call's signal) cancels it.
+ * @typeParam T one chunk's type; unchecked at run time
+ */
+export type InvokeModelStream<T = InvokeModelBody> = AsyncIterable<T>;

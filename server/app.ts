@@ -13,8 +13,10 @@ import type { createModelCall } from "./bedrock/model_call.ts";
 import type { PassthroughCall } from "./bedrock/passthrough_call.ts";
 import { parsePassthroughPath } from "./bedrock/passthrough_path.ts";
 import { checkRouteAccess, mayCallRoute } from "./keys/allowed_routes.ts";
+import { budgetScopes } from "./keys/budget_scopes.ts";
 import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./errors.ts";
-import type { HealthLiveliness, HealthReadiness } from "./health/schemas.ts";
+import { DeploymentHealthQuery, type HealthLiveliness, type HealthReadiness } from "./health/schemas.ts";
+import { parseInput } from "./http/admin_input.ts";
 import type { Logger } from "./log.ts";
 import type { Health } from "./router/health.ts";
 
@@ -148,6 +150,7 @@ async function modelRoute(s: AppServices, req: Request, requestId: string): Prom
       requestTags: tagsOf(req.headers),
       bodyLease,
       mayCall: (route, modelRoute) => mayCallRoute(principal, route, modelRoute),
+      budgetScopes: budgetScopes(principal),
     });
   } catch (e) {
     // Refused before accounting saw it (bad input, model not allowed): free the key's parallel slot.
@@ -221,7 +224,8 @@ export function createApp(s: AppServices): Hono<Env> {
         litellmType: "auth_error",
       });
     }
-    return c.json(await s.health({ probe: c.req.query("probe") === "true", caller: principal.caller }));
+    const { probe } = parseInput(DeploymentHealthQuery, c.req.query(), "query");
+    return c.json(await s.health({ probe: probe === true, caller: principal.caller }));
   });
 
   installModelRoutes(app, s);

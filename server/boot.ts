@@ -163,6 +163,9 @@ export async function boot(opts: BootOptions = {}): Promise<Booted> {
     // `deno task bench` counts KV operations per call; off (and free) unless asked for.
     const counting = Deno.env.get("BENCH_COUNT_KV") === "1" ? countingKv(kv) : undefined;
     const built = createGateway({ config, kv: counting?.kv ?? kv, log });
+    // AWS credentials are resolved before the gateway serves (bounded by the SDK's timeouts: an unreachable
+    // instance-metadata endpoint costs about two seconds); each deployment left without them is logged.
+    await built.ready();
     const gateway = counting ? { ...built, fetch: withKvCountRoute(built.fetch, counting.counts) } : built;
     return { gateway, config, kv, log, configSource: source, flushLog };
   } catch (e) {

@@ -4,6 +4,7 @@
  * and wires them into the app. No module-level singletons, so tests build as many gateways as they like
  * in-process.
  */
+import { type CredentialClock, type CredentialSourcesOptions, systemCredentialClock } from "./aws/mod.ts";
 import type { GatewayConfig } from "./config/types.ts";
 import { createFetch } from "./app.ts";
 import { createDeadlines } from "./bedrock/deadlines.ts";
@@ -12,8 +13,10 @@ import { createModelCall } from "./bedrock/model_call.ts";
 import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
 import { createSigV4Signer } from "./bedrock/sigv4.ts";
 import { createUpstream } from "./bedrock/upstream.ts";
+import { createDeploymentCredentials } from "./deployment_credentials.ts";
 import { createKeyServices } from "./keys/services.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { withCors } from "./http/cors.ts";
 import { createHealth } from "./router/health.ts";
 import { createRouter } from "./router/router.ts";
 import type { CallRecord, CallSink } from "./spend/call_record.ts";
@@ -21,11 +24,13 @@ import { createPricing } from "./spend/cost.ts";
 import { createLedger } from "./spend/ledger.ts";
 import { priceTablesFor } from "./spend/price_table.ts";
 import { createSpendServices } from "./spend/services.ts";
+import { createHttpClient } from "./upstream_client/mod.ts";
 import { createUuidV7 } from "./uuidv7.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
   kv: Deno.Kv;
+  /** How upstream calls are sent; default per `config.upstreamClient` (the native client, or the global `fetch`). */
   fetch?: typeof fetch;
   /** Wall clock, ms since the epoch. */
   now?: () => number;
@@ -37,10 +42,21 @@ export interface GatewayDeps {
   onCall?: (record: CallRecord) => void;
   /** How the router waits before retrying a deployment (tests pass one that does not wait). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Timers of AWS credential refreshes (on `now`); tests pass a hand-moved clock's. Default: real, unref'd. */
+  timers?: Pick<CredentialClock, "setTimeout" | "clearTimeout">;
+  /** Timeouts and retries of credential resolution (tests turn retries off). */
+  credentialOptions?: Pick<CredentialSourcesOptions, "providers" | "resolveTimeoutMs">;
 }
 
 export interface Gateway {
   fetch: (req: Request) => Response | Promise<Response>;
+  /**
+   * Resolves once every AWS credential source needed at start-up has been tried (each deployment left without
+   * credentials is logged). Serving before that is safe: a call waits for its source's first resolution.
+   */
+  ready(): Promise<void>;
+  /** Resolves once no AWS credential refresh is running (tests wait here for a background refresh to land). */
+  credentialsIdle(): Promise<void>;
   /** Writes everything queued (spend, counters) to KV now; resolves once it is there. */
   flush(): Promise<void>;
   /**
@@ -58,12 +74,28 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const random = deps.random ?? Math.random;
   const newId = deps.newId ?? createUuidV7(now);
   const log = deps.log ?? createLogger();
-  const fetchFn = deps.fetch ?? fetch;
+  // The native client owns a keep-alive pool, closed with the gateway; an injected fetch wins over the config.
+  const nativeClient = !deps.fetch && config.upstreamClient === "native" ? createHttpClient() : undefined;
+  const fetchFn = deps.fetch ?? nativeClient?.fetch ?? fetch;
 
   const ledger = createLedger({ kv, instanceId: newId(), log });
   const pricing = createPricing(config, { tables: priceTablesFor(config), log });
   const keys = createKeyServices({ config, kv, ledger, now, newId, log });
-  const router = createRouter({ config, random, now, sleep: deps.sleep, kv, log });
+  const timers = deps.timers ?? systemCredentialClock;
+  const credentials = createDeploymentCredentials(config, log, {
+    clock: { now, setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (h) => timers.clearTimeout(h) },
+    ...deps.credentialOptions,
+  });
+  const router = createRouter({
+    config,
+    random,
+    now,
+    sleep: deps.sleep,
+    kv,
+    log,
+    unavailable: credentials.unavailable,
+    credentialStatus: credentials.status,
+  });
   const spend = createSpendServices({
     config,
     kv,
@@ -83,12 +115,27 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return quote.nanos;
   };
 
-  const upstream = createUpstream({ fetch: fetchFn, signer: createSigV4Signer(), now });
+  const upstream = createUpstream({
+    fetch: fetchFn,
+    signer: createSigV4Signer(),
+    credentials: credentials.sources,
+    now,
+  });
   // Upstream timeouts of all calls share one timer per duration.
   const deadlines = createDeadlines();
+  // Aborted by endStreams() at the end of a shutdown's drain: streams still running end with an error event.
   const stopping = new AbortController();
   const shutdown = stopping.signal;
-  const modelCall = createModelCall({ config, router, upstream, now, sink, deadlines, shutdown });
+  const modelCall = createModelCall({
+    config,
+    router,
+    upstream,
+    now,
+    sink,
+    deadlines,
+    refuseUnpriced: pricing.refuseUnpriced,
+    shutdown,
+  });
   const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines, shutdown });
   const health = createHealth({ config, router, upstream, now, newId, sink });
 
@@ -102,30 +149,38 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 
   const bodies = createBodyBudget({ maxBytes: config.limits.maxBodyBytesInFlight });
-  const serve = createFetch({
-    auth: keys.auth,
-    admission: keys.admission,
-    keyRoutes: keys.routes,
-    spendRoutes: spend.routes,
-    modelCall,
-    passthroughCall,
-    newId,
-    log,
-    ready,
-    health,
-    bodies,
-  });
+  // CORS wraps everything, the model-call fast path included: a request without `Origin` pays one header lookup.
+  const serve = withCors(
+    config.cors,
+    createFetch({
+      auth: keys.auth,
+      admission: keys.admission,
+      keyRoutes: keys.routes,
+      spendRoutes: spend.routes,
+      modelCall,
+      passthroughCall,
+      newId,
+      log,
+      ready,
+      health,
+      bodies,
+    }),
+  );
   return {
     fetch: serve,
+    ready: credentials.ready,
+    credentialsIdle: () => credentials.sources.idle(),
     flush: async () => {
       await ledger.flush();
       await keys.admission.idle();
     },
     endStreams: () => stopping.abort(),
     close: async () => {
+      credentials.sources.close();
       await router.close();
       await keys.admission.idle();
       await ledger.close();
+      nativeClient?.close();
     },
   };
 }

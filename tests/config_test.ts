@@ -31,7 +31,7 @@ Deno.test("resolves os.environ references and leaves an unset optional session t
   const d = c.deployments[0];
   assert.deepEqual(d.auth, {
     kind: "sigv4",
-    credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret", sessionToken: undefined },
+    credentials: { kind: "static", accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
   });
   assert.equal(d.bedrockModelId, "us.anthropic.claude-3-5-sonnet-20240620-v1:0");
   assert.equal(d.endpoint, "https://bedrock-runtime.us-west-2.amazonaws.com");
@@ -107,7 +107,7 @@ Deno.test("credentials fall back to the AWS_* environment; region from an ARN", 
   assert.equal(d.region, "eu-west-1");
   assert.deepEqual(d.auth, {
     kind: "sigv4",
-    credentials: { accessKeyId: "AK", secretAccessKey: "SK", sessionToken: "TOK" },
+    credentials: { kind: "env", accessKeyId: "AK", secretAccessKey: "SK", sessionToken: "TOK" },
   });
   assert.equal(c.masterKey, undefined);
 });
@@ -153,7 +153,7 @@ Deno.test("bedrock_passthrough: credentials, region and endpoints resolved; the 
   );
   const sigv4 = {
     kind: "sigv4",
-    credentials: { accessKeyId: "AKIDPT", secretAccessKey: "pt-secret", sessionToken: "pt-token" },
+    credentials: { kind: "static", accessKeyId: "AKIDPT", secretAccessKey: "pt-secret", sessionToken: "pt-token" },
   };
   assert.deepEqual(c.passthrough, {
     region: "eu-west-1",
@@ -161,11 +161,12 @@ Deno.test("bedrock_passthrough: credentials, region and endpoints resolved; the 
     agentRuntimeEndpoint: "https://vpce-123.bedrock-agent-runtime.eu-west-1.vpce.amazonaws.com",
     runtimeAuth: sigv4,
     agentRuntimeAuth: sigv4,
+    configured: true,
   });
   assert.deepEqual(c.warnings, []);
 });
 
-Deno.test("bedrock_passthrough: absent, the environment is used (AWS_* and AWS_REGION); without it, unavailable quietly", () => {
+Deno.test("bedrock_passthrough: absent, the environment is used (AWS_* and AWS_REGION); without keys, the default chain", () => {
   const c = loadConfig(
     base,
     env({ ...VARS, AWS_ACCESS_KEY_ID: "AKIDENV", AWS_SECRET_ACCESS_KEY: "env", AWS_REGION: "us-east-2" }),
@@ -174,11 +175,13 @@ Deno.test("bedrock_passthrough: absent, the environment is used (AWS_* and AWS_R
   assert.equal(c.passthrough.agentRuntimeEndpoint, "https://bedrock-agent-runtime.us-east-2.amazonaws.com");
   assert.deepEqual(c.passthrough.agentRuntimeAuth, {
     kind: "sigv4",
-    credentials: { accessKeyId: "AKIDENV", secretAccessKey: "env", sessionToken: undefined },
+    credentials: { kind: "env", accessKeyId: "AKIDENV", secretAccessKey: "env" },
   });
-  const none = loadConfig(base, env(VARS));
-  assert.equal(none.passthrough.runtimeAuth.kind, "unavailable");
-  assert.equal(none.passthrough.agentRuntimeAuth.kind, "unavailable");
+  assert.equal(c.passthrough.configured, false);
+  const none = loadConfig(base, env({ ...VARS, HOME: "/home/gw" }));
+  for (const auth of [none.passthrough.runtimeAuth, none.passthrough.agentRuntimeAuth]) {
+    assert.deepEqual(auth, { kind: "sigv4", credentials: { kind: "chain", env: { HOME: "/home/gw" } } });
+  }
   assert.deepEqual(none.warnings, []);
 });
 
@@ -195,7 +198,8 @@ Deno.test("bedrock_passthrough: an api_key serves bedrock-runtime only; the agen
   );
   assert.deepEqual(c.warnings, [
     "general_settings.bedrock_passthrough (agent runtime): unavailable: bedrock-agent-runtime does not accept Bedrock " +
-    "API keys: give general_settings.bedrock_passthrough aws_access_key_id/aws_secret_access_key",
+    "API keys: give general_settings.bedrock_passthrough aws_access_key_id/aws_secret_access_key, aws_profile_name " +
+    "or aws_role_name",
   ]);
 });
 
@@ -239,4 +243,116 @@ Deno.test("key cache defaults: records 2 s, limited keys' counter reads 1 s; 0 r
   assert.equal(c.keyCacheTtlMs, 2_000);
   assert.equal(c.keyCounterMaxAgeMs, 1_000);
   assert.equal(loadConfig(base + "  key_counter_max_age_ms: 0\n", env(vars)).keyCounterMaxAgeMs, 0);
+});
+
+// ------------------------------------------------------------------------------------ AWS credential parameters
+
+const entry = (params: string) =>
+  `model_list:\n  - model_name: m\n    litellm_params:\n      model: bedrock/x\n      aws_region_name: us-west-2\n${params}`;
+
+Deno.test("aws_role_name (+ aws_session_name, aws_external_id, aws_sts_endpoint) assumes a role from the entry's keys", () => {
+  const c = loadConfig(
+    entry(`      aws_access_key_id: AKIDBASE
+      aws_secret_access_key: os.environ/BASE_SECRET
+      aws_role_name: arn:aws:iam::222222222222:role/bedrock
+      aws_session_name: gateway
+      aws_external_id: os.environ/EXTERNAL_ID
+      aws_sts_endpoint: https://vpce-0abc.sts.eu-west-1.vpce.amazonaws.com
+`),
+    env({ BASE_SECRET: "base-secret", EXTERNAL_ID: "ext-1" }),
+  );
+  assert.deepEqual(c.deployments[0].auth, {
+    kind: "sigv4",
+    credentials: {
+      kind: "assume-role",
+      roleArn: "arn:aws:iam::222222222222:role/bedrock",
+      sessionName: "gateway",
+      externalId: "ext-1",
+      base: { kind: "static", accessKeyId: "AKIDBASE", secretAccessKey: "base-secret" },
+      sts: { region: "eu-west-1", endpoint: "https://vpce-0abc.sts.eu-west-1.vpce.amazonaws.com" },
+    },
+  });
+  assert.deepEqual(c.warnings, []);
+});
+
+Deno.test("aws_role_name without keys assumes it from the default chain; LiteLLM's AWS_ROLE_NAME works as well", () => {
+  const vars = { AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://169.254.170.23/v1/credentials", AWS_REGION: "us-east-2" };
+  const a = loadConfig(entry("      aws_role_name: arn:aws:iam::222222222222:role/bedrock\n"), env(vars));
+  const b = loadConfig(entry(""), env({ ...vars, AWS_ROLE_NAME: "arn:aws:iam::222222222222:role/bedrock" }));
+  const expected = {
+    kind: "sigv4",
+    credentials: {
+      kind: "assume-role",
+      roleArn: "arn:aws:iam::222222222222:role/bedrock",
+      base: { kind: "chain", env: vars },
+      sts: { region: "us-east-2" },
+    },
+  };
+  assert.deepEqual(a.deployments[0].auth, expected);
+  assert.deepEqual(b.deployments[0].auth, expected);
+});
+
+Deno.test("aws_profile_name: a profile of the shared files; no keys at all: the default chain with its environment", () => {
+  const vars = { HOME: "/home/gw", AWS_CONFIG_FILE: "/etc/aws/config", AWS_ROLE_ARN: "x", UNRELATED: "y" };
+  const c = loadConfig(entry("      aws_profile_name: bedrock-prod\n"), env(vars));
+  assert.deepEqual(c.deployments[0].auth, {
+    kind: "sigv4",
+    credentials: {
+      kind: "profile",
+      profile: "bedrock-prod",
+      credentialsFile: "/home/gw/.aws/credentials",
+      configFile: "/etc/aws/config",
+    },
+  });
+  const chain = loadConfig(entry(""), env(vars));
+  assert.deepEqual(chain.deployments[0].auth, {
+    kind: "sigv4",
+    credentials: { kind: "chain", env: { HOME: "/home/gw", AWS_CONFIG_FILE: "/etc/aws/config", AWS_ROLE_ARN: "x" } },
+  });
+});
+
+Deno.test("aws_web_identity_token: a file path, or os.environ/ for the token itself; an unset variable names it", () => {
+  const role = "      aws_role_name: arn:aws:iam::123456789012:role/gw\n";
+  const file = loadConfig(entry(`${role}      aws_web_identity_token: /var/run/secrets/token\n`), env({}));
+  assert.deepEqual(file.deployments[0].auth, {
+    kind: "sigv4",
+    credentials: {
+      kind: "web-identity",
+      roleArn: "arn:aws:iam::123456789012:role/gw",
+      token: { file: "/var/run/secrets/token" },
+      sts: { region: "us-west-2" },
+    },
+  });
+  const value = loadConfig(entry(`${role}      aws_web_identity_token: os.environ/OIDC\n`), env({ OIDC: "jwt" }));
+  const spec = value.deployments[0].auth.kind === "sigv4" ? value.deployments[0].auth.credentials : undefined;
+  assert.deepEqual(spec?.kind === "web-identity" && spec.token, { value: "jwt" });
+  const unset = loadConfig(entry(`${role}      aws_web_identity_token: os.environ/OIDC\n`), env({}));
+  assert.deepEqual(unset.deployments[0].auth, { kind: "unavailable", reason: "environment variable OIDC is not set" });
+});
+
+Deno.test("AWS credential parameters that cannot work stop start-up, by path", () => {
+  assert.deepEqual(problems(entry("      aws_role_name: bedrock-role\n")), [
+    "model_list[0].litellm_params.aws_role_name: must be a role ARN (arn:aws:iam::<account>:role/<name>)",
+  ]);
+  assert.deepEqual(problems(entry("      aws_web_identity_token: /var/run/token\n")), [
+    "model_list[0].litellm_params.aws_web_identity_token: needs aws_role_name (the role to assume with it)",
+  ]);
+  assert.deepEqual(
+    problems(entry("      aws_role_name: arn:aws:iam::1:role/r\n      aws_sts_endpoint: sts.internal\n")),
+    ["model_list[0].litellm_params.aws_sts_endpoint: Invalid URL"],
+  );
+});
+
+Deno.test("deployments that configure the same credentials get equal specs (one shared source); refresh lead time", () => {
+  const yaml = `model_list:
+  - model_name: a
+    litellm_params: { model: bedrock/x, aws_region_name: us-west-2, aws_role_name: "arn:aws:iam::1:role/r" }
+  - model_name: b
+    litellm_params: { model: bedrock/y, aws_region_name: us-west-2, aws_role_name: "arn:aws:iam::1:role/r" }
+general_settings: { aws_credentials_refresh_ahead_seconds: 600 }
+`;
+  const c = loadConfig(yaml, env({}));
+  assert.deepEqual(c.deployments[0].auth, c.deployments[1].auth);
+  assert.equal(c.awsRefreshAheadMs, 600_000);
+  assert.equal(loadConfig(entry(""), env({})).awsRefreshAheadMs, 300_000);
 });

@@ -2,21 +2,14 @@
  * Call cost in integer nano-USD, and LiteLLM's duration strings.
  */
 import assert from "node:assert/strict";
-import type { Usage } from "../server/bedrock/usage.ts";
 import { loadConfig } from "../server/config/load.ts";
 import { parseDuration } from "../server/keys/durations.ts";
 import { budgetWindow, type KeyRecord } from "../server/keys/record.ts";
 import type { CallRecord } from "../server/spend/call_record.ts";
 import { costNanos, createPricing, nanosToUsd, usdToNanos } from "../server/spend/cost.ts";
+import { usageOf } from "./spend_helpers.ts";
 
-const usage = (u: Partial<Usage>): Usage => ({
-  inputTokens: 0,
-  outputTokens: 0,
-  totalTokens: 0,
-  cacheReadInputTokens: 0,
-  cacheWriteInputTokens: 0,
-  ...u,
-});
+const usage = usageOf;
 
 Deno.test("cost: usage × per-token prices, in whole nano-USD", () => {
   const sonnet = { input: 0.000003, output: 0.000015, cacheRead: 0.0000003, cacheWrite: 0.00000375 };

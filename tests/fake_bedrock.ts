@@ -35,6 +35,11 @@ export interface FakeCredentials {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string;
+  /**
+   * Temporary credentials: from this instant (ms since the epoch, on the fake's `now`) requests signed with them are
+   * refused with 403 `ExpiredTokenException`, as AWS does. (Not `expiration`: the AWS SDK's field is a `Date`.)
+   */
+  expiresAt?: number;
 }
 
 /**
@@ -64,6 +69,8 @@ export interface FakeBedrockOptions {
   now?: () => Date;
   /** Which AWS API this fake plays (default `runtime`). */
   api?: FakeApi;
+  /** Serve HTTPS with this certificate chain and key (PEM); `url` is then `https://127.0.0.1:<port>`. */
+  tls?: { cert: string; key: string };
 }
 
 /** `runtime`: bedrock-runtime; `agent-runtime`: bedrock-agent-runtime. */
@@ -190,12 +197,14 @@ export type Behavior =
 
 /** Handle to a running fake. */
 export interface FakeBedrock {
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>` (`https://` with the `tls` option) */
   url: string;
   /** Every request that reached the fake, in order (including rejected ones). */
   requests: RecordedRequest[];
   /** For each event-stream response (in order), the exact bytes sent so far. */
   streamBytes: Uint8Array[];
+  /** Accepts one more SigV4 identity from now on (temporary credentials a test's fake STS or IMDS issued). */
+  addCredentials(c: FakeCredentials): void;
   /** Behaviour used when neither `handler` nor the queue supplies one. */
   setDefault(b: Behavior): void;
   /** One-shot behaviours, consumed in order before the default. */
@@ -236,6 +245,7 @@ const MAX_SKEW_MS = 15 * 60 * 1000;
 const SIGNATURE_MISMATCH = "The request signature we calculated does not match the signature you provided. " +
   "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
 const INVALID_TOKEN = "The security token included in the request is invalid.";
+const EXPIRED_TOKEN = "The security token included in the request is expired";
 const MALFORMED = "Malformed input request, please reformat your input and try again.";
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
@@ -301,11 +311,16 @@ class FakeBedrockServer implements FakeBedrock {
     this.#server = Deno.serve({
       hostname: "127.0.0.1",
       port: 0,
+      ...opts.tls,
       onListen: () => {},
       // An unexpected bug in the fake should look like a Bedrock 500, not a Deno text page.
       onError: (err) => errorResponse(500, "InternalServerException", `fake bedrock bug: ${String(err)}`),
     }, (req) => this.#handle(req));
-    this.url = `http://127.0.0.1:${this.#server.addr.port}`;
+    this.url = `${opts.tls ? "https" : "http"}://127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  addCredentials(c: FakeCredentials): void {
+    this.#credentials.set(c.accessKeyId, c);
   }
 
   setDefault(b: Behavior): void {
@@ -754,6 +769,9 @@ class FakeBedrockServer implements FakeBedrock {
     const token = req.headers.get("x-amz-security-token") ?? undefined;
     if (token !== identity.sessionToken) {
       return fail(auth, 403, "UnrecognizedClientException", INVALID_TOKEN, "session token mismatch");
+    }
+    if (identity.expiresAt !== undefined && now.getTime() >= identity.expiresAt) {
+      return fail(auth, 403, "ExpiredTokenException", EXPIRED_TOKEN, `credentials expired at ${identity.expiresAt}`);
     }
 
     if (!signedHeaders.includes("host")) {

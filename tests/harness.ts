@@ -34,8 +34,18 @@ export interface StartOptions extends Partial<Omit<GatewayDeps, "config" | "kv">
   kv?: Deno.Kv;
 }
 
+/**
+ * Set under every test gateway's environment unless a test sets them itself: the AWS default credential chain must
+ * never read a developer's ~/.aws files or reach a real instance-metadata endpoint.
+ */
+export const AWS_TEST_ISOLATION: Record<string, string> = {
+  AWS_CONFIG_FILE: "/nonexistent/.aws/config",
+  AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/.aws/credentials",
+  AWS_EC2_METADATA_DISABLED: "true",
+};
+
 export async function startGateway(opts: StartOptions): Promise<GatewayUnderTest> {
-  const env = opts.env ?? {};
+  const env = { ...AWS_TEST_ISOLATION, ...opts.env };
   const config = loadConfig(opts.yaml, (name) => env[name]);
   const ownKv = !opts.kv;
   const kv = opts.kv ?? await Deno.openKv(opts.kvPath ?? ":memory:");
@@ -58,6 +68,8 @@ export async function startGateway(opts: StartOptions): Promise<GatewayUnderTest
       }
     },
   });
+  // As at start-up (boot.ts): credentials are resolved before the first call.
+  await gateway.ready();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, gateway.fetch);
   const url = `http://127.0.0.1:${server.addr.port}`;
   const close = async () => {

@@ -42,7 +42,12 @@ async function setup(extraModels: Array<{ name: string; model?: string; params?:
   const gw = await startGateway({
     yaml: fakeConfig(fake.url, {
       models: [
-        { name: "claude", params: `${SONNET_PRICES}\n    model_info:\n      id: claude-usw2` },
+        {
+          name: "claude",
+          // Priority-tier prices of its own (the built-in table has none for Bedrock models).
+          params: `${SONNET_PRICES}\n      input_cost_per_token_priority: 0.000005\n` +
+            `      output_cost_per_token_priority: 0.000025\n    model_info:\n      id: claude-usw2`,
+        },
         { name: SONNET_4, model: `bedrock/${SONNET_4}`, params: `${SONNET_PRICES}\n    model_info:\n      id: s4` },
         ...extraModels,
       ],
@@ -138,7 +143,10 @@ Deno.test("InvokeModel (AWS SDK): body and bound headers forwarded and signed, u
   const rows = (await get(t.gw.url, "/spend/logs")).json;
   assert.equal(rows.length, 1);
   assert.equal(rows[0].call_type, "invoke");
-  assert.equal(nanos(rows[0].spend), sonnetNanos({ input: 1200, output: 300 }));
+  // Asked for the priority tier in X-Amzn-Bedrock-Service-Tier: billed at the deployment's priority prices.
+  assert.equal(nanos(rows[0].spend), 1200n * 5000n + 300n * 25000n);
+  assert.equal(rows[0].service_tier, "priority");
+  assert.equal(rows[0].performance_latency, "optimized");
   assert.equal(rows[0].prompt_tokens, 1200);
   assert.equal(rows[0].completion_tokens, 300);
   // The metadata header's pairs tag the row, like Converse's requestMetadata.

@@ -14,6 +14,7 @@ import { ROUTES } from "../server/openapi/routes.ts";
 import { operationsFile } from "../server/openapi/sdk_files.ts";
 import { tsType } from "../server/openapi/ts_types.ts";
 import { HealthReadiness } from "../server/health/schemas.ts";
+import { queryBoolean } from "../server/http/query_boolean.ts";
 import { ConverseResponse } from "../server/bedrock/schemas.ts";
 import { type AppServices, createApp } from "../server/app.ts";
 import { createKeyRoutes, type KeyRoutesDeps } from "../server/keys/admin_routes.ts";
@@ -196,6 +197,58 @@ Deno.test("registering an admin route with `sdk` adds a typed method to the gene
       }),
     /two different JSON Schemas are named TestKeyInfo/,
   );
+});
+
+Deno.test("query booleans are documented as booleans; SDK overloads narrow the answer by the input", () => {
+  const Page = z.object({ items: z.array(z.unknown()), total: z.number() });
+  const route: RouteDoc = {
+    method: "get",
+    path: "/things",
+    operationId: "testThings",
+    summary: "Things",
+    tag: "things",
+    auth: "admin",
+    errorFormat: "litellm",
+    errors: [],
+    query: z.object({ full: queryBoolean(false), probe: queryBoolean() }),
+    responses: { 200: { description: "A page.", schema: Page } },
+    sdk: {
+      group: "things",
+      method: "list",
+      overloads: [
+        { when: { full: true }, output: Page.extend({ items: z.array(z.object({ id: z.string() })) }) },
+        { when: { full: false, probe: true }, output: Page.extend({ items: z.array(z.string()) }) },
+      ],
+    },
+  };
+  const { spec: doc, operations } = buildOpenApi([route], { title: "t", version: "1", description: "" });
+  const params = doc.paths?.["/things"]?.get?.parameters as Array<{ name: string; schema: unknown }>;
+  assert.deepEqual(params.map((p) => [p.name, p.schema]), [
+    ["full", { default: false, type: "boolean" }],
+    ["probe", { type: "boolean" }],
+  ]);
+  // Whitespace folded: the formatter, not the generator, decides the line breaks.
+  const file = operationsFile(operations).replace(/\s+/g, " ");
+  // The field at its default may be left out; the other is required.
+  assert.ok(file.includes("{ input: { full: true }; output: { items: { id: string; }[]; total: number; } }"), file);
+  assert.ok(file.includes("{ input: { full?: false; probe: true }; output: { items: string[]; total: number; } }"));
+  assert.throws(
+    () =>
+      buildOpenApi([{
+        ...route,
+        sdk: { group: "t", method: "l", overloads: [{ when: { fulll: true }, output: Page }] },
+      }], {
+        title: "t",
+        version: "1",
+        description: "",
+      }),
+    /an SDK overload names unknown input fulll/,
+  );
+  // Read from the query string's text: the SDK's true/false, and FastAPI's spellings.
+  const query = route.query!;
+  assert.deepEqual(query.parse({}), { full: false });
+  assert.deepEqual(query.parse({ full: "True", probe: "0" }), { full: true, probe: false });
+  assert.equal(query.safeParse({ full: "maybe" }).success, false);
 });
 
 Deno.test("JSON Schema → TypeScript: unions, open enums, records, tuples, nullables; unknown keywords refused", () => {

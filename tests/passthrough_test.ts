@@ -410,8 +410,9 @@ Deno.test("the master key may call every pass-through route", async () => {
 
 // ------------------------------------------------------------------------------------- account configuration
 
-Deno.test("no pass-through account configured: 503 naming the config, nothing sent upstream", async () => {
-  // Deployment credentials come from the entry itself; no AWS_* variables in the environment.
+Deno.test("no pass-through account and no AWS credentials anywhere: 503 naming the default chain and what it tried", async () => {
+  // Deployment credentials come from the entry itself; no AWS_* variables in the environment, so the default chain
+  // (tried on the first pass-through call) finds nothing.
   await using t = await setup({
     extra: () => "",
     env: { ...PT_ENV, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" },
@@ -431,7 +432,12 @@ Deno.test("no pass-through account configured: 503 naming the config, nothing se
   client.destroy();
   const res = await post(`${t.gw.url}/bedrock/knowledgebases/${KB}/retrieve`, '{"retrievalQuery":{"text":"q"}}');
   assert.equal(res.status, 503);
-  assert.match((await res.json()).message, /Retrieve is unavailable: no AWS credentials/);
+  const message = (await res.json()).message;
+  assert.match(
+    message,
+    /^Retrieve \(general_settings\.bedrock_passthrough\) is unavailable: no AWS credentials from the default credential chain: /,
+  );
+  assert.match(message, /container: AWS_CONTAINER_CREDENTIALS_\*_URI not set; instance-metadata: disabled/);
   assert.equal(t.runtime.requests.length + t.agent.requests.length, 0);
   // Both are logged as failed calls.
   assert.deepEqual(t.gw.calls.map((c) => [c.callType, c.status, c.httpStatus]), [

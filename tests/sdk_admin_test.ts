@@ -106,3 +106,40 @@ Deno.test("client.health.deployments reports the router's view in the documented
     (e) => e instanceof AuthenticationError && e.status === 401,
   );
 });
+
+Deno.test("query booleans: the SDK sends true/false; LiteLLM's spellings are read too; other text is a 400", async () => {
+  await using t = await setupKeys();
+  const admin = createClient({ baseURL: t.gw.url, apiKey: MASTER_KEY });
+  const made = await admin.keys.generate({ key_alias: "flags" });
+  // keys.list: hashes by default and with false, whole objects with true (typed so: see sdk_types_check.ts).
+  assert.deepEqual((await admin.keys.list()).keys, [made.token]);
+  assert.deepEqual((await admin.keys.list({ return_full_object: false })).keys, [made.token]);
+  const full = await admin.keys.list({ return_full_object: true });
+  KeyListResponse.parse(full);
+  assert.equal(full.keys[0].key_alias, "flags");
+  assert.equal(full.keys[0].token, made.token);
+  // What LiteLLM's FastAPI accepts (Python's str(True) is "True").
+  for (const text of ["True", "1", "yes", "on"]) {
+    const r = await t.admin("GET", `/key/list?return_full_object=${text}`);
+    assert.equal(r.json.keys[0].token, made.token, text);
+  }
+  for (const text of ["False", "0", "no", "off"]) {
+    assert.deepEqual((await t.admin("GET", `/key/list?return_full_object=${text}`)).json.keys, [made.token], text);
+  }
+  const bad = await t.admin("GET", "/key/list?return_full_object=maybe");
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.param, "return_full_object");
+  assert.match(bad.json.error.message, /true or false/);
+
+  // health.deployments: probe false calls no model; probe true calls each deployment once; bad text is a 400.
+  await admin.health.deployments({ probe: false });
+  assert.equal(t.fake.requests.length, 0);
+  const probed = await admin.health.deployments({ probe: true });
+  assert.equal(t.fake.requests.length, 1);
+  assert.equal(probed.healthy_endpoints[0].probe?.ok, true);
+  await assert.rejects(
+    admin.health.deployments({ probe: "maybe" as unknown as boolean }),
+    (e) => e instanceof ValidationException && e.status === 400 && /probe/.test(e.message),
+  );
+  assert.equal(t.fake.requests.length, 1);
+});

@@ -8,6 +8,7 @@ import {
   AccessDeniedException,
   AuthenticationError,
   BudgetExceededError,
+  ConnectionError,
   ConverseError,
   createClient,
   encodeModelId,
@@ -19,6 +20,7 @@ import {
   ServiceQuotaExceededException,
   ServiceUnavailableException,
   ThrottlingException,
+  TimeoutError,
   UnrecognizedClientException,
   ValidationException,
 } from "../sdk/mod.ts";
@@ -29,12 +31,13 @@ import { errorFromException } from "../sdk/errors.ts";
 const FAULT = ":http://internal.amazon.com/coral/com.amazon.bedrock/";
 const messages = [{ role: "user" as const, content: [{ text: "Hi" }] }];
 
-/** A client whose fetch answers `res` and records what was asked. */
+/** A client whose fetch answers `res` and records what was asked; no retries (`sdk_retry_test.ts` has those). */
 function clientAnswering(res: () => Response) {
   const seen: Array<{ url: string; init: RequestInit }> = [];
   const client = createClient({
     baseUrl: "http://gateway.test",
     apiKey: "sk-test",
+    maxRetries: 0,
     fetch: (url, init) => {
       seen.push({ url, init });
       return Promise.resolve(res());
@@ -138,11 +141,44 @@ Deno.test("LiteLLM-format errors map by error.type; unknown types stay ConverseE
   assert.ok(dated.retryAfter !== undefined && dated.retryAfter > 0 && dated.retryAfter <= 120);
 });
 
-Deno.test("a network failure surfaces as the fetch error itself, not as an abort", async () => {
+Deno.test("a network failure is a ConnectionError (status 0) with the fetch error as its cause", async () => {
   const failure = new TypeError("fetch failed");
-  const client = createClient({ baseUrl: "http://gateway.test", fetch: () => Promise.reject(failure) });
-  await assert.rejects(client.converse("claude", { messages }), (e) => e === failure);
-  await assert.rejects(client.converseStream("claude", { messages }).collect(), (e) => e === failure);
+  const client = createClient({ baseUrl: "http://gateway.test", maxRetries: 0, fetch: () => Promise.reject(failure) });
+  const isConnectionError = (e: unknown) => {
+    assert.ok(e instanceof ConnectionError && e instanceof ConverseError, String(e));
+    assert.ok(!(e instanceof TimeoutError));
+    assert.equal(e.name, "ConnectionError");
+    assert.equal(e.status, 0);
+    assert.equal(e.cause, failure);
+    assert.match(e.message, /fetch failed/);
+    return true;
+  };
+  await assert.rejects(client.converse("claude", { messages }), isConnectionError);
+  await assert.rejects(client.converseStream("claude", { messages }).collect(), isConnectionError);
+  await assert.rejects(client.keys.list(), isConnectionError);
+});
+
+Deno.test("a body that breaks while read is a ConnectionError; a corrupt frame is not", async () => {
+  const broken = new TypeError("error reading a body from connection");
+  const breaking = (first: Uint8Array) =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(first);
+        c.error(broken);
+      },
+    });
+  const { client } = clientAnswering(() => new Response(breaking(new TextEncoder().encode('{"out'))));
+  await assert.rejects(
+    client.converse("claude", { messages }),
+    (e) => e instanceof ConnectionError && e.cause === broken,
+  );
+  const frame = encodeEvent("messageStart", { role: "assistant" });
+  const stream = clientAnswering(() => new Response(breaking(frame))).client;
+  await assert.rejects(stream.converseStream("claude", { messages }).collect(), (e) => e instanceof ConnectionError);
+  const corrupt = frame.slice();
+  corrupt[corrupt.length - 1] ^= 1;
+  const bad = clientAnswering(() => new Response(new Blob([corrupt]).stream())).client;
+  await assert.rejects(bad.converseStream("claude", { messages }).collect(), EventStreamError);
 });
 
 Deno.test("the request carries the key, JSON content type, Accept and the encoded model id", async () => {
@@ -266,6 +302,9 @@ Deno.test("generic operation methods: path parameters, query for GET, JSON body 
   const methods = operationMethods({
     baseUrl: "http://gateway.test",
     apiKey: "sk-admin",
+    maxRetries: 0,
+    random: Math.random,
+    sleep: () => Promise.resolve(),
     fetch: (url, init) => {
       seen.push({ url, init });
       return Promise.resolve(answers[seen.length - 1]());

@@ -1,7 +1,9 @@
 /**
- * The built SDK package (`deno task build:sdk`): plain `node` (no TypeScript) imports it and talks to a gateway
- * started here; its `.d.ts` files type-check a consumer the way `tsc` in a Node project would; the browser bundle
- * stays within its 8 KB gzipped budget.
+ * The built SDK package (`deno task build:sdk`), installed the way others install it: `npm pack` in the built
+ * directory, `npm install` of the tarball into a fresh Node project (offline: the package has no dependencies).
+ * Plain `node` (no TypeScript) imports it by name and talks to a gateway started here; its `.d.ts` files
+ * type-check a consumer the way `tsc` in a Node project would; its JSR manifest passes `deno publish --dry-run`;
+ * the browser bundle stays within its 8 KB gzipped budget.
  */
 import assert from "node:assert/strict";
 import ts from "typescript";
@@ -33,18 +35,51 @@ async function build(): Promise<string> {
   return dir;
 }
 
+/** Runs a command to completion; throws with its output when it fails. */
+async function run(cmd: string, args: string[], cwd: string): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed:\n${text}${new TextDecoder().decode(out.stderr)}`);
+  return text;
+}
+
 const dir = await build();
+const manifest = JSON.parse(await Deno.readTextFile(`${dir}/pkg/package.json`));
+
+/** `npm pack` in the package, `npm install <tarball>` in an empty project: what a user outside this repo does. */
+async function installInNodeProject(): Promise<string> {
+  const packed = (await run("npm", ["pack", "--offline", "--pack-destination", dir], `${dir}/pkg`)).trim();
+  const app = `${dir}/app`;
+  await Deno.mkdir(app);
+  await Deno.writeTextFile(`${app}/package.json`, '{ "name": "app", "private": true, "type": "module" }\n');
+  const args = ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", `${dir}/${packed}`];
+  await run("npm", args, app);
+  return app;
+}
+
+const app = await installInNodeProject();
 
 /** The script node runs: ESM, no TypeScript, only the package's public entry. */
 const NODE_SCRIPT = `
 import {
   createClient, converse, AuthenticationError, UnrecognizedClientException, ThrottlingException, ConverseError,
-} from "./pkg/mod.js";
+  ConnectionError,
+} from "@converse-gateway/sdk";
 
-const [url, key] = process.argv.slice(2);
+const [url, key, closedPort] = process.argv.slice(2);
 const messages = [{ role: "user", content: [{ text: "Hello" }] }];
-const client = createClient({ baseUrl: url, apiKey: key });
+const client = createClient({ baseURL: url, apiKey: key });
 const out = {};
+
+// Node's own "TypeError: fetch failed" arrives typed, with the cause, after the retries.
+try {
+  await createClient({ baseURL: "http://127.0.0.1:" + closedPort, sleep: async () => {} }).converse("claude", { messages });
+} catch (e) {
+  out.refused = { name: e.name, status: e.status, typed: e instanceof ConnectionError && e instanceof ConverseError,
+    cause: e.cause?.name };
+}
+const invoked = await client.invoke("claude", { anthropic_version: "bedrock-2023-05-31", max_tokens: 5, messages: [] });
+out.invoke = [invoked.body.content[0].text, invoked.inputTokens > 0];
 
 out.converse = (await client.converse("claude", { messages })).output.message.content[0].text;
 out.envConverse = (await converse("claude", { messages })).output.message.content[0].text;
@@ -78,14 +113,36 @@ process.stdin.resume();
 await new Promise((resolve) => process.stdin.on("end", resolve));
 `;
 
-Deno.test("node imports the built package and uses it against a running gateway", async () => {
-  await Deno.writeTextFile(`${dir}/use.mjs`, NODE_SCRIPT);
+Deno.test("the manifest: ESM, types and import conditions, a files list, no dependencies", () => {
+  assert.equal(manifest.name, "@converse-gateway/sdk");
+  assert.match(manifest.version, /^\d+\.\d+\.\d+$/);
+  assert.equal(manifest.type, "module");
+  assert.deepEqual(manifest.exports["."], { types: "./mod.d.ts", import: "./mod.js" });
+  assert.equal(manifest.types, "./mod.d.ts");
+  assert.ok(Array.isArray(manifest.files));
+  for (const field of ["dependencies", "peerDependencies", "optionalDependencies"]) {
+    assert.equal(manifest[field], undefined, field);
+  }
+  // What npm installed is the tarball's copy (not a link to the build), and only the files list's files.
+  const installed = `${app}/node_modules/@converse-gateway/sdk`;
+  assert.equal(Deno.lstatSync(installed).isSymlink, false);
+  const names = [...Deno.readDirSync(installed)].map((e) => e.name);
+  assert.ok(names.includes("mod.js") && names.includes("mod.d.ts") && names.includes("converse-gateway.min.js"));
+  assert.ok(!names.some((n) => n.endsWith(".ts") && !n.endsWith(".d.ts")), `sources shipped to npm: ${names}`);
+});
+
+Deno.test("node imports the installed package by name and uses it against a running gateway", async () => {
+  await Deno.writeTextFile(`${app}/use.mjs`, NODE_SCRIPT);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = listener.addr.port;
+  listener.close();
   const fake = await startFakeBedrock();
   await using gw = await startGateway({
     yaml: fakeConfig(fake.url),
     env: { AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey },
   });
   fake.enqueue(
+    { kind: "converse", text: "from invoke", usage: { inputTokens: 3, outputTokens: 1 } },
     { kind: "converse", text: "from node" },
     { kind: "converse", text: "from env" },
     { kind: "stream" },
@@ -105,8 +162,8 @@ Deno.test("node imports the built package and uses it against a running gateway"
     { kind: "stream", stallAfter: 1 },
   );
   const child = new Deno.Command("node", {
-    args: ["use.mjs", gw.url, MASTER_KEY],
-    cwd: dir,
+    args: ["use.mjs", gw.url, MASTER_KEY, String(closedPort)],
+    cwd: app,
     env: { CONVERSE_GATEWAY_URL: gw.url, CONVERSE_GATEWAY_KEY: MASTER_KEY },
     stdin: "piped",
     stdout: "piped",
@@ -126,6 +183,8 @@ Deno.test("node imports the built package and uses it against a running gateway"
   if (!line.includes("\n")) assert.fail(`node printed no result: ${await stderr}`);
   const result = JSON.parse(line);
   assert.deepEqual(result, {
+    refused: { name: "ConnectionError", status: 0, typed: true, cause: "TypeError" },
+    invoke: ["from invoke", true],
     converse: "from node",
     envConverse: "from env",
     streamTexts: ["Hello", " from", " fake"],
@@ -136,7 +195,7 @@ Deno.test("node imports the built package and uses it against a running gateway"
     keyAlias: "from-node",
   });
   // The loop node broke out of cancelled the upstream stream while node was still running.
-  assert.equal((await fake.whenAborted(5)).aborted, true);
+  assert.equal((await fake.whenAborted(6)).aborted, true);
   await child.stdin.close();
   while (!(await stdout.read()).done) { /* drain */ }
   const status = await child.status;
@@ -144,12 +203,14 @@ Deno.test("node imports the built package and uses it against a running gateway"
   await fake.close();
 });
 
-Deno.test("the package's .d.ts files type-check a TypeScript consumer (NodeNext resolution)", () => {
-  const consumer = `${dir}/consumer.ts`;
+Deno.test("the installed package's .d.ts files type-check a TypeScript consumer (NodeNext resolution)", () => {
+  const consumer = `${app}/consumer.ts`;
   Deno.writeTextFileSync(
     consumer,
-    `import { createClient, ThrottlingException, type ConverseStreamEvent } from "./pkg/mod.js";
-const client = createClient({ baseUrl: "http://localhost:4000", apiKey: "sk-1" });
+    `import { createClient, ThrottlingException, type ConverseStreamEvent } from "@converse-gateway/sdk";
+import { createClient as fromBundle } from "@converse-gateway/sdk/browser";
+const client = createClient({ baseURL: "http://localhost:4000", apiKey: "sk-1", maxRetries: 1 });
+export const same: typeof createClient = fromBundle;
 export async function run(): Promise<string | undefined> {
   const answer = await client.converse("claude", { messages: [{ role: "user", content: [{ text: "Hi" }] }] });
   for await (const e of client.converseStream("claude", { messages: [] })) {
@@ -160,11 +221,11 @@ export async function run(): Promise<string | undefined> {
   await client.converse("claude", { messages: [{ role: "bot", content: [] }] });
   const e: unknown = null;
   if (e instanceof ThrottlingException) return String(e.retryAfter);
-  return answer.output.message?.content[0].text;
+  const page = await client.keys.list({ return_full_object: true });
+  return answer.output.message?.content[0].text ?? page.keys[0].token;
 }
 `,
   );
-  Deno.writeTextFileSync(`${dir}/package.json`, '{ "type": "module" }');
   const program = ts.createProgram([consumer], {
     module: ts.ModuleKind.NodeNext,
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
@@ -180,12 +241,29 @@ export async function run(): Promise<string | undefined> {
     0,
     ts.formatDiagnostics(diagnostics, {
       getCanonicalFileName: (f) => f,
-      getCurrentDirectory: () => dir,
+      getCurrentDirectory: () => app,
       getNewLine: () => "\n",
     }),
   );
   // The declarations really were read (not an `any` fallback): the package's files are in the program.
-  assert.ok(program.getSourceFiles().some((f) => f.fileName.endsWith("/pkg/types.gen.d.ts")));
+  const read = program.getSourceFiles().map((f) => f.fileName);
+  assert.ok(read.some((f) => f.endsWith("/node_modules/@converse-gateway/sdk/types.gen.d.ts")), String(read));
+});
+
+Deno.test("the JSR manifest publishes the TypeScript sources (deno publish --dry-run, with a license added)", async () => {
+  const jsr = JSON.parse(await Deno.readTextFile(`${dir}/pkg/jsr.json`));
+  assert.equal(jsr.name, manifest.name);
+  assert.equal(jsr.version, manifest.version);
+  assert.equal(jsr.exports, "./mod.ts");
+  // The project has not chosen a license; JSR requires one, so a copy of the package gets a placeholder.
+  const copy = `${dir}/jsr`;
+  await Deno.mkdir(copy);
+  for (const entry of Deno.readDirSync(`${dir}/pkg`)) {
+    await Deno.copyFile(`${dir}/pkg/${entry.name}`, `${copy}/${entry.name}`);
+  }
+  await Deno.writeTextFile(`${copy}/jsr.json`, JSON.stringify({ ...jsr, license: "0BSD" }));
+  const out = await run(Deno.execPath(), ["publish", "--dry-run", "--allow-dirty"], copy);
+  assert.doesNotMatch(out, /error/i);
 });
 
 Deno.test("the minified browser bundle of the whole SDK is within 8 KB gzipped", async () => {
@@ -194,7 +272,15 @@ Deno.test("the minified browser bundle of the whole SDK is within 8 KB gzipped",
   assert.ok(gzipped.length <= SIZE_BUDGET, `${gzipped.length} bytes gzipped, budget ${SIZE_BUDGET}`);
   // It is a real bundle of the client, not an empty file.
   const text = new TextDecoder().decode(bundle);
-  for (const name of ["createClient", "converseStream", "ThrottlingException", "application/vnd.amazon.eventstream"]) {
+  for (
+    const name of [
+      "createClient",
+      "invokeStream",
+      "ConnectionError",
+      "ThrottlingException",
+      "application/vnd.amazon.eventstream",
+    ]
+  ) {
     assert.ok(text.includes(name), name);
   }
 });

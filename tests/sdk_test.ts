@@ -6,12 +6,14 @@
 import assert from "node:assert/strict";
 import {
   AuthenticationError,
+  ConnectionError,
   converse,
   ConverseError,
   type ConverseStreamEvent,
   createClient,
   ModelStreamErrorException,
   ThrottlingException,
+  TimeoutError,
   UnrecognizedClientException,
   ValidationException,
 } from "../sdk/mod.ts";
@@ -254,7 +256,7 @@ Deno.test("aborting the signal mid-stream cancels the upstream and throws the ab
   assert.equal((await t.fake.whenAborted(0)).aborted, true);
 });
 
-Deno.test("aborting a pending converse cancels the upstream; a timeout rejects with TimeoutError", async () => {
+Deno.test("aborting a pending converse cancels the upstream and throws the reason; a timeout is a TimeoutError", async () => {
   await using t = await setup();
   t.fake.setDefault({ kind: "hang" });
   const client = createClient({ baseUrl: t.gw.url, apiKey: MASTER_KEY });
@@ -265,11 +267,13 @@ Deno.test("aborting a pending converse cancels the upstream; a timeout rejects w
   await assert.rejects(pending, /cancelled/);
   await t.fake.whenAborted(0);
 
-  const timed = createClient({ baseUrl: t.gw.url, apiKey: MASTER_KEY, timeoutMs: 50 });
-  await assert.rejects(
-    timed.converse("claude", { messages }),
-    (e) => e instanceof DOMException && e.name === "TimeoutError",
-  );
+  const timed = createClient({ baseUrl: t.gw.url, apiKey: MASTER_KEY, timeoutMs: 50, maxRetries: 0 });
+  await assert.rejects(timed.converse("claude", { messages }), (e) => {
+    assert.ok(e instanceof TimeoutError && e instanceof ConnectionError, String(e));
+    assert.equal(e.name, "TimeoutError");
+    assert.equal(e.status, 0);
+    return true;
+  });
   await t.fake.whenAborted(1);
   // An already aborted signal sends nothing.
   await assert.rejects(

@@ -6,6 +6,7 @@
 import {
   BudgetExceededError,
   type Client,
+  ConnectionError,
   type ContentBlock,
   ConverseError,
   type ConverseRequest,
@@ -13,13 +14,22 @@ import {
   type ConverseStreamEvent,
   type ConverseStreamEventType,
   type ConverseStreamOutput,
+  type CountTokensResponse,
   createClient,
   type HealthReadiness,
+  type InvokeModelResult,
+  type KeyInfo,
+  type KeyListResponse,
+  type SpendLogRow,
+  type SpendLogsResponse,
+  type SpendLogsSummary,
   ThrottlingException,
+  TimeoutError,
   ValidationException,
 } from "../sdk/mod.ts";
 
 type Assert<T extends true> = T;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 /** The events the iterator yields are members of the wire union the OpenAPI document describes. */
 export type EventsAreWireMembers = Assert<ConverseStreamEventType extends keyof ConverseStreamOutput ? true : false>;
 /** Exception members are thrown, never yielded. */
@@ -27,8 +37,16 @@ export type NoExceptionEvents = Assert<"throttlingException" extends ConverseStr
 
 export const client: Client = createClient({ baseUrl: "http://localhost:4000", apiKey: "sk-1", timeoutMs: 5_000 });
 
-// @ts-expect-error: baseUrl is required
+// @ts-expect-error: baseURL (or baseUrl) is required
 createClient({ apiKey: "sk-1" });
+/** `baseURL`, the spelling of the OpenAI, Anthropic and Vercel SDKs, and `baseUrl`; both at once type-check too. */
+export const spellings = [
+  createClient({ baseURL: "http://localhost:4000", maxRetries: 0 }),
+  createClient({ baseUrl: "http://localhost:4000", random: () => 0.5, sleep: () => Promise.resolve() }),
+  createClient({ baseURL: "http://localhost:4000", baseUrl: "http://localhost:4000" }),
+];
+// @ts-expect-error: maxRetries is a number
+createClient({ baseURL: "http://localhost:4000", maxRetries: "2" });
 
 export const request: ConverseRequest = {
   system: [{ text: "Be brief." }],
@@ -88,6 +106,54 @@ export async function usage(): Promise<string> {
   const page = await client.keys.list({ size: 10 });
   text += page.total_count;
 
+  // keys.list narrowed by return_full_object: hashes by default, whole objects with true, either when unknown.
+  const hashes: Assert<Same<(typeof page)["keys"], string[]>> = true;
+  const none = await client.keys.list();
+  const noneHashes: Assert<Same<(typeof none)["keys"], string[]>> = true;
+  const full = await client.keys.list({ return_full_object: true, user_id: "u" });
+  const objects: Assert<Same<(typeof full)["keys"], KeyInfo[]>> = true;
+  text += full.keys[0].token;
+  const explicit = await client.keys.list({ return_full_object: false });
+  const explicitHashes: Assert<Same<(typeof explicit)["keys"], string[]>> = true;
+  const flag: boolean = Math.random() < 0.5;
+  const either: KeyListResponse = await client.keys.list({ return_full_object: flag });
+  const eitherKeys: Assert<Same<(typeof either)["keys"], string[] | KeyInfo[]>> = true;
+  text += `${hashes}${noneHashes}${objects}${explicitHashes}${eitherKeys}`;
+  // @ts-expect-error: query booleans are booleans, not the strings of the query string
+  await client.keys.list({ return_full_object: "true" });
+  // @ts-expect-error: probe is a boolean
+  await client.health.deployments({ probe: "false" });
+  text += (await client.health.deployments({ probe: false })).healthy_count;
+
+  // spend.logs: rows with summarize: false; otherwise rows or days (days need both dates).
+  const rows: SpendLogRow[] = await client.spend.logs({ api_key: "sk-1", summarize: false });
+  const maybeDays: Assert<
+    Same<Awaited<ReturnType<typeof client.spend.logs>>, SpendLogsResponse | SpendLogsSummary>
+  > = true;
+  text += `${rows.length}${maybeDays}`;
+
+  // invoke / invokeStream: model-native JSON, typed by the caller; countTokens from the schemas.
+  interface ClaudeMessage {
+    content: Array<{ text: string }>;
+  }
+  const invoked: InvokeModelResult<ClaudeMessage> = await client.invoke<ClaudeMessage>("claude", {
+    anthropic_version: "bedrock-2023-05-31",
+    max_tokens: 10,
+    messages: [{ role: "user", content: "Hi" }],
+  });
+  const tokens: number | undefined = invoked.inputTokens;
+  text += `${invoked.body.content[0].text}${tokens}${invoked.cost}`;
+  for await (const chunk of client.invokeStream<{ type: string }>("claude", {})) text += chunk.type;
+  const untyped = await client.invoke("claude", {});
+  const defaultBody: Assert<Same<(typeof untyped)["body"], { [key: string]: unknown }>> = true;
+  text += defaultBody;
+  // @ts-expect-error: the body is a JSON object, not a string
+  await client.invoke("claude", "{}");
+  const counted: CountTokensResponse = await client.countTokens("claude", { input: { converse: { messages: [] } } });
+  text += counted.inputTokens;
+  // @ts-expect-error: CountTokens takes { input: { converse } } or { input: { invokeModel } }
+  await client.countTokens("claude", { messages: [] });
+
   try {
     await client.converse("claude", request);
   } catch (e) {
@@ -97,6 +163,8 @@ export async function usage(): Promise<string> {
       const mustWait: number = e.retryAfter;
       text += `${wait}${mustWait}`;
     } else if (e instanceof BudgetExceededError) text += e.message;
+    else if (e instanceof TimeoutError) text += `${e.status}${e.cause}`;
+    else if (e instanceof ConnectionError) text += `${e.name}${e.cause}`;
     else if (e instanceof ValidationException) text += e.message;
     else if (e instanceof ConverseError) text += `${e.status} ${e.requestId ?? ""} ${e.type}`;
   }

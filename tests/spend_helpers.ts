@@ -3,6 +3,8 @@
  * Shared set-up for the cost-tracking tests: deployments with all four per-token prices, calls with fetch
  * (converse and converse-stream), and the spend routes' answers.
  */
+import type { Usage } from "../server/bedrock/usage.ts";
+import type { CallRecord } from "../server/spend/call_record.ts";
 import { MASTER_KEY } from "./harness.ts";
 import {
   adminCall,
@@ -71,3 +73,31 @@ export const get = (url: string, path: string, key = MASTER_KEY): Promise<AdminR
 
 /** USD (as the API shows it) → the exact nano-USD it stands for. */
 export const nanos = (usd: number): bigint => BigInt(Math.round(usd * 1e9));
+
+/** A usage with every count 0 but those given. */
+export const usageOf = (u: Partial<Usage>): Usage => ({
+  inputTokens: 0,
+  outputTokens: 0,
+  totalTokens: 0,
+  cacheReadInputTokens: 0,
+  cacheWriteInputTokens: 0,
+  ...u,
+});
+
+/** A successful converse call on a deployment with this usage, for pricing it (`extra` overrides any field). */
+export function pricedRecord(deploymentId: string, u: Partial<Usage>, extra: Partial<CallRecord> = {}): CallRecord {
+  return {
+    requestId: "r",
+    callType: "converse",
+    modelName: deploymentId,
+    deploymentId,
+    caller: {},
+    startTime: 0,
+    endTime: 0,
+    status: "success",
+    httpStatus: 200,
+    retries: 0,
+    usage: usageOf(u),
+    ...extra,
+  };
+}

@@ -124,6 +124,8 @@ Deno.test("converse, stream, failed and disconnected calls each leave exactly on
     spend: 0.00165,
     price_unknown: false,
     unpriced_tokens: [],
+    service_tier: null,
+    performance_latency: null,
     status: "success",
     http_status: 200,
     error_type: null,
@@ -147,6 +149,8 @@ Deno.test("converse, stream, failed and disconnected calls each leave exactly on
     spend: 0.000195,
     price_unknown: false,
     unpriced_tokens: [],
+    service_tier: null,
+    performance_latency: null,
     status: "success",
     http_status: 200,
     error_type: null,
@@ -409,7 +413,7 @@ Deno.test("a model without a known price: cost 0, its rows flagged, one warning 
   const warnings = lines.map((l) => JSON.parse(l)).filter((l) => /no price known/.test(l.msg));
   assert.equal(warnings.length, 1);
   assert.equal(warnings[0].level, "warn");
-  assert.equal(warnings[0].model, "example.unpriced-model-v1:0");
+  assert.equal(warnings[0].deployments[0].model, "example.unpriced-model-v1:0");
 });
 
 Deno.test("api_base never carries credentials embedded in a configured endpoint", () => {
@@ -427,7 +431,7 @@ Deno.test("the SDK's generated spend methods: client.spend.logs, .global, .repor
   const g = await t.generate({ user_id: "sdk-user" });
   await call(t.gw.url, g.key);
   const admin = createClient({ baseUrl: t.gw.url, apiKey: MASTER_KEY });
-  const rows = await admin.spend.logs({ api_key: g.key, summarize: "false" });
+  const rows = await admin.spend.logs({ api_key: g.key, summarize: false });
   assert.ok(Array.isArray(rows) && rows.length === 1);
   const [row] = rows as SpendLogRowType[];
   assert.equal(row.user, "sdk-user");

@@ -1,13 +1,14 @@
 /**
  * @module
- * Converse and ConverseStream: a validated Converse JSON body; usage in the answer's `usage` (or the stream's
- * `metadata` event).
+ * Converse and ConverseStream: a validated Converse JSON body; usage, and the service tier that served, in the answer
+ * (or the stream's `metadata` event).
  */
 import { validation } from "../errors.ts";
 import { mockConverseBody, mockUsage } from "./mock.ts";
 import { mockStreamBody } from "./mock_stream.ts";
 import { guardrailUse, jsonObject, type ModelOperationSpec, parseJsonBody, reparse } from "./operation.ts";
 import { ConverseRequest, ConverseStreamRequest, formatZodIssues } from "./schemas.ts";
+import { tierOfConverse } from "./service_tier.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
 import { traceGuardrailUnits } from "./guardrail_usage.ts";
 import { readUsage } from "./usage.ts";
@@ -26,6 +27,7 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
         json: reparse(body),
         requestMetadata: checked.data.requestMetadata,
         guardrail: guardrailUse(guardrail?.guardrailIdentifier, guardrail?.guardrailVersion),
+        tier: tierOfConverse(json),
       };
     },
     answer(_headers, body) {
@@ -36,6 +38,7 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
         usage: readUsage(parsed.usage),
         latencyMs: typeof metrics?.latencyMs === "number" ? metrics.latencyMs : undefined,
         guardrailUnits: traceGuardrailUnits((parsed.trace as { guardrail?: unknown } | undefined)?.guardrail),
+        tier: tierOfConverse(parsed),
       };
     },
     mock(text, request, requestId) {

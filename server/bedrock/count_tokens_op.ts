@@ -39,6 +39,7 @@ function countedRequest(json: unknown): unknown {
 export const countTokensOperation: ModelOperationSpec = {
   stream: false,
   streamUsage: "none",
+  free: true,
   prepare(body, _headers, limits) {
     const json = parseJsonBody(body, limits);
     const checked = CountTokensRequest.safeParse(json);

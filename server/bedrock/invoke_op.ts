@@ -3,7 +3,8 @@
  * InvokeModel and InvokeModelWithResponseStream: model-native bodies (Anthropic Messages for Claude, Titan, Llama,
  * …) that the gateway only checks to be non-empty JSON, the request headers the operation binds (forwarded and
  * signed), and usage from where Bedrock reports it: the `X-Amzn-Bedrock-Input-Token-Count` /
- * `-Output-Token-Count` response headers, or the `amazon-bedrock-invocationMetrics` of the stream's last chunk.
+ * `-Output-Token-Count` response headers, or the `amazon-bedrock-invocationMetrics` of the stream's last chunk. The
+ * service tier is asked for and echoed in headers (`X-Amzn-Bedrock-Service-Tier`, `…-PerformanceConfig-Latency`).
  */
 import { encodeEvent } from "../../sdk/eventstream.ts";
 import { validation } from "../errors.ts";
@@ -20,6 +21,7 @@ import {
 } from "./operation.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
 import { traceGuardrailUnits } from "./guardrail_usage.ts";
+import { tierOfHeaders } from "./service_tier.ts";
 import { readUsage, type Usage } from "./usage.ts";
 
 /** Headers both operations bind (`InvokeModelRequest` / `InvokeModelWithResponseStreamRequest` in the model). */
@@ -85,11 +87,13 @@ export function tokenHeaderUsage(headers: Headers): Usage | undefined {
 export function anthropicBodyUsage(body: Record<string, unknown> | undefined): Usage | undefined {
   const u = body?.usage as Record<string, unknown> | undefined;
   if (!u || typeof u !== "object" || (u.input_tokens === undefined && u.output_tokens === undefined)) return undefined;
+  const creation = u.cache_creation as Record<string, unknown> | undefined;
   return readUsage({
     inputTokens: u.input_tokens,
     outputTokens: u.output_tokens,
     cacheReadInputTokens: u.cache_read_input_tokens,
     cacheWriteInputTokens: u.cache_creation_input_tokens,
+    cacheWrite1hInputTokens: creation && typeof creation === "object" ? creation.ephemeral_1h_input_tokens : undefined,
   });
 }
 
@@ -176,6 +180,20 @@ function mockAnswer(stream: boolean, text: string, request: PreparedRequest, req
   });
 }
 
+const TRACE_FIELD = "amazon-bedrock-trace";
+const TRACE_BYTES = new TextEncoder().encode(`"${TRACE_FIELD}"`);
+
+/** Whether a model-native answer carries Bedrock's trace (byte search: no decode, no parse). */
+function hasGuardrailTrace(body: Uint8Array): boolean {
+  const first = TRACE_BYTES[0];
+  for (let i = body.indexOf(first); i >= 0 && i + TRACE_BYTES.length <= body.length; i = body.indexOf(first, i + 1)) {
+    let j = 1;
+    while (j < TRACE_BYTES.length && body[i + j] === TRACE_BYTES[j]) j++;
+    if (j === TRACE_BYTES.length) return true;
+  }
+  return false;
+}
+
 // -------------------------------------------------------------------------------------------------- the operation
 
 export function invokeOperation(stream: boolean): ModelOperationSpec {
@@ -194,19 +212,32 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
           headers.get("x-amzn-bedrock-guardrailidentifier"),
           headers.get("x-amzn-bedrock-guardrailversion"),
         ),
+        tier: tierOfHeaders(headers),
       };
     },
     answer(headers, body) {
       const latency = Number(headers.get("x-amzn-bedrock-invocation-latency") ?? NaN);
-      const json = jsonObject(body);
-      const usage = tokenHeaderUsage(headers) ?? anthropicBodyUsage(json);
-      const trace = json?.["amazon-bedrock-trace"] as { guardrail?: unknown } | undefined;
+      const fromHeaders = tokenHeaderUsage(headers);
+      // A guardrail trace (only with guardrails and trace on) is in the body: parse it only when it is there.
+      const traced = hasGuardrailTrace(body);
+      // The headers do not split cache writes by TTL; an Anthropic body does (read only when there were writes).
+      const json = traced || !fromHeaders || fromHeaders.cacheWriteInputTokens > 0 ? jsonObject(body) : undefined;
+      const fromBody = !fromHeaders || fromHeaders.cacheWriteInputTokens > 0 ? anthropicBodyUsage(json) : undefined;
+      const usage = fromHeaders ?? fromBody;
+      if (fromHeaders && fromBody?.cacheWrite1hInputTokens) {
+        fromHeaders.cacheWrite1hInputTokens = Math.min(
+          fromBody.cacheWrite1hInputTokens,
+          fromHeaders.cacheWriteInputTokens,
+        );
+      }
+      const trace = traced ? json?.[TRACE_FIELD] as { guardrail?: unknown } | undefined : undefined;
       return {
         usage,
         latencyMs: Number.isFinite(latency) ? latency : undefined,
         guardrailUnits: traceGuardrailUnits(trace?.guardrail),
       };
     },
+    servedTier: tierOfHeaders,
     mock: (text, request, requestId) => mockAnswer(stream, text, request, requestId),
   };
 }

@@ -14,9 +14,11 @@ import type { Caller, CallRecord, CallSink, CallType } from "../spend/call_recor
 import { readAnswer } from "./answer.ts";
 import { type AttemptControl, startAttempt } from "./attempt_control.ts";
 import { createDeadlines, type Deadlines } from "./deadlines.ts";
+import { pricingTier } from "../config/price_fields.ts";
 import { MODEL_OPERATIONS } from "./model_operations.ts";
 import type { ModelPath } from "./model_path.ts";
 import { checkGuardrailGrant } from "./guardrail_grant.ts";
+import type { ServiceTierChoice } from "./service_tier.ts";
 import { awaitFirstChunk, relayStream } from "./stream_relay.ts";
 import { relayHeaders, type Upstream } from "./upstream.ts";
 import { formatUsd } from "../spend/cost.ts";
@@ -32,6 +34,11 @@ export interface ModelCallDeps {
   deadlines?: Deadlines;
   /** Aborts when the gateway stops: streams still running end with an error event. */
   shutdown?: AbortSignal;
+  /**
+   * Whether a call under budget scopes may go to a deployment at a pricing tier (`Pricing.refuseUnpriced`): the error
+   * to answer instead, checked before each attempt is sent. Absent: every call may.
+   */
+  refuseUnpriced?: (deploymentId: string, tier: string, budgetScopes: readonly string[]) => GatewayError | undefined;
 }
 
 /** Who is calling and what they may do; filled in by authentication. */
@@ -49,6 +56,8 @@ export interface CallContext {
    * Undefined: every route.
    */
   mayCall?: (route: string, modelRoute: boolean) => boolean;
+  /** The caller's budgets (or USD limits), as `budgetScopes` names them: a call under any is never served unpriced. */
+  budgetScopes?: readonly string[];
 }
 
 const decoder = new TextDecoder();
@@ -68,6 +77,12 @@ export function asGatewayError(e: unknown, signal: AbortSignal, timeoutMs: numbe
   return new GatewayError(502, "ServiceUnavailableException", `upstream response failed (${(e as Error).name})`, {
     litellmType: "api_connection_error",
   });
+}
+
+/** Notes a tier on the record: what an answer says replaces what was asked for; what it leaves out stays. */
+function setTier(record: CallRecord, tier: ServiceTierChoice | undefined): void {
+  if (tier?.serviceTier !== undefined) record.serviceTier = tier.serviceTier;
+  if (tier?.latency !== undefined) record.performanceLatency = tier.latency;
 }
 
 export function createModelCall(deps: ModelCallDeps) {
@@ -117,6 +132,10 @@ export function createModelCall(deps: ModelCallDeps) {
       requestMetadata: prepared.requestMetadata,
       requestBody: config.storePrompts ? decoder.decode(body) : undefined,
     };
+    setTier(record, prepared.tier);
+    // The tier asked for: a budgeted call is refused before it reaches a deployment with no price for it.
+    const tier = pricingTier(record.serviceTier, record.performanceLatency);
+    const scopes = op.free ? undefined : ctx.budgetScopes;
     // Set once the router has a final response; its release frees the deployment's in-flight slot.
     let routed: RouteResult | undefined;
     const finish = () => {
@@ -137,6 +156,8 @@ export function createModelCall(deps: ModelCallDeps) {
       lastDeployment = d;
       // A retry: whatever the previous attempt still holds (connection, timer, listener) goes now.
       control?.abandon();
+      const refused = scopes?.length ? deps.refuseUnpriced?.(d.id, tier, scopes) : undefined;
+      if (refused) throw refused;
       if (d.auth.kind === "mock") {
         control = startAttempt(clientSignal);
         return op.mock(d.auth.text, prepared, ctx.requestId);
@@ -194,6 +215,7 @@ export function createModelCall(deps: ModelCallDeps) {
     record.retries = routed.retries;
     record.firstByteTime = now();
     record.httpStatus = response.status;
+    if (response.ok && op.servedTier) setTier(record, op.servedTier(response.headers));
     const headers = relayHeaders(response.headers, ctx.requestId);
 
     if (op.stream && response.ok && response.body) {
@@ -229,6 +251,7 @@ export function createModelCall(deps: ModelCallDeps) {
       if (facts.latencyMs !== undefined) record.bedrockLatencyMs = facts.latencyMs;
       if (facts.problem) record.errorMessage = facts.problem;
       if (facts.guardrailUnits) record.guardrailUnits = facts.guardrailUnits;
+      if (facts.tier) setTier(record, facts.tier);
     }
     // Known before the answer is sent (streams learn their usage only at the end, so they carry no cost header).
     headers["x-litellm-response-cost"] = formatUsd(finish());

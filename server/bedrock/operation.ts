@@ -8,6 +8,7 @@
 import { validation } from "../errors.ts";
 import { decodeJsonText, type JsonLimits } from "../http/json_guard.ts";
 import type { GuardrailUnits } from "./guardrail_usage.ts";
+import type { ServiceTierChoice } from "./service_tier.ts";
 import type { StreamUsageSource } from "./stream_tap.ts";
 import type { Usage } from "./usage.ts";
 
@@ -24,6 +25,8 @@ export interface PreparedRequest {
   headers?: Record<string, string>;
   /** The guardrail the request asks Bedrock to apply (Converse `guardrailConfig`, InvokeModel's header). */
   guardrail?: GuardrailUse;
+  /** The service tier and latency mode asked for (priced differently by Bedrock). */
+  tier?: ServiceTierChoice;
 }
 
 /** A guardrail named by a model call; the caller needs the grant of its ApplyGuardrail route to use it. */
@@ -47,6 +50,8 @@ export interface AnswerFacts {
   problem?: string;
   /** Guardrail policy units the answer's guardrail trace reports. */
   guardrailUnits?: GuardrailUnits;
+  /** The service tier and latency mode the answer says served the call. */
+  tier?: ServiceTierChoice;
 }
 
 export interface ModelOperationSpec {
@@ -54,10 +59,17 @@ export interface ModelOperationSpec {
   stream: boolean;
   /** Where a streamed answer reports its usage. */
   streamUsage: StreamUsageSource;
+  /** Costs nothing (CountTokens): never refused for want of a price. */
+  free?: boolean;
   /** Validates the body (and bound headers); throws a ValidationException. `limits`: see `parseJsonBody`. */
   prepare(body: Uint8Array, headers: Headers, limits: JsonLimits): PreparedRequest;
   /** Reads usage from a successful non-stream answer. */
   answer(headers: Headers, body: Uint8Array): AnswerFacts;
+  /**
+   * The tier a successful answer's response headers say served it (InvokeModel echoes its tier headers; streams too).
+   * Converse reports it in its body or `metadata` event instead.
+   */
+  servedTier?(headers: Headers): ServiceTierChoice;
   /** A `mock_response` deployment's answer to this request, in the operation's wire format. */
   mock(text: string, request: PreparedRequest, requestId: string): Response;
 }

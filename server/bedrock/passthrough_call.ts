@@ -98,7 +98,7 @@ export function createPassthroughCall(deps: PassthroughCallDeps) {
       url: endpoint + route.upstreamPath,
       region: account.region,
       auth,
-      name: "general_settings.bedrock_passthrough",
+      name: `${route.operation} (general_settings.bedrock_passthrough)`,
     };
     const headers: Record<string, string> = {};
     if (route.callType === "invoke-agent") {

@@ -2,7 +2,8 @@
  * @module
  * Reading a relayed event stream on the side: every chunk the client gets is also fed to the event-stream
  * decoder, and what the frames say lands in the call's `CallRecord`: usage (ConverseStream's `metadata` event, or
- * the `amazon-bedrock-invocationMetrics` that InvokeModelWithResponseStream puts in its last `chunk`), the type and
+ * the `amazon-bedrock-invocationMetrics` that InvokeModelWithResponseStream puts in its last `chunk`), the service
+ * tier the `metadata` event says served the call, the type and
  * message of an in-stream exception, and (only when prompts are stored) the response text.
  *
  * The tap never changes or holds the bytes it is shown. Its memory is the decoder's one frame in progress
@@ -11,6 +12,7 @@
 import { EventStreamDecoder, type EventStreamMessage } from "../../sdk/eventstream.ts";
 import type { CallRecord } from "../spend/call_record.ts";
 import { traceGuardrailUnits } from "./guardrail_usage.ts";
+import { tierOfConverse } from "./service_tier.ts";
 import { readUsage } from "./usage.ts";
 
 const textDecoder = new TextDecoder();
@@ -49,6 +51,14 @@ export interface StreamTapOptions {
 }
 
 const INVOCATION_METRICS = "amazon-bedrock-invocationMetrics";
+const ONE_HOUR_WRITES = "ephemeral_1h_input_tokens";
+
+/** `message.usage.cache_creation.ephemeral_1h_input_tokens` of an Anthropic `message_start` event, else 0. */
+function oneHourWrites(event: Record<string, unknown>): number {
+  const message = event.message as { usage?: { cache_creation?: Record<string, unknown> } } | undefined;
+  const n = message?.usage?.cache_creation?.[ONE_HOUR_WRITES];
+  return typeof n === "number" && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+}
 
 /** A `chunk` payload's `bytes` (base64) as a binary string (one char per byte); undefined when absent. */
 function chunkBytes(m: EventStreamMessage): string | undefined {
@@ -111,6 +121,8 @@ export class StreamTap {
   #sawMetadata = false;
   #sawException = false;
   #text = "";
+  /** 1-hour cache writes an Anthropic `message_start` reported, for the invocation metrics that do not say. */
+  #oneHourWrites = 0;
 
   constructor(record: CallRecord, opts: StreamTapOptions) {
     this.#record = record;
@@ -182,7 +194,9 @@ export class StreamTap {
       return;
     }
     const hasMetrics = binary.includes(INVOCATION_METRICS);
-    if (!hasMetrics && !this.#keepText) return;
+    // Anthropic's `message_start` splits cache writes by TTL; the invocation metrics do not.
+    const hasOneHour = binary.includes(ONE_HOUR_WRITES);
+    if (!hasMetrics && !hasOneHour && !this.#keepText) return;
     let event: Record<string, unknown>;
     try {
       event = JSON.parse(utf8(binary));
@@ -190,7 +204,11 @@ export class StreamTap {
       return;
     }
     if (this.#keepText) this.#text += nativeText(event);
+    if (hasOneHour) this.#oneHourWrites = oneHourWrites(event);
     const usage = hasMetrics ? readUsage(invocationMetricsUsage(event)) : undefined;
+    if (usage && this.#oneHourWrites) {
+      usage.cacheWrite1hInputTokens = Math.min(this.#oneHourWrites, usage.cacheWriteInputTokens);
+    }
     if (usage) {
       this.#sawMetadata = true;
       this.#record.usage = usage;
@@ -211,6 +229,9 @@ export class StreamTap {
         }
         const units = traceGuardrailUnits((payload?.trace as { guardrail?: unknown } | undefined)?.guardrail);
         if (units) record.guardrailUnits = units;
+        const served = tierOfConverse(payload);
+        if (served.serviceTier !== undefined) record.serviceTier = served.serviceTier;
+        if (served.latency !== undefined) record.performanceLatency = served.latency;
       } else if (event === "contentBlockDelta" && this.#keepText) {
         const delta = jsonPayload(m)?.delta as { text?: unknown } | undefined;
         if (typeof delta?.text === "string") this.#text += delta.text;

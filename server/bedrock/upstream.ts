@@ -6,6 +6,7 @@
  * attempt (a retry never replays stale `x-amz-*`), and none of the client's own headers are forwarded except
  * the few that Bedrock binds for the operation.
  */
+import type { AwsCredentials, CredentialSource, CredentialSpec } from "../aws/mod.ts";
 import type { Deployment, DeploymentAuth } from "../config/types.ts";
 import { GatewayError } from "../errors.ts";
 import { countTokensModelId } from "./count_tokens_op.ts";
@@ -17,6 +18,8 @@ export type ModelOperation = "converse" | "converse-stream" | "invoke" | "invoke
 export interface UpstreamDeps {
   fetch: typeof fetch;
   signer: SigV4Signer;
+  /** The credential source of a SigV4 spec (`server/aws`): asked for current credentials at every signature. */
+  credentials: { source(spec: CredentialSpec): CredentialSource };
   /** Wall clock in ms since the epoch (injected so signing dates are testable). */
   now: () => number;
 }
@@ -54,6 +57,22 @@ export interface SignedTarget {
   name: string;
 }
 
+/** A source's credentials for a call, or a 503 naming the target, the source and why it has none (never a value). */
+async function credentialsFor(source: CredentialSource, target: SignedTarget): Promise<AwsCredentials> {
+  try {
+    return await source.get();
+  } catch (e) {
+    throw new GatewayError(
+      503,
+      "ServiceUnavailableException",
+      `${target.name} is unavailable: ${(e as Error).message}`,
+      {
+        litellmType: "service_unavailable",
+      },
+    );
+  }
+}
+
 /** Creates the sender. One instance per gateway; it holds no per-request state. */
 export function createUpstream(deps: UpstreamDeps) {
   // Precomputed URLs: the same few deployments are called over and over.
@@ -80,6 +99,9 @@ export function createUpstream(deps: UpstreamDeps) {
     if (auth.kind === "bearer") {
       headers["authorization"] = `Bearer ${auth.token}`;
     } else if (auth.kind === "sigv4") {
+      // Cached credentials at once; a wait only for a source's very first resolution (never for a refresh).
+      const source = deps.credentials.source(auth.credentials);
+      const credentials = source.current() ?? await credentialsFor(source, target);
       Object.assign(
         headers,
         deps.signer.sign({
@@ -89,7 +111,7 @@ export function createUpstream(deps: UpstreamDeps) {
           body,
           region: target.region,
           service: "bedrock",
-          credentials: auth.credentials,
+          credentials,
           now: new Date(deps.now()),
         }),
       );

@@ -10,6 +10,11 @@ export interface Usage {
   totalTokens: number;
   cacheReadInputTokens: number;
   cacheWriteInputTokens: number;
+  /**
+   * The part of `cacheWriteInputTokens` written with a 1-hour TTL (Converse `cacheDetails` `ttl: "1h"`, Anthropic's
+   * `cache_creation.ephemeral_1h_input_tokens`), priced apart; absent when the answer does not say.
+   */
+  cacheWrite1hInputTokens?: number;
 }
 
 /**
@@ -22,7 +27,18 @@ export function promptTokens(u: Usage | undefined): number {
 
 const count = (v: unknown): number => typeof v === "number" && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
 
-/** Reads a Bedrock `usage` object (Converse response or ConverseStream `metadata` event); undefined if absent. */
+/** Tokens written with a 1-hour TTL according to Converse's `cacheDetails` (`[{ttl: "5m" | "1h", inputTokens}]`). */
+function oneHourWrites(details: unknown): number {
+  if (!Array.isArray(details)) return 0;
+  let n = 0;
+  for (const d of details) if (d && typeof d === "object" && d.ttl === "1h") n += count(d.inputTokens);
+  return n;
+}
+
+/**
+ * Reads a Bedrock `usage` object (Converse response or ConverseStream `metadata` event, or the same names mapped from
+ * another shape); undefined if absent. The 1-hour part of the cache writes is never more than the writes.
+ */
 export function readUsage(usage: unknown): Usage | undefined {
   if (!usage || typeof usage !== "object") return undefined;
   const u = usage as Record<string, unknown>;
@@ -30,11 +46,14 @@ export function readUsage(usage: unknown): Usage | undefined {
   const outputTokens = count(u.outputTokens);
   const cacheReadInputTokens = count(u.cacheReadInputTokens);
   const cacheWriteInputTokens = count(u.cacheWriteInputTokens);
-  return {
+  const out: Usage = {
     inputTokens,
     outputTokens,
     totalTokens: count(u.totalTokens) || inputTokens + outputTokens + cacheReadInputTokens + cacheWriteInputTokens,
     cacheReadInputTokens,
     cacheWriteInputTokens,
   };
+  const oneHour = Math.min(cacheWriteInputTokens, count(u.cacheWrite1hInputTokens) || oneHourWrites(u.cacheDetails));
+  if (oneHour > 0) out.cacheWrite1hInputTokens = oneHour;
+  return out;
 }

@@ -8,9 +8,12 @@
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { entryProvider } from "./provider.ts";
+import { awsCredentials } from "./aws_auth.ts";
+import { resolveCors } from "./cors.ts";
 import { resolvePassthrough } from "./passthrough.ts";
+import { MAX_OUTPUT_TOKENS_FIELD, PRICE_FIELD_NAMES, pricesFromFields } from "./price_fields.ts";
 import { ConfigFile, type ModelEntry, unknownKeys } from "./schema.ts";
-import type { Deployment, DeploymentAuth, GatewayConfig, TokenPrices } from "./types.ts";
+import type { Deployment, DeploymentAuth, GatewayConfig } from "./types.ts";
 
 /**
  * Thrown when the config cannot be used; `problems` lists every issue with its YAML path. `excerpt`: for a YAML
@@ -65,6 +68,8 @@ const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 256 * 1024 * 1024;
 const DEFAULT_HEADER_TIMEOUT_MS = 30_000;
 const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 75_000;
 const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
+/** The AWS SDKs treat credentials this close to expiry as expired; refreshing then leaves room for a slow STS. */
+const DEFAULT_AWS_REFRESH_AHEAD_S = 300;
 
 /** Formats zod issues as `path: message` with LiteLLM-style YAML paths (`model_list[1].litellm_params.x`). */
 function issuePaths(error: z.ZodError): string[] {
@@ -126,6 +131,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
   });
 
   const passthrough = resolvePassthrough(general.bedrock_passthrough, env, problems, warnings);
+  const cors = resolveCors(general, masterKey !== undefined, env, problems, warnings);
 
   const router = file.router_settings ?? {};
   const fallbacks = new Map<string, string[]>();
@@ -178,7 +184,9 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     spendLogRetentionMs: (general.spend_logs_retention_days ?? 30) * DAY_MS,
     modelPricesFile: general.model_prices_file,
     guardrailPrices: general.guardrail_prices ?? {},
+    allowUnpricedModels: general.allow_unpriced_models ?? false,
     metricsPublic: general.metrics_public ?? false,
+    upstreamClient: general.upstream_client ?? "fetch",
     router: {
       strategy: router.routing_strategy ?? "simple-shuffle",
       numRetries: router.num_retries ?? 2,
@@ -191,6 +199,8 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
       enablePreCallChecks: router.enable_pre_call_checks ?? false,
     },
     passthrough,
+    awsRefreshAheadMs: (general.aws_credentials_refresh_ahead_seconds ?? DEFAULT_AWS_REFRESH_AHEAD_S) * 1000,
+    cors,
     warnings,
   };
 }
@@ -286,34 +296,27 @@ function resolveDeployment(
   if (isMock) {
     auth = { kind: "mock", text: p.mock_response ?? "" };
   } else {
+    // An api_key whose variable is unset falls back to SigV4, as in LiteLLM.
     const bearer = value(p.api_key ?? p.aws_bearer_token, false);
-    const keyId = value(p.aws_access_key_id, true) ?? (p.aws_access_key_id ? undefined : env("AWS_ACCESS_KEY_ID"));
-    const secret = value(p.aws_secret_access_key, true) ??
-      (p.aws_secret_access_key ? undefined : env("AWS_SECRET_ACCESS_KEY"));
-    const session = value(p.aws_session_token, false) ??
-      (p.aws_session_token ? undefined : env("AWS_SESSION_TOKEN") || undefined);
     if (bearer) auth = { kind: "bearer", token: bearer };
-    else if (missing.length) {
-      auth = { kind: "unavailable", reason: unsetMessage(missing) };
-    } else if (keyId && secret) {
-      auth = { kind: "sigv4", credentials: { accessKeyId: keyId, secretAccessKey: secret, sessionToken: session } };
-    } else {
-      const unresolved = p.api_key ? [envRef(p.api_key) ?? "api_key"] : [];
-      unresolved.push(...(keyId ? [] : ["AWS_ACCESS_KEY_ID"]), ...(secret ? [] : ["AWS_SECRET_ACCESS_KEY"]));
-      auth = { kind: "unavailable", reason: `no AWS credentials: ${unresolved.join(", ")} not set` };
+    else {
+      const sigv4 = awsCredentials(p, { value, env, region: region ?? "us-east-1", path, problems });
+      auth = "spec" in sigv4
+        ? { kind: "sigv4", credentials: sigv4.spec }
+        : { kind: "unavailable", reason: sigv4.reason };
     }
   }
-  if (missing.length && auth.kind !== "unavailable") {
+  // An unset variable is the reason, whatever else it left missing.
+  if (missing.length) {
     auth = { kind: "unavailable", reason: unsetMessage(missing) };
   }
 
   const info = entry.model_info ?? {};
-  const prices: TokenPrices = {
-    input: p.input_cost_per_token ?? info.input_cost_per_token,
-    output: p.output_cost_per_token ?? info.output_cost_per_token,
-    cacheRead: p.cache_read_input_token_cost ?? info.cache_read_input_token_cost,
-    cacheWrite: p.cache_creation_input_token_cost ?? info.cache_creation_input_token_cost,
-  };
+  // Field by field, `litellm_params` over `model_info` (both validated by the schema).
+  const priceFields: Record<string, number | undefined> = {};
+  for (const name of [...PRICE_FIELD_NAMES, MAX_OUTPUT_TOKENS_FIELD] as const) {
+    priceFields[name] = p[name] ?? info[name];
+  }
   const seconds = (s: number | undefined) => s === undefined ? undefined : s * 1000;
   return {
     id: info.id ?? deploymentId(entry.model_name, modelId, region ?? "", endpoint, index),
@@ -328,7 +331,8 @@ function resolveDeployment(
     timeoutMs: seconds(p.timeout),
     streamTimeoutMs: seconds(p.stream_timeout),
     cooldownMs: seconds(p.cooldown_time),
-    prices,
+    prices: pricesFromFields(priceFields) ?? {},
+    baseModel: info.base_model === undefined ? undefined : bedrockModelId(info.base_model),
   };
 }
 

@@ -2,15 +2,15 @@
  * @module
  * Resolving `general_settings.bedrock_passthrough` — the account the guardrail and agent-runtime routes are signed
  * with — into a `PassthroughAccount`. Fields left out fall back to the environment like a deployment's do
- * (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION_NAME`/`AWS_REGION`/
- * `AWS_DEFAULT_REGION`, `AWS_BEARER_TOKEN_BEDROCK`, `AWS_BEDROCK_RUNTIME_ENDPOINT`,
- * `AWS_BEDROCK_AGENT_RUNTIME_ENDPOINT`).
+ * (`AWS_REGION_NAME`/`AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_BEARER_TOKEN_BEDROCK`, `AWS_BEDROCK_RUNTIME_ENDPOINT`,
+ * `AWS_BEDROCK_AGENT_RUNTIME_ENDPOINT`); without keys, profile or role, calls are signed with the AWS default
+ * credential chain (environment keys, profiles, web identity, the container endpoint, instance metadata).
  *
  * A block that cannot work as written (no region anywhere, only half of a key pair) stops start-up; an
  * `os.environ/NAME` reference that is unset only makes the routes unavailable (503 naming the variable), with a
- * start-up warning, as for deployments. Without a block and without credentials in the environment the routes are
- * simply unavailable.
+ * start-up warning, as for deployments. Without a block, the default chain is resolved on the first call.
  */
+import { awsCredentials } from "./aws_auth.ts";
 import type { BedrockPassthrough } from "./schema.ts";
 import type { DeploymentAuth, PassthroughAccount } from "./types.ts";
 
@@ -58,49 +58,39 @@ export function resolvePassthrough(
       `https://bedrock-agent-runtime.${r}.amazonaws.com`,
   );
 
-  // Explicit fields win; the environment fills in only what the block leaves out.
-  const explicitKeys = b.aws_access_key_id !== undefined;
-  const keyId = explicitKeys ? field(b.aws_access_key_id) : envValue("AWS_ACCESS_KEY_ID");
-  const secret = explicitKeys ? field(b.aws_secret_access_key) : envValue("AWS_SECRET_ACCESS_KEY");
-  // An unset session-token variable is simply left out, as for deployments.
-  const session = b.aws_session_token !== undefined
-    ? field(b.aws_session_token, false)
-    : explicitKeys
-    ? undefined
-    : envValue("AWS_SESSION_TOKEN");
   const bearerField = b.api_key ?? b.aws_bearer_token;
   const bearer = bearerField !== undefined ? field(bearerField) : envValue("AWS_BEARER_TOKEN_BEDROCK");
-
-  let sigv4: DeploymentAuth | undefined;
-  if (keyId && secret) {
-    sigv4 = { kind: "sigv4", credentials: { accessKeyId: keyId, secretAccessKey: secret, sessionToken: session } };
-  }
+  const sigv4Fields = [b.aws_access_key_id, b.aws_secret_access_key, b.aws_profile_name, b.aws_role_name]
+    .some((v) => v !== undefined);
+  const sigv4 = awsCredentials(b, { value: field, env, region: r, path: PATH, problems });
   const unset = missing.length
     ? `environment variable${missing.length > 1 ? "s" : ""} ${missing.join(", ")} ${
       missing.length > 1 ? "are" : "is"
     } not set`
     : undefined;
-  const noCredentials = `no AWS credentials for the pass-through routes: set ${PATH} ` +
-    "(aws_access_key_id/aws_secret_access_key) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY";
   const unavailable = (reason: string): DeploymentAuth => ({ kind: "unavailable", reason });
+  const signed: DeploymentAuth = "spec" in sigv4
+    ? { kind: "sigv4", credentials: sigv4.spec }
+    : unavailable(`${PATH}: ${sigv4.reason}`);
 
   let runtimeAuth: DeploymentAuth;
   let agentRuntimeAuth: DeploymentAuth;
   if (unset) {
     runtimeAuth = agentRuntimeAuth = unavailable(`${PATH}: ${unset}`);
   } else {
-    runtimeAuth = bearer ? { kind: "bearer", token: bearer } : sigv4 ?? unavailable(noCredentials);
-    agentRuntimeAuth = sigv4 ??
-      unavailable(
-        bearer
-          ? `bedrock-agent-runtime does not accept Bedrock API keys: give ${PATH} aws_access_key_id/aws_secret_access_key`
-          : noCredentials,
-      );
+    runtimeAuth = bearer ? { kind: "bearer", token: bearer } : signed;
+    // A block that chose a Bedrock API key and named no AWS credentials: the agent runtime cannot use the key.
+    agentRuntimeAuth = bearerField !== undefined && !sigv4Fields
+      ? unavailable(
+        `bedrock-agent-runtime does not accept Bedrock API keys: give ${PATH} aws_access_key_id/aws_secret_access_key, ` +
+          "aws_profile_name or aws_role_name",
+      )
+      : signed;
   }
   if (block) {
     for (const [what, auth] of [["ApplyGuardrail", runtimeAuth], ["agent runtime", agentRuntimeAuth]] as const) {
       if (auth.kind === "unavailable") warnings.push(`${PATH} (${what}): unavailable: ${auth.reason}`);
     }
   }
-  return { region: r, runtimeEndpoint, agentRuntimeEndpoint, runtimeAuth, agentRuntimeAuth };
+  return { region: r, runtimeEndpoint, agentRuntimeEndpoint, runtimeAuth, agentRuntimeAuth, configured: !!block };
 }

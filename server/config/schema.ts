@@ -7,16 +7,38 @@
  * `load.ts` resolves them after validation so that error paths point at the YAML the user wrote.
  */
 import { z } from "zod";
+import { MAX_OUTPUT_TOKENS_FIELD, PRICE_FIELD_NAMES, type PriceFieldName } from "./price_fields.ts";
 
 const nonNegative = z.number().nonnegative();
 const positive = z.number().positive();
 
-/** Per-token USD prices; LiteLLM's names, accepted in `litellm_params` and in `model_info`. */
+/**
+ * Per-token USD prices in LiteLLM's names (every tier and long-context variant: `price_fields.ts`) and the model's
+ * output limit, accepted in `litellm_params` and in `model_info`.
+ */
 export const PriceFields = {
-  input_cost_per_token: nonNegative.optional(),
-  output_cost_per_token: nonNegative.optional(),
-  cache_read_input_token_cost: nonNegative.optional(),
-  cache_creation_input_token_cost: nonNegative.optional(),
+  ...Object.fromEntries(PRICE_FIELD_NAMES.map((name) => [name, nonNegative.optional()])) as Record<
+    PriceFieldName,
+    z.ZodOptional<z.ZodNumber>
+  >,
+  [MAX_OUTPUT_TOKENS_FIELD]: z.number().int().positive().optional(),
+};
+
+/**
+ * LiteLLM's AWS credential parameters beyond the key pair, shared by deployments and `bedrock_passthrough`; how they
+ * combine is `server/aws/params.ts`. Strings may be `os.environ/NAME`.
+ */
+export const AwsCredentialFields = {
+  /** A profile of the shared config/credentials files (SSO included). */
+  aws_profile_name: z.string().min(1).optional(),
+  /** The ARN of a role to assume through STS, from whatever base credentials the entry has. */
+  aws_role_name: z.string().min(1).optional(),
+  aws_session_name: z.string().min(1).optional(),
+  aws_external_id: z.string().min(1).optional(),
+  /** With `aws_role_name`: AssumeRoleWithWebIdentity with this token (a file path, or `os.environ/NAME`). */
+  aws_web_identity_token: z.string().min(1).optional(),
+  /** STS endpoint (a VPC endpoint); its region is read from the host when it has one. */
+  aws_sts_endpoint: z.string().min(1).optional(),
 };
 
 export const LitellmParams = z.looseObject({
@@ -26,6 +48,7 @@ export const LitellmParams = z.looseObject({
   aws_access_key_id: z.string().min(1).optional(),
   aws_secret_access_key: z.string().min(1).optional(),
   aws_session_token: z.string().min(1).optional(),
+  ...AwsCredentialFields,
   /** A Bedrock API key: sent as `Authorization: Bearer` instead of SigV4. */
   api_key: z.string().min(1).optional(),
   /** LiteLLM also accepts this name for a Bedrock API key (its issue #12537). */
@@ -45,6 +68,8 @@ export const LitellmParams = z.looseObject({
 
 export const ModelInfo = z.looseObject({
   id: z.string().min(1).optional(),
+  /** The model id the deployment is priced as (LiteLLM's field), e.g. for an application inference profile. */
+  base_model: z.string().min(1).optional(),
   ...PriceFields,
 });
 
@@ -64,6 +89,7 @@ export const BedrockPassthrough = z.looseObject({
   aws_access_key_id: z.string().min(1).optional(),
   aws_secret_access_key: z.string().min(1).optional(),
   aws_session_token: z.string().min(1).optional(),
+  ...AwsCredentialFields,
   /** A Bedrock API key for bedrock-runtime (ApplyGuardrail); the agent runtime only accepts SigV4. */
   api_key: z.string().min(1).optional(),
   aws_bearer_token: z.string().min(1).optional(),
@@ -85,6 +111,8 @@ export const GeneralSettings = z.looseObject({
   store_prompts_in_spend_logs: z.boolean().optional(),
   spend_logs_retention_days: positive.optional(),
   model_prices_file: z.string().min(1).optional(),
+  /** Serve budgeted callers' calls to deployments without a known price (priced 0, flagged) instead of refusing. */
+  allow_unpriced_models: z.boolean().optional(),
   metrics_public: z.boolean().optional(),
   bedrock_passthrough: BedrockPassthrough.optional(),
   /** Request-body bytes held at once across all requests; beyond it a 503 with Retry-After. */
@@ -103,6 +131,23 @@ export const GeneralSettings = z.looseObject({
   guardrail_prices: z.record(z.string(), nonNegative).optional(),
   /** On SIGTERM/SIGINT, how long in-flight calls may finish before streams are ended and connections closed. */
   shutdown_grace_ms: z.number().int().nonnegative().optional(),
+  /** Temporary AWS credentials are refreshed this many seconds before they expire (default 300). */
+  aws_credentials_refresh_ahead_seconds: positive.optional(),
+  /**
+   * How the gateway calls Bedrock: `fetch` (Deno's, the default) or `native` (the gateway's own HTTP/1.1 client,
+   * server/upstream_client, which hands to `fetch` whatever it does not speak, e.g. when a proxy is set).
+   */
+  upstream_client: z.enum(["native", "fetch"]).optional(),
+  /**
+   * Web pages (origins) allowed to call the gateway from a browser: a list, `"*"`, or one string of comma-separated
+   * origins (LiteLLM's forms; `os.environ/NAME` works in either). Unset: any origin on `/bedrock/*` when a master key
+   * is set, none on the admin API; set: this, on both. `[]` turns CORS off.
+   */
+  cors_allow_origins: z.union([z.string(), z.array(z.string())]).optional(),
+  /** `Access-Control-Allow-Credentials: true` for listed origins (never with `"*"`). */
+  cors_allow_credentials: z.boolean().optional(),
+  /** Request headers pages may send besides the built-in ones (`"*"`: any). */
+  cors_allow_headers: z.union([z.string(), z.array(z.string())]).optional(),
 });
 
 export const RoutingStrategy = z.enum([

@@ -3,24 +3,23 @@
  * The typed, resolved configuration the gateway runs on. Built once at start-up by `load.ts`;
  * per-request code only reads it.
  */
-import type { AwsCredentials } from "../bedrock/sigv4.ts";
+import type { CredentialSpec } from "../aws/mod.ts";
+import type { CorsSettings } from "../http/cors.ts";
+import type { ModelPrices } from "./price_fields.ts";
 import type { RoutingStrategy } from "./schema.ts";
 import type { z } from "zod";
 
-/** How the gateway authenticates to a deployment's upstream (or why it cannot). */
+/**
+ * How the gateway authenticates to a deployment's upstream (or why it cannot). SigV4 names where its credentials
+ * come from (`server/aws`): keys, a profile, a role, the default chain…; the gateway keeps one source per spec.
+ */
 export type DeploymentAuth =
-  | { kind: "sigv4"; credentials: AwsCredentials }
+  | { kind: "sigv4"; credentials: CredentialSpec }
   | { kind: "bearer"; token: string }
   | { kind: "mock"; text: string }
   | { kind: "unavailable"; reason: string };
 
-/** Per-token USD prices; any may be unknown. */
-export interface TokenPrices {
-  input?: number;
-  output?: number;
-  cacheRead?: number;
-  cacheWrite?: number;
-}
+export type { ModelPrices, TokenPrices } from "./price_fields.ts";
 
 export interface Deployment {
   /** Stable id: `model_info.id`, else derived from the deployment's params (no secrets). */
@@ -39,8 +38,16 @@ export interface Deployment {
   timeoutMs?: number;
   streamTimeoutMs?: number;
   cooldownMs?: number;
-  /** Price overrides from `litellm_params`/`model_info`; they win over the built-in table. */
-  prices: TokenPrices;
+  /**
+   * Price overrides from `litellm_params`/`model_info` (LiteLLM's field names, `litellm_params` winning field by
+   * field); they win over the price tables.
+   */
+  prices: ModelPrices;
+  /**
+   * `model_info.base_model`: the model id this deployment is priced as (an application inference profile, a custom or
+   * provisioned model), without LiteLLM's `bedrock/` prefixes.
+   */
+  baseModel?: string;
 }
 
 export interface RouterConfig {
@@ -69,6 +76,11 @@ export interface PassthroughAccount {
   runtimeAuth: DeploymentAuth;
   /** SigV4 only: bedrock-agent-runtime does not accept Bedrock API keys. */
   agentRuntimeAuth: DeploymentAuth;
+  /**
+   * Whether `general_settings.bedrock_passthrough` is in the config: its credentials are then resolved at start-up;
+   * without it, on the first pass-through call.
+   */
+  configured: boolean;
 }
 
 /** Bounds on what one request, and all requests together, may make the gateway hold (`general_settings`). */
@@ -113,9 +125,20 @@ export interface GatewayConfig {
   modelPricesFile?: string;
   /** `general_settings.guardrail_prices`: USD per 1,000 policy units, by `GuardrailUsage` field name. */
   guardrailPrices: Record<string, number>;
+  /**
+   * `general_settings.allow_unpriced_models`: serve calls by budgeted callers to deployments without a known price
+   * (priced 0 and flagged) instead of refusing them.
+   */
+  allowUnpricedModels: boolean;
   metricsPublic: boolean;
+  /** `general_settings.upstream_client`: which HTTP client calls Bedrock (default `fetch`). */
+  upstreamClient: "native" | "fetch";
   router: RouterConfig;
   passthrough: PassthroughAccount;
+  /** Temporary AWS credentials are refreshed this long before they expire. */
+  awsRefreshAheadMs: number;
+  /** Which web pages on other origins may call `/bedrock/*` and the admin API (`general_settings.cors_*`). */
+  cors: CorsSettings;
   /** Non-fatal problems found while loading (unknown keys, unavailable deployments). */
   warnings: string[];
 }

@@ -4,6 +4,8 @@
  * and a compile-time check below keep the routes answering what is documented.
  */
 import { z } from "zod";
+import { SOURCE_KINDS } from "../aws/mod.ts";
+import { queryBoolean } from "../http/query_boolean.ts";
 import type { HealthReport } from "../router/health.ts";
 
 /** `GET /health/liveliness` (and `/health/liveness`): the process is up. */
@@ -52,6 +54,13 @@ const EndpointHealth = z.object({
   total_failures: z.number(),
   last_error: z.object({ type: z.string(), status: z.number(), at: z.string() }).nullable(),
   unavailable_reason: z.string().optional(),
+  credential_source: z.enum(SOURCE_KINDS).nullable().meta({
+    description: "Where a SigV4 deployment's AWS credentials come from (never their values); null for API keys, " +
+      "mocks, and until first resolved.",
+  }),
+  credential_error: z.string().optional().meta({
+    description: "The last credential refresh failed; the current credentials serve until they expire.",
+  }),
   probe: ProbeResult.optional(),
 }).meta({ id: "EndpointHealth" });
 
@@ -66,7 +75,7 @@ export type DeploymentHealthReport = z.infer<typeof DeploymentHealthReport>;
 
 /** `GET /health` query: `probe=true` makes one live, billed call per deployment. */
 export const DeploymentHealthQuery = z.object({
-  probe: z.enum(["true", "false"]).optional().meta({ description: "`true`: one minimal live call per deployment." }),
+  probe: queryBoolean().meta({ description: "`true`: one minimal live call per deployment." }),
 }).meta({ id: "DeploymentHealthQuery" });
 
 // The schema documents what router/health.ts builds: the two types must stay the same.

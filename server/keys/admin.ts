@@ -279,7 +279,7 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
       const filter = { userId: q.user_id, teamId: q.team_id, alias: q.key_alias };
       const { records, total } = await store.list(filter, q.page, q.size);
       return {
-        keys: q.return_full_object === "true" ? await views(records) : records.map((r) => r.hash),
+        keys: q.return_full_object ? await views(records) : records.map((r) => r.hash),
         total_count: total,
         current_page: q.page,
         total_pages: Math.ceil(total / q.size),

@@ -14,6 +14,8 @@ import {
   KeyGenerateResponse,
   KeyInfoQuery,
   KeyInfoResponse,
+  KeyListHashesResponse,
+  KeyListObjectsResponse,
   KeyListQuery,
   KeyListResponse,
   KeyRef,
@@ -87,7 +89,14 @@ export const KEY_ROUTES: readonly RouteDoc[] = [
     errors: ADMIN_ERRORS,
     query: KeyListQuery,
     responses: { 200: { description: "One page of keys.", schema: KeyListResponse } },
-    sdk: { group: "keys", method: "list" },
+    sdk: {
+      group: "keys",
+      method: "list",
+      overloads: [
+        { when: { return_full_object: true }, output: KeyListObjectsResponse },
+        { when: { return_full_object: false }, output: KeyListHashesResponse },
+      ],
+    },
   },
   {
     ...admin,

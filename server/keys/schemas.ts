@@ -7,6 +7,7 @@
  * key record always fits Deno KV's 64 KiB value limit.
  */
 import { z } from "zod";
+import { queryBoolean } from "../http/query_boolean.ts";
 import { DURATION_PATTERN, parseDuration } from "./durations.ts";
 
 const MAX_METADATA_JSON = 16 * 1024;
@@ -94,7 +95,7 @@ export const KeyListQuery = z.strictObject({
   user_id: Name.optional(),
   team_id: Name.optional(),
   key_alias: Name.optional(),
-  return_full_object: z.enum(["true", "false"]).default("false"),
+  return_full_object: queryBoolean(false).meta({ description: "`true`: whole key objects instead of hashes." }),
 }).meta({ id: "KeyListQuery" });
 
 const Timestamp = z.string().meta({ description: "ISO 8601" });
@@ -145,6 +146,9 @@ export const KeyListResponse = z.object({
   current_page: z.number().int(),
   total_pages: z.number().int(),
 }).meta({ id: "KeyListResponse" });
+/** `/key/list`'s page by `return_full_object`: hashes (the default) or whole objects; the SDK's narrowed types. */
+export const KeyListHashesResponse = KeyListResponse.extend({ keys: z.array(z.string()) });
+export const KeyListObjectsResponse = KeyListResponse.extend({ keys: z.array(KeyInfo) });
 
 export type KeyGenerateRequest = z.infer<typeof KeyGenerateRequest>;
 export type KeyUpdateRequest = z.infer<typeof KeyUpdateRequest>;

@@ -39,6 +39,8 @@ export interface OperationSchemas {
   body?: JsonSchema;
   /** The first 2xx response's body. */
   output: JsonSchema;
+  /** The route's `sdk.overloads`, their answers converted. */
+  overloads: Array<{ when: Readonly<Record<string, boolean | number | string>>; output: JsonSchema }>;
 }
 
 /** The OpenAPI document plus what the type generators need. */
@@ -103,6 +105,16 @@ function parameters(where: "path" | "query" | "header", object: JsonSchema | und
     p.schema = schema as SchemaObject;
     if (Array.isArray(examples) && examples.length > 0) p.example = examples[0];
     return p;
+  });
+}
+
+/** Each overload's `when` names input fields that exist; its answer is converted like a response. */
+function overloadsOf(route: RouteDoc, inputs: Array<JsonSchema | undefined>, schemas: SchemaComponents) {
+  const fields = new Set(inputs.flatMap((s) => Object.keys((s?.properties ?? {}) as object)));
+  return (route.sdk?.overloads ?? []).map(({ when, output }) => {
+    const unknown = Object.keys(when).filter((name) => !fields.has(name));
+    if (unknown.length > 0) throw new Error(`${route.operationId}: an SDK overload names unknown input ${unknown}`);
+    return { when, output: schemas.schemaOf(output, "output") };
   });
 }
 
@@ -208,7 +220,8 @@ export function buildOpenApi(routes: readonly RouteDoc[], info: ApiInfo): Docume
     if (item[route.method]) throw new Error(`two routes for ${route.method.toUpperCase()} ${route.path}`);
     item[route.method] = operation;
     paths.set(route.path, item);
-    operations.push({ route, params, query, body, output });
+    const overloads = overloadsOf(route, [params, query, body && schemas.resolve(body)], schemas);
+    operations.push({ route, params, query, body, output, overloads });
   }
 
   // The error bodies are referenced by the reusable error responses, not by any route's own schemas.

@@ -25,6 +25,18 @@ export interface ResponseDoc {
   contentType?: string;
 }
 
+/**
+ * A narrower answer for some inputs, for the SDK's types: when the input has these values, the answer has this
+ * schema (`/key/list` with `return_full_object: true` answers whole key objects). OpenAPI cannot say this; the
+ * route's response schema stays the general one.
+ */
+export interface SdkOverload {
+  /** Input fields (path, query or body) and the values that select this answer. */
+  when: Readonly<Record<string, boolean | number | string>>;
+  /** The answer's schema for such input. */
+  output: z.ZodType;
+}
+
 /** One documented route. */
 export interface RouteDoc {
   method: HttpMethod;
@@ -53,6 +65,7 @@ export interface RouteDoc {
   /**
    * Exposes the route on the SDK client as `client[group][method](input)`; the input is the path parameters plus
    * the query (GET, DELETE) or the body (POST, PUT, PATCH). Routes the SDK wraps by hand (converse) leave it out.
+   * `overloads` narrow the method's answer type by its input, tried in order before the general signature.
    */
-  sdk?: { group: string; method: string };
+  sdk?: { group: string; method: string; overloads?: readonly SdkOverload[] };
 }

@@ -89,7 +89,8 @@ function isOneMemberUnion(s: JsonSchema): boolean {
     (!Array.isArray(s.required) || s.required.length === 0);
 }
 
-function propertyKey(name: string): string {
+/** A property name as written in a type literal: bare when it is an identifier, quoted otherwise. */
+export function propertyKey(name: string): string {
   return IDENTIFIER.test(name) ? name : JSON.stringify(name);
 }
 

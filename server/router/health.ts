@@ -7,6 +7,7 @@
  * A probe is a real, billed Bedrock call, so it is accounted like any other: one `CallRecord` per probe, tagged
  * `health_probe`, attributed to the caller. Probes bypass the router (no retries, no effect on cooldowns).
  */
+import type { SourceKind } from "../aws/mod.ts";
 import type { Deployment, GatewayConfig } from "../config/types.ts";
 import type { Upstream } from "../bedrock/upstream.ts";
 import { readUsage } from "../bedrock/usage.ts";
@@ -60,6 +61,10 @@ export interface EndpointHealth {
   total_failures: number;
   last_error: { type: string; status: number; at: string } | null;
   unavailable_reason?: string;
+  /** Where a SigV4 deployment's credentials come from (null for API keys and mocks, or until first resolved). */
+  credential_source: SourceKind | null;
+  /** The last credential refresh failed: the current credentials serve until they expire. */
+  credential_error?: string;
   probe?: ProbeResult;
 }
 
@@ -84,9 +89,9 @@ function publicBase(d: Deployment): string | undefined {
 }
 
 function describe(h: DeploymentHealth, router: Router): EndpointHealth {
-  const { deployment: d, stats: s } = h;
+  const { deployment: d, stats: s, credentials } = h;
   const usage = router.state.usage(d);
-  const status: EndpointHealth["status"] = d.auth.kind === "unavailable"
+  const status: EndpointHealth["status"] = h.unavailableReason !== undefined
     ? "unavailable"
     : h.coolingDown
     ? "cooling_down"
@@ -114,7 +119,9 @@ function describe(h: DeploymentHealth, router: Router): EndpointHealth {
     last_error: s.lastError
       ? { type: s.lastError.type, status: s.lastError.status, at: new Date(s.lastError.at).toISOString() }
       : null,
-    ...(d.auth.kind === "unavailable" ? { unavailable_reason: d.auth.reason } : {}),
+    ...(h.unavailableReason !== undefined ? { unavailable_reason: h.unavailableReason } : {}),
+    credential_source: credentials?.kind ?? null,
+    ...(credentials?.state === "ready" && credentials.error ? { credential_error: credentials.error } : {}),
   };
 }
 
@@ -185,7 +192,7 @@ export function createHealth(deps: HealthDeps) {
     const endpoints = router.health().map((h) => describe(h, router));
     if (opts.probe) {
       await Promise.all(config.deployments.map(async (d, i) => {
-        if (d.auth.kind === "unavailable") return;
+        if (endpoints[i].status === "unavailable") return;
         const result = await probe(d, opts.caller);
         endpoints[i].probe = result;
         if (!result.ok) endpoints[i].status = "probe_failed";

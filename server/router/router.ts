@@ -17,6 +17,7 @@
  * Streams are retried only until their response head arrives: `run` returns before any byte reaches the client,
  * and nothing is retried after it returns.
  */
+import type { CredentialStatus } from "../aws/mod.ts";
 import type { Deployment, GatewayConfig } from "../config/types.ts";
 import { GatewayError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -43,6 +44,13 @@ export interface RouterDeps {
   instanceId?: string;
   usageSyncIntervalMs?: number;
   log?: Logger;
+  /**
+   * Why a deployment cannot be called now although its config is fine (its AWS credentials are unavailable or
+   * expired), else undefined. Such deployments are skipped like config-unavailable ones.
+   */
+  unavailable?: (d: Deployment) => string | undefined;
+  /** A SigV4 deployment's credential source as `/health` and `/model/info` may show it (kind and state only). */
+  credentialStatus?: (d: Deployment) => CredentialStatus | undefined;
 }
 
 export interface RouteResult {
@@ -107,6 +115,10 @@ type Outcome =
 /** A deployment's state for `/health`. */
 export interface DeploymentHealth {
   deployment: Deployment;
+  /** Why it cannot be called (its config, or its credentials now); undefined when it can. */
+  unavailableReason?: string;
+  /** Its AWS credential source (SigV4 deployments): kind and state, never a value. */
+  credentials?: CredentialStatus;
   coolingDown: boolean;
   overCap: boolean;
   failuresLastMinute: number;
@@ -146,9 +158,12 @@ export function createRouter(deps: RouterDeps) {
     : undefined;
   usageSync?.start();
 
+  /** Why a deployment cannot be called: its config, else (checked per call) its credentials; undefined if it can. */
+  const unavailableReason = (d: Deployment) => d.auth.kind === "unavailable" ? d.auth.reason : deps.unavailable?.(d);
+
   /** The deployments that can be called for a model group (unavailable ones are never picked). */
   function callable(modelName: string): Deployment[] {
-    return (config.byModelName.get(modelName) ?? []).filter((d) => d.auth.kind !== "unavailable");
+    return (config.byModelName.get(modelName) ?? []).filter((d) => unavailableReason(d) === undefined);
   }
 
   /**
@@ -159,7 +174,7 @@ export function createRouter(deps: RouterDeps) {
     const all = config.byModelName.get(modelName) ?? [];
     const ok = callable(modelName);
     if (ok.length === 0) {
-      const reasons = all.map((d) => d.auth.kind === "unavailable" ? d.auth.reason : "").filter(Boolean);
+      const reasons = all.map((d) => unavailableReason(d) ?? "").filter(Boolean);
       throw new GatewayError(
         503,
         "ServiceUnavailableException",
@@ -297,6 +312,8 @@ export function createRouter(deps: RouterDeps) {
   function health(): DeploymentHealth[] {
     return config.deployments.map((d) => ({
       deployment: d,
+      unavailableReason: unavailableReason(d),
+      credentials: deps.credentialStatus?.(d),
       coolingDown: state.isCoolingDown(d),
       overCap: state.overCap(d),
       failuresLastMinute: state.failuresLastMinute(d),

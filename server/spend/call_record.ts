@@ -66,6 +66,13 @@ export interface CallRecord {
   requestTags?: string[];
   /** The Converse request's `requestMetadata` (string pairs the caller tags the call with). */
   requestMetadata?: Record<string, string>;
+  /**
+   * Bedrock's service tier for the call (`default`, `priority`, `flex`, `reserved`): what the answer says served it,
+   * else what the request asked for; absent when neither says. Priced per tier.
+   */
+  serviceTier?: string;
+  /** `performanceConfig.latency` likewise (`standard`, `optimized`); latency-optimized calls are priced apart. */
+  performanceLatency?: string;
   /** Bedrock's own processing time (`metrics.latencyMs` of a Converse response), for detailed debug logs. */
   bedrockLatencyMs?: number;
   /** Only filled when `store_prompts_in_spend_logs` is on. */

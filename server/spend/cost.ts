@@ -1,23 +1,25 @@
 /**
  * @module
- * The cost of a call in integer nano-USD (1 USD = 1e9): usage × per-token prices.
+ * The cost of a call in integer nano-USD (1 USD = 1e9): usage × per-token prices of the tier that served it.
  *
  * Money is counted in integers so that `Deno.KvU64` sums are exact and the same no matter how calls are batched.
  * Per-token prices are turned into integer pico-USD (1e-12) once, token counts multiply them exactly as bigints,
  * and the call's total is rounded to whole nanos once (half up). USD floats appear only at the API edge
  * (`nanosToUsd`, `formatUsd`).
  *
- * Which prices apply to a deployment is decided once, at start-up: its own `input_cost_per_token`, … (from
- * `litellm_params` or `model_info`) win field by field over the price tables (`price_table.ts`: the user's
- * `model_prices_file`, then the built-in table). Tokens of a kind with no known price cost 0 and the call is
- * flagged (`unpriced`); each deployment's missing prices are warned about once.
+ * Which prices apply to a deployment is decided once, at start-up (`deployment_prices.ts`). Per call, the tier
+ * (`serviceTier`, `performanceConfig.latency`) picks that tier's prices; a tier without prices, and tokens of a kind
+ * with no known price, cost 0 and flag the call (`unpriced`); each deployment's missing prices are warned about once.
  */
 import { promptTokens, type Usage } from "../bedrock/usage.ts";
-import type { GatewayConfig, TokenPrices } from "../config/types.ts";
+import { PRICE_TIERS, type PriceTier, pricingTier, type TierPrices, type TokenPrices } from "../config/price_fields.ts";
+import type { GatewayConfig } from "../config/types.ts";
+import type { GatewayError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { CallRecord } from "./call_record.ts";
+import { type DeploymentPrices, resolveDeploymentPrices, unpricedRefusal } from "./deployment_prices.ts";
 import { guardrailCostNanos, guardrailPrices } from "./guardrail_prices.ts";
-import { builtInPrices, lookupPrices, type ModelPrices, type PriceTable } from "./price_table.ts";
+import { builtInPrices, type ModelPrices, type PriceTable } from "./price_table.ts";
 
 export const NANOS_PER_USD = 1_000_000_000;
 const PICOS_PER_NANO = 1000n;
@@ -25,7 +27,7 @@ const PICOS_PER_NANO = 1000n;
 export const LONG_CONTEXT_TOKENS = 200_000;
 
 /** The token kinds a call is billed for, as named on spend-log rows and in warnings. */
-export type TokenKind = "input" | "output" | "cache_read" | "cache_write";
+export type TokenKind = "input" | "output" | "cache_read" | "cache_write" | "cache_write_1h";
 
 /** USD per token → integer pico-USD per token; unknown, negative or non-finite prices count as zero. */
 function picos(usdPerToken: number | undefined): bigint {
@@ -33,31 +35,44 @@ function picos(usdPerToken: number | undefined): bigint {
   return BigInt(Math.round(usdPerToken * 1e12));
 }
 
-/** The prices that apply to this usage: the long-context tier (over the base prices) when the prompt is long. */
-export function effectivePrices(prices: ModelPrices, usage: Usage): TokenPrices {
+/** The prices that apply to this usage: the long-context rates (over the base rates) when the prompt is long. */
+export function effectivePrices(prices: TierPrices, usage: Usage): TokenPrices {
   const prompt = promptTokens(usage);
   return prices.above200k && prompt > LONG_CONTEXT_TOKENS ? { ...prices, ...prices.above200k } : prices;
 }
 
-/** Usage × prices in nano-USD, rounded once to a whole number. Unknown prices count as zero. */
-export function costNanos(prices: ModelPrices, usage: Usage): bigint {
+/** Cache writes with the 5-minute TTL: all writes but the 1-hour ones. */
+const fiveMinuteWrites = (u: Usage) => u.cacheWriteInputTokens - (u.cacheWrite1hInputTokens ?? 0);
+
+/** Usage × one tier's prices in nano-USD, rounded once to a whole number. Unknown prices count as zero. */
+export function costNanos(prices: TierPrices, usage: Usage): bigint {
   const p = effectivePrices(prices, usage);
   const total = BigInt(usage.inputTokens) * picos(p.input) +
     BigInt(usage.outputTokens) * picos(p.output) +
     BigInt(usage.cacheReadInputTokens) * picos(p.cacheRead) +
-    BigInt(usage.cacheWriteInputTokens) * picos(p.cacheWrite);
+    BigInt(fiveMinuteWrites(usage)) * picos(p.cacheWrite) +
+    BigInt(usage.cacheWrite1hInputTokens ?? 0) * picos(p.cacheWrite1h);
   return (total + PICOS_PER_NANO / 2n) / PICOS_PER_NANO;
 }
 
-/** The token kinds this usage has tokens of but no price for. */
-export function unpricedKinds(prices: ModelPrices, usage: Usage): TokenKind[] {
-  const p = effectivePrices(prices, usage);
+/** The token kinds this usage has tokens of but no price for (every kind with tokens when the tier is unpriced). */
+export function unpricedKinds(prices: TierPrices | undefined, usage: Usage): TokenKind[] {
+  const p: TokenPrices = prices ? effectivePrices(prices, usage) : {};
   const out: TokenKind[] = [];
   if (usage.inputTokens > 0 && p.input === undefined) out.push("input");
   if (usage.outputTokens > 0 && p.output === undefined) out.push("output");
   if (usage.cacheReadInputTokens > 0 && p.cacheRead === undefined) out.push("cache_read");
-  if (usage.cacheWriteInputTokens > 0 && p.cacheWrite === undefined) out.push("cache_write");
+  if (fiveMinuteWrites(usage) > 0 && p.cacheWrite === undefined) out.push("cache_write");
+  if ((usage.cacheWrite1hInputTokens ?? 0) > 0 && p.cacheWrite1h === undefined) out.push("cache_write_1h");
   return out;
+}
+
+/** A model's prices for one tier (`pricingTier`'s names); undefined when that tier has none. */
+export function tierPrices(prices: ModelPrices, tier: string): TierPrices | undefined {
+  if (tier === "standard") return prices;
+  return (PRICE_TIERS as readonly string[]).includes(tier)
+    ? prices.tiers?.[tier as Exclude<PriceTier, "standard">]
+    : undefined;
 }
 
 /** USD → nano-USD, for budgets typed by admins (`max_budget: 0.5`). */
@@ -89,6 +104,14 @@ export interface Quote {
 export interface Pricing {
   /** The prices that apply to a deployment (empty when the deployment is unknown). */
   pricesFor(deploymentId: string | undefined): ModelPrices;
+  /** Every deployment's prices and where each came from, in config order (for `/model/info` and the UI). */
+  describe(): DeploymentPrices[];
+  /**
+   * A call by a caller with budget scopes (`budgetScopes` of its principal: budgets, or limits in USD) would go to a
+   * deployment without a price for its tier: the 400 to answer instead, or undefined when the call may go ahead
+   * (priced, `allow_unpriced_models`, a `mock_response` deployment, or no budget scope).
+   */
+  refuseUnpriced(deploymentId: string, tier: string, budgetScopes: readonly string[]): GatewayError | undefined;
   /**
    * What a finished call costs: zero unless it succeeded and reported usage. Failed, refused and disconnected
    * calls bill nothing.
@@ -103,41 +126,31 @@ export interface PricingOptions {
   log?: Logger;
 }
 
-const FIELDS = ["input", "output", "cacheRead", "cacheWrite"] as const;
-
-/** A deployment's prices: its own fields win over the table's; the table's long-context tier only without them. */
-function resolve(own: TokenPrices, fromTable: ModelPrices | undefined): ModelPrices {
-  const out: ModelPrices = {};
-  const hasOwn = FIELDS.some((f) => own[f] !== undefined);
-  for (const f of FIELDS) {
-    const v = own[f] ?? fromTable?.[f];
-    if (v !== undefined) out[f] = v;
-  }
-  if (!hasOwn && fromTable?.above200k) out.above200k = fromTable.above200k;
-  return out;
-}
-
 /** Resolves every deployment's prices once, at start-up; per call it is a map lookup and a few multiplications. */
 export function createPricing(config: GatewayConfig, opts: PricingOptions = {}): Pricing {
   const tables = opts.tables ?? [builtInPrices()];
   const log = opts.log;
-  const byId = new Map<string, ModelPrices>();
-  /** `deploymentId|kind` already warned about. */
+  const described = config.deployments.map((d) => resolveDeploymentPrices(d, tables));
+  const byId = new Map(described.map((p) => [p.deploymentId, p]));
+  const deployments = new Map(config.deployments.map((d) => [d.id, d]));
+  /** `deploymentId|tier|kind` already warned about. */
   const warned = new Set<string>();
-  for (const d of config.deployments) {
-    const prices = resolve(d.prices, lookupPrices(d.bedrockModelId, tables));
-    byId.set(d.id, prices);
-    if (prices.input === undefined && prices.output === undefined) {
-      warned.add(`${d.id}|input`).add(`${d.id}|output`);
-      log?.warn(
-        `no price known for deployment ${d.id} (model_name ${d.modelName}, model ${d.bedrockModelId}): its calls ` +
-          "cost 0 and their spend logs are flagged price_unknown; set input_cost_per_token/output_cost_per_token " +
-          "on the deployment or add the model to general_settings.model_prices_file",
-        { deployment: d.id, model: d.bedrockModelId },
-      );
-    }
+
+  const unpriced = described.filter((p) => !p.priced);
+  if (unpriced.length) {
+    for (const p of unpriced) warned.add(`${p.deploymentId}|standard|input`).add(`${p.deploymentId}|standard|output`);
+    log?.warn(
+      `no price known for ${unpriced.length} deployment(s): their calls cost 0 and are flagged price_unknown` +
+        (config.allowUnpricedModels ? "" : "; calls by keys with a budget are refused") +
+        ". Set input_cost_per_token/output_cost_per_token on the deployment, model_info.base_model to a priced " +
+        "model id, or add the model to general_settings.model_prices_file",
+      {
+        deployments: unpriced.map((p) => ({ id: p.deploymentId, model_name: p.modelName, model: p.bedrockModelId })),
+      },
+    );
   }
-  const pricesFor = (id: string | undefined): ModelPrices => (id && byId.get(id)) || {};
+
+  const pricesFor = (id: string | undefined): ModelPrices => (id && byId.get(id)?.prices) || {};
   const perGuardrailUnit = guardrailPrices(config.guardrailPrices);
 
   function quote(record: CallRecord): Quote {
@@ -147,19 +160,30 @@ export function createPricing(config: GatewayConfig, opts: PricingOptions = {}):
     // Guardrail policy units Bedrock reported are billed on top of the tokens (ApplyGuardrail has only those).
     const guardrail = guardrailCostNanos(record.guardrailUnits, perGuardrailUnit);
     if (!record.usage) return { nanos: guardrail, unpriced: [] };
-    const prices = pricesFor(record.deploymentId);
-    const unpriced = unpricedKinds(prices, record.usage);
-    const fresh = unpriced.filter((k) => !warned.has(`${record.deploymentId}|${k}`));
+    const tier = pricingTier(record.serviceTier, record.performanceLatency);
+    const prices = tierPrices(pricesFor(record.deploymentId), tier);
+    const unpricedTokens = unpricedKinds(prices, record.usage);
+    const fresh = unpricedTokens.filter((k) => !warned.has(`${record.deploymentId}|${tier}|${k}`));
     if (fresh.length && record.deploymentId) {
-      for (const k of fresh) warned.add(`${record.deploymentId}|${k}`);
-      log?.warn(`no price known for ${fresh.join(", ")} tokens of deployment ${record.deploymentId}: counted at 0`, {
-        deployment: record.deploymentId,
-        model: record.bedrockModelId,
-        unpriced: fresh,
-      });
+      for (const k of fresh) warned.add(`${record.deploymentId}|${tier}|${k}`);
+      log?.warn(
+        `no price known for ${fresh.join(", ")} tokens of deployment ${record.deploymentId}` +
+          (tier === "standard" ? "" : ` at the ${tier} tier`) + ": counted at 0",
+        { deployment: record.deploymentId, model: record.bedrockModelId, tier, unpriced: fresh },
+      );
     }
-    return { nanos: costNanos(prices, record.usage) + guardrail, unpriced };
+    return { nanos: (prices ? costNanos(prices, record.usage) : 0n) + guardrail, unpriced: unpricedTokens };
   }
 
-  return { pricesFor, quote };
+  function refuseUnpriced(deploymentId: string, tier: string, scopes: readonly string[]): GatewayError | undefined {
+    if (!scopes.length || config.allowUnpricedModels) return undefined;
+    const d = deployments.get(deploymentId);
+    // A mock deployment never calls AWS: it costs nothing, so a missing price hides no spend.
+    if (!d || d.auth.kind === "mock") return undefined;
+    const prices = tierPrices(pricesFor(deploymentId), tier);
+    if (prices?.input !== undefined && prices.output !== undefined) return undefined;
+    return unpricedRefusal(d, tier, scopes);
+  }
+
+  return { pricesFor, describe: () => described, refuseUnpriced, quote };
 }

@@ -223,7 +223,7 @@ export async function querySpendLogs(kv: Deno.Kv, q: SpendLogsQuery): Promise<Sp
     fromMs,
     toMs,
   };
-  const summarize = q.start_date !== undefined && q.end_date !== undefined && q.summarize === "true";
+  const summarize = q.start_date !== undefined && q.end_date !== undefined && q.summarize;
   return await retryBusy(async () => {
     if (summarize) {
       checkRange(fromMs, toMs);

@@ -101,9 +101,12 @@ export interface Metrics {
   render(): Promise<{ body: string; contentType: string }>;
 }
 
-/** litellm_deployment_state: 0 healthy, 1 partial outage (recent failures), 2 complete outage (cooling down). */
+/**
+ * litellm_deployment_state: 0 healthy, 1 partial outage (recent failures), 2 complete outage (cooling down, or
+ * unavailable: its config, or its AWS credentials now).
+ */
 function deploymentState(h: DeploymentHealth): number {
-  if (h.coolingDown || h.deployment.auth.kind === "unavailable") return 2;
+  if (h.coolingDown || h.unavailableReason !== undefined) return 2;
   return h.failuresLastMinute > 0 ? 1 : 0;
 }
 

@@ -1,119 +1,106 @@
 /**
  * @module
- * Per-token prices by Bedrock model id: the built-in table (`prices.json`), an optional user file
- * (`general_settings.model_prices_file`), both in LiteLLM's `model_prices_and_context_window.json` format, and the
- * lookup that maps what a deployment calls (a model id, a cross-region inference profile, an ARN) to an entry.
+ * Per-token prices by Bedrock model id: the built-in table (`prices/bedrock_prices.gen.json`, generated from LiteLLM's
+ * `model_prices_and_context_window.json` by `deno task prices`), an optional user file
+ * (`general_settings.model_prices_file`, LiteLLM's format), and the lookup that maps what a deployment calls to an
+ * entry.
  *
- * The built-in numbers are LiteLLM's on-demand prices as collected in the project's wire reference (§8, USD per
- * 1M tokens ÷ 10^6). A price the source does not give is absent, never guessed: such tokens are flagged unpriced.
+ * A price the source does not give is absent, never guessed: such tokens are flagged unpriced.
  *
- * Lookup order for a model id, most specific first: the id itself; for an ARN of a foundation model or an inference
- * profile, the id inside it; for a geographic/global profile (`us.`, `eu.`, `apac.`, `global.`, `jp.`), the base
- * model id. The user file is searched before the built-in table, so its entries win; per-deployment prices in the
- * config win over both (applied in `cost.ts`).
+ * Lookup, most specific first, each id also tried under the deployment's region (`us-gov-west-1/<id>`, LiteLLM's
+ * regional keys `bedrock/<region>/<id>`): the deployment's `model_info.base_model` when set (what an application
+ * inference profile or a custom model is billed as); the id itself (a cross-region profile's own entry, e.g. LiteLLM's
+ * `us.` prices of newer Claude models, 10 % above the base model's); the model or profile inside a foundation-model or
+ * inference-profile ARN; and the base model of a geographic or global profile (`us.`, `eu.`, `apac.`, `jp.`, `au.`,
+ * `ca.`, `us-gov.`, `global.`). The user file is searched before the built-in table, so its entries win;
+ * per-deployment prices win over both (applied in `cost.ts`).
  */
-import { z } from "zod";
 import { ConfigError } from "../config/load.ts";
-import type { GatewayConfig, TokenPrices } from "../config/types.ts";
-import builtIn from "./prices.json" with { type: "json" };
+import { type ModelPrices, PRICE_FIELD_NAMES, pricesFromFields } from "../config/price_fields.ts";
+import type { GatewayConfig } from "../config/types.ts";
+import builtIn from "./prices/bedrock_prices.gen.json" with { type: "json" };
 
-/** Prices of one model: the base per-token prices, and optional prices for prompts above 200k tokens. */
-export interface ModelPrices extends TokenPrices {
-  /** Anthropic's long-context tier: every token of a call whose prompt exceeds 200k tokens is billed at these. */
-  above200k?: TokenPrices;
+export type { ModelPrices } from "../config/price_fields.ts";
+
+/** Where a table came from, as `/model/info` reports it. */
+export type PriceTableKind = "model_prices_file" | "built_in";
+
+export interface PriceTable {
+  kind: PriceTableKind;
+  /** The file, relative to the working directory (user file) or the repository (built-in table). */
+  path: string;
+  /** Prices by normalized key (`normalizePriceKey`). */
+  entries: ReadonlyMap<string, ModelPrices>;
 }
 
-export type PriceTable = ReadonlyMap<string, ModelPrices>;
+/** The built-in table's path in the repository. */
+export const BUILT_IN_PRICES_PATH = "server/spend/prices/bedrock_prices.gen.json";
 
-const price = z.number().nonnegative().finite().optional();
-
-/** One entry as LiteLLM writes it; any other field (context window, provider, modes) is ignored. */
-const PriceEntry = z.looseObject({
-  input_cost_per_token: price,
-  output_cost_per_token: price,
-  cache_read_input_token_cost: price,
-  cache_creation_input_token_cost: price,
-  input_cost_per_token_above_200k_tokens: price,
-  output_cost_per_token_above_200k_tokens: price,
-  cache_read_input_token_cost_above_200k_tokens: price,
-  cache_creation_input_token_cost_above_200k_tokens: price,
-});
-
-const PRICE_FIELDS = [
-  "input_cost_per_token",
-  "output_cost_per_token",
-  "cache_read_input_token_cost",
-  "cache_creation_input_token_cost",
-] as const;
-
-/** Geographic and global cross-region inference profile prefixes. */
-const PROFILE_PREFIX = /^(?:us|eu|apac|global|jp)\.(.+)$/;
+/** Geographic and global cross-region inference profile prefixes (system-defined profiles). */
+const PROFILE_PREFIX = /^(?:us|us-gov|eu|apac|jp|au|ca|global)\.(.+)$/;
 /** `arn:<partition>:bedrock:<region>:<account>:<type>/<id>` for resources that name a model. */
 const MODEL_ARN = /^arn:aws[a-z-]*:bedrock:[^:]*:[^:]*:(?:foundation-model|inference-profile)\/(.+)$/;
+/** LiteLLM's provider prefixes on price keys, then its route prefixes. */
+const PROVIDER_PREFIXES = ["bedrock/", "bedrock_converse/", "bedrock_mantle/"];
+const ROUTE_PREFIXES = ["converse/", "invoke/"];
 
-/** LiteLLM prefixes a user file's keys may carry: `bedrock/`, `bedrock/converse/`, `bedrock/invoke/`. */
-function stripProviderPrefix(key: string): string {
+/**
+ * A LiteLLM price key (or a `model` / `base_model` as written in config) as this gateway looks it up: without
+ * LiteLLM's provider and route prefixes. `bedrock/converse/<id>` → `<id>`; `bedrock/us-gov-west-1/<id>` →
+ * `us-gov-west-1/<id>` (a regional price).
+ */
+export function normalizePriceKey(key: string): string {
   let id = key;
-  if (id.startsWith("bedrock/")) id = id.slice("bedrock/".length);
-  for (const route of ["converse/", "invoke/"]) if (id.startsWith(route)) id = id.slice(route.length);
+  const provider = PROVIDER_PREFIXES.find((p) => id.startsWith(p));
+  if (provider) id = id.slice(provider.length);
+  const route = ROUTE_PREFIXES.find((p) => id.startsWith(p));
+  if (route) id = id.slice(route.length);
   return id;
 }
 
-function pricesOf(e: z.infer<typeof PriceEntry>): ModelPrices | undefined {
-  const p: ModelPrices = {};
-  if (e.input_cost_per_token !== undefined) p.input = e.input_cost_per_token;
-  if (e.output_cost_per_token !== undefined) p.output = e.output_cost_per_token;
-  if (e.cache_read_input_token_cost !== undefined) p.cacheRead = e.cache_read_input_token_cost;
-  if (e.cache_creation_input_token_cost !== undefined) p.cacheWrite = e.cache_creation_input_token_cost;
-  const tier: TokenPrices = {};
-  if (e.input_cost_per_token_above_200k_tokens !== undefined) tier.input = e.input_cost_per_token_above_200k_tokens;
-  if (e.output_cost_per_token_above_200k_tokens !== undefined) tier.output = e.output_cost_per_token_above_200k_tokens;
-  if (e.cache_read_input_token_cost_above_200k_tokens !== undefined) {
-    tier.cacheRead = e.cache_read_input_token_cost_above_200k_tokens;
-  }
-  if (e.cache_creation_input_token_cost_above_200k_tokens !== undefined) {
-    tier.cacheWrite = e.cache_creation_input_token_cost_above_200k_tokens;
-  }
-  if (Object.keys(tier).length) p.above200k = tier;
-  return Object.keys(p).length ? p : undefined;
-}
+const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
+
+/** A price-bearing entry: one that sets any field this gateway prices with. */
+const hasPriceField = (entry: Record<string, unknown>) => PRICE_FIELD_NAMES.some((f) => f in entry);
 
 /**
- * Parses a price file's JSON value. Entries without any price field (LiteLLM's `sample_spec`, image models…) are
- * skipped; an entry with a malformed price is an error naming it, so a typo never silently bills at zero.
+ * Parses a price file's JSON value (LiteLLM's format: model key → fields). Entries without any price field
+ * (LiteLLM's `sample_spec`, image models, metadata strings…) are skipped; a price field that is not a finite number ≥ 0
+ * is an error naming it, so a typo never silently bills at zero. Keys are normalized; when two keys normalize alike,
+ * the first one wins.
  */
-export function parsePriceTable(json: unknown, source: string): Map<string, ModelPrices> {
-  if (!json || typeof json !== "object" || Array.isArray(json)) {
-    throw new Error(`${source}: expected a JSON object of model id → prices`);
-  }
+export function parsePriceEntries(json: unknown, source: string): Map<string, ModelPrices> {
+  if (!isObject(json)) throw new Error(`${source}: expected a JSON object of model id → prices`);
   const table = new Map<string, ModelPrices>();
   const problems: string[] = [];
   for (const [key, value] of Object.entries(json)) {
-    if (!value || typeof value !== "object" || Array.isArray(value)) continue;
-    if (!PRICE_FIELDS.some((f) => f in value) && !Object.keys(value).some((k) => k.includes("above_200k"))) continue;
-    const parsed = PriceEntry.safeParse(value);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      problems.push(`${key}.${issue.path.join(".")}: ${issue.message.replace(/^Invalid input: /, "")}`);
+    if (!isObject(value) || !hasPriceField(value)) continue;
+    const bad = PRICE_FIELD_NAMES.filter((f) => {
+      const v = value[f];
+      return v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v >= 0);
+    });
+    if (bad.length) {
+      problems.push(...bad.map((f) => `${key}.${f}: expected a number ≥ 0, got ${JSON.stringify(value[f])}`));
       continue;
     }
-    const prices = pricesOf(parsed.data);
-    if (prices) table.set(stripProviderPrefix(key), prices);
+    const prices = pricesFromFields(value);
+    const id = normalizePriceKey(key);
+    if (prices && !table.has(id)) table.set(id, prices);
   }
   if (problems.length) throw new Error(`${source}: invalid prices:\n  - ${problems.join("\n  - ")}`);
   return table;
 }
 
-/** The table shipped with the gateway (`server/spend/prices.json`). */
-export function builtInPrices(): Map<string, ModelPrices> {
-  return parsePriceTable(builtIn, "server/spend/prices.json");
+/** The table shipped with the gateway, generated from LiteLLM's price map. */
+export function builtInPrices(): PriceTable {
+  return { kind: "built_in", path: BUILT_IN_PRICES_PATH, entries: parsePriceEntries(builtIn, BUILT_IN_PRICES_PATH) };
 }
 
 /**
  * Reads a user price file (`general_settings.model_prices_file`, a path relative to the working directory).
  * Throws a `ConfigError` naming the path and the problem: start-up stops rather than bill at wrong prices.
  */
-export function readPriceFile(path: string): Map<string, ModelPrices> {
+export function readPriceFile(path: string): PriceTable {
   const fail = (why: string) => new ConfigError([`general_settings.model_prices_file: ${why}`]);
   let text: string;
   try {
@@ -128,7 +115,7 @@ export function readPriceFile(path: string): Map<string, ModelPrices> {
     throw fail(`${path} is not valid JSON (${(e as Error).message})`);
   }
   try {
-    return parsePriceTable(json, path);
+    return { kind: "model_prices_file", path, entries: parsePriceEntries(json, path) };
   } catch (e) {
     throw fail((e as Error).message);
   }
@@ -141,29 +128,51 @@ export function priceTablesFor(config: GatewayConfig): PriceTable[] {
 }
 
 /**
- * The ids to look a deployment's model up under, most specific first: the id, the model or profile inside an ARN,
- * and the base model of a cross-region profile. Application inference profiles and provisioned models are opaque
- * ids: only an exact entry (or a deployment price) can price them.
+ * The ids to look a model up under, most specific first: the id, the model or profile inside an ARN, and the base
+ * model of a cross-region profile; each first under `region` (LiteLLM's regional prices). Application inference
+ * profiles and provisioned models are opaque ids: only an exact entry, a `base_model` or a deployment price can
+ * price them.
  */
-export function priceLookupIds(modelId: string): string[] {
-  const ids = [modelId];
-  let id = modelId;
-  const arn = MODEL_ARN.exec(id);
-  if (arn) {
-    id = arn[1];
+export function priceLookupIds(modelId: string, region?: string): string[] {
+  const ids: string[] = [];
+  const add = (id: string) => {
+    if (region) ids.push(`${region}/${id}`);
     ids.push(id);
-  }
+  };
+  let id = normalizePriceKey(modelId);
+  add(id);
+  const arn = MODEL_ARN.exec(id);
+  if (arn) add(id = arn[1]);
   const profile = PROFILE_PREFIX.exec(id);
-  if (profile) ids.push(profile[1]);
-  return ids;
+  if (profile) add(profile[1]);
+  return [...new Set(ids)];
 }
 
-/** The first entry found for a model id, searching each table in turn (user file first). */
-export function lookupPrices(modelId: string, tables: readonly PriceTable[]): ModelPrices | undefined {
+/** A table entry found for a model. */
+export interface PriceMatch {
+  table: PriceTable;
+  /** The entry's (normalized) key. */
+  key: string;
+  prices: ModelPrices;
+}
+
+/** What a deployment is priced as: its model id, its region, and an optional `model_info.base_model`. */
+export interface PricedModel {
+  modelId: string;
+  region?: string;
+  baseModel?: string;
+}
+
+/** The first entry found for a model, searching each table in turn (user file first); `base_model` before the id. */
+export function lookupPrices(model: PricedModel, tables: readonly PriceTable[]): PriceMatch | undefined {
+  const ids = [
+    ...(model.baseModel ? priceLookupIds(model.baseModel, model.region) : []),
+    ...priceLookupIds(model.modelId, model.region),
+  ];
   for (const table of tables) {
-    for (const id of priceLookupIds(modelId)) {
-      const found = table.get(id);
-      if (found) return found;
+    for (const key of ids) {
+      const prices = table.entries.get(key);
+      if (prices) return { table, key, prices };
     }
   }
   return undefined;

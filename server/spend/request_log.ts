@@ -36,6 +36,8 @@ export function logCall(log: Logger, record: CallRecord, quote: Quote): void {
     total_tokens: u?.totalTokens ?? 0,
     cost: nanosToUsd(quote.nanos),
     price_unknown: quote.unpriced.length ? true : undefined,
+    service_tier: record.serviceTier,
+    performance_latency: record.performanceLatency,
     retries: record.retries,
     key_alias: record.caller.keyAlias,
     key_hash: hashPrefix(record.caller.keyHash),

@@ -43,7 +43,7 @@ export const SPEND_ROUTES: readonly RouteDoc[] = [
         schema: z.union([SpendLogsResponse, SpendLogsSummary]),
       },
     },
-    sdk: { group: "spend", method: "logs" },
+    sdk: { group: "spend", method: "logs", overloads: [{ when: { summarize: false }, output: SpendLogsResponse }] },
   },
   {
     ...spend,

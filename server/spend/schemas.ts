@@ -6,6 +6,7 @@
  * `Math.round(spend * 1e9)` recovers the exact integer).
  */
 import { z } from "zod";
+import { queryBoolean } from "../http/query_boolean.ts";
 import { CALL_TYPES } from "./call_record.ts";
 
 const Timestamp = z.string().meta({ description: "ISO 8601, UTC." });
@@ -46,7 +47,17 @@ export const SpendLogRow = z.object({
   price_unknown: z.boolean().meta({
     description: "Some tokens of this call had no known price and were counted at 0 (see `unpriced_tokens`).",
   }),
-  unpriced_tokens: z.array(z.enum(["input", "output", "cache_read", "cache_write"])),
+  unpriced_tokens: z.array(z.enum(["input", "output", "cache_read", "cache_write", "cache_write_1h"])).meta({
+    description: "Token kinds of this call without a known price at its tier (`cache_write_1h`: 1-hour cache writes).",
+  }),
+  service_tier: z.string().nullable().meta({
+    description: "Bedrock's service tier (`default`, `priority`, `flex`, `reserved`): the one the answer reports, " +
+      "else the one requested; null when neither says. Calls are priced at their tier's prices.",
+  }),
+  performance_latency: z.string().nullable().meta({
+    description: "`performanceConfig.latency` likewise (`standard`, `optimized`); latency-optimized calls are " +
+      "priced at the `latency_optimized` prices.",
+  }),
   status: z.enum(["success", "failure", "client_disconnected"]),
   http_status: z.number().int(),
   error_type: z.string().nullable().meta({ description: "Bedrock exception name when the call failed." }),
@@ -76,7 +87,7 @@ export const SpendLogsQuery = z.strictObject({
   request_id: z.string().min(1).max(256).optional(),
   start_date: DateParam.optional(),
   end_date: DateParam.optional(),
-  summarize: z.enum(["true", "false"]).default("true").meta({
+  summarize: queryBoolean(true).meta({
     description: "With both dates: `true` answers spend per day (LiteLLM's summary), `false` the rows.",
   }),
   page: z.coerce.number().int().min(1).max(1_000_000).default(1),

@@ -27,8 +27,8 @@ const MAX_TAGS = 32;
 const MAX_TAG_CHARS = 128;
 const MAX_METADATA_CHARS = 2048;
 /**
- * V8's serialization (what Deno KV stores) of a row apart from its string values: the object, 35 property names
- * (~430 characters, one byte each), numbers (at most 9 bytes each), booleans, nulls, and the arrays' and objects'
+ * V8's serialization (what Deno KV stores) of a row apart from its string values: the object, 37 property names
+ * (~460 characters, one byte each), numbers (at most 9 bytes each), booleans, nulls, and the arrays' and objects'
  * tags. String values are counted separately at two bytes per character plus `STRING_BYTES` each.
  */
 const ROW_BYTES = 1024;
@@ -143,6 +143,8 @@ export function spendLogRow(record: CallRecord, quote: Quote): StoredRow {
     spend: nanosToUsd(quote.nanos),
     price_unknown: quote.unpriced.length > 0,
     unpriced_tokens: quote.unpriced,
+    service_tier: record.serviceTier ?? null,
+    performance_latency: record.performanceLatency ?? null,
     status: record.status,
     http_status: record.httpStatus,
     error_type: record.status === "success" ? null : record.errorType ?? null,
@@ -179,6 +181,8 @@ export function spendLogRow(record: CallRecord, quote: Quote): StoredRow {
       row.status,
       row.error_type,
       row.error_message,
+      row.service_tier,
+      row.performance_latency,
       ...row.unpriced_tokens,
       ...tags,
     );
