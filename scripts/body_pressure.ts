@@ -3,18 +3,21 @@
  * Measures what large and hostile request bodies cost the gateway: peak memory, how long a health check waits
  * meanwhile, and whether the process survives.
  *
- * `deno run -A scripts/body_pressure.ts [concurrency=10] [mib=19.9]`
+ * `deno run -A scripts/body_pressure.ts [concurrency=10] [mib=19.9] [upstream_client=fetch]`
  *
  * Starts the real CLI (`server/main.ts`) as a child process in front of a minimal Bedrock sink, then sends, in
  * three rounds, `concurrency` bodies of `mib` MiB at once with the master key to `/converse`: arrays nested as deep
  * as the size allows (`[[[[…]]]]`), one long text, and a flat array of a million-odd numbers (a body that is valid
  * JSON, shallow, and wrong for the schema). Meanwhile a prober asks `/health/liveliness` every 20 ms. Reported per
  * round: the answers' statuses, the child's peak RSS (`VmHWM`) and its RSS after the round, and the longest
- * liveliness wait. Limits in force are the defaults (`max_body_bytes_in_flight` 256 MiB, `max_json_depth` 128).
+ * liveliness wait. Limits in force are the defaults (`max_body_bytes_in_flight` 128 MiB: six of ten
+ * 19.9 MiB bodies at once, the others get a 503; `max_json_depth` 128; `max_json_values` 250,000).
  */
 
 const concurrency = Number(Deno.args[0] ?? 10);
 const mib = Number(Deno.args[1] ?? 19.9);
+/** `fetch` (the default) or `native`: general_settings.upstream_client. */
+const client = Deno.args[2] ?? "fetch";
 const size = Math.floor(mib * 1024 * 1024);
 const MASTER = "sk-body-pressure-master";
 
@@ -45,6 +48,7 @@ await Deno.writeTextFile(
       aws_bedrock_runtime_endpoint: ${sinkUrl}
 general_settings:
   master_key: ${MASTER}
+  upstream_client: ${client}
 `,
 );
 const child = new Deno.Command(Deno.execPath(), {

@@ -4,7 +4,7 @@
  * (headers sent a line at a time, never finished) from a client without a key, while a client with a key keeps
  * calling.
  *
- * `deno run -A scripts/connection_flood.ts [idle=2000] [slow=2000] [seconds=40] [nofile=1024]`
+ * `deno run -A scripts/connection_flood.ts [idle=2000] [slow=2000] [seconds=40] [nofile=1024] [max_connections]`
  *
  * Starts the real CLI (`server/main.ts`) as a child process under `ulimit -n <nofile>` (soft and hard) with a mock
  * model and default front-door settings, opens the attack connections over the first seconds, keeps them alive (a
@@ -16,6 +16,8 @@ const idle = Number(Deno.args[0] ?? 2000);
 const slow = Number(Deno.args[1] ?? 2000);
 const seconds = Number(Deno.args[2] ?? 40);
 const nofile = Number(Deno.args[3] ?? 1024);
+/** Unset: the default (from the descriptor limit). Set above the limit to make accept itself fail (EMFILE). */
+const maxConnections = Deno.args[4];
 const MASTER = "sk-connection-flood-master";
 
 const dir = await Deno.makeTempDir();
@@ -26,7 +28,7 @@ await Deno.writeTextFile(
     litellm_params: { model: bedrock/x, mock_response: hi, input_cost_per_token: 0.000001, output_cost_per_token: 0.000002 }
 general_settings:
   master_key: ${MASTER}
-`,
+${maxConnections ? `  max_connections: ${maxConnections}\n` : ""}`,
 );
 const quoted = [Deno.execPath(), "run", "-A", "server/main.ts", "--config", `${dir}/config.yaml`, "--kv", ":memory:"]
   .concat(["--port", "0", "--host", "127.0.0.1"]).join(" ");

@@ -52,8 +52,10 @@ const DEFAULT_KEY_COUNTER_MAX_AGE_MS = 1_000;
 const DAY_MS = 86_400_000;
 /**
  * Front-door defaults (README, `general_settings`). Depth 128: a Converse body with a tool whose JSON Schema nests 50
- * object levels (`properties` → object → …) is ~110 deep; 50,000 is what an attacker sends. In flight: 256 MiB holds
- * twelve bodies at the 20 MiB per-request cap. Timeouts as common servers choose them (Go's and Node's examples,
+ * object levels (`properties` → object → …) is ~110 deep; 50,000 is what an attacker sends. In flight: 128 MiB holds
+ * six bodies at the 20 MiB per-request cap; each costs the process several times its size while it is validated and
+ * sent (ten at once peaked at ~1 GiB RSS, six at ~0.7 GiB: docs/benchmarks.md), and the others get a retryable 503.
+ * Timeouts as common servers choose them (Go's and Node's examples,
  * nginx's `client_header_timeout` 60 s, `keepalive_timeout` 75 s); the grace period fits Kubernetes' default 30 s
  * between SIGTERM and SIGKILL, leaving time for the spend flush.
  */
@@ -64,7 +66,7 @@ const DEFAULT_MAX_JSON_DEPTH = 128;
  * elements (measured, cold), so this bounds one body's validation to about a second.
  */
 const DEFAULT_MAX_JSON_VALUES = 250_000;
-const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 256 * 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 128 * 1024 * 1024;
 const DEFAULT_HEADER_TIMEOUT_MS = 30_000;
 const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 75_000;
 const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
