@@ -28,6 +28,9 @@ export interface AppServices {
   keyRoutes: Hono;
   /** `/spend/logs`, `/global/spend`, `/global/spend/report`, `/metrics`. */
   spendRoutes: Hono;
+  /** The admin UI: `/ui` and under it, and `/` (a redirect there). HTML pages, not part of the API document. */
+  // deno-lint-ignore no-explicit-any -- the UI's own Env (connection info); mounted as is.
+  ui: Hono<any>;
   modelCall: ReturnType<typeof createModelCall>;
   /** ApplyGuardrail and the agent runtime, with the pass-through account's credentials. */
   passthroughCall: PassthroughCall;
@@ -180,7 +183,9 @@ function installModelRoutes(app: Hono<Env>, s: AppServices): void {
  * Hono cost a model call ~5–10 µs at concurrency 32 and ~40 µs at concurrency 1 (cold: its router's regular
  * expression and middleware chain), measured with `deno task bench --profile`, for one route that needs no routing.
  */
-export function createFetch(s: AppServices): (req: Request) => Response | Promise<Response> {
+export function createFetch(
+  s: AppServices,
+): (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response> {
   const full = createApp(s);
   const serveModel = async (req: Request): Promise<Response> => {
     const requestId = s.newId();
@@ -195,11 +200,12 @@ export function createFetch(s: AppServices): (req: Request) => Response | Promis
       return res;
     }
   };
-  return (req) => {
+  // The connection info goes on to the app (the UI's sign-in limiter reads the client's address from it).
+  return (req, info) => {
     const host = req.headers.get("host");
     if (host !== null && !VALID_HOST.test(host)) return badHost(s.newId());
     const url = req.url;
-    return url.startsWith(MODEL_PREFIX, pathStart(url)) ? serveModel(req) : full.fetch(req);
+    return url.startsWith(MODEL_PREFIX, pathStart(url)) ? serveModel(req) : full.fetch(req, info);
   };
 }
 
@@ -259,6 +265,7 @@ export function createApp(s: AppServices): Hono<Env> {
 
   app.route("/key", s.keyRoutes);
   app.route("/", s.spendRoutes);
+  app.route("/", s.ui);
 
   app.all("/bedrock/*", (c) => {
     throw noRoute(c.req.method, c.req.path, c.req.url);

@@ -24,6 +24,7 @@ import { createPricing } from "./spend/cost.ts";
 import { createLedger } from "./spend/ledger.ts";
 import { priceTablesFor } from "./spend/price_table.ts";
 import { createSpendServices } from "./spend/services.ts";
+import { createUi } from "./ui/mod.ts";
 import { createHttpClient } from "./upstream_client/mod.ts";
 import { createUuidV7 } from "./uuidv7.ts";
 
@@ -49,7 +50,8 @@ export interface GatewayDeps {
 }
 
 export interface Gateway {
-  fetch: (req: Request) => Response | Promise<Response>;
+  /** `info`: `Deno.serve`'s connection info (the client's address), when the server passes it. */
+  fetch: (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
   /**
    * Resolves once every AWS credential source needed at start-up has been tried (each deployment left without
    * credentials is logged). Serving before that is safe: a call waits for its source's first resolution.
@@ -138,6 +140,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
   const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines, shutdown });
   const health = createHealth({ config, router, upstream, now, newId, sink });
+  // The admin UI reads and changes through the same services as the admin API.
+  const ui = createUi({
+    masterKey: config.masterKey,
+    auth: keys.auth,
+    keys: keys.admin,
+    spend: spend.reads,
+    models: { health: () => health({ probe: false, caller: {} }), prices: () => pricing.describe() },
+    kv,
+    now,
+    log,
+  });
 
   const ready = async () => {
     try {
@@ -157,6 +170,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       admission: keys.admission,
       keyRoutes: keys.routes,
       spendRoutes: spend.routes,
+      ui,
       modelCall,
       passthroughCall,
       newId,

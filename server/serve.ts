@@ -21,13 +21,14 @@ const booting = boot().then((b) => {
 });
 
 export default {
-  async fetch(req: Request): Promise<Response> {
+  // `info` (the client's address) goes on to the gateway: the admin UI's sign-in limiter counts per address.
+  async fetch(req: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
     if (!gateway) {
       if (new URL(req.url).pathname === "/health/readiness") {
         return Response.json({ status: "starting", db: "connecting" }, { status: 503 });
       }
       await booting;
     }
-    return gateway!.fetch(req);
+    return gateway!.fetch(req, info);
   },
 } satisfies Deno.ServeDefaultExport;

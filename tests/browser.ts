@@ -87,12 +87,31 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
   return { browser, log, close, [Symbol.asyncDispose]: close };
 }
 
-/** Opens `url` in a new page whose console and errors go to `chromium.log`; resolves once it has loaded. */
-export async function openPage(chromium: TestBrowser, url: string): Promise<Page> {
+/**
+ * Reports each Content-Security-Policy violation of a document as a console error, before the document's own
+ * scripts run (Chromium also logs them, in words that change between versions).
+ */
+const REPORT_CSP_VIOLATIONS = `document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline") + " at " +
+    e.sourceFile + ":" + e.lineNumber);
+});`;
+
+/**
+ * A new page whose console, errors, failed requests and CSP violations go to `chromium.log` (nothing loaded yet:
+ * set it up, then `goto`).
+ */
+export async function watchedPage(chromium: TestBrowser): Promise<Page> {
   const page = await chromium.browser.newPage();
   page.on("console", (m) => chromium.log.push(`console.${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => chromium.log.push(`page error: ${(e as Error).message ?? e}`));
   page.on("requestfailed", (r) => chromium.log.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`));
+  await page.evaluateOnNewDocument(REPORT_CSP_VIOLATIONS);
+  return page;
+}
+
+/** Opens `url` in a {@link watchedPage}; resolves once it has loaded. */
+export async function openPage(chromium: TestBrowser, url: string): Promise<Page> {
+  const page = await watchedPage(chromium);
   const response = await page.goto(url, { waitUntil: "load" });
   if (!response?.ok()) throw new Error(`${url} answered ${response?.status()}`);
   return page;

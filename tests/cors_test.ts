@@ -321,6 +321,7 @@ function untouchableServices(touched: string[]) {
     admission: trap("admission"),
     keyRoutes: routes("keyRoutes"),
     spendRoutes: routes("spendRoutes"),
+    ui: routes("ui"),
     modelCall: () => {
       touched.push("modelCall");
       throw new Error("modelCall touched");

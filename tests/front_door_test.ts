@@ -286,3 +286,12 @@ Deno.test("shutdown: after the grace period onGraceOver runs, then what is left 
   assert.ok(await closedByServer(stuck));
   stuck.close();
 });
+
+Deno.test("the handler gets Deno's connection info (the client's address)", async () => {
+  const t = start({ handler: (_req, info) => new Response((info.remoteAddr as Deno.NetAddr).hostname) });
+  const c = await connect(t.port);
+  await send(c, GET);
+  assert.match(await readResponse(c), /\r\n\r\n127\.0\.0\.1$/);
+  c.close();
+  await t.door.shutdown({ graceMs: 0 });
+});

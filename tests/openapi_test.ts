@@ -19,6 +19,7 @@ import { ConverseResponse } from "../server/bedrock/schemas.ts";
 import { type AppServices, createApp } from "../server/app.ts";
 import { createKeyRoutes, type KeyRoutesDeps } from "../server/keys/admin_routes.ts";
 import { createSpendRoutes, type SpendRoutesDeps } from "../server/spend/routes.ts";
+import { createUi, type UiDeps } from "../server/ui/mod.ts";
 import { FAKE_CREDENTIALS, startFakeBedrock } from "./fake_bedrock.ts";
 import { converseBody, fakeConfig, MASTER_KEY, startGateway } from "./harness.ts";
 
@@ -73,10 +74,13 @@ Deno.test("every route the app serves is documented, and nothing documented is u
   const app = createApp({
     keyRoutes: createKeyRoutes({} as KeyRoutesDeps),
     spendRoutes: createSpendRoutes({} as SpendRoutesDeps),
+    ui: createUi({ masterKey: MASTER_KEY } as UiDeps),
   } as unknown as AppServices);
   const served = new Set<string>();
   for (const r of app.routes) {
     if (r.method === "ALL") continue; // catch-alls that answer UnknownOperationException / 404
+    // The admin UI's HTML pages (and `/`, its redirect) are for browsers, not part of the API document.
+    if (r.path === "/" || r.path === "/ui" || r.path.startsWith("/ui/")) continue;
     // Wildcard routes parse the raw path themselves (ids may hold an encoded `/`): what each one serves.
     const paths = WILDCARD_ROUTES[r.path] ?? [r.path.replace(/:([A-Za-z_]+)/g, "{$1}")];
     for (const path of paths) served.add(`${r.method.toLowerCase()} ${path}`);

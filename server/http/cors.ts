@@ -31,7 +31,8 @@ export interface CorsSettings {
   admin?: CorsPolicy;
 }
 
-type Handler = (req: Request) => Response | Promise<Response>;
+/** A request handler; `info` (`Deno.serve`'s connection info) is passed on untouched. */
+type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
 
 /** Methods the gateway's routes use (`POST` and `GET` need no preflight for the method itself; listed for clarity). */
 const ALLOW_METHODS = "GET, POST";
@@ -151,15 +152,15 @@ function appendVary(headers: Headers, name: string): void {
  * an `OPTIONS` never reaches a route's authentication.
  */
 export function withCors(settings: CorsSettings, next: Handler): Handler {
-  return (req) => {
+  return (req, info) => {
     const origin = req.headers.get("origin");
-    if (origin === null) return next(req);
+    if (origin === null) return next(req, info);
     const policy = isBedrockUrl(req.url) ? settings.bedrock : settings.admin;
     if (req.method === "OPTIONS" && req.headers.has("access-control-request-method")) {
       return preflight(policy, origin, req);
     }
-    if (!policy) return next(req);
-    const res = next(req);
+    if (!policy) return next(req, info);
+    const res = next(req, info);
     return res instanceof Promise ? res.then((r) => decorate(policy, origin, r)) : decorate(policy, origin, res);
   };
 }

@@ -45,7 +45,8 @@ const realTimers: Timers = {
 export interface FrontDoorOptions {
   hostname: string;
   port: number;
-  handler: (req: Request) => Response | Promise<Response>;
+  /** Gets Deno's connection info too (the UI's sign-in limiter reads the client's address from it). */
+  handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
   /** Answer for a handler that throws (the gateway's handler does not). */
   onError?: (error: unknown) => Response | Promise<Response>;
   log: Logger;
@@ -155,7 +156,7 @@ export function serveFrontDoor(opts: FrontDoorOptions): FrontDoor {
       begin(c);
       // Settles when the response (a stream's last byte included) has been sent, or the client went away.
       info.completed.then(() => end(c), () => end(c));
-      return opts.handler(req);
+      return opts.handler(req, info);
     }, onError);
     open.set(c.id, c);
     goIdle(c, headerTimeoutMs);

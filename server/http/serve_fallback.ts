@@ -12,7 +12,7 @@ import type { FrontDoor, ShutdownOptions, ShutdownReport } from "./front_door.ts
 export interface FallbackOptions {
   hostname: string;
   port: number;
-  handler: (req: Request) => Response | Promise<Response>;
+  handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
   log: Logger;
 }
 

@@ -7,7 +7,7 @@ import type { Hono } from "hono";
 import type { GatewayConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { Ledger } from "../spend/ledger.ts";
-import { createKeyAdmin } from "./admin.ts";
+import { createKeyAdmin, type KeyAdmin } from "./admin.ts";
 import { createKeyRoutes } from "./admin_routes.ts";
 import { type Admission, createAdmission } from "./admission.ts";
 import { type Authenticator, keyAuthenticator } from "./auth.ts";
@@ -28,6 +28,8 @@ export interface KeyServices {
   admission: Admission;
   /** Mounted at `/key`. */
   routes: Hono;
+  /** The operations behind `/key/*` (the admin UI calls them directly). */
+  admin: KeyAdmin;
 }
 
 export function createKeyServices(deps: KeyServicesDeps): KeyServices {
@@ -43,5 +45,5 @@ export function createKeyServices(deps: KeyServicesDeps): KeyServices {
   const auth = keyAuthenticator({ masterKey: config.masterKey, keys: cache, now });
   const admission = createAdmission({ auth, kv, ledger, now, log });
   const admin = createKeyAdmin({ kv, store, cache, ledger, masterKey: config.masterKey, now, newId });
-  return { auth, admission, routes: createKeyRoutes({ auth, admin }) };
+  return { auth, admission, admin, routes: createKeyRoutes({ auth, admin }) };
 }

@@ -37,18 +37,25 @@ const PAGE_BATCH = 16;
 const ID_BEFORE_MS = 2_000;
 const ID_AFTER_MS = 60_000;
 
-interface Filter {
+/** Which rows to read: every given field must match; `fromMs`..`toMs` (both included) bounds the start time. */
+export interface SpendLogFilter {
   keyHash?: string;
   userId?: string;
   requestId?: string;
+  /** The `model_name` called (the UI's filter; `/spend/logs` has none). */
+  model?: string;
+  status?: SpendLogRow["status"];
   fromMs: number;
   toMs: number;
 }
+type Filter = SpendLogFilter;
 
 function matches(row: SpendLogRow, f: Filter, startMs: number): boolean {
   return (f.keyHash === undefined || row.api_key === f.keyHash) &&
     (f.userId === undefined || row.user === f.userId) &&
     (f.requestId === undefined || row.request_id === f.requestId) &&
+    (f.model === undefined || row.model === f.model) &&
+    (f.status === undefined || row.status === f.status) &&
     startMs >= f.fromMs && startMs <= f.toMs;
 }
 
@@ -130,7 +137,7 @@ const newestFirst = (a: Timed, b: Timed) =>
   b.at - a.at || (a.row.request_id < b.row.request_id ? 1 : a.row.request_id > b.row.request_id ? -1 : 0);
 
 /** Rows matching the filter, newest first. */
-async function* rowsNewestFirst(kv: Deno.Kv, f: Filter): AsyncGenerator<SpendLogRow> {
+export async function* rowsNewestFirst(kv: Deno.Kv, f: Filter): AsyncGenerator<SpendLogRow> {
   if (f.requestId !== undefined) {
     yield* rowById(kv, f, f.requestId);
     return;

@@ -16,6 +16,7 @@ import type { Pricing, Quote } from "./cost.ts";
 import type { Ledger } from "./ledger.ts";
 import { createMetrics } from "./metrics.ts";
 import { logCall } from "./request_log.ts";
+import { createSpendReads, type SpendReads } from "./reads.ts";
 import { createRollupBatch } from "./rollup_batch.ts";
 import { createSpendRoutes } from "./routes.ts";
 import { createSpendLogPages } from "./spend_log_pages.ts";
@@ -38,6 +39,8 @@ export interface SpendServices {
   account(record: CallRecord): Quote;
   /** `/spend/logs`, `/global/spend`, `/global/spend/report`, `/metrics`. */
   routes: Hono;
+  /** What the admin UI reads (reports, per-day sums, filtered rows). */
+  reads: SpendReads;
 }
 
 export function createSpendServices(deps: SpendServicesDeps): SpendServices {
@@ -65,6 +68,7 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
 
   return {
     routes,
+    reads: createSpendReads({ kv, flush: () => ledger.flush() }),
     account(record) {
       const quote = pricing.quote(record);
       try {
