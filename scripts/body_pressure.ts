@@ -14,6 +14,8 @@
  * 19.9 MiB bodies at once, the others get a 503; `max_json_depth` 128; `max_json_values` 250,000).
  */
 
+import { startGatewayProcess } from "../tests/gateway_process.ts";
+
 const concurrency = Number(Deno.args[0] ?? 10);
 const mib = Number(Deno.args[1] ?? 19.9);
 /** `fetch` (the default) or `native`: general_settings.upstream_client. */
@@ -51,31 +53,12 @@ general_settings:
   upstream_client: ${client}
 `,
 );
-const child = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "-A",
-    "server/main.ts",
-    "--config",
-    `${dir}/config.yaml`,
-    "--kv",
-    ":memory:",
-    "--port",
-    "0",
-    "--host",
-    "127.0.0.1",
-  ],
+const gateway = startGatewayProcess({
+  args: ["--config", `${dir}/config.yaml`, "--kv", ":memory:", "--port", "0", "--host", "127.0.0.1"],
   env: { AWS_ACCESS_KEY_ID: "AKIAEXAMPLEKEY000001", AWS_SECRET_ACCESS_KEY: "example/secret/key/for/the/sink/0000001" },
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-let out = "";
-const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-while (!/listening on http:\/\/[^:]+:(\d+)/.test(out)) out += (await reader.read()).value ?? "";
-(async () => { // keep draining the child's log
-  for (let r = await reader.read(); !r.done; r = await reader.read());
-})();
-const base = `http://127.0.0.1:${/listening on http:\/\/[^:]+:(\d+)/.exec(out)![1]}`;
+});
+const child = gateway.child;
+const base = `http://127.0.0.1:${await gateway.port()}`;
 
 function status(field: "VmHWM" | "VmRSS"): number {
   const text = Deno.readTextFileSync(`/proc/${child.pid}/status`);
@@ -166,7 +149,7 @@ const alive = (await fetch(`${base}/health/liveliness`)).status === 200;
 const upstreamCalls = await (await fetch(`${sinkUrl}/calls`)).text();
 console.log(`process alive: ${alive}; upstream calls: ${upstreamCalls}`);
 child.kill("SIGTERM");
-await child.status;
+await gateway.ended();
 sink.kill();
 await sink.status;
 await Deno.remove(dir, { recursive: true });

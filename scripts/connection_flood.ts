@@ -12,6 +12,8 @@
  * fresh connection. Reports the keyed calls (answered, failed, latency), how many attack connections the gateway had
  * closed at 10-second marks and at the end, and whether the process is still alive.
  */
+import { startGatewayProcess } from "../tests/gateway_process.ts";
+
 const idle = Number(Deno.args[0] ?? 2000);
 const slow = Number(Deno.args[1] ?? 2000);
 const seconds = Number(Deno.args[2] ?? 40);
@@ -30,23 +32,14 @@ general_settings:
   master_key: ${MASTER}
 ${maxConnections ? `  max_connections: ${maxConnections}\n` : ""}`,
 );
-const quoted = [Deno.execPath(), "run", "-A", "server/main.ts", "--config", `${dir}/config.yaml`, "--kv", ":memory:"]
-  .concat(["--port", "0", "--host", "127.0.0.1"]).join(" ");
-const child = new Deno.Command("sh", {
-  args: ["-c", `ulimit -n ${nofile}; exec ${quoted}`],
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-let out = "";
-const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-while (!/listening on http:\/\/[^:]+:(\d+)/.test(out)) out += (await reader.read()).value ?? "";
-const logs: string[] = [];
-(async () => {
-  for (let r = await reader.read(); !r.done; r = await reader.read()) logs.push(r.value);
-})();
-const port = Number(/listening on http:\/\/[^:]+:(\d+)/.exec(out)![1]);
+const gateway = startGatewayProcess({
+  shell: `ulimit -n ${nofile};`,
+  args: ["--config", `${dir}/config.yaml`, "--kv", ":memory:", "--port", "0", "--host", "127.0.0.1"],
+});
+const child = gateway.child;
+const port = await gateway.port();
 const base = `http://127.0.0.1:${port}`;
-const frontDoor = out.split("\n").find((l) => l.includes('"front door"'));
+const frontDoor = gateway.stdout().split("\n").find((l) => l.includes('"front door"'));
 console.log(`gateway: ${frontDoor}`);
 
 // A virtual key, as an app would have.
@@ -153,8 +146,9 @@ console.log(
   `keyed calls: ${latencies.length} answered 200, ${failed} failed (${[...new Set(failures)].join(", ") || "none"}); ` +
     `latency p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${latencies.at(-1)?.toFixed(0)} ms`,
 );
-const acceptErrors = logs.join("").split("\n").filter((l) => l.includes("accepting connections failed")).length;
-const capLines = logs.join("").split("\n").filter((l) => l.includes("connection cap reached")).length;
+const logLines = gateway.stdout().split("\n");
+const acceptErrors = logLines.filter((l) => l.includes("accepting connections failed")).length;
+const capLines = logLines.filter((l) => l.includes("connection cap reached")).length;
 console.log(`process alive: ${alive}; accept-error bursts logged: ${acceptErrors}; cap warnings: ${capLines}`);
 for (const a of attacks) {
   try {
@@ -164,6 +158,6 @@ for (const a of attacks) {
   }
 }
 child.kill("SIGTERM");
-await child.status;
+await gateway.ended();
 await Deno.remove(dir, { recursive: true });
 Deno.exit(0);

@@ -14,6 +14,7 @@ import { createLogger } from "../server/log.ts";
 import type { CallRecord } from "../server/spend/call_record.ts";
 import { FAKE_CREDENTIALS, Latch, startFakeBedrock } from "./fake_bedrock.ts";
 import { bedrockClient, fakeConfig, MASTER_KEY } from "./harness.ts";
+import { startGatewayProcess } from "./gateway_process.ts";
 import { ManualTimers } from "./manual_timers.ts";
 
 const ENV: Record<string, string> = {
@@ -86,33 +87,11 @@ Deno.test("SIGTERM with a stream in flight: the process drains for shutdown_grac
     configPath,
     fakeConfig(fake.url, { extra: "  shutdown_grace_ms: 300\nrouter_settings:\n  stream_timeout: 600\n" }),
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "server/main.ts",
-      "--config",
-      configPath,
-      "--port",
-      "0",
-      "--host",
-      "127.0.0.1",
-      "--kv",
-      ":memory:",
-    ],
+  await using p = startGatewayProcess({
+    args: ["--config", configPath, "--port", "0", "--host", "127.0.0.1", "--kv", ":memory:"],
     env: ENV,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!/listening on http:\/\/127\.0\.0\.1:(\d+)/.test(out)) {
-    const r = await lines.read();
-    if (r.done) break;
-    out += r.value;
-  }
-  const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
-  assert.ok(port, out);
+  });
+  const port = await p.port();
   const res = await fetch(`http://127.0.0.1:${port}/bedrock/model/claude/converse-stream`, {
     method: "POST",
     headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
@@ -120,15 +99,13 @@ Deno.test("SIGTERM with a stream in flight: the process drains for shutdown_grac
   });
   const reader = res.body!.getReader();
   await reader.read(); // the first frame
-  child.kill("SIGTERM");
+  p.child.kill("SIGTERM");
   let body = "";
   for (let r = await reader.read(); !r.done; r = await reader.read()) body += new TextDecoder().decode(r.value);
   assert.match(body, /serviceUnavailableException/);
   assert.match(body, /The gateway is shutting down/);
-  const status = await child.status;
-  for (let r = await lines.read(); !r.done; r = await lines.read()) out += r.value;
-  await child.stderr.cancel();
-  assert.equal(status.code, 0);
+  const { code, stdout: out } = await p.ended();
+  assert.equal(code, 0);
   assert.match(out, /"msg":"shutting down: no new connections; draining"/);
   assert.match(out, /"msg":"shutdown grace period over/);
   assert.match(out, /"msg":"call".*"call_type":"converse-stream"/, "the stream was accounted before exit");
