@@ -150,3 +150,45 @@ Deno.test("ApplyGuardrail's usage policy units are billed to the key", async () 
   await gw.close();
   await fake.close();
 });
+
+Deno.test("an InvokeModel answer's amazon-bedrock-trace guardrail usage is billed with its tokens", async () => {
+  await using t = await setup();
+  const g = await t.generate(GRANT);
+  t.fake.enqueue({
+    kind: "raw",
+    status: 200,
+    headers: {
+      "content-type": "application/json",
+      "x-amzn-bedrock-input-token-count": "10",
+      "x-amzn-bedrock-output-token-count": "5",
+    },
+    body: JSON.stringify({
+      type: "message",
+      role: "assistant",
+      content: [{ type: "text", text: "ok" }],
+      "amazon-bedrock-guardrailAction": "NONE",
+      "amazon-bedrock-trace": { guardrail: { input: trace.guardrail.inputAssessment } },
+    }),
+  });
+  const res = await fetch(`${t.gw.url}/bedrock/model/claude/invoke`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${g.key}`,
+      "content-type": "application/json",
+      "x-amzn-bedrock-guardrailidentifier": "gr1abc",
+      "x-amzn-bedrock-guardrailversion": "1",
+      "x-amzn-bedrock-trace": "ENABLED",
+    },
+    body: JSON.stringify({
+      anthropic_version: "bedrock-2023-05-31",
+      max_tokens: 5,
+      messages: [{ role: "user", content: "hi" }],
+    }),
+  });
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  assert.deepEqual(t.gw.calls[0].guardrailUnits, { contentPolicyUnits: 2, topicPolicyUnits: 2 });
+  await t.gw.gateway.flush();
+  // Tokens $0.00002, guardrail 2 × $0.15/1000 + 2 × $0.15/1000.
+  assert.equal(await kvSpendNanos(t.gw.kv, g.token), CALL_COST_NANOS + 600_000n);
+});
