@@ -8,6 +8,7 @@ import { type CredentialClock, type CredentialSourcesOptions, systemCredentialCl
 import type { GatewayConfig } from "./config/types.ts";
 import { createFetch } from "./app.ts";
 import { createDeadlines } from "./bedrock/deadlines.ts";
+import { createBodyBudget } from "./http/body_budget.ts";
 import { createModelCall } from "./bedrock/model_call.ts";
 import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
 import { createSigV4Signer } from "./bedrock/sigv4.ts";
@@ -60,6 +61,11 @@ export interface Gateway {
   credentialsIdle(): Promise<void>;
   /** Writes everything queued (spend, counters) to KV now; resolves once it is there. */
   flush(): Promise<void>;
+  /**
+   * Ends the event streams still being relayed (each gets a `serviceUnavailableException` event, where the stream
+   * is at a frame boundary): the last step of a shutdown's drain, before connections are closed.
+   */
+  endStreams(): void;
   /** Flushes pending writes; call on shutdown. */
   close(): Promise<void>;
 }
@@ -119,6 +125,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
   // Upstream timeouts of all calls share one timer per duration.
   const deadlines = createDeadlines();
+  // Aborted by endStreams() at the end of a shutdown's drain: streams still running end with an error event.
+  const stopping = new AbortController();
+  const shutdown = stopping.signal;
   const modelCall = createModelCall({
     config,
     router,
@@ -127,8 +136,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     sink,
     deadlines,
     refuseUnpriced: pricing.refuseUnpriced,
+    shutdown,
   });
-  const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines });
+  const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines, shutdown });
   const health = createHealth({ config, router, upstream, now, newId, sink });
   // The admin UI reads and changes through the same services as the admin API.
   const ui = createUi({
@@ -151,6 +161,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   };
 
+  const bodies = createBodyBudget({ maxBytes: config.limits.maxBodyBytesInFlight });
   // CORS wraps everything, the model-call fast path included: a request without `Origin` pays one header lookup.
   const serve = withCors(
     config.cors,
@@ -166,6 +177,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       log,
       ready,
       health,
+      bodies,
     }),
   );
   return {
@@ -176,6 +188,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await ledger.flush();
       await keys.admission.idle();
     },
+    endStreams: () => stopping.abort(),
     close: async () => {
       credentials.sources.close();
       await router.close();

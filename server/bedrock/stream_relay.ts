@@ -12,6 +12,9 @@
  *   `InternalServerException`.
  * - Client gone: the upstream request is aborted at once and the call is recorded as `client_disconnected` with
  *   whatever usage was seen.
+ * - Gateway shutting down (`shutdown` aborts, at the end of the drain period): the upstream request is stopped and
+ *   the client's stream ends with a `serviceUnavailableException` frame (its SDK raises the retryable
+ *   `ServiceUnavailableException`), or is broken off when that would land mid-frame.
  * - `finish()` (accounting) runs exactly once, when the stream is over for whatever reason; the idle timer is
  *   cleared on every path.
  */
@@ -19,7 +22,7 @@ import { encodeException } from "../../sdk/eventstream.ts";
 import { type ChunkReader, chunkReader } from "../http/chunk_reader.ts";
 import type { CallRecord, CallStatus } from "../spend/call_record.ts";
 import { IdleWatchdog, type WatchdogClock } from "./watchdog.ts";
-import { StreamTap, type StreamUsageSource } from "./stream_tap.ts";
+import { exceptionName, StreamTap, type StreamUsageSource } from "./stream_tap.ts";
 
 export { exceptionName } from "./stream_tap.ts";
 
@@ -41,6 +44,8 @@ export interface StreamRelayOptions {
   idleTimeoutMs: number;
   /** Clock for the idle timeout; injected by tests to move time by hand and check that no timer is left. */
   clock?: WatchdogClock;
+  /** Aborts when the gateway stops: the stream is ended with an error event. */
+  shutdown?: AbortSignal;
 }
 
 /**
@@ -130,6 +135,7 @@ export function relayStream(
   let firstChunk = primed?.first;
   let over = false;
   let stalled = false;
+  let stopping = false;
 
   const stopUpstream = (reason: unknown) => {
     upstreamAbort.abort(reason);
@@ -143,12 +149,20 @@ export function relayStream(
     stopUpstream(new DOMException(`no upstream data for ${idleTimeoutMs} ms`, "TimeoutError"));
   }, opts.clock);
 
+  const onShutdown = () => {
+    stopping = true;
+    stopUpstream(new DOMException("the gateway is shutting down", "AbortError"));
+  };
+  if (opts.shutdown?.aborted) onShutdown();
+  else opts.shutdown?.addEventListener("abort", onShutdown, { once: true });
+
   /** The one exit: timer cleared, client listener removed, record completed and handed to accounting. */
   const end = (status: CallStatus) => {
     if (over) return;
     over = true;
     watchdog.stop();
     clientSignal.removeEventListener("abort", opts.onClientAbort);
+    opts.shutdown?.removeEventListener("abort", onShutdown);
     if (status !== "success") record.status = status;
     tap.close();
     opts.finish();
@@ -159,11 +173,16 @@ export function relayStream(
    * client gets a well-formed `internalServerException` frame (its SDK raises a typed error); mid-frame no
    * frame can be parsed any more, so the stream is broken off instead.
    */
-  const failStream = (controller: ReadableStreamDefaultController<Uint8Array>, message: string, cause: unknown) => {
-    record.errorType = "InternalServerException";
+  const failStream = (
+    controller: ReadableStreamDefaultController<Uint8Array>,
+    message: string,
+    cause: unknown,
+    exception = "internalServerException",
+  ) => {
+    record.errorType = exceptionName(exception);
     record.errorMessage = message;
     if (tap.atFrameBoundary) {
-      controller.enqueue(encodeException("internalServerException", { message }));
+      controller.enqueue(encodeException(exception, { message }));
       controller.close();
     } else controller.error(cause);
     end("failure");
@@ -183,9 +202,18 @@ export function relayStream(
     }
   };
 
+  const onStopping = (controller: ReadableStreamDefaultController<Uint8Array>) =>
+    failStream(
+      controller,
+      "The gateway is shutting down; retry the call",
+      new DOMException("the gateway is shutting down", "AbortError"),
+      "serviceUnavailableException",
+    );
+
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       if (over) return;
+      if (stopping) return onStopping(controller);
       if (stalled) return onStalled(controller);
       if (firstChunk) {
         // Already read by awaitFirstChunk: no upstream wait.
@@ -202,6 +230,7 @@ export function relayStream(
       } catch (e) {
         watchdog.endWait();
         if (over) return; // the client left first (cancel has recorded it)
+        if (stopping) return onStopping(controller);
         if (stalled) return onStalled(controller);
         if (clientSignal.aborted) {
           end("client_disconnected");
@@ -213,6 +242,7 @@ export function relayStream(
       watchdog.endWait();
       if (over) return;
       if (next.done) {
+        if (stopping) return onStopping(controller);
         if (stalled) return onStalled(controller);
         controller.close();
         // Ended inside a frame: the client's SDK will fail on the truncated frame, so the call failed.

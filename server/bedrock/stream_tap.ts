@@ -11,6 +11,7 @@
  */
 import { EventStreamDecoder, type EventStreamMessage } from "../../sdk/eventstream.ts";
 import type { CallRecord } from "../spend/call_record.ts";
+import { traceGuardrailUnits } from "./guardrail_usage.ts";
 import { tierOfConverse } from "./service_tier.ts";
 import { readUsage } from "./usage.ts";
 
@@ -226,6 +227,8 @@ export class StreamTap {
           this.#sawMetadata = true;
           record.usage = usage;
         }
+        const units = traceGuardrailUnits((payload?.trace as { guardrail?: unknown } | undefined)?.guardrail);
+        if (units) record.guardrailUnits = units;
         const served = tierOfConverse(payload);
         if (served.serviceTier !== undefined) record.serviceTier = served.serviceTier;
         if (served.latency !== undefined) record.performanceLatency = served.latency;
