@@ -11,16 +11,11 @@
  * million tokens, and a virtual key with a budget (so its calls also hold against it).
  */
 
+import { type GatewayProcess, startGatewayProcess } from "../tests/gateway_process.ts";
+
 const calls = Number(Deno.args[0] ?? 300);
 const concurrency = Number(Deno.args[1] ?? 4);
 const MASTER = "sk-full-disk-master";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 async function run(cmd: string, ...args: string[]): Promise<{ ok: boolean; text: string }> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
@@ -29,44 +24,22 @@ async function run(cmd: string, ...args: string[]): Promise<{ ok: boolean; text:
 
 interface Gateway {
   url: string;
-  child: Deno.ChildProcess;
-  lines: string[];
-  done: Promise<void>;
+  process: GatewayProcess;
 }
 
 async function startGateway(config: string, kvPath: string): Promise<Gateway> {
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "server/main.ts", "--config", config, "--kv", kvPath, "--port", String(port)],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines: string[] = [];
-  const collect = async (stream: ReadableStream<Uint8Array>) => {
-    let rest = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      rest += chunk;
-      const parts = rest.split("\n");
-      rest = parts.pop()!;
-      lines.push(...parts);
-    }
-    if (rest) lines.push(rest);
-  };
-  const done = Promise.all([collect(child.stdout), collect(child.stderr)]).then(() => {});
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (lines.some((l) => l.includes("listening on"))) return { url, child, lines, done };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gateway did not start:\n${lines.join("\n")}`);
+  const process = startGatewayProcess({
+    args: ["--config", config, "--kv", kvPath, "--port", "0", "--host", "127.0.0.1"],
+  });
+  return { url: `http://127.0.0.1:${await process.port()}`, process };
 }
 
-async function stop(gw: Gateway): Promise<number> {
+/** SIGTERM, and the time to exit; resolves with everything the gateway wrote. */
+async function stop(gw: Gateway): Promise<{ ms: number; output: string }> {
   const started = performance.now();
-  gw.child.kill("SIGTERM");
-  await gw.child.status;
-  await gw.done;
-  return performance.now() - started;
+  gw.process.child.kill("SIGTERM");
+  const { stdout, stderr } = await gw.process.ended();
+  return { ms: performance.now() - started, output: stdout + stderr };
 }
 
 async function main() {
@@ -151,8 +124,8 @@ general_settings:
     }));
     const readiness = await fetch(`${gw.url}/health/readiness`);
     const readyBody = await readiness.text();
-    const stopMs = await stop(gw);
-    const lost = gw.lines.find((l) => l.includes("shutting down with spend not written"));
+    const stopped = await stop(gw);
+    const lost = stopped.output.split("\n").find((l) => l.includes("shutting down with spend not written"));
 
     // Space comes back; the gateway restarts on the same KV.
     await Deno.remove(filler);
@@ -165,7 +138,7 @@ general_settings:
     const unbilledNanos = answeredNanos - billedNanos;
     console.log(`calls while full: ${calls} at concurrency ${concurrency}; statuses ${JSON.stringify([...statuses])}`);
     console.log(`readiness while full: ${readiness.status} ${readyBody}`);
-    console.log(`SIGTERM → exit: ${stopMs.toFixed(0)} ms`);
+    console.log(`SIGTERM → exit: ${stopped.ms.toFixed(0)} ms`);
     console.log(`shutdown log: ${lost ?? "(nothing unwritten)"}`);
     console.log(
       `answered: ${answeredBefore} before + ${answeredWhileFull} while full; billed after restart: ` +

@@ -5,13 +5,14 @@
  * `createFetch` serves model calls (the hot path) without the framework and everything else from the full app.
  */
 import { type Context, Hono } from "hono";
+import type { BodyBudget } from "./http/body_budget.ts";
 import type { Admission } from "./keys/admission.ts";
 import type { Authenticator } from "./keys/auth.ts";
 import { parseModelPath } from "./bedrock/model_path.ts";
 import type { createModelCall } from "./bedrock/model_call.ts";
 import type { PassthroughCall } from "./bedrock/passthrough_call.ts";
 import { parsePassthroughPath } from "./bedrock/passthrough_path.ts";
-import { checkRouteAccess } from "./keys/allowed_routes.ts";
+import { checkRouteAccess, mayCallRoute } from "./keys/allowed_routes.ts";
 import { budgetScopes } from "./keys/budget_scopes.ts";
 import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./errors.ts";
 import { DeploymentHealthQuery, type HealthLiveliness, type HealthReadiness } from "./health/schemas.ts";
@@ -39,6 +40,8 @@ export interface AppServices {
   ready: () => Promise<{ ok: boolean; db: string; cause?: string }>;
   /** Deployment health (`GET /health`). */
   health: Health;
+  /** Request bodies held at once across all requests. */
+  bodies: BodyBudget;
 }
 
 type Env = { Variables: { requestId: string } };
@@ -78,12 +81,10 @@ function installCommon(app: Hono<Env>, s: AppServices): void {
     if (!c.res.headers.has("x-litellm-call-id")) c.res.headers.set("x-litellm-call-id", c.get("requestId"));
   });
 
-  app.notFound((c) => {
-    const err = new GatewayError(404, "NotFound", `No route for ${c.req.method} ${c.req.path}`, {
-      litellmType: "not_found_error",
-    });
-    return litellmErrorResponse(err, c.get("requestId") ?? s.newId());
-  });
+  // Bedrock's format (a top-level `message`, which boto3 and the AWS SDKs show) with LiteLLM's `error` object too.
+  app.notFound((c) =>
+    bedrockErrorResponse(noRoute(c.req.method, c.req.path, c.req.url), c.get("requestId") ?? s.newId())
+  );
 
   app.onError((e, c) => errorResponse(e, c.req.path, c.get("requestId") ?? s.newId(), s.log, c.req.routePath));
 }
@@ -107,11 +108,42 @@ function errorResponse(e: Error, path: string, requestId: string, log: Logger, r
     : litellmErrorResponse(err, requestId);
 }
 
+/** Paths of Bedrock operations, as a client whose endpoint lacks `/bedrock` sends them. */
+const BEDROCK_OPERATION_PATH =
+  /^\/(?:model\/[^/]+(?:\/.*)?\/(?:converse|converse-stream|invoke|invoke-with-response-stream|count-tokens)|guardrail\/.+\/apply|knowledgebases\/[^/]+\/retrieve|retrieveAndGenerate|agents\/.+\/text)$/;
+
+/** The 404 for a path no route serves; a Bedrock operation's path without `/bedrock` says how to fix the client. */
+function noRoute(method: string, path: string, url: string): GatewayError {
+  let message = `No route for ${method} ${path}`;
+  if (BEDROCK_OPERATION_PATH.test(path)) {
+    const base = `${url.slice(0, pathStart(url))}/bedrock`;
+    message += `: Bedrock routes are served under /bedrock. Add /bedrock to the client's endpoint URL ` +
+      `(boto3: endpoint_url="${base}"; AWS SDK for JavaScript: endpoint: "${base}")`;
+  }
+  return new GatewayError(404, "UnknownOperationException", message, { litellmType: "not_found_error" });
+}
+
+/**
+ * A Host header that could not be a host (RFC 3986: reg-name or IP literal, optional port). The request URL is Host +
+ * request-target, so a Host like `gw/health/liveliness?` would otherwise move the path routes are chosen by.
+ */
+const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
+
+function badHost(requestId: string): Response {
+  const err = new GatewayError(400, "ValidationException", "Invalid Host header: expected host[:port]", {
+    litellmType: "bad_request_error",
+  });
+  const res = bedrockErrorResponse(err, requestId);
+  res.headers.set("x-litellm-call-id", requestId);
+  return res;
+}
+
 /** A model call: `POST /bedrock/model/{modelId}/{operation}` (the route's handler, without a framework around it). */
 async function modelRoute(s: AppServices, req: Request, requestId: string): Promise<Response> {
   const path = parseModelPath(rawPathAfter(req.url, MODEL_PREFIX));
   if (!path) throw new GatewayError(404, "UnknownOperationException", `No route for POST ${pathOf(req.url)}`);
   const principal = await s.admission.admit(req.headers, requestId);
+  const bodyLease = s.bodies.lease();
   try {
     checkRouteAccess(principal, `${MODEL_PREFIX}${path.modelName}/${path.operation}`, true);
     return await s.modelCall(req, path, {
@@ -120,6 +152,8 @@ async function modelRoute(s: AppServices, req: Request, requestId: string): Prom
       allowedModels: principal.allowedModels,
       requestTags: tagsOf(req.headers),
       reserve: (modelName, estimate) => s.admission.hold(requestId, modelName, estimate),
+      bodyLease,
+      mayCall: (route, modelRoute) => mayCallRoute(principal, route, modelRoute),
       budgetScopes: budgetScopes(principal),
     });
   } catch (e) {
@@ -127,6 +161,9 @@ async function modelRoute(s: AppServices, req: Request, requestId: string): Prom
     // A no-op when the call's record already reached the sink.
     s.admission.release(requestId);
     throw e;
+  } finally {
+    // Answered (a stream's head, or a whole JSON answer) or refused: the request body is not needed any more.
+    bodyLease.release();
   }
 }
 
@@ -176,6 +213,8 @@ export function createFetch(
   };
   // The connection info goes on to the app (the UI's sign-in limiter reads the client's address from it).
   return (req, info) => {
+    const host = req.headers.get("host");
+    if (host !== null && !VALID_HOST.test(host)) return badHost(s.newId());
     const url = req.url;
     return url.startsWith(MODEL_PREFIX, pathStart(url)) ? serveModel(req) : full.fetch(req, info);
   };
@@ -215,6 +254,7 @@ export function createApp(s: AppServices): Hono<Env> {
     const route = parsePassthroughPath(rawPathAfter(c.req.url, "/bedrock"));
     if (!route) throw new GatewayError(404, "UnknownOperationException", `No route for POST ${c.req.path}`);
     const principal = await s.admission.admit(c.req.raw.headers, requestId);
+    const bodyLease = s.bodies.lease();
     try {
       checkRouteAccess(principal, route.route, false);
       return await s.passthroughCall(c.req.raw, route, {
@@ -222,10 +262,13 @@ export function createApp(s: AppServices): Hono<Env> {
         caller: principal.caller,
         requestTags: tagsOf(c.req.raw.headers),
         reserve: (label, estimate) => s.admission.hold(requestId, label, estimate),
+        bodyLease,
       });
     } catch (e) {
       s.admission.release(requestId);
       throw e;
+    } finally {
+      bodyLease.release();
     }
   };
   app.post("/bedrock/guardrail/*", passthrough);
@@ -238,7 +281,7 @@ export function createApp(s: AppServices): Hono<Env> {
   app.route("/", s.ui);
 
   app.all("/bedrock/*", (c) => {
-    throw new GatewayError(404, "UnknownOperationException", `No route for ${c.req.method} ${c.req.path}`);
+    throw noRoute(c.req.method, c.req.path, c.req.url);
   });
 
   return app;

@@ -2,6 +2,10 @@
  * @module
  * Start-up shared by the CLI (`main.ts`) and the `deno serve` / Deno Deploy entry (`serve.ts`):
  * find and load the config, open KV, build the gateway. Nothing here runs per request.
+ *
+ * What can go wrong here is the operator's to fix, so it is thrown as a {@link StartupError}: one line saying what,
+ * where and how to fix it (a config's problems listed below it), never a stack trace. Log lines written before the
+ * failure are flushed first, so the warnings that may explain it are not lost.
  */
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/types.ts";
@@ -23,6 +27,16 @@ export interface Booted {
   kv: Deno.Kv;
   log: Logger;
   configSource: string;
+  /** Writes the log lines still waiting in the stdout batch. */
+  flushLog(): void;
+}
+
+/** A start-up failure the operator can fix: `message` is one line (what, where, how to fix); `details` follow it. */
+export class StartupError extends Error {
+  constructor(message: string, readonly details: string[] = []) {
+    super(message);
+    this.name = "StartupError";
+  }
 }
 
 const onDeploy = () => Deno.env.get("DENO_DEPLOYMENT_ID") !== undefined;
@@ -41,40 +55,121 @@ async function configText(path: string | undefined): Promise<{ text: string; sou
   const inline = Deno.env.get("CONFIG_YAML");
   if (!path && inline) return { text: inline, source: "CONFIG_YAML" };
   const chosen = path ?? (await exists("config.yaml") ? "config.yaml" : "config.example.yaml");
-  return { text: await Deno.readTextFile(chosen), source: chosen };
+  try {
+    return { text: await Deno.readTextFile(chosen), source: chosen };
+  } catch (e) {
+    const given = path ? " (--config)" : "";
+    if (e instanceof Deno.errors.NotFound) {
+      throw new StartupError(
+        `config file not found: ${chosen}${given}; check the path, or leave --config out to use ./config.yaml ` +
+          "(else config.example.yaml)",
+      );
+    }
+    if (e instanceof Deno.errors.IsADirectory) {
+      throw new StartupError(`config path ${chosen}${given} is a directory; give the YAML file itself`);
+    }
+    if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
+      throw new StartupError(
+        `cannot read config file ${chosen}${given}: ${(e as Error).message}; check its permissions`,
+      );
+    }
+    throw new StartupError(`cannot read config file ${chosen}${given}: ${(e as Error).message}`);
+  }
+}
+
+/** The config, or a StartupError naming the file and listing its problems. */
+function configFrom(text: string, source: string): GatewayConfig {
+  try {
+    return loadConfig(text, (name) => Deno.env.get(name));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    if (e.problems.length === 1) {
+      const details = e.excerpt ? e.excerpt.split("\n").map((l) => `    ${l}`) : [];
+      throw new StartupError(`invalid config in ${source}: ${e.problems[0]}`, details);
+    }
+    throw new StartupError(
+      `invalid config in ${source}: ${e.problems.length} problems, fix them and start again:`,
+      e.problems.map((p) => `  - ${p}`),
+    );
+  }
 }
 
 async function openKv(path: string | undefined): Promise<Deno.Kv> {
   const chosen = path ?? Deno.env.get("KV_PATH");
-  if (chosen) return await Deno.openKv(chosen);
-  // Deno Deploy has no writable filesystem: its managed KV is opened with no path.
-  if (onDeploy()) return await Deno.openKv();
-  await Deno.mkdir(".data", { recursive: true });
-  return await Deno.openKv(".data/gateway.sqlite");
+  const where = chosen ?? (onDeploy() ? "Deno Deploy's KV" : ".data/gateway.sqlite");
+  try {
+    if (chosen) return await Deno.openKv(chosen);
+    // Deno Deploy has no writable filesystem: its managed KV is opened with no path.
+    if (onDeploy()) return await Deno.openKv();
+    await Deno.mkdir(".data", { recursive: true });
+    return await Deno.openKv(".data/gateway.sqlite");
+  } catch (e) {
+    const message = (e as Error).message;
+    const fix = /not a database|malformed|corrupt/i.test(message)
+      ? "it is not a Deno KV (SQLite) file or is damaged: move it aside (a new store is created) or point --kv / KV_PATH elsewhere"
+      : "check that its directory exists and is writable, or point --kv / KV_PATH elsewhere (:memory: for a throwaway store)";
+    throw new StartupError(`cannot open the KV store ${where}: ${message}; ${fix}`);
+  }
 }
 
-/** Loads everything; throws `ConfigError` (every problem listed) when the config is unusable. */
+/** Master keys copied from docs and examples: anyone who read them knows these. */
+const EXAMPLE_MASTER_KEYS = new Set([
+  "sk-1234",
+  "sk-12345",
+  "sk-123456",
+  "sk-1234567890",
+  "sk-master",
+  "sk-master-key",
+  "sk-admin",
+  "sk-test",
+  "sk-password",
+  "changeme",
+  "password",
+  "admin",
+]);
+
+const isLoopback = (host: string) =>
+  host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+/**
+ * The warning for a well-known example master key on an address other machines can reach (`host` undefined: a
+ * deployment, reachable by definition); undefined when there is nothing to warn about.
+ */
+export function exampleKeyWarning(masterKey: string | undefined, host: string | undefined): string | undefined {
+  if (!masterKey || !EXAMPLE_MASTER_KEYS.has(masterKey.toLowerCase())) return undefined;
+  if (host !== undefined && isLoopback(host)) return undefined;
+  return `EXAMPLE MASTER KEY: general_settings.master_key is "${masterKey}", a well-known example key, and the ` +
+    `gateway is reachable ${host ? `on ${host}` : "from the network"}: anyone who can reach it can call every model ` +
+    "and manage keys. Set a secret master key (e.g. os.environ/LITELLM_MASTER_KEY), or listen on 127.0.0.1 (--host).";
+}
+
+/** Loads everything; throws `StartupError` (after flushing the log) when something must be fixed first. */
 export async function boot(opts: BootOptions = {}): Promise<Booted> {
   // Batched stdout writes, except on Deno Deploy, whose log viewer shows each console.log call as one entry.
-  const log = createLogger({ debug: opts.detailedDebug, write: onDeploy() ? undefined : bufferedStdout() });
-  const { text, source } = await configText(opts.configPath);
-  const config = loadConfig(text, (name) => Deno.env.get(name));
-  for (const w of config.warnings) log.warn(w, { config: source });
-  if (!config.masterKey) {
-    log.warn(
-      "NO MASTER KEY: general_settings.master_key is not set, so the gateway is OPEN: anyone who can reach it " +
-        "can call every model. Set master_key (e.g. os.environ/LITELLM_MASTER_KEY) before exposing it.",
-    );
+  const stdout = onDeploy() ? undefined : bufferedStdout();
+  const flushLog = () => stdout?.flush();
+  const log = createLogger({ debug: opts.detailedDebug, write: stdout });
+  try {
+    const { text, source } = await configText(opts.configPath);
+    const config = configFrom(text, source);
+    for (const w of config.warnings) log.warn(w, { config: source });
+    if (!config.masterKey) {
+      log.warn(
+        "NO MASTER KEY: general_settings.master_key is not set, so the gateway is OPEN: anyone who can reach it " +
+          "can call every model. Set master_key (e.g. os.environ/LITELLM_MASTER_KEY) before exposing it.",
+      );
+    }
+    const kv = await openKv(opts.kvPath);
+    // `deno task bench` counts KV operations per call; off (and free) unless asked for.
+    const counting = Deno.env.get("BENCH_COUNT_KV") === "1" ? countingKv(kv) : undefined;
+    const built = createGateway({ config, kv: counting?.kv ?? kv, log });
+    // AWS credentials are resolved before the gateway serves (bounded by the SDK's timeouts: an unreachable
+    // instance-metadata endpoint costs about two seconds); each deployment left without them is logged.
+    await built.ready();
+    const gateway = counting ? { ...built, fetch: withKvCountRoute(built.fetch, counting.counts) } : built;
+    return { gateway, config, kv, log, configSource: source, flushLog };
+  } catch (e) {
+    flushLog();
+    throw e;
   }
-  const kv = await openKv(opts.kvPath);
-  // `deno task bench` counts KV operations per call; off (and free) unless asked for.
-  const counting = Deno.env.get("BENCH_COUNT_KV") === "1" ? countingKv(kv) : undefined;
-  const built = createGateway({ config, kv: counting?.kv ?? kv, log });
-  // AWS credentials are resolved before the gateway serves (bounded by the SDK's timeouts: an unreachable
-  // instance-metadata endpoint costs about two seconds); each deployment left without them is logged.
-  await built.ready();
-  const gateway = counting ? { ...built, fetch: withKvCountRoute(built.fetch, counting.counts) } : built;
-  return { gateway, config, kv, log, configSource: source };
 }
-
-export { ConfigError };

@@ -8,6 +8,7 @@ import { type CredentialClock, type CredentialSourcesOptions, systemCredentialCl
 import type { GatewayConfig } from "./config/types.ts";
 import { createFetch } from "./app.ts";
 import { createDeadlines } from "./bedrock/deadlines.ts";
+import { createBodyBudget } from "./http/body_budget.ts";
 import { createModelCall } from "./bedrock/model_call.ts";
 import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
 import { createSigV4Signer } from "./bedrock/sigv4.ts";
@@ -45,7 +46,7 @@ export interface GatewayDeps {
   /** How the router waits before retrying a deployment (tests pass one that does not wait). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /**
-   * How long `close()` waits for accounting to reach KV (default `CLOSE_WAIT_MS`, 10 s) before it logs what it
+   * How long `close()` waits for accounting to reach KV (default `CLOSE_WAIT_MS`, 4 s) before it logs what it
    * could not write.
    */
   closeWaitMs?: number;
@@ -73,7 +74,12 @@ export interface Gateway {
    */
   flush(): Promise<void>;
   /**
-   * Shutdown's accounting: waits at most `closeWaitMs` (10 s by default) for everything queued to reach KV, then
+   * Ends the event streams still being relayed (each gets a `serviceUnavailableException` event, where the stream
+   * is at a frame boundary): the last step of a shutdown's drain, before connections are closed.
+   */
+  endStreams(): void;
+  /**
+   * Shutdown's accounting: waits at most `closeWaitMs` (4 s by default) for everything queued to reach KV, then
    * logs exactly what it could not write (each counter and amount, and the number of rows). Call once the HTTP
    * server has stopped taking calls.
    */
@@ -165,6 +171,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const p = task.finally(() => lingering.delete(p));
     lingering.add(p);
   };
+  // Aborted by endStreams() at the end of a shutdown's drain: streams still running end with an error event.
+  const stopping = new AbortController();
+  const shutdown = stopping.signal;
   const modelCall = createModelCall({
     config,
     router,
@@ -174,8 +183,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     deadlines,
     background,
     refuseUnpriced: pricing.refuseUnpriced,
+    shutdown,
   });
-  const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines });
+  const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines, shutdown });
   const health = createHealth({ config, router, upstream, now, newId, sink });
   // The admin UI reads and changes through the same services as the admin API.
   const ui = createUi({
@@ -205,6 +215,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     };
   };
 
+  const bodies = createBodyBudget({ maxBytes: config.limits.maxBodyBytesInFlight });
   // CORS wraps everything, the model-call fast path included: a request without `Origin` pays one header lookup.
   const serve = withCors(
     config.cors,
@@ -220,6 +231,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       log,
       ready,
       health,
+      bodies,
     }),
   );
   return {
@@ -231,6 +243,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await keys.admission.idle();
       await keys.admission.maintain();
     },
+    endStreams: () => stopping.abort(),
     close: async () => {
       const started = performance.now();
       const left = () => Math.max(0, closeWaitMs - (performance.now() - started));

@@ -66,7 +66,7 @@ export interface BufferedStdoutOptions {
  * written at exit (`unload`, which `Deno.exit` and a normal end dispatch): only a crash or SIGKILL within the
  * window loses them, the same window in which the ledger's spend is still unwritten.
  */
-export function bufferedStdout(opts: BufferedStdoutOptions = {}): (line: string) => void {
+export function bufferedStdout(opts: BufferedStdoutOptions = {}): BufferedWriter {
   const writeSync = opts.writeSync ?? ((bytes: Uint8Array) => Deno.stdout.writeSync(bytes));
   const flushAfterMs = opts.flushAfterMs ?? 10;
   const setTimer = opts.setTimer ?? ((flush: () => void, ms: number) => void setTimeout(flush, ms));
@@ -85,7 +85,7 @@ export function bufferedStdout(opts: BufferedStdoutOptions = {}): (line: string)
     }
   };
   globalThis.addEventListener("unload", flush);
-  return (line) => {
+  const write = (line: string) => {
     pending += line + "\n";
     if (pending.length > 64 * 1024) flush();
     else if (!scheduled) {
@@ -93,7 +93,11 @@ export function bufferedStdout(opts: BufferedStdoutOptions = {}): (line: string)
       setTimer(flush, flushAfterMs);
     }
   };
+  return Object.assign(write, { flush });
 }
+
+/** A batching line writer, with `flush()` to write what waits now (before a start-up error is printed, say). */
+export type BufferedWriter = ((line: string) => void) & { flush(): void };
 
 /** A logger that drops everything (benchmarks, some tests). */
 export const silentLogger: Logger = createLogger({ write: () => {} });

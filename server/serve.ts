@@ -4,12 +4,20 @@
  * handler. Config comes from `CONFIG_YAML` or the deployed file; on Deploy, KV is the managed store (no
  * filesystem writes). Until start-up finishes, readiness answers 503.
  */
-import { boot } from "./boot.ts";
+import { boot, exampleKeyWarning, StartupError } from "./boot.ts";
 import type { Gateway } from "./gateway.ts";
 
 let gateway: Gateway | undefined;
 const booting = boot().then((b) => {
   gateway = b.gateway;
+  // Deployed means reachable: an example master key is everyone's admin key.
+  const exampleKey = exampleKeyWarning(b.config.masterKey, undefined);
+  if (exampleKey) b.log.warn(exampleKey);
+}, (e) => {
+  // One line (what, where, how to fix), no stack trace, as the CLI does.
+  console.error(`error: ${e instanceof StartupError ? e.message : `start-up failed: ${(e as Error).message}`}`);
+  if (e instanceof StartupError) { for (const line of e.details) console.error(line); }
+  Deno.exit(1);
 });
 
 export default {

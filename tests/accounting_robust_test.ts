@@ -1,8 +1,8 @@
 /**
  * Accounting never throws: a body whose parsed form cannot be stored (nested 7,000 levels deep, which V8's serializer
  * and Deno KV refuse with "Maximum call stack size exceeded") still gets its spend-log row (flagged), its request-log
- * line and its metrics, and the key is billed. The body is sent straight to the gateway (no edge depth limit here);
- * the test holds whatever limit the front door adds, because it also checks the row builder on its own.
+ * line and its metrics, and the key is billed. The front door's `max_json_depth` (128 by default) refuses such a body
+ * earlier; the end-to-end test raises it, and the row builder is also checked on its own.
  */
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
@@ -46,7 +46,9 @@ Deno.test("the row builder keeps a too-deep body as its text, flagged, and the r
 });
 
 Deno.test("a 7,000-deep body with stored prompts: row, request-log line and metrics are all written", async () => {
-  await using t = await setupSpend({ extra: "  store_prompts_in_spend_logs: true\n" });
+  // The front door refuses bodies nested deeper than max_json_depth (128 by default): raised here, so the body reaches
+  // accounting as it would without that limit.
+  await using t = await setupSpend({ extra: "  store_prompts_in_spend_logs: true\n  max_json_depth: 10000\n" });
   const g = await t.generate({ key_alias: "deep" });
   const body = deepBody();
   assert.ok(body.length > 14_000 && body.length < 15_000);

@@ -113,7 +113,7 @@ Deno.test("credentials fall back to the AWS_* environment; region from an ARN", 
 });
 
 Deno.test("invalid YAML and an empty model_list are config errors", () => {
-  assert.match(problems("model_list: [")[0], /^YAML syntax:/);
+  assert.match(problems("model_list: [")[0], /^line 1, column \d+: YAML syntax error: /);
   assert.deepEqual(problems("model_list: []"), ["model_list: Too small: expected array to have >=1 items"]);
 });
 

@@ -337,6 +337,7 @@ function untouchableServices(touched: string[]) {
       throw new Error("ready touched");
     },
     health: trap("health"),
+    bodies: trap("bodies"),
   });
 }
 

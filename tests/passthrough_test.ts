@@ -135,7 +135,7 @@ const signedBy = (f: FakeBedrock, i: number) => {
 
 // ---------------------------------------------------------------------------------------------- ApplyGuardrail
 
-Deno.test("ApplyGuardrail (AWS SDK) goes to bedrock-runtime signed with the pass-through account; logged at no cost", async () => {
+Deno.test("ApplyGuardrail (AWS SDK) goes to bedrock-runtime signed with the pass-through account; its policy units billed", async () => {
   await using t = await setup();
   const client = bedrockClient(t.gw.url, MASTER_KEY);
   const pass = await client.send(
@@ -179,9 +179,10 @@ Deno.test("ApplyGuardrail (AWS SDK) goes to bedrock-runtime signed with the pass
     ["apply-guardrail", `guardrail/${GUARDRAIL_ARN}/DRAFT`, "success", undefined],
   ]);
   const rows = (await get(t.gw.url, "/spend/logs")).json;
+  // The fake reports 1 topic, 1 content, 1 word and 1 PII unit per call: $0.15 + $0.15 + 0 + $0.10 per 1,000.
   assert.deepEqual(rows.map((r: { call_type: string; spend: number }) => [r.call_type, r.spend]), [
-    ["apply-guardrail", 0],
-    ["apply-guardrail", 0],
+    ["apply-guardrail", 0.0004],
+    ["apply-guardrail", 0.0004],
   ]);
   assert.equal(rows[0].api_base, t.runtime.url);
   // The request log names the route that was called.

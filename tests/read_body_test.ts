@@ -39,3 +39,16 @@ Deno.test("readBody: a streamed body is joined across chunks, and cut off with a
 Deno.test("readBody: no body reads as empty", async () => {
   assert.equal((await readBody(new Request("http://gw/x", { method: "POST" }), 10)).byteLength, 0);
 });
+
+Deno.test("readBody: a large declared body is read into one buffer of its length, bytes intact", async () => {
+  const big = new Uint8Array(3 * 1024 * 1024 + 17).map((_, i) => (i * 31) & 0xff);
+  const req = new Request("http://gw/x", {
+    method: "POST",
+    body: big,
+    headers: { "content-length": String(big.length) },
+  });
+  const got = await readBody(req, 10 * 1024 * 1024);
+  assert.equal(got.byteLength, big.byteLength);
+  assert.equal(got.buffer.byteLength, big.byteLength, "one buffer of the declared length");
+  assert.deepEqual(got, big);
+});

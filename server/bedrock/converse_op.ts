@@ -6,10 +6,11 @@
 import { validation } from "../errors.ts";
 import { mockConverseBody, mockUsage } from "./mock.ts";
 import { mockStreamBody } from "./mock_stream.ts";
-import { jsonObject, type ModelOperationSpec, parseJsonBody } from "./operation.ts";
+import { guardrailUse, jsonObject, type ModelOperationSpec, parseJsonBody, reparse } from "./operation.ts";
 import { ConverseRequest, ConverseStreamRequest, formatZodIssues } from "./schemas.ts";
 import { tierOfConverse } from "./service_tier.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
+import { traceGuardrailUnits } from "./guardrail_usage.ts";
 import { readUsage } from "./usage.ts";
 import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";
 
@@ -18,17 +19,19 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
   return {
     stream,
     streamUsage: "metadata",
-    prepare(body) {
-      const json = parseJsonBody(body);
+    prepare(body, _headers, limits) {
+      const json = parseJsonBody(body, limits);
       const checked = schema.safeParse(json);
       if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
-      return { json, requestMetadata: checked.data.requestMetadata, tier: tierOfConverse(json) };
+      const guardrail = checked.data.guardrailConfig;
+      return {
+        json: reparse(body),
+        requestMetadata: checked.data.requestMetadata,
+        guardrail: guardrailUse(guardrail?.guardrailIdentifier, guardrail?.guardrailVersion),
+        tier: tierOfConverse(json),
+        estimate: { inputTokens: estimateInputTokens(json), maxOutputTokens: requestedMaxTokens(json), billable: true },
+      };
     },
-    estimate: (_body, request) => ({
-      inputTokens: estimateInputTokens(request.json),
-      maxOutputTokens: requestedMaxTokens(request.json),
-      billable: true,
-    }),
     answer(_headers, body) {
       const parsed = jsonObject(body);
       if (!parsed) return { problem: "upstream response was not JSON" };
@@ -36,11 +39,12 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
       return {
         usage: readUsage(parsed.usage),
         latencyMs: typeof metrics?.latencyMs === "number" ? metrics.latencyMs : undefined,
+        guardrailUnits: traceGuardrailUnits((parsed.trace as { guardrail?: unknown } | undefined)?.guardrail),
         tier: tierOfConverse(parsed),
       };
     },
     mock(text, request, requestId) {
-      const usage = mockUsage(request.json, text);
+      const usage = mockUsage(request.json?.(), text);
       if (stream) {
         return new Response(mockStreamBody(text, usage), {
           headers: { "content-type": EVENT_STREAM_CONTENT_TYPE, "x-amzn-requestid": requestId },

@@ -10,7 +10,7 @@
  */
 import { validation } from "../errors.ts";
 import { mockUsage } from "./mock.ts";
-import { type ModelOperationSpec, parseJsonBody } from "./operation.ts";
+import { type ModelOperationSpec, parseJsonBody, reparse } from "./operation.ts";
 import { CountTokensRequest } from "./passthrough_schemas.ts";
 import { formatZodIssues } from "./schemas.ts";
 
@@ -40,18 +40,17 @@ export const countTokensOperation: ModelOperationSpec = {
   stream: false,
   streamUsage: "none",
   free: true,
-  prepare(body) {
-    const json = parseJsonBody(body);
+  prepare(body, _headers, limits) {
+    const json = parseJsonBody(body, limits);
     const checked = CountTokensRequest.safeParse(json);
     if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
-    return { json };
+    // Free: nothing to hold against a budget or tokens per minute.
+    return { json: reparse(body), estimate: { inputTokens: 0, maxOutputTokens: 0, billable: false } };
   },
-  // Free: nothing to hold against a budget or tokens per minute.
-  estimate: () => ({ inputTokens: 0, maxOutputTokens: 0, billable: false }),
   // No usage: counting tokens is free, and must not count toward a key's tokens per minute either.
   answer: () => ({}),
   mock(text, request, requestId) {
-    const { inputTokens } = mockUsage(countedRequest(request.json), text);
+    const { inputTokens } = mockUsage(countedRequest(request.json?.()), text);
     return new Response(JSON.stringify({ inputTokens }), {
       headers: { "content-type": "application/json", "x-amzn-requestid": requestId },
     });

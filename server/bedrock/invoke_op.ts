@@ -10,8 +10,17 @@ import { encodeEvent } from "../../sdk/eventstream.ts";
 import { validation } from "../errors.ts";
 import { mockUsage } from "./mock.ts";
 import { mockDeltas } from "./mock_stream.ts";
-import { jsonObject, type ModelOperationSpec, parseJsonBody, pickHeaders, type PreparedRequest } from "./operation.ts";
+import {
+  guardrailUse,
+  jsonObject,
+  type ModelOperationSpec,
+  parseJsonBody,
+  pickHeaders,
+  type PreparedRequest,
+  reparse,
+} from "./operation.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
+import { traceGuardrailUnits } from "./guardrail_usage.ts";
 import { tierOfHeaders } from "./service_tier.ts";
 import { readUsage, type Usage } from "./usage.ts";
 import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";
@@ -143,7 +152,7 @@ function mockChunkFrames(text: string, usage: Usage, requestId: string): Uint8Ar
 }
 
 function mockAnswer(stream: boolean, text: string, request: PreparedRequest, requestId: string): Response {
-  const usage = mockUsage(request.json, text);
+  const usage = mockUsage(request.json?.(), text);
   if (!stream) {
     return new Response(JSON.stringify(mockMessage(text, usage, requestId)), {
       headers: {
@@ -172,6 +181,20 @@ function mockAnswer(stream: boolean, text: string, request: PreparedRequest, req
   });
 }
 
+const TRACE_FIELD = "amazon-bedrock-trace";
+const TRACE_BYTES = new TextEncoder().encode(`"${TRACE_FIELD}"`);
+
+/** Whether a model-native answer carries Bedrock's trace (byte search: no decode, no parse). */
+function hasGuardrailTrace(body: Uint8Array): boolean {
+  const first = TRACE_BYTES[0];
+  for (let i = body.indexOf(first); i >= 0 && i + TRACE_BYTES.length <= body.length; i = body.indexOf(first, i + 1)) {
+    let j = 1;
+    while (j < TRACE_BYTES.length && body[i + j] === TRACE_BYTES[j]) j++;
+    if (j === TRACE_BYTES.length) return true;
+  }
+  return false;
+}
+
 // -------------------------------------------------------------------------------------------------- the operation
 
 export function invokeOperation(stream: boolean): ModelOperationSpec {
@@ -179,30 +202,33 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
   return {
     stream,
     streamUsage: "invocationMetrics",
-    prepare(body, headers) {
+    prepare(body, headers, limits) {
       if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
-      const json = expectsJson(headers.get("content-type")) ? parseJsonBody(body) : undefined;
+      const isJson = expectsJson(headers.get("content-type"));
+      const parsed = isJson ? parseJsonBody(body, limits) : undefined;
       return {
-        json,
+        json: isJson ? reparse(body) : undefined,
+        // A body that is not JSON (declared some other type) is judged by its size: a byte per character.
+        estimate: isJson
+          ? { inputTokens: estimateInputTokens(parsed), maxOutputTokens: requestedMaxTokens(parsed), billable: true }
+          : { inputTokens: Math.ceil(body.byteLength / 4), billable: true },
         requestMetadata: requestMetadataOf(headers),
         headers: pickHeaders(headers, bound),
+        guardrail: guardrailUse(
+          headers.get("x-amzn-bedrock-guardrailidentifier"),
+          headers.get("x-amzn-bedrock-guardrailversion"),
+        ),
         tier: tierOfHeaders(headers),
       };
     },
-    // A body that is not JSON (declared some other type) is judged by its size: a byte per character.
-    estimate: (body, request) =>
-      request.json === undefined ? { inputTokens: Math.ceil(body.byteLength / 4), billable: true } : {
-        inputTokens: estimateInputTokens(request.json),
-        maxOutputTokens: requestedMaxTokens(request.json),
-        billable: true,
-      },
     answer(headers, body) {
       const latency = Number(headers.get("x-amzn-bedrock-invocation-latency") ?? NaN);
       const fromHeaders = tokenHeaderUsage(headers);
+      // A guardrail trace (only with guardrails and trace on) is in the body: parse it only when it is there.
+      const traced = hasGuardrailTrace(body);
       // The headers do not split cache writes by TTL; an Anthropic body does (read only when there were writes).
-      const fromBody = !fromHeaders || fromHeaders.cacheWriteInputTokens > 0
-        ? anthropicBodyUsage(jsonObject(body))
-        : undefined;
+      const json = traced || !fromHeaders || fromHeaders.cacheWriteInputTokens > 0 ? jsonObject(body) : undefined;
+      const fromBody = !fromHeaders || fromHeaders.cacheWriteInputTokens > 0 ? anthropicBodyUsage(json) : undefined;
       const usage = fromHeaders ?? fromBody;
       if (fromHeaders && fromBody?.cacheWrite1hInputTokens) {
         fromHeaders.cacheWrite1hInputTokens = Math.min(
@@ -210,7 +236,12 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
           fromHeaders.cacheWriteInputTokens,
         );
       }
-      return { usage, latencyMs: Number.isFinite(latency) ? latency : undefined };
+      const trace = traced ? json?.[TRACE_FIELD] as { guardrail?: unknown } | undefined : undefined;
+      return {
+        usage,
+        latencyMs: Number.isFinite(latency) ? latency : undefined,
+        guardrailUnits: traceGuardrailUnits(trace?.guardrail),
+      };
     },
     servedTier: tierOfHeaders,
     mock: (text, request, requestId) => mockAnswer(stream, text, request, requestId),

@@ -16,6 +16,7 @@
 import type { Deployment, GatewayConfig } from "../config/types.ts";
 import { GatewayError, validation } from "../errors.ts";
 import { readBody } from "../http/body.ts";
+import type { BodyLease } from "../http/body_budget.ts";
 import type { Router, RouteResult } from "../router/router.ts";
 import type { Caller, CallRecord, CallSink, CallType, RequestEstimate } from "../spend/call_record.ts";
 import { readAnswer } from "./answer.ts";
@@ -24,6 +25,7 @@ import { createDeadlines, type Deadlines } from "./deadlines.ts";
 import { pricingTier } from "../config/price_fields.ts";
 import { MODEL_OPERATIONS } from "./model_operations.ts";
 import type { ModelPath } from "./model_path.ts";
+import { checkGuardrailGrant } from "./guardrail_grant.ts";
 import type { ServiceTierChoice } from "./service_tier.ts";
 import { awaitFirstChunk, relayStream } from "./stream_relay.ts";
 import { relayHeaders, type Upstream } from "./upstream.ts";
@@ -41,6 +43,8 @@ export interface ModelCallDeps {
   deadlines?: Deadlines;
   /** Hands over a stream's read for its usage after the client left (`Gateway.close()` waits for them). */
   background?: (task: Promise<void>, requestId: string) => void;
+  /** Aborts when the gateway stops: streams still running end with an error event. */
+  shutdown?: AbortSignal;
   /**
    * Whether a call under budget scopes may go to a deployment at a pricing tier (`Pricing.refuseUnpriced`): the error
    * to answer instead, checked before each attempt is sent. Absent: every call may.
@@ -60,6 +64,14 @@ export interface CallContext {
    * throws the refusal. Called once, before anything is sent; the hold is settled when the record reaches the sink.
    */
   reserve?: (modelName: string, estimate: RequestEstimate) => Promise<void>;
+  /** This request's share of the bodies-in-flight budget; the route releases it when the call is answered. */
+  bodyLease?: BodyLease;
+  /**
+   * Whether the caller may call a `/bedrock/…` route (its `allowed_routes`; `modelRoute` for `/bedrock/model/…`):
+   * asked for fallback groups and guardrails, which the call reaches without the client naming their routes.
+   * Undefined: every route.
+   */
+  mayCall?: (route: string, modelRoute: boolean) => boolean;
   /** The caller's budgets (or USD limits), as `budgetScopes` names them: a call under any is never served unpriced. */
   budgetScopes?: readonly string[];
 }
@@ -102,6 +114,10 @@ export function createModelCall(deps: ModelCallDeps) {
     const startTime = now();
     const { modelName, operation } = path;
     if (!config.byModelName.has(modelName)) {
+      const otherProvider = config.otherProviders.get(modelName);
+      if (otherProvider) {
+        throw validation(`Model "${modelName}" is not served by this Bedrock gateway: ${otherProvider}`);
+      }
       throw validation(
         `The provided model identifier is invalid: unknown model "${modelName}". ` +
           `Models available to this key: ${modelsFor(ctx).join(", ") || "(none)"}`,
@@ -113,9 +129,10 @@ export function createModelCall(deps: ModelCallDeps) {
       });
     }
     const op = MODEL_OPERATIONS[operation];
-    const body = await readBody(req, config.maxRequestBodyBytes);
-    const prepared = op.prepare(body, req.headers);
-    const estimate = op.estimate(body, prepared);
+    const body = await readBody(req, config.maxRequestBodyBytes, ctx.bodyLease);
+    const prepared = op.prepare(body, req.headers, config.limits.json);
+    if (prepared.guardrail && ctx.mayCall) checkGuardrailGrant(prepared.guardrail, ctx.mayCall);
+    const estimate = prepared.estimate;
     // Held at the tier asked for (priority costs more than standard).
     await ctx.reserve?.(modelName, {
       ...estimate,
@@ -198,6 +215,7 @@ export function createModelCall(deps: ModelCallDeps) {
         stream: op.stream,
         signal: clientSignal,
         allowedModels: ctx.allowedModels,
+        mayFallBackTo: ctx.mayCall && ((group) => ctx.mayCall!(`/bedrock/model/${group}/${operation}`, true)),
       });
     } catch (e) {
       control?.abandon();
@@ -240,6 +258,7 @@ export function createModelCall(deps: ModelCallDeps) {
         onClientAbort,
         finish,
         storeResponse: config.storePrompts,
+        shutdown: deps.shutdown,
         usageFrom: op.streamUsage,
         inputEstimate: estimate.inputTokens,
         background: deps.background && ((task) => deps.background!(task, ctx.requestId)),
@@ -264,6 +283,7 @@ export function createModelCall(deps: ModelCallDeps) {
       record.usage = facts.usage;
       if (facts.latencyMs !== undefined) record.bedrockLatencyMs = facts.latencyMs;
       if (facts.problem) record.errorMessage = facts.problem;
+      if (facts.guardrailUnits) record.guardrailUnits = facts.guardrailUnits;
       if (facts.tier) setTier(record, facts.tier);
     }
     // Known before the answer is sent (streams learn their usage only at the end, so they carry no cost header).

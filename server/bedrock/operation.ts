@@ -7,20 +7,44 @@
  */
 import { validation } from "../errors.ts";
 import type { RequestEstimate } from "../spend/call_record.ts";
+import { decodeJsonText, type JsonLimits } from "../http/json_guard.ts";
+import type { GuardrailUnits } from "./guardrail_usage.ts";
 import type { ServiceTierChoice } from "./service_tier.ts";
 import type { StreamUsageSource } from "./stream_tap.ts";
 import type { Usage } from "./usage.ts";
 
 /** A validated request: what the call needs besides the body bytes, which are forwarded untouched. */
 export interface PreparedRequest {
-  /** The parsed JSON body, when there is one (mock answers estimate usage from it). */
-  json?: unknown;
+  /**
+   * The JSON body parsed again, when there is one (only mock answers need it, to estimate usage). The parse made to
+   * validate the body is not kept: a large body's parsed copy is garbage as soon as it has been checked.
+   */
+  json?: () => unknown;
   /** String pairs the caller tagged the call with; they become spend-log tags. */
   requestMetadata?: Record<string, string>;
   /** Request headers Bedrock binds for the operation (lower-case names), forwarded and signed. */
   headers?: Record<string, string>;
+  /** The guardrail the request asks Bedrock to apply (Converse `guardrailConfig`, InvokeModel's header). */
+  guardrail?: GuardrailUse;
   /** The service tier and latency mode asked for (priced differently by Bedrock). */
   tier?: ServiceTierChoice;
+  /**
+   * What the request is expected to use (`expected_usage.ts`), judged while its parse is at hand: admission's holds,
+   * and the input billed for a stream whose client leaves mid-generation. Numbers only: the parse is not kept.
+   */
+  estimate: RequestEstimate;
+}
+
+/** A guardrail named by a model call; the caller needs the grant of its ApplyGuardrail route to use it. */
+export interface GuardrailUse {
+  identifier: string;
+  version: string;
+}
+
+/** A guardrail use from an identifier and version as the request gives them; none for an absent or empty id. */
+export function guardrailUse(identifier: unknown, version: unknown): GuardrailUse | undefined {
+  if (typeof identifier !== "string" || identifier === "") return undefined;
+  return { identifier, version: typeof version === "string" ? version : "" };
 }
 
 /** What a successful non-stream answer says for accounting. */
@@ -30,6 +54,8 @@ export interface AnswerFacts {
   latencyMs?: number;
   /** Why the answer could not be read (it is relayed anyway). */
   problem?: string;
+  /** Guardrail policy units the answer's guardrail trace reports. */
+  guardrailUnits?: GuardrailUnits;
   /** The service tier and latency mode the answer says served the call. */
   tier?: ServiceTierChoice;
 }
@@ -41,10 +67,8 @@ export interface ModelOperationSpec {
   streamUsage: StreamUsageSource;
   /** Costs nothing (CountTokens): never refused for want of a price. */
   free?: boolean;
-  /** Validates the body (and bound headers); throws a ValidationException. */
-  prepare(body: Uint8Array, headers: Headers): PreparedRequest;
-  /** What a validated request is expected to use (`expected_usage.ts`): holds, and hang-up estimates. */
-  estimate(body: Uint8Array, request: PreparedRequest): RequestEstimate;
+  /** Validates the body (and bound headers); throws a ValidationException. `limits`: see `parseJsonBody`. */
+  prepare(body: Uint8Array, headers: Headers, limits: JsonLimits): PreparedRequest;
   /** Reads usage from a successful non-stream answer. */
   answer(headers: Headers, body: Uint8Array): AnswerFacts;
   /**
@@ -58,15 +82,22 @@ export interface ModelOperationSpec {
 
 const decoder = new TextDecoder();
 
-/** The body as JSON; a ValidationException when it is empty or not JSON. */
-export function parseJsonBody(body: Uint8Array): unknown {
+/**
+ * The body as JSON; a ValidationException when it is empty, starts with a byte-order mark, is not UTF-8, breaks the
+ * depth or value-count limits (all checked before parsing) or is not JSON.
+ */
+export function parseJsonBody(body: Uint8Array, limits: JsonLimits): unknown {
   if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
+  const text = decodeJsonText(body, limits);
   try {
-    return JSON.parse(decoder.decode(body));
+    return JSON.parse(text);
   } catch {
     throw validation("Malformed input request: the request body is not valid JSON");
   }
 }
+
+/** Parses a body that has been validated already, again (for mock answers). */
+export const reparse = (body: Uint8Array) => () => JSON.parse(decoder.decode(body)) as unknown;
 
 /** The body as a JSON object, or undefined when it is not one. */
 export function jsonObject(body: Uint8Array): Record<string, unknown> | undefined {

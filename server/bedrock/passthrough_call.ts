@@ -5,8 +5,8 @@
  * pass-through account (`general_settings.bedrock_passthrough`).
  *
  * Like a model call: the body is validated and forwarded byte for byte, signed fresh, answered in Bedrock's wire
- * format, and one `CallRecord` reaches the sink per call that got past validation (logged and counted, with no token
- * cost: these operations report none). InvokeAgent's event stream is relayed unbuffered by the same relay as model
+ * format, and one `CallRecord` reaches the sink per call that got past validation (logged and counted; no tokens:
+ * ApplyGuardrail is billed by the policy units it reports, the agent runtime reports nothing to bill). InvokeAgent's event stream is relayed unbuffered by the same relay as model
  * streams. There are no deployments, so no routing and no retries: one attempt under the router's `timeout`
  * (`stream_timeout` for the first byte and the silences of a stream).
  */
@@ -18,7 +18,8 @@ import { startAttempt } from "./attempt_control.ts";
 import { createDeadlines, type Deadlines } from "./deadlines.ts";
 import { readAnswer } from "./answer.ts";
 import { asGatewayError, type CallContext } from "./model_call.ts";
-import { parseJsonBody } from "./operation.ts";
+import { readGuardrailUsage } from "./guardrail_usage.ts";
+import { jsonObject, parseJsonBody } from "./operation.ts";
 import type { PassthroughRoute } from "./passthrough_path.ts";
 import { formatZodIssues } from "./schemas.ts";
 import { awaitFirstChunk, relayStream } from "./stream_relay.ts";
@@ -31,6 +32,8 @@ export interface PassthroughCallDeps {
   sink: CallSink;
   /** Where attempt timeouts run (one timer per duration); a private one when absent. */
   deadlines?: Deadlines;
+  /** Aborts when the gateway stops: streams still running end with an error event. */
+  shutdown?: AbortSignal;
 }
 
 /** Request headers InvokeAgent binds besides the body (`sourceArn`). No other client header is forwarded. */
@@ -45,8 +48,8 @@ export function createPassthroughCall(deps: PassthroughCallDeps) {
 
   return async function passthroughCall(req: Request, route: PassthroughRoute, ctx: CallContext): Promise<Response> {
     const startTime = now();
-    const body = await readBody(req, config.maxRequestBodyBytes);
-    const checked = route.schema.safeParse(parseJsonBody(body));
+    const body = await readBody(req, config.maxRequestBodyBytes, ctx.bodyLease);
+    const checked = route.schema.safeParse(parseJsonBody(body, config.limits.json));
     if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
     // No token cost: only a key's requests per minute are held.
     await ctx.reserve?.(route.label, { inputTokens: 0, maxOutputTokens: 0, billable: false });
@@ -131,6 +134,7 @@ export function createPassthroughCall(deps: PassthroughCallDeps) {
         onClientAbort: control.onClientAbort,
         finish,
         storeResponse: config.storePrompts,
+        shutdown: deps.shutdown,
         usageFrom: "none",
         idleTimeoutMs: config.router.streamTimeoutMs,
       });
@@ -142,6 +146,10 @@ export function createPassthroughCall(deps: PassthroughCallDeps) {
       finish,
       storeResponse: config.storePrompts,
     });
+    // ApplyGuardrail reports the policy units it used; they are what the call costs.
+    if (route.callType === "apply-guardrail" && response.ok) {
+      record.guardrailUnits = readGuardrailUsage(jsonObject(bytes)?.usage);
+    }
     finish();
     return new Response(bytes, { status: response.status, headers: out });
   };

@@ -45,6 +45,14 @@ const GUARDRAIL_VERSION = /^(?:[1-9][0-9]{0,7}|DRAFT)$/;
 const RESOURCE_ID = /^[0-9a-zA-Z]{1,10}$/;
 const SESSION_ID = /^[0-9a-zA-Z._:-]{2,100}$/;
 
+/**
+ * The route a guardrail is granted by in `allowed_routes` (ids decoded): ApplyGuardrail's, which also covers the
+ * guardrail's use inside Converse (`guardrailConfig`) and InvokeModel (`X-Amzn-Bedrock-GuardrailIdentifier`).
+ */
+export function guardrailRoute(identifier: string, version: string): string {
+  return `/bedrock/guardrail/${identifier}/version/${version}/apply`;
+}
+
 function decode(segment: string, what: string): string {
   try {
     return decodeURIComponent(segment);
@@ -95,7 +103,7 @@ export function parsePassthroughPath(rest: string): PassthroughRoute | undefined
       api: "runtime",
       operation: "ApplyGuardrail",
       upstreamPath: `/guardrail/${encodeModelId(id)}/version/${encodeModelId(version)}/apply`,
-      route: `/bedrock/guardrail/${id}/version/${version}/apply`,
+      route: guardrailRoute(id, version),
       label: `guardrail/${id}/${version}`,
       stream: false,
       schema: ApplyGuardrailRequest,

@@ -17,6 +17,9 @@
  *   - mid-generation (or before the first chunk was relayed): the upstream is aborted at once, so Bedrock stops
  *     generating, and the call is billed an estimate (`usageEstimated`): input from the request (or Anthropic's
  *     `message_start`), output from what was relayed; when the usage event was already seen, that usage.
+ * - Gateway shutting down (`shutdown` aborts, at the end of the drain period): the upstream request is stopped and
+ *   the client's stream ends with a `serviceUnavailableException` frame (its SDK raises the retryable
+ *   `ServiceUnavailableException`), or is broken off when that would land mid-frame.
  * - `finish()` (accounting) runs exactly once, when the stream is over for whatever reason; the idle timer is
  *   cleared on every path.
  */
@@ -24,7 +27,7 @@ import { encodeException } from "../../sdk/eventstream.ts";
 import { type ChunkReader, chunkReader } from "../http/chunk_reader.ts";
 import type { CallRecord, CallStatus } from "../spend/call_record.ts";
 import { IdleWatchdog, systemClock, type WatchdogClock } from "./watchdog.ts";
-import { StreamTap, type StreamUsageSource } from "./stream_tap.ts";
+import { exceptionName, StreamTap, type StreamUsageSource } from "./stream_tap.ts";
 
 export { exceptionName } from "./stream_tap.ts";
 
@@ -65,6 +68,8 @@ export interface StreamRelayOptions {
   usageGraceMs?: number;
   /** Hands over the read that goes on after the client left, so shutdown can wait for it (it is bounded anyway). */
   background?: (task: Promise<void>) => void;
+  /** Aborts when the gateway stops: the stream is ended with an error event. */
+  shutdown?: AbortSignal;
 }
 
 /**
@@ -156,6 +161,7 @@ export function relayStream(
   let firstChunk = primed?.first;
   let over = false;
   let stalled = false;
+  let stopping = false;
   /** The client has left: nothing more is relayed (the upstream may still be read for its usage). */
   let clientGone = false;
   let client: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -178,12 +184,20 @@ export function relayStream(
     stopUpstream(new DOMException(`no upstream data for ${idleTimeoutMs} ms`, "TimeoutError"));
   }, opts.clock);
 
+  const onShutdown = () => {
+    stopping = true;
+    stopUpstream(new DOMException("the gateway is shutting down", "AbortError"));
+  };
+  if (opts.shutdown?.aborted) onShutdown();
+  else opts.shutdown?.addEventListener("abort", onShutdown, { once: true });
+
   /** The one exit: timer cleared, client listener removed, record completed and handed to accounting. */
   const end = (status: CallStatus) => {
     if (over) return;
     over = true;
     watchdog.stop();
     clientSignal.removeEventListener("abort", onClientSignal);
+    opts.shutdown?.removeEventListener("abort", onShutdown);
     if (status !== "success") record.status = status;
     tap.close();
     opts.finish();
@@ -254,11 +268,16 @@ export function relayStream(
    * client gets a well-formed `internalServerException` frame (its SDK raises a typed error); mid-frame no
    * frame can be parsed any more, so the stream is broken off instead.
    */
-  const failStream = (controller: ReadableStreamDefaultController<Uint8Array>, message: string, cause: unknown) => {
-    record.errorType = "InternalServerException";
+  const failStream = (
+    controller: ReadableStreamDefaultController<Uint8Array>,
+    message: string,
+    cause: unknown,
+    exception = "internalServerException",
+  ) => {
+    record.errorType = exceptionName(exception);
     record.errorMessage = message;
     if (tap.atFrameBoundary) {
-      controller.enqueue(encodeException("internalServerException", { message }));
+      controller.enqueue(encodeException(exception, { message }));
       controller.close();
     } else controller.error(cause);
     end("failure");
@@ -278,6 +297,14 @@ export function relayStream(
     }
   };
 
+  const onStopping = (controller: ReadableStreamDefaultController<Uint8Array>) =>
+    failStream(
+      controller,
+      "The gateway is shutting down; retry the call",
+      new DOMException("the gateway is shutting down", "AbortError"),
+      "serviceUnavailableException",
+    );
+
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       client = controller;
@@ -286,6 +313,7 @@ export function relayStream(
     },
     async pull(controller) {
       if (over || clientGone) return;
+      if (stopping) return onStopping(controller);
       if (stalled) return onStalled(controller);
       if (firstChunk) {
         // Already read by awaitFirstChunk: no upstream wait.
@@ -304,6 +332,7 @@ export function relayStream(
       } catch (e) {
         watchdog.endWait();
         if (over || clientGone) return; // the client left first (recorded there)
+        if (stopping) return onStopping(controller);
         if (stalled) return onStalled(controller);
         return failStream(controller, `Bedrock stream broke off mid-way (${(e as Error).name})`, e);
       } finally {
@@ -317,6 +346,7 @@ export function relayStream(
         return;
       }
       if (next.done) {
+        if (stopping) return onStopping(controller);
         if (stalled) return onStalled(controller);
         controller.close();
         // Ended inside a frame: the client's SDK will fail on the truncated frame, so the call failed.

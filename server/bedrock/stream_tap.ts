@@ -18,6 +18,7 @@ import { EventStreamDecoder, type EventStreamMessage } from "../../sdk/eventstre
 import type { CallRecord } from "../spend/call_record.ts";
 import { TextTally } from "./expected_usage.ts";
 import { type CharCounts, indexOfAscii, stringValueChars } from "./json_scan.ts";
+import { traceGuardrailUnits } from "./guardrail_usage.ts";
 import { tierOfConverse } from "./service_tier.ts";
 import { readUsage, type Usage } from "./usage.ts";
 
@@ -334,6 +335,8 @@ export class StreamTap {
           this.#sawMetadata = true;
           record.usage = usage;
         }
+        const units = traceGuardrailUnits((payload?.trace as { guardrail?: unknown } | undefined)?.guardrail);
+        if (units) record.guardrailUnits = units;
         const served = tierOfConverse(payload);
         if (served.serviceTier !== undefined) record.serviceTier = served.serviceTier;
         if (served.latency !== undefined) record.performanceLatency = served.latency;

@@ -7,6 +7,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { entryProvider } from "./provider.ts";
 import { awsCredentials } from "./aws_auth.ts";
 import { resolveCors } from "./cors.ts";
 import { resolvePassthrough } from "./passthrough.ts";
@@ -14,12 +15,27 @@ import { MAX_OUTPUT_TOKENS_FIELD, PRICE_FIELD_NAMES, pricesFromFields } from "./
 import { ConfigFile, type ModelEntry, unknownKeys } from "./schema.ts";
 import type { Deployment, DeploymentAuth, GatewayConfig } from "./types.ts";
 
-/** Thrown when the config cannot be used; `problems` lists every issue with its YAML path. */
+/**
+ * Thrown when the config cannot be used; `problems` lists every issue with its YAML path. `excerpt`: for a YAML
+ * syntax error, the lines around it with a caret under the spot (as the YAML parser shows them).
+ */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  constructor(readonly problems: string[], readonly excerpt?: string) {
     super(`invalid config:\n  - ${problems.join("\n  - ")}`);
     this.name = "ConfigError";
   }
+}
+
+/** A YAML parser error as one line (`line 5, column 1: <what>`) and the parser's excerpt of the spot. */
+function yamlProblem(e: unknown): ConfigError {
+  const err = e as { message?: unknown; linePos?: Array<{ line: number; col: number }> };
+  const message = String(err.message ?? e);
+  const at = message.search(/ at line \d+, column \d+:/);
+  const what = at >= 0 ? message.slice(0, at) : message.split("\n")[0];
+  const pos = err.linePos?.[0];
+  const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
+  const excerpt = message.includes("\n") ? message.slice(message.indexOf("\n")).replace(/^\n+|\n+$/g, "") : undefined;
+  return new ConfigError([`${where}YAML syntax error: ${what}`], excerpt);
 }
 
 export type EnvLookup = (name: string) => string | undefined;
@@ -39,6 +55,26 @@ const DAY_MS = 86_400_000;
  * only decides admission while calls run together (settlement bills the real usage).
  */
 const DEFAULT_HOLD_OUTPUT_TOKENS = 4096;
+/**
+ * Front-door defaults (README, `general_settings`). Depth 128: a Converse body with a tool whose JSON Schema nests 50
+ * object levels (`properties` → object → …) is ~110 deep; 50,000 is what an attacker sends. In flight: 128 MiB holds
+ * six bodies at the 20 MiB per-request cap; each costs the process several times its size while it is validated and
+ * sent (ten at once peaked at ~1 GiB RSS, six at ~0.7 GiB: docs/benchmarks.md), and the others get a retryable 503.
+ * Timeouts as common servers choose them (Go's and Node's examples,
+ * nginx's `client_header_timeout` 60 s, `keepalive_timeout` 75 s); the grace period fits Kubernetes' default 30 s
+ * between SIGTERM and SIGKILL, leaving time for the spend flush.
+ */
+const DEFAULT_MAX_JSON_DEPTH = 128;
+/**
+ * Values per JSON body: over three times a very long agent session (5,000 tool calls and their results at ~15 values
+ * each is ~75,000). A body built so that schema validation reports every element costs ~0.3 s and ~60 MB per 100,000
+ * elements (measured, cold), so this bounds one body's validation to about a second.
+ */
+const DEFAULT_MAX_JSON_VALUES = 250_000;
+const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 128 * 1024 * 1024;
+const DEFAULT_HEADER_TIMEOUT_MS = 30_000;
+const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 75_000;
+const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
 /** The AWS SDKs treat credentials this close to expiry as expired; refreshing then leaves room for a slow STS. */
 const DEFAULT_AWS_REFRESH_AHEAD_S = 300;
 
@@ -62,13 +98,17 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
   try {
     raw = parseYaml(yamlText);
   } catch (e) {
-    throw new ConfigError([`YAML syntax: ${(e as Error).message.split("\n")[0]}`]);
+    throw yamlProblem(e);
   }
-  const parsed = ConfigFile.safeParse(raw);
+  if (raw === null || raw === undefined) {
+    throw new ConfigError(["the file is empty: it needs at least a model_list (see config.example.yaml)"]);
+  }
+  const { checked, skipped, skipWarnings } = withoutOtherProviders(raw, env);
+  const parsed = ConfigFile.safeParse(checked);
   if (!parsed.success) throw new ConfigError(issuePaths(parsed.error));
   const file = parsed.data;
   const problems: string[] = [];
-  const warnings = unknownKeys(raw).map((path) => `${path}: unknown key, ignored`);
+  const warnings = [...skipWarnings, ...unknownKeys(checked).map((path) => `${path}: unknown key, ignored`)];
 
   const general = file.general_settings ?? {};
   let masterKey: string | undefined;
@@ -83,6 +123,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
   const deployments: Deployment[] = [];
   const seenIds = new Set<string>();
   file.model_list.forEach((entry, i) => {
+    if (skipped.has(i)) return;
     const d = resolveDeployment(entry, i, env, problems);
     if (!d) return;
     if (seenIds.has(d.id)) {
@@ -112,6 +153,11 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     list.push(d);
     byModelName.set(d.modelName, list);
   }
+  const otherProviders = new Map<string, string>();
+  for (const [i, why] of skipped) {
+    const name = file.model_list[i].model_name;
+    if (!byModelName.has(name) && !otherProviders.has(name)) otherProviders.set(name, why);
+  }
   for (const [from, to] of fallbacks) {
     if (from !== "*" && !byModelName.has(from)) {
       warnings.push(`router_settings.fallbacks: "${from}" is not a model_name, its rule is never used`);
@@ -123,14 +169,29 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
   return {
     deployments,
     byModelName,
+    otherProviders,
     masterKey,
     maxRequestBodyBytes: general.max_request_body_bytes ?? DEFAULT_MAX_BODY,
+    limits: {
+      maxBodyBytesInFlight: general.max_body_bytes_in_flight ?? DEFAULT_MAX_BODY_BYTES_IN_FLIGHT,
+      json: {
+        maxDepth: general.max_json_depth ?? DEFAULT_MAX_JSON_DEPTH,
+        maxValues: general.max_json_values ?? DEFAULT_MAX_JSON_VALUES,
+      },
+    },
+    server: {
+      maxConnections: general.max_connections,
+      headerTimeoutMs: general.header_timeout_ms ?? DEFAULT_HEADER_TIMEOUT_MS,
+      keepAliveTimeoutMs: general.keep_alive_timeout_ms ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+      shutdownGraceMs: general.shutdown_grace_ms ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    },
     keyCacheTtlMs: general.key_cache_ttl_ms ?? 2_000,
     keyCounterMaxAgeMs: general.key_counter_max_age_ms ?? DEFAULT_KEY_COUNTER_MAX_AGE_MS,
     storePrompts: general.store_prompts_in_spend_logs ?? false,
     defaultHoldOutputTokens: general.default_hold_output_tokens ?? DEFAULT_HOLD_OUTPUT_TOKENS,
     spendLogRetentionMs: (general.spend_logs_retention_days ?? 30) * DAY_MS,
     modelPricesFile: general.model_prices_file,
+    guardrailPrices: general.guardrail_prices ?? {},
     allowUnpricedModels: general.allow_unpriced_models ?? false,
     metricsPublic: general.metrics_public ?? false,
     upstreamClient: general.upstream_client ?? "fetch",
@@ -150,6 +211,35 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     cors,
     warnings,
   };
+}
+
+/**
+ * The raw config with other providers' `model_list` entries replaced by a stub the schema accepts (so error paths
+ * keep their indices and those entries' fields are neither validated nor resolved), which indices were skipped and
+ * why, and one warning per skipped entry.
+ */
+function withoutOtherProviders(raw: unknown, env: EnvLookup) {
+  const skipped = new Map<number, string>();
+  const skipWarnings: string[] = [];
+  const list = (raw as { model_list?: unknown } | null)?.model_list;
+  if (!Array.isArray(list)) return { checked: raw, skipped, skipWarnings };
+  const entries = list.map((entry: unknown, i: number) => {
+    const e = entry as { model_name?: unknown; litellm_params?: Record<string, unknown> } | null;
+    const params = e?.litellm_params;
+    if (!params || typeof params !== "object") return entry;
+    const model = typeof params.model === "string" && envRef(params.model) ? env(envRef(params.model)!) : params.model;
+    const verdict = entryProvider({ model, custom_llm_provider: params.custom_llm_provider });
+    if (verdict.bedrock) return entry;
+    const name = typeof e?.model_name === "string" ? e.model_name : `#${i}`;
+    skipped.set(i, `its config entry is for provider "${verdict.provider}" (${verdict.reason})`);
+    skipWarnings.push(
+      `model_list[${i}] (${name}): provider "${verdict.provider}" is not Bedrock (${verdict.reason}): entry ` +
+        "skipped, its credentials are not read; this gateway serves only Bedrock models " +
+        "(model: bedrock/…, or custom_llm_provider: bedrock)",
+    );
+    return { model_name: name, litellm_params: { model: "bedrock/skipped" } };
+  });
+  return { checked: { ...(raw as object), model_list: entries }, skipped, skipWarnings };
 }
 
 const unsetMessage = (names: string[]) =>
@@ -199,10 +289,6 @@ function resolveDeployment(
     return resolved;
   };
 
-  if (p.custom_llm_provider !== undefined && p.custom_llm_provider !== "bedrock") {
-    problems.push(`${path}.custom_llm_provider: only "bedrock" is supported, got "${p.custom_llm_provider}"`);
-    return undefined;
-  }
   const modelId = bedrockModelId(value(p.model, true) ?? "");
   const region = value(p.aws_region_name, true) ?? arnRegion(modelId) ?? env("AWS_REGION_NAME") ??
     env("AWS_REGION") ?? env("AWS_DEFAULT_REGION");

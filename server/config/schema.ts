@@ -120,6 +120,22 @@ export const GeneralSettings = z.looseObject({
   allow_unpriced_models: z.boolean().optional(),
   metrics_public: z.boolean().optional(),
   bedrock_passthrough: BedrockPassthrough.optional(),
+  /** Request-body bytes held at once across all requests; beyond it a 503 with Retry-After. */
+  max_body_bytes_in_flight: z.number().int().positive().optional(),
+  /** Deepest nesting of arrays/objects a JSON body may have, checked before it is parsed. */
+  max_json_depth: z.number().int().min(1).max(10_000).optional(),
+  /** Most values (arrays, objects, elements, members) a JSON body may have, counted before it is parsed. */
+  max_json_values: z.number().int().positive().optional(),
+  /** Open client connections at most (default: from the process's descriptor limit). */
+  max_connections: z.number().int().positive().optional(),
+  /** Longest wait from a new connection to its first request's complete headers. */
+  header_timeout_ms: z.number().int().positive().optional(),
+  /** Longest wait from a response to the next request's complete headers on a kept-alive connection. */
+  keep_alive_timeout_ms: z.number().int().positive().optional(),
+  /** USD per 1,000 guardrail policy units, by `GuardrailUsage` field name; overrides the built-in prices. */
+  guardrail_prices: z.record(z.string(), nonNegative).optional(),
+  /** On SIGTERM/SIGINT, how long in-flight calls may finish before streams are ended and connections closed. */
+  shutdown_grace_ms: z.number().int().nonnegative().optional(),
   /** Temporary AWS credentials are refreshed this many seconds before they expire (default 300). */
   aws_credentials_refresh_ahead_seconds: positive.optional(),
   /**

@@ -83,13 +83,36 @@ export interface PassthroughAccount {
   configured: boolean;
 }
 
+/** Bounds on what one request, and all requests together, may make the gateway hold (`general_settings`). */
+export interface RequestLimits {
+  /** Request-body bytes held at once across all requests. */
+  maxBodyBytesInFlight: number;
+  /** Deepest nesting of arrays/objects in a JSON body, and most values in it. */
+  json: { maxDepth: number; maxValues: number };
+}
+
+/** How the CLI's server treats connections (`general_settings`); `deno serve` and Deno Deploy have their own. */
+export interface ServerSettings {
+  /** Open connections at most; undefined: derived from the descriptor limit at start-up. */
+  maxConnections?: number;
+  headerTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  shutdownGraceMs: number;
+}
+
 export interface GatewayConfig {
   deployments: Deployment[];
   /** Deployments by `model_name`, in config order. */
   byModelName: Map<string, Deployment[]>;
+  /**
+   * `model_name`s whose only entries are other providers' (skipped at start-up), with why: calls to them are told.
+   */
+  otherProviders: Map<string, string>;
   /** Undefined means the gateway runs open (loudly announced at start-up). */
   masterKey?: string;
   maxRequestBodyBytes: number;
+  limits: RequestLimits;
+  server: ServerSettings;
   keyCacheTtlMs: number;
   /**
    * Budgeted or rate-limited keys: reuse their record and counter snapshot this long before re-reading them (0:
@@ -102,6 +125,8 @@ export interface GatewayConfig {
   defaultHoldOutputTokens: number;
   spendLogRetentionMs: number;
   modelPricesFile?: string;
+  /** `general_settings.guardrail_prices`: USD per 1,000 policy units, by `GuardrailUsage` field name. */
+  guardrailPrices: Record<string, number>;
   /**
    * `general_settings.allow_unpriced_models`: serve calls by budgeted callers to deployments without a known price
    * (priced 0 and flagged) instead of refusing them.

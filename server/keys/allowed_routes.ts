@@ -23,9 +23,14 @@ export function routeAllowed(patterns: readonly string[] | undefined, route: str
   return patterns.some((p) => routeMatches(p, route));
 }
 
+/** Whether `principal` may call `route`: what {@link checkRouteAccess} enforces, as a yes or no. */
+export function mayCallRoute(principal: Principal, route: string, modelRoute: boolean): boolean {
+  return principal.kind !== "virtual" || routeAllowed(principal.allowedRoutes, route, modelRoute);
+}
+
 /** Throws a 403 `AccessDeniedException` when `principal` may not call `route`. */
 export function checkRouteAccess(principal: Principal, route: string, modelRoute: boolean): void {
-  if (principal.kind !== "virtual" || routeAllowed(principal.allowedRoutes, route, modelRoute)) return;
+  if (mayCallRoute(principal, route, modelRoute)) return;
   const parts = route.split("/");
   const example = parts.length > 3 ? `${parts.slice(0, 3).join("/")}/*` : route;
   const hint = principal.allowedRoutes?.length

@@ -73,6 +73,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Fallback groups outside this list are skipped (a key's `models`). */
   allowedModels?: readonly string[];
+  /** Fallback groups this says no to are skipped too (a key's `allowed_routes`). */
+  mayFallBackTo?: (modelName: string) => boolean;
 }
 
 export type Attempt = (deployment: Deployment) => Promise<Response>;
@@ -243,7 +245,11 @@ export function createRouter(deps: RouterDeps) {
   async function run(modelName: string, attempt: Attempt, opts: RunOptions = {}): Promise<RouteResult> {
     const stream = opts.stream ?? false;
     const allowed = opts.allowedModels;
-    const groups = [modelName, ...(chains.get(modelName) ?? []).filter((g) => !allowed || allowed.includes(g))];
+    const mayUse = opts.mayFallBackTo;
+    const groups = [
+      modelName,
+      ...(chains.get(modelName) ?? []).filter((g) => (!allowed || allowed.includes(g)) && (!mayUse || mayUse(g))),
+    ];
     let attempts = 0;
     let lastUpstream: Failure | undefined;
     let lastRouting: unknown;

@@ -3,6 +3,7 @@
  * What the gateway knows about one finished call: the single record that accounting (spend, spend logs,
  * metrics, request logs) is fed from. It never holds a raw key or an AWS secret.
  */
+import type { GuardrailUnits } from "../bedrock/guardrail_usage.ts";
 import type { Usage } from "../bedrock/usage.ts";
 
 /** Model operations, then the pass-through operations that are not model calls (guardrails, agent runtime). */
@@ -72,6 +73,8 @@ export interface CallRecord {
   errorType?: string;
   errorMessage?: string;
   usage?: Usage;
+  /** Guardrail policy units Bedrock reported (ApplyGuardrail's `usage`, a model call's guardrail trace). */
+  guardrailUnits?: GuardrailUnits;
   /** A stream that ended without its `metadata` event: usage is what was seen, possibly none. */
   incomplete?: boolean;
   /**

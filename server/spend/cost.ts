@@ -18,6 +18,7 @@ import type { GatewayError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { CallRecord } from "./call_record.ts";
 import { type DeploymentPrices, resolveDeploymentPrices, unpricedRefusal } from "./deployment_prices.ts";
+import { guardrailCostNanos, guardrailPrices } from "./guardrail_prices.ts";
 import { builtInPrices, type ModelPrices, type PriceTable } from "./price_table.ts";
 
 export const NANOS_PER_USD = 1_000_000_000;
@@ -150,11 +151,15 @@ export function createPricing(config: GatewayConfig, opts: PricingOptions = {}):
   }
 
   const pricesFor = (id: string | undefined): ModelPrices => (id && byId.get(id)?.prices) || {};
+  const perGuardrailUnit = guardrailPrices(config.guardrailPrices);
 
   function quote(record: CallRecord): Quote {
     // A client that went away mid-stream still consumed the tokens Bedrock reported (AWS bills them), so
     // known usage is billed; a failed call bills nothing.
-    if (record.status === "failure" || !record.usage) return { nanos: 0n, unpriced: [] };
+    if (record.status === "failure") return { nanos: 0n, unpriced: [] };
+    // Guardrail policy units Bedrock reported are billed on top of the tokens (ApplyGuardrail has only those).
+    const guardrail = guardrailCostNanos(record.guardrailUnits, perGuardrailUnit);
+    if (!record.usage) return { nanos: guardrail, unpriced: [] };
     const tier = pricingTier(record.serviceTier, record.performanceLatency);
     const prices = tierPrices(pricesFor(record.deploymentId), tier);
     const unpricedTokens = unpricedKinds(prices, record.usage);
@@ -167,7 +172,7 @@ export function createPricing(config: GatewayConfig, opts: PricingOptions = {}):
         { deployment: record.deploymentId, model: record.bedrockModelId, tier, unpriced: fresh },
       );
     }
-    return { nanos: prices ? costNanos(prices, record.usage) : 0n, unpriced: unpricedTokens };
+    return { nanos: (prices ? costNanos(prices, record.usage) : 0n) + guardrail, unpriced: unpricedTokens };
   }
 
   function refuseUnpriced(deploymentId: string, tier: string, scopes: readonly string[]): GatewayError | undefined {

@@ -1,0 +1,263 @@
+/**
+ * @module
+ * The CLI's HTTP server: its own accept loop over `Deno.listen`, each accepted connection served by Deno's HTTP
+ * server (`connection_server.ts`), so that the gateway decides what `Deno.serve` cannot:
+ *
+ * - **Accept errors never end the process.** EMFILE/ENFILE (descriptors exhausted) and any other accept failure is
+ *   logged once per burst, the loop backs off (10 ms doubling to 1 s) and accepts again when descriptors free up;
+ *   open connections keep being served meanwhile. Connections that arrive meanwhile wait in the listen backlog.
+ * - **A cap on open connections** (`max_connections`). Past the cap, each new connection closes the one idle the
+ *   longest (no request in flight: it never sent one, or finished its last) to make room, so a flood of idle
+ *   connections cannot lock callers out; when every other connection has a request in flight, accepting pauses until
+ *   one closes (new clients wait in the listen backlog, they are not refused). At most one connection beyond the cap
+ *   is open at a time.
+ * - **A header timeout** (`header_timeout_ms`): from accept until the first request's headers are complete.
+ * - **A keep-alive timeout** (`keep_alive_timeout_ms`): from a response's last byte until the next request's headers
+ *   are complete. Between the two, a connection sending headers a byte at a time (slowloris) or nothing at all is
+ *   closed. A request in flight, however long (a stream), is never timed out here.
+ *
+ * Only connections with no request in flight are closed (a request is in flight from its complete headers until its
+ * response's last byte has been sent: Deno's `info.completed`), so no response is ever cut by a timeout or the cap.
+ * `shutdown` stops accepting and closes each connection as soon as it is idle, within a grace period; then it lets the
+ * caller end what is left (the gateway's streams get an error event) and closes the rest outright.
+ *
+ * @example
+ * ```ts
+ * const door = await serveFrontDoor({ hostname: "127.0.0.1", port: 0, handler, log, maxConnections: 1000,
+ *   headerTimeoutMs: 30_000, keepAliveTimeoutMs: 75_000 });
+ * await door.shutdown({ graceMs: 25_000, onGraceOver: () => gateway.endStreams() });
+ * ```
+ */
+import type { Logger } from "../log.ts";
+import type { ConnectionServer, ServeConnection } from "./connection_server.ts";
+
+/** Timers, injected so tests decide when a timeout fires. */
+export interface Timers {
+  set(fn: () => void, ms: number): unknown;
+  clear(id: unknown): void;
+}
+
+const realTimers: Timers = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+};
+
+export interface FrontDoorOptions {
+  hostname: string;
+  port: number;
+  /** Gets Deno's connection info too (the UI's sign-in limiter reads the client's address from it). */
+  handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+  /** Answer for a handler that throws (the gateway's handler does not). */
+  onError?: (error: unknown) => Response | Promise<Response>;
+  log: Logger;
+  maxConnections: number;
+  headerTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Deno's per-connection server (`connectionServer()`). */
+  serveConnection: ServeConnection;
+  timers?: Timers;
+  /** Opens the listener (tests wrap it to inject accept errors). */
+  listen?: (opts: Deno.TcpListenOptions) => Deno.Listener;
+  /** Told the number of open connections after each accept and close (tests wait on it). */
+  onConnections?: (open: number) => void;
+}
+
+export interface ShutdownOptions {
+  /** How long in-flight requests may finish before `onGraceOver` runs. */
+  graceMs: number;
+  /** Runs once when the grace period ends with connections still open (the gateway ends its streams here). */
+  onGraceOver?: () => void;
+  /** After `onGraceOver`, how long connections get to write what it produced before they are closed outright. */
+  finalMs?: number;
+}
+
+export interface ShutdownReport {
+  /** Connections that were still open when the grace period ended. */
+  leftAfterGrace: number;
+  /** Connections closed outright at the end. */
+  forced: number;
+}
+
+export interface FrontDoor {
+  addr: Deno.NetAddr;
+  /** Open connections now. */
+  readonly connections: number;
+  /** Stops accepting, drains within `graceMs`, then ends what is left; resolves when every connection is closed. */
+  shutdown(opts: ShutdownOptions): Promise<ShutdownReport>;
+}
+
+interface Connection {
+  id: number;
+  server: ConnectionServer;
+  abort: AbortController;
+  inFlight: number;
+  timer?: unknown;
+  closing: boolean;
+}
+
+const FIRST_BACKOFF_MS = 10;
+const MAX_BACKOFF_MS = 1000;
+
+export function serveFrontDoor(opts: FrontDoorOptions): FrontDoor {
+  const { log, maxConnections, headerTimeoutMs, keepAliveTimeoutMs, serveConnection } = opts;
+  const timers = opts.timers ?? realTimers;
+  const listener = (opts.listen ?? Deno.listen)({ hostname: opts.hostname, port: opts.port, transport: "tcp" });
+  const addr = listener.addr as Deno.NetAddr;
+  const onError = opts.onError ?? (() => new Response("Internal Server Error", { status: 500 }));
+
+  const open = new Map<number, Connection>();
+  /** Connections with no request in flight, the longest idle first (Map order: re-inserted when they go idle). */
+  const idle = new Map<number, Connection>();
+  let nextId = 0;
+  let accepting = true;
+  /** Shutting down: a connection closes as soon as it has no request in flight. */
+  let draining = false;
+  /** Woken when a connection closes (a slot frees up, or the drain may be over). */
+  const waiters: Array<() => void> = [];
+  const changed = () => new Promise<void>((resolve) => waiters.push(resolve));
+  const notify = () => {
+    for (const w of waiters.splice(0)) w();
+  };
+
+  /**
+   * Closes a connection with no request in flight: Deno's graceful close, which closes it at once (a response that
+   * has just completed is flushed first; closing outright could cut its last bytes).
+   */
+  const close = (c: Connection) => {
+    if (c.closing) return;
+    c.closing = true;
+    if (c.timer !== undefined) timers.clear(c.timer);
+    c.timer = undefined;
+    c.server.shutdown().catch(() => {});
+  };
+
+  const goIdle = (c: Connection, timeoutMs: number) => {
+    idle.set(c.id, c);
+    if (c.closing) return;
+    if (draining) return close(c);
+    c.timer = timers.set(() => close(c), timeoutMs);
+  };
+
+  const begin = (c: Connection) => {
+    c.inFlight++;
+    idle.delete(c.id);
+    if (c.timer !== undefined) timers.clear(c.timer);
+    c.timer = undefined;
+  };
+
+  const end = (c: Connection) => {
+    if (--c.inFlight === 0 && open.has(c.id)) goIdle(c, keepAliveTimeoutMs);
+  };
+
+  const track = (conn: Deno.Conn): Connection => {
+    const abort = new AbortController();
+    const c = { id: nextId++, abort, inFlight: 0, closing: false } as Connection;
+    c.server = serveConnection(conn, abort.signal, (req, info) => {
+      begin(c);
+      // Settles when the response (a stream's last byte included) has been sent, or the client went away.
+      info.completed.then(() => end(c), () => end(c));
+      return opts.handler(req, info);
+    }, onError);
+    open.set(c.id, c);
+    goIdle(c, headerTimeoutMs);
+    opts.onConnections?.(open.size);
+    c.server.finished.catch(() => {}).finally(() => {
+      if (c.timer !== undefined) timers.clear(c.timer);
+      open.delete(c.id);
+      idle.delete(c.id);
+      notify();
+      opts.onConnections?.(open.size);
+    });
+    return c;
+  };
+
+  /** Closes the connection idle the longest (other than `newcomer`); false when all others are busy or closing. */
+  const evictIdle = (newcomer: Connection): boolean => {
+    for (const c of idle.values()) {
+      if (c !== newcomer && !c.closing) {
+        close(c);
+        return true;
+      }
+    }
+    return false;
+  };
+
+  const acceptLoop = async () => {
+    let failures = 0;
+    let backoff = FIRST_BACKOFF_MS;
+    let capped = false;
+    while (accepting) {
+      // Over the cap with nothing idle to close: accept nothing until a connection closes (clients wait in the
+      // listen backlog). Checked before accepting, so at most one connection beyond the cap is ever open.
+      if (open.size > maxConnections) {
+        await changed();
+        continue;
+      }
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        if (!accepting) break;
+        if (failures++ === 0) {
+          log.error("accepting connections failed; serving open connections and retrying", {
+            error: (e as Error).name,
+            message: (e as Error).message,
+            open_connections: open.size,
+          });
+        }
+        await new Promise<void>((resolve) => timers.set(resolve, backoff));
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        continue;
+      }
+      if (failures > 0) {
+        log.info("accepting connections again", { failed_accepts: failures, open_connections: open.size });
+        failures = 0;
+        backoff = FIRST_BACKOFF_MS;
+      }
+      const newcomer = track(conn);
+      if (open.size > maxConnections && !evictIdle(newcomer) && !capped) {
+        capped = true;
+        log.warn("connection cap reached with every connection busy: new connections wait", {
+          max_connections: maxConnections,
+        });
+      } else if (open.size <= maxConnections) {
+        capped = false;
+      }
+    }
+  };
+  const loop = acceptLoop();
+
+  return {
+    addr,
+    get connections() {
+      return open.size;
+    },
+    async shutdown({ graceMs, onGraceOver, finalMs = 2000 }) {
+      accepting = false;
+      listener.close();
+      notify();
+      await loop;
+      draining = true;
+      for (const c of open.values()) if (c.inFlight === 0) close(c);
+      const waitAll = async (ms: number) => {
+        let over = false;
+        const timer = timers.set(() => {
+          over = true;
+          notify();
+        }, ms);
+        while (open.size > 0 && !over) await changed();
+        timers.clear(timer);
+      };
+      await waitAll(graceMs);
+      const leftAfterGrace = open.size;
+      if (leftAfterGrace > 0) {
+        onGraceOver?.();
+        await waitAll(finalMs);
+      }
+      // Still busy after all that: closed outright, responses cut. Not waited for: the process is about to exit.
+      const forced = open.size;
+      for (const c of open.values()) c.abort.abort();
+      return { leftAfterGrace, forced };
+    },
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * @module
+ * Timers that fire only when a test says so (`Timers` of the front door), for timeouts without waiting.
+ */
+import type { Timers } from "../server/http/front_door.ts";
+
+export class ManualTimers implements Timers {
+  #next = 1;
+  readonly pending = new Map<number, { fn: () => void; ms: number }>();
+  set(fn: () => void, ms: number): number {
+    const id = this.#next++;
+    this.pending.set(id, { fn, ms });
+    return id;
+  }
+  clear(id: unknown): void {
+    this.pending.delete(id as number);
+  }
+  /** Whether a timer of `ms` milliseconds is pending. */
+  has(ms: number): boolean {
+    return [...this.pending.values()].some((t) => t.ms === ms);
+  }
+  /** Resolves once a timer of `ms` is pending (the code under test arms it after some I/O). */
+  async armed(ms: number): Promise<void> {
+    while (!this.has(ms)) await new Promise((r) => setTimeout(r, 0));
+  }
+  /** Fires every pending timer of `ms` milliseconds; how many fired. */
+  fire(ms: number): number {
+    const due = [...this.pending].filter(([, t]) => t.ms === ms);
+    for (const [id, t] of due) {
+      this.pending.delete(id);
+      t.fn();
+    }
+    return due.length;
+  }
+}
