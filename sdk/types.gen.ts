@@ -562,6 +562,11 @@ export interface HealthReadiness {
   status: "healthy" | "unhealthy";
   /** KV store state: `connected` or `disconnected`. */
   db: string;
+  /**
+   * Why the gateway is not ready: KV unreachable, or spend that cannot be written to it (since when, the error, how
+   * many calls' accounting waits).
+   */
+  cause?: string;
 }
 
 export interface ImageBlock {
@@ -1108,12 +1113,23 @@ export interface SpendLogRow {
   retries: number;
   /** A stream that ended without its usage (`metadata`) event. */
   incomplete: boolean;
+  /**
+   * Present when the tokens (and spend) are the gateway's estimate, not Bedrock's count: the client left a stream
+   * mid-generation (input from the request or Anthropic's `message_start`, output from what was relayed).
+   */
+  usage_estimated?: true;
   /** `x-litellm-tags` header values, then the request's `requestMetadata` as `key:value`. */
   request_tags: string[];
   metadata: {
     request_metadata?: { [key: string]: string };
     messages_truncated?: boolean;
     response_truncated?: boolean;
+    /** The request body is stored as its text: parsed, it was nested too deeply to store. */
+    messages_stored_as_text?: boolean;
+    response_stored_as_text?: boolean;
+    /** The request body could not be stored. */
+    messages_unstorable?: boolean;
+    response_unstorable?: boolean;
   };
   /** The request body (only with `store_prompts_in_spend_logs`; a truncated string when very large). */
   messages: unknown;

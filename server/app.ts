@@ -36,8 +36,8 @@ export interface AppServices {
   passthroughCall: PassthroughCall;
   newId: () => string;
   log: Logger;
-  /** Readiness: config loaded and KV answering. */
-  ready: () => Promise<{ ok: boolean; db: string }>;
+  /** Readiness: config loaded, KV answering, spend being written. */
+  ready: () => Promise<{ ok: boolean; db: string; cause?: string }>;
   /** Deployment health (`GET /health`). */
   health: Health;
   /** Request bodies held at once across all requests. */
@@ -151,6 +151,7 @@ async function modelRoute(s: AppServices, req: Request, requestId: string): Prom
       caller: principal.caller,
       allowedModels: principal.allowedModels,
       requestTags: tagsOf(req.headers),
+      reserve: (modelName, estimate) => s.admission.hold(requestId, modelName, estimate),
       bodyLease,
       mayCall: (route, modelRoute) => mayCallRoute(principal, route, modelRoute),
       budgetScopes: budgetScopes(principal),
@@ -189,6 +190,16 @@ export function createFetch(
   const full = createApp(s);
   const serveModel = async (req: Request): Promise<Response> => {
     const requestId = s.newId();
+    // With --detailed-debug, say when a client leaves while its call is still being served (it is billed anyway).
+    if (s.log.debugEnabled) {
+      req.signal.addEventListener(
+        "abort",
+        () => s.log.debug("call: the client disconnected", { request_id: requestId }),
+        {
+          once: true,
+        },
+      );
+    }
     try {
       if (req.method !== "POST") throw notAllowed(req);
       // Its answers carry `x-litellm-call-id` already (relayHeaders).
@@ -220,6 +231,7 @@ export function createApp(s: AppServices): Hono<Env> {
   app.get("/health/readiness", async (c) => {
     const r = await s.ready();
     const body: HealthReadiness = { status: r.ok ? "healthy" : "unhealthy", db: r.db };
+    if (r.cause) body.cause = r.cause;
     return c.json(body, r.ok ? 200 : 503);
   });
   // Admin only: it reveals the deployments, and `?probe=true` spends money on live calls.
@@ -249,6 +261,7 @@ export function createApp(s: AppServices): Hono<Env> {
         requestId,
         caller: principal.caller,
         requestTags: tagsOf(c.req.raw.headers),
+        reserve: (label, estimate) => s.admission.hold(requestId, label, estimate),
         bodyLease,
       });
     } catch (e) {

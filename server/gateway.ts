@@ -15,13 +15,15 @@ import { createSigV4Signer } from "./bedrock/sigv4.ts";
 import { createUpstream } from "./bedrock/upstream.ts";
 import { createDeploymentCredentials } from "./deployment_credentials.ts";
 import { createKeyServices } from "./keys/services.ts";
+import { createHolds } from "./limits/holds.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { withCors } from "./http/cors.ts";
 import { createHealth } from "./router/health.ts";
 import { createRouter } from "./router/router.ts";
 import type { CallRecord, CallSink } from "./spend/call_record.ts";
 import { createPricing } from "./spend/cost.ts";
-import { createLedger } from "./spend/ledger.ts";
+import { createHoldPricing } from "./spend/hold_price.ts";
+import { CLOSE_WAIT_MS, createLedger } from "./spend/ledger.ts";
 import { priceTablesFor } from "./spend/price_table.ts";
 import { createSpendServices } from "./spend/services.ts";
 import { createUi } from "./ui/mod.ts";
@@ -43,6 +45,13 @@ export interface GatewayDeps {
   onCall?: (record: CallRecord) => void;
   /** How the router waits before retrying a deployment (tests pass one that does not wait). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * How long `close()` waits for accounting to reach KV (default `CLOSE_WAIT_MS`, 4 s) before it logs what it
+   * could not write.
+   */
+  closeWaitMs?: number;
+  /** How the ledger waits between attempts of a failing commit (tests pass one that waits a macrotask). */
+  ledgerSleep?: (ms: number) => Promise<void>;
   /** Timers of AWS credential refreshes (on `now`); tests pass a hand-moved clock's. Default: real, unref'd. */
   timers?: Pick<CredentialClock, "setTimeout" | "clearTimeout">;
   /** Timeouts and retries of credential resolution (tests turn retries off). */
@@ -59,15 +68,30 @@ export interface Gateway {
   ready(): Promise<void>;
   /** Resolves once no AWS credential refresh is running (tests wait here for a background refresh to land). */
   credentialsIdle(): Promise<void>;
-  /** Writes everything queued (spend, counters) to KV now; resolves once it is there. */
+  /**
+   * Writes everything queued (spend, counters) to KV now, then runs the upkeep of this instance's slices of limits
+   * (re-based on what is now in KV, or given back when idle); resolves once both are done.
+   */
   flush(): Promise<void>;
   /**
    * Ends the event streams still being relayed (each gets a `serviceUnavailableException` event, where the stream
    * is at a frame boundary): the last step of a shutdown's drain, before connections are closed.
    */
   endStreams(): void;
-  /** Flushes pending writes; call on shutdown. */
+  /**
+   * Shutdown's accounting: waits at most `closeWaitMs` (4 s by default) for everything queued to reach KV, then
+   * logs exactly what it could not write (each counter and amount, and the number of rows). Call once the HTTP
+   * server has stopped taking calls.
+   */
   close(): Promise<void>;
+}
+
+/** Resolves with `p`, or after `ms` (then `p` is left to run on; its failure is ignored). */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  p.catch(() => {});
+  await Promise.race([p.catch(() => {}), new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
+  clearTimeout(timer);
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -80,9 +104,20 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const nativeClient = !deps.fetch && config.upstreamClient === "native" ? createHttpClient() : undefined;
   const fetchFn = deps.fetch ?? nativeClient?.fetch ?? fetch;
 
-  const ledger = createLedger({ kv, instanceId: newId(), log });
+  const ledger = createLedger({ kv, instanceId: newId(), log, now, sleep: deps.ledgerSleep });
+  const closeWaitMs = deps.closeWaitMs ?? CLOSE_WAIT_MS;
   const pricing = createPricing(config, { tables: priceTablesFor(config), log });
-  const keys = createKeyServices({ config, kv, ledger, now, newId, log });
+  const holds = createHolds({ kv, ledger, now, log });
+  const keys = createKeyServices({
+    config,
+    kv,
+    ledger,
+    holds,
+    holdPricing: createHoldPricing(config, pricing),
+    now,
+    newId,
+    log,
+  });
   const timers = deps.timers ?? systemCredentialClock;
   const credentials = createDeploymentCredentials(config, log, {
     clock: { now, setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (h) => timers.clearTimeout(h) },
@@ -113,6 +148,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const sink: CallSink = (record: CallRecord) => {
     const quote = spend.account(record);
     keys.admission.finished(record, quote.nanos);
+    // Its sums and row are queued: counted until they are in KV (readiness, and the refusal of billable calls).
+    ledger.noteCall();
     deps.onCall?.(record);
     return quote.nanos;
   };
@@ -125,6 +162,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
   // Upstream timeouts of all calls share one timer per duration.
   const deadlines = createDeadlines();
+  // Streams read on for their usage after their client left (bounded by STREAM_USAGE_GRACE_MS): close() waits.
+  const lingering = new Set<Promise<void>>();
+  const background = (task: Promise<void>, requestId: string) => {
+    log.debug("call: the client left after generation ended; reading the stream on for its usage", {
+      request_id: requestId,
+    });
+    const p = task.finally(() => lingering.delete(p));
+    lingering.add(p);
+  };
   // Aborted by endStreams() at the end of a shutdown's drain: streams still running end with an error event.
   const stopping = new AbortController();
   const shutdown = stopping.signal;
@@ -135,6 +181,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     now,
     sink,
     deadlines,
+    background,
     refuseUnpriced: pricing.refuseUnpriced,
     shutdown,
   });
@@ -155,10 +202,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const ready = async () => {
     try {
       await kv.get(["health"]);
-      return { ok: true, db: "connected" };
-    } catch {
-      return { ok: false, db: "disconnected" };
+    } catch (e) {
+      return { ok: false, db: "disconnected", cause: `KV cannot be read: ${(e as Error).message}` };
     }
+    const writes = ledger.health();
+    if (writes.ok) return { ok: true, db: "connected" };
+    return {
+      ok: false,
+      db: "connected",
+      cause: `spend cannot be written to KV since ${new Date(writes.since).toISOString()} (${writes.cause}); ` +
+        `${writes.unwrittenCalls} answered calls wait to be billed`,
+    };
   };
 
   const bodies = createBodyBudget({ maxBytes: config.limits.maxBodyBytesInFlight });
@@ -187,13 +241,20 @@ export function createGateway(deps: GatewayDeps): Gateway {
     flush: async () => {
       await ledger.flush();
       await keys.admission.idle();
+      await keys.admission.maintain();
     },
     endStreams: () => stopping.abort(),
     close: async () => {
+      const started = performance.now();
+      const left = () => Math.max(0, closeWaitMs - (performance.now() - started));
       credentials.sources.close();
       await router.close();
-      await keys.admission.idle();
-      await ledger.close();
+      await within(Promise.all(lingering), left());
+      // Background work (soft-budget markers, old windows' clean-up) may itself wait for KV: bounded too.
+      await within(keys.admission.idle(), left());
+      await ledger.close({ waitMs: left() });
+      // Slices of limits go back once this instance's spend is in KV (left to expire if KV cannot take it).
+      await within(keys.admission.close(), left());
       nativeClient?.close();
     },
   };

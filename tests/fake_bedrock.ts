@@ -177,6 +177,8 @@ export type Behavior =
     packAll?: boolean;
     /** After the first frame, wait for this latch before sending the rest. */
     pauseAfterFirst?: Latch;
+    /** After this many frames, wait for the latch before sending the rest. */
+    pauseAfter?: { frames: number; latch: Latch };
     /** Replace event #index with an exception frame (lowerCamel type) and end the stream. */
     exceptionAt?: { index: number; type: string; message: string };
     /** End the stream cleanly after N frames. */
@@ -1242,6 +1244,10 @@ async function* produceChunks(
   if (b.pauseAfterFirst) {
     const latch = b.pauseAfterFirst;
     barriers.push([Math.min(1, frames.length), () => latch.wait()]);
+  }
+  if (b.pauseAfter) {
+    const { frames: at, latch } = b.pauseAfter;
+    barriers.push([Math.min(at, frames.length), () => latch.wait()]);
   }
   if (b.stallAfter !== undefined) {
     barriers.push([Math.min(b.stallAfter, frames.length), () => new Promise<void>(() => {})]);

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../server/log.ts";
 import { createLedger, keyId, type LedgerKv, windowedCount } from "../server/spend/ledger.ts";
+import { failingKv, nextTick } from "./failing_kv.ts";
 import { Latch } from "./latch.ts";
 
 type Commit = (real: () => Promise<Deno.KvCommitResult | Deno.KvCommitError>) => Promise<
@@ -151,18 +152,94 @@ Deno.test("a commit that fails before landing is retried until it does", async (
   await ledger.close();
 });
 
-Deno.test("on shutdown a KV that keeps failing is given up on, and the loss is logged", async () => {
+Deno.test("a KV that keeps failing: nothing is dropped, health says why and how many calls wait, then all lands once", async () => {
   await using kv = await Deno.openKv(":memory:");
+  const disk = failingKv(kv);
+  disk.state.failing = true;
   const lines: string[] = [];
   const ledger = createLedger({
-    kv: wrapKv(kv, () => Promise.reject(new Error("down"))),
+    kv: disk.kv,
     instanceId: "a",
     log: createLogger({ write: (l) => lines.push(l) }),
+    sleep: nextTick,
+    now: () => 1_700_000_000_000,
   });
-  ledger.add([{ key: ["c"], amount: 5n }]);
+  assert.deepEqual(ledger.health(), { ok: true });
+  for (let i = 0; i < 3; i++) {
+    ledger.add([{ key: ["spend"], amount: 10n }], [{ key: ["row", i], value: { i }, bytes: 16 }]);
+    ledger.noteCall();
+  }
+  await disk.failedAtLeast(20); // far past the few attempts after which the old ledger gave rows (and sums) up
+  const health = ledger.health();
+  assert.equal(health.ok, false);
+  assert.deepEqual(health, {
+    ok: false,
+    since: 1_700_000_000_000,
+    cause: "TypeError: database or disk is full",
+    unwrittenCalls: 3,
+  });
+  // Calls keep being accounted while it fails: their sums merge into the queue.
+  ledger.add([{ key: ["spend"], amount: 5n }, { key: ["tokens"], amount: 7n }]);
+  ledger.noteCall();
+  assert.equal(ledger.health().ok ? 0 : (ledger.health() as { unwrittenCalls: number }).unwrittenCalls, 4);
+  assert.equal(ledger.total(["spend"]), 35n, "the view still counts every unwritten sum");
+
+  disk.state.failing = false;
+  await ledger.flush();
+  assert.deepEqual(ledger.health(), { ok: true });
+  assert.equal((await kv.get<Deno.KvU64>(["spend"])).value?.value, 35n);
+  assert.equal((await kv.get<Deno.KvU64>(["tokens"])).value?.value, 7n);
+  for (let i = 0; i < 3; i++) assert.deepEqual((await kv.get(["row", i])).value, { i }, "rows were kept too");
+  assert.ok(lines.some((l) => l.includes("commits land again")));
+  assert.ok(!lines.some((l) => l.includes("dropped")), "nothing dropped");
   await ledger.close();
-  assert.ok(lines.some((l) => l.includes("giving up on a batch")));
-  assert.equal((await kv.get(["c"])).value, null);
+});
+
+Deno.test("close() waits a bounded time for a failing KV, then logs and returns exactly what it could not write", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const disk = failingKv(kv);
+  disk.state.failing = true;
+  const lines: string[] = [];
+  const ledger = createLedger({
+    kv: disk.kv,
+    instanceId: "a",
+    log: createLogger({ write: (l) => lines.push(l) }),
+    sleep: nextTick,
+  });
+  ledger.add([{ key: ["key_spend", "k1", 0], amount: 20_000n }], [{ key: ["row", 1], value: 1, bytes: 8 }]);
+  ledger.add([{ key: ["key_tpm", "k1"], amount: 15n, window: 7 }]);
+  await disk.failedAtLeast(2); // the first batch is being retried
+  ledger.add([{ key: ["key_spend", "k1", 0], amount: 1_000n }, { key: ["key_spend", "k2", 0], amount: 3n }]);
+  const left = await ledger.close({ waitMs: 20 });
+  const sorted = left.sums.map((u) => JSON.stringify([u.key, u.window ?? null, String(u.amount)])).sort();
+  assert.deepEqual(
+    sorted,
+    [
+      JSON.stringify([["key_spend", "k1", 0], null, "21000"]), // one line per counter: in flight and queued
+      JSON.stringify([["key_spend", "k2", 0], null, "3"]),
+      JSON.stringify([["key_tpm", "k1"], 7, "15"]),
+    ].sort(),
+  );
+  assert.equal(left.rows, 1);
+  const line = JSON.parse(lines.find((l) => l.includes("shutting down with spend not written"))!);
+  assert.equal(line.level, "error");
+  assert.equal(line.cause, "TypeError: database or disk is full");
+  assert.equal(line.rows, 1);
+  assert.deepEqual(
+    line.sums.map((u: { key: unknown; amount: string }) => JSON.stringify([u.key, u.amount])).sort(),
+    [
+      JSON.stringify([["key_spend", "k1", 0], "21000"]),
+      JSON.stringify([["key_spend", "k2", 0], "3"]),
+      JSON.stringify([["key_tpm", "k1"], "15"]),
+    ].sort(),
+  );
+  // The ledger has stopped: nothing lands later behind the log line's back.
+  const attempts = disk.state.attempts;
+  disk.state.failing = false;
+  await nextTick();
+  await nextTick();
+  assert.equal(disk.state.attempts, attempts);
+  assert.equal((await kv.get(["key_spend", "k1", 0])).value, null);
 });
 
 Deno.test("windowed counters: a newer window resets the count atomically; late writes land in the newer one", async () => {
@@ -286,4 +363,42 @@ Deno.test("keyId: distinct KV keys never share a counter id (types, separators, 
   assert.equal(new Set(ids).size, keys.length, ids.join("\n"));
   // The same key always maps to the same id (a fresh array, as every call builds one).
   assert.equal(keyId(["key_spend", "k1", 1700000000000]), ids.at(-2));
+});
+
+Deno.test("after a quiet interval the first sums are written on the next turn; later ones wait for the interval", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  let commits = 0;
+  let clock = 0;
+  const ledger = createLedger({
+    kv: wrapKv(kv, (real) => {
+      commits++;
+      return real();
+    }),
+    instanceId: "a",
+    log,
+    flushIntervalMs: 3_600_000, // an interval no test waits out
+    monotonic: () => clock,
+  });
+  ledger.add([{ key: ["c"], amount: 1n }]);
+  ledger.add([{ key: ["c"], amount: 2n }]); // same turn: same batch
+  await nextTick();
+  await nextTick();
+  assert.equal(commits, 1);
+  assert.equal((await kv.get<Deno.KvU64>(["c"])).value?.value, 3n);
+  // Just written: the next sums wait for the interval (batched), until a flush.
+  ledger.add([{ key: ["c"], amount: 4n }]);
+  await nextTick();
+  await nextTick();
+  assert.equal(commits, 1);
+  await ledger.flush();
+  assert.equal(commits, 2);
+  await nextTick(); // the round that flushed has ended
+  // Quiet for an interval again: written at once.
+  clock += 3_600_000;
+  ledger.add([{ key: ["c"], amount: 8n }]);
+  await nextTick();
+  await nextTick();
+  assert.equal(commits, 3);
+  assert.equal((await kv.get<Deno.KvU64>(["c"])).value?.value, 15n);
+  await ledger.close();
 });

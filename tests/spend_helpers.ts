@@ -4,7 +4,9 @@
  * (converse and converse-stream), and the spend routes' answers.
  */
 import type { Usage } from "../server/bedrock/usage.ts";
+import { createLogger, type Logger } from "../server/log.ts";
 import type { CallRecord } from "../server/spend/call_record.ts";
+import { Latch } from "./latch.ts";
 import { MASTER_KEY } from "./harness.ts";
 import {
   adminCall,
@@ -70,6 +72,33 @@ export async function setupSpend(opts: KeysSetupOptions = {}): Promise<KeysSetup
 /** GET with the master key (or `key`). */
 export const get = (url: string, path: string, key = MASTER_KEY): Promise<AdminResult> =>
   adminCall(url, "GET", path, undefined, key);
+
+/**
+ * A logger at debug level for a gateway under test, and a way to wait for one of its lines: the gateway's debug lines
+ * say when it noticed a client leave, which orders a test's next step without any timing.
+ */
+export function debugLog(): { log: Logger; lines: string[]; logged(text: string, requestId?: string): Promise<void> } {
+  const lines: string[] = [];
+  const waiters: Array<{ match: (l: string) => boolean; latch: Latch }> = [];
+  const log = createLogger({
+    debug: true,
+    write: (l) => {
+      lines.push(l);
+      for (const w of waiters) if (w.match(l)) w.latch.release();
+    },
+  });
+  return {
+    log,
+    lines,
+    logged(text, requestId) {
+      const match = (l: string) => l.includes(text) && (!requestId || l.includes(requestId));
+      const latch = new Latch();
+      waiters.push({ match, latch });
+      if (lines.some(match)) latch.release();
+      return latch.wait();
+    },
+  };
+}
 
 /** USD (as the API shows it) → the exact nano-USD it stands for. */
 export const nanos = (usd: number): bigint => BigInt(Math.round(usd * 1e9));

@@ -10,12 +10,23 @@ import { publicBase } from "../server/spend/spend_log.ts";
 import { uuidV7Time } from "../server/uuidv7.ts";
 import { createClient } from "../sdk/mod.ts";
 import type { SpendLogRow as SpendLogRowType } from "../sdk/types.gen.ts";
-import { call, callModel, converseBody, get, MASTER_KEY, nanos, setupSpend, sonnetNanos } from "./spend_helpers.ts";
+import {
+  call,
+  callModel,
+  converseBody,
+  debugLog,
+  get,
+  MASTER_KEY,
+  nanos,
+  setupSpend,
+  sonnetNanos,
+} from "./spend_helpers.ts";
 
 const DAY = 86_400_000;
 
 Deno.test("converse, stream, failed and disconnected calls each leave exactly one correct row", async () => {
-  await using t = await setupSpend();
+  const debug = debugLog();
+  await using t = await setupSpend({ log: debug.log });
   const g = await t.generate({ key_alias: "app", user_id: "u1", team_id: "t1" });
   const t0 = t.clock.now();
   const body = JSON.stringify({
@@ -50,7 +61,7 @@ Deno.test("converse, stream, failed and disconnected calls each leave exactly on
   assert.equal(failed.status, 400);
   assert.equal(failed.headers.get("x-litellm-response-cost"), "0");
 
-  // 4. a stream the client abandons after the first bytes.
+  // 4. a stream the client abandons after the first bytes: stopped, billed an estimate (input from the request).
   t.clock.advance(1000);
   const hold = new Latch();
   t.fake.enqueue({ kind: "stream", pauseAfterFirst: hold });
@@ -61,17 +72,19 @@ Deno.test("converse, stream, failed and disconnected calls each leave exactly on
   await t.gw.waitForCalls(4);
   hold.release();
 
-  // 5. a converse call the client gives up on while Bedrock is still thinking.
+  // 5. a converse call the client gives up on while Bedrock is still thinking: read to its end and billed.
   t.clock.advance(1000);
   const slow = new Latch();
   t.fake.enqueue({ kind: "converse", waitFor: slow });
   const abort = new AbortController();
   const pending = callModel(t.gw.url, g.key, { signal: abort.signal });
-  await t.fake.whenRequest(4);
+  const fifth = await t.fake.whenRequest(4);
   abort.abort();
   await assert.rejects(pending);
-  await t.gw.waitForCalls(5);
+  await debug.logged("call: the client disconnected");
   slow.release();
+  await t.gw.waitForCalls(5);
+  assert.equal(fifth.aborted, false);
 
   const calls = t.gw.calls;
   assert.deepEqual(calls.map((c) => c.status), [
@@ -168,12 +181,17 @@ Deno.test("converse, stream, failed and disconnected calls each leave exactly on
   assert.equal(r4.status, "client_disconnected");
   assert.equal(r4.call_type, "converse-stream");
   assert.equal(r4.incomplete, true);
-  assert.equal(r4.spend, 0);
+  // Only messageStart was relayed: the request's 3 estimated input tokens ("user", "Hello"), no output.
+  assert.equal(r4.usage_estimated, true);
+  assert.equal(r4.prompt_tokens, 3);
+  assert.equal(r4.completion_tokens, 0);
+  assert.equal(nanos(r4.spend), sonnetNanos({ input: 3 }));
   assert.equal(r5.status, "client_disconnected");
   assert.equal(r5.call_type, "converse");
-  assert.equal(r5.spend, 0);
-  assert.equal(r5.http_status, 499);
-  assert.equal(r5.completionStartTime, null);
+  assert.equal(r5.usage_estimated, undefined);
+  assert.equal(nanos(r5.spend), sonnetNanos({ input: 10, output: 5 }));
+  assert.equal(r5.http_status, 200);
+  assert.equal(r5.completionStartTime, iso(t0 + 4000));
 
   // Each row by its request id.
   for (const c of calls) {
@@ -186,7 +204,7 @@ Deno.test("converse, stream, failed and disconnected calls each leave exactly on
   assert.equal(
     nanos(info.json.info.spend),
     sonnetNanos({ input: 100, output: 20, cacheRead: 1000, cacheWrite: 200 }) +
-      sonnetNanos({ input: 30, output: 7 }),
+      sonnetNanos({ input: 30, output: 7 }) + sonnetNanos({ input: 3 }) + sonnetNanos({ input: 10, output: 5 }),
   );
 });
 

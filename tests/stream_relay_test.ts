@@ -126,6 +126,10 @@ interface Harness {
 
 interface RelayOptions {
   idleTimeoutMs?: number;
+  /** Input tokens estimated from the request (billed, with the output relayed, when the client leaves mid-way). */
+  inputEstimate?: number;
+  /** Receives the read that goes on after the client left. */
+  background?: (task: Promise<void>) => void;
   storeResponse?: boolean;
   /** Abort errors the upstream body, like fetch does. */
   upstreamErrorsOnAbort?: boolean;
@@ -153,6 +157,9 @@ function relay(opts: RelayOptions = {}): Harness {
     storeResponse: opts.storeResponse ?? false,
     idleTimeoutMs: opts.idleTimeoutMs ?? 1000,
     clock: timers,
+    inputEstimate: opts.inputEstimate,
+    usageGraceMs: 5000,
+    background: opts.background,
   });
   return { upstream, timers, record, finished, client, upstreamAbort, response, reader: response.body!.getReader() };
 }
@@ -508,7 +515,7 @@ Deno.test("relay: the client's request signal aborting mid-read is recorded once
   const waiting = h.reader.read();
   await armed;
   h.client.abort();
-  await assert.rejects(waiting);
+  assert.equal((await waiting).done, true, "the client's stream is closed: nobody reads it any more");
   await h.reader.cancel().catch(() => {}); // what the server does next; must not record twice
   assert.equal(h.record.status, "client_disconnected");
   assert.equal(h.record.incomplete, true);
@@ -525,6 +532,112 @@ Deno.test("relay: the client listener is removed when the stream ends", async ()
   assert.equal(h.upstreamAbort.signal.aborted, false);
   assert.equal(h.record.status, "success");
   assert.equal(h.finished.length, 1);
+});
+
+Deno.test("relay: the client leaving after messageStop: read on (relaying nothing) and billed the exact usage", async () => {
+  const tasks: Promise<void>[] = [];
+  const h = relay({ inputEstimate: 50, background: (task) => tasks.push(task) });
+  h.upstream.push(...STREAM.slice(0, 5)); // through messageStop
+  for (let i = 0; i < 5; i++) await h.reader.read();
+  const armed = h.upstream.nextPull();
+  const waiting = h.reader.read(); // the relay waits on the upstream for the metadata event
+  await armed;
+  await h.reader.cancel(new DOMException("client went away", "AbortError"));
+  assert.equal((await waiting).done, true);
+  assert.equal(tasks.length, 1, "a read goes on in the background");
+  assert.equal(h.upstreamAbort.signal.aborted, false, "the upstream is not stopped");
+  assert.equal(h.finished.length, 0, "not accounted before its usage");
+  assert.equal(h.timers.active.size, 2, "the idle watchdog and the usage grace");
+  h.upstream.push(STREAM[5]);
+  h.upstream.end();
+  await tasks[0];
+  assert.equal(h.finished.length, 1);
+  assert.equal(h.record.status, "client_disconnected");
+  assert.deepEqual(h.record.usage, USAGE);
+  assert.equal(h.record.usageEstimated, undefined);
+  assert.equal(h.record.incomplete, undefined);
+  assert.equal(h.timers.active.size, 0, "no timer left");
+});
+
+Deno.test("relay: no usage event within the grace after the client left: the upstream is stopped, an estimate billed", async () => {
+  const tasks: Promise<void>[] = [];
+  const h = relay({ inputEstimate: 50, idleTimeoutMs: 0, background: (task) => tasks.push(task) });
+  h.upstream.push(...STREAM.slice(0, 5));
+  for (let i = 0; i < 5; i++) await h.reader.read();
+  await h.reader.cancel();
+  assert.equal(tasks.length, 1);
+  h.timers.fire(); // 5 s pass without the metadata event
+  await tasks[0];
+  assert.equal(h.upstreamAbort.signal.aborted, true);
+  assert.match((h.upstreamAbort.signal.reason as DOMException).message, /no usage event within 5000 ms/);
+  assert.equal(h.record.status, "client_disconnected");
+  assert.equal(h.record.usageEstimated, true);
+  assert.equal(h.record.incomplete, true);
+  // 50 input tokens estimated from the request; "Hello" + " world" relayed: 11 characters, 3 tokens.
+  assert.deepEqual(h.record.usage, {
+    inputTokens: 50,
+    outputTokens: 3,
+    totalTokens: 53,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  });
+  assert.equal(h.finished.length, 1);
+  assert.equal(h.timers.active.size, 0);
+});
+
+Deno.test("relay: the client leaving mid-generation stops the upstream at once and bills input and relayed output", async () => {
+  const h = relay({ inputEstimate: 50, background: () => assert.fail("no read goes on mid-generation") });
+  h.upstream.push(START, delta("Hello, wonderful"));
+  await h.reader.read();
+  await h.reader.read();
+  await h.reader.cancel();
+  assert.equal(h.upstreamAbort.signal.aborted, true);
+  assert.equal(h.upstream.cancelled, true);
+  assert.equal(h.record.usageEstimated, true);
+  assert.deepEqual(h.record.usage, {
+    inputTokens: 50,
+    outputTokens: 4, // 16 characters
+    totalTokens: 54,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  });
+  assert.equal(h.finished.length, 1);
+});
+
+Deno.test("relay: without an input estimate (streams that bill nothing) a hang-up bills nothing", async () => {
+  const h = relay();
+  h.upstream.push(START, delta("Hello"));
+  await h.reader.read();
+  await h.reader.read();
+  await h.reader.cancel();
+  assert.equal(h.record.usage, undefined);
+  assert.equal(h.record.usageEstimated, undefined);
+});
+
+Deno.test("tap: Anthropic chunks: message_start's input, deltas' output, generation ended at the stop reason", () => {
+  const record = newRecord();
+  const tap = new StreamTap(record, { keepText: false, usageFrom: "invocationMetrics" });
+  const chunk = (event: object) => encodeEvent("chunk", { bytes: btoa(JSON.stringify(event)) });
+  tap.push(chunk({
+    type: "message_start",
+    message: { usage: { input_tokens: 900, cache_read_input_tokens: 100, output_tokens: 1 } },
+  }));
+  tap.push(chunk({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "12345678" } }));
+  tap.push(
+    chunk({ type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: '{"a":1}' } }),
+  );
+  assert.equal(tap.generationEnded, false);
+  assert.deepEqual(tap.estimatedUsage(7), {
+    inputTokens: 900,
+    outputTokens: 4, // 8 + 7 characters
+    totalTokens: 1004,
+    cacheReadInputTokens: 100,
+    cacheWriteInputTokens: 0,
+  });
+  tap.push(chunk({ type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 12 } }));
+  assert.equal(tap.generationEnded, true);
+  assert.equal(tap.estimatedUsage(7).outputTokens, 12, "Anthropic's own running count when it is more");
+  assert.equal(tap.sawMetadata, false);
 });
 
 // ------------------------------------------------------------------ first byte

@@ -339,7 +339,7 @@ Deno.test("a stream cut inside a frame is relayed as is and recorded as an incom
 
 // ------------------------------------------------------------------ the client goes away
 
-Deno.test("client abort mid-stream aborts the upstream at once and is recorded as client_disconnected", async () => {
+Deno.test("client abort mid-stream aborts the upstream at once; recorded as client_disconnected, billed an estimate", async () => {
   await using t = await setup();
   const latch = new Latch(); // never released: only the abort can end this stream
   t.fake.enqueue({ kind: "stream", pauseAfterFirst: latch });
@@ -358,7 +358,10 @@ Deno.test("client abort mid-stream aborts the upstream at once and is recorded a
   client.destroy();
   assert.equal(call.status, "client_disconnected");
   assert.equal(call.incomplete, true);
-  assert.equal(call.usage, undefined);
+  // Only messageStart was relayed: the request's input, estimated, and no output.
+  assert.equal(call.usageEstimated, true);
+  assert.equal(call.usage?.outputTokens, 0);
+  assert.ok(call.usage!.inputTokens > 0);
 });
 
 Deno.test("client abort after the metadata event keeps the usage it carried", async () => {

@@ -27,7 +27,8 @@ export interface ReadAnswerOptions {
 
 /**
  * Reads the whole answer (it is bounded like its request, and accounting needs it), then marks the record a
- * success, or a failure carrying the upstream's error type and message. A body cut off mid-read is a typed 502.
+ * success (`client_disconnected` when the client left meanwhile: Bedrock served it, so it is billed all the same),
+ * or a failure carrying the upstream's error type and message. A body cut off mid-read is a typed 502.
  */
 export async function readAnswer(
   response: Response,
@@ -46,7 +47,7 @@ export async function readAnswer(
     opts.dispose();
   }
   if (response.ok) {
-    record.status = "success";
+    record.status = opts.clientSignal.aborted ? "client_disconnected" : "success";
     if (opts.storeResponse) record.responseBody = decoder.decode(bytes);
   } else {
     record.errorType = errorTypeOf(response.headers) ?? `HTTP${response.status}`;

@@ -24,14 +24,19 @@ export interface AttemptControl {
 
 /**
  * Starts an attempt's control; with `timeoutMs` (and the `deadlines` to run it on), the attempt aborts with a
- * `TimeoutError` when it runs out.
+ * `TimeoutError` when it runs out. With `clientSignal`, it aborts when the client leaves; without, it runs to its
+ * end (a JSON exchange once sent is read and billed whatever the client does).
  */
-export function startAttempt(clientSignal: AbortSignal, timeoutMs?: number, deadlines?: Deadlines): AttemptControl {
+export function startAttempt(
+  clientSignal: AbortSignal | undefined,
+  timeoutMs?: number,
+  deadlines?: Deadlines,
+): AttemptControl {
   const controller = new AbortController();
   const onClientAbort = () => controller.abort(new DOMException("client disconnected", "AbortError"));
   let deadline: { cancel(): void } | undefined;
-  if (clientSignal.aborted) onClientAbort();
-  else clientSignal.addEventListener("abort", onClientAbort, { once: true });
+  if (clientSignal?.aborted) onClientAbort();
+  else clientSignal?.addEventListener("abort", onClientAbort, { once: true });
   if (timeoutMs !== undefined && deadlines && !controller.signal.aborted) {
     deadline = deadlines.after(timeoutMs, () => controller.abort(new DOMException("timed out", "TimeoutError")));
   }
@@ -41,7 +46,7 @@ export function startAttempt(clientSignal: AbortSignal, timeoutMs?: number, dead
   };
   const dispose = () => {
     clearTimer();
-    clientSignal.removeEventListener("abort", onClientAbort);
+    clientSignal?.removeEventListener("abort", onClientAbort);
   };
   return {
     controller,

@@ -12,6 +12,7 @@ import { tierOfConverse } from "./service_tier.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
 import { traceGuardrailUnits } from "./guardrail_usage.ts";
 import { readUsage } from "./usage.ts";
+import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";
 
 export function converseOperation(stream: boolean): ModelOperationSpec {
   const schema = stream ? ConverseStreamRequest : ConverseRequest;
@@ -28,6 +29,7 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
         requestMetadata: checked.data.requestMetadata,
         guardrail: guardrailUse(guardrail?.guardrailIdentifier, guardrail?.guardrailVersion),
         tier: tierOfConverse(json),
+        estimate: { inputTokens: estimateInputTokens(json), maxOutputTokens: requestedMaxTokens(json), billable: true },
       };
     },
     answer(_headers, body) {

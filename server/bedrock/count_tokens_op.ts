@@ -44,7 +44,8 @@ export const countTokensOperation: ModelOperationSpec = {
     const json = parseJsonBody(body, limits);
     const checked = CountTokensRequest.safeParse(json);
     if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
-    return { json: reparse(body) };
+    // Free: nothing to hold against a budget or tokens per minute.
+    return { json: reparse(body), estimate: { inputTokens: 0, maxOutputTokens: 0, billable: false } };
   },
   // No usage: counting tokens is free, and must not count toward a key's tokens per minute either.
   answer: () => ({}),

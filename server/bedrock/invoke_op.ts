@@ -23,6 +23,7 @@ import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
 import { traceGuardrailUnits } from "./guardrail_usage.ts";
 import { tierOfHeaders } from "./service_tier.ts";
 import { readUsage, type Usage } from "./usage.ts";
+import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";
 
 /** Headers both operations bind (`InvokeModelRequest` / `InvokeModelWithResponseStreamRequest` in the model). */
 const COMMON_HEADERS = [
@@ -203,9 +204,14 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
     streamUsage: "invocationMetrics",
     prepare(body, headers, limits) {
       if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
-      const json = expectsJson(headers.get("content-type")) ? (parseJsonBody(body, limits), reparse(body)) : undefined;
+      const isJson = expectsJson(headers.get("content-type"));
+      const parsed = isJson ? parseJsonBody(body, limits) : undefined;
       return {
-        json,
+        json: isJson ? reparse(body) : undefined,
+        // A body that is not JSON (declared some other type) is judged by its size: a byte per character.
+        estimate: isJson
+          ? { inputTokens: estimateInputTokens(parsed), maxOutputTokens: requestedMaxTokens(parsed), billable: true }
+          : { inputTokens: Math.ceil(body.byteLength / 4), billable: true },
         requestMetadata: requestMetadataOf(headers),
         headers: pickHeaders(headers, bound),
         guardrail: guardrailUse(

@@ -3,7 +3,7 @@
  * `mock_response` deployments: answer locally with a well-formed Converse response, never calling AWS.
  * Usage is estimated at ~4 characters per token, which is what LiteLLM's mock does too.
  */
-import type { Usage } from "./usage.ts";
+import { plainUsage, type Usage } from "./usage.ts";
 
 const estimateTokens = (chars: number) => Math.max(1, Math.ceil(chars / 4));
 
@@ -13,30 +13,25 @@ const estimateTokens = (chars: number) => Math.max(1, Math.ceil(chars / 4));
  */
 function promptChars(request: unknown): number {
   let chars = 0;
-  const walk = (v: unknown): void => {
+  const r = request as { messages?: unknown; system?: unknown };
+  // Iterative: a deeply nested body (a tool's JSON input) must not overflow the stack.
+  const stack: unknown[] = [r?.messages, r?.system];
+  while (stack.length) {
+    const v = stack.pop();
     if (typeof v === "string") chars += v.length;
-    else if (Array.isArray(v)) v.forEach(walk);
+    else if (Array.isArray(v)) { for (const x of v) stack.push(x); }
     else if (v && typeof v === "object") {
       // `text` blocks (Converse, Anthropic), and Anthropic's plain-string `content`.
-      for (const [k, x] of Object.entries(v)) if (k === "text" || k === "content" || typeof x === "object") walk(x);
+      for (const [k, x] of Object.entries(v)) {
+        if (k === "text" || k === "content" || typeof x === "object") stack.push(x);
+      }
     }
-  };
-  const r = request as { messages?: unknown; system?: unknown };
-  walk(r?.messages);
-  walk(r?.system);
+  }
   return chars;
 }
 
 export function mockUsage(request: unknown, text: string): Usage {
-  const inputTokens = estimateTokens(promptChars(request));
-  const outputTokens = estimateTokens(text.length);
-  return {
-    inputTokens,
-    outputTokens,
-    totalTokens: inputTokens + outputTokens,
-    cacheReadInputTokens: 0,
-    cacheWriteInputTokens: 0,
-  };
+  return plainUsage(estimateTokens(promptChars(request)), estimateTokens(text.length));
 }
 
 /** The Converse response body for a mock deployment. */

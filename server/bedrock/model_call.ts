@@ -3,14 +3,22 @@
  * One call to `/bedrock/model/{model}/{operation}`: validate, route, send, relay, account.
  *
  * The client's body bytes are validated but forwarded untouched. Exactly one `CallRecord` reaches the sink per
- * call that got past validation, after the response (or the stream) has finished.
+ * call that got past validation (and its holds), after the response (or the stream) has finished.
+ *
+ * Every call that reached the upstream is billed, whatever the client does:
+ * - A JSON answer (converse, invoke, count-tokens) is read to its end once the request has been sent, even when the
+ *   client has left (bounded by the attempt's timeout): it is billed its real usage, as `client_disconnected`. A
+ *   client that leaves before anything was sent (during a retry's backoff) ends the call, and no attempt starts
+ *   after it left.
+ * - A stream follows the client while it waits for the first byte: if the client leaves then, the upstream is
+ *   aborted and the call billed its input estimate; after that the stream relay decides (`stream_relay.ts`).
  */
 import type { Deployment, GatewayConfig } from "../config/types.ts";
 import { GatewayError, validation } from "../errors.ts";
 import { readBody } from "../http/body.ts";
 import type { BodyLease } from "../http/body_budget.ts";
 import type { Router, RouteResult } from "../router/router.ts";
-import type { Caller, CallRecord, CallSink, CallType } from "../spend/call_record.ts";
+import type { Caller, CallRecord, CallSink, CallType, RequestEstimate } from "../spend/call_record.ts";
 import { readAnswer } from "./answer.ts";
 import { type AttemptControl, startAttempt } from "./attempt_control.ts";
 import { createDeadlines, type Deadlines } from "./deadlines.ts";
@@ -21,6 +29,7 @@ import { checkGuardrailGrant } from "./guardrail_grant.ts";
 import type { ServiceTierChoice } from "./service_tier.ts";
 import { awaitFirstChunk, relayStream } from "./stream_relay.ts";
 import { relayHeaders, type Upstream } from "./upstream.ts";
+import { plainUsage } from "./usage.ts";
 import { formatUsd } from "../spend/cost.ts";
 
 export interface ModelCallDeps {
@@ -32,6 +41,8 @@ export interface ModelCallDeps {
   sink: CallSink;
   /** Where attempt timeouts run (one timer per duration); a private one when absent. */
   deadlines?: Deadlines;
+  /** Hands over a stream's read for its usage after the client left (`Gateway.close()` waits for them). */
+  background?: (task: Promise<void>, requestId: string) => void;
   /** Aborts when the gateway stops: streams still running end with an error event. */
   shutdown?: AbortSignal;
   /**
@@ -48,6 +59,11 @@ export interface CallContext {
   /** Model names this caller may use; undefined means all. */
   allowedModels?: readonly string[];
   requestTags?: string[];
+  /**
+   * Holds what the validated request is expected to use against the caller's budget and limits (admission), or
+   * throws the refusal. Called once, before anything is sent; the hold is settled when the record reaches the sink.
+   */
+  reserve?: (modelName: string, estimate: RequestEstimate) => Promise<void>;
   /** This request's share of the bodies-in-flight budget; the route releases it when the call is answered. */
   bodyLease?: BodyLease;
   /**
@@ -116,6 +132,12 @@ export function createModelCall(deps: ModelCallDeps) {
     const body = await readBody(req, config.maxRequestBodyBytes, ctx.bodyLease);
     const prepared = op.prepare(body, req.headers, config.limits.json);
     if (prepared.guardrail && ctx.mayCall) checkGuardrailGrant(prepared.guardrail, ctx.mayCall);
+    const estimate = prepared.estimate;
+    // Held at the tier asked for (priority costs more than standard).
+    await ctx.reserve?.(modelName, {
+      ...estimate,
+      tier: pricingTier(prepared.tier?.serviceTier, prepared.tier?.latency),
+    });
 
     const callType: CallType = operation;
     const record: CallRecord = {
@@ -151,6 +173,8 @@ export function createModelCall(deps: ModelCallDeps) {
     let control: AttemptControl | undefined;
     let attempts = 0;
     let lastDeployment: Deployment | undefined;
+    /** A stream's request was sent and the client left before its first byte: bill the input estimate. */
+    let abandonedAfterSend = false;
     const attempt = async (d: Deployment): Promise<Response> => {
       attempts++;
       lastDeployment = d;
@@ -165,7 +189,8 @@ export function createModelCall(deps: ModelCallDeps) {
       const timeoutMs = op.stream
         ? d.streamTimeoutMs ?? config.router.streamTimeoutMs
         : d.timeoutMs ?? config.router.timeoutMs;
-      const current = control = startAttempt(clientSignal, timeoutMs, deadlines);
+      // Only a stream's attempt follows the client; a JSON exchange, once sent, is read to its end and billed.
+      const current = control = startAttempt(op.stream ? clientSignal : undefined, timeoutMs, deadlines);
       try {
         const response = await upstream.send({
           deployment: d,
@@ -179,6 +204,7 @@ export function createModelCall(deps: ModelCallDeps) {
         return op.stream ? await awaitFirstChunk(response, current.signal) : response;
       } catch (e) {
         const err = asGatewayError(e, current.signal, timeoutMs);
+        if (err.status === 499) abandonedAfterSend = true;
         current.abandon();
         throw err;
       }
@@ -195,6 +221,11 @@ export function createModelCall(deps: ModelCallDeps) {
       control?.abandon();
       const err = e instanceof GatewayError ? e : asGatewayError(e, clientSignal, 0);
       if (clientSignal.aborted) record.status = "client_disconnected";
+      if (abandonedAfterSend) {
+        // Bedrock had the request: the prompt was read even if nothing was generated yet.
+        record.usage = plainUsage(estimate.inputTokens, 0);
+        record.usageEstimated = true;
+      }
       record.deploymentId = lastDeployment?.id;
       record.retries = Math.max(0, attempts - 1);
       record.httpStatus = err.status;
@@ -229,6 +260,8 @@ export function createModelCall(deps: ModelCallDeps) {
         storeResponse: config.storePrompts,
         shutdown: deps.shutdown,
         usageFrom: op.streamUsage,
+        inputEstimate: estimate.inputTokens,
+        background: deps.background && ((task) => deps.background!(task, ctx.requestId)),
         // Mock streams are local: nothing can stall.
         idleTimeoutMs: deployment.auth.kind === "mock"
           ? 0

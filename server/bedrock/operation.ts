@@ -6,6 +6,7 @@
  * admission, routing, retries, signing, relaying, accounting — is the same for all of them (`model_call.ts`).
  */
 import { validation } from "../errors.ts";
+import type { RequestEstimate } from "../spend/call_record.ts";
 import { decodeJsonText, type JsonLimits } from "../http/json_guard.ts";
 import type { GuardrailUnits } from "./guardrail_usage.ts";
 import type { ServiceTierChoice } from "./service_tier.ts";
@@ -27,6 +28,11 @@ export interface PreparedRequest {
   guardrail?: GuardrailUse;
   /** The service tier and latency mode asked for (priced differently by Bedrock). */
   tier?: ServiceTierChoice;
+  /**
+   * What the request is expected to use (`expected_usage.ts`), judged while its parse is at hand: admission's holds,
+   * and the input billed for a stream whose client leaves mid-generation. Numbers only: the parse is not kept.
+   */
+  estimate: RequestEstimate;
 }
 
 /** A guardrail named by a model call; the caller needs the grant of its ApplyGuardrail route to use it. */

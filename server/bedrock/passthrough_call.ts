@@ -51,6 +51,8 @@ export function createPassthroughCall(deps: PassthroughCallDeps) {
     const body = await readBody(req, config.maxRequestBodyBytes, ctx.bodyLease);
     const checked = route.schema.safeParse(parseJsonBody(body, config.limits.json));
     if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
+    // No token cost: only a key's requests per minute are held.
+    await ctx.reserve?.(route.label, { inputTokens: 0, maxOutputTokens: 0, billable: false });
 
     const runtime = route.api === "runtime";
     const endpoint = runtime ? account.runtimeEndpoint : account.agentRuntimeEndpoint;
@@ -109,7 +111,8 @@ export function createPassthroughCall(deps: PassthroughCallDeps) {
     }
 
     const timeoutMs = route.stream ? config.router.streamTimeoutMs : config.router.timeoutMs;
-    const control = startAttempt(req.signal, timeoutMs, deadlines);
+    // A JSON exchange, once sent, runs to its end whatever the client does (it is recorded all the same).
+    const control = startAttempt(route.stream ? req.signal : undefined, timeoutMs, deadlines);
     let response: Response;
     try {
       response = await upstream.post(target, body, headers, control.signal);

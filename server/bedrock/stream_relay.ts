@@ -10,8 +10,13 @@
  *   anything was sent) and every wait for the next chunk after that. A mid-stream stall aborts the upstream and
  *   ends the client's stream with an `internalServerException` frame, which the SDKs raise as
  *   `InternalServerException`.
- * - Client gone: the upstream request is aborted at once and the call is recorded as `client_disconnected` with
- *   whatever usage was seen.
+ * - Client gone (its body cancelled, or its request signal aborted), recorded as `client_disconnected` and billed:
+ *   - after generation ended (`messageStop`; Anthropic's `message_delta` stop reason or `message_stop`) but before
+ *     the usage event: the upstream is read on, off the response path and relaying nothing, for at most
+ *     `STREAM_USAGE_GRACE_MS` (5 s), and the call is billed Bedrock's exact usage;
+ *   - mid-generation (or before the first chunk was relayed): the upstream is aborted at once, so Bedrock stops
+ *     generating, and the call is billed an estimate (`usageEstimated`): input from the request (or Anthropic's
+ *     `message_start`), output from what was relayed; when the usage event was already seen, that usage.
  * - Gateway shutting down (`shutdown` aborts, at the end of the drain period): the upstream request is stopped and
  *   the client's stream ends with a `serviceUnavailableException` frame (its SDK raises the retryable
  *   `ServiceUnavailableException`), or is broken off when that would land mid-frame.
@@ -21,18 +26,28 @@
 import { encodeException } from "../../sdk/eventstream.ts";
 import { type ChunkReader, chunkReader } from "../http/chunk_reader.ts";
 import type { CallRecord, CallStatus } from "../spend/call_record.ts";
-import { IdleWatchdog, type WatchdogClock } from "./watchdog.ts";
+import { IdleWatchdog, systemClock, type WatchdogClock } from "./watchdog.ts";
 import { exceptionName, StreamTap, type StreamUsageSource } from "./stream_tap.ts";
 
 export { exceptionName } from "./stream_tap.ts";
 
 export const EVENT_STREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream";
 
+/**
+ * How long the upstream is read on for its usage event after the client left a stream whose generation had ended.
+ * Bedrock sends `metadata` (or the invocation metrics) right after `messageStop`; past this the call is billed an
+ * estimate instead.
+ */
+export const STREAM_USAGE_GRACE_MS = 5_000;
+
 export interface StreamRelayOptions {
   record: CallRecord;
   clientSignal: AbortSignal;
   upstreamAbort: AbortController;
-  /** The listener that aborts the upstream when the client leaves; removed when the stream is over. */
+  /**
+   * The listener that aborts the upstream when the client leaves (linked while waiting for the first byte): the
+   * relay removes it at once and handles the client's leaving itself.
+   */
   onClientAbort: () => void;
   /** Hands the record to accounting; called exactly once. */
   finish: () => void;
@@ -44,6 +59,15 @@ export interface StreamRelayOptions {
   idleTimeoutMs: number;
   /** Clock for the idle timeout; injected by tests to move time by hand and check that no timer is left. */
   clock?: WatchdogClock;
+  /**
+   * Input tokens estimated from the request: with it, a client leaving mid-generation is billed an estimate
+   * (`record.usageEstimated`); without it (streams that bill nothing), it is not.
+   */
+  inputEstimate?: number;
+  /** How long to read on for the usage after the client left once generation ended; default `STREAM_USAGE_GRACE_MS`. */
+  usageGraceMs?: number;
+  /** Hands over the read that goes on after the client left, so shutdown can wait for it (it is bounded anyway). */
+  background?: (task: Promise<void>) => void;
   /** Aborts when the gateway stops: the stream is ended with an error event. */
   shutdown?: AbortSignal;
 }
@@ -125,6 +149,8 @@ export function relayStream(
   opts: StreamRelayOptions,
 ): Response {
   const { record, clientSignal, upstreamAbort, idleTimeoutMs } = opts;
+  const clock = opts.clock ?? systemClock;
+  const graceMs = opts.usageGraceMs ?? STREAM_USAGE_GRACE_MS;
   // The head said 200: success unless an exception frame, a broken upstream, a stall or the client says otherwise.
   record.status = "success";
   const tap = new StreamTap(record, { keepText: opts.storeResponse, usageFrom: opts.usageFrom });
@@ -136,6 +162,15 @@ export function relayStream(
   let over = false;
   let stalled = false;
   let stopping = false;
+  /** The client has left: nothing more is relayed (the upstream may still be read for its usage). */
+  let clientGone = false;
+  let client: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** The relay's upstream read in progress: a read after the client left waits for it (one read at a time). */
+  let reading: Promise<unknown> | undefined;
+
+  // From here the relay decides what the client's leaving does to the upstream (read on, or stop it).
+  clientSignal.removeEventListener("abort", opts.onClientAbort);
+  const onClientSignal = () => clientLeft(clientSignal.reason, false);
 
   const stopUpstream = (reason: unknown) => {
     upstreamAbort.abort(reason);
@@ -161,12 +196,72 @@ export function relayStream(
     if (over) return;
     over = true;
     watchdog.stop();
-    clientSignal.removeEventListener("abort", opts.onClientAbort);
+    clientSignal.removeEventListener("abort", onClientSignal);
     opts.shutdown?.removeEventListener("abort", onShutdown);
     if (status !== "success") record.status = status;
     tap.close();
     opts.finish();
   };
+
+  /** A stream stopped before its usage event: bill the estimate (input from the request, output relayed). */
+  const billEstimate = () => {
+    if (tap.sawMetadata || tap.sawException || opts.inputEstimate === undefined) return;
+    record.usage = tap.estimatedUsage(opts.inputEstimate);
+    record.usageEstimated = true;
+  };
+
+  /**
+   * The client went away (its body cancelled, or its request signal aborted). Once generation has ended the usage
+   * event is moments away: read on for it. Mid-generation: stop Bedrock now and bill an estimate.
+   */
+  function clientLeft(reason: unknown, cancelled: boolean) {
+    if (over || clientGone) return;
+    clientGone = true;
+    // Generated, even if never relayed.
+    if (firstChunk) tap.push(firstChunk);
+    firstChunk = undefined;
+    if (!cancelled) {
+      // Its request was aborted: nobody reads this stream any more (closed, not errored: an error would be printed).
+      try {
+        client?.close();
+      } catch { /* already closed */ }
+    }
+    if (opts.usageFrom !== "none" && tap.generationEnded && !tap.sawMetadata && !tap.sawException && !stalled) {
+      readForUsage();
+      return;
+    }
+    stopUpstream(reason ?? new DOMException("client disconnected", "AbortError"));
+    billEstimate();
+    end("client_disconnected");
+  }
+
+  /** Reads the upstream on after the client left, relaying nothing, until its usage event; bounded by the grace. */
+  function readForUsage() {
+    const grace = clock.setTimeout(() => {
+      stopUpstream(new DOMException(`no usage event within ${graceMs} ms of the client leaving`, "TimeoutError"));
+    }, graceMs);
+    const task = (async () => {
+      try {
+        // A read the relay started is tapped by its pull; wait for it before reading on.
+        if (reading) await reading.catch(() => {});
+        while (!over && !tap.sawMetadata && !tap.sawException) {
+          const next = await reader.read();
+          if (next.done) break;
+          tap.push(next.value);
+        }
+      } catch {
+        // Stopped (grace over, stalled) or broken: billed as estimated below.
+      }
+      clock.clearTimeout(grace);
+      if (tap.sawMetadata) reader.cancel().catch(() => {}); // nothing after the usage event is needed
+      else {
+        stopUpstream(new DOMException("client disconnected", "AbortError"));
+        billEstimate();
+      }
+      end("client_disconnected");
+    })();
+    opts.background?.(task);
+  }
 
   /**
    * Ends the client's stream early because of the gateway or the upstream connection. On a frame boundary the
@@ -211,8 +306,13 @@ export function relayStream(
     );
 
   const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      client = controller;
+      if (clientSignal.aborted) queueMicrotask(onClientSignal);
+      else clientSignal.addEventListener("abort", onClientSignal, { once: true });
+    },
     async pull(controller) {
-      if (over) return;
+      if (over || clientGone) return;
       if (stopping) return onStopping(controller);
       if (stalled) return onStalled(controller);
       if (firstChunk) {
@@ -226,21 +326,25 @@ export function relayStream(
       watchdog.beginWait();
       let next: ReadableStreamReadResult<Uint8Array>;
       try {
-        next = await reader.read();
+        const read = reader.read();
+        reading = read;
+        next = await read;
       } catch (e) {
         watchdog.endWait();
-        if (over) return; // the client left first (cancel has recorded it)
+        if (over || clientGone) return; // the client left first (recorded there)
         if (stopping) return onStopping(controller);
         if (stalled) return onStalled(controller);
-        if (clientSignal.aborted) {
-          end("client_disconnected");
-          controller.error(e);
-          return;
-        }
         return failStream(controller, `Bedrock stream broke off mid-way (${(e as Error).name})`, e);
+      } finally {
+        reading = undefined;
       }
       watchdog.endWait();
       if (over) return;
+      if (clientGone) {
+        // Read for the usage after the client left: accounting sees it, nobody is sent it.
+        if (!next.done) tap.push(next.value);
+        return;
+      }
       if (next.done) {
         if (stopping) return onStopping(controller);
         if (stalled) return onStalled(controller);
@@ -253,10 +357,7 @@ export function relayStream(
       controller.enqueue(next.value);
     },
     cancel(reason) {
-      firstChunk = undefined;
-      // The client went away: stop the upstream request at once so no connection or timer is left behind.
-      stopUpstream(reason ?? new DOMException("client disconnected", "AbortError"));
-      end("client_disconnected");
+      clientLeft(reason, true);
     },
   }, { highWaterMark: 0 });
 

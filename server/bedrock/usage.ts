@@ -25,6 +25,17 @@ export function promptTokens(u: Usage | undefined): number {
   return u ? u.inputTokens + u.cacheReadInputTokens + u.cacheWriteInputTokens : 0;
 }
 
+/** Usage of plain input and output tokens (no cache), e.g. an estimate. */
+export function plainUsage(inputTokens: number, outputTokens: number): Usage {
+  return {
+    inputTokens,
+    outputTokens,
+    totalTokens: inputTokens + outputTokens,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  };
+}
+
 const count = (v: unknown): number => typeof v === "number" && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
 
 /** Tokens written with a 1-hour TTL according to Converse's `cacheDetails` (`[{ttl: "5m" | "1h", inputTokens}]`). */

@@ -51,6 +51,11 @@ const DEFAULT_MAX_BODY = 20 * 1024 * 1024;
 const DEFAULT_KEY_COUNTER_MAX_AGE_MS = 1_000;
 const DAY_MS = 86_400_000;
 /**
+ * Output tokens held for a call whose request sets no `maxTokens`/`max_tokens`: many SDKs default to 4096, and a hold
+ * only decides admission while calls run together (settlement bills the real usage).
+ */
+const DEFAULT_HOLD_OUTPUT_TOKENS = 4096;
+/**
  * Front-door defaults (README, `general_settings`). Depth 128: a Converse body with a tool whose JSON Schema nests 50
  * object levels (`properties` → object → …) is ~110 deep; 50,000 is what an attacker sends. In flight: 128 MiB holds
  * six bodies at the 20 MiB per-request cap; each costs the process several times its size while it is validated and
@@ -183,6 +188,7 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     keyCacheTtlMs: general.key_cache_ttl_ms ?? 2_000,
     keyCounterMaxAgeMs: general.key_counter_max_age_ms ?? DEFAULT_KEY_COUNTER_MAX_AGE_MS,
     storePrompts: general.store_prompts_in_spend_logs ?? false,
+    defaultHoldOutputTokens: general.default_hold_output_tokens ?? DEFAULT_HOLD_OUTPUT_TOKENS,
     spendLogRetentionMs: (general.spend_logs_retention_days ?? 30) * DAY_MS,
     modelPricesFile: general.model_prices_file,
     guardrailPrices: general.guardrail_prices ?? {},

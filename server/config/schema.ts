@@ -109,6 +109,11 @@ export const GeneralSettings = z.looseObject({
    */
   key_counter_max_age_ms: z.number().int().nonnegative().optional(),
   store_prompts_in_spend_logs: z.boolean().optional(),
+  /**
+   * Output tokens held for a call whose request does not say how many it allows (`maxTokens`, `max_tokens`):
+   * default 4096, capped at the model's `max_output_tokens` when the price table knows it.
+   */
+  default_hold_output_tokens: z.number().int().positive().optional(),
   spend_logs_retention_days: positive.optional(),
   model_prices_file: z.string().min(1).optional(),
   /** Serve budgeted callers' calls to deployments without a known price (priced 0, flagged) instead of refusing. */

@@ -121,6 +121,8 @@ export interface GatewayConfig {
    */
   keyCounterMaxAgeMs: number;
   storePrompts: boolean;
+  /** Output tokens held for a call whose request does not limit them (`general_settings.default_hold_output_tokens`). */
+  defaultHoldOutputTokens: number;
   spendLogRetentionMs: number;
   modelPricesFile?: string;
   /** `general_settings.guardrail_prices`: USD per 1,000 policy units, by `GuardrailUsage` field name. */

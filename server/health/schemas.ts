@@ -15,10 +15,17 @@ export const HealthLiveliness = z.literal("I'm alive!").meta({
 });
 export type HealthLiveliness = z.infer<typeof HealthLiveliness>;
 
-/** `GET /health/readiness`: config loaded and the KV store answering (HTTP 503 with `unhealthy` otherwise). */
+/**
+ * `GET /health/readiness`: config loaded, the KV store answering and spend being written to it (HTTP 503 with
+ * `unhealthy` and the `cause` otherwise).
+ */
 export const HealthReadiness = z.looseObject({
   status: z.enum(["healthy", "unhealthy"]),
   db: z.string().meta({ description: "KV store state: `connected` or `disconnected`." }),
+  cause: z.string().optional().meta({
+    description: "Why the gateway is not ready: KV unreachable, or spend that cannot be written to it (since when, " +
+      "the error, how many calls' accounting waits).",
+  }),
 }).meta({ id: "HealthReadiness" });
 export type HealthReadiness = z.infer<typeof HealthReadiness>;
 

@@ -4,20 +4,24 @@
  * requests and tokens per minute, parallel requests). And the other end of the call: when its `CallRecord`
  * reaches the sink, the key is billed and its parallel slot released, exactly once.
  *
- * Nothing here waits for a KV write. The one KV read (record and counters) happens in authentication; the
- * checks themselves are synchronous over the ledger's view of each counter (newest KV snapshot plus this
- * instance's own sums not yet in it).
+ * In two steps. `admit` (before the body is read): authentication, the cheap checks over the ledger's view of each
+ * counter (newest KV snapshot plus this instance's own sums not in it) and the parallel slot. `hold` (once the
+ * request is validated, before anything is sent): the call holds what it is expected to use (`spend/hold_price.ts`)
+ * against the key's budget, tokens and requests per minute until it settles (`limits/holds.ts`), so calls arriving
+ * together count each other, on this instance and, through leases in KV, on others; and calls that would need
+ * billing are refused while spend cannot be written (fail closed).
  *
- * Across instances: budgets and rpm/tpm see other instances' usage once it is committed to KV (their ledgers
- * write every ~10 ms while calls finish), so enforcement across instances is exact up to the calls in flight
- * and the sums still queued elsewhere. `max_parallel_requests` is enforced per instance.
+ * The only KV write a call may wait for is a lease's growth when this instance's slice of a limit has no room left.
+ * `max_parallel_requests` is enforced per instance.
  */
 import { GatewayError } from "../errors.ts";
 import { retryBusy } from "../kv/retry.ts";
 import type { Logger } from "../log.ts";
-import type { CallRecord } from "../spend/call_record.ts";
+import type { Holds, HoldTicket, Limit, Refusal, Used } from "../limits/holds.ts";
+import type { CallRecord, RequestEstimate } from "../spend/call_record.ts";
 import { nanosToUsd, usdToNanos } from "../spend/cost.ts";
-import type { Ledger, LedgerSum } from "../spend/ledger.ts";
+import type { HoldPricing } from "../spend/hold_price.ts";
+import type { Ledger, LedgerHealth, LedgerSum } from "../spend/ledger.ts";
 import type { Authenticator, Principal } from "./auth.ts";
 import { rpmKey, softBudgetAlertKey, spendKey, spendPrefix, tpmKey } from "./kv_layout.ts";
 import { budgetWindow, type KeyRecord, minuteOf, secondsToNextMinute } from "./record.ts";
@@ -26,6 +30,10 @@ export interface AdmissionDeps {
   auth: Authenticator;
   kv: Deno.Kv;
   ledger: Ledger;
+  /** Holds of calls in flight against limits, and this instance's leases of them. */
+  holds: Holds;
+  /** What a request is expected to cost and use, for its holds. */
+  holdPricing: HoldPricing;
   now: () => number;
   log: Logger;
 }
@@ -36,10 +44,21 @@ export interface Admission {
    * Throws a 401, a 400 `ServiceQuotaExceededException` (budget) or a 429 `ThrottlingException`.
    */
   admit(headers: Headers, requestId: string): Promise<Principal>;
-  /** The call failed before reaching accounting: frees its slot, bills nothing. A no-op after `finished`. */
+  /**
+   * The validated call, before anything is sent: refused (503) when it would need billing while spend cannot be
+   * written; else it holds what it is expected to use against the key's limits until it settles, or is refused
+   * (a 400 `ServiceQuotaExceededException` when the budget is spent, a 429 when calls in flight hold what is left
+   * or a rate limit is reached, a 503 when the limits cannot be read from KV).
+   */
+  hold(requestId: string, modelName: string, estimate: RequestEstimate): Promise<void>;
+  /** The call failed before reaching accounting: frees its slot and holds, bills nothing. A no-op after `finished`. */
   release(requestId: string): void;
-  /** The call's record reached the sink: bills the key, counts its tokens, frees its slot. Once per call. */
+  /** The call's record reached the sink: bills the key, counts its tokens, settles its holds, frees its slot. */
   finished(record: CallRecord, costNanos: bigint): void;
+  /** Upkeep of this instance's slices of limits now: renewed and re-based, or given back when idle. */
+  maintain(): Promise<void>;
+  /** Gives this instance's slices of limits back (shutdown). */
+  close(): Promise<void>;
   /** Resolves once background work (soft-budget markers, old window clean-up) has finished. */
   idle(): Promise<void>;
   /**
@@ -58,6 +77,36 @@ export interface KeyBudget {
 
 /** Budgeted keys remembered for `budgets()`; beyond this the map starts over (it refills with the next calls). */
 const MAX_TRACKED_BUDGETS = 10_000;
+/**
+ * While spend cannot be written to KV, billable calls are admitted only while fewer than this many answered calls
+ * (plus billable calls in flight) wait to be billed: at most this many answered calls can be lost if the process
+ * then stops before KV writes again (README, "Fail closed").
+ */
+export const MAX_UNWRITTEN_CALLS = 4;
+
+type LimitKind = "budget" | "tpm" | "rpm";
+
+/** A call between `admit` and its end. */
+interface Admitted {
+  /** The virtual key's record (undefined for the master key or an open gateway). */
+  key?: KeyRecord;
+  /** Counted against `MAX_UNWRITTEN_CALLS` while in flight. */
+  billable: boolean;
+  ticket?: HoldTicket;
+  limits?: Limit[];
+  /** What each of `limits` limits. */
+  kinds?: LimitKind[];
+}
+
+/** A key record's limits in the units holds count in, and their scope names: built once per record. */
+interface KeyLimits {
+  budgetNanos?: bigint;
+  tpm?: bigint;
+  rpm?: bigint;
+  budgetScope: string;
+  tpmScope: string;
+  rpmScope: string;
+}
 
 /** Over budget: typed so SDKs do not retry (not a throttle), yet still a Bedrock exception they know. */
 export function budgetExceeded(spentNanos: bigint, maxBudget: number): GatewayError {
@@ -72,10 +121,24 @@ export function budgetExceeded(spentNanos: bigint, maxBudget: number): GatewayEr
 const throttled = (message: string, retryAfter: number) =>
   new GatewayError(429, "ThrottlingException", message, { litellmType: "rate_limit_error", retryAfter });
 
+/** Spend cannot be written: the call would go unbilled. Bedrock's wire format, so SDKs retry it later. */
+function unwritable(h: Extract<LedgerHealth, { ok: false }>): GatewayError {
+  return new GatewayError(
+    503,
+    "ServiceUnavailableException",
+    `The gateway cannot record spend right now (KV writes failing since ${new Date(h.since).toISOString()}: ` +
+      `${h.cause}); ${h.unwrittenCalls} answered calls wait to be billed, so calls that need billing are refused ` +
+      "until spend can be written again",
+    { litellmType: "service_unavailable", retryAfter: 5 },
+  );
+}
+
 export function createAdmission(deps: AdmissionDeps): Admission {
-  const { auth, kv, ledger, now, log } = deps;
-  /** Calls admitted under a virtual key and not finished yet, by request id. */
-  const admitted = new Map<string, KeyRecord>();
+  const { auth, kv, ledger, holds, holdPricing, now, log } = deps;
+  /** Calls admitted and not finished yet, by request id. */
+  const admitted = new Map<string, Admitted>();
+  /** Billable calls in flight (held and not yet finished), for the fail-closed bound. */
+  let billableInFlight = 0;
   /** Calls in progress per key id (this instance). */
   const active = new Map<string, number>();
   /** Soft-budget windows this instance has already handled (`id:windowStart`). */
@@ -112,14 +175,93 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     }
   }
 
-  function release(requestId: string): KeyRecord | undefined {
-    const r = admitted.get(requestId);
-    if (!r) return undefined;
+  /** Ends a call's admission: frees its parallel slot and its fail-closed count. */
+  function release(requestId: string): Admitted | undefined {
+    const a = admitted.get(requestId);
+    if (!a) return undefined;
     admitted.delete(requestId);
-    const n = (active.get(r.id) ?? 1) - 1;
-    if (n > 0) active.set(r.id, n);
-    else active.delete(r.id);
-    return r;
+    if (a.billable) billableInFlight--;
+    const r = a.key;
+    if (r) {
+      const n = (active.get(r.id) ?? 1) - 1;
+      if (n > 0) active.set(r.id, n);
+      else active.delete(r.id);
+    }
+    return a;
+  }
+
+  /** Per record (records are replaced, never changed, when re-read). */
+  const keyLimits = new WeakMap<KeyRecord, KeyLimits>();
+  function keyLimitsOf(r: KeyRecord): KeyLimits {
+    let k = keyLimits.get(r);
+    if (!k) {
+      k = {
+        budgetNanos: r.maxBudget === undefined ? undefined : usdToNanos(r.maxBudget),
+        tpm: r.tpmLimit === undefined ? undefined : BigInt(r.tpmLimit),
+        rpm: r.rpmLimit === undefined ? undefined : BigInt(r.rpmLimit),
+        budgetScope: `budget:${r.id}`,
+        tpmScope: `tpm:${r.id}`,
+        rpmScope: `rpm:${r.id}`,
+      };
+      keyLimits.set(r, k);
+    }
+    return k;
+  }
+
+  /** The limits a key's call is held against, with its expected cost and tokens. */
+  function limitsOf(r: KeyRecord, t: number, nanos: bigint, tokens: number): { limits: Limit[]; kinds: LimitKind[] } {
+    const k = keyLimitsOf(r);
+    const limits: Limit[] = [], kinds: LimitKind[] = [];
+    const minute = minuteOf(t);
+    if (k.budgetNanos !== undefined && nanos > 0n) {
+      limits.push({
+        scope: k.budgetScope,
+        counter: spendKey(r.id, budgetWindow(r, t).start),
+        limit: k.budgetNanos,
+        hold: nanos,
+      });
+      kinds.push("budget");
+    }
+    if (k.tpm !== undefined && tokens > 0) {
+      limits.push({ scope: k.tpmScope, counter: tpmKey(r.id), window: minute, limit: k.tpm, hold: BigInt(tokens) });
+      kinds.push("tpm");
+    }
+    if (k.rpm !== undefined) {
+      limits.push({ scope: k.rpmScope, counter: rpmKey(r.id), window: minute, limit: k.rpm, hold: 1n });
+      kinds.push("rpm");
+    }
+    return { limits, kinds };
+  }
+
+  /** A refused hold as the client sees it. */
+  function refusal(r: KeyRecord, kind: LimitKind, limit: Limit, refused: Refusal, t: number): GatewayError {
+    if (refused.reason === "unavailable") {
+      return new GatewayError(
+        503,
+        "ServiceUnavailableException",
+        `The key's limits cannot be checked right now (KV: ${refused.cause ?? "unavailable"})`,
+        { litellmType: "service_unavailable", retryAfter: 1 },
+      );
+    }
+    const inFlight = `calls in flight hold ${refused.held} more`;
+    if (kind === "budget") {
+      if (refused.settled >= limit.limit) return budgetExceeded(refused.settled, r.maxBudget!);
+      return throttled(
+        `Budget held by calls in flight: current cost ${nanosToUsd(refused.settled)} and calls in flight hold ` +
+          `${nanosToUsd(refused.held)} of the max budget ${r.maxBudget}; retry when they finish`,
+        1,
+      );
+    }
+    if (kind === "tpm") {
+      return throttled(
+        `Rate limit exceeded: this key allows ${r.tpmLimit} tokens per minute (${refused.settled} used, ${inFlight})`,
+        secondsToNextMinute(t),
+      );
+    }
+    return throttled(
+      `Rate limit exceeded: this key allows ${r.rpmLimit} requests per minute (${refused.settled} made, ${inFlight})`,
+      secondsToNextMinute(t),
+    );
   }
 
   /** Logs a soft-budget crossing once per window, across instances (a KV marker decides who logs). */
@@ -182,39 +324,91 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     async admit(headers, requestId) {
       const principal = await auth.authenticate(headers);
       const r = principal.key;
-      if (!r) return principal;
+      if (!r) {
+        admitted.set(requestId, { billable: false });
+        return principal;
+      }
       const t = now();
       check(r, t);
       if (r.maxBudget !== undefined) {
         if (budgeted.size >= MAX_TRACKED_BUDGETS && !budgeted.has(r.id)) budgeted.clear();
         budgeted.set(r.id, r);
       }
-      admitted.set(requestId, r);
+      admitted.set(requestId, { key: r, billable: false });
       active.set(r.id, (active.get(r.id) ?? 0) + 1);
-      if (r.rpmLimit !== undefined) ledger.add([{ key: rpmKey(r.id), amount: 1n, window: minuteOf(t) }]);
       return principal;
     },
 
+    async hold(requestId, modelName, estimate) {
+      const a = admitted.get(requestId);
+      if (!a) return;
+      if (estimate.billable) {
+        const health = ledger.health();
+        if (!health.ok && health.unwrittenCalls + billableInFlight >= MAX_UNWRITTEN_CALLS) throw unwritable(health);
+        a.billable = true;
+        billableInFlight++;
+      }
+      const r = a.key;
+      if (!r) return;
+      const t = now();
+      const expected = holdPricing(modelName, estimate);
+      const { limits, kinds } = limitsOf(r, t, expected.nanos, expected.tokens);
+      if (!limits.length) return;
+      const placing = holds.place(limits);
+      const placed = placing instanceof Promise ? await placing : placing;
+      if ("refused" in placed) throw refusal(r, kinds[placed.index], limits[placed.index], placed, t);
+      if (admitted.get(requestId) !== a) {
+        placed.release(); // the call ended while its holds were being placed
+        return;
+      }
+      a.ticket = placed;
+      a.limits = limits;
+      a.kinds = kinds;
+      // A request is a request once admitted: counted now, in the minute it started.
+      const rpm = kinds.indexOf("rpm");
+      if (rpm >= 0) {
+        const used: Used = { counter: limits[rpm].counter, window: limits[rpm].window, amount: 1n };
+        ledger.add([{ key: used.counter, amount: 1n, window: used.window }]);
+        placed.settle(limits.map((_, i) => i === rpm ? used : undefined));
+      }
+    },
+
     release(requestId) {
-      release(requestId);
+      release(requestId)?.ticket?.release();
     },
 
     finished(record, costNanos) {
-      const r = release(record.requestId);
-      if (!r) return;
+      const a = release(record.requestId);
+      const r = a?.key;
+      if (!a || !r) return;
       const t = now();
       const sums: LedgerSum[] = [];
+      let spent: Used | undefined, tokens: Used | undefined;
       if (costNanos > 0n) {
         const windowStart = budgetWindow(r, t).start;
-        sums.push({ key: spendKey(r.id, windowStart), amount: costNanos });
+        spent = { counter: spendKey(r.id, windowStart), amount: costNanos };
+        sums.push({ key: spent.counter, amount: costNanos });
         cleanOldWindows(r, windowStart);
       }
       if (r.tpmLimit !== undefined && record.usage) {
-        sums.push({ key: tpmKey(r.id), amount: BigInt(record.usage.totalTokens), window: minuteOf(t) });
+        tokens = { counter: tpmKey(r.id), amount: BigInt(record.usage.totalTokens), window: minuteOf(t) };
+        sums.push({ key: tokens.counter, amount: tokens.amount, window: tokens.window });
       }
       ledger.add(sums);
+      if (a.ticket) {
+        // Each hold is replaced by what was used (nothing, for a call that failed); rpm was settled at admission.
+        a.ticket.settle(
+          a.kinds!.map((kind, i) =>
+            (kind === "budget" ? spent : kind === "tpm" ? tokens : undefined) ?? { ...a.limits![i], amount: 0n }
+          ),
+        );
+        a.ticket.release();
+      }
       if (costNanos > 0n) softBudget(r, t);
     },
+
+    maintain: () => holds.maintain(),
+    close: () => holds.close(),
 
     async idle() {
       while (tasks.size) await Promise.all([...tasks]);

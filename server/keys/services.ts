@@ -5,7 +5,9 @@
  */
 import type { Hono } from "hono";
 import type { GatewayConfig } from "../config/types.ts";
+import type { Holds } from "../limits/holds.ts";
 import type { Logger } from "../log.ts";
+import type { HoldPricing } from "../spend/hold_price.ts";
 import type { Ledger } from "../spend/ledger.ts";
 import { createKeyAdmin, type KeyAdmin } from "./admin.ts";
 import { createKeyRoutes } from "./admin_routes.ts";
@@ -18,6 +20,8 @@ export interface KeyServicesDeps {
   config: GatewayConfig;
   kv: Deno.Kv;
   ledger: Ledger;
+  holds: Holds;
+  holdPricing: HoldPricing;
   now: () => number;
   newId: () => string;
   log: Logger;
@@ -43,7 +47,7 @@ export function createKeyServices(deps: KeyServicesDeps): KeyServices {
     now,
   });
   const auth = keyAuthenticator({ masterKey: config.masterKey, keys: cache, now });
-  const admission = createAdmission({ auth, kv, ledger, now, log });
+  const admission = createAdmission({ auth, kv, ledger, holds: deps.holds, holdPricing: deps.holdPricing, now, log });
   const admin = createKeyAdmin({ kv, store, cache, ledger, masterKey: config.masterKey, now, newId });
   return { auth, admission, admin, routes: createKeyRoutes({ auth, admin }) };
 }

@@ -23,6 +23,21 @@ export type CallType = typeof CALL_TYPES[number];
 
 export type CallStatus = "success" | "failure" | "client_disconnected";
 
+/**
+ * What a call is expected to use, judged from its request before it is sent (`bedrock/expected_usage.ts`): what
+ * admission holds against budgets and limits while the call runs, and the input billed for a stream whose client
+ * left mid-generation.
+ */
+export interface RequestEstimate {
+  inputTokens: number;
+  /** The output the request allows (`maxTokens`, `max_tokens`, …); undefined when it does not say. */
+  maxOutputTokens?: number;
+  /** Whether the call can cost anything (CountTokens and the pass-through routes cannot). */
+  billable: boolean;
+  /** The pricing tier asked for (`pricingTier`: `standard`, `priority`, `flex`, …); standard when absent. */
+  tier?: string;
+}
+
 /** Who made the call, as far as accounting is concerned (hash only, never the raw key). */
 export interface Caller {
   keyHash?: string;
@@ -62,6 +77,11 @@ export interface CallRecord {
   guardrailUnits?: GuardrailUnits;
   /** A stream that ended without its `metadata` event: usage is what was seen, possibly none. */
   incomplete?: boolean;
+  /**
+   * `usage` is the gateway's estimate, not Bedrock's count: the client left a stream mid-generation (input from the
+   * request, output from what was relayed) and the upstream was stopped before it reported usage.
+   */
+  usageEstimated?: boolean;
   retries: number;
   requestTags?: string[];
   /** The Converse request's `requestMetadata` (string pairs the caller tags the call with). */

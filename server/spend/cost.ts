@@ -113,8 +113,8 @@ export interface Pricing {
    */
   refuseUnpriced(deploymentId: string, tier: string, budgetScopes: readonly string[]): GatewayError | undefined;
   /**
-   * What a finished call costs: zero unless it succeeded and reported usage. Failed, refused and disconnected
-   * calls bill nothing.
+   * What a finished call costs: its reported (or, for a stream its client left mid-way, estimated) usage at its tier's
+   * prices, also when the client disconnected; failed calls, and calls without usage, cost nothing.
    */
   quote(record: CallRecord): Quote;
 }

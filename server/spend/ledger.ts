@@ -6,11 +6,19 @@
  * Writing
  * - `add()` never waits: it queues `Deno.KvU64` sums. A batch is written after a short interval (default 10 ms)
  *   or at once when many counters are pending; at most one commit is in flight, and sums arriving meanwhile wait
- *   for the next interval. `flush()` and `close()` write everything queued (`Gateway.close()` calls `close`).
+ *   for the next interval. After a quiet interval the first sums are written on the next turn instead (so a KV
+ *   that started failing is found out after one call). `flush()` and `close()` write everything queued
+ *   (`Gateway.close()` calls `close`).
  * - Each batch is one `kv.atomic()` of `sum` mutations (exact: no lost updates between instances), plus a batch
  *   marker written under a `versionstamp: null` check, plus this instance's watermark (the batch's sequence
  *   number). A commit that throws is retried; if the throw hid a commit that did land, the retry's check fails on
  *   the marker and the batch is not applied twice. So every queued sum reaches KV exactly once.
+ * - Sums are never dropped: a commit that keeps failing (a full disk, a KV that is down) is retried until it lands,
+ *   with a backoff of at most a second, while new sums keep merging into the queue (memory per counter, not per
+ *   call). While commits fail, `health()` says so and since when, with how many calls' accounting waits
+ *   (`noteCall`); the gateway turns that into a 503 readiness and, past a small bound, into refusing billable calls.
+ *   `close()` waits a bounded time for the queue, then logs exactly what it could not write (every counter with
+ *   its amount, and how many rows) so nothing is lost silently.
  *
  * Reading
  * - Budget and rate checks read counters together with this instance's watermark (`watermarkKey`) in one
@@ -34,10 +42,11 @@
  * is bounded (`maxPendingRows`): when KV cannot keep up, further rows are dropped and counted
  * (`stats().droppedRows`, logged) while sums, which merge per counter and so take memory per counter rather than
  * per call, are always kept; a collector bounds its own queue (`spend_log_pages.ts`). A row KV refuses outright
- * (it should never happen: rows are capped in size) is dropped after a few attempts so it cannot hold back the
- * sums with it.
+ * (it should never happen: rows are capped in size and depth) is dropped once the same batch's sums commit without
+ * it, so it cannot hold back the sums; when the sums fail alone too, KV itself is failing and the rows stay queued.
  */
 import { isBusy } from "../kv/retry.ts";
+import { WINDOW_SHIFT, windowedCount } from "../kv/windowed.ts";
 import type { Logger } from "../log.ts";
 
 /** One increment: `amount` added to the KvU64 at `key`. */
@@ -105,6 +114,29 @@ export interface LedgerOptions {
   maxPendingRows?: number;
   /** Monotonic ms clock, only for forgetting old bookkeeping; default `performance.now`. */
   monotonic?: () => number;
+  /** Wall clock (ms since the epoch), for when a failure started; default `Date.now`. */
+  now?: () => number;
+  /** Waits between attempts of a failing commit; default a timer. Tests pass one that does not wait. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Whether the ledger's writes are landing, for readiness and the gateway's refusal of billable calls. */
+export type LedgerHealth =
+  | { ok: true }
+  | {
+    ok: false;
+    /** Wall-clock ms of the first failed attempt of the batch still failing. */
+    since: number;
+    /** The last error (its name and message). */
+    cause: string;
+    /** Calls (`noteCall`) whose accounting is not in KV yet. */
+    unwrittenCalls: number;
+  };
+
+/** What `close()` could not write within its wait (also logged, counter by counter). */
+export interface Unwritten {
+  sums: Array<{ key: Deno.KvKey; window?: number; amount: bigint }>;
+  rows: number;
 }
 
 export interface Ledger {
@@ -121,6 +153,13 @@ export interface Ledger {
   addLater(collect: () => readonly LedgerSum[] | Collected): void;
   /** Queue sizes and dropped rows. */
   stats(): LedgerStats;
+  /**
+   * One more call's accounting has been queued (its sums and row, through `add` or collectors): counted until the
+   * batch carrying it commits, so `health()` can say how many answered calls wait for KV.
+   */
+  noteCall(): void;
+  /** Whether commits are landing; when not, since when, why, and how many calls wait. */
+  health(): LedgerHealth;
   /** Read this key in the same `getMany` as the counters and pass it to `observe`. */
   readonly watermarkKey: Deno.KvKey;
   /** Records counters read in one `getMany`, with the watermark read alongside them. */
@@ -132,19 +171,22 @@ export interface Ledger {
   total(key: Deno.KvKey, window?: number): bigint;
   /** Writes everything queued so far; resolves once it is in KV (sums queued later may still be pending). */
   flush(): Promise<void>;
-  /** Flushes and stays in shutdown mode: failing writes are given up after a few attempts (and logged). */
-  close(): Promise<void>;
+  /**
+   * Flushes and stays in shutdown mode, waiting at most `waitMs` (default 4 s) for a failing KV. Whatever is still
+   * unwritten then is logged (every counter with its amount, and the number of rows) and returned; the ledger
+   * stops trying. Resolves with nothing unwritten when everything landed.
+   */
+  close(opts?: { waitMs?: number }): Promise<Unwritten>;
 }
 
-/** Windowed counters: window number above this bit, count below it (2^36 counts per window, 2^28 windows). */
-export const WINDOW_SHIFT = 36n;
-const COUNT_MASK = (1n << WINDOW_SHIFT) - 1n;
+/**
+ * How long `close()` waits for a failing KV before it logs what it could not write (SIGTERM's bound). A KV that
+ * works takes milliseconds; 4 s after the front door's 25 s drain (`shutdown_grace_ms`) still fits the 30 s
+ * Kubernetes allows between SIGTERM and SIGKILL, so the log of what is lost is written.
+ */
+export const CLOSE_WAIT_MS = 4_000;
 
-/** The count a windowed counter's stored value holds for `window` (zero when it holds an older window). */
-export function windowedCount(value: bigint | undefined, window: number): bigint {
-  if (value === undefined) return 0n;
-  return value >> WINDOW_SHIFT === BigInt(window) ? value & COUNT_MASK : 0n;
-}
+export { WINDOW_SHIFT, windowedCount };
 
 /**
  * `["ledger_batch", instanceId, seq]` → `true`, expiring after a day: proof that one batch committed, so a retry
@@ -164,15 +206,17 @@ const MAX_MUTATIONS_PER_COMMIT = 500;
 const MAX_KEY_BYTES_PER_COMMIT = 48 * 1024;
 /** Deno KV caps the total size of one atomic operation's mutations (800 KiB); stay well below. */
 const MAX_BYTES_PER_COMMIT = 512 * 1024;
-/** A commit that keeps failing with a non-busy error is retried without its rows after this many attempts. */
+/** A commit that keeps failing with a non-busy error is tried without its rows after this many attempts. */
 const ROW_ATTEMPTS = 3;
+/** A busy file (several processes sharing it) is routine; this many busy attempts in a row count as failing. */
+const BUSY_FAILING_ATTEMPTS = 10;
+/** Longest wait between two attempts of a failing commit. */
+const MAX_RETRY_DELAY_MS = 1000;
 /**
  * Bookkeeping for a counter nobody has read for this long is forgotten (committed sums no snapshot has
  * confirmed, and the snapshot itself): any read made since contains those sums.
  */
 const RETAIN_MS = 30_000;
-/** While closing, give up on a failing KV after this many attempts (and log what was lost). */
-const CLOSE_ATTEMPTS = 5;
 
 interface Entry {
   amount: bigint;
@@ -204,6 +248,8 @@ interface Counter {
 
 interface Chunk {
   seq: number;
+  /** Its commit has landed. */
+  landed?: boolean;
   mutations: Array<{ key: Deno.KvKey; entry: Entry }>;
   rows: LedgerRow[];
   mutationCount: number;
@@ -240,12 +286,17 @@ function notOlder(a: Snapshot, b: Snapshot): boolean {
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** An error as one line for logs and readiness. */
+const describe = (e: unknown) => e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+
 export function createLedger(opts: LedgerOptions): Ledger {
   const { kv, log } = opts;
   const flushIntervalMs = opts.flushIntervalMs ?? 10;
   const maxPendingCounters = opts.maxPendingCounters ?? 256;
   const maxPendingRows = opts.maxPendingRows ?? 20_000;
   const monotonic = opts.monotonic ?? (() => performance.now());
+  const now = opts.now ?? Date.now;
+  const sleep = opts.sleep ?? delay;
   const watermarkKey: Deno.KvKey = [WATERMARK, opts.instanceId];
 
   const counters = new Map<string, Counter>();
@@ -260,11 +311,22 @@ export function createLedger(opts: LedgerOptions): Ledger {
   let dropEvents = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | undefined;
+  /** Monotonic ms the last write round ended (a round starting after a quiet interval does not wait). */
+  let lastDrainEnd = -Infinity;
   /** Sums queued so far, and how many of them (in queue order) have been written. */
   let queued = 0;
   let written = 0;
-  const waiters: Array<{ upTo: number; resolve: () => void }> = [];
+  const waiters: Array<{ upTo: number; resolve: () => void; reject: (e: Error) => void }> = [];
   let closing = false;
+  /** Set when `close()` stopped waiting: the drain stops retrying and leaves what is unwritten where it is. */
+  let abandoned = false;
+  /** Calls noted since the last batch was taken, and those riding in the batch being written. */
+  let callsQueued = 0;
+  let callsInFlight = 0;
+  /** The batch being written (its chunks), so `close()` can list what it holds. */
+  let inFlight: Chunk[] = [];
+  /** The failure of the commit being retried, if any. */
+  let failure: { since: number; cause: string } | undefined;
   /** Batch sequence numbers; batches commit strictly in this order. */
   let seq = 0;
 
@@ -285,6 +347,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
     }
     running ??= drain().finally(() => {
       running = undefined;
+      lastDrainEnd = monotonic();
       // Sums added while the last commit was landing are picked up by a fresh round.
       if (hasPending()) schedule();
     });
@@ -333,12 +396,16 @@ export function createLedger(opts: LedgerOptions): Ledger {
   const isLarge = () => dirty.size >= maxPendingCounters || pendingRows.length >= maxPendingCounters;
 
   function schedule() {
-    if (running) return; // the running drain loops until nothing is pending
+    if (running || abandoned) return; // the running drain loops until nothing is pending
     if (closing || isLarge()) {
       kick();
       return;
     }
-    timer ??= setTimeout(kick, flushIntervalMs);
+    // Nothing written for an interval: write on the next turn (after the sums of this one) rather than wait to
+    // gather a batch. At low rates each call's sums reach KV at once, and a KV that has started failing (a full disk)
+    // is found out after one call, not after an interval's worth of calls. Under load batches form as before.
+    const idle = monotonic() - lastDrainEnd >= flushIntervalMs;
+    timer ??= setTimeout(kick, idle ? 0 : flushIntervalMs);
   }
 
   /**
@@ -350,7 +417,15 @@ export function createLedger(opts: LedgerOptions): Ledger {
     do {
       collect();
       const upTo = queued;
-      for (const chunk of takeBatch()) await commit(chunk);
+      callsInFlight += callsQueued;
+      callsQueued = 0;
+      const calls = callsInFlight;
+      inFlight = takeBatch();
+      for (const chunk of inFlight) {
+        if (!await commit(chunk)) return; // abandoned by close(): the rest stays unwritten (close logs it)
+      }
+      inFlight = [];
+      callsInFlight -= calls;
       written = upTo;
       for (let i = waiters.length - 1; i >= 0; i--) {
         if (waiters[i].upTo <= written) waiters.splice(i, 1)[0].resolve();
@@ -406,60 +481,105 @@ export function createLedger(opts: LedgerOptions): Ledger {
     return chunks;
   }
 
-  async function commit(chunk: Chunk) {
+  /** One attempt: the chunk's sums (and, with `withRows`, its rows) in one atomic commit. */
+  async function attemptCommit(chunk: Chunk, withRows: boolean): Promise<void> {
     const marker: Deno.KvKey = [BATCH_MARKER, opts.instanceId, chunk.seq];
-    for (let attempt = 1;; attempt++) {
-      try {
-        const op = kv.atomic()
-          .check({ key: marker, versionstamp: null })
-          .set(marker, true, { expireIn: MARKER_TTL_MS })
-          .set(watermarkKey, chunk.seq, { expireIn: MARKER_TTL_MS });
-        for (const { key, entry } of chunk.mutations) {
-          if (entry.window !== undefined) op.max(key, BigInt(entry.window) << WINDOW_SHIFT);
-          op.sum(key, entry.amount);
-        }
-        for (const row of chunk.rows) {
-          op.set(row.key, row.value, { expireIn: row.expireIn });
-          if (row.index) { for (const k of row.index) op.set(k, true, { expireIn: row.expireIn }); }
-        }
-        const result = await op.commit();
-        // Not ok: the marker exists, so an earlier attempt did commit even though it reported an error.
-        if (!result.ok && !(await kv.get(marker)).versionstamp) {
-          throw new Error("ledger batch check failed but its marker is missing");
-        }
-        const at = monotonic();
-        for (const { entry } of chunk.mutations) entry.committedAt = at;
-        return;
-      } catch (e) {
-        const fields = { attempt, error: (e as Error).name, message: (e as Error).message };
-        // A busy file clears up; a KV that keeps failing otherwise will not, and shutdown must finish.
-        if (closing && attempt >= (isBusy(e) ? 10 * CLOSE_ATTEMPTS : CLOSE_ATTEMPTS)) {
-          log.error("ledger: giving up on a batch while shutting down; its sums are lost", {
-            ...fields,
-            sums: chunk.mutations.length,
-            rows: logRows(chunk.rows),
-          });
-          droppedRows += logRows(chunk.rows);
-          for (const { key, entry } of chunk.mutations) {
-            const c = counters.get(keyId(key));
-            if (c) c.sent = c.sent.filter((x) => x !== entry);
-          }
-          return;
-        }
-        // A busy SQLite file (several processes sharing it) is routine; anything else is worth a line.
-        if (!isBusy(e) || attempt >= 5) log.warn("ledger: commit failed, retrying", fields);
-        // A row KV keeps refusing (too large, not cloneable) must not hold the billing sums back with it.
-        if (!isBusy(e) && attempt >= ROW_ATTEMPTS && chunk.rows.length) {
-          log.error("ledger: dropping the rows of a batch KV keeps refusing; its sums are retried alone", {
-            ...fields,
-            rows: logRows(chunk.rows),
-          });
-          droppedRows += logRows(chunk.rows);
-          chunk.rows = [];
-        }
-        await delay(Math.min(1000, 5 * 2 ** attempt));
+    const op = kv.atomic()
+      .check({ key: marker, versionstamp: null })
+      .set(marker, true, { expireIn: MARKER_TTL_MS })
+      .set(watermarkKey, chunk.seq, { expireIn: MARKER_TTL_MS });
+    for (const { key, entry } of chunk.mutations) {
+      if (entry.window !== undefined) op.max(key, BigInt(entry.window) << WINDOW_SHIFT);
+      op.sum(key, entry.amount);
+    }
+    if (withRows) {
+      for (const row of chunk.rows) {
+        op.set(row.key, row.value, { expireIn: row.expireIn });
+        if (row.index) { for (const k of row.index) op.set(k, true, { expireIn: row.expireIn }); }
       }
     }
+    const result = await op.commit();
+    // Not ok: the marker exists, so an earlier attempt did commit even though it reported an error.
+    if (!result.ok && !(await kv.get(marker)).versionstamp) {
+      throw new Error("ledger batch check failed but its marker is missing");
+    }
+  }
+
+  /**
+   * Writes one chunk, retrying until it lands: resolves true once it has, false when `close()` gave up waiting
+   * (then nothing of it is marked written). Never drops a sum.
+   */
+  async function commit(chunk: Chunk): Promise<boolean> {
+    let triedSumsAlone = false;
+    for (let attempt = 1;; attempt++) {
+      if (abandoned) return false;
+      try {
+        await attemptCommit(chunk, true);
+        landed(chunk);
+        return true;
+      } catch (e) {
+        if (abandoned) return false;
+        const busy = isBusy(e);
+        if (!busy || attempt >= BUSY_FAILING_ATTEMPTS) failure ??= { since: now(), cause: describe(e) };
+        if (failure) failure.cause = describe(e);
+        const fields = { attempt, error: (e as Error).name, message: (e as Error).message };
+        // A busy SQLite file (several processes sharing it) is routine; anything else is worth a line (the first
+        // few, then one every ~30 attempts: a KV that is down for minutes must not flood the log).
+        if ((!busy || attempt >= 5) && (attempt <= 5 || attempt % 30 === 0)) {
+          log.warn("ledger: commit failed, retrying", { ...fields, sums: chunk.mutations.length });
+        }
+        // A row KV refuses (not storable, too large) must not hold the billing sums back with it; but when the sums
+        // fail alone too, KV itself is failing, and the rows wait with them.
+        if (!busy && attempt >= ROW_ATTEMPTS && chunk.rows.length && !triedSumsAlone) {
+          triedSumsAlone = true;
+          try {
+            await attemptCommit(chunk, false);
+            log.error("ledger: dropped the rows of a batch KV refuses; its sums were written without them", {
+              ...fields,
+              rows: logRows(chunk.rows),
+            });
+            droppedRows += logRows(chunk.rows);
+            chunk.rows = [];
+            landed(chunk);
+            return true;
+          } catch {
+            // KV refuses the sums too: keep everything and retry.
+          }
+        }
+        await sleep(Math.min(MAX_RETRY_DELAY_MS, 5 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** A chunk's commit landed: its entries are in KV, and a failure streak (if any) is over. */
+  function landed(chunk: Chunk) {
+    if (failure) {
+      log.info("ledger: commits land again", { failingSince: new Date(failure.since).toISOString() });
+      failure = undefined;
+    }
+    const at = monotonic();
+    for (const { entry } of chunk.mutations) entry.committedAt = at;
+    chunk.landed = true;
+  }
+
+  /** Everything not in KV: queued sums, the batch being written, rows (collectors run first). */
+  function unwritten(): Unwritten {
+    collect();
+    const byCounter = new Map<string, { key: Deno.KvKey; window?: number; amount: bigint }>();
+    const count = (key: Deno.KvKey, entry: Entry) => {
+      const id = `${keyId(key)}|${entry.window ?? ""}`;
+      const found = byCounter.get(id);
+      if (found) found.amount += entry.amount;
+      else byCounter.set(id, { key, window: entry.window, amount: entry.amount });
+    };
+    let rows = logRows(pendingRows);
+    for (const chunk of inFlight) {
+      if (chunk.landed) continue;
+      for (const { key, entry } of chunk.mutations) count(key, entry);
+      rows += logRows(chunk.rows);
+    }
+    for (const c of dirty) for (const entry of c.pending.values()) count(c.key, entry);
+    return { sums: [...byCounter.values()], rows };
   }
 
   /** Forgets bookkeeping of counters nobody has read for a while, and counters with nothing left. */
@@ -480,7 +600,8 @@ export function createLedger(opts: LedgerOptions): Ledger {
   function flush(): Promise<void> {
     collect();
     if (written >= queued) return Promise.resolve();
-    const done = new Promise<void>((resolve) => waiters.push({ upTo: queued, resolve }));
+    if (abandoned) return Promise.reject(new Error("ledger closed with unwritten sums"));
+    const done = new Promise<void>((resolve, reject) => waiters.push({ upTo: queued, resolve, reject }));
     kick();
     return done;
   }
@@ -513,6 +634,15 @@ export function createLedger(opts: LedgerOptions): Ledger {
 
     stats: () => ({ pendingCounters: dirty.size, pendingRows: logRows(pendingRows), droppedRows }),
 
+    noteCall() {
+      callsQueued++;
+    },
+
+    health: () =>
+      failure
+        ? { ok: false, since: failure.since, cause: failure.cause, unwrittenCalls: callsQueued + callsInFlight }
+        : { ok: true },
+
     observe(reads, watermarkEntry) {
       const w = watermarkEntry.value;
       const watermark = typeof w === "number" ? w : 0;
@@ -542,9 +672,29 @@ export function createLedger(opts: LedgerOptions): Ledger {
 
     flush,
 
-    async close() {
+    async close(closeOpts = {}) {
       closing = true;
-      while (later.length > 0 || written < queued) await flush();
+      const waitMs = closeOpts.waitMs ?? CLOSE_WAIT_MS;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), waitMs));
+      const everything = (async () => {
+        while (later.length > 0 || written < queued) await flush();
+      })();
+      const outcome = await Promise.race([everything, timedOut]).catch(() => "timeout" as const);
+      clearTimeout(timer);
+      if (outcome !== "timeout") return { sums: [], rows: 0 };
+      abandoned = true;
+      everything.catch(() => {});
+      for (const w of waiters.splice(0)) w.reject(new Error("ledger closed with unwritten sums"));
+      const left = unwritten();
+      log.error("ledger: shutting down with spend not written to KV; these sums and rows are lost", {
+        waitedMs: waitMs,
+        cause: failure?.cause,
+        failingSince: failure ? new Date(failure.since).toISOString() : undefined,
+        rows: left.rows,
+        sums: left.sums.map((u) => ({ key: u.key, window: u.window, amount: String(u.amount) })),
+      });
+      return left;
     },
   };
 }

@@ -150,6 +150,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
     "litellm_cache_creation_input_tokens_metric_total",
     "Prompt tokens written to the cache",
   );
+  const estimated = new Counter({
+    name: "gateway_usage_estimated_calls_total",
+    help: "Calls billed an estimate, not Bedrock's usage: their client left a stream mid-generation",
+    labelNames: ["model", "model_id"],
+    registers,
+  });
   const latency = new Histogram({
     name: "litellm_request_total_latency_metric",
     help: "Whole-call latency in seconds (request start to last byte relayed)",
@@ -313,6 +319,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
         m.cacheRead += u.cacheReadInputTokens;
         m.cacheWrite += u.cacheWriteInputTokens;
       }
+      if (record.usageEstimated) estimated.inc({ model: record.modelName, model_id: record.deploymentId ?? "" });
       m.latency(record.callType).observe(Math.max(0, record.endTime - record.startTime) / 1000);
       if (record.callType === "converse-stream" && record.firstByteTime !== undefined) {
         m.ttfb.observe(Math.max(0, record.firstByteTime - record.startTime) / 1000);

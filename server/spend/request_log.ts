@@ -45,6 +45,7 @@ export function logCall(log: Logger, record: CallRecord, quote: Quote): void {
     team: record.caller.teamId,
     error_type: record.status === "success" ? undefined : record.errorType,
     incomplete: record.incomplete || undefined,
+    usage_estimated: record.usageEstimated || undefined,
   };
   if (log.debugEnabled) {
     fields.upstream = {

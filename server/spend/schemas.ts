@@ -64,6 +64,11 @@ export const SpendLogRow = z.object({
   error_message: z.string().nullable(),
   retries: z.number().int().nonnegative(),
   incomplete: z.boolean().meta({ description: "A stream that ended without its usage (`metadata`) event." }),
+  usage_estimated: z.literal(true).optional().meta({
+    description: "Present when the tokens (and spend) are the gateway's estimate, not Bedrock's count: the client " +
+      "left a stream mid-generation (input from the request or Anthropic's `message_start`, output from what was " +
+      "relayed).",
+  }),
   request_tags: z.array(z.string()).meta({
     description: "`x-litellm-tags` header values, then the request's `requestMetadata` as `key:value`.",
   }),
@@ -71,6 +76,12 @@ export const SpendLogRow = z.object({
     request_metadata: z.record(z.string(), z.string()).optional(),
     messages_truncated: z.boolean().optional(),
     response_truncated: z.boolean().optional(),
+    messages_stored_as_text: z.boolean().optional().meta({
+      description: "The request body is stored as its text: parsed, it was nested too deeply to store.",
+    }),
+    response_stored_as_text: z.boolean().optional(),
+    messages_unstorable: z.boolean().optional().meta({ description: "The request body could not be stored." }),
+    response_unstorable: z.boolean().optional(),
   }),
   messages: z.unknown().nullable().meta({
     description: "The request body (only with `store_prompts_in_spend_logs`; a truncated string when very large).",

@@ -71,19 +71,23 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
     reads: createSpendReads({ kv, flush: () => ledger.flush() }),
     account(record) {
       const quote = pricing.quote(record);
-      try {
-        rollups.add(record, quote.nanos);
-        pages.add(record, quote);
-        metrics.observe(record, quote);
-        logCall(log, record, quote);
-      } catch (e) {
-        // A bug here must not break the response or the key's billing (done by the sink either way).
-        log.error("accounting a call failed", {
-          requestId: record.requestId,
-          error: (e as Error).name,
-          message: (e as Error).message,
-        });
-      }
+      // Each part on its own: one that fails (a bug, an odd value) must not cost the call its other records, nor
+      // break the response or the key's billing (done by the sink either way).
+      const part = (what: string, run: () => void) => {
+        try {
+          run();
+        } catch (e) {
+          log.error(`accounting a call failed: ${what}`, {
+            requestId: record.requestId,
+            error: (e as Error).name,
+            message: (e as Error).message,
+          });
+        }
+      };
+      part("roll-ups", () => rollups.add(record, quote.nanos));
+      part("spend-log row", () => pages.add(record, quote));
+      part("metrics", () => metrics.observe(record, quote));
+      part("request log", () => logCall(log, record, quote));
       return quote;
     },
   };

@@ -27,8 +27,8 @@ const MAX_TAGS = 32;
 const MAX_TAG_CHARS = 128;
 const MAX_METADATA_CHARS = 2048;
 /**
- * V8's serialization (what Deno KV stores) of a row apart from its string values: the object, 37 property names
- * (~460 characters, one byte each), numbers (at most 9 bytes each), booleans, nulls, and the arrays' and objects'
+ * V8's serialization (what Deno KV stores) of a row apart from its string values: the object, 38 property names
+ * (~480 characters, one byte each), numbers (at most 9 bytes each), booleans, nulls, and the arrays' and objects'
  * tags. String values are counted separately at two bytes per character plus `STRING_BYTES` each.
  */
 const ROW_BYTES = 1024;
@@ -56,33 +56,72 @@ function serializedBytes(s: string): number {
   return /[^\x00-\xff]/.test(s) ? s.length * 2 : s.length;
 }
 
+/**
+ * Parsed bodies nested deeper than this are stored as their text. V8's serializer (what Deno KV stores values with,
+ * and what measures them here) recurses once per level and throws past a few thousand; a body nested that deep would
+ * make its whole page of rows unstorable. Real Converse and model-native bodies stay far below it.
+ */
+const MAX_STORED_DEPTH = 64;
+
 interface StoredBody {
   value: unknown;
   truncated: boolean;
+  /** Kept as its text: parsed, it would be nested too deep for KV (`MAX_STORED_DEPTH`) or could not be measured. */
+  asText?: boolean;
+  /** Not stored at all: even its text could not be kept (never expected; said in the row rather than thrown). */
+  unstorable?: boolean;
   /** Upper bound of its serialized size. */
   bytes: number;
 }
 
-/** A stored body: parsed JSON when it fits (text otherwise), or a truncated string when it does not. */
+/** Whether a parsed JSON value nests deeper than `max` (iterative: a deep value must not overflow this stack either). */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (!v || typeof v !== "object") continue;
+    if (depth >= max) return true;
+    for (const x of Array.isArray(v) ? v : Object.values(v)) if (x && typeof x === "object") stack.push([x, depth + 1]);
+  }
+  return false;
+}
+
+/** A stored body: parsed JSON when it fits (text otherwise), or a truncated string when it does not. Never throws. */
 function storedBody(text: string | undefined): StoredBody {
   if (text === undefined) return { value: null, truncated: false, bytes: 0 };
+  try {
+    return storedBodyOf(text);
+  } catch {
+    return { value: null, truncated: false, unstorable: true, bytes: 0 };
+  }
+}
+
+function storedBodyOf(text: string): StoredBody {
   const bytes = serializedBytes(text);
   if (bytes > MAX_BODY_BYTES) {
     const chars = Math.floor(text.length * (MAX_BODY_BYTES / bytes));
     return { value: text.slice(0, chars), truncated: true, bytes: MAX_BODY_BYTES + STRING_BYTES };
   }
+  const asText: StoredBody = { value: text, truncated: false, bytes: bytes + STRING_BYTES };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return { value: text, truncated: false, bytes: bytes + STRING_BYTES };
+    return asText;
   }
+  if (nestedDeeperThan(value, MAX_STORED_DEPTH)) return { ...asText, asText: true };
   // Parsed JSON can take more room than its text (`-0,`, three characters, becomes a 9-byte double; `[]` a 5-byte
   // array), but no JSON token takes more than three bytes per character of its text. Past that bound the body is
   // measured (only with stored prompts, for bodies over ~5 KiB); one that would not fit is kept as text.
   let parsedBytes = 3 * text.length + STRING_BYTES;
-  if (parsedBytes > MAX_BODY_BYTES) parsedBytes = serialize(value).length;
-  if (parsedBytes > MAX_BODY_BYTES) return { value: text, truncated: false, bytes: bytes + STRING_BYTES };
+  if (parsedBytes > MAX_BODY_BYTES) {
+    try {
+      parsedBytes = serialize(value).length;
+    } catch {
+      return { ...asText, asText: true };
+    }
+  }
+  if (parsedBytes > MAX_BODY_BYTES) return asText;
   return { value, truncated: false, bytes: parsedBytes };
 }
 
@@ -116,6 +155,10 @@ export function spendLogRow(record: CallRecord, quote: Quote): StoredRow {
   if (record.requestMetadata && metadataChars <= MAX_METADATA_CHARS) metadata.request_metadata = record.requestMetadata;
   if (messages.truncated) metadata.messages_truncated = true;
   if (response.truncated) metadata.response_truncated = true;
+  if (messages.asText) metadata.messages_stored_as_text = true;
+  if (response.asText) metadata.response_stored_as_text = true;
+  if (messages.unstorable) metadata.messages_unstorable = true;
+  if (response.unstorable) metadata.response_unstorable = true;
   const tags = tagsOf(record);
   const row: SpendLogRow = {
     request_id: record.requestId,
@@ -151,6 +194,7 @@ export function spendLogRow(record: CallRecord, quote: Quote): StoredRow {
     error_message: record.status === "success" ? null : record.errorMessage?.slice(0, MAX_ERROR_CHARS) ?? null,
     retries: record.retries,
     incomplete: record.incomplete ?? false,
+    ...record.usageEstimated ? { usage_estimated: true as const } : {},
     request_tags: tags,
     metadata,
     messages: messages.value,

@@ -53,6 +53,21 @@ export interface SpendLogPages {
  */
 type Queued = { record: CallRecord; quote: Quote } | { startTime: number; stored: StoredRow };
 
+/**
+ * A row with its stored bodies; should building it fail anyway (`spendLogRow` is written not to), the row without
+ * them, saying so: a call never goes without its row because of what its bodies hold.
+ */
+function rowWithBodies(record: CallRecord, quote: Quote): StoredRow {
+  try {
+    return spendLogRow(record, quote);
+  } catch {
+    const stored = spendLogRow({ ...record, requestBody: undefined, responseBody: undefined }, quote);
+    if (record.requestBody !== undefined) stored.row.metadata.messages_unstorable = true;
+    if (record.responseBody !== undefined) stored.row.metadata.response_unstorable = true;
+    return stored;
+  }
+}
+
 export function createSpendLogPages(opts: SpendLogPagesOptions): SpendLogPages {
   const { ledger, retentionMs, log } = opts;
   const maxPending = opts.maxPending ?? 20_000;
@@ -134,10 +149,14 @@ export function createSpendLogPages(opts: SpendLogPagesOptions): SpendLogPages {
         dropped++;
         return;
       }
-      if (queue.length === 0) ledger.addLater(take);
       // Stored bodies are capped now, so the queue holds at most a capped row per call, never whole bodies.
       const withBodies = record.requestBody !== undefined || record.responseBody !== undefined;
-      queue.push(withBodies ? { startTime: record.startTime, stored: spendLogRow(record, quote) } : { record, quote });
+      const queued: Queued = withBodies ? { startTime: record.startTime, stored: rowWithBodies(record, quote) } : {
+        record,
+        quote,
+      };
+      if (queue.length === 0) ledger.addLater(take);
+      queue.push(queued);
     },
     stats: () => ({ pending: queue.length, dropped }),
   };

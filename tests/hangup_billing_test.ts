@@ -1,0 +1,317 @@
+/**
+ * Every call that reached the upstream is billed, whatever the client does. A client hangs up at each stage of a
+ * call, on `/converse`, `/converse-stream` and `/invoke-with-response-stream`:
+ * - a JSON call in flight is read to its end and billed its real usage (`client_disconnected`); during a retry's
+ *   backoff, nothing more is sent;
+ * - a stream whose generation has ended is read on for its usage event and billed exactly;
+ * - a stream mid-generation, or before its first byte, is stopped and billed an estimate (flagged).
+ * Each test orders the hang-up and the upstream with latches and the gateway's debug lines, never with time.
+ */
+import assert from "node:assert/strict";
+import { EventStreamDecoder, type EventStreamMessage } from "../sdk/eventstream.ts";
+import { Latch } from "./fake_bedrock.ts";
+import { converseBody, debugLog, MASTER_KEY, setupSpend, sonnetNanos } from "./spend_helpers.ts";
+import { type KeysSetupOptions, kvSpendNanos } from "./keys_helpers.ts";
+
+/** A gateway logging at debug level, with a way to wait for one of its lines. */
+async function setup(opts: KeysSetupOptions = {}) {
+  const debug = debugLog();
+  const t = await setupSpend({ ...opts, log: debug.log });
+  return Object.assign(t, { logged: debug.logged });
+}
+
+const ANTHROPIC_BODY = JSON.stringify({
+  anthropic_version: "bedrock-2023-05-31",
+  max_tokens: 100,
+  messages: [{ role: "user", content: "Hello" }],
+});
+
+function post(url: string, op: string, body: string, signal: AbortSignal, key = MASTER_KEY): Promise<Response> {
+  return fetch(`${url}/bedrock/model/claude/${op}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body,
+    signal,
+  });
+}
+
+/** Reads the gateway's event stream until an event `until` accepts has arrived. */
+async function readUntil(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  until: (m: EventStreamMessage) => boolean,
+): Promise<void> {
+  const decoder = new EventStreamDecoder();
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) throw new Error("stream ended before the awaited event");
+    if (decoder.push(r.value).some(until)) return;
+  }
+}
+
+/**
+ * Streams a call, reads it until an event `until` accepts, then hangs up (aborts the request, cancels the body).
+ * Returns the gateway's request id.
+ */
+async function streamThenHangUp(
+  url: string,
+  op: string,
+  body: string,
+  until: (m: EventStreamMessage) => boolean,
+  key = MASTER_KEY,
+): Promise<string> {
+  const ac = new AbortController();
+  const res = await post(url, op, body, ac.signal, key);
+  const reader = res.body!.getReader();
+  await readUntil(reader, until);
+  ac.abort();
+  await reader.cancel().catch(() => {});
+  return res.headers.get("x-litellm-call-id")!;
+}
+
+const eventType = (type: string) => (m: EventStreamMessage) => m.headers[":event-type"] === type;
+/** An invoke-with-response-stream `chunk` whose Anthropic event has this `type`. */
+const nativeType = (type: string) => (m: EventStreamMessage) => {
+  if (m.headers[":event-type"] !== "chunk") return false;
+  const bytes = JSON.parse(new TextDecoder().decode(m.payload)).bytes as string;
+  return JSON.parse(atob(bytes)).type === type;
+};
+
+/** converseBody("Hello") holds "user" and "Hello": 9 ASCII characters, 3 tokens at 4 a token. */
+const HELLO_INPUT_ESTIMATE = 3;
+/** "Hello" relayed: 5 characters, 2 tokens. */
+const HELLO_OUTPUT_ESTIMATE = 2;
+
+Deno.test("converse: a client that leaves while Bedrock answers does not stop the call; its real usage is billed", async () => {
+  await using t = await setup();
+  const answer = new Latch();
+  t.fake.enqueue({ kind: "converse", usage: { inputTokens: 40, outputTokens: 8 }, waitFor: answer });
+  const ac = new AbortController();
+  const pending = post(t.gw.url, "converse", converseBody(), ac.signal);
+  await t.fake.whenRequest(0);
+  ac.abort();
+  await assert.rejects(pending);
+  await t.logged("call: the client disconnected");
+  answer.release();
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(call.status, "client_disconnected");
+  assert.equal(call.usageEstimated, undefined);
+  assert.equal(call.usage?.totalTokens, 48);
+  assert.equal((await t.fake.whenDone(0)).aborted, false, "the upstream exchange was not aborted");
+  const row = (await t.admin("GET", "/spend/logs")).json[0];
+  assert.equal(row.status, "client_disconnected");
+  assert.equal(BigInt(Math.round(row.spend * 1e9)), sonnetNanos({ input: 40, output: 8 }));
+});
+
+Deno.test("converse: a client that leaves during a retry's backoff ends the call; nothing more is sent", async () => {
+  const inBackoff = new Latch();
+  await using t = await setup({
+    extra: "router_settings:\n  num_retries: 2\n",
+    // The router's wait before retrying the one deployment: it ends only when the client leaves.
+    sleep: (_ms, signal) =>
+      new Promise((_, reject) => {
+        inBackoff.release();
+        signal!.addEventListener("abort", () => reject(signal!.reason), { once: true });
+      }),
+  });
+  t.fake.enqueue({ kind: "error", status: 503, type: "ServiceUnavailableException", message: "busy" });
+  const ac = new AbortController();
+  const pending = post(t.gw.url, "converse", converseBody(), ac.signal);
+  await inBackoff.wait();
+  ac.abort();
+  await assert.rejects(pending);
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(call.status, "client_disconnected");
+  assert.equal(call.usage, undefined);
+  assert.equal(t.fake.requests.length, 1, "no attempt after the client left");
+});
+
+Deno.test("converse-stream: hung up after messageStop, the stream is read on and billed Bedrock's exact usage", async () => {
+  await using t = await setup();
+  const rest = new Latch();
+  const usage = { inputTokens: 120, outputTokens: 30, totalTokens: 150 };
+  t.fake.enqueue({
+    kind: "stream",
+    events: [
+      ["messageStart", { role: "assistant" }],
+      ["contentBlockDelta", { contentBlockIndex: 0, delta: { text: "Hello" } }],
+      ["contentBlockStop", { contentBlockIndex: 0 }],
+      ["messageStop", { stopReason: "end_turn" }],
+      ["metadata", { usage, metrics: { latencyMs: 1 } }],
+    ],
+    pauseAfter: { frames: 4, latch: rest },
+  });
+  const requestId = await streamThenHangUp(t.gw.url, "converse-stream", converseBody(), eventType("messageStop"));
+  await t.logged("reading the stream on for its usage", requestId);
+  rest.release();
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(call.status, "client_disconnected");
+  assert.equal(call.usageEstimated, undefined);
+  assert.equal(call.incomplete, undefined);
+  assert.deepEqual(call.usage, { ...usage, cacheReadInputTokens: 0, cacheWriteInputTokens: 0 });
+  assert.equal((await t.fake.whenDone(0)).aborted, false);
+  const row = (await t.admin("GET", "/spend/logs")).json[0];
+  assert.equal(BigInt(Math.round(row.spend * 1e9)), sonnetNanos({ input: 120, output: 30 }));
+});
+
+Deno.test("converse-stream: hung up mid-generation, the upstream is stopped and an estimate is billed", async () => {
+  await using t = await setup();
+  const never = new Latch();
+  t.fake.enqueue({ kind: "stream", pauseAfter: { frames: 2, latch: never } }); // messageStart, "Hello"
+  await streamThenHangUp(t.gw.url, "converse-stream", converseBody(), eventType("contentBlockDelta"));
+  assert.equal((await t.fake.whenAborted(0)).aborted, true, "Bedrock is told to stop generating");
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(call.status, "client_disconnected");
+  assert.equal(call.usageEstimated, true);
+  assert.equal(call.incomplete, true);
+  assert.deepEqual(call.usage, {
+    inputTokens: HELLO_INPUT_ESTIMATE,
+    outputTokens: HELLO_OUTPUT_ESTIMATE,
+    totalTokens: HELLO_INPUT_ESTIMATE + HELLO_OUTPUT_ESTIMATE,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  });
+  const row = (await t.admin("GET", "/spend/logs")).json[0];
+  assert.equal(BigInt(Math.round(row.spend * 1e9)), sonnetNanos({ input: 3, output: 2 }));
+});
+
+Deno.test("converse-stream: hung up before the first byte (request sent), the input estimate is billed", async () => {
+  await using t = await setup();
+  t.fake.enqueue({ kind: "hang" });
+  const ac = new AbortController();
+  const pending = post(t.gw.url, "converse-stream", converseBody(), ac.signal);
+  await t.fake.whenRequest(0);
+  ac.abort();
+  await assert.rejects(pending);
+  assert.equal((await t.fake.whenAborted(0)).aborted, true);
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(call.status, "client_disconnected");
+  assert.equal(call.usageEstimated, true);
+  assert.deepEqual(call.usage, {
+    inputTokens: HELLO_INPUT_ESTIMATE,
+    outputTokens: 0,
+    totalTokens: HELLO_INPUT_ESTIMATE,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  });
+});
+
+Deno.test("invoke-with-response-stream: hung up after message_delta's stop_reason, billed the exact invocation metrics", async () => {
+  await using t = await setup();
+  const rest = new Latch();
+  // Anthropic chunks: message_start, content_block_start, 3 deltas, content_block_stop, message_delta | message_stop.
+  t.fake.enqueue({ kind: "stream", pauseAfter: { frames: 7, latch: rest } });
+  const requestId = await streamThenHangUp(
+    t.gw.url,
+    "invoke-with-response-stream",
+    ANTHROPIC_BODY,
+    nativeType("message_delta"),
+  );
+  await t.logged("reading the stream on for its usage", requestId);
+  rest.release();
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(call.status, "client_disconnected");
+  assert.equal(call.usageEstimated, undefined);
+  assert.deepEqual(call.usage, {
+    inputTokens: 10,
+    outputTokens: 5,
+    totalTokens: 15,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  });
+  assert.equal((await t.fake.whenDone(0)).aborted, false);
+});
+
+Deno.test("invoke-with-response-stream: hung up mid-generation, input from message_start, output estimated", async () => {
+  await using t = await setup();
+  const never = new Latch();
+  t.fake.enqueue({ kind: "stream", pauseAfter: { frames: 3, latch: never } }); // message_start, block start, "Hello"
+  await streamThenHangUp(t.gw.url, "invoke-with-response-stream", ANTHROPIC_BODY, nativeType("content_block_delta"));
+  assert.equal((await t.fake.whenAborted(0)).aborted, true);
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(call.usageEstimated, true);
+  // The fake's message_start reports 10 input tokens: exact, where the request alone would say 3.
+  assert.deepEqual(call.usage, {
+    inputTokens: 10,
+    outputTokens: HELLO_OUTPUT_ESTIMATE,
+    totalTokens: 10 + HELLO_OUTPUT_ESTIMATE,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  });
+});
+
+Deno.test("under load: 70 calls hung up at every stage on three routes; every call Bedrock served is billed", async () => {
+  await using t = await setup();
+  const g = await t.generate({ max_budget: 100 });
+  const KINDS = 7;
+  const CALLS = 10 * KINDS;
+  const arrived = Array.from({ length: CALLS }, () => new Latch());
+  const rest = new Latch(); // what follows a pause, for the streams whose generation had ended
+  const never = new Latch();
+  t.fake.handler = (rec) => {
+    const i = Number(/call-(\d+)/.exec(new TextDecoder().decode(rec.body))?.[1]);
+    arrived[i].release();
+    switch (i % KINDS) {
+      case 1:
+        return { kind: "converse", usage: { inputTokens: 30, outputTokens: 9 }, waitFor: rest };
+      case 2:
+        return { kind: "stream", pauseAfter: { frames: 2, latch: never } };
+      case 3:
+        return { kind: "stream", pauseAfter: { frames: 6, latch: rest } }; // before metadata
+      case 4:
+        return { kind: "stream", pauseAfter: { frames: 3, latch: never } };
+      case 5:
+        return { kind: "stream", pauseAfter: { frames: 7, latch: rest } }; // before message_stop
+      case 6:
+        return { kind: "hang" };
+    }
+    return undefined;
+  };
+  const one = async (i: number) => {
+    const kind = i % KINDS;
+    const op = kind === 4 || kind === 5 ? "invoke-with-response-stream" : kind >= 2 ? "converse-stream" : "converse";
+    const body = op === "invoke-with-response-stream"
+      ? JSON.stringify({
+        anthropic_version: "bedrock-2023-05-31",
+        max_tokens: 50,
+        messages: [{ role: "user", content: `call-${i}` }],
+      })
+      : JSON.stringify({
+        messages: [{ role: "user", content: [{ text: `call-${i}` }] }],
+        inferenceConfig: { maxTokens: 50 },
+      });
+    if (kind === 1 || kind === 6) {
+      const ac = new AbortController();
+      const pending = post(t.gw.url, op, body, ac.signal, g.key);
+      await arrived[i].wait();
+      ac.abort();
+      await pending.catch(() => {});
+      return;
+    }
+    if (kind === 0) {
+      return void await (await post(t.gw.url, op, body, new AbortController().signal, g.key)).arrayBuffer();
+    }
+    const until = {
+      2: eventType("contentBlockDelta"),
+      3: eventType("messageStop"),
+      4: nativeType("content_block_delta"),
+      5: nativeType("message_delta"),
+    }[kind as 2 | 3 | 4 | 5];
+    await streamThenHangUp(t.gw.url, op, body, until, g.key);
+  };
+  await Promise.all(Array.from({ length: CALLS }, (_, i) => one(i)));
+  rest.release();
+  const calls = await t.gw.waitForCalls(CALLS);
+  const served = t.fake.requests.length;
+  assert.equal(served, CALLS);
+  assert.equal(calls.length, served, "one record per served call");
+  const unbilled = calls.filter((c) => !(c.usage && c.usage.totalTokens > 0));
+  assert.deepEqual(unbilled.map((c) => [c.callType, c.status]), [], "every served call is billed");
+  assert.equal(calls.filter((c) => c.usageEstimated).length, 3 * 10, "mid-generation and before the first byte");
+
+  await t.gw.gateway.flush();
+  const rows = (await t.admin("GET", `/spend/logs?api_key=${g.key}&page_size=1000`)).json as Array<{ spend: number }>;
+  assert.equal(rows.length, CALLS);
+  assert.ok(rows.every((r) => r.spend > 0));
+  const rowNanos = rows.reduce((n, r) => n + BigInt(Math.round(r.spend * 1e9)), 0n);
+  assert.equal(await kvSpendNanos(t.gw.kv, g.token), rowNanos, "the key's spend is the sum of its rows");
+});

@@ -1,0 +1,130 @@
+/**
+ * Fail closed, lose nothing: with KV refusing writes (a full disk), spend stays queued and is retried, readiness
+ * answers 503 naming the cause, billable calls are refused with a Bedrock 503 once a few answered calls wait to be
+ * billed, and everything lands exactly once when KV writes again.
+ */
+import assert from "node:assert/strict";
+import { MAX_UNWRITTEN_CALLS } from "../server/keys/admission.ts";
+import { createLogger } from "../server/log.ts";
+import { DISK_FULL, failingKv, nextTick } from "./failing_kv.ts";
+import { MASTER_KEY } from "./harness.ts";
+import { CALL_COST_NANOS, kvSpendNanos, setupKeys } from "./keys_helpers.ts";
+
+Deno.test("readiness answers 503 naming the cause while spend cannot be written, 200 once it lands", async () => {
+  await using inner = await Deno.openKv(":memory:");
+  const disk = failingKv(inner);
+  await using t = await setupKeys({ kv: disk.kv, ledgerSleep: nextTick });
+  const g = await t.generate({ max_budget: 1 });
+  const ready = async () => {
+    const res = await fetch(`${t.gw.url}/health/readiness`);
+    return { status: res.status, body: await res.json() };
+  };
+  assert.deepEqual(await ready(), { status: 200, body: { status: "healthy", db: "connected" } });
+  // A first call takes this instance's slice of the key's budget (a KV write), with room for more.
+  assert.equal((await t.converse(g.key)).status, 200);
+  await t.gw.gateway.flush();
+
+  disk.state.failing = true;
+  assert.equal((await t.converse(g.key)).status, 200, "admitted from the slice's room, without KV");
+  await disk.failedAtLeast(3);
+  const failing = await ready();
+  assert.equal(failing.status, 503);
+  assert.equal(failing.body.status, "unhealthy");
+  assert.equal(failing.body.db, "connected");
+  assert.match(failing.body.cause, new RegExp(`spend cannot be written to KV since .*${DISK_FULL}`));
+  assert.match(failing.body.cause, /1 answered calls wait to be billed/);
+
+  disk.state.failing = false;
+  await t.gw.gateway.flush();
+  assert.deepEqual(await ready(), { status: 200, body: { status: "healthy", db: "connected" } });
+  assert.equal(await kvSpendNanos(t.gw.kv, g.token), 2n * CALL_COST_NANOS);
+});
+
+Deno.test("while spend cannot be written, billable calls are refused with a Bedrock 503 past a few unbilled ones", async () => {
+  await using inner = await Deno.openKv(":memory:");
+  const disk = failingKv(inner);
+  await using t = await setupKeys({ kv: disk.kv, ledgerSleep: nextTick });
+  const g = await t.generate({ max_budget: 1 });
+  assert.equal((await t.converse(g.key)).status, 200); // takes a slice of the budget with room to spare
+  await t.gw.gateway.flush();
+
+  disk.state.failing = true;
+  assert.equal((await t.converse(g.key)).status, 200);
+  await disk.failedAtLeast(1); // the ledger has found out
+  const answered = [];
+  for (let i = 0; i < 10; i++) {
+    const res = await t.converse(g.key);
+    const body = await res.json();
+    answered.push(res.status);
+    if (res.status === 503) {
+      assert.equal(res.headers.get("x-amzn-errortype")?.split(":")[0], "ServiceUnavailableException");
+      assert.match(body.message, /cannot record spend right now .*database or disk is full.*4 answered calls wait/);
+      assert.equal(res.headers.get("retry-after"), "5");
+    }
+  }
+  // 1 + MAX_UNWRITTEN_CALLS - 1 more answered while failing, then refused.
+  assert.deepEqual(answered, [200, 200, 200, 503, 503, 503, 503, 503, 503, 503]);
+  assert.equal((await t.converse(MASTER_KEY)).status, 503, "the master key's calls are billed too");
+  // A call that cannot cost anything is still served.
+  const count = await fetch(`${t.gw.url}/bedrock/model/claude/count-tokens`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${g.key}`, "content-type": "application/json" },
+    body: JSON.stringify({ input: { converse: { messages: [{ role: "user", content: [{ text: "Hi" }] }] } } }),
+  });
+  assert.equal(count.status, 200);
+  await count.body?.cancel();
+  assert.equal(t.fake.requests.length, 6);
+
+  disk.state.failing = false;
+  await t.gw.gateway.flush();
+  assert.equal(await kvSpendNanos(t.gw.kv, g.token), 5n * CALL_COST_NANOS, "every answered call billed once");
+  assert.equal((await t.converse(g.key)).status, 200);
+});
+
+Deno.test("shutdown while KV still fails: bounded wait, every unwritten sum logged; after restart only those are missing", async () => {
+  const kvPath = await Deno.makeTempFile({ suffix: ".sqlite" });
+  const clean = async () => {
+    for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(kvPath + suffix).catch(() => {});
+  };
+  try {
+    const inner = await Deno.openKv(kvPath);
+    const disk = failingKv(inner);
+    const lines: string[] = [];
+    const t = await setupKeys({
+      kv: disk.kv,
+      ledgerSleep: nextTick,
+      closeWaitMs: 50,
+      log: createLogger({ write: (l) => lines.push(l) }),
+    });
+    const g = await t.generate({ max_budget: 1, key_alias: "app" });
+    assert.equal((await t.converse(g.key)).status, 200);
+    await t.gw.gateway.flush();
+    disk.state.failing = true;
+    let answered = 0;
+    for (let i = 0; i < 20; i++) {
+      const res = await t.converse(g.key);
+      await res.body?.cancel();
+      if (res.status === 200) answered++;
+      if (i === 0) await disk.failedAtLeast(1);
+    }
+    assert.equal(answered, MAX_UNWRITTEN_CALLS);
+    await t[Symbol.asyncDispose](); // what SIGTERM does, the disk still full
+    inner.close();
+
+    const line = JSON.parse(lines.find((l) => l.includes("shutting down with spend not written"))!);
+    assert.equal(line.cause, `TypeError: ${DISK_FULL}`);
+    assert.equal(line.rows, MAX_UNWRITTEN_CALLS, "their spend-log rows, counted");
+    const id = await (async () => {
+      await using kv = await Deno.openKv(kvPath);
+      return (await kv.get<{ id: string }>(["keys", g.token])).value!.id;
+    })();
+    const spend = line.sums.find((u: { key: unknown[] }) => u.key[0] === "key_spend" && u.key[1] === id);
+    assert.equal(spend.amount, String(BigInt(MAX_UNWRITTEN_CALLS) * CALL_COST_NANOS), "logged exactly, by counter");
+
+    // Space is back; a restarted gateway on the same KV sees the calls written before the failure.
+    await using kv = await Deno.openKv(kvPath);
+    assert.equal(await kvSpendNanos(kv, g.token), CALL_COST_NANOS);
+  } finally {
+    await clean();
+  }
+});
