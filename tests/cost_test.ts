@@ -65,6 +65,8 @@ Deno.test("pricing: deployment prices from litellm_params or model_info; failed 
   });
   assert.equal(pricing.quote(record("success", "dep-a")).nanos, 20_000n);
   assert.equal(pricing.quote(record("failure", "dep-a")).nanos, 0n);
+  // A stream the gateway cut mid-generation (stall, shutdown, broken upstream) carries an estimate: billed.
+  assert.equal(pricing.quote({ ...record("failure", "dep-a"), usageEstimated: true }).nanos, 20_000n);
   assert.equal(pricing.quote(record("client_disconnected", "dep-a")).nanos, 20_000n);
   assert.equal(pricing.quote({ ...record("client_disconnected", "dep-a"), usage: undefined }).nanos, 0n);
   assert.equal(pricing.quote(record("success", "dep-b")).nanos, 0n);

@@ -72,6 +72,9 @@ Deno.test("grace period over: a running stream ends with a serviceUnavailableExc
   assert.equal(report.forced, 0, "the stream ended by itself once told to");
   assert.equal(calls.length, 1);
   assert.equal(calls[0].errorType, "ServiceUnavailableException");
+  // Bedrock generated up to the cut: the call is billed an estimate, not 0.
+  assert.equal(calls[0].usageEstimated, true);
+  assert.ok((calls[0].usage?.inputTokens ?? 0) > 0, "the request's input is billed");
   await gateway.close();
   kv.close();
   latch.release();

@@ -366,6 +366,28 @@ Deno.test("relay: a mid-stream stall appends an internalServerException frame, a
   assert.equal(h.timers.active.size, 0);
 });
 
+Deno.test("relay: a stall mid-generation bills the estimate of what Bedrock generated before the cut", async () => {
+  const h = relay({ idleTimeoutMs: 250, inputEstimate: 50 });
+  h.upstream.push(START, delta("Hello, wonderful"));
+  await h.reader.read();
+  await h.reader.read();
+  const armed = h.upstream.nextPull();
+  const waiting = h.reader.read();
+  await armed;
+  h.timers.fire();
+  await waiting;
+  assert.equal(h.record.status, "failure");
+  assert.equal(h.record.usageEstimated, true);
+  assert.deepEqual(h.record.usage, {
+    inputTokens: 50,
+    outputTokens: 4, // 16 characters relayed
+    totalTokens: 54,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  });
+  assert.equal(h.finished.length, 1);
+});
+
 Deno.test("relay: a stall also ends a stream whose upstream body errors on abort (like fetch)", async () => {
   const h = relay({ upstreamErrorsOnAbort: true });
   h.upstream.push(START);

@@ -276,6 +276,9 @@ export function relayStream(
   ) => {
     record.errorType = exceptionName(exception);
     record.errorMessage = message;
+    // The gateway cut the stream (shutdown, stall, upstream broken off): Bedrock generated up to here, so the
+    // call is billed what it used so far, estimated, as for a client leaving mid-generation.
+    billEstimate();
     if (tap.atFrameBoundary) {
       controller.enqueue(encodeException(exception, { message }));
       controller.close();

@@ -114,7 +114,8 @@ export interface Pricing {
   refuseUnpriced(deploymentId: string, tier: string, budgetScopes: readonly string[]): GatewayError | undefined;
   /**
    * What a finished call costs: its reported (or, for a stream its client left mid-way, estimated) usage at its tier's
-   * prices, also when the client disconnected; failed calls, and calls without usage, cost nothing.
+   * prices, also when the client disconnected; failed calls (except streams the gateway cut mid-generation, billed
+   * their estimate), and calls without usage, cost nothing.
    */
   quote(record: CallRecord): Quote;
 }
@@ -155,8 +156,10 @@ export function createPricing(config: GatewayConfig, opts: PricingOptions = {}):
 
   function quote(record: CallRecord): Quote {
     // A client that went away mid-stream still consumed the tokens Bedrock reported (AWS bills them), so
-    // known usage is billed; a failed call bills nothing.
-    if (record.status === "failure") return { nanos: 0n, unpriced: [] };
+    // known usage is billed.
+    // A failed call bills nothing, except a stream the gateway cut mid-generation (shutdown, stall, broken upstream):
+    // it carries an estimate of what Bedrock generated before the cut.
+    if (record.status === "failure" && !record.usageEstimated) return { nanos: 0n, unpriced: [] };
     // Guardrail policy units Bedrock reported are billed on top of the tokens (ApplyGuardrail has only those).
     const guardrail = guardrailCostNanos(record.guardrailUnits, perGuardrailUnit);
     if (!record.usage) return { nanos: guardrail, unpriced: [] };
