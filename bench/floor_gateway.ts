@@ -28,7 +28,7 @@ import type { Deployment } from "../server/config/types.ts";
 import { ConverseRequest, ConverseStreamRequest } from "../server/bedrock/schemas.ts";
 import { createSigV4Signer } from "../server/bedrock/sigv4.ts";
 import { upstreamUrl } from "../server/bedrock/upstream.ts";
-import { readUsage, type Usage } from "../server/bedrock/usage.ts";
+import { readUsage, type Usage } from "../server/core/usage.ts";
 import { chunkReader } from "../server/http/chunk_reader.ts";
 import { costNanos } from "../server/spend/cost.ts";
 import { EventStreamDecoder } from "../sdk/eventstream.ts";

@@ -14,10 +14,10 @@ import type { PassthroughCall } from "./bedrock/passthrough_call.ts";
 import { parsePassthroughPath } from "./bedrock/passthrough_path.ts";
 import { checkRouteAccess, mayCallRoute } from "./keys/allowed_routes.ts";
 import { budgetScopes } from "./keys/budget_scopes.ts";
-import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./errors.ts";
+import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./core/errors.ts";
 import { DeploymentHealthQuery, type HealthLiveliness, type HealthReadiness } from "./health/schemas.ts";
 import { parseInput } from "./http/admin_input.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "./core/log.ts";
 import type { Health } from "./router/health.ts";
 
 export interface AppServices {

@@ -11,7 +11,7 @@ import { ConfigError, loadConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/types.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
 import { countingKv, withKvCountRoute } from "./kv_counter.ts";
-import { bufferedStdout, createLogger, type Logger } from "./log.ts";
+import { bufferedStdout, createLogger, type Logger } from "./core/log.ts";
 
 export interface BootOptions {
   /** Config file path; default `./config.yaml` if present, else `config.example.yaml`. */

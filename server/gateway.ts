@@ -16,11 +16,11 @@ import { createUpstream } from "./bedrock/upstream.ts";
 import { createDeploymentCredentials } from "./deployment_credentials.ts";
 import { createKeyServices } from "./keys/services.ts";
 import { createHolds } from "./limits/holds.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, type Logger } from "./core/log.ts";
 import { withCors } from "./http/cors.ts";
 import { createHealth } from "./router/health.ts";
 import { createRouter } from "./router/router.ts";
-import type { CallRecord, CallSink } from "./spend/call_record.ts";
+import type { CallRecord, CallSink } from "./core/call_record.ts";
 import { createPricing } from "./spend/cost.ts";
 import { createHoldPricing } from "./spend/hold_price.ts";
 import { CLOSE_WAIT_MS, createLedger } from "./spend/ledger.ts";
@@ -28,7 +28,7 @@ import { priceTablesFor } from "./spend/price_table.ts";
 import { createSpendServices } from "./spend/services.ts";
 import { createUi } from "./ui/mod.ts";
 import { createHttpClient } from "./upstream_client/mod.ts";
-import { createUuidV7 } from "./uuidv7.ts";
+import { createUuidV7 } from "./core/uuidv7.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;

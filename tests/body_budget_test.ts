@@ -3,7 +3,7 @@
  * give back what they took, and large bodies are let through to validation one per event-loop turn.
  */
 import assert from "node:assert/strict";
-import { GatewayError } from "../server/errors.ts";
+import { GatewayError } from "../server/core/errors.ts";
 import { createBodyBudget } from "../server/http/body_budget.ts";
 import { readBody } from "../server/http/body.ts";
 

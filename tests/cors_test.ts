@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import { createFetch } from "../server/app.ts";
 import { ConfigError, loadConfig } from "../server/config/load.ts";
 import { withCors } from "../server/http/cors.ts";
-import { createLogger } from "../server/log.ts";
+import { createLogger } from "../server/core/log.ts";
 import { converseBody, MASTER_KEY, startGateway } from "./harness.ts";
 
 const PAGE = "http://127.0.0.1:5173";

@@ -4,7 +4,7 @@
  * (overridable with `general_settings.guardrail_prices`), on top of the tokens.
  */
 import assert from "node:assert/strict";
-import { traceGuardrailUnits } from "../server/bedrock/guardrail_usage.ts";
+import { traceGuardrailUnits } from "../server/core/guardrail_usage.ts";
 import { DEFAULT_GUARDRAIL_PRICES, guardrailCostNanos, guardrailPrices } from "../server/spend/guardrail_prices.ts";
 import { startFakeBedrock } from "./fake_bedrock.ts";
 import { fakeConfig, startGateway } from "./harness.ts";

@@ -8,8 +8,8 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { loadConfig } from "../server/config/load.ts";
 import type { GatewayConfig } from "../server/config/types.ts";
 import { createGateway, type Gateway, type GatewayDeps } from "../server/gateway.ts";
-import { createLogger } from "../server/log.ts";
-import type { CallRecord } from "../server/spend/call_record.ts";
+import { createLogger } from "../server/core/log.ts";
+import type { CallRecord } from "../server/core/call_record.ts";
 
 export interface GatewayUnderTest extends AsyncDisposable {
   /** http://127.0.0.1:PORT */

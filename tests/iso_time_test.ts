@@ -1,6 +1,6 @@
 /** `isoTime` (server/iso_time.ts) gives exactly `new Date(ms).toISOString()`, cached second or not. */
 import assert from "node:assert/strict";
-import { isoTime } from "../server/iso_time.ts";
+import { isoTime } from "../server/core/iso_time.ts";
 
 Deno.test("isoTime equals Date#toISOString across seconds, fractions, negatives and far dates", () => {
   const base = Date.UTC(2026, 10, 26, 9, 59, 59, 0);

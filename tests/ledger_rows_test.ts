@@ -3,7 +3,7 @@
  * bounded when KV falls behind, and never able to hold the billing sums back.
  */
 import assert from "node:assert/strict";
-import { createLogger } from "../server/log.ts";
+import { createLogger } from "../server/core/log.ts";
 import { createLedger, type LedgerKv, type LedgerRow } from "../server/spend/ledger.ts";
 import { Latch } from "./latch.ts";
 

@@ -3,7 +3,7 @@
  * read-side view (snapshot + own unwritten sums) staying exact while a commit races a read.
  */
 import assert from "node:assert/strict";
-import { createLogger } from "../server/log.ts";
+import { createLogger } from "../server/core/log.ts";
 import { createLedger, keyId, type LedgerKv, windowedCount } from "../server/spend/ledger.ts";
 import { failingKv, nextTick } from "./failing_kv.ts";
 import { Latch } from "./latch.ts";

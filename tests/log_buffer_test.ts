@@ -3,7 +3,7 @@
  * one write per 10 ms window instead of one per line, none lost at exit, and a broken stdout never throws into a call.
  */
 import assert from "node:assert/strict";
-import { bufferedStdout, createLogger } from "../server/log.ts";
+import { bufferedStdout, createLogger } from "../server/core/log.ts";
 
 const decoder = new TextDecoder();
 

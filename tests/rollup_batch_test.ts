@@ -3,8 +3,8 @@
  * every call's `rollupSums` one by one (the unmerged oracle), and `flush`/`close` write sums still in the batch.
  */
 import assert from "node:assert/strict";
-import { createLogger } from "../server/log.ts";
-import type { CallRecord } from "../server/spend/call_record.ts";
+import { createLogger } from "../server/core/log.ts";
+import type { CallRecord } from "../server/core/call_record.ts";
 import { createLedger } from "../server/spend/ledger.ts";
 import { createRollupBatch } from "../server/spend/rollup_batch.ts";
 import { rollupSums } from "../server/spend/rollups.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../server/config/load.ts";
 import type { Deployment } from "../server/config/types.ts";
-import { GatewayError } from "../server/errors.ts";
+import { GatewayError } from "../server/core/errors.ts";
 import { abortableSleep, type Attempt, createRouter, type RouterDeps } from "../server/router/router.ts";
 import { EXPLORATION_RATE } from "../server/router/latency_based.ts";
 import { Latch } from "./latch.ts";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { MAX_UNWRITTEN_CALLS } from "../server/keys/admission.ts";
-import { createLogger } from "../server/log.ts";
+import { createLogger } from "../server/core/log.ts";
 import { DISK_FULL, failingKv, nextTick } from "./failing_kv.ts";
 import { MASTER_KEY } from "./harness.ts";
 import { CALL_COST_NANOS, kvSpendNanos, setupKeys } from "./keys_helpers.ts";

@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
-import { createLogger } from "../server/log.ts";
-import type { CallRecord } from "../server/spend/call_record.ts";
+import { createLogger } from "../server/core/log.ts";
+import type { CallRecord } from "../server/core/call_record.ts";
 import type { Quote } from "../server/spend/cost.ts";
 import { SPEND_LOG_BY_KEY, SPEND_LOG_BY_USER, SPEND_LOG_PAGE } from "../server/spend/kv_layout.ts";
 import { createLedger, type Ledger, type LedgerKv } from "../server/spend/ledger.ts";
@@ -15,7 +15,7 @@ import { querySpendLogs } from "../server/spend/log_query.ts";
 import { type SpendLogRow, SpendLogsQuery } from "../server/spend/schemas.ts";
 import { spendLogRow } from "../server/spend/spend_log.ts";
 import { createSpendLogPages, PAGE_BYTES } from "../server/spend/spend_log_pages.ts";
-import { createUuidV7 } from "../server/uuidv7.ts";
+import { createUuidV7 } from "../server/core/uuidv7.ts";
 import { seededRandom } from "./seeded_random.ts";
 
 const logs: string[] = [];

@@ -7,7 +7,7 @@ import { Latch, startFakeBedrock } from "./fake_bedrock.ts";
 import { fakeConfig, MASTER_KEY, startGateway } from "./harness.ts";
 import { adminCall, Clock, dumpKv } from "./keys_helpers.ts";
 import { call, callModel, get } from "./spend_helpers.ts";
-import { createLogger } from "../server/log.ts";
+import { createLogger } from "../server/core/log.ts";
 
 const CREDS = {
   accessKeyId: "AKIAGATEWAYTEST00042",

@@ -9,7 +9,7 @@ import { encodeEvent, encodeException, encodeMessage } from "../sdk/eventstream.
 import type { WatchdogClock } from "../server/bedrock/watchdog.ts";
 import { awaitFirstChunk, relayStream } from "../server/bedrock/stream_relay.ts";
 import { exceptionName, StreamTap } from "../server/bedrock/stream_tap.ts";
-import type { CallRecord } from "../server/spend/call_record.ts";
+import type { CallRecord } from "../server/core/call_record.ts";
 
 const smithy = new EventStreamCodec(toUtf8, fromUtf8);
 

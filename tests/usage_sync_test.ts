@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { loadConfig } from "../server/config/load.ts";
-import { GatewayError } from "../server/errors.ts";
+import { GatewayError } from "../server/core/errors.ts";
 import { createRouter } from "../server/router/router.ts";
 import { manualClock, seededRandom } from "./seeded_random.ts";
 

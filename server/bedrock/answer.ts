@@ -3,8 +3,8 @@
  * Reading a non-stream upstream answer (Converse JSON, a model-native InvokeModel body, a pass-through answer)
  * and recording its outcome. Shared by every route that relays such answers, so they fail and record alike.
  */
-import { GatewayError } from "../errors.ts";
-import type { CallRecord } from "../spend/call_record.ts";
+import { GatewayError } from "../core/errors.ts";
+import type { CallRecord } from "../core/call_record.ts";
 
 const decoder = new TextDecoder();
 

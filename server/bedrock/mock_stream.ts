@@ -6,7 +6,7 @@
  * per union, and no `contentBlockStart` (Bedrock sends none for text blocks).
  */
 import { encodeEvent } from "../../sdk/eventstream.ts";
-import type { Usage } from "./usage.ts";
+import type { Usage } from "../core/usage.ts";
 
 /** Word-sized pieces, each leading space kept with its word the way models stream: "Hi there" → "Hi", " there". */
 export function mockDeltas(text: string): string[] {

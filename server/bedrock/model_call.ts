@@ -14,11 +14,11 @@
  *   aborted and the call billed its input estimate; after that the stream relay decides (`stream_relay.ts`).
  */
 import type { Deployment, GatewayConfig } from "../config/types.ts";
-import { GatewayError, validation } from "../errors.ts";
+import { GatewayError, validation } from "../core/errors.ts";
 import { readBody } from "../http/body.ts";
 import type { BodyLease } from "../http/body_budget.ts";
 import type { Router, RouteResult } from "../router/router.ts";
-import type { Caller, CallRecord, CallSink, CallType, RequestEstimate } from "../spend/call_record.ts";
+import type { Caller, CallRecord, CallSink, CallType, RequestEstimate } from "../core/call_record.ts";
 import { readAnswer } from "./answer.ts";
 import { type AttemptControl, startAttempt } from "./attempt_control.ts";
 import { createDeadlines, type Deadlines } from "./deadlines.ts";
@@ -29,7 +29,7 @@ import { checkGuardrailGrant } from "./guardrail_grant.ts";
 import type { ServiceTierChoice } from "./service_tier.ts";
 import { awaitFirstChunk, relayStream } from "./stream_relay.ts";
 import { relayHeaders, type Upstream } from "./upstream.ts";
-import { plainUsage } from "./usage.ts";
+import { plainUsage } from "../core/usage.ts";
 import { formatUsd } from "../spend/cost.ts";
 
 export interface ModelCallDeps {

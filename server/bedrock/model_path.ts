@@ -7,7 +7,7 @@
  * must resolve to the same name, so the operation is taken from the LAST segment and the rest is the id,
  * decoded exactly once.
  */
-import { validation } from "../errors.ts";
+import { validation } from "../core/errors.ts";
 import type { ModelOperation } from "./upstream.ts";
 
 const OPERATIONS: Record<string, ModelOperation> = {

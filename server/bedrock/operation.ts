@@ -5,13 +5,13 @@
  * where a successful answer reports its usage, and what a `mock_response` deployment answers. Everything else —
  * admission, routing, retries, signing, relaying, accounting — is the same for all of them (`model_call.ts`).
  */
-import { validation } from "../errors.ts";
-import type { RequestEstimate } from "../spend/call_record.ts";
-import { decodeJsonText, type JsonLimits } from "../http/json_guard.ts";
-import type { GuardrailUnits } from "./guardrail_usage.ts";
+import { validation } from "../core/errors.ts";
+import type { RequestEstimate } from "../core/call_record.ts";
+import { decodeJsonText, type JsonLimits } from "../core/json_guard.ts";
+import type { GuardrailUnits } from "../core/guardrail_usage.ts";
 import type { ServiceTierChoice } from "./service_tier.ts";
 import type { StreamUsageSource } from "./stream_tap.ts";
-import type { Usage } from "./usage.ts";
+import type { Usage } from "../core/usage.ts";
 
 /** A validated request: what the call needs besides the body bytes, which are forwarded untouched. */
 export interface PreparedRequest {

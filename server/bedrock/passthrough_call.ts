@@ -11,14 +11,14 @@
  * (`stream_timeout` for the first byte and the silences of a stream).
  */
 import type { GatewayConfig } from "../config/types.ts";
-import { GatewayError, validation } from "../errors.ts";
+import { GatewayError, validation } from "../core/errors.ts";
 import { readBody } from "../http/body.ts";
-import type { CallRecord, CallSink } from "../spend/call_record.ts";
+import type { CallRecord, CallSink } from "../core/call_record.ts";
 import { startAttempt } from "./attempt_control.ts";
 import { createDeadlines, type Deadlines } from "./deadlines.ts";
 import { readAnswer } from "./answer.ts";
 import { asGatewayError, type CallContext } from "./model_call.ts";
-import { readGuardrailUsage } from "./guardrail_usage.ts";
+import { readGuardrailUsage } from "../core/guardrail_usage.ts";
 import { jsonObject, parseJsonBody } from "./operation.ts";
 import type { PassthroughRoute } from "./passthrough_path.ts";
 import { formatZodIssues } from "./schemas.ts";

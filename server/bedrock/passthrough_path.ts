@@ -9,8 +9,8 @@
  * encoded them) and SigV4's canonical path matches what AWS computes.
  */
 import type { z } from "zod";
-import { validation } from "../errors.ts";
-import type { CallType } from "../spend/call_record.ts";
+import { validation } from "../core/errors.ts";
+import type { CallType } from "../core/call_record.ts";
 import {
   ApplyGuardrailRequest,
   InvokeAgentRequest,

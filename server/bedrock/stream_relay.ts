@@ -25,7 +25,7 @@
  */
 import { encodeException } from "../../sdk/eventstream.ts";
 import { type ChunkReader, chunkReader } from "../http/chunk_reader.ts";
-import type { CallRecord, CallStatus } from "../spend/call_record.ts";
+import type { CallRecord, CallStatus } from "../core/call_record.ts";
 import { IdleWatchdog, systemClock, type WatchdogClock } from "./watchdog.ts";
 import { exceptionName, StreamTap, type StreamUsageSource } from "./stream_tap.ts";
 

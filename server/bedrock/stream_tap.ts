@@ -15,12 +15,12 @@
  * (plus the response text when `keepText` is on); nothing is kept per frame.
  */
 import { EventStreamDecoder, type EventStreamMessage } from "../../sdk/eventstream.ts";
-import type { CallRecord } from "../spend/call_record.ts";
+import type { CallRecord } from "../core/call_record.ts";
 import { TextTally } from "./expected_usage.ts";
 import { type CharCounts, indexOfAscii, stringValueChars } from "./json_scan.ts";
-import { traceGuardrailUnits } from "./guardrail_usage.ts";
+import { traceGuardrailUnits } from "../core/guardrail_usage.ts";
 import { tierOfConverse } from "./service_tier.ts";
-import { readUsage, type Usage } from "./usage.ts";
+import { readUsage, type Usage } from "../core/usage.ts";
 
 const textDecoder = new TextDecoder();
 

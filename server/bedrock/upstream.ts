@@ -8,7 +8,7 @@
  */
 import type { AwsCredentials, CredentialSource, CredentialSpec } from "../aws/mod.ts";
 import type { Deployment, DeploymentAuth } from "../config/types.ts";
-import { GatewayError } from "../errors.ts";
+import { GatewayError } from "../core/errors.ts";
 import { countTokensModelId } from "./count_tokens_op.ts";
 import type { SigV4Signer } from "./sigv4.ts";
 

@@ -4,7 +4,7 @@
  * LiteLLM's shape whose `param` names the offending field. Shared by every admin router.
  */
 import type { z } from "zod";
-import { type GatewayError, validation } from "../errors.ts";
+import { type GatewayError, validation } from "../core/errors.ts";
 
 /** What the input is, for messages: a body has fields, a query string has parameters. */
 export type InputKind = "body" | "query";

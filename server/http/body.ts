@@ -5,7 +5,7 @@
  * of all bodies in flight (a 503 when it is spent: a declared length before any read, a streamed body as it
  * arrives), and a large body waits for its turn to be validated.
  */
-import { GatewayError } from "../errors.ts";
+import { GatewayError } from "../core/errors.ts";
 import type { BodyLease } from "./body_budget.ts";
 
 const tooLarge = (limit: number) =>

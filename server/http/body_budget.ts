@@ -10,7 +10,7 @@
  * synchronous work, and ten of them back to back would hold every other request (health checks included) for all of
  * it. Between two large bodies the event loop gets a turn to serve what is waiting.
  */
-import { GatewayError } from "../errors.ts";
+import { GatewayError } from "../core/errors.ts";
 
 /** One request's share of the budget. Idempotent `release`. */
 export interface BodyLease {

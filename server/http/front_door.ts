@@ -28,7 +28,7 @@
  * await door.shutdown({ graceMs: 25_000, onGraceOver: () => gateway.endStreams() });
  * ```
  */
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 import type { ConnectionServer, ServeConnection } from "./connection_server.ts";
 
 /** Timers, injected so tests decide when a timeout fires. */

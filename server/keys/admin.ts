@@ -5,7 +5,7 @@
  * through the store, drops this instance's cached copy at once, and renders LiteLLM's response shapes.
  * A raw key appears in exactly two responses, once each: generate and regenerate.
  */
-import { GatewayError, validation } from "../errors.ts";
+import { GatewayError, validation } from "../core/errors.ts";
 import { retryBusy } from "../kv/retry.ts";
 import { nanosToUsd } from "../spend/cost.ts";
 import type { Ledger } from "../spend/ledger.ts";

@@ -6,7 +6,7 @@
  */
 import { type Context, Hono } from "hono";
 import type { z } from "zod";
-import { GatewayError, validation } from "../errors.ts";
+import { GatewayError, validation } from "../core/errors.ts";
 import { parseInput } from "../http/admin_input.ts";
 import { readBody } from "../http/body.ts";
 import type { KeyAdmin } from "./admin.ts";

@@ -14,11 +14,11 @@
  * The only KV write a call may wait for is a lease's growth when this instance's slice of a limit has no room left.
  * `max_parallel_requests` is enforced per instance.
  */
-import { GatewayError } from "../errors.ts";
+import { GatewayError } from "../core/errors.ts";
 import { retryBusy } from "../kv/retry.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 import type { Holds, HoldTicket, Limit, Refusal, Used } from "../limits/holds.ts";
-import type { CallRecord, RequestEstimate } from "../spend/call_record.ts";
+import type { CallRecord, RequestEstimate } from "../core/call_record.ts";
 import { nanosToUsd, usdToNanos } from "../spend/cost.ts";
 import type { HoldPricing } from "../spend/hold_price.ts";
 import type { Ledger, LedgerHealth, LedgerSum } from "../spend/ledger.ts";

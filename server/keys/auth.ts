@@ -3,8 +3,8 @@
  * Authentication of gateway callers: the master key, virtual keys (records in KV, found by the SHA-256 hash of
  * the presented key), or an open gateway when no master key is configured.
  */
-import { GatewayError } from "../errors.ts";
-import type { Caller } from "../spend/call_record.ts";
+import { GatewayError } from "../core/errors.ts";
+import type { Caller } from "../core/call_record.ts";
 import { hashKey, presentedKey, sameDigest } from "./credentials.ts";
 import type { KeyCache } from "./key_cache.ts";
 import { allowedModels, type KeyRecord } from "./record.ts";

@@ -6,7 +6,7 @@
 import type { Hono } from "hono";
 import type { GatewayConfig } from "../config/types.ts";
 import type { Holds } from "../limits/holds.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 import type { HoldPricing } from "../spend/hold_price.ts";
 import type { Ledger } from "../spend/ledger.ts";
 import { createKeyAdmin, type KeyAdmin } from "./admin.ts";

@@ -10,8 +10,8 @@
 import type { SourceKind } from "../aws/mod.ts";
 import type { Deployment, GatewayConfig } from "../config/types.ts";
 import type { Upstream } from "../bedrock/upstream.ts";
-import { readUsage } from "../bedrock/usage.ts";
-import type { Caller, CallRecord, CallSink } from "../spend/call_record.ts";
+import { readUsage } from "../core/usage.ts";
+import type { Caller, CallRecord, CallSink } from "../core/call_record.ts";
 import { errorTypeHeader } from "./retry_policy.ts";
 import type { DeploymentHealth, Router } from "./router.ts";
 

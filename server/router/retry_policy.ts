@@ -7,7 +7,7 @@
  * `ModelNotReadyException`) and 5xx (`InternalServerException`, `ServiceUnavailableException`). Every other 4xx
  * is the request's own fault (or a permanent deployment problem) and is answered at once.
  */
-import { GatewayError } from "../errors.ts";
+import { GatewayError } from "../core/errors.ts";
 
 export interface FailureVerdict {
   status: number;

@@ -19,8 +19,8 @@
  */
 import type { CredentialStatus } from "../aws/mod.ts";
 import type { Deployment, GatewayConfig } from "../config/types.ts";
-import { GatewayError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { GatewayError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
 import { backoffMs, type FailureVerdict, judgeError, judgeResponse, MAX_BACKOFF_MS } from "./retry_policy.ts";
 import { createDeploymentState, type DeploymentStats } from "./state.ts";
 import { STRATEGIES } from "./strategy.ts";

@@ -11,12 +11,12 @@
  * (`serviceTier`, `performanceConfig.latency`) picks that tier's prices; a tier without prices, and tokens of a kind
  * with no known price, cost 0 and flag the call (`unpriced`); each deployment's missing prices are warned about once.
  */
-import { promptTokens, type Usage } from "../bedrock/usage.ts";
+import { promptTokens, type Usage } from "../core/usage.ts";
 import { PRICE_TIERS, type PriceTier, pricingTier, type TierPrices, type TokenPrices } from "../config/price_fields.ts";
 import type { GatewayConfig } from "../config/types.ts";
-import type { GatewayError } from "../errors.ts";
-import type { Logger } from "../log.ts";
-import type { CallRecord } from "./call_record.ts";
+import type { GatewayError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import type { CallRecord } from "../core/call_record.ts";
 import { type DeploymentPrices, resolveDeploymentPrices, unpricedRefusal } from "./deployment_prices.ts";
 import { guardrailCostNanos, guardrailPrices } from "./guardrail_prices.ts";
 import { builtInPrices, type ModelPrices, type PriceTable } from "./price_table.ts";

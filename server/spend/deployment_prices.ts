@@ -20,7 +20,7 @@ import {
   type TokenPriceKind,
 } from "../config/price_fields.ts";
 import type { Deployment } from "../config/types.ts";
-import { GatewayError } from "../errors.ts";
+import { GatewayError } from "../core/errors.ts";
 import { lookupPrices, type PriceTable, type PriceTableKind } from "./price_table.ts";
 
 /** Where one price came from: the deployment's own fields, or a table. */

@@ -10,7 +10,7 @@
  * guardrailCostNanos({ contentPolicyUnits: 3, topicPolicyUnits: 1 }, prices); // 3 × 100 000 + 150 000 = 450 000n
  * ```
  */
-import { GUARDRAIL_UNIT_KINDS, type GuardrailUnitKind, type GuardrailUnits } from "../bedrock/guardrail_usage.ts";
+import { GUARDRAIL_UNIT_KINDS, type GuardrailUnitKind, type GuardrailUnits } from "../core/guardrail_usage.ts";
 
 /** USD per 1,000 units of each policy type. */
 export type GuardrailPrices = Record<GuardrailUnitKind, number>;

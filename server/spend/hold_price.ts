@@ -8,7 +8,7 @@
  * tokens, for tokens-per-minute limits. The hold decides admission only; the call is billed what it used.
  */
 import type { GatewayConfig } from "../config/types.ts";
-import type { RequestEstimate } from "./call_record.ts";
+import type { RequestEstimate } from "../core/call_record.ts";
 import { LONG_CONTEXT_TOKENS, type Pricing, tierPrices } from "./cost.ts";
 import type { ModelPrices } from "./price_table.ts";
 

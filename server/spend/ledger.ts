@@ -47,7 +47,7 @@
  */
 import { isBusy } from "../kv/retry.ts";
 import { WINDOW_SHIFT, windowedCount } from "../kv/windowed.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 
 /** One increment: `amount` added to the KvU64 at `key`. */
 export interface LedgerSum {

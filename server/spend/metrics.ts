@@ -17,12 +17,12 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Deployment } from "../config/types.ts";
 import type { KeyBudget } from "../keys/admission.ts";
 import type { DeploymentHealth } from "../router/router.ts";
-import type { CallRecord } from "./call_record.ts";
+import type { CallRecord } from "../core/call_record.ts";
 import { nanosToUsd, type Quote } from "./cost.ts";
 import type { LedgerStats } from "./ledger.ts";
 import { hashPrefix } from "./request_log.ts";
 import { publicBase } from "./spend_log.ts";
-import { promptTokens } from "../bedrock/usage.ts";
+import { promptTokens } from "../core/usage.ts";
 
 /** LiteLLM's latency buckets (seconds); prom-client adds `+Inf`. */
 const LATENCY_BUCKETS = [

@@ -7,7 +7,7 @@
  * each of the ~30 sums of every call. Totals are unchanged: the same amounts reach the same counters, in the same
  * batches' order, exactly once.
  */
-import type { CallRecord } from "./call_record.ts";
+import type { CallRecord } from "../core/call_record.ts";
 import { dayOf } from "./days.ts";
 import { DIMENSIONS, METRICS, rollupKey } from "./kv_layout.ts";
 import type { Ledger, LedgerSum } from "./ledger.ts";

@@ -8,7 +8,7 @@
  */
 import { type Context, Hono } from "hono";
 import type { z } from "zod";
-import { GatewayError } from "../errors.ts";
+import { GatewayError } from "../core/errors.ts";
 import { parseInput } from "../http/admin_input.ts";
 import type { Authenticator } from "../keys/auth.ts";
 import { nanosToUsd } from "./cost.ts";

@@ -9,11 +9,11 @@
  * Deno KV's 64 KiB value limit (a body over the cap is stored as a truncated string and flagged in `metadata`).
  */
 import { serialize } from "node:v8";
-import { isoTime } from "../iso_time.ts";
-import type { CallRecord } from "./call_record.ts";
+import { isoTime } from "../core/iso_time.ts";
+import type { CallRecord } from "../core/call_record.ts";
 import { nanosToUsd, type Quote } from "./cost.ts";
 import type { SpendLogRow } from "./schemas.ts";
-import { promptTokens } from "../bedrock/usage.ts";
+import { promptTokens } from "../core/usage.ts";
 
 /**
  * Caps that keep a row below Deno KV's 64 KiB value limit, counting two bytes per character for strings beyond

@@ -12,8 +12,8 @@
  * bounded: while KV cannot keep up, calls beyond `maxPending` lose their row (counted, logged); their spend is
  * accounted elsewhere and never dropped.
  */
-import type { Logger } from "../log.ts";
-import type { CallRecord } from "./call_record.ts";
+import type { Logger } from "../core/log.ts";
+import type { CallRecord } from "../core/call_record.ts";
 import type { Quote } from "./cost.ts";
 import { logSecond, SPEND_LOG_BY_KEY, SPEND_LOG_BY_USER, spendLogIndexKey, spendLogPageKey } from "./kv_layout.ts";
 import type { Collected, Ledger, LedgerRow } from "./ledger.ts";

@@ -10,7 +10,7 @@
  */
 import { type Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import { GatewayError } from "../errors.ts";
+import { GatewayError } from "../core/errors.ts";
 import { readBody } from "../http/body.ts";
 import { hashKey } from "../keys/credentials.ts";
 import { ASSET_PREFIX, type Assets, loadAssets } from "./assets.ts";

@@ -17,7 +17,7 @@ import type {
   KeyUpdateRequest,
   KeyUpdateResponse,
 } from "../keys/schemas.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 import type { HealthReport } from "../router/health.ts";
 import type { DeploymentPrices } from "../spend/deployment_prices.ts";
 import type { SpendReads } from "../spend/reads.ts";

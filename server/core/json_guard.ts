@@ -15,7 +15,7 @@
  * const text = decodeJsonText(body, { maxDepth: 128, maxValues: 250_000 }); // '{"a":[[1,2]]}'
  * ```
  */
-import { validation } from "../errors.ts";
+import { validation } from "./errors.ts";
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

@@ -3,8 +3,8 @@
  * What the gateway knows about one finished call: the single record that accounting (spend, spend logs,
  * metrics, request logs) is fed from. It never holds a raw key or an AWS secret.
  */
-import type { GuardrailUnits } from "../bedrock/guardrail_usage.ts";
-import type { Usage } from "../bedrock/usage.ts";
+import type { GuardrailUnits } from "./guardrail_usage.ts";
+import type { Usage } from "./usage.ts";
 
 /** Model operations, then the pass-through operations that are not model calls (guardrails, agent runtime). */
 export const CALL_TYPES = [
