@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../server/config/load.ts";
 import type { ModelPrices } from "../server/config/price_fields.ts";
 import { createLogger } from "../server/core/log.ts";
-import { costNanos, createPricing, formatUsd } from "../server/spend/cost.ts";
+import { costNanos, createPricing } from "../server/spend/cost.ts";
+import { formatUsd } from "../server/core/money.ts";
 import {
   builtInPrices,
   lookupPrices,

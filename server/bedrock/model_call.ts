@@ -30,7 +30,7 @@ import type { ServiceTierChoice } from "./service_tier.ts";
 import { awaitFirstChunk, relayStream } from "./stream_relay.ts";
 import { relayHeaders, type Upstream } from "./upstream.ts";
 import { plainUsage } from "../core/usage.ts";
-import { formatUsd } from "../spend/cost.ts";
+import { formatUsd } from "../core/money.ts";
 
 export interface ModelCallDeps {
   config: GatewayConfig;

@@ -7,7 +7,7 @@
  */
 import { GatewayError, validation } from "../core/errors.ts";
 import { retryBusy } from "../kv/retry.ts";
-import { nanosToUsd } from "../spend/cost.ts";
+import { nanosToUsd } from "../core/money.ts";
 import type { Ledger } from "../spend/ledger.ts";
 import { hashKey, sameSecret } from "./credentials.ts";
 import { parseDuration } from "./durations.ts";

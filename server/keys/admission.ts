@@ -19,7 +19,7 @@ import { retryBusy } from "../kv/retry.ts";
 import type { Logger } from "../core/log.ts";
 import type { Holds, HoldTicket, Limit, Refusal, Used } from "../limits/holds.ts";
 import type { CallRecord, RequestEstimate } from "../core/call_record.ts";
-import { nanosToUsd, usdToNanos } from "../spend/cost.ts";
+import { nanosToUsd, usdToNanos } from "../core/money.ts";
 import type { HoldPricing } from "../spend/hold_price.ts";
 import type { Ledger, LedgerHealth, LedgerSum } from "../spend/ledger.ts";
 import type { Authenticator, Principal } from "./auth.ts";

@@ -5,7 +5,7 @@
  * Money is counted in integers so that `Deno.KvU64` sums are exact and the same no matter how calls are batched.
  * Per-token prices are turned into integer pico-USD (1e-12) once, token counts multiply them exactly as bigints,
  * and the call's total is rounded to whole nanos once (half up). USD floats appear only at the API edge
- * (`nanosToUsd`, `formatUsd`).
+ * (`core/money.ts`).
  *
  * Which prices apply to a deployment is decided once, at start-up (`deployment_prices.ts`). Per call, the tier
  * (`serviceTier`, `performanceConfig.latency`) picks that tier's prices; a tier without prices, and tokens of a kind
@@ -21,7 +21,6 @@ import { type DeploymentPrices, resolveDeploymentPrices, unpricedRefusal } from 
 import { guardrailCostNanos, guardrailPrices } from "./guardrail_prices.ts";
 import { builtInPrices, type ModelPrices, type PriceTable } from "./price_table.ts";
 
-export const NANOS_PER_USD = 1_000_000_000;
 const PICOS_PER_NANO = 1000n;
 /** Anthropic's long-context threshold: prompts (input + cache read + cache write) above it use `above200k`. */
 export const LONG_CONTEXT_TOKENS = 200_000;
@@ -73,25 +72,6 @@ export function tierPrices(prices: ModelPrices, tier: string): TierPrices | unde
   return (PRICE_TIERS as readonly string[]).includes(tier)
     ? prices.tiers?.[tier as Exclude<PriceTier, "standard">]
     : undefined;
-}
-
-/** USD → nano-USD, for budgets typed by admins (`max_budget: 0.5`). */
-export function usdToNanos(usd: number): bigint {
-  return BigInt(Math.round(usd * NANOS_PER_USD));
-}
-
-/** nano-USD → USD as a plain number (exact for any amount below 2^53 nanos, about 9 million USD). */
-export function nanosToUsd(nanos: bigint): number {
-  return Number(nanos) / NANOS_PER_USD;
-}
-
-/** nano-USD → an exact decimal USD string without exponent (`0.000042`, `12.5`, `0`), for headers and logs. */
-export function formatUsd(nanos: bigint): string {
-  const sign = nanos < 0n ? "-" : "";
-  const abs = nanos < 0n ? -nanos : nanos;
-  const whole = abs / 1_000_000_000n;
-  const frac = (abs % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
-  return `${sign}${whole}${frac ? "." + frac : ""}`;
 }
 
 /** What a finished call costs, and which of its tokens had no known price. */

@@ -12,7 +12,7 @@
  */
 import { hashKey } from "../keys/credentials.ts";
 import { retryBusy } from "../kv/retry.ts";
-import { nanosToUsd, usdToNanos } from "./cost.ts";
+import { nanosToUsd, usdToNanos } from "../core/money.ts";
 import { dayOf, daysBetween, parseDateParam } from "./days.ts";
 import { checkRange } from "./days.ts";
 import { logSecond, SPEND_LOG_BY_KEY, SPEND_LOG_BY_USER, SPEND_LOG_PAGE, spendLogPageKey } from "./kv_layout.ts";

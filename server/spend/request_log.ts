@@ -8,7 +8,8 @@
  */
 import type { Logger } from "../core/log.ts";
 import type { CallRecord } from "../core/call_record.ts";
-import { nanosToUsd, type Quote } from "./cost.ts";
+import { type Quote } from "./cost.ts";
+import { nanosToUsd } from "../core/money.ts";
 import { promptTokens } from "../core/usage.ts";
 
 /** Enough of a key hash to tell keys apart in logs and metrics (48 bits); the full hash is in the spend logs. */

@@ -11,7 +11,7 @@ import type { z } from "zod";
 import { GatewayError } from "../core/errors.ts";
 import { parseInput } from "../http/admin_input.ts";
 import type { Authenticator } from "../keys/auth.ts";
-import { nanosToUsd } from "./cost.ts";
+import { nanosToUsd } from "../core/money.ts";
 import { checkRange, dayOf, parseDateParam } from "./days.ts";
 import { querySpendLogs } from "./log_query.ts";
 import type { Metrics } from "./metrics.ts";
