@@ -30,7 +30,7 @@ import { createSigV4Signer } from "../server/bedrock/sigv4.ts";
 import { upstreamUrl } from "../server/bedrock/upstream.ts";
 import { readUsage, type Usage } from "../server/core/usage.ts";
 import { chunkReader } from "../server/http/chunk_reader.ts";
-import { costNanos } from "../server/spend/cost.ts";
+import { costNanos } from "../server/pricing/cost.ts";
 import { EventStreamDecoder } from "../sdk/eventstream.ts";
 
 interface KeyRecord {

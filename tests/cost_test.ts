@@ -6,7 +6,7 @@ import { loadConfig } from "../server/config/load.ts";
 import { parseDuration } from "../server/keys/durations.ts";
 import { budgetWindow, type KeyRecord } from "../server/keys/record.ts";
 import type { CallRecord } from "../server/core/call_record.ts";
-import { costNanos, createPricing } from "../server/spend/cost.ts";
+import { costNanos, createPricing } from "../server/pricing/cost.ts";
 import { nanosToUsd, usdToNanos } from "../server/core/money.ts";
 import { usageOf } from "./spend_helpers.ts";
 

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createLogger } from "../server/core/log.ts";
-import { createLedger, type LedgerKv, type LedgerRow } from "../server/spend/ledger.ts";
+import { createLedger, type LedgerKv, type LedgerRow } from "../server/kv/ledger.ts";
 import { Latch } from "./latch.ts";
 
 interface Op {

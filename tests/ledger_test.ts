@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createLogger } from "../server/core/log.ts";
-import { createLedger, keyId, type LedgerKv, windowedCount } from "../server/spend/ledger.ts";
+import { createLedger, keyId, type LedgerKv, windowedCount } from "../server/kv/ledger.ts";
 import { failingKv, nextTick } from "./failing_kv.ts";
 import { Latch } from "./latch.ts";
 

@@ -14,7 +14,7 @@ import {
   type Limit,
 } from "../server/limits/holds.ts";
 import { decideGrant, leaseKey, slicesOf } from "../server/limits/lease_record.ts";
-import { createLedger, type Ledger } from "../server/spend/ledger.ts";
+import { createLedger, type Ledger } from "../server/kv/ledger.ts";
 import { silentLogger } from "../server/core/log.ts";
 
 Deno.test("grant: calls are admitted while what is settled and reserved before them is below the limit", () => {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../server/core/log.ts";
 import type { CallRecord } from "../server/core/call_record.ts";
-import { createLedger } from "../server/spend/ledger.ts";
+import { createLedger } from "../server/kv/ledger.ts";
 import { createRollupBatch } from "../server/spend/rollup_batch.ts";
 import { rollupSums } from "../server/spend/rollups.ts";
 

@@ -8,7 +8,7 @@
 import { GatewayError, validation } from "../core/errors.ts";
 import { retryBusy } from "../kv/retry.ts";
 import { nanosToUsd } from "../core/money.ts";
-import type { Ledger } from "../spend/ledger.ts";
+import type { Ledger } from "../kv/ledger.ts";
 import { hashKey, sameSecret } from "./credentials.ts";
 import { parseDuration } from "./durations.ts";
 import type { KeyCache } from "./key_cache.ts";

@@ -8,7 +8,7 @@
  */
 import type { Logger } from "../core/log.ts";
 import type { CallRecord } from "../core/call_record.ts";
-import { type Quote } from "./cost.ts";
+import { type Quote } from "../pricing/cost.ts";
 import { nanosToUsd } from "../core/money.ts";
 import { promptTokens } from "../core/usage.ts";
 

@@ -7,7 +7,7 @@
 import type { CallRecord } from "../core/call_record.ts";
 import { dayOf } from "./days.ts";
 import { type Dimension, DIMENSIONS, type Metric, METRICS, rollupKey } from "./kv_layout.ts";
-import type { LedgerSum } from "./ledger.ts";
+import type { LedgerSum } from "../kv/ledger.ts";
 import { promptTokens } from "../core/usage.ts";
 
 /** The value a call has for a dimension ("" when it has none, e.g. a call without a virtual key). */

@@ -11,7 +11,7 @@
 import { serialize } from "node:v8";
 import { isoTime } from "../core/iso_time.ts";
 import type { CallRecord } from "../core/call_record.ts";
-import { type Quote } from "./cost.ts";
+import { type Quote } from "../pricing/cost.ts";
 import { nanosToUsd } from "../core/money.ts";
 import type { SpendLogRow } from "./schemas.ts";
 import { promptTokens } from "../core/usage.ts";

@@ -14,9 +14,9 @@
  */
 import type { Logger } from "../core/log.ts";
 import type { CallRecord } from "../core/call_record.ts";
-import type { Quote } from "./cost.ts";
+import type { Quote } from "../pricing/cost.ts";
 import { logSecond, SPEND_LOG_BY_KEY, SPEND_LOG_BY_USER, spendLogIndexKey, spendLogPageKey } from "./kv_layout.ts";
-import type { Collected, Ledger, LedgerRow } from "./ledger.ts";
+import type { Collected, Ledger, LedgerRow } from "../kv/ledger.ts";
 import type { SpendLogRow } from "./schemas.ts";
 import { spendLogRow, type StoredRow } from "./spend_log.ts";
 

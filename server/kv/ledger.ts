@@ -45,8 +45,8 @@
  * (it should never happen: rows are capped in size and depth) is dropped once the same batch's sums commit without
  * it, so it cannot hold back the sums; when the sums fail alone too, KV itself is failing and the rows stay queued.
  */
-import { isBusy } from "../kv/retry.ts";
-import { WINDOW_SHIFT, windowedCount } from "../kv/windowed.ts";
+import { isBusy } from "./retry.ts";
+import { WINDOW_SHIFT, windowedCount } from "./windowed.ts";
 import type { Logger } from "../core/log.ts";
 
 /** One increment: `amount` added to the KvU64 at `key`. */

@@ -34,7 +34,7 @@ export interface PriceTable {
 }
 
 /** The built-in table's path in the repository. */
-export const BUILT_IN_PRICES_PATH = "server/spend/prices/bedrock_prices.gen.json";
+export const BUILT_IN_PRICES_PATH = "server/pricing/prices/bedrock_prices.gen.json";
 
 /** Geographic and global cross-region inference profile prefixes (system-defined profiles). */
 const PROFILE_PREFIX = /^(?:us|us-gov|eu|apac|jp|au|ca|global)\.(.+)$/;
