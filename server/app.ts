@@ -5,7 +5,7 @@
  * `createFetch` serves model calls (the hot path) without the framework and everything else from the full app.
  */
 import { type Context, Hono } from "hono";
-import type { BodyBudget } from "./http/body_budget.ts";
+import type { BodyBudget } from "./api/body_budget.ts";
 import type { Admission } from "./keys/admission.ts";
 import type { Authenticator } from "./keys/auth.ts";
 import { parseModelPath } from "./bedrock/model_path.ts";
@@ -16,7 +16,7 @@ import { checkRouteAccess, mayCallRoute } from "./keys/allowed_routes.ts";
 import { budgetScopes } from "./keys/budget_scopes.ts";
 import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./core/errors.ts";
 import { DeploymentHealthQuery, type HealthLiveliness, type HealthReadiness } from "./health/schemas.ts";
-import { parseInput } from "./http/admin_input.ts";
+import { parseInput } from "./api/input.ts";
 import type { Logger } from "./core/log.ts";
 import type { Health } from "./router/health.ts";
 

@@ -8,7 +8,7 @@ import { type CredentialClock, type CredentialSourcesOptions, systemCredentialCl
 import type { GatewayConfig } from "./config/types.ts";
 import { createFetch } from "./app.ts";
 import { createDeadlines } from "./bedrock/deadlines.ts";
-import { createBodyBudget } from "./http/body_budget.ts";
+import { createBodyBudget } from "./api/body_budget.ts";
 import { createModelCall } from "./bedrock/model_call.ts";
 import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
 import { createSigV4Signer } from "./bedrock/sigv4.ts";

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { GatewayError } from "../server/core/errors.ts";
-import { readBody } from "../server/http/body.ts";
+import { readBody } from "../server/api/body.ts";
 
 const encoder = new TextEncoder();
 

@@ -15,8 +15,8 @@
  */
 import type { Deployment, GatewayConfig } from "../config/types.ts";
 import { GatewayError, validation } from "../core/errors.ts";
-import { readBody } from "../http/body.ts";
-import type { BodyLease } from "../http/body_budget.ts";
+import { readBody } from "../api/body.ts";
+import type { BodyLease } from "../api/body_budget.ts";
 import type { Router, RouteResult } from "../router/router.ts";
 import type { Caller, CallRecord, CallSink, CallType, RequestEstimate } from "../core/call_record.ts";
 import { readAnswer } from "./answer.ts";

@@ -12,7 +12,7 @@
  */
 import type { GatewayConfig } from "../config/types.ts";
 import { GatewayError, validation } from "../core/errors.ts";
-import { readBody } from "../http/body.ts";
+import { readBody } from "../api/body.ts";
 import type { CallRecord, CallSink } from "../core/call_record.ts";
 import { startAttempt } from "./attempt_control.ts";
 import { createDeadlines, type Deadlines } from "./deadlines.ts";

@@ -6,7 +6,7 @@
  * Converse routes.
  */
 import { z } from "zod";
-import type { RouteDoc } from "../openapi/route_doc.ts";
+import type { RouteDoc } from "../api/route_doc.ts";
 import {
   ApplyGuardrailRequest,
   ApplyGuardrailResponse,

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { SOURCE_KINDS } from "../aws/mod.ts";
-import { queryBoolean } from "../http/query_boolean.ts";
+import { queryBoolean } from "../api/query_boolean.ts";
 import type { HealthReport } from "../router/health.ts";
 
 /** `GET /health/liveliness` (and `/health/liveness`): the process is up. */

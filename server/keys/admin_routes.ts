@@ -7,8 +7,8 @@
 import { type Context, Hono } from "hono";
 import type { z } from "zod";
 import { GatewayError, validation } from "../core/errors.ts";
-import { parseInput } from "../http/admin_input.ts";
-import { readBody } from "../http/body.ts";
+import { parseInput } from "../api/input.ts";
+import { readBody } from "../api/body.ts";
 import type { KeyAdmin } from "./admin.ts";
 import { hashOfRef } from "./admin.ts";
 import type { Authenticator, Principal } from "./auth.ts";

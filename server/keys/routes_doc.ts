@@ -5,7 +5,7 @@
  * `.delete`, `.list`, `.regenerate`, `.block`, `.unblock`.
  */
 import { z } from "zod";
-import type { RouteDoc } from "../openapi/route_doc.ts";
+import type { RouteDoc } from "../api/route_doc.ts";
 import {
   KeyBlockRequest,
   KeyDeleteRequest,

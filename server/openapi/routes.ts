@@ -19,7 +19,7 @@ import { ConverseRequest, ConverseResponse, ConverseStreamEvent, ConverseStreamR
 import { DeploymentHealthQuery, DeploymentHealthReport, HealthLiveliness, HealthReadiness } from "../health/schemas.ts";
 import { KEY_ROUTES } from "../keys/routes_doc.ts";
 import { SPEND_ROUTES } from "../spend/routes_doc.ts";
-import type { RouteDoc } from "./route_doc.ts";
+import type { RouteDoc } from "../api/route_doc.ts";
 
 const STREAM_DESCRIPTION =
   `The body is a sequence of binary frames in AWS's event-stream encoding (\`application/vnd.amazon.eventstream\`),

@@ -9,7 +9,7 @@
 import { type Context, Hono } from "hono";
 import type { z } from "zod";
 import { GatewayError } from "../core/errors.ts";
-import { parseInput } from "../http/admin_input.ts";
+import { parseInput } from "../api/input.ts";
 import type { Authenticator } from "../keys/auth.ts";
 import { nanosToUsd } from "../core/money.ts";
 import { checkRange, dayOf, parseDateParam } from "./days.ts";

@@ -4,7 +4,7 @@
  * validates with, LiteLLM's error format, and the SDK methods `client.spend.logs(…)`, `.global(…)`, `.report(…)`.
  */
 import { z } from "zod";
-import type { RouteDoc } from "../openapi/route_doc.ts";
+import type { RouteDoc } from "../api/route_doc.ts";
 import {
   GlobalSpendQuery,
   GlobalSpendReport,

@@ -11,7 +11,7 @@
 import { type Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { GatewayError } from "../core/errors.ts";
-import { readBody } from "../http/body.ts";
+import { readBody } from "../api/body.ts";
 import { hashKey } from "../keys/credentials.ts";
 import { ASSET_PREFIX, type Assets, loadAssets } from "./assets.ts";
 import { Layout, type View, type Viewer } from "./components/layout.tsx";

@@ -5,7 +5,7 @@
  * object on `/bedrock/*`.
  */
 import { z } from "zod";
-import { BedrockErrorBody } from "./bedrock/schemas.ts";
+import { BedrockErrorBody } from "../bedrock/schemas.ts";
 
 /** LiteLLM's error object. */
 export const LiteLLMError = z.looseObject({
