@@ -11,7 +11,7 @@ import { createDeadlines } from "./bedrock/deadlines.ts";
 import { createBodyBudget } from "./api/body_budget.ts";
 import { createModelCall } from "./bedrock/model_call.ts";
 import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
-import { createSigV4Signer } from "./bedrock/sigv4.ts";
+import { createSigV4Signer } from "./aws/mod.ts";
 import { createUpstream } from "./bedrock/upstream.ts";
 import { createDeploymentCredentials } from "./deployment_credentials.ts";
 import { createKeyServices } from "./keys/services.ts";

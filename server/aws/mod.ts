@@ -3,7 +3,8 @@
  * AWS credentials the way AWS hosts provide them: static keys, the environment, shared profiles (SSO included), EKS
  * web identity, the ECS/EKS container endpoint, EC2 instance metadata, and roles assumed through STS — each as a
  * source that hands out plain `{accessKeyId, secretAccessKey, sessionToken, expiration}` synchronously and refreshes
- * itself in the background. Depends on nothing else in `server/`.
+ * itself in the background; and the SigV4 signer that signs requests with them (`sigv4.ts`). Depends on nothing else in
+ * `server/`.
  *
  * ```ts
  * const spec = credentialSpec({ roleName: "arn:aws:iam::123456789012:role/bedrock", region: "us-west-2" }, env);
@@ -37,3 +38,4 @@ export {
   type SourceKind,
   type StsTarget,
 } from "./spec.ts";
+export { createSigV4Signer, type SignRequest, type SigV4Signer, type SigV4SignerOptions } from "./sigv4.ts";

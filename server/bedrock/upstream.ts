@@ -10,7 +10,7 @@ import type { AwsCredentials, CredentialSource, CredentialSpec } from "../aws/mo
 import type { Deployment, DeploymentAuth } from "../config/types.ts";
 import { GatewayError } from "../core/errors.ts";
 import { countTokensModelId } from "./count_tokens_op.ts";
-import type { SigV4Signer } from "./sigv4.ts";
+import type { SigV4Signer } from "../aws/mod.ts";
 
 /** Bedrock operations on `/model/{modelId}/…`. */
 export type ModelOperation = "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream" | "count-tokens";
