@@ -16,7 +16,7 @@
  *
  * Prints `listening {port}` on stdout once serving. `--port N` (default 0: any free port).
  */
-import { encodeEvent } from "../sdk/eventstream.ts";
+import { encodeEvent } from "../wire/eventstream.ts";
 
 export const STREAM_EVENTS = 500;
 const GATE_CAP_MS = 30_000;

@@ -31,7 +31,7 @@ import { upstreamUrl } from "../server/bedrock/upstream.ts";
 import { readUsage, type Usage } from "../server/core/usage.ts";
 import { chunkReader } from "../server/http/chunk_reader.ts";
 import { costNanos } from "../server/pricing/cost.ts";
-import { EventStreamDecoder } from "../sdk/eventstream.ts";
+import { EventStreamDecoder } from "../wire/eventstream.ts";
 
 interface KeyRecord {
   maxBudgetNanos: bigint | undefined;

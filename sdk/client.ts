@@ -20,7 +20,6 @@ import { type AdminApi, adminApi } from "./admin.ts";
 import { collect, textStream } from "./collect.ts";
 import { requestIdOf } from "./errors.ts";
 import {
-  encodeModelId,
   failure,
   type FetchLike,
   policyOf,
@@ -30,6 +29,7 @@ import {
   sendJsonWithHeaders,
   type Transport,
 } from "./request.ts";
+import { encodeModelId } from "../wire/model_id.ts";
 import { DEFAULT_MAX_RETRIES, retryingStream, type Sleep, sleep } from "./retry.ts";
 import { converseEvents, invokeChunks } from "./stream.ts";
 import type {

@@ -18,7 +18,7 @@ import {
   priceTablesFor,
   readPriceFile,
 } from "../server/pricing/price_table.ts";
-import { encodeEvent } from "../sdk/eventstream.ts";
+import { encodeEvent } from "../wire/eventstream.ts";
 import { MASTER_KEY } from "./harness.ts";
 import { setupKeys } from "./keys_helpers.ts";
 import { get, nanos, pricedRecord, usageOf } from "./spend_helpers.ts";

@@ -6,7 +6,7 @@
  * none, and shown in the spend-log row and the request-log line.
  */
 import assert from "node:assert/strict";
-import { encodeEvent } from "../sdk/eventstream.ts";
+import { encodeEvent } from "../wire/eventstream.ts";
 import { tierOfConverse, tierOfHeaders } from "../server/bedrock/service_tier.ts";
 import type { Usage } from "../server/core/usage.ts";
 import { loadConfig } from "../server/config/load.ts";

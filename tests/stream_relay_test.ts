@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
-import { encodeEvent, encodeException, encodeMessage } from "../sdk/eventstream.ts";
+import { encodeEvent, encodeException, encodeMessage } from "../wire/eventstream.ts";
 import type { WatchdogClock } from "../server/bedrock/watchdog.ts";
 import { awaitFirstChunk, relayStream } from "../server/bedrock/stream_relay.ts";
 import { exceptionName, StreamTap } from "../server/bedrock/stream_tap.ts";

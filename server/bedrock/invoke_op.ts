@@ -6,7 +6,7 @@
  * `-Output-Token-Count` response headers, or the `amazon-bedrock-invocationMetrics` of the stream's last chunk. The
  * service tier is asked for and echoed in headers (`X-Amzn-Bedrock-Service-Tier`, `…-PerformanceConfig-Latency`).
  */
-import { encodeEvent } from "../../sdk/eventstream.ts";
+import { encodeEvent } from "../../wire/eventstream.ts";
 import { validation } from "../core/errors.ts";
 import { mockUsage } from "./mock.ts";
 import { mockDeltas } from "./mock_stream.ts";

@@ -17,7 +17,7 @@ import {
   RetrieveAndGenerateRequest,
   RetrieveRequest,
 } from "./passthrough_schemas.ts";
-import { encodeModelId } from "./upstream.ts";
+import { encodeModelId } from "../../wire/model_id.ts";
 
 /** Which AWS endpoint an operation lives on. */
 export type PassthroughApi = "runtime" | "agent-runtime";

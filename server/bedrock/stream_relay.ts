@@ -23,7 +23,7 @@
  * - `finish()` (accounting) runs exactly once, when the stream is over for whatever reason; the idle timer is
  *   cleared on every path.
  */
-import { encodeException } from "../../sdk/eventstream.ts";
+import { encodeException } from "../../wire/eventstream.ts";
 import { type ChunkReader, chunkReader } from "../http/chunk_reader.ts";
 import type { CallRecord, CallStatus } from "../core/call_record.ts";
 import { IdleWatchdog, systemClock, type WatchdogClock } from "./watchdog.ts";

@@ -14,7 +14,7 @@
  * The tap never changes or holds the bytes it is shown. Its memory is the decoder's one frame in progress
  * (plus the response text when `keepText` is on); nothing is kept per frame.
  */
-import { EventStreamDecoder, type EventStreamMessage } from "../../sdk/eventstream.ts";
+import { EventStreamDecoder, type EventStreamMessage } from "../../wire/eventstream.ts";
 import type { CallRecord } from "../core/call_record.ts";
 import { TextTally } from "./expected_usage.ts";
 import { type CharCounts, indexOfAscii, stringValueChars } from "./json_scan.ts";

@@ -11,6 +11,7 @@ import type { Deployment, DeploymentAuth } from "../config/types.ts";
 import { GatewayError } from "../core/errors.ts";
 import { countTokensModelId } from "./count_tokens_op.ts";
 import type { SigV4Signer } from "../aws/mod.ts";
+import { encodeModelId } from "../../wire/model_id.ts";
 
 /** Bedrock operations on `/model/{modelId}/…`. */
 export type ModelOperation = "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream" | "count-tokens";
@@ -32,14 +33,6 @@ export interface UpstreamRequest {
   headers?: Record<string, string>;
   /** Aborts the upstream call: the client went away, or the router gave up on this attempt. */
   signal?: AbortSignal;
-}
-
-/**
- * The model id as one percent-encoded path segment, the way boto3 and the AWS SDKs send it
- * (`encodeURIComponent` plus `!'()*`), so an ARN's `:` and `/` never split the path.
- */
-export function encodeModelId(id: string): string {
-  return encodeURIComponent(id).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
 export function upstreamUrl(deployment: Deployment, operation: ModelOperation): string {
