@@ -18,7 +18,7 @@ import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./core
 import { DeploymentHealthQuery, type HealthLiveliness, type HealthReadiness } from "./health/schemas.ts";
 import { parseInput } from "./api/input.ts";
 import type { Logger } from "./core/log.ts";
-import type { Health } from "./router/health.ts";
+import type { Health } from "./health/report.ts";
 
 export interface AppServices {
   auth: Authenticator;

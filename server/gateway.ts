@@ -18,7 +18,7 @@ import { createKeyServices } from "./keys/services.ts";
 import { createHolds } from "./limits/holds.ts";
 import { createLogger, type Logger } from "./core/log.ts";
 import { withCors } from "./http/cors.ts";
-import { createHealth } from "./router/health.ts";
+import { createHealth } from "./health/report.ts";
 import { createRouter } from "./router/router.ts";
 import type { CallRecord, CallSink } from "./core/call_record.ts";
 import { createPricing } from "./pricing/cost.ts";

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { SOURCE_KINDS } from "../aws/mod.ts";
 import { queryBoolean } from "../api/query_boolean.ts";
-import type { HealthReport } from "../router/health.ts";
+import type { HealthReport } from "./report.ts";
 
 /** `GET /health/liveliness` (and `/health/liveness`): the process is up. */
 export const HealthLiveliness = z.literal("I'm alive!").meta({

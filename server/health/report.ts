@@ -12,8 +12,8 @@ import type { Deployment, GatewayConfig } from "../config/types.ts";
 import type { Upstream } from "../bedrock/upstream.ts";
 import { readUsage } from "../core/usage.ts";
 import type { Caller, CallRecord, CallSink } from "../core/call_record.ts";
-import { errorTypeHeader } from "./retry_policy.ts";
-import type { DeploymentHealth, Router } from "./router.ts";
+import { errorTypeHeader } from "../router/retry_policy.ts";
+import type { DeploymentHealth, Router } from "../router/router.ts";
 
 export interface HealthDeps {
   config: GatewayConfig;
