@@ -7,12 +7,12 @@
  * A probe is a real, billed Bedrock call, so it is accounted like any other: one `CallRecord` per probe, tagged
  * `health_probe`, attributed to the caller. Probes bypass the router (no retries, no effect on cooldowns).
  */
-import type { SourceKind } from "../aws/mod.ts";
 import type { Deployment, GatewayConfig } from "../config/types.ts";
 import type { Upstream } from "../bedrock/upstream.ts";
 import { readUsage } from "../core/usage.ts";
 import type { Caller, CallRecord, CallSink } from "../core/call_record.ts";
 import { errorTypeHeader } from "../router/retry_policy.ts";
+import type { EndpointHealth, HealthReport, ProbeResult } from "./schemas.ts";
 import type { DeploymentHealth, Router } from "../router/router.ts";
 
 export interface HealthDeps {
@@ -30,50 +30,6 @@ const PROBE_BODY = new TextEncoder().encode(
 );
 /** A probe that has not answered by then is reported as failed (the deployment's own timeout may be minutes). */
 const PROBE_TIMEOUT_MS = 30_000;
-
-export interface ProbeResult {
-  ok: boolean;
-  status: number;
-  latency_ms: number;
-  error_type?: string;
-  error?: string;
-}
-
-export interface EndpointHealth {
-  model_name: string;
-  model_id: string;
-  model: string;
-  region: string;
-  api_base?: string;
-  status: "healthy" | "cooling_down" | "rate_limited" | "unavailable" | "probe_failed";
-  cooldown_until: string | null;
-  in_flight: number;
-  /** Recent average latency of converse calls, ms. */
-  latency_ms: number | null;
-  /** Recent average time to first byte of converse-stream calls, ms. */
-  time_to_first_byte_ms: number | null;
-  requests_this_minute: number;
-  tokens_this_minute: number;
-  rpm: number | null;
-  tpm: number | null;
-  failures_last_minute: number;
-  total_requests: number;
-  total_failures: number;
-  last_error: { type: string; status: number; at: string } | null;
-  unavailable_reason?: string;
-  /** Where a SigV4 deployment's credentials come from (null for API keys and mocks, or until first resolved). */
-  credential_source: SourceKind | null;
-  /** The last credential refresh failed: the current credentials serve until they expire. */
-  credential_error?: string;
-  probe?: ProbeResult;
-}
-
-export interface HealthReport {
-  healthy_endpoints: EndpointHealth[];
-  unhealthy_endpoints: EndpointHealth[];
-  healthy_count: number;
-  unhealthy_count: number;
-}
 
 const round = (ms: number | undefined) => ms === undefined ? null : Math.round(ms * 10) / 10;
 
