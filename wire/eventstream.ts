@@ -17,6 +17,9 @@
  * ```
  */
 
+/** The media type of an event-stream body. */
+export const EVENT_STREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream";
+
 /**
  * A decoded header value. Mapping from wire types: bool → `boolean`; byte/short/int → `number`;
  * long → `bigint` (lossless); bytes → `Uint8Array`; string → `string`; timestamp → `Date`;

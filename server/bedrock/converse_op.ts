@@ -9,7 +9,7 @@ import { mockStreamBody } from "./mock_stream.ts";
 import { guardrailUse, jsonObject, type ModelOperationSpec, parseJsonBody, reparse } from "./operation.ts";
 import { ConverseRequest, ConverseStreamRequest, formatZodIssues } from "./schemas.ts";
 import { tierOfConverse } from "./service_tier.ts";
-import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
+import { EVENT_STREAM_CONTENT_TYPE } from "../../wire/eventstream.ts";
 import { traceGuardrailUnits } from "../core/guardrail_usage.ts";
 import { readUsage } from "../core/usage.ts";
 import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";

@@ -6,7 +6,7 @@
  * `-Output-Token-Count` response headers, or the `amazon-bedrock-invocationMetrics` of the stream's last chunk. The
  * service tier is asked for and echoed in headers (`X-Amzn-Bedrock-Service-Tier`, `…-PerformanceConfig-Latency`).
  */
-import { encodeEvent } from "../../wire/eventstream.ts";
+import { encodeEvent, EVENT_STREAM_CONTENT_TYPE } from "../../wire/eventstream.ts";
 import { validation } from "../core/errors.ts";
 import { mockUsage } from "./mock.ts";
 import { mockDeltas } from "./mock_stream.ts";
@@ -19,7 +19,6 @@ import {
   type PreparedRequest,
   reparse,
 } from "./operation.ts";
-import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
 import { traceGuardrailUnits } from "../core/guardrail_usage.ts";
 import { tierOfHeaders } from "./service_tier.ts";
 import { readUsage, type Usage } from "../core/usage.ts";

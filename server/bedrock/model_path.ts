@@ -8,7 +8,9 @@
  * decoded exactly once.
  */
 import { validation } from "../core/errors.ts";
-import type { ModelOperation } from "./upstream.ts";
+
+/** Bedrock operations on `/model/{modelId}/…`. */
+export type ModelOperation = "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream" | "count-tokens";
 
 const OPERATIONS: Record<string, ModelOperation> = {
   "converse": "converse",

@@ -10,8 +10,13 @@ import type { RequestEstimate } from "../core/call_record.ts";
 import { decodeJsonText, type JsonLimits } from "../core/json_guard.ts";
 import type { GuardrailUnits } from "../core/guardrail_usage.ts";
 import type { ServiceTierChoice } from "./service_tier.ts";
-import type { StreamUsageSource } from "./stream_tap.ts";
 import type { Usage } from "../core/usage.ts";
+
+/**
+ * Where a stream reports its usage: ConverseStream's `metadata` event, the invocation metrics in the last `chunk`
+ * of InvokeModelWithResponseStream, or nowhere (InvokeAgent: nothing is billed, and no frame marks the end).
+ */
+export type StreamUsageSource = "metadata" | "invocationMetrics" | "none";
 
 /** A validated request: what the call needs besides the body bytes, which are forwarded untouched. */
 export interface PreparedRequest {

@@ -23,15 +23,14 @@
  * - `finish()` (accounting) runs exactly once, when the stream is over for whatever reason; the idle timer is
  *   cleared on every path.
  */
-import { encodeException } from "../../wire/eventstream.ts";
+import { encodeException, EVENT_STREAM_CONTENT_TYPE } from "../../wire/eventstream.ts";
 import { type ChunkReader, chunkReader } from "../http/chunk_reader.ts";
 import type { CallRecord, CallStatus } from "../core/call_record.ts";
 import { IdleWatchdog, systemClock, type WatchdogClock } from "./watchdog.ts";
-import { exceptionName, StreamTap, type StreamUsageSource } from "./stream_tap.ts";
+import type { StreamUsageSource } from "./operation.ts";
+import { exceptionName, StreamTap } from "./stream_tap.ts";
 
 export { exceptionName } from "./stream_tap.ts";
-
-export const EVENT_STREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream";
 
 /**
  * How long the upstream is read on for its usage event after the client left a stream whose generation had ended.

@@ -18,6 +18,7 @@ import { EventStreamDecoder, type EventStreamMessage } from "../../wire/eventstr
 import type { CallRecord } from "../core/call_record.ts";
 import { TextTally } from "./expected_usage.ts";
 import { type CharCounts, indexOfAscii, stringValueChars } from "./json_scan.ts";
+import type { StreamUsageSource } from "./operation.ts";
 import { traceGuardrailUnits } from "../core/guardrail_usage.ts";
 import { tierOfConverse } from "./service_tier.ts";
 import { readUsage, type Usage } from "../core/usage.ts";
@@ -43,12 +44,6 @@ function jsonPayload(m: EventStreamMessage): Record<string, unknown> | undefined
     return undefined;
   }
 }
-
-/**
- * Where a stream reports its usage: ConverseStream's `metadata` event, the invocation metrics in the last `chunk`
- * of InvokeModelWithResponseStream, or nowhere (InvokeAgent: nothing is billed, and no frame marks the end).
- */
-export type StreamUsageSource = "metadata" | "invocationMetrics" | "none";
 
 /** A ConverseStream `contentBlockDelta`'s delta: text, a tool's input JSON, or reasoning. */
 interface ConverseDelta {

@@ -10,11 +10,9 @@ import type { AwsCredentials, CredentialSource, CredentialSpec } from "../aws/mo
 import type { Deployment, DeploymentAuth } from "../config/types.ts";
 import { GatewayError } from "../core/errors.ts";
 import { countTokensModelId } from "./count_tokens_op.ts";
+import type { ModelOperation } from "./model_path.ts";
 import type { SigV4Signer } from "../aws/mod.ts";
 import { encodeModelId } from "../../wire/model_id.ts";
-
-/** Bedrock operations on `/model/{modelId}/…`. */
-export type ModelOperation = "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream" | "count-tokens";
 
 export interface UpstreamDeps {
   fetch: typeof fetch;
