@@ -7,12 +7,12 @@
 import { type CredentialClock, type CredentialSourcesOptions, systemCredentialClock } from "./aws/mod.ts";
 import type { GatewayConfig } from "./config/types.ts";
 import { createFetch } from "./app.ts";
-import { createDeadlines } from "./bedrock/deadlines.ts";
+import { createDeadlines } from "./calls/deadlines.ts";
 import { createBodyBudget } from "./api/body_budget.ts";
-import { createModelCall } from "./bedrock/model_call.ts";
-import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
+import { createModelCall } from "./calls/model_call.ts";
+import { createPassthroughCall } from "./calls/passthrough_call.ts";
 import { createSigV4Signer } from "./aws/mod.ts";
-import { createUpstream } from "./bedrock/upstream.ts";
+import { createUpstream } from "./calls/upstream.ts";
 import { createDeploymentCredentials } from "./deployment_credentials.ts";
 import { createKeyServices } from "./keys/services.ts";
 import { createHolds } from "./limits/holds.ts";

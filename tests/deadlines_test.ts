@@ -4,8 +4,8 @@
  * cancelled entries behind a long-lived one is compacted.
  */
 import assert from "node:assert/strict";
-import { createDeadlines } from "../server/bedrock/deadlines.ts";
-import type { WatchdogClock } from "../server/bedrock/watchdog.ts";
+import { createDeadlines } from "../server/calls/deadlines.ts";
+import type { WatchdogClock } from "../server/calls/watchdog.ts";
 
 /** A clock whose timers fire only when the test moves time. */
 function manualClock() {

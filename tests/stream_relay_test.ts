@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
 import { encodeEvent, encodeException, encodeMessage } from "../wire/eventstream.ts";
-import type { WatchdogClock } from "../server/bedrock/watchdog.ts";
-import { awaitFirstChunk, relayStream } from "../server/bedrock/stream_relay.ts";
-import { exceptionName, StreamTap } from "../server/bedrock/stream_tap.ts";
+import type { WatchdogClock } from "../server/calls/watchdog.ts";
+import { awaitFirstChunk, relayStream } from "../server/calls/stream_relay.ts";
+import { exceptionName, StreamTap } from "../server/calls/stream_tap.ts";
 import type { CallRecord } from "../server/core/call_record.ts";
 
 const smithy = new EventStreamCodec(toUtf8, fromUtf8);

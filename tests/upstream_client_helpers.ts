@@ -5,7 +5,7 @@
  */
 import { createCredentialSources } from "../server/aws/mod.ts";
 import { createSigV4Signer } from "../server/aws/mod.ts";
-import { createUpstream, type Upstream } from "../server/bedrock/upstream.ts";
+import { createUpstream, type Upstream } from "../server/calls/upstream.ts";
 import type { Deployment } from "../server/config/types.ts";
 import { FAKE_CREDENTIALS } from "./fake_bedrock.ts";
 

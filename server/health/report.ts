@@ -8,7 +8,7 @@
  * `health_probe`, attributed to the caller. Probes bypass the router (no retries, no effect on cooldowns).
  */
 import type { Deployment, GatewayConfig } from "../config/types.ts";
-import type { Upstream } from "../bedrock/upstream.ts";
+import type { Upstream } from "../calls/upstream.ts";
 import { readUsage } from "../core/usage.ts";
 import type { Caller, CallRecord, CallSink } from "../core/call_record.ts";
 import { errorTypeHeader } from "../router/retry_policy.ts";

@@ -16,11 +16,11 @@
  */
 import { EventStreamDecoder, type EventStreamMessage } from "../../wire/eventstream.ts";
 import type { CallRecord } from "../core/call_record.ts";
-import { TextTally } from "./expected_usage.ts";
-import { type CharCounts, indexOfAscii, stringValueChars } from "./json_scan.ts";
-import type { StreamUsageSource } from "./operation.ts";
+import { TextTally } from "../bedrock/expected_usage.ts";
+import { type CharCounts, indexOfAscii, stringValueChars } from "../bedrock/json_scan.ts";
+import type { StreamUsageSource } from "../bedrock/operation.ts";
 import { traceGuardrailUnits } from "../core/guardrail_usage.ts";
-import { tierOfConverse } from "./service_tier.ts";
+import { tierOfConverse } from "../bedrock/service_tier.ts";
 import { readUsage, type Usage } from "../core/usage.ts";
 
 const textDecoder = new TextDecoder();

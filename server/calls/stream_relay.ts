@@ -24,10 +24,10 @@
  *   cleared on every path.
  */
 import { encodeException, EVENT_STREAM_CONTENT_TYPE } from "../../wire/eventstream.ts";
-import { type ChunkReader, chunkReader } from "../http/chunk_reader.ts";
+import { type ChunkReader, chunkReader } from "./chunk_reader.ts";
 import type { CallRecord, CallStatus } from "../core/call_record.ts";
 import { IdleWatchdog, systemClock, type WatchdogClock } from "./watchdog.ts";
-import type { StreamUsageSource } from "./operation.ts";
+import type { StreamUsageSource } from "../bedrock/operation.ts";
 import { exceptionName, StreamTap } from "./stream_tap.ts";
 
 export { exceptionName } from "./stream_tap.ts";

@@ -19,9 +19,9 @@ import { createDeadlines, type Deadlines } from "./deadlines.ts";
 import { readAnswer } from "./answer.ts";
 import { asGatewayError, type CallContext } from "./model_call.ts";
 import { readGuardrailUsage } from "../core/guardrail_usage.ts";
-import { jsonObject, parseJsonBody } from "./operation.ts";
-import type { PassthroughRoute } from "./passthrough_path.ts";
-import { formatZodIssues } from "./schemas.ts";
+import { jsonObject, parseJsonBody } from "../bedrock/operation.ts";
+import type { PassthroughRoute } from "../bedrock/passthrough_path.ts";
+import { formatZodIssues } from "../bedrock/schemas.ts";
 import { awaitFirstChunk, relayStream } from "./stream_relay.ts";
 import { relayHeaders, type SignedTarget, type Upstream } from "./upstream.ts";
 

@@ -9,8 +9,8 @@
 import type { AwsCredentials, CredentialSource, CredentialSpec } from "../aws/mod.ts";
 import type { Deployment, DeploymentAuth } from "../config/types.ts";
 import { GatewayError } from "../core/errors.ts";
-import { countTokensModelId } from "./count_tokens_op.ts";
-import type { ModelOperation } from "./model_path.ts";
+import { countTokensModelId } from "../bedrock/count_tokens_op.ts";
+import type { ModelOperation } from "../bedrock/model_path.ts";
 import type { SigV4Signer } from "../aws/mod.ts";
 import { encodeModelId } from "../../wire/model_id.ts";
 
