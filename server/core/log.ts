@@ -2,7 +2,7 @@
  * @module
  * Structured JSON-line logging. One writer, injected, so tests can capture lines and scan them for secrets.
  */
-import { isoTime } from "./iso_time.ts";
+import { createIsoTime } from "./iso_time.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
@@ -28,6 +28,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const write = opts.write ?? ((line: string) => console.log(line));
   const now = opts.now ?? Date.now;
   const debugEnabled = opts.debug ?? false;
+  const isoTime = createIsoTime();
   const log = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (level === "debug" && !debugEnabled) return;
     // The same line as JSON.stringify({ time, level, msg, ...fields }), without copying the fields into a new
@@ -99,5 +100,14 @@ export function bufferedStdout(opts: BufferedStdoutOptions = {}): BufferedWriter
 /** A batching line writer, with `flush()` to write what waits now (before a start-up error is printed, say). */
 export type BufferedWriter = ((line: string) => void) & { flush(): void };
 
-/** A logger that drops everything (benchmarks, some tests). */
-export const silentLogger: Logger = createLogger({ write: () => {} });
+const drop = () => {};
+
+/** A logger that drops everything (benchmarks, some tests); it formats nothing and holds no state. */
+export const silentLogger: Logger = Object.freeze({
+  log: drop,
+  info: drop,
+  warn: drop,
+  error: drop,
+  debug: drop,
+  debugEnabled: false,
+});
