@@ -5,25 +5,20 @@
  * `createFetch` serves model calls (the hot path) without the framework and everything else from the full app.
  */
 import { type Context, Hono } from "hono";
-import type { BodyBudget } from "./api/body_budget.ts";
-import type { Admission } from "./keys/admission.ts";
-import type { Authenticator } from "./keys/auth.ts";
-import { parseModelPath } from "./bedrock/model_path.ts";
-import type { createModelCall } from "./calls/model_call.ts";
-import type { PassthroughCall } from "./calls/passthrough_call.ts";
-import { parsePassthroughPath } from "./bedrock/passthrough_path.ts";
-import { checkRouteAccess, mayCallRoute } from "./keys/allowed_routes.ts";
-import { budgetScopes } from "./keys/budget_scopes.ts";
-import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./core/errors.ts";
-import { DeploymentHealthQuery, type HealthLiveliness, type HealthReadiness } from "./health/schemas.ts";
 import { parseInput } from "./api/input.ts";
+import { pathOf, pathStart } from "./api/url.ts";
+import { MODEL_PREFIX } from "./calls/model_call.ts";
+import type { CallHandler } from "./calls/pipeline.ts";
+import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "./core/errors.ts";
 import type { Logger } from "./core/log.ts";
 import type { Health } from "./health/report.ts";
+import { DeploymentHealthQuery, type HealthLiveliness, type HealthReadiness } from "./health/schemas.ts";
+import type { Authenticator } from "./keys/auth.ts";
 
 export interface AppServices {
   auth: Authenticator;
-  /** Authentication plus a virtual key's budget, rate limits and parallel slot, for `/bedrock` calls. */
-  admission: Admission;
+  /** Bedrock operations through the call pipeline (`calls/pipeline.ts`): model calls and pass-through calls. */
+  calls: { model: CallHandler; passthrough: CallHandler };
   /** The `/key/*` admin API. */
   keyRoutes: Hono;
   /** `/spend/logs`, `/global/spend`, `/global/spend/report`, `/metrics`. */
@@ -31,46 +26,15 @@ export interface AppServices {
   /** The admin UI: `/ui` and under it, and `/` (a redirect there). HTML pages, not part of the API document. */
   // deno-lint-ignore no-explicit-any -- the UI's own Env (connection info); mounted as is.
   ui: Hono<any>;
-  modelCall: ReturnType<typeof createModelCall>;
-  /** ApplyGuardrail and the agent runtime, with the pass-through account's credentials. */
-  passthroughCall: PassthroughCall;
   newId: () => string;
   log: Logger;
   /** Readiness: config loaded, KV answering, spend being written. */
   ready: () => Promise<{ ok: boolean; db: string; cause?: string }>;
   /** Deployment health (`GET /health`). */
   health: Health;
-  /** Request bodies held at once across all requests. */
-  bodies: BodyBudget;
 }
 
 type Env = { Variables: { requestId: string } };
-
-const MODEL_PREFIX = "/bedrock/model/";
-
-/** Where a request URL's path starts (after `scheme://host`). */
-const pathStart = (url: string) => url.indexOf("/", url.indexOf("//") + 2);
-
-/** The request's path after `prefix`, still percent-encoded (ids are decoded exactly once, by the path parsers). */
-function rawPathAfter(url: string, prefix: string): string {
-  const start = url.indexOf(prefix, url.indexOf("//") + 2);
-  const queryStart = url.indexOf("?", start);
-  return url.slice(start + prefix.length, queryStart < 0 ? undefined : queryStart);
-}
-
-/** The request's path, without the query (what `c.req.path` gives the Hono routes). */
-function pathOf(url: string): string {
-  const start = pathStart(url);
-  const queryStart = url.indexOf("?", start);
-  return url.slice(start, queryStart < 0 ? undefined : queryStart);
-}
-
-function tagsOf(headers: Headers): string[] | undefined {
-  const raw = headers.get("x-litellm-tags");
-  if (!raw) return undefined;
-  const tags = raw.split(",").map((t) => t.trim()).filter(Boolean);
-  return tags.length ? tags : undefined;
-}
 
 /** The request id, `x-litellm-call-id` on every answer, and errors rendered in the route's wire format. */
 function installCommon(app: Hono<Env>, s: AppServices): void {
@@ -138,48 +102,19 @@ function badHost(requestId: string): Response {
   return res;
 }
 
-/** A model call: `POST /bedrock/model/{modelId}/{operation}` (the route's handler, without a framework around it). */
-async function modelRoute(s: AppServices, req: Request, requestId: string): Promise<Response> {
-  const path = parseModelPath(rawPathAfter(req.url, MODEL_PREFIX));
-  if (!path) throw new GatewayError(404, "UnknownOperationException", `No route for POST ${pathOf(req.url)}`);
-  const principal = await s.admission.admit(req.headers, requestId);
-  const bodyLease = s.bodies.lease();
-  try {
-    checkRouteAccess(principal, `${MODEL_PREFIX}${path.modelName}/${path.operation}`, true);
-    return await s.modelCall(req, path, {
-      requestId,
-      caller: principal.caller,
-      allowedModels: principal.allowedModels,
-      requestTags: tagsOf(req.headers),
-      reserve: (modelName, estimate) => s.admission.hold(requestId, modelName, estimate),
-      bodyLease,
-      mayCall: (route, modelRoute) => mayCallRoute(principal, route, modelRoute),
-      budgetScopes: budgetScopes(principal),
-    });
-  } catch (e) {
-    // Refused before accounting saw it (bad input, model not allowed): free the key's parallel slot.
-    // A no-op when the call's record already reached the sink.
-    s.admission.release(requestId);
-    throw e;
-  } finally {
-    // Answered (a stream's head, or a whole JSON answer) or refused: the request body is not needed any more.
-    bodyLease.release();
-  }
-}
-
 const notAllowed = (req: Request) =>
   new GatewayError(405, "UnknownOperationException", `Method ${req.method} is not allowed on ${pathOf(req.url)}`);
 
 /** `POST /bedrock/model/{modelId}/{operation}`, and a 405 for any other method there. */
 function installModelRoutes(app: Hono<Env>, s: AppServices): void {
-  app.post(`${MODEL_PREFIX}*`, (c) => modelRoute(s, c.req.raw, c.get("requestId")));
+  app.post(`${MODEL_PREFIX}*`, (c) => s.calls.model(c.req.raw, c.get("requestId")));
   app.all(`${MODEL_PREFIX}*`, (c) => {
     throw notAllowed(c.req.raw);
   });
 }
 
 /**
- * How requests are served: model calls, the hot path, by {@link modelRoute} directly, with what the apps' common
+ * How requests are served: model calls, the hot path, by the call pipeline directly, with what the apps' common
  * handling does for them (request id, `x-litellm-call-id`, Bedrock-format errors); everything else by the Hono app.
  * Hono cost a model call ~5–10 µs at concurrency 32 and ~40 µs at concurrency 1 (cold: its router's regular
  * expression and middleware chain), measured with `deno task bench --profile`, for one route that needs no routing.
@@ -203,7 +138,7 @@ export function createFetch(
     try {
       if (req.method !== "POST") throw notAllowed(req);
       // Its answers carry `x-litellm-call-id` already (relayHeaders).
-      return await modelRoute(s, req, requestId);
+      return await s.calls.model(req, requestId);
     } catch (e) {
       const res = errorResponse(e as Error, pathOf(req.url), requestId, s.log, `${MODEL_PREFIX}*`);
       // Errors too, as the apps' common middleware does for every other route.
@@ -249,28 +184,7 @@ export function createApp(s: AppServices): Hono<Env> {
   installModelRoutes(app, s);
 
   // Guardrails and the agent runtime. The guardrail id may be an ARN (`%2F` inside), hence the wildcard.
-  const passthrough = async (c: Context<Env>) => {
-    const requestId = c.get("requestId");
-    const route = parsePassthroughPath(rawPathAfter(c.req.url, "/bedrock"));
-    if (!route) throw new GatewayError(404, "UnknownOperationException", `No route for POST ${c.req.path}`);
-    const principal = await s.admission.admit(c.req.raw.headers, requestId);
-    const bodyLease = s.bodies.lease();
-    try {
-      checkRouteAccess(principal, route.route, false);
-      return await s.passthroughCall(c.req.raw, route, {
-        requestId,
-        caller: principal.caller,
-        requestTags: tagsOf(c.req.raw.headers),
-        reserve: (label, estimate) => s.admission.hold(requestId, label, estimate),
-        bodyLease,
-      });
-    } catch (e) {
-      s.admission.release(requestId);
-      throw e;
-    } finally {
-      bodyLease.release();
-    }
-  };
+  const passthrough = (c: Context<Env>) => s.calls.passthrough(c.req.raw, c.get("requestId"), c.req.path);
   app.post("/bedrock/guardrail/*", passthrough);
   app.post("/bedrock/knowledgebases/:knowledgeBaseId/retrieve", passthrough);
   app.post("/bedrock/retrieveAndGenerate", passthrough);

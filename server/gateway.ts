@@ -9,8 +9,10 @@ import type { GatewayConfig } from "./config/types.ts";
 import { createFetch } from "./app.ts";
 import { createDeadlines } from "./calls/deadlines.ts";
 import { createBodyBudget } from "./api/body_budget.ts";
-import { createModelCall } from "./calls/model_call.ts";
-import { createPassthroughCall } from "./calls/passthrough_call.ts";
+import { modelCalls } from "./calls/model_call.ts";
+import { passthroughCalls } from "./calls/passthrough_call.ts";
+import { createPipeline } from "./calls/pipeline.ts";
+import { createSettlement } from "./calls/settle.ts";
 import { createSigV4Signer } from "./aws/mod.ts";
 import { createUpstream } from "./calls/upstream.ts";
 import { createDeploymentCredentials } from "./deployment_credentials.ts";
@@ -20,7 +22,7 @@ import { createLogger, type Logger } from "./core/log.ts";
 import { withCors } from "./http/cors.ts";
 import { createHealth } from "./health/report.ts";
 import { createRouter } from "./router/router.ts";
-import type { CallRecord, CallSink } from "./core/call_record.ts";
+import type { CallRecord } from "./core/call_record.ts";
 import { createPricing } from "./pricing/cost.ts";
 import { createHoldPricing } from "./pricing/hold_price.ts";
 import { CLOSE_WAIT_MS, createLedger } from "./kv/ledger.ts";
@@ -145,14 +147,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     log,
   });
 
-  const sink: CallSink = (record: CallRecord) => {
-    const quote = spend.account(record);
-    keys.admission.finished(record, quote.nanos);
-    // Its sums and row are queued: counted until they are in KV (readiness, and the refusal of billable calls).
-    ledger.noteCall();
-    deps.onCall?.(record);
-    return quote.nanos;
-  };
+  // Settlement: where every finished call's record goes, exactly once.
+  const settle = createSettlement({ account: spend.account, admission: keys.admission, ledger, onCall: deps.onCall });
 
   const upstream = createUpstream({
     fetch: fetchFn,
@@ -174,19 +170,23 @@ export function createGateway(deps: GatewayDeps): Gateway {
   // Aborted by endStreams() at the end of a shutdown's drain: streams still running end with an error event.
   const stopping = new AbortController();
   const shutdown = stopping.signal;
-  const modelCall = createModelCall({
-    config,
-    router,
-    upstream,
+  // Model and pass-through calls, each through the one call pipeline.
+  const pipeline = createPipeline({
+    admission: keys.admission,
+    bodies: createBodyBudget({ maxBytes: config.limits.maxBodyBytesInFlight }),
+    settle,
     now,
-    sink,
     deadlines,
+    storePrompts: config.storePrompts,
+    streamTimeoutMs: config.router.streamTimeoutMs,
     background,
-    refuseUnpriced: pricing.refuseUnpriced,
     shutdown,
   });
-  const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines, shutdown });
-  const health = createHealth({ config, router, upstream, now, newId, sink });
+  const calls = {
+    model: pipeline.handler(modelCalls({ config, router, upstream, refuseUnpriced: pricing.refuseUnpriced })),
+    passthrough: pipeline.handler(passthroughCalls({ config, upstream })),
+  };
+  const health = createHealth({ config, router, upstream, now, newId, sink: settle });
   // The admin UI reads and changes through the same services as the admin API.
   const ui = createUi({
     masterKey: config.masterKey,
@@ -215,23 +215,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
     };
   };
 
-  const bodies = createBodyBudget({ maxBytes: config.limits.maxBodyBytesInFlight });
   // CORS wraps everything, the model-call fast path included: a request without `Origin` pays one header lookup.
   const serve = withCors(
     config.cors,
     createFetch({
       auth: keys.auth,
-      admission: keys.admission,
+      calls,
       keyRoutes: keys.routes,
       spendRoutes: spend.routes,
       ui,
-      modelCall,
-      passthroughCall,
       newId,
       log,
       ready,
       health,
-      bodies,
     }),
   );
   return {

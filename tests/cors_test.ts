@@ -318,18 +318,20 @@ function untouchableServices(touched: string[]) {
     });
   return createFetch({
     auth: trap("auth"),
-    admission: trap("admission"),
+    // The call pipeline admits (KV), reads bodies and routes: none of it may run for a preflight.
+    calls: {
+      model: () => {
+        touched.push("modelCall");
+        throw new Error("modelCall touched");
+      },
+      passthrough: () => {
+        touched.push("passthroughCall");
+        throw new Error("passthroughCall touched");
+      },
+    },
     keyRoutes: routes("keyRoutes"),
     spendRoutes: routes("spendRoutes"),
     ui: routes("ui"),
-    modelCall: () => {
-      touched.push("modelCall");
-      throw new Error("modelCall touched");
-    },
-    passthroughCall: () => {
-      touched.push("passthroughCall");
-      throw new Error("passthroughCall touched");
-    },
     newId: () => "id",
     log: createLogger({ write: () => {} }),
     ready: () => {
@@ -337,7 +339,6 @@ function untouchableServices(touched: string[]) {
       throw new Error("ready touched");
     },
     health: trap("health"),
-    bodies: trap("bodies"),
   });
 }
 

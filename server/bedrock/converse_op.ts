@@ -6,7 +6,8 @@
 import { validation } from "../core/errors.ts";
 import { mockConverseBody, mockUsage } from "./mock.ts";
 import { mockStreamBody } from "./mock_stream.ts";
-import { guardrailUse, jsonObject, type ModelOperationSpec, parseJsonBody, reparse } from "./operation.ts";
+import { guardrailUse, type ModelOperationSpec, parseJsonBody, reparse } from "./operation.ts";
+import { jsonObject } from "../core/json.ts";
 import { ConverseRequest, ConverseStreamRequest, formatZodIssues } from "./schemas.ts";
 import { tierOfConverse } from "./service_tier.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "../../wire/eventstream.ts";

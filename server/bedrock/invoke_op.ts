@@ -12,13 +12,13 @@ import { mockUsage } from "./mock.ts";
 import { mockDeltas } from "./mock_stream.ts";
 import {
   guardrailUse,
-  jsonObject,
   type ModelOperationSpec,
   parseJsonBody,
   pickHeaders,
   type PreparedRequest,
   reparse,
 } from "./operation.ts";
+import { jsonObject } from "../core/json.ts";
 import { traceGuardrailUnits } from "../core/guardrail_usage.ts";
 import { tierOfHeaders } from "./service_tier.ts";
 import { readUsage, type Usage } from "../core/usage.ts";

@@ -104,16 +104,6 @@ export function parseJsonBody(body: Uint8Array, limits: JsonLimits): unknown {
 /** Parses a body that has been validated already, again (for mock answers). */
 export const reparse = (body: Uint8Array) => () => JSON.parse(decoder.decode(body)) as unknown;
 
-/** The body as a JSON object, or undefined when it is not one. */
-export function jsonObject(body: Uint8Array): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(decoder.decode(body));
-    return v && typeof v === "object" && !Array.isArray(v) ? v as Record<string, unknown> : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Copies the named request headers that are present (lower-case names). */
 export function pickHeaders(headers: Headers, names: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};

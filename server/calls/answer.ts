@@ -20,15 +20,14 @@ export interface ReadAnswerOptions {
   clientSignal: AbortSignal;
   /** Releases the attempt's timer and abort wiring, whatever happens. */
   dispose: () => void;
-  /** Hands the record to accounting; called here only when the read itself fails. */
-  finish: () => void;
   storeResponse: boolean;
 }
 
 /**
  * Reads the whole answer (it is bounded like its request, and accounting needs it), then marks the record a
  * success (`client_disconnected` when the client left meanwhile: Bedrock served it, so it is billed all the same),
- * or a failure carrying the upstream's error type and message. A body cut off mid-read is a typed 502.
+ * or a failure carrying the upstream's error type and message. A body cut off mid-read is noted on the record (the
+ * caller settles it) and thrown as a typed 502.
  */
 export async function readAnswer(
   response: Response,
@@ -41,7 +40,6 @@ export async function readAnswer(
   } catch (e) {
     record.status = opts.clientSignal.aborted ? "client_disconnected" : "failure";
     record.errorType = "ServiceUnavailableException";
-    opts.finish();
     throw new GatewayError(502, "ServiceUnavailableException", `upstream response was cut off (${(e as Error).name})`);
   } finally {
     opts.dispose();

@@ -71,31 +71,36 @@ export interface StreamRelayOptions {
   shutdown?: AbortSignal;
 }
 
-/**
- * Waits for the first body byte of a successful streaming response, then hands back a new `Response` that
- * replays that chunk and continues with the rest.
- *
- * Run inside the upstream attempt, so a stall or failure before the first byte still throws like any other
- * upstream failure (typed 502/504, under the attempt's timer, retryable by the router) instead of surfacing as a
- * 200 that breaks at once. When `signal` aborts (timeout, client gone) the wait ends with its reason and the body
- * is cancelled, even if the fetch behind it does not watch the signal. Error responses and bodiless ones are
- * returned as they are.
- *
- * When the returned body goes to {@link relayStream} (the gateway's path), the relay does not read the wrapper: it
- * takes the first chunk and the upstream reader straight from {@link primedBodies}, so each chunk crosses one
- * JavaScript stream fewer. Anyone else reading the body gets the wrapper, which replays the same bytes.
- */
-/** What {@link awaitFirstChunk} has read: its first chunk (none when the stream was empty) and the reader. */
-interface PrimedBody {
+/** An upstream event stream as the relay reads it: the chunk already read (if any), then the reader. */
+export interface UpstreamBody {
   reader: ChunkReader;
   first: Uint8Array | undefined;
 }
 
-/** The wrapper bodies `awaitFirstChunk` returned, to what they replay (weak: an unread wrapper is just dropped). */
-const primedBodies = new WeakMap<ReadableStream<Uint8Array>, PrimedBody>();
+/** What {@link awaitFirstChunk} hands back. */
+export interface PrimedStream {
+  /**
+   * The response, its body replaying the first chunk and continuing with the rest: for the router (which judges the
+   * head) and anyone else who reads it. Error responses and bodiless ones are the upstream's, untouched.
+   */
+  response: Response;
+  /**
+   * The same stream for {@link relayStream}: its first chunk and the upstream reader, so each chunk crosses one
+   * JavaScript stream fewer than through `response`'s body. Absent when there is no stream to relay.
+   */
+  upstream?: UpstreamBody;
+}
 
-export async function awaitFirstChunk(response: Response, signal?: AbortSignal): Promise<Response> {
-  if (!response.ok || !response.body) return response;
+/**
+ * Waits for the first body byte of a successful streaming response.
+ *
+ * Run inside the upstream attempt, so a stall or failure before the first byte still throws like any other
+ * upstream failure (typed 502/504, under the attempt's timer, retryable by the router) instead of surfacing as a
+ * 200 that breaks at once. When `signal` aborts (timeout, client gone) the wait ends with its reason and the body
+ * is cancelled, even if the fetch behind it does not watch the signal.
+ */
+export async function awaitFirstChunk(response: Response, signal?: AbortSignal): Promise<PrimedStream> {
+  if (!response.ok || !response.body) return { response };
   // Not `getReader()`: on a fetch body that allocates a 64 KiB buffer per read, i.e. per event (chunk_reader.ts).
   const reader = chunkReader(response.body);
   let first: ReadableStreamReadResult<Uint8Array>;
@@ -112,7 +117,8 @@ export async function awaitFirstChunk(response: Response, signal?: AbortSignal):
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
-  let pending: Uint8Array | undefined = first.done ? undefined : first.value;
+  const upstream: UpstreamBody = { reader, first: first.done ? undefined : first.value };
+  let pending = upstream.first;
   let ended = first.done;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -134,16 +140,22 @@ export async function awaitFirstChunk(response: Response, signal?: AbortSignal):
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
-  primedBodies.set(body, { reader, first: pending });
-  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  return {
+    response: new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    }),
+    upstream,
+  };
 }
 
 /**
- * Relays `upstreamBody` to the client as a 200 event stream with `headers` (plus the event-stream
- * content-type), reading usage and exceptions into `opts.record` on the way.
+ * Relays `upstream` (a body, or what {@link awaitFirstChunk} read of one) to the client as a 200 event stream with
+ * `headers` (plus the event-stream content-type), reading usage and exceptions into `opts.record` on the way.
  */
 export function relayStream(
-  upstreamBody: ReadableStream<Uint8Array>,
+  upstream: UpstreamBody | ReadableStream<Uint8Array>,
   headers: Record<string, string>,
   opts: StreamRelayOptions,
 ): Response {
@@ -153,11 +165,10 @@ export function relayStream(
   // The head said 200: success unless an exception frame, a broken upstream, a stall or the client says otherwise.
   record.status = "success";
   const tap = new StreamTap(record, { keepText: opts.storeResponse, usageFrom: opts.usageFrom });
-  // A body from awaitFirstChunk: read its upstream reader directly, starting with the chunk it already has.
-  const primed = upstreamBody.locked ? undefined : primedBodies.get(upstreamBody);
-  if (primed) primedBodies.delete(upstreamBody);
-  const reader = primed?.reader ?? chunkReader(upstreamBody);
-  let firstChunk = primed?.first;
+  // What awaitFirstChunk read: its upstream reader, read directly, starting with the chunk it already has.
+  const primed = upstream instanceof ReadableStream ? { reader: chunkReader(upstream), first: undefined } : upstream;
+  const reader = primed.reader;
+  let firstChunk = primed.first;
   let over = false;
   let stalled = false;
   let stopping = false;

@@ -16,6 +16,7 @@
  */
 import { EventStreamDecoder, type EventStreamMessage } from "../../wire/eventstream.ts";
 import type { CallRecord } from "../core/call_record.ts";
+import { jsonObject } from "../core/json.ts";
 import { TextTally } from "../bedrock/expected_usage.ts";
 import { type CharCounts, indexOfAscii, stringValueChars } from "../bedrock/json_scan.ts";
 import type { StreamUsageSource } from "../bedrock/operation.ts";
@@ -36,14 +37,7 @@ function header(m: EventStreamMessage, name: string): string | undefined {
 }
 
 /** The payload as a JSON object, or undefined when it is not one (a frame we can't read is still relayed). */
-function jsonPayload(m: EventStreamMessage): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(textDecoder.decode(m.payload));
-    return v && typeof v === "object" && !Array.isArray(v) ? v as Record<string, unknown> : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const jsonPayload = (m: EventStreamMessage) => jsonObject(m.payload);
 
 /** A ConverseStream `contentBlockDelta`'s delta: text, a tool's input JSON, or reasoning. */
 interface ConverseDelta {
