@@ -6,7 +6,6 @@
  */
 import { type CredentialClock, type CredentialSourcesOptions, systemCredentialClock } from "./aws/mod.ts";
 import type { GatewayConfig } from "./config/types.ts";
-import { createFetch } from "./app.ts";
 import { createDeadlines } from "./calls/deadlines.ts";
 import { createBodyBudget } from "./api/body_budget.ts";
 import { modelCalls } from "./calls/model_call.ts";
@@ -19,7 +18,9 @@ import { createDeploymentCredentials } from "./deployment_credentials.ts";
 import { createKeyServices } from "./keys/services.ts";
 import { createHolds } from "./limits/holds.ts";
 import { createLogger, type Logger } from "./core/log.ts";
+import { createFetch } from "./http/app.ts";
 import { withCors } from "./http/cors.ts";
+import { createReadiness } from "./health/readiness.ts";
 import { createHealth } from "./health/report.ts";
 import { createRouter } from "./router/router.ts";
 import type { CallRecord } from "./core/call_record.ts";
@@ -199,35 +200,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
     log,
   });
 
-  const ready = async () => {
-    try {
-      await kv.get(["health"]);
-    } catch (e) {
-      return { ok: false, db: "disconnected", cause: `KV cannot be read: ${(e as Error).message}` };
-    }
-    const writes = ledger.health();
-    if (writes.ok) return { ok: true, db: "connected" };
-    return {
-      ok: false,
-      db: "connected",
-      cause: `spend cannot be written to KV since ${new Date(writes.since).toISOString()} (${writes.cause}); ` +
-        `${writes.unwrittenCalls} answered calls wait to be billed`,
-    };
-  };
-
   // CORS wraps everything, the model-call fast path included: a request without `Origin` pays one header lookup.
   const serve = withCors(
     config.cors,
     createFetch({
-      auth: keys.auth,
       calls,
-      keyRoutes: keys.routes,
-      spendRoutes: spend.routes,
+      health: { auth: keys.auth, ready: createReadiness({ kv, ledger }), health },
+      keys: { auth: keys.auth, admin: keys.admin },
+      spend: spend.routes,
       ui,
       newId,
       log,
-      ready,
-      health,
     }),
   );
   return {

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { createFetch } from "../server/app.ts";
+import { createFetch } from "../server/http/app.ts";
+import type { UiEnv } from "../server/ui/mod.ts";
 import { ConfigError, loadConfig } from "../server/config/load.ts";
 import { withCors } from "../server/http/cors.ts";
 import { createLogger } from "../server/core/log.ts";
@@ -312,12 +313,11 @@ function untouchableServices(touched: string[]) {
       },
     });
   const routes = (name: string) =>
-    new Hono().all("*", () => {
+    new Hono<UiEnv>().all("*", () => {
       touched.push(name);
       throw new Error(`${name} touched`);
     });
   return createFetch({
-    auth: trap("auth"),
     // The call pipeline admits (KV), reads bodies and routes: none of it may run for a preflight.
     calls: {
       model: () => {
@@ -329,16 +329,13 @@ function untouchableServices(touched: string[]) {
         throw new Error("passthroughCall touched");
       },
     },
-    keyRoutes: routes("keyRoutes"),
-    spendRoutes: routes("spendRoutes"),
+    // Authentication, readiness (KV) and every admin route's service.
+    health: trap("health"),
+    keys: trap("keys"),
+    spend: trap("spend"),
     ui: routes("ui"),
     newId: () => "id",
     log: createLogger({ write: () => {} }),
-    ready: () => {
-      touched.push("ready");
-      throw new Error("ready touched");
-    },
-    health: trap("health"),
   });
 }
 

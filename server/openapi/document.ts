@@ -19,7 +19,7 @@ import {
 import { GatewayBedrockErrorBody, LiteLLMErrorBody } from "./error_schemas.ts";
 import { errorDescription } from "./errors_doc.ts";
 import { type JsonSchema, SchemaComponents } from "./json_schemas.ts";
-import type { ErrorFormat, RouteAuth, RouteDoc } from "../api/route_doc.ts";
+import type { ErrorFormat, RouteAuth, RouteDoc } from "../api/route.ts";
 
 /** Title, version and introduction of the document. */
 export interface ApiInfo {

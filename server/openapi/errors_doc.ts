@@ -3,7 +3,7 @@
  * What each error status means on each wire format, for the reusable error responses in `openapi.yaml`. The
  * Bedrock exception names are the ones `server/errors.ts` and Bedrock itself put in `x-amzn-ErrorType`.
  */
-import type { ErrorFormat } from "../api/route_doc.ts";
+import type { ErrorFormat } from "../api/route.ts";
 
 /** Per status: the exception types (Bedrock format) and when they happen. */
 const BEDROCK: Readonly<Record<number, string>> = {

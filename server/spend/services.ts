@@ -5,7 +5,6 @@
  * response path, in the same batches as the key's spend; rows are built and packed into pages at batch time),
  * count it in the metrics and write its log line.
  */
-import type { Hono } from "hono";
 import type { GatewayConfig } from "../config/types.ts";
 import type { Admission } from "../keys/admission.ts";
 import type { Authenticator } from "../keys/auth.ts";
@@ -18,7 +17,7 @@ import { createMetrics } from "./metrics.ts";
 import { logCall } from "./request_log.ts";
 import { createSpendReads, type SpendReads } from "./reads.ts";
 import { createRollupBatch } from "./rollup_batch.ts";
-import { createSpendRoutes } from "./routes.ts";
+import type { SpendRouteServices } from "./routes.ts";
 import { createSpendLogPages } from "./spend_log_pages.ts";
 
 export interface SpendServicesDeps {
@@ -37,8 +36,8 @@ export interface SpendServicesDeps {
 export interface SpendServices {
   /** Accounts for a finished call; never waits, never throws. Returns its price. */
   account(record: CallRecord): Quote;
-  /** `/spend/logs`, `/global/spend`, `/global/spend/report`, `/metrics`. */
-  routes: Hono;
+  /** What `/spend/logs`, `/global/spend`, `/global/spend/report` and `/metrics` (`SPEND_ROUTES`) are served with. */
+  routes: SpendRouteServices;
   /** What the admin UI reads (reports, per-day sums, filtered rows). */
   reads: SpendReads;
 }
@@ -56,13 +55,13 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
     },
     now: deps.now,
   });
-  const routes = createSpendRoutes({
+  const routes: SpendRouteServices = {
     kv,
     auth: deps.auth,
     metrics,
     flush: () => ledger.flush(),
     metricsPublic: config.metricsPublic,
-  });
+  };
 
   const rollups = createRollupBatch(ledger);
 

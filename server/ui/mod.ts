@@ -34,7 +34,7 @@ import { createSignInLimiter } from "./sign_in_limiter.ts";
 export type { UiDeps } from "./ports.ts";
 
 /** `remoteAddr` is the connection's, when the server passes `Deno.serve`'s handler info on (`app.fetch(req, info)`). */
-type UiEnv = { Variables: { requestId?: string }; Bindings: { remoteAddr?: Deno.NetAddr } };
+export type UiEnv = { Variables: { requestId?: string }; Bindings: { remoteAddr?: Deno.NetAddr } };
 type C = Context<UiEnv>;
 
 export const SESSION_COOKIE = "cg_session";
