@@ -16,7 +16,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Deployment } from "../config/types.ts";
 import type { KeyBudget } from "../keys/admission.ts";
-import type { DeploymentHealth } from "../router/router.ts";
 import type { CallRecord } from "../core/call_record.ts";
 import { type Quote } from "../pricing/cost.ts";
 import { nanosToUsd } from "../core/money.ts";
@@ -86,9 +85,19 @@ interface CallSeries {
   ttfb: Observe;
 }
 
+/** What the deployment gauges read of a deployment's live state (the router's view, `router.health()`). */
+export interface DeploymentView {
+  deployment: Deployment;
+  coolingDown: boolean;
+  /** Why it cannot be called (its config, or its credentials now); undefined when it can. */
+  unavailableReason?: string;
+  failuresLastMinute: number;
+  stats: { readonly inFlight: number; readonly cooldownUntil: number };
+}
+
 export interface MetricsSources {
-  /** Every deployment's live state (`router.health()`). */
-  deployments(): DeploymentHealth[];
+  /** Every deployment's live state, in config order (injected: `router.health()`). */
+  deployments(): DeploymentView[];
   /** Budgeted keys and their spend (`admission.budgets()`). */
   budgets(): Promise<KeyBudget[]>;
   ledger(): LedgerStats;
@@ -106,7 +115,7 @@ export interface Metrics {
  * litellm_deployment_state: 0 healthy, 1 partial outage (recent failures), 2 complete outage (cooling down, or
  * unavailable: its config, or its AWS credentials now).
  */
-function deploymentState(h: DeploymentHealth): number {
+function deploymentState(h: DeploymentView): number {
   if (h.coolingDown || h.unavailableReason !== undefined) return 2;
   return h.failuresLastMinute > 0 ? 1 : 0;
 }

@@ -9,11 +9,10 @@ import type { GatewayConfig } from "../config/types.ts";
 import type { Admission } from "../keys/admission.ts";
 import type { Authenticator } from "../keys/auth.ts";
 import type { Logger } from "../core/log.ts";
-import type { DeploymentHealth } from "../router/router.ts";
 import type { CallRecord } from "../core/call_record.ts";
 import type { Pricing, Quote } from "../pricing/cost.ts";
 import type { Ledger } from "../kv/ledger.ts";
-import { createMetrics } from "./metrics.ts";
+import { createMetrics, type DeploymentView } from "./metrics.ts";
 import { logCall } from "./request_log.ts";
 import { createSpendReads, type SpendReads } from "./reads.ts";
 import { createRollupBatch } from "./rollup_batch.ts";
@@ -28,7 +27,7 @@ export interface SpendServicesDeps {
   auth: Authenticator;
   admission: Pick<Admission, "budgets">;
   /** The router's view of every deployment, for the in-flight and cooldown gauges. */
-  deployments: () => DeploymentHealth[];
+  deployments: () => DeploymentView[];
   now: () => number;
   log: Logger;
 }
