@@ -13,7 +13,7 @@
  * 2. stream: time to first event (and proof that nothing is buffered), total time of a 500-event stream, events
  *    relayed per second at concurrency 32.
  * 3. memory: gateway RSS before, during and after many concurrent held streams, and during/after one huge stream.
- * 4. kv: KV reads and writes per call (a second gateway with `BENCH_COUNT_KV=1`) and spend-flush latency.
+ * 4. kv: KV reads and writes per call (a second gateway, `counting_gateway.ts`, counts them) and spend-flush latency.
  *
  * The caller key is a budgeted virtual key when the gateway serves `/key/generate`, else the master key (said in
  * the output); see gateway_setup.ts. Numbers are printed, never judged: the run fails only if something crashes.
@@ -358,7 +358,7 @@ async function main() {
       printMemory(mem);
     }
     if (sections.has("kv")) {
-      const counted = await startGateway(fake.url, dir, "gateway-kv", plan, { env: { BENCH_COUNT_KV: "1" } });
+      const counted = await startGateway(fake.url, dir, "gateway-kv", plan, { script: "bench/counting_gateway.ts" });
       children.push(counted);
       const kv = await kvSection(counted, plan, caller);
       results.kv = kv;

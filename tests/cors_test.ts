@@ -10,7 +10,7 @@ import type { UiEnv } from "../server/ui/mod.ts";
 import { ConfigError, loadConfig } from "../server/config/load.ts";
 import { withCors } from "../server/http/cors.ts";
 import { createLogger } from "../server/core/log.ts";
-import { converseBody, MASTER_KEY, startGateway } from "./harness.ts";
+import { converseBody, MASTER_KEY, startGateway } from "../testing/harness.ts";
 
 const PAGE = "http://127.0.0.1:5173";
 const OTHER = "https://evil.example";

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { EventStreamDecoder, type EventStreamMessage } from "../wire/eventstream.ts";
-import { Latch } from "./fake_bedrock.ts";
+import { Latch } from "../testing/fake_bedrock.ts";
 import { converseBody, debugLog, MASTER_KEY, setupSpend, sonnetNanos } from "./spend_helpers.ts";
 import { type KeysSetupOptions, kvSpendNanos } from "./keys_helpers.ts";
 

@@ -3,7 +3,7 @@
  * otherwise behaves exactly like the KV it wraps; its route serves the counts and passes everything else on.
  */
 import assert from "node:assert/strict";
-import { countingKv, KV_COUNTS_PATH, withKvCountRoute } from "../server/kv_counter.ts";
+import { countingKv, KV_COUNTS_PATH, withKvCountRoute } from "../bench/kv_counter.ts";
 
 Deno.test("countingKv: reads and writes are counted by operation, values are the real ones", async () => {
   await using real = await Deno.openKv(":memory:");

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../server/core/log.ts";
 import { createLedger, type LedgerKv, type LedgerRow } from "../server/kv/ledger.ts";
-import { Latch } from "./latch.ts";
+import { Latch } from "../testing/latch.ts";
 
 interface Op {
   sets: Array<{ key: Deno.KvKey; options?: { expireIn?: number } }>;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createLogger } from "../server/core/log.ts";
 import { createLedger, keyId, type LedgerKv, windowedCount } from "../server/kv/ledger.ts";
 import { failingKv, nextTick } from "./failing_kv.ts";
-import { Latch } from "./latch.ts";
+import { Latch } from "../testing/latch.ts";
 
 type Commit = (real: () => Promise<Deno.KvCommitResult | Deno.KvCommitError>) => Promise<
   Deno.KvCommitResult | Deno.KvCommitError

@@ -18,8 +18,8 @@ import { queryBoolean } from "../server/api/query_boolean.ts";
 import { ConverseResponse } from "../server/bedrock/schemas.ts";
 import { type AppServices, createApp } from "../server/http/app.ts";
 import { createUi, type UiDeps } from "../server/ui/mod.ts";
-import { FAKE_CREDENTIALS, startFakeBedrock } from "./fake_bedrock.ts";
-import { converseBody, fakeConfig, MASTER_KEY, startGateway } from "./harness.ts";
+import { FAKE_CREDENTIALS, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { converseBody, fakeConfig, MASTER_KEY, startGateway } from "../testing/harness.ts";
 
 const specText = await Deno.readTextFile(new URL("../openapi.yaml", import.meta.url));
 type Spec = {

@@ -19,7 +19,7 @@ import {
   readPriceFile,
 } from "../server/pricing/price_table.ts";
 import { encodeEvent } from "../wire/eventstream.ts";
-import { MASTER_KEY } from "./harness.ts";
+import { MASTER_KEY } from "../testing/harness.ts";
 import { setupKeys } from "./keys_helpers.ts";
 import { get, nanos, pricedRecord, usageOf } from "./spend_helpers.ts";
 

@@ -8,8 +8,8 @@ import type { Deployment } from "../server/config/types.ts";
 import { GatewayError } from "../server/core/errors.ts";
 import { abortableSleep, type Attempt, createRouter, type RouterDeps } from "../server/router/router.ts";
 import { EXPLORATION_RATE } from "../server/router/latency_based.ts";
-import { Latch } from "./latch.ts";
-import { manualClock, seededRandom } from "./seeded_random.ts";
+import { Latch } from "../testing/latch.ts";
+import { manualClock, seededRandom } from "../testing/seeded_random.ts";
 
 interface Spec {
   name?: string;

@@ -15,7 +15,7 @@ import { createLogger } from "../server/core/log.ts";
 import type { CallRecord } from "../server/core/call_record.ts";
 import { createPricing } from "../server/pricing/cost.ts";
 import { priceTablesFor } from "../server/pricing/price_table.ts";
-import { MASTER_KEY } from "./harness.ts";
+import { MASTER_KEY } from "../testing/harness.ts";
 import { setupKeys } from "./keys_helpers.ts";
 import { get, nanos, pricedRecord } from "./spend_helpers.ts";
 

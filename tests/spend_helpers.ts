@@ -6,8 +6,8 @@
 import type { Usage } from "../server/core/usage.ts";
 import { createLogger, type Logger } from "../server/core/log.ts";
 import type { CallRecord } from "../server/core/call_record.ts";
-import { Latch } from "./latch.ts";
-import { MASTER_KEY } from "./harness.ts";
+import { Latch } from "../testing/latch.ts";
+import { MASTER_KEY } from "../testing/harness.ts";
 import {
   adminCall,
   type AdminResult,

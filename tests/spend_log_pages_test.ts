@@ -16,7 +16,7 @@ import { type SpendLogRow, SpendLogsQuery } from "../server/spend/schemas.ts";
 import { spendLogRow } from "../server/spend/spend_log.ts";
 import { createSpendLogPages, PAGE_BYTES } from "../server/spend/spend_log_pages.ts";
 import { createUuidV7 } from "../server/core/uuidv7.ts";
-import { seededRandom } from "./seeded_random.ts";
+import { seededRandom } from "../testing/seeded_random.ts";
 
 const logs: string[] = [];
 const log = createLogger({ write: (l) => logs.push(l) });

@@ -1,10 +1,11 @@
 /**
  * @module
- * KV operation counting for `deno task bench` (off unless `BENCH_COUNT_KV=1`; see `boot.ts`).
+ * KV operation counting for `deno task bench`'s kv section: the benchmark's own gateway entry
+ * (`counting_gateway.ts`) wraps the CLI's KV and request handler with these; production code knows nothing of them.
  *
  * `countingKv` wraps a `Deno.Kv` in a Proxy that counts each operation and stamps when the last write committed;
  * `withKvCountRoute` answers `GET /__bench/kv-counts` with those counts. It exposes counts and timestamps only,
- * never keys or values. Nothing here runs unless the variable is set.
+ * never keys or values.
  */
 
 export interface KvCounts {
@@ -73,13 +74,13 @@ export function countingKv(kv: Deno.Kv): { kv: Deno.Kv; counts: () => KvCounts }
 
 export const KV_COUNTS_PATH = "/__bench/kv-counts";
 
+/** A request handler; `info` (`Deno.serve`'s connection info) is passed on untouched. */
+type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+
 /** Serves the counts at `GET /__bench/kv-counts`; every other request goes to `fetch` untouched. */
-export function withKvCountRoute<F extends (req: Request) => Response | Promise<Response>>(
-  fetch: F,
-  counts: () => KvCounts,
-): (req: Request) => Response | Promise<Response> {
-  return (req) => {
+export function withKvCountRoute(fetch: Handler, counts: () => KvCounts): Handler {
+  return (req, info) => {
     if (req.method === "GET" && req.url.endsWith(KV_COUNTS_PATH)) return Response.json(counts());
-    return fetch(req);
+    return fetch(req, info);
   };
 }
