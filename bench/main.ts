@@ -41,7 +41,6 @@ import { parseArgs } from "node:util";
 import { callerKey, type CallerKind, gatewayYaml } from "./gateway_setup.ts";
 import { hasTaskset, type ServerProcess, spawnServer } from "./processes.ts";
 import {
-  fmt,
   type PeerInfo,
   printConverse,
   printKv,
@@ -50,6 +49,7 @@ import {
   printStream,
   printTargets,
 } from "./report.ts";
+import { fmt } from "./format.ts";
 import {
   converseSection,
   kvSection,
@@ -119,7 +119,6 @@ interface GatewayOptions {
   root?: string;
   /** The entry point, relative to `root` (default `server/main.ts`; the floor gateway is `bench/floor_gateway.ts`). */
   script?: string;
-  env?: Record<string, string>;
   cpus?: string;
   profileDir?: string;
   /** Extra `general_settings` for this gateway. */
@@ -141,7 +140,6 @@ async function startGateway(
     name,
     cwd: opts.root ?? ROOT,
     args: ["run", "-A", ...prof, opts.script ?? "server/main.ts", ...args],
-    env: opts.env,
     cpus: opts.cpus,
   });
 }

@@ -7,7 +7,7 @@ import { STREAM_EVENTS } from "./fake_upstream.ts";
 import { callerKey, type CallerKind } from "./gateway_setup.ts";
 import { type LoadResult, percentile, runLoad } from "./load.ts";
 import type { ServerProcess } from "./processes.ts";
-import { fmt } from "./report.ts";
+import { fmt } from "./format.ts";
 import { drainStream, holdStreams, timeStream } from "./streams.ts";
 import { BODY, callOf, converseCall, converseOnce, headersOf, type Target, type TargetName, urlOf } from "./targets.ts";
 

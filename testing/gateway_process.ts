@@ -1,6 +1,6 @@
 /**
  * @module
- * Runs `server/main.ts` as a child process for the tests that need a real process (start-up failures, signals,
+ * Runs `server/main.ts` (or another entry taking its arguments) as a child process for the tests that need a real process (start-up failures, signals,
  * descriptor limits): its stdout is read line by line, so a test waits for what the gateway says, never for time.
  */
 
@@ -18,13 +18,15 @@ export interface GatewayProcess extends AsyncDisposable {
 
 export interface GatewayProcessOptions {
   args: string[];
+  /** The entry point (default `server/main.ts`; the bench's KV counting gateway takes the same arguments). */
+  script?: string;
   env?: Record<string, string>;
   /** Shell prefix such as `ulimit -n 64;` (runs through `sh -c`). */
   shell?: string;
 }
 
 export function startGatewayProcess(opts: GatewayProcessOptions): GatewayProcess {
-  const deno = ["run", "-A", "server/main.ts", ...opts.args];
+  const deno = ["run", "-A", opts.script ?? "server/main.ts", ...opts.args];
   const quoted = [Deno.execPath(), ...deno].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
   const command = opts.shell
     ? new Deno.Command("sh", {
