@@ -12,6 +12,9 @@
  *
  * @example
  * ```ts
+ * import { EventStreamDecoder } from "./eventstream.ts";
+ *
+ * declare const chunk: Uint8Array;
  * const decoder = new EventStreamDecoder();
  * for (const msg of decoder.push(chunk)) console.log(msg.headers[":event-type"]);
  * ```

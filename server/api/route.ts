@@ -14,7 +14,7 @@
  *
  * const route = routesOver<{ greet(name: string): string }>();
  * const Hello = z.object({ message: z.string() });
- * export const HELLO_ROUTES = [
+ * const HELLO_ROUTES = [
  *   route({
  *     method: "get",
  *     path: "/hello",

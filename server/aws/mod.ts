@@ -6,9 +6,13 @@
  * itself in the background; and the SigV4 signer that signs requests with them (`sigv4.ts`). Depends on nothing else in
  * `server/`.
  *
+ * @example
  * ```ts
+ * import { createCredentialSources, credentialSpec } from "./mod.ts";
+ *
+ * const env = (name: string) => Deno.env.get(name);
  * const spec = credentialSpec({ roleName: "arn:aws:iam::123456789012:role/bedrock", region: "us-west-2" }, env);
- * const sources = createCredentialSources({ log });
+ * const sources = createCredentialSources({ log: console });
  * const source = sources.source(spec, { atStart: true });
  * await sources.start();
  * const credentials = source.current(); // undefined when unavailable: source.unavailable() says why

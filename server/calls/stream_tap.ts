@@ -148,6 +148,11 @@ const count = (v: unknown): number => typeof v === "number" && Number.isFinite(v
  *
  * @example
  * ```ts
+ * import type { CallRecord } from "../core/call_record.ts";
+ * import { StreamTap } from "./stream_tap.ts";
+ *
+ * declare const record: CallRecord;
+ * declare const body: ReadableStream<Uint8Array>;
  * const tap = new StreamTap(record, { keepText: false });
  * for await (const chunk of body) tap.push(chunk);
  * tap.close(); // marks the record incomplete if no `metadata` event came

@@ -26,7 +26,11 @@ export const systemClock: WatchdogClock = {
 /**
  * @example
  * ```ts
- * const watchdog = new IdleWatchdog(30_000, () => abortUpstream(), systemClock);
+ * import { IdleWatchdog, systemClock } from "./watchdog.ts";
+ *
+ * declare const upstream: AbortController;
+ * declare const reader: ReadableStreamDefaultReader<Uint8Array>;
+ * const watchdog = new IdleWatchdog(30_000, () => upstream.abort(), systemClock);
  * watchdog.beginWait();
  * const chunk = await reader.read();
  * watchdog.endWait();

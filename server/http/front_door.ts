@@ -23,9 +23,18 @@
  *
  * @example
  * ```ts
- * const door = await serveFrontDoor({ hostname: "127.0.0.1", port: 0, handler, log, maxConnections: 1000,
- *   headerTimeoutMs: 30_000, keepAliveTimeoutMs: 75_000 });
- * await door.shutdown({ graceMs: 25_000, onGraceOver: () => gateway.endStreams() });
+ * import { createLogger } from "../core/log.ts";
+ * import type { Gateway } from "../gateway.ts";
+ * import { connectionServer } from "./connection_server.ts";
+ * import { serveFrontDoor } from "./front_door.ts";
+ *
+ * declare const gateway: Gateway;
+ * const serveConnection = connectionServer();
+ * if (serveConnection) {
+ *   const door = serveFrontDoor({ hostname: "127.0.0.1", port: 0, handler: gateway.fetch, log: createLogger(),
+ *     maxConnections: 1000, headerTimeoutMs: 30_000, keepAliveTimeoutMs: 75_000, serveConnection });
+ *   await door.shutdown({ graceMs: 25_000, onGraceOver: () => gateway.endStreams() });
+ * }
  * ```
  */
 import type { Logger } from "../core/log.ts";
