@@ -49,8 +49,8 @@ async function readWithin(req: Request, limit: number, lease?: BodyLease): Promi
   if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
   if (declared !== null) lease?.reserve(Number(declared));
   // With a declared length within the limit the runtime enforces it, so one read is enough. Checked before
-  // `req.body`: reading that property builds the body's ReadableStream, and the read then goes through it (the
-  // body took ~49 µs instead of ~14 at concurrency 1, timestamps around this call under `deno task bench`).
+  // `req.body`: reading that property builds the body's ReadableStream, and the read then goes through it, several
+  // times slower (docs/benchmarks.md).
   if (declared !== null) {
     const length = Number(declared);
     return length >= LARGE_BODY ? await readInto(req, length) : new Uint8Array(await req.arrayBuffer());

@@ -1,16 +1,17 @@
-/** @module Synchronous, allocation-light AWS SigV4 header signer for the Bedrock hot path (byte-identical to aws4fetch). */
-
+/**
+ * @module
+ * Synchronous, allocation-light AWS SigV4 header signer for the Bedrock hot path (byte-identical to aws4fetch).
+ *
+ * Hand-written because every attempt is signed fresh: it is many times cheaper than aws4fetch's WebCrypto signer, and
+ * most of what it still costs is its four SHA-256 runs (body, canonical request, HMAC inner and outer); the HMAC pads
+ * are precomputed because `createHmac` per request cost more than the rest (docs/benchmarks.md, "Measurements behind
+ * the code").
+ */
 import { createHash, createHmac } from "node:crypto";
 import type { AwsCredentials as SourceCredentials } from "./spec.ts";
 
 /** The credentials one signature uses: a source's (`spec.ts`), without their expiry. */
 export type AwsCredentials = Omit<SourceCredentials, "expiration">;
-
-// measured: Deno 2.9.6, 2-vCPU AMD EPYC (shared, noisy), 108-byte Converse body, session token, content-type +
-// accept, new timestamp every call, 20k iterations x 3 rounds: this signer 11-21 µs/op (deno bench avg 11.9 µs)
-// vs aws4fetch AwsV4Signer (WebCrypto, warm key cache) 175-234 µs/op (deno bench avg 200 µs). Most of what remains
-// is the four node:crypto SHA-256 runs (body, canonical request, HMAC inner/outer; ~2.5 µs each in isolation).
-// Using createHmac per request instead cost ~10-12 µs on its own, hence the precomputed HMAC pads below.
 
 /** Everything needed to sign one HTTP request with SigV4 (header-based, not presigned). */
 export interface SignRequest {
@@ -115,7 +116,7 @@ const PATH_CHAR_ENCODING: readonly string[] = (() => {
 
 /**
  * A derived signing key, pre-expanded into HMAC-SHA256 pads (RFC 2104). Deno's `createHmac` builds a
- * Transform stream and re-derives both pads on every call (~10 µs); hashing the pads ourselves with
+ * Transform stream and re-derives both pads on every call; hashing the pads ourselves with
  * `createHash` keeps the per-request HMAC at two plain SHA-256 runs.
  */
 interface SigningKey {

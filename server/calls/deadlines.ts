@@ -1,8 +1,8 @@
 /**
  * @module
  * Upstream timeouts for many concurrent calls on one timer per distinct duration, instead of a
- * `setTimeout`/`clearTimeout` pair per call (~5 µs each on Deno 2.9, whose global timers are Node's `Timeout`
- * objects; `deno task bench` measures per-call CPU).
+ * `setTimeout`/`clearTimeout` pair per call (costly on Deno 2.9, whose global timers are Node's `Timeout` objects:
+ * docs/benchmarks.md).
  *
  * Calls with the same timeout (the usual case: a deployment's `timeout`) expire in the order they started, so each
  * duration keeps a FIFO lane and one timer armed for its oldest live entry. Cancelling only marks the entry; marked

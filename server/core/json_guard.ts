@@ -4,8 +4,8 @@
  * byte-order mark, strict UTF-8, a nesting depth and a number of values within limits. A body nested 50,000 levels
  * deep is refused after ~`maxDepth` bytes have been looked at, instead of after 50,000 arrays have been built (and
  * the stack of every recursive walk over them has been risked); a 20 MiB array of ten million numbers is refused
- * before the parse builds them and schema validation reports each one (measured: ~3 µs and ~0.5 KB per reported
- * element, cold).
+ * before the parse builds them and schema validation reports each one (each report costs time and memory of its
+ * own: docs/benchmarks.md).
  *
  * @example
  * ```ts
@@ -25,9 +25,9 @@ const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
 
 /**
- * Strict: a byte sequence that is not UTF-8 throws instead of becoming U+FFFD. It is ~3× slower than the lenient
- * decoder (~195 against ~64 ms for 20 MiB here), so it only runs when the lenient one produced a U+FFFD: a body
- * without one was valid UTF-8. The BOM is checked apart.
+ * Strict: a byte sequence that is not UTF-8 throws instead of becoming U+FFFD. It is several times slower than the
+ * lenient decoder (docs/benchmarks.md), so it only runs when the lenient one produced a U+FFFD: a body without one
+ * was valid UTF-8. The BOM is checked apart.
  */
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const lenientUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });

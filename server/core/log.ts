@@ -32,7 +32,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const log = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (level === "debug" && !debugEnabled) return;
     // The same line as JSON.stringify({ time, level, msg, ...fields }), without copying the fields into a new
-    // object first: the request log writes one line per call (~40% cheaper, bench/in_process.ts profile). Fields
+    // object first: the request log writes one line per call, and the copy was a large part of it. Fields
     // named time, level or msg would repeat those keys; the request log has none.
     const head = `{"time":"${isoTime(now())}","level":"${level}","msg":${JSON.stringify(msg)}`;
     const rest = fields === undefined ? "{}" : JSON.stringify(fields);
@@ -60,12 +60,11 @@ export interface BufferedStdoutOptions {
 /**
  * Writes lines to stdout in batches: a line waits up to `flushAfterMs` for others to share one `write` (past
  * 64 KiB the batch is written at once), instead of one system call per line. The request log writes a line per
- * call, and each write also wakes whatever reads the pipe. Measured with `deno task bench --baseline` at concurrency
- * 1, one write per turn (the previous batching, a microtask) against one per 10 ms: 1126 → 1023 and 1099 → 791 µs
- * of CPU and 0.95 → 0.90 and 0.99 → 0.73 ms p50 per call in two runs (machine noise is large). The write is off the
- * response's path too: a timer, not a microtask, so the response goes out first. The bytes are the same as `console.log`'s, in order. Lines still waiting are
- * written at exit (`unload`, which `Deno.exit` and a normal end dispatch): only a crash or SIGKILL within the
- * window loses them, the same window in which the ledger's spend is still unwritten.
+ * call, and each write also wakes whatever reads the pipe: at low rates one write per window served several calls
+ * for less CPU than one per turn (docs/benchmarks.md). The write is off the response's path too: a timer, not a
+ * microtask, so the response goes out first. The bytes are the same as `console.log`'s, in order. Lines still
+ * waiting are written at exit (`unload`, which `Deno.exit` and a normal end dispatch): only a crash or SIGKILL within
+ * the window loses them, the same window in which the ledger's spend is still unwritten.
  */
 export function bufferedStdout(opts: BufferedStdoutOptions = {}): BufferedWriter {
   const writeSync = opts.writeSync ?? ((bytes: Uint8Array) => Deno.stdout.writeSync(bytes));

@@ -24,16 +24,16 @@
  * @example
  * ```ts
  * import { createLogger } from "../core/log.ts";
- * import type { Gateway } from "../gateway.ts";
  * import { connectionServer } from "./connection_server.ts";
  * import { serveFrontDoor } from "./front_door.ts";
  *
- * declare const gateway: Gateway;
+ * declare const handler: (req: Request) => Promise<Response>;
+ * declare const endStreams: () => void;
  * const serveConnection = connectionServer();
  * if (serveConnection) {
- *   const door = serveFrontDoor({ hostname: "127.0.0.1", port: 0, handler: gateway.fetch, log: createLogger(),
+ *   const door = serveFrontDoor({ hostname: "127.0.0.1", port: 0, handler, log: createLogger(),
  *     maxConnections: 1000, headerTimeoutMs: 30_000, keepAliveTimeoutMs: 75_000, serveConnection });
- *   await door.shutdown({ graceMs: 25_000, onGraceOver: () => gateway.endStreams() });
+ *   await door.shutdown({ graceMs: 25_000, onGraceOver: endStreams });
  * }
  * ```
  */

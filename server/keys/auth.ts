@@ -62,8 +62,8 @@ export function keyAuthenticator(deps: KeyAuthenticatorDeps): Authenticator {
   const master: Principal = { kind: "master", caller: { keyHash: masterHash, keyAlias: "master_key" } };
   const open: Principal = { kind: "open", caller: {} };
   // Presented keys → their hashes, so a client calling again is not hashed again: at low request rates the SHA-256
-  // (node:crypto, run cold) was the largest part of the key check, 36–64 µs of ~50–300 (timestamps under
-  // `deno task bench`). In memory only, bounded, and the hash is a pure function of the key: nothing to invalidate.
+  // (node:crypto, run cold) was the largest part of the key check (docs/benchmarks.md). In memory only, bounded, and
+  // the hash is a pure function of the key: nothing to invalidate.
   const hashes = new Map<string, string>();
   const hashOf = (raw: string) => {
     let hash = hashes.get(raw);

@@ -263,9 +263,9 @@ const keyIdReplacer = (_: string, v: unknown) =>
 
 /**
  * A collision-free map key for a KV key (strings, numbers, bigints, booleans, bytes). Almost every key is strings and
- * numbers: those are written out by hand (a string with its length first, a number with a terminator), which cost
- * a few µs where `JSON.stringify` of the same three-part key took ~50 µs when run cold, once per call in the budget
- * check (timestamps under `deno task bench`). Anything else is JSON (it starts with `[`, so the two never collide).
+ * numbers: those are written out by hand (a string with its length first, a number with a terminator), far cheaper
+ * than `JSON.stringify` of the same key when run cold, once per call in the budget check (docs/benchmarks.md).
+ * Anything else is JSON (it starts with `[`, so the two never collide).
  * About as long as the JSON (longer for plain strings and numbers); the batch size estimates built on it add slack.
  */
 export function keyId(key: Deno.KvKey): string {

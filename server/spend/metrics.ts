@@ -249,8 +249,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
 
   /**
    * Per label set, counter increments are summed here and handed to prom-client only when `/metrics` is scraped:
-   * prom-client's `inc` builds and validates a hash of the label set on every call, ~2% of the gateway's CPU at a
-   * few thousand calls per second (`deno task bench --profile`). The scraped totals are the same (spend is summed in
+   * prom-client's `inc` builds and validates a hash of the label set on every call, a visible share of the gateway's
+   * CPU at a few thousand calls per second (docs/benchmarks.md). The scraped totals are the same (spend is summed in
    * exact nano-USD). Histograms are observed per call, through cached label children.
    */
   const series = new Map<string, CallSeries>();
