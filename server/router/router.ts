@@ -79,15 +79,26 @@ export interface RunOptions {
 
 export type Attempt = (deployment: Deployment) => Promise<Response>;
 
-/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** The timers a sleep runs on (the global ones by default; tests pass timers moved by hand). */
+export interface SleepTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const globalTimers: SleepTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts (its timer cleared). */
+export function abortableSleep(ms: number, signal?: AbortSignal, timers: SleepTimers = globalTimers): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const onAbort = () => {
-      clearTimeout(timer);
+      timers.clearTimeout(timer);
       reject(signal?.reason);
     };
-    const timer = setTimeout(() => {
+    const timer = timers.setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
     }, ms);
