@@ -187,7 +187,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     model: pipeline.handler(modelCalls({ config, router, upstream, refuseUnpriced: pricing.refuseUnpriced })),
     passthrough: pipeline.handler(passthroughCalls({ config, upstream })),
   };
-  const health = createHealth({ config, router, upstream, now, newId, sink: settle });
+  const health = createHealth({ config, router, upstream, now, newId, settle });
   // The admin UI reads and changes through the same services as the admin API.
   const ui = createUi({
     masterKey: config.masterKey,

@@ -1,5 +1,5 @@
 /**
- * `createDeadlines` (server/bedrock/deadlines.ts): attempt timeouts on one timer per duration. Runs on a hand-moved
+ * `createDeadlines` (server/calls/deadlines.ts): attempt timeouts on one timer per duration. Runs on a hand-moved
  * clock: entries fire in order once due, cancelled ones never fire, an idle lane holds no timer, and a lane full of
  * cancelled entries behind a long-lived one is compacted.
  */

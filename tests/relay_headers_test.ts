@@ -1,4 +1,4 @@
-/** `relayHeaders` (server/bedrock/upstream.ts): what of an upstream answer's headers reaches the client. */
+/** `relayHeaders` (server/calls/upstream.ts): what of an upstream answer's headers reaches the client. */
 import assert from "node:assert/strict";
 import { relayHeaders } from "../server/calls/upstream.ts";
 

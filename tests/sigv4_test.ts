@@ -1,4 +1,4 @@
-// Oracle tests for server/bedrock/sigv4.ts: every signature must equal aws4fetch's byte for byte and be
+// Oracle tests for server/aws/sigv4.ts: every signature must equal aws4fetch's byte for byte and be
 // reproduced by @smithy/signature-v4 (the AWS SDK's signer) for the same request.
 
 import assert from "node:assert/strict";

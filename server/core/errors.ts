@@ -1,6 +1,6 @@
 /**
  * @module
- * Errors as values with a status, turned into responses at one edge (`app.ts`'s `onError`).
+ * Errors as values with a status, turned into responses at one edge (`http/app.ts`'s `errorResponse`).
  *
  * On `/bedrock/*` the wire format is Bedrock's: an `x-amzn-ErrorType` header plus a JSON `message`, so
  * boto3 and the AWS SDKs raise the typed exception (`ThrottlingException`, …). LiteLLM's

@@ -21,7 +21,8 @@ export interface HealthDeps {
   upstream: Upstream;
   now: () => number;
   newId: () => string;
-  sink: CallSink;
+  /** Settlement (`calls/settle.ts`): a probe is a billed call, accounted like any other. */
+  settle: CallSink;
 }
 
 /** The smallest Converse request every model accepts. */
@@ -82,7 +83,7 @@ function describe(h: DeploymentHealth, router: Router): EndpointHealth {
 }
 
 export function createHealth(deps: HealthDeps) {
-  const { config, router, upstream, now, sink } = deps;
+  const { config, router, upstream, now, settle } = deps;
 
   async function probe(d: Deployment, caller: Caller): Promise<ProbeResult> {
     if (d.auth.kind === "mock") return { ok: true, status: 200, latency_ms: 0 };
@@ -139,7 +140,7 @@ export function createHealth(deps: HealthDeps) {
       clearTimeout(timer);
     }
     record.endTime = now();
-    sink(record);
+    settle(record);
     return result;
   }
 

@@ -1,7 +1,7 @@
 /**
  * @module
  * What each error status means on each wire format, for the reusable error responses in `openapi.yaml`. The
- * Bedrock exception names are the ones `server/errors.ts` and Bedrock itself put in `x-amzn-ErrorType`.
+ * Bedrock exception names are the ones `server/core/errors.ts` and Bedrock itself put in `x-amzn-ErrorType`.
  */
 import type { ErrorFormat } from "../api/route.ts";
 

@@ -1,6 +1,6 @@
 /**
  * @module
- * Builds cost tracking from the gateway's dependencies and gives the call sink its one entry point,
+ * Builds cost tracking from the gateway's dependencies and gives settlement (`calls/settle.ts`) its one entry point,
  * `account(record)`: price the call, queue its roll-up sums and spend-log row for the ledger (written off the
  * response path, in the same batches as the key's spend; rows are built and packed into pages at batch time),
  * count it in the metrics and write its log line.
