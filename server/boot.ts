@@ -116,7 +116,7 @@ async function openKv(path: string | undefined): Promise<Deno.Kv> {
 }
 
 /** Master keys copied from docs and examples: anyone who read them knows these. */
-const EXAMPLE_MASTER_KEYS = new Set([
+const EXAMPLE_MASTER_KEYS: ReadonlySet<string> = new Set([
   "sk-1234",
   "sk-12345",
   "sk-123456",

@@ -6,8 +6,8 @@
  */
 import { z } from "zod";
 
-const TRUE = new Set(["true", "1", "yes", "y", "on", "t"]);
-const FALSE = new Set(["false", "0", "no", "n", "off", "f"]);
+const TRUE: ReadonlySet<string> = new Set(["true", "1", "yes", "y", "on", "t"]);
+const FALSE: ReadonlySet<string> = new Set(["false", "0", "no", "n", "off", "f"]);
 
 /** The text of a query parameter as a boolean, when it is one of the spellings above; anything else unchanged. */
 function fromText(value: unknown): unknown {

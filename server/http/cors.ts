@@ -28,12 +28,12 @@ const MAX_AGE = "7200";
 const PREFLIGHT_VARY = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
 
 /** Headers our SDK, the AWS SDKs (SigV4 or bearer) and LiteLLM clients send. */
-const REQUEST_HEADERS = new Set(["authorization", "content-type", "accept", "x-api-key"]);
+const REQUEST_HEADERS: ReadonlySet<string> = new Set(["authorization", "content-type", "accept", "x-api-key"]);
 /** `x-amz-date`, `x-amz-user-agent`, `x-amzn-bedrock-*` (InvokeModel), `amz-sdk-request`, `x-litellm-api-key`, … */
 const REQUEST_HEADER_PREFIXES = ["x-amz-", "x-amzn-", "amz-sdk-", "x-litellm-"];
 
 /** Response headers every page may read anyway (CORS-safelisted), and those that are CORS's own. */
-const NOT_EXPOSED = new Set([
+const NOT_EXPOSED: ReadonlySet<string> = new Set([
   "cache-control",
   "content-language",
   "content-length",
