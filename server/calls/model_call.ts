@@ -45,16 +45,6 @@ export interface ModelCallDeps {
   refuseUnpriced?: (deploymentId: string, tier: string, budgetScopes: readonly string[]) => GatewayError | undefined;
 }
 
-const decoder = new TextDecoder();
-
-/** The `x-litellm-tags` header's tags, for the spend log. */
-export function tagsOf(headers: Headers): string[] | undefined {
-  const raw = headers.get("x-litellm-tags");
-  if (!raw) return undefined;
-  const tags = raw.split(",").map((t) => t.trim()).filter(Boolean);
-  return tags.length ? tags : undefined;
-}
-
 /** Notes a tier on the record: what an answer says replaces what was asked for; what it leaves out stays. */
 function setTier(record: CallRecord, tier: ServiceTierChoice | undefined): void {
   if (tier?.serviceTier !== undefined) record.serviceTier = tier.serviceTier;
@@ -89,7 +79,8 @@ export function modelCalls(deps: ModelCallDeps): CallKind<ModelPath> {
     parse: (url) => parseModelPath(rawPathAfter(url, MODEL_PREFIX)),
     access: (path) => ({ route: `${MODEL_PREFIX}${path.modelName}/${path.operation}`, modelRoute: true }),
 
-    async validate({ modelName, operation }, { req, requestId, principal, bodyLease, startTime }) {
+    async validate({ modelName, operation }, request) {
+      const { req, requestId, principal, bodyLease } = request;
       checkModel(modelName, principal);
       const op = MODEL_OPERATIONS[operation];
       const body = await readBody(req, config.maxRequestBodyBytes, bodyLease);
@@ -97,20 +88,11 @@ export function modelCalls(deps: ModelCallDeps): CallKind<ModelPath> {
       const mayCall = (route: string, modelRoute: boolean) => mayCallRoute(principal, route, modelRoute);
       if (prepared.guardrail) checkGuardrailGrant(prepared.guardrail, mayCall);
 
-      const record: CallRecord = {
-        requestId,
+      const record = request.record({
         callType: operation,
         modelName,
-        caller: principal.caller,
-        startTime,
-        endTime: startTime,
-        status: "failure",
-        httpStatus: 0,
-        retries: 0,
-        requestTags: tagsOf(req.headers),
         requestMetadata: prepared.requestMetadata,
-        requestBody: config.storePrompts ? decoder.decode(body) : undefined,
-      };
+      }, body);
       setTier(record, prepared.tier);
       // The tier asked for: held at its prices (priority costs more than standard), and a budgeted call is refused
       // before it reaches a deployment with no price for it.

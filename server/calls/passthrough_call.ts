@@ -15,14 +15,12 @@
 import { readBody } from "../api/body.ts";
 import { rawPathAfter } from "../api/url.ts";
 import type { GatewayConfig } from "../config/types.ts";
-import type { CallRecord } from "../core/call_record.ts";
 import { GatewayError, validation } from "../core/errors.ts";
 import { readGuardrailUsage } from "../core/guardrail_usage.ts";
 import { jsonObject } from "../core/json.ts";
 import { parseJsonBody } from "../bedrock/operation.ts";
 import { parsePassthroughPath, type PassthroughRoute } from "../bedrock/passthrough_path.ts";
 import { formatZodIssues } from "../bedrock/schemas.ts";
-import { tagsOf } from "./model_call.ts";
 import type { CallKind } from "./pipeline.ts";
 import type { SignedTarget, Upstream } from "./upstream.ts";
 
@@ -34,8 +32,6 @@ export interface PassthroughCallDeps {
 /** Request headers InvokeAgent binds besides the body (`sourceArn`). No other client header is forwarded. */
 const INVOKE_AGENT_HEADERS = ["x-amz-source-arn"] as const;
 
-const decoder = new TextDecoder();
-
 export function passthroughCalls(deps: PassthroughCallDeps): CallKind<PassthroughRoute> {
   const { config, upstream } = deps;
   const account = config.passthrough;
@@ -44,29 +40,21 @@ export function passthroughCalls(deps: PassthroughCallDeps): CallKind<Passthroug
     parse: (url) => parsePassthroughPath(rawPathAfter(url, "/bedrock")),
     access: (route) => ({ route: route.route, modelRoute: false }),
 
-    async validate(route, { req, requestId, principal, bodyLease, startTime }) {
+    async validate(route, request) {
+      const { req, bodyLease } = request;
       const body = await readBody(req, config.maxRequestBodyBytes, bodyLease);
       const checked = route.schema.safeParse(parseJsonBody(body, config.limits.json));
       if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
 
       const runtime = route.api === "runtime";
       const endpoint = runtime ? account.runtimeEndpoint : account.agentRuntimeEndpoint;
-      const record: CallRecord = {
-        requestId,
+      const record = request.record({
         callType: route.callType,
         modelName: route.label,
         route: route.route,
-        caller: principal.caller,
-        startTime,
-        endTime: startTime,
-        status: "failure",
-        httpStatus: 0,
-        retries: 0,
         region: account.region,
         apiBase: endpoint,
-        requestTags: tagsOf(req.headers),
-        requestBody: config.storePrompts ? decoder.decode(body) : undefined,
-      };
+      }, body);
       const headers: Record<string, string> = {};
       if (route.callType === "invoke-agent") {
         for (const name of INVOKE_AGENT_HEADERS) {

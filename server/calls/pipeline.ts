@@ -42,8 +42,11 @@ export interface CallRequest {
   principal: Principal;
   /** This request's share of the bodies-in-flight budget, for reading the body. */
   bodyLease: BodyLease;
-  /** When the call started (after admission): the record's start time. */
-  startTime: number;
+  /**
+   * The call's record, started: what every call's says (id, caller, start time, tags, the body when prompts are
+   * stored; a failure until it says otherwise) and `what` the kind says the call is.
+   */
+  record(what: Pick<CallRecord, "callType" | "modelName"> & Partial<CallRecord>, body: Uint8Array): CallRecord;
 }
 
 /** Where a call's attempts ended: the final response and, for a model call, the deployment that gave it. */
@@ -110,6 +113,16 @@ export interface PipelineDeps {
 
 /** Serves one call of a kind; `path` is the request's path as a 404 names it (default: from the URL, raw). */
 export type CallHandler = (req: Request, requestId: string, path?: string) => Promise<Response>;
+
+const decoder = new TextDecoder();
+
+/** The `x-litellm-tags` header's tags, for the spend log. */
+export function tagsOf(headers: Headers): string[] | undefined {
+  const raw = headers.get("x-litellm-tags");
+  if (!raw) return undefined;
+  const tags = raw.split(",").map((t) => t.trim()).filter(Boolean);
+  return tags.length ? tags : undefined;
+}
 
 /** Notes a failure that ended the call before any answer was relayed, on its record. */
 function noteFailure(call: Call, err: GatewayError, attempts: Attempts, clientSignal: AbortSignal): void {
@@ -230,7 +243,20 @@ export function createPipeline(deps: PipelineDeps) {
         // 3. validate
         const { route, modelRoute } = kind.access(target);
         checkRouteAccess(principal, route, modelRoute);
-        const call = await kind.validate(target, { req, requestId, principal, bodyLease, startTime: now() });
+        const startTime = now();
+        const record = (what: Pick<CallRecord, "callType" | "modelName"> & Partial<CallRecord>, body: Uint8Array) => ({
+          requestId,
+          caller: principal.caller,
+          startTime,
+          endTime: startTime,
+          status: "failure" as const,
+          httpStatus: 0,
+          retries: 0,
+          requestTags: tagsOf(req.headers),
+          requestBody: deps.storePrompts ? decoder.decode(body) : undefined,
+          ...what,
+        });
+        const call = await kind.validate(target, { req, requestId, principal, bodyLease, record });
         // 4. hold
         await admission.hold(requestId, call.holdAs, call.estimate);
         return await complete(call, req, requestId);

@@ -7,21 +7,15 @@
  * (the wait it was armed for ended and a later one began), re-armed for the rest of the current wait — instead of
  * a setTimeout/clearTimeout pair for every chunk of every stream.
  */
+import { systemTimers, type Timers } from "../core/timers.ts";
 
 /** The clock and timers the watchdog runs on; injected by tests to move time by hand. */
-export interface WatchdogClock {
+export interface WatchdogClock extends Timers {
   /** Monotonic milliseconds. */
   now(): number;
-  /** Returns a handle for `clearTimeout`. */
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
 }
 
-export const systemClock: WatchdogClock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
+export const systemClock: WatchdogClock = Object.freeze({ ...systemTimers, now: () => performance.now() });
 
 /**
  * @example

@@ -21,6 +21,7 @@ import type { CredentialStatus } from "../aws/mod.ts";
 import type { Deployment, GatewayConfig } from "../config/types.ts";
 import { GatewayError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
+import { systemTimers, type Timers } from "../core/timers.ts";
 import { backoffMs, type FailureVerdict, judgeError, judgeResponse, MAX_BACKOFF_MS } from "./retry_policy.ts";
 import { createDeploymentState, type DeploymentStats } from "./state.ts";
 import { STRATEGIES } from "./strategy.ts";
@@ -79,19 +80,8 @@ export interface RunOptions {
 
 export type Attempt = (deployment: Deployment) => Promise<Response>;
 
-/** The timers a sleep runs on (the global ones by default; tests pass timers moved by hand). */
-export interface SleepTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const globalTimers: SleepTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts (its timer cleared). */
-export function abortableSleep(ms: number, signal?: AbortSignal, timers: SleepTimers = globalTimers): Promise<void> {
+export function abortableSleep(ms: number, signal?: AbortSignal, timers: Timers = systemTimers): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const onAbort = () => {
