@@ -83,6 +83,7 @@ export function modelCalls(deps: ModelCallDeps): CallKind<ModelPath> {
       const { req, requestId, principal, bodyLease } = request;
       checkModel(modelName, principal);
       const op = MODEL_OPERATIONS[operation];
+      const servedTier = op.servedTier;
       const body = await readBody(req, config.maxRequestBodyBytes, bodyLease);
       const prepared = op.prepare(body, req.headers, config.limits.json);
       const mayCall = (route: string, modelRoute: boolean) => mayCallRoute(principal, route, modelRoute);
@@ -135,7 +136,7 @@ export function modelCalls(deps: ModelCallDeps): CallKind<ModelPath> {
             allowedModels: principal.allowedModels,
             mayFallBackTo: (group) => mayCall(`${MODEL_PREFIX}${group}/${operation}`, true),
           }),
-        served: op.servedTier && ((headers) => setTier(record, op.servedTier!(headers))),
+        served: servedTier && ((headers) => setTier(record, servedTier(headers))),
         answered(headers, bytes) {
           const facts = op.answer(headers, bytes);
           record.usage = facts.usage;

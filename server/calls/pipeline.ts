@@ -155,7 +155,24 @@ function noteSent(record: CallRecord, sent: Sent, at: number): void {
 }
 
 export function createPipeline(deps: PipelineDeps) {
-  const { admission, bodies, now } = deps;
+  const { admission, bodies, now, background } = deps;
+
+  /** What every call's record starts with: who, when, its tags, its body when prompts are stored; a failure so far. */
+  function recordStarter(req: Request, requestId: string, principal: Principal): CallRequest["record"] {
+    const startTime = now();
+    return (what, body) => ({
+      requestId,
+      caller: principal.caller,
+      startTime,
+      endTime: startTime,
+      status: "failure",
+      httpStatus: 0,
+      retries: 0,
+      requestTags: tagsOf(req.headers),
+      requestBody: deps.storePrompts ? decoder.decode(body) : undefined,
+      ...what,
+    });
+  }
 
   /** Steps 5–7: attempts, then the relay or the answer, and settlement exactly once. */
   async function complete(call: Call, req: Request, requestId: string): Promise<Response> {
@@ -202,7 +219,7 @@ export function createPipeline(deps: PipelineDeps) {
           shutdown: deps.shutdown,
           usageFrom: call.usageFrom,
           inputEstimate: call.estimate.billable ? call.estimate.inputTokens : undefined,
-          background: deps.background && ((task) => deps.background!(task, requestId)),
+          background: background && ((task) => background(task, requestId)),
           // Mock streams are local: nothing can stall.
           idleTimeoutMs: deployment?.auth.kind === "mock" ? 0 : deployment?.streamTimeoutMs ?? deps.streamTimeoutMs,
         });
@@ -243,19 +260,7 @@ export function createPipeline(deps: PipelineDeps) {
         // 3. validate
         const { route, modelRoute } = kind.access(target);
         checkRouteAccess(principal, route, modelRoute);
-        const startTime = now();
-        const record = (what: Pick<CallRecord, "callType" | "modelName"> & Partial<CallRecord>, body: Uint8Array) => ({
-          requestId,
-          caller: principal.caller,
-          startTime,
-          endTime: startTime,
-          status: "failure" as const,
-          httpStatus: 0,
-          retries: 0,
-          requestTags: tagsOf(req.headers),
-          requestBody: deps.storePrompts ? decoder.decode(body) : undefined,
-          ...what,
-        });
+        const record = recordStarter(req, requestId, principal);
         const call = await kind.validate(target, { req, requestId, principal, bodyLease, record });
         // 4. hold
         await admission.hold(requestId, call.holdAs, call.estimate);

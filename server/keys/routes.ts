@@ -87,10 +87,10 @@ export const KEY_ROUTES = [
   }, async (input, s) => {
     const p = await s.auth.authenticate(input.request.headers);
     const { key } = input.query();
-    if (p.kind === "virtual") {
+    if (p.kind === "virtual" && p.key) {
       // A virtual key may ask about itself, with or without naming itself.
-      if (key !== undefined && hashOfRef(key) !== p.key!.hash) throw forbidden();
-      return input.json(await s.admin.info(p.key!.hash));
+      if (key !== undefined && hashOfRef(key) !== p.key.hash) throw forbidden();
+      return input.json(await s.admin.info(p.key.hash));
     }
     if (key === undefined) throw validation("Invalid request: key is required", "key");
     return input.json(await s.admin.info(key));
