@@ -171,6 +171,41 @@ export function matchPath(route: RouteMatch & { doc: RouteDoc }): string {
   return path.replace(/\{([^}]+)\}/g, ":$1");
 }
 
+/** How the router parsed a request: its query and path parameters (none for a fast route). */
+interface RouterParse {
+  query?: () => Record<string, string>;
+  param?: (name: string) => string | undefined;
+}
+
+/** A request's inputs, read on demand; a class, so the hot path allocates one object per request and no closures. */
+class RequestInput implements RouteInput {
+  constructor(
+    private readonly doc: RouteDoc | undefined,
+    readonly request: Request,
+    readonly requestId: string,
+    readonly path: string,
+    private readonly parsed: RouterParse,
+  ) {}
+
+  query() {
+    return parseInput(this.doc?.query ?? undeclared(this.doc, "query"), this.parsed.query?.() ?? {}, "query");
+  }
+
+  async body() {
+    return parseInput(this.doc?.body?.schema ?? undeclared(this.doc, "body"), await jsonBody(this.request), "body");
+  }
+
+  param(name: string): string {
+    return this.parsed.param?.(name) ?? "";
+  }
+
+  json(value: unknown, status = 200): Response {
+    return Response.json(value, { status });
+  }
+}
+
+const NOTHING_PARSED: RouterParse = Object.freeze({});
+
 /**
  * The inputs of a request to `doc`: `query` and `param` as the router parsed them. Without `doc` (a fast route's
  * request, which the handler tells apart from the raw path), there is no declared query or body to read.
@@ -180,17 +215,9 @@ export function routeInput(
   request: Request,
   requestId: string,
   path: string,
-  parsed: { query?: () => Record<string, string>; param?: (name: string) => string | undefined } = {},
+  parsed: RouterParse = NOTHING_PARSED,
 ): RouteInput {
-  return {
-    request,
-    requestId,
-    path,
-    query: () => parseInput(doc?.query ?? undeclared(doc, "query"), parsed.query?.() ?? {}, "query"),
-    body: async () => parseInput(doc?.body?.schema ?? undeclared(doc, "body"), await jsonBody(request), "body"),
-    param: (name) => parsed.param?.(name) ?? "",
-    json: (value, status = 200) => Response.json(value, { status }),
-  };
+  return new RequestInput(doc, request, requestId, path, parsed);
 }
 
 /** A handler read an input its route does not declare: a bug in the declaration, not bad input. */
