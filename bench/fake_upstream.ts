@@ -1,7 +1,7 @@
 /**
  * @module
  * A fast fake Bedrock Runtime for benchmarks, run as its own process (`deno run -A bench/fake_upstream.ts`) so it
- * never shares an event loop with what is measured. Unlike `tests/fake_bedrock.ts` it checks no signature and
+ * never shares an event loop with what is measured. Unlike `testing/fake_bedrock.ts` it checks no signature and
  * scripts nothing: every answer is pre-encoded once at start-up, so its per-request cost is the floor of a Deno
  * HTTP server.
  *
@@ -16,7 +16,7 @@
  *
  * Prints `listening {port}` on stdout once serving. `--port N` (default 0: any free port).
  */
-import { encodeEvent } from "../sdk/eventstream.ts";
+import { encodeEvent } from "../wire/eventstream.ts";
 
 export const STREAM_EVENTS = 500;
 const GATE_CAP_MS = 30_000;

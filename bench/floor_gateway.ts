@@ -26,12 +26,12 @@ import { createHash } from "node:crypto";
 import { loadConfig } from "../server/config/load.ts";
 import type { Deployment } from "../server/config/types.ts";
 import { ConverseRequest, ConverseStreamRequest } from "../server/bedrock/schemas.ts";
-import { createSigV4Signer } from "../server/bedrock/sigv4.ts";
-import { upstreamUrl } from "../server/bedrock/upstream.ts";
-import { readUsage, type Usage } from "../server/bedrock/usage.ts";
-import { chunkReader } from "../server/http/chunk_reader.ts";
-import { costNanos } from "../server/spend/cost.ts";
-import { EventStreamDecoder } from "../sdk/eventstream.ts";
+import { createSigV4Signer } from "../server/aws/mod.ts";
+import { upstreamUrl } from "../server/calls/upstream.ts";
+import { readUsage, type Usage } from "../server/core/usage.ts";
+import { chunkReader } from "../server/calls/chunk_reader.ts";
+import { costNanos } from "../server/pricing/cost.ts";
+import { EventStreamDecoder } from "../wire/eventstream.ts";
 
 interface KeyRecord {
   maxBudgetNanos: bigint | undefined;

@@ -6,10 +6,10 @@
  */
 import { createHash } from "node:crypto";
 import { ConverseRequest } from "../server/bedrock/schemas.ts";
-import { createSigV4Signer } from "../server/bedrock/sigv4.ts";
-import { relayHeaders } from "../server/bedrock/upstream.ts";
+import { createSigV4Signer } from "../server/aws/mod.ts";
+import { relayHeaders } from "../server/calls/upstream.ts";
 import { masterKeyAuthenticator } from "../server/keys/auth.ts";
-import { createUuidV7 } from "../server/uuidv7.ts";
+import { createUuidV7 } from "../server/core/uuidv7.ts";
 import { CONVERSE_ANSWER } from "./fake_upstream.ts";
 
 const BODY = JSON.stringify({

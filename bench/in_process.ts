@@ -15,7 +15,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../server/config/load.ts";
 import { createGateway } from "../server/gateway.ts";
-import { createLogger } from "../server/log.ts";
+import { createLogger } from "../server/core/log.ts";
 import { BODY } from "./targets.ts";
 import { CONVERSE_ANSWER } from "./fake_upstream.ts";
 import { MASTER_KEY } from "./gateway_setup.ts";

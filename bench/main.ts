@@ -13,7 +13,7 @@
  * 2. stream: time to first event (and proof that nothing is buffered), total time of a 500-event stream, events
  *    relayed per second at concurrency 32.
  * 3. memory: gateway RSS before, during and after many concurrent held streams, and during/after one huge stream.
- * 4. kv: KV reads and writes per call (a second gateway with `BENCH_COUNT_KV=1`) and spend-flush latency.
+ * 4. kv: KV reads and writes per call (a second gateway, `counting_gateway.ts`, counts them) and spend-flush latency.
  *
  * The caller key is a budgeted virtual key when the gateway serves `/key/generate`, else the master key (said in
  * the output); see gateway_setup.ts. Numbers are printed, never judged: the run fails only if something crashes.
@@ -41,7 +41,6 @@ import { parseArgs } from "node:util";
 import { callerKey, type CallerKind, gatewayYaml } from "./gateway_setup.ts";
 import { hasTaskset, type ServerProcess, spawnServer } from "./processes.ts";
 import {
-  fmt,
   type PeerInfo,
   printConverse,
   printKv,
@@ -50,6 +49,7 @@ import {
   printStream,
   printTargets,
 } from "./report.ts";
+import { fmt } from "./format.ts";
 import {
   converseSection,
   kvSection,
@@ -119,7 +119,6 @@ interface GatewayOptions {
   root?: string;
   /** The entry point, relative to `root` (default `server/main.ts`; the floor gateway is `bench/floor_gateway.ts`). */
   script?: string;
-  env?: Record<string, string>;
   cpus?: string;
   profileDir?: string;
   /** Extra `general_settings` for this gateway. */
@@ -141,7 +140,6 @@ async function startGateway(
     name,
     cwd: opts.root ?? ROOT,
     args: ["run", "-A", ...prof, opts.script ?? "server/main.ts", ...args],
-    env: opts.env,
     cpus: opts.cpus,
   });
 }
@@ -358,7 +356,7 @@ async function main() {
       printMemory(mem);
     }
     if (sections.has("kv")) {
-      const counted = await startGateway(fake.url, dir, "gateway-kv", plan, { env: { BENCH_COUNT_KV: "1" } });
+      const counted = await startGateway(fake.url, dir, "gateway-kv", plan, { script: "bench/counting_gateway.ts" });
       children.push(counted);
       const kv = await kvSection(counted, plan, caller);
       results.kv = kv;

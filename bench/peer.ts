@@ -22,7 +22,7 @@ import { AWS } from "./gateway_setup.ts";
 import { runLoad } from "./load.ts";
 import { type ServerProcess, spawnServer } from "./processes.ts";
 import type { StreamCall } from "./streams.ts";
-import { fmt } from "./report.ts";
+import { fmt } from "./format.ts";
 import type { Plan } from "./sections.ts";
 import { BODY, converseCall, type Target } from "./targets.ts";
 

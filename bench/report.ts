@@ -4,6 +4,7 @@
  * check, which is informational only.
  */
 import { STREAM_EVENTS } from "./fake_upstream.ts";
+import { fmt } from "./format.ts";
 import type { ConverseRow, KvResult, MemoryResult, Overhead, Plan, StreamRow } from "./sections.ts";
 import { BODY, type TargetName } from "./targets.ts";
 
@@ -16,17 +17,6 @@ export function table(rows: (string | number)[][]): string {
     "| " + r.map((c, i) => numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])).join(" | ") + " |";
   const rule = "|" + widths.map((w, i) => numeric[i] ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2)).join("|") + "|";
   return [line(cells[0]), rule, ...cells.slice(1).map(line)].join("\n");
-}
-
-/** About three significant digits: 12345 → "12345", 12.345 → "12.3", 0.12345 → "0.123". */
-export function fmt(n: number): string {
-  if (!Number.isFinite(n)) return "n/a";
-  if (Number.isInteger(n)) return n.toString();
-  const a = Math.abs(n);
-  if (a >= 100) return Math.round(n).toString();
-  if (a >= 10) return n.toFixed(1);
-  if (a >= 1) return n.toFixed(2);
-  return n.toFixed(3);
 }
 
 /** Signed difference with unit: +0.120 ms. */

@@ -7,7 +7,7 @@ import { STREAM_EVENTS } from "./fake_upstream.ts";
 import { callerKey, type CallerKind } from "./gateway_setup.ts";
 import { type LoadResult, percentile, runLoad } from "./load.ts";
 import type { ServerProcess } from "./processes.ts";
-import { fmt } from "./report.ts";
+import { fmt } from "./format.ts";
 import { drainStream, holdStreams, timeStream } from "./streams.ts";
 import { BODY, callOf, converseCall, converseOnce, headersOf, type Target, type TargetName, urlOf } from "./targets.ts";
 
@@ -349,7 +349,7 @@ function perCall(a: KvCountsWire, b: KvCountsWire, n: number): KvPerCall {
   return { readsPerCall: (b.reads - a.reads) / n, writesPerCall: (b.writes - a.writes) / n, byOp };
 }
 
-/** Runs against a gateway started with `BENCH_COUNT_KV=1` (it serves `/__bench/kv-counts`). */
+/** Runs against the counting gateway (`counting_gateway.ts`: it serves `/__bench/kv-counts`). */
 export async function kvSection(counted: ServerProcess, plan: Plan, caller: CallerKind): Promise<KvResult> {
   const key = await callerKey(counted.url, caller);
   const t: Target = { name: "gateway", process: counted, key: key.key };

@@ -4,7 +4,7 @@
  * the no-buffering proof against the fake's gated stream, and many concurrent held streams for the memory test.
  * Events are counted by decoding the frames with the project's event-stream decoder, as an SDK would.
  */
-import { EventStreamDecoder } from "../sdk/eventstream.ts";
+import { EventStreamDecoder } from "../wire/eventstream.ts";
 
 export interface StreamTiming {
   /** Request start to the first complete event frame, ms. */

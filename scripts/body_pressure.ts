@@ -14,7 +14,7 @@
  * 19.9 MiB bodies at once, the others get a 503; `max_json_depth` 128; `max_json_values` 250,000).
  */
 
-import { startGatewayProcess } from "../tests/gateway_process.ts";
+import { startGatewayProcess } from "../testing/gateway_process.ts";
 
 const concurrency = Number(Deno.args[0] ?? 10);
 const mib = Number(Deno.args[1] ?? 19.9);

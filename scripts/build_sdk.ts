@@ -10,11 +10,15 @@
  * - `jsr.json` and the `.ts` sources it publishes (`deno publish` in that directory);
  * - `converse-gateway.min.js`: everything in one minified file (`deno bundle --minify --platform browser`), whose
  *   gzipped size is printed — the number the README quotes. Also exported as `<package>/browser`.
+ *
+ * The wire modules the SDK shares with the gateway (`wire/`: the event-stream codec, model-id encoding) ship inside
+ * the package, flat beside the SDK's own modules: the sources are staged first, `../wire/x.ts` becoming `./x.ts`.
  */
 import ts from "typescript";
 
 const ROOT = new URL("../", import.meta.url);
-const ENTRY = new URL("sdk/mod.ts", ROOT);
+/** The folders whose modules make up the package, flattened into one. */
+const SOURCE_DIRS = ["sdk", "wire"] as const;
 export const BROWSER_BUNDLE = "converse-gateway.min.js";
 export const PACKAGE_NAME = "@converse-gateway/sdk";
 export const VERSION = "0.1.0";
@@ -33,10 +37,25 @@ const COMPILER_OPTIONS: ts.CompilerOptions = {
   skipLibCheck: true,
 };
 
-/** Compiles the SDK into `outDir`; throws with the compiler's diagnostics on any error. */
-function compile(outDir: string): string[] {
-  const options = { ...COMPILER_OPTIONS, outDir, rootDir: new URL("sdk/", ROOT).pathname };
-  const program = ts.createProgram([ENTRY.pathname], options);
+/**
+ * Copies the package's TypeScript modules into `stageDir`, flat: an SDK module's `../wire/x.ts` import becomes
+ * `./x.ts`. Generated declarations and the package's layout then match what the modules say.
+ */
+async function stage(stageDir: string): Promise<void> {
+  await Deno.mkdir(stageDir, { recursive: true });
+  for (const dir of SOURCE_DIRS) {
+    for await (const entry of Deno.readDir(new URL(`${dir}/`, ROOT))) {
+      if (!entry.isFile || !entry.name.endsWith(".ts")) continue;
+      const text = await Deno.readTextFile(new URL(`${dir}/${entry.name}`, ROOT));
+      await Deno.writeTextFile(`${stageDir}/${entry.name}`, text.replace(/(["'])\.\.\/wire\//g, "$1./"));
+    }
+  }
+}
+
+/** Compiles the staged SDK into `outDir`; throws with the compiler's diagnostics on any error. */
+function compile(stageDir: string, outDir: string): string[] {
+  const options = { ...COMPILER_OPTIONS, outDir, rootDir: stageDir };
+  const program = ts.createProgram([`${stageDir}/mod.ts`], options);
   const written: string[] = [];
   const result = program.emit(undefined, (file, text) => {
     // TypeScript keeps `./x.ts` specifiers in declarations; the package ships `x.d.ts` next to `x.js`.
@@ -59,9 +78,9 @@ function compile(outDir: string): string[] {
 }
 
 /** Bundles and minifies everything into one browser file; returns its size raw and gzipped. */
-async function bundle(outFile: string): Promise<{ bytes: number; gzipped: number }> {
+async function bundle(stageDir: string, outFile: string): Promise<{ bytes: number; gzipped: number }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--minify", "--platform", "browser", "-o", outFile, ENTRY.pathname],
+    args: ["bundle", "--quiet", "--minify", "--platform", "browser", "-o", outFile, `${stageDir}/mod.ts`],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -119,10 +138,10 @@ The whole SDK in one minified file for a \`<script type="module">\`: \`${PACKAGE
 Options, errors, retries and every method: the "TypeScript SDK" section of Converse Gateway's README.
 `;
 
-/** Copies the TypeScript source of every compiled module next to its output, for `deno publish`. */
-async function copySources(outDir: string, compiled: string[]): Promise<string[]> {
+/** Copies the (staged) TypeScript source of every compiled module next to its output, for `deno publish`. */
+async function copySources(stageDir: string, outDir: string, compiled: string[]): Promise<string[]> {
   const sources = compiled.filter((f) => f.endsWith(".js")).map((f) => f.slice(outDir.length + 1, -3) + ".ts");
-  for (const name of sources) await Deno.copyFile(new URL(`sdk/${name}`, ROOT), `${outDir}/${name}`);
+  for (const name of sources) await Deno.copyFile(`${stageDir}/${name}`, `${outDir}/${name}`);
   return sources.map((name) => `${outDir}/${name}`);
 }
 
@@ -131,15 +150,29 @@ export async function buildSdk(outDir: string): Promise<{ files: string[]; bytes
   await Deno.remove(outDir, { recursive: true }).catch((e) => {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   });
-  const compiled = compile(outDir);
-  const sources = await copySources(outDir, compiled);
+  const stageDir = await Deno.makeTempDir({ prefix: "sdk-stage-" });
+  try {
+    await stage(stageDir);
+    return await buildStaged(stageDir, outDir);
+  } finally {
+    await Deno.remove(stageDir, { recursive: true });
+  }
+}
+
+/** Compiles, copies the sources, writes the manifests and bundles, from the staged modules. */
+async function buildStaged(
+  stageDir: string,
+  outDir: string,
+): Promise<{ files: string[]; bytes: number; gzipped: number }> {
+  const compiled = compile(stageDir, outDir);
+  const sources = await copySources(stageDir, outDir, compiled);
   const manifests: Record<string, string> = {
     "package.json": JSON.stringify(PACKAGE_JSON, null, 2) + "\n",
     "jsr.json": JSON.stringify(JSR_JSON, null, 2) + "\n",
     "README.md": README,
   };
   for (const [name, text] of Object.entries(manifests)) await Deno.writeTextFile(`${outDir}/${name}`, text);
-  const size = await bundle(`${outDir}/${BROWSER_BUNDLE}`);
+  const size = await bundle(stageDir, `${outDir}/${BROWSER_BUNDLE}`);
   const written = [...compiled, ...sources, ...Object.keys(manifests).map((name) => `${outDir}/${name}`)];
   return { files: [...written, `${outDir}/${BROWSER_BUNDLE}`], ...size };
 }

@@ -12,7 +12,7 @@
  * fresh connection. Reports the keyed calls (answered, failed, latency), how many attack connections the gateway had
  * closed at 10-second marks and at the end, and whether the process is still alive.
  */
-import { startGatewayProcess } from "../tests/gateway_process.ts";
+import { startGatewayProcess } from "../testing/gateway_process.ts";
 
 const idle = Number(Deno.args[0] ?? 2000);
 const slow = Number(Deno.args[1] ?? 2000);

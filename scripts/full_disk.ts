@@ -11,7 +11,7 @@
  * million tokens, and a virtual key with a budget (so its calls also hold against it).
  */
 
-import { type GatewayProcess, startGatewayProcess } from "../tests/gateway_process.ts";
+import { type GatewayProcess, startGatewayProcess } from "../testing/gateway_process.ts";
 
 const calls = Number(Deno.args[0] ?? 300);
 const concurrency = Number(Deno.args[1] ?? 4);

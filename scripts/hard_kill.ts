@@ -11,7 +11,7 @@
  * compares the spend roll-up with what those answers' usage cost. It prints both per trial and a summary.
  */
 import { SPEND_LOG_PAGE } from "../server/spend/kv_layout.ts";
-import { FAKE_CREDENTIALS, startFakeBedrock } from "../tests/fake_bedrock.ts";
+import { FAKE_CREDENTIALS, startFakeBedrock } from "../testing/fake_bedrock.ts";
 
 const trials = Number(Deno.args[0] ?? 10);
 const concurrency = Number(Deno.args[1] ?? 16);

@@ -3,7 +3,7 @@
  * `deno task prices --from FILE [--note TEXT] [--check]`: regenerates the built-in price table from LiteLLM's
  * `model_prices_and_context_window.json` (the whole map, or the Bedrock copy committed beside the table).
  *
- * Writes two files under `server/spend/prices/`:
+ * Writes two files under `server/pricing/prices/`:
  * - `litellm_bedrock.json`, the source copy: the map's Bedrock entries the table is made of, verbatim, in the map's
  *   order, under a `_source` record of where they came from (file name, SHA-256 and entry count of the full map,
  *   its `last_updated` if any, `--note`). Regenerating from this copy keeps its `_source`.
@@ -22,9 +22,9 @@
  * `--check` writes nothing and exits 1 when either file differs from what it would write.
  */
 import { MAX_OUTPUT_TOKENS_FIELD, PRICE_FIELD_NAMES, pricesFromFields } from "../server/config/price_fields.ts";
-import { normalizePriceKey, priceLookupIds } from "../server/spend/price_table.ts";
+import { normalizePriceKey, priceLookupIds } from "../server/pricing/price_table.ts";
 
-export const PRICES_DIR = "server/spend/prices";
+export const PRICES_DIR = "server/pricing/prices";
 export const SOURCE_FILE = `${PRICES_DIR}/litellm_bedrock.json`;
 export const TABLE_FILE = `${PRICES_DIR}/bedrock_prices.gen.json`;
 

@@ -14,10 +14,10 @@
  */
 import { parseArgs } from "node:util";
 import type { Page } from "puppeteer-core";
-import { launchBrowser, watchedPage } from "../tests/browser.ts";
-import { type Behavior, FAKE_CREDENTIALS, type RecordedRequest, startFakeBedrock } from "../tests/fake_bedrock.ts";
-import { startGateway } from "../tests/harness.ts";
-import { seededRandom } from "../tests/seeded_random.ts";
+import { launchBrowser, watchedPage } from "../testing/browser.ts";
+import { type Behavior, FAKE_CREDENTIALS, type RecordedRequest, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { startGateway } from "../testing/harness.ts";
+import { seededRandom } from "../testing/seeded_random.ts";
 
 const MASTER_KEY = "sk-demo-master-key";
 const DAY_MS = 86_400_000;

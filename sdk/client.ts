@@ -20,7 +20,6 @@ import { type AdminApi, adminApi } from "./admin.ts";
 import { collect, textStream } from "./collect.ts";
 import { requestIdOf } from "./errors.ts";
 import {
-  encodeModelId,
   failure,
   type FetchLike,
   policyOf,
@@ -30,6 +29,8 @@ import {
   sendJsonWithHeaders,
   type Transport,
 } from "./request.ts";
+import { EVENT_STREAM_CONTENT_TYPE } from "../wire/eventstream.ts";
+import { encodeModelId } from "../wire/model_id.ts";
 import { DEFAULT_MAX_RETRIES, retryingStream, type Sleep, sleep } from "./retry.ts";
 import { converseEvents, invokeChunks } from "./stream.ts";
 import type {
@@ -115,8 +116,6 @@ export interface Client extends AdminApi {
   countTokens(modelId: string, request: CountTokensRequest, options?: RequestOptions): Promise<CountTokensResponse>;
 }
 
-const EVENT_STREAM = "application/vnd.amazon.eventstream";
-
 const modelPath = (modelId: string, operation: string) => `/bedrock/model/${encodeModelId(modelId)}/${operation}`;
 
 /** A header as a number, or undefined when absent or not a number. */
@@ -162,7 +161,7 @@ export function createClient(options: ClientOptions): Client {
     decode: (body: ReadableStream<Uint8Array>, requestId?: string) => AsyncIterable<T>,
   ): AsyncIterable<T> {
     async function* once(): AsyncGenerator<T, void, undefined> {
-      const exchange = await send(t, "POST", path, body, EVENT_STREAM, opts);
+      const exchange = await send(t, "POST", path, body, EVENT_STREAM_CONTENT_TYPE, opts);
       exchange.headersArrived();
       try {
         const { response } = exchange;

@@ -27,7 +27,8 @@ export { type Client, type ClientOptions, type ClientSettings, createClient } fr
 export { clientFromEnv, converse, converseStream } from "./default_client.ts";
 export { collect, textStream } from "./collect.ts";
 export type { AdminApi, OperationMethod } from "./admin.ts";
-export { encodeModelId, type FetchLike, type RequestOptions } from "./request.ts";
+export { type FetchLike, type RequestOptions } from "./request.ts";
+export { encodeModelId } from "../wire/model_id.ts";
 export type { Sleep } from "./retry.ts";
 export {
   AccessDeniedException,
@@ -52,7 +53,7 @@ export {
   UnrecognizedClientException,
   ValidationException,
 } from "./errors.ts";
-export { EventStreamError } from "./eventstream.ts";
+export { EventStreamError } from "../wire/eventstream.ts";
 export type {
   ConverseStream,
   ConverseStreamEvent,

@@ -47,11 +47,6 @@ export interface Exchange {
   end(): void;
 }
 
-/** Encodes a model id as one path segment, as the AWS SDKs do: `:` → `%3A`, `/` → `%2F`, plus `!'()*`. */
-export function encodeModelId(modelId: string): string {
-  return encodeURIComponent(modelId).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
 /**
  * What to throw for `e`, caught while talking to the gateway: the caller's abort reason as it is (never wrapped),
  * the client's timeout, typed errors unchanged, and a network failure as a {@link ConnectionError}.

@@ -6,7 +6,7 @@
  * become the model-native JSON their base64 `bytes` carry.
  */
 import { errorFromException } from "./errors.ts";
-import { decodeStream, type EventStreamMessage } from "./eventstream.ts";
+import { decodeStream, type EventStreamMessage } from "../wire/eventstream.ts";
 import type { ConverseStreamEvent } from "./types.ts";
 
 const CONVERSE_EVENT_TYPES = new Set<string>([

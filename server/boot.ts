@@ -10,8 +10,7 @@
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/types.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
-import { countingKv, withKvCountRoute } from "./kv_counter.ts";
-import { bufferedStdout, createLogger, type Logger } from "./log.ts";
+import { bufferedStdout, createLogger, type Logger } from "./core/log.ts";
 
 export interface BootOptions {
   /** Config file path; default `./config.yaml` if present, else `config.example.yaml`. */
@@ -19,6 +18,10 @@ export interface BootOptions {
   /** KV path; `:memory:` allowed. Default `KV_PATH` env or `./.data/gateway.sqlite`; on Deno Deploy, the managed KV. */
   kvPath?: string;
   detailedDebug?: boolean;
+  /** Wraps the KV store before the gateway gets it (the benchmark counts KV operations this way). */
+  wrapKv?: (kv: Deno.Kv) => Deno.Kv;
+  /** Wraps the gateway's request handler (the benchmark serves its KV counts this way). */
+  wrapFetch?: (fetch: Gateway["fetch"]) => Gateway["fetch"];
 }
 
 export interface Booted {
@@ -113,7 +116,7 @@ async function openKv(path: string | undefined): Promise<Deno.Kv> {
 }
 
 /** Master keys copied from docs and examples: anyone who read them knows these. */
-const EXAMPLE_MASTER_KEYS = new Set([
+const EXAMPLE_MASTER_KEYS: ReadonlySet<string> = new Set([
   "sk-1234",
   "sk-12345",
   "sk-123456",
@@ -160,13 +163,11 @@ export async function boot(opts: BootOptions = {}): Promise<Booted> {
       );
     }
     const kv = await openKv(opts.kvPath);
-    // `deno task bench` counts KV operations per call; off (and free) unless asked for.
-    const counting = Deno.env.get("BENCH_COUNT_KV") === "1" ? countingKv(kv) : undefined;
-    const built = createGateway({ config, kv: counting?.kv ?? kv, log });
+    const built = createGateway({ config, kv: opts.wrapKv?.(kv) ?? kv, log });
     // AWS credentials are resolved before the gateway serves (bounded by the SDK's timeouts: an unreachable
     // instance-metadata endpoint costs about two seconds); each deployment left without them is logged.
     await built.ready();
-    const gateway = counting ? { ...built, fetch: withKvCountRoute(built.fetch, counting.counts) } : built;
+    const gateway = opts.wrapFetch ? { ...built, fetch: opts.wrapFetch(built.fetch) } : built;
     return { gateway, config, kv, log, configSource: source, flushLog };
   } catch (e) {
     flushLog();

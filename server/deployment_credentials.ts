@@ -13,7 +13,7 @@ import {
   type CredentialStatus,
 } from "./aws/mod.ts";
 import type { Deployment, GatewayConfig } from "./config/types.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "./core/log.ts";
 
 export interface DeploymentCredentials {
   sources: CredentialSources;

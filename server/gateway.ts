@@ -6,29 +6,32 @@
  */
 import { type CredentialClock, type CredentialSourcesOptions, systemCredentialClock } from "./aws/mod.ts";
 import type { GatewayConfig } from "./config/types.ts";
-import { createFetch } from "./app.ts";
-import { createDeadlines } from "./bedrock/deadlines.ts";
-import { createBodyBudget } from "./http/body_budget.ts";
-import { createModelCall } from "./bedrock/model_call.ts";
-import { createPassthroughCall } from "./bedrock/passthrough_call.ts";
-import { createSigV4Signer } from "./bedrock/sigv4.ts";
-import { createUpstream } from "./bedrock/upstream.ts";
+import { createDeadlines } from "./calls/deadlines.ts";
+import { createBodyBudget } from "./api/body_budget.ts";
+import { modelCalls } from "./calls/model_call.ts";
+import { passthroughCalls } from "./calls/passthrough_call.ts";
+import { createPipeline } from "./calls/pipeline.ts";
+import { createSettlement } from "./calls/settle.ts";
+import { createSigV4Signer } from "./aws/mod.ts";
+import { createUpstream } from "./calls/upstream.ts";
 import { createDeploymentCredentials } from "./deployment_credentials.ts";
 import { createKeyServices } from "./keys/services.ts";
 import { createHolds } from "./limits/holds.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, type Logger } from "./core/log.ts";
+import { createFetch } from "./http/app.ts";
 import { withCors } from "./http/cors.ts";
-import { createHealth } from "./router/health.ts";
+import { createReadiness } from "./health/readiness.ts";
+import { createHealth } from "./health/report.ts";
 import { createRouter } from "./router/router.ts";
-import type { CallRecord, CallSink } from "./spend/call_record.ts";
-import { createPricing } from "./spend/cost.ts";
-import { createHoldPricing } from "./spend/hold_price.ts";
-import { CLOSE_WAIT_MS, createLedger } from "./spend/ledger.ts";
-import { priceTablesFor } from "./spend/price_table.ts";
+import type { CallRecord } from "./core/call_record.ts";
+import { createPricing } from "./pricing/cost.ts";
+import { createHoldPricing } from "./pricing/hold_price.ts";
+import { CLOSE_WAIT_MS, createLedger } from "./kv/ledger.ts";
+import { priceTablesFor } from "./pricing/price_table.ts";
 import { createSpendServices } from "./spend/services.ts";
 import { createUi } from "./ui/mod.ts";
 import { createHttpClient } from "./upstream_client/mod.ts";
-import { createUuidV7 } from "./uuidv7.ts";
+import { createUuidV7 } from "./core/uuidv7.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -145,14 +148,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     log,
   });
 
-  const sink: CallSink = (record: CallRecord) => {
-    const quote = spend.account(record);
-    keys.admission.finished(record, quote.nanos);
-    // Its sums and row are queued: counted until they are in KV (readiness, and the refusal of billable calls).
-    ledger.noteCall();
-    deps.onCall?.(record);
-    return quote.nanos;
-  };
+  // Settlement: where every finished call's record goes, exactly once.
+  const settle = createSettlement({ account: spend.account, admission: keys.admission, ledger, onCall: deps.onCall });
 
   const upstream = createUpstream({
     fetch: fetchFn,
@@ -174,19 +171,23 @@ export function createGateway(deps: GatewayDeps): Gateway {
   // Aborted by endStreams() at the end of a shutdown's drain: streams still running end with an error event.
   const stopping = new AbortController();
   const shutdown = stopping.signal;
-  const modelCall = createModelCall({
-    config,
-    router,
-    upstream,
+  // Model and pass-through calls, each through the one call pipeline.
+  const pipeline = createPipeline({
+    admission: keys.admission,
+    bodies: createBodyBudget({ maxBytes: config.limits.maxBodyBytesInFlight }),
+    settle,
     now,
-    sink,
     deadlines,
+    storePrompts: config.storePrompts,
+    streamTimeoutMs: config.router.streamTimeoutMs,
     background,
-    refuseUnpriced: pricing.refuseUnpriced,
     shutdown,
   });
-  const passthroughCall = createPassthroughCall({ config, upstream, now, sink, deadlines, shutdown });
-  const health = createHealth({ config, router, upstream, now, newId, sink });
+  const calls = {
+    model: pipeline.handler(modelCalls({ config, router, upstream, refuseUnpriced: pricing.refuseUnpriced })),
+    passthrough: pipeline.handler(passthroughCalls({ config, upstream })),
+  };
+  const health = createHealth({ config, router, upstream, now, newId, settle });
   // The admin UI reads and changes through the same services as the admin API.
   const ui = createUi({
     masterKey: config.masterKey,
@@ -199,39 +200,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
     log,
   });
 
-  const ready = async () => {
-    try {
-      await kv.get(["health"]);
-    } catch (e) {
-      return { ok: false, db: "disconnected", cause: `KV cannot be read: ${(e as Error).message}` };
-    }
-    const writes = ledger.health();
-    if (writes.ok) return { ok: true, db: "connected" };
-    return {
-      ok: false,
-      db: "connected",
-      cause: `spend cannot be written to KV since ${new Date(writes.since).toISOString()} (${writes.cause}); ` +
-        `${writes.unwrittenCalls} answered calls wait to be billed`,
-    };
-  };
-
-  const bodies = createBodyBudget({ maxBytes: config.limits.maxBodyBytesInFlight });
   // CORS wraps everything, the model-call fast path included: a request without `Origin` pays one header lookup.
   const serve = withCors(
     config.cors,
     createFetch({
-      auth: keys.auth,
-      admission: keys.admission,
-      keyRoutes: keys.routes,
-      spendRoutes: spend.routes,
+      calls,
+      health: { auth: keys.auth, ready: createReadiness({ kv, ledger }), health },
+      keys: { auth: keys.auth, admin: keys.admin },
+      spend: spend.routes,
       ui,
-      modelCall,
-      passthroughCall,
       newId,
       log,
-      ready,
-      health,
-      bodies,
     }),
   );
   return {

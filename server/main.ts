@@ -8,7 +8,7 @@
  * (`deno serve` and Deno Deploy use `serve.ts`, which builds the same gateway.)
  */
 import { parseArgs } from "node:util";
-import { boot, type Booted, exampleKeyWarning, StartupError } from "./boot.ts";
+import { boot, type Booted, type BootOptions, exampleKeyWarning, StartupError } from "./boot.ts";
 import { connectionServer } from "./http/connection_server.ts";
 import { defaultMaxConnections, raiseDescriptorLimit } from "./http/descriptors.ts";
 import { type FrontDoor, serveFrontDoor } from "./http/front_door.ts";
@@ -56,7 +56,11 @@ function listenError(e: unknown, hostname: string, port: number): StartupError {
   return new StartupError(`cannot listen on ${where}: ${(e as Error).message}`);
 }
 
-export async function main(args: string[]): Promise<void> {
+/**
+ * Runs the CLI with `args`; `hooks` wrap the KV store and the request handler (the benchmark's KV counting gateway,
+ * `bench/counting_gateway.ts`, starts the CLI this way).
+ */
+export async function main(args: string[], hooks: Pick<BootOptions, "wrapKv" | "wrapFetch"> = {}): Promise<void> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -84,7 +88,12 @@ export async function main(args: string[]): Promise<void> {
 
   let booted: Booted;
   try {
-    booted = await boot({ configPath: values.config, kvPath: values.kv, detailedDebug: values["detailed-debug"] });
+    booted = await boot({
+      configPath: values.config,
+      kvPath: values.kv,
+      detailedDebug: values["detailed-debug"],
+      ...hooks,
+    });
   } catch (e) {
     fail(e);
   }

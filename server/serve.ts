@@ -7,28 +7,30 @@
 import { boot, exampleKeyWarning, StartupError } from "./boot.ts";
 import type { Gateway } from "./gateway.ts";
 
-let gateway: Gateway | undefined;
-const booting = boot().then((b) => {
-  gateway = b.gateway;
-  // Deployed means reachable: an example master key is everyone's admin key.
-  const exampleKey = exampleKeyWarning(b.config.masterKey, undefined);
-  if (exampleKey) b.log.warn(exampleKey);
-}, (e) => {
-  // One line (what, where, how to fix), no stack trace, as the CLI does.
-  console.error(`error: ${e instanceof StartupError ? e.message : `start-up failed: ${(e as Error).message}`}`);
-  if (e instanceof StartupError) { for (const line of e.details) console.error(line); }
-  Deno.exit(1);
-});
-
-export default {
-  // `info` (the client's address) goes on to the gateway: the admin UI's sign-in limiter counts per address.
-  async fetch(req: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
-    if (!gateway) {
-      if (new URL(req.url).pathname === "/health/readiness") {
+/** The fetch handler: boots once, at import; until then readiness answers 503 and other requests wait. */
+function deployedGateway(): Deno.ServeDefaultExport {
+  let gateway: Gateway | undefined;
+  const booting = boot().then((b) => {
+    gateway = b.gateway;
+    // Deployed means reachable: an example master key is everyone's admin key.
+    const exampleKey = exampleKeyWarning(b.config.masterKey, undefined);
+    if (exampleKey) b.log.warn(exampleKey);
+    return b.gateway;
+  }, (e): never => {
+    // One line (what, where, how to fix), no stack trace, as the CLI does.
+    console.error(`error: ${e instanceof StartupError ? e.message : `start-up failed: ${(e as Error).message}`}`);
+    if (e instanceof StartupError) { for (const line of e.details) console.error(line); }
+    Deno.exit(1);
+  });
+  return {
+    // `info` (the client's address) goes on to the gateway: the admin UI's sign-in limiter counts per address.
+    async fetch(req: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
+      if (!gateway && new URL(req.url).pathname === "/health/readiness") {
         return Response.json({ status: "starting", db: "connecting" }, { status: 503 });
       }
-      await booting;
-    }
-    return gateway!.fetch(req, info);
-  },
-} satisfies Deno.ServeDefaultExport;
+      return (gateway ?? await booting).fetch(req, info);
+    },
+  };
+}
+
+export default deployedGateway();

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
-import type { CallRecord } from "../server/spend/call_record.ts";
+import type { CallRecord } from "../server/core/call_record.ts";
 import { spendLogRow } from "../server/spend/spend_log.ts";
 import { call, get, MASTER_KEY, setupSpend, sonnetNanos } from "./spend_helpers.ts";
 import { kvSpendNanos } from "./keys_helpers.ts";

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { AnthropicBedrock } from "@anthropic-ai/bedrock-sdk";
-import { startFakeBedrock } from "./fake_bedrock.ts";
-import { fakeConfig, MASTER_KEY, startGateway } from "./harness.ts";
+import { startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { fakeConfig, MASTER_KEY, startGateway } from "../testing/harness.ts";
 import { adminCall, Clock, ENV } from "./keys_helpers.ts";
 import { get, nanos, SONNET_PRICES, sonnetNanos } from "./spend_helpers.ts";
 

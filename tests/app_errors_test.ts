@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MASTER_KEY, startGateway } from "./harness.ts";
+import { MASTER_KEY, startGateway } from "../testing/harness.ts";
 
 const yaml = `model_list:
   - model_name: demo

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { AccessDeniedException, ConverseCommand, InvokeModelCommand } from "@aws-sdk/client-bedrock-runtime";
-import { bedrockClient, MASTER_KEY } from "./harness.ts";
+import { bedrockClient, MASTER_KEY } from "../testing/harness.ts";
 import { PRICE_PARAMS, setupKeys } from "./keys_helpers.ts";
 
 const messages = [{ role: "user" as const, content: [{ text: "hi" }] }];

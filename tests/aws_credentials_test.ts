@@ -14,7 +14,7 @@ import {
   stsTarget,
 } from "../server/aws/mod.ts";
 import { issuer, startFakeContainerEndpoint, startFakeSts, stsError } from "./fake_aws_credentials.ts";
-import { Latch } from "./latch.ts";
+import { Latch } from "../testing/latch.ts";
 import { manualClock } from "./manual_clock.ts";
 
 const MINUTE = 60_000;

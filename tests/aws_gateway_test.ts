@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { ConverseCommand, ServiceUnavailableException } from "@aws-sdk/client-bedrock-runtime";
-import { type FakeBedrock, startFakeBedrock } from "./fake_bedrock.ts";
+import { type FakeBedrock, startFakeBedrock } from "../testing/fake_bedrock.ts";
 import { issuer, startFakeContainerEndpoint, startFakeSts, type TempCredentials } from "./fake_aws_credentials.ts";
-import { bedrockClient, converseBody, MASTER_KEY, startGateway } from "./harness.ts";
-import { Latch } from "./latch.ts";
+import { bedrockClient, converseBody, MASTER_KEY, startGateway } from "../testing/harness.ts";
+import { Latch } from "../testing/latch.ts";
 import { type ManualClock, manualClock } from "./manual_clock.ts";
 
 const MINUTE = 60_000;

@@ -4,9 +4,9 @@
  * hence the subprocess), and a credential source that is down at start-up, which start-up must report.
  */
 import assert from "node:assert/strict";
-import { startFakeBedrock } from "./fake_bedrock.ts";
+import { startFakeBedrock } from "../testing/fake_bedrock.ts";
 import { issuer, startFakeContainerEndpoint, startFakeImds } from "./fake_aws_credentials.ts";
-import { converseBody, MASTER_KEY } from "./harness.ts";
+import { converseBody, MASTER_KEY } from "../testing/harness.ts";
 
 const MINUTE = 60_000;
 

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { gatewayYaml, MODELS } from "../bench/gateway_setup.ts";
 import { percentile } from "../bench/load.ts";
-import { fmt, table } from "../bench/report.ts";
+import { table } from "../bench/report.ts";
+import { fmt } from "../bench/format.ts";
 import { loadConfig } from "../server/config/load.ts";
 
 Deno.test("bench: the generated config loads, every bench model a SigV4 deployment of the fake", () => {

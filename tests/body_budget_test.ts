@@ -3,9 +3,9 @@
  * give back what they took, and large bodies are let through to validation one per event-loop turn.
  */
 import assert from "node:assert/strict";
-import { GatewayError } from "../server/errors.ts";
-import { createBodyBudget } from "../server/http/body_budget.ts";
-import { readBody } from "../server/http/body.ts";
+import { GatewayError } from "../server/core/errors.ts";
+import { createBodyBudget } from "../server/api/body_budget.ts";
+import { readBody } from "../server/api/body.ts";
 
 Deno.test("body budget: reservations add up, the one that does not fit is a 503 with Retry-After, release frees", () => {
   const budget = createBodyBudget({ maxBytes: 100 });

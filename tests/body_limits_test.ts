@@ -5,8 +5,8 @@
  * 503 with Retry-After.
  */
 import assert from "node:assert/strict";
-import { FAKE_CREDENTIALS, startFakeBedrock } from "./fake_bedrock.ts";
-import { fakeConfig, MASTER_KEY, startGateway } from "./harness.ts";
+import { FAKE_CREDENTIALS, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { fakeConfig, MASTER_KEY, startGateway } from "../testing/harness.ts";
 
 const ENV = {
   AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,

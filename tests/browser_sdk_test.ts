@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { BROWSER_BUNDLE, buildSdk } from "../scripts/build_sdk.ts";
-import { launchBrowser, openPage, serveStatic } from "./browser.ts";
-import { startFakeBedrock } from "./fake_bedrock.ts";
-import { converseBody, fakeConfig, MASTER_KEY, startGateway } from "./harness.ts";
+import { launchBrowser, openPage, serveStatic } from "../testing/browser.ts";
+import { startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { converseBody, fakeConfig, MASTER_KEY, startGateway } from "../testing/harness.ts";
 
 const MOCK_TEXT = "Hello from the gateway to a browser";
 

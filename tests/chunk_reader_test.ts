@@ -3,7 +3,7 @@
  * as its own copy; other streams are read as they are.
  */
 import assert from "node:assert/strict";
-import { chunkReader } from "../server/http/chunk_reader.ts";
+import { chunkReader } from "../server/calls/chunk_reader.ts";
 
 const bytes = (...xs: number[]) => new Uint8Array(xs);
 

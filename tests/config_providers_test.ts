@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../server/config/load.ts";
 import { entryProvider } from "../server/config/provider.ts";
-import { FAKE_CREDENTIALS, startFakeBedrock } from "./fake_bedrock.ts";
-import { MASTER_KEY, startGateway } from "./harness.ts";
+import { FAKE_CREDENTIALS, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { MASTER_KEY, startGateway } from "../testing/harness.ts";
 
 const mixed = `model_list:
   - model_name: gpt

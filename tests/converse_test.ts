@@ -3,8 +3,8 @@
  */
 import assert from "node:assert/strict";
 import { ConverseCommand, ThrottlingException, ValidationException } from "@aws-sdk/client-bedrock-runtime";
-import { FAKE_BEARER_TOKEN, FAKE_CREDENTIALS, startFakeBedrock } from "./fake_bedrock.ts";
-import { bedrockClient, converseBody, fakeConfig, MASTER_KEY, startGateway } from "./harness.ts";
+import { FAKE_BEARER_TOKEN, FAKE_CREDENTIALS, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { bedrockClient, converseBody, fakeConfig, MASTER_KEY, startGateway } from "../testing/harness.ts";
 
 const ENV = {
   AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,

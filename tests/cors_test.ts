@@ -5,11 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { createFetch } from "../server/app.ts";
+import { createFetch } from "../server/http/app.ts";
+import type { UiEnv } from "../server/ui/mod.ts";
 import { ConfigError, loadConfig } from "../server/config/load.ts";
 import { withCors } from "../server/http/cors.ts";
-import { createLogger } from "../server/log.ts";
-import { converseBody, MASTER_KEY, startGateway } from "./harness.ts";
+import { createLogger } from "../server/core/log.ts";
+import { converseBody, MASTER_KEY, startGateway } from "../testing/harness.ts";
 
 const PAGE = "http://127.0.0.1:5173";
 const OTHER = "https://evil.example";
@@ -312,32 +313,29 @@ function untouchableServices(touched: string[]) {
       },
     });
   const routes = (name: string) =>
-    new Hono().all("*", () => {
+    new Hono<UiEnv>().all("*", () => {
       touched.push(name);
       throw new Error(`${name} touched`);
     });
   return createFetch({
-    auth: trap("auth"),
-    admission: trap("admission"),
-    keyRoutes: routes("keyRoutes"),
-    spendRoutes: routes("spendRoutes"),
+    // The call pipeline admits (KV), reads bodies and routes: none of it may run for a preflight.
+    calls: {
+      model: () => {
+        touched.push("modelCall");
+        throw new Error("modelCall touched");
+      },
+      passthrough: () => {
+        touched.push("passthroughCall");
+        throw new Error("passthroughCall touched");
+      },
+    },
+    // Authentication, readiness (KV) and every admin route's service.
+    health: trap("health"),
+    keys: trap("keys"),
+    spend: trap("spend"),
     ui: routes("ui"),
-    modelCall: () => {
-      touched.push("modelCall");
-      throw new Error("modelCall touched");
-    },
-    passthroughCall: () => {
-      touched.push("passthroughCall");
-      throw new Error("passthroughCall touched");
-    },
     newId: () => "id",
     log: createLogger({ write: () => {} }),
-    ready: () => {
-      touched.push("ready");
-      throw new Error("ready touched");
-    },
-    health: trap("health"),
-    bodies: trap("bodies"),
   });
 }
 

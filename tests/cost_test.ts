@@ -5,8 +5,9 @@ import assert from "node:assert/strict";
 import { loadConfig } from "../server/config/load.ts";
 import { parseDuration } from "../server/keys/durations.ts";
 import { budgetWindow, type KeyRecord } from "../server/keys/record.ts";
-import type { CallRecord } from "../server/spend/call_record.ts";
-import { costNanos, createPricing, nanosToUsd, usdToNanos } from "../server/spend/cost.ts";
+import type { CallRecord } from "../server/core/call_record.ts";
+import { costNanos, createPricing } from "../server/pricing/cost.ts";
+import { nanosToUsd, usdToNanos } from "../server/core/money.ts";
 import { usageOf } from "./spend_helpers.ts";
 
 const usage = usageOf;

@@ -1,11 +1,11 @@
 /**
- * `createDeadlines` (server/bedrock/deadlines.ts): attempt timeouts on one timer per duration. Runs on a hand-moved
+ * `createDeadlines` (server/calls/deadlines.ts): attempt timeouts on one timer per duration. Runs on a hand-moved
  * clock: entries fire in order once due, cancelled ones never fire, an idle lane holds no timer, and a lane full of
  * cancelled entries behind a long-lived one is compacted.
  */
 import assert from "node:assert/strict";
-import { createDeadlines } from "../server/bedrock/deadlines.ts";
-import type { WatchdogClock } from "../server/bedrock/watchdog.ts";
+import { createDeadlines } from "../server/calls/deadlines.ts";
+import type { WatchdogClock } from "../server/calls/watchdog.ts";
 
 /** A clock whose timers fire only when the test moves time. */
 function manualClock() {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { defaultMaxConnections } from "../server/http/descriptors.ts";
-import { startGatewayProcess } from "./gateway_process.ts";
+import { startGatewayProcess } from "../testing/gateway_process.ts";
 
 Deno.test("default max_connections: half of the soft limit after a reserve of 128, between 64 and 16,384", () => {
   assert.equal(defaultMaxConnections({ soft: 1024 }), 448);

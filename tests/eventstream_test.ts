@@ -12,7 +12,7 @@ import {
   EventStreamError,
   type EventStreamMessage,
   type HeaderValue,
-} from "../sdk/eventstream.ts";
+} from "../wire/eventstream.ts";
 
 const smithy = new EventStreamCodec(toUtf8, fromUtf8);
 const enc = new TextEncoder();

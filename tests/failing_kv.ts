@@ -3,7 +3,7 @@
  * A Deno KV whose atomic commits fail on demand with SQLite's full-disk error, as a KV file on a full filesystem
  * does (reads keep working). Tests turn `state.failing` on and off and wait on attempt counts, never on time.
  */
-import { Latch } from "./latch.ts";
+import { Latch } from "../testing/latch.ts";
 
 export interface FailingKv {
   /** The KV to hand the gateway (or the ledger). */

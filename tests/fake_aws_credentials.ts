@@ -10,8 +10,8 @@
  */
 import { SignatureV4 } from "@smithy/signature-v4";
 import { Sha256 } from "@aws-crypto/sha256-js";
-import type { FakeCredentials } from "./fake_bedrock.ts";
-import type { Latch } from "./latch.ts";
+import type { FakeCredentials } from "../testing/fake_bedrock.ts";
+import type { Latch } from "../testing/latch.ts";
 
 /** Temporary credentials as a fake hands them out. */
 export interface TempCredentials {

@@ -36,7 +36,7 @@ import {
   type FakeBedrockOptions,
   Latch,
   startFakeBedrock,
-} from "./fake_bedrock.ts";
+} from "../testing/fake_bedrock.ts";
 
 const REGION = "us-west-2";
 const MODEL = "us.anthropic.claude-3-5-haiku-20241022-v1:0";

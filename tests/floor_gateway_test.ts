@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createFloorGateway } from "../bench/floor_gateway.ts";
-import { FAKE_CREDENTIALS, startFakeBedrock } from "./fake_bedrock.ts";
+import { FAKE_CREDENTIALS, startFakeBedrock } from "../testing/fake_bedrock.ts";
 
 const MASTER = "sk-floor-master";
 

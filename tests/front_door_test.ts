@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { connectionServer } from "../server/http/connection_server.ts";
 import { type FrontDoorOptions, serveFrontDoor } from "../server/http/front_door.ts";
-import { createLogger } from "../server/log.ts";
-import { Latch } from "./latch.ts";
+import { createLogger } from "../server/core/log.ts";
+import { Latch } from "../testing/latch.ts";
 import { ManualTimers } from "./manual_timers.ts";
 
 const HEADER_MS = 1111;

@@ -6,9 +6,9 @@
  * before anything is sent) and bounded (a fixed count, at most 8 requests in flight).
  */
 import assert from "node:assert/strict";
-import { FAKE_CREDENTIALS, startFakeBedrock } from "./fake_bedrock.ts";
-import { fakeConfig, MASTER_KEY, startGateway } from "./harness.ts";
-import { seededRandom } from "./seeded_random.ts";
+import { FAKE_CREDENTIALS, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { fakeConfig, MASTER_KEY, startGateway } from "../testing/harness.ts";
+import { seededRandom } from "../testing/seeded_random.ts";
 
 const SEED = 0x15f022;
 const COUNT = 3000;

@@ -4,10 +4,10 @@
  * (overridable with `general_settings.guardrail_prices`), on top of the tokens.
  */
 import assert from "node:assert/strict";
-import { traceGuardrailUnits } from "../server/bedrock/guardrail_usage.ts";
-import { DEFAULT_GUARDRAIL_PRICES, guardrailCostNanos, guardrailPrices } from "../server/spend/guardrail_prices.ts";
-import { startFakeBedrock } from "./fake_bedrock.ts";
-import { fakeConfig, startGateway } from "./harness.ts";
+import { traceGuardrailUnits } from "../server/core/guardrail_usage.ts";
+import { DEFAULT_GUARDRAIL_PRICES, guardrailCostNanos, guardrailPrices } from "../server/pricing/guardrail_prices.ts";
+import { startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { fakeConfig, startGateway } from "../testing/harness.ts";
 import { adminCall, CALL_COST_NANOS, ENV, kvSpendNanos, PRICE_PARAMS, setupKeys } from "./keys_helpers.ts";
 
 const usage = (units: Record<string, number>) => ({

@@ -8,8 +8,8 @@
  * Each test orders the hang-up and the upstream with latches and the gateway's debug lines, never with time.
  */
 import assert from "node:assert/strict";
-import { EventStreamDecoder, type EventStreamMessage } from "../sdk/eventstream.ts";
-import { Latch } from "./fake_bedrock.ts";
+import { EventStreamDecoder, type EventStreamMessage } from "../wire/eventstream.ts";
+import { Latch } from "../testing/fake_bedrock.ts";
 import { converseBody, debugLog, MASTER_KEY, setupSpend, sonnetNanos } from "./spend_helpers.ts";
 import { type KeysSetupOptions, kvSpendNanos } from "./keys_helpers.ts";
 

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { loadConfig } from "../server/config/load.ts";
-import { createPricing } from "../server/spend/cost.ts";
-import { createHoldPricing } from "../server/spend/hold_price.ts";
-import { parsePriceEntries, type PriceTable } from "../server/spend/price_table.ts";
+import { createPricing } from "../server/pricing/cost.ts";
+import { createHoldPricing } from "../server/pricing/hold_price.ts";
+import { parsePriceEntries, type PriceTable } from "../server/pricing/price_table.ts";
 
 const deployment = (name: string, model: string, prices = "") =>
   `  - model_name: ${name}

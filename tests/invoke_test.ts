@@ -13,8 +13,8 @@ import {
   type ResponseStream,
   ValidationException,
 } from "@aws-sdk/client-bedrock-runtime";
-import { type FakeBedrock, startFakeBedrock } from "./fake_bedrock.ts";
-import { bedrockClient, fakeConfig, type GatewayUnderTest, MASTER_KEY, startGateway } from "./harness.ts";
+import { type FakeBedrock, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { bedrockClient, fakeConfig, type GatewayUnderTest, MASTER_KEY, startGateway } from "../testing/harness.ts";
 import { Clock, ENV } from "./keys_helpers.ts";
 import { get, nanos, SONNET_PRICES, sonnetNanos } from "./spend_helpers.ts";
 

@@ -1,8 +1,9 @@
-/** `isoTime` (server/iso_time.ts) gives exactly `new Date(ms).toISOString()`, cached second or not. */
+/** `createIsoTime()` (server/core/iso_time.ts) gives exactly `new Date(ms).toISOString()`, cached second or not. */
 import assert from "node:assert/strict";
-import { isoTime } from "../server/iso_time.ts";
+import { createIsoTime } from "../server/core/iso_time.ts";
 
 Deno.test("isoTime equals Date#toISOString across seconds, fractions, negatives and far dates", () => {
+  const isoTime = createIsoTime();
   const base = Date.UTC(2026, 10, 26, 9, 59, 59, 0);
   const samples = [
     0,
@@ -35,6 +36,7 @@ Deno.test("isoTime equals Date#toISOString across seconds, fractions, negatives 
 });
 
 Deno.test("isoTime throws like Date#toISOString for times it cannot show", () => {
+  const isoTime = createIsoTime();
   for (const bad of [Number.NaN, Infinity, 8.64e15 + 1]) {
     assert.throws(() => isoTime(bad), RangeError);
   }

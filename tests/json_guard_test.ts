@@ -3,8 +3,8 @@
  * respecting strings and their escapes.
  */
 import assert from "node:assert/strict";
-import { GatewayError } from "../server/errors.ts";
-import { decodeJsonText, jsonShapeProblem, startsWithBom } from "../server/http/json_guard.ts";
+import { GatewayError } from "../server/core/errors.ts";
+import { decodeJsonText, jsonShapeProblem, startsWithBom } from "../server/core/json_guard.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const LIMITS = { maxDepth: 128, maxValues: 250_000 };

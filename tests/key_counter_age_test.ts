@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { createKeyCache } from "../server/keys/key_cache.ts";
 import { recordKey, spendKey } from "../server/keys/kv_layout.ts";
 import type { KeyRecord } from "../server/keys/record.ts";
-import { createLogger } from "../server/log.ts";
-import { createLedger } from "../server/spend/ledger.ts";
+import { createLogger } from "../server/core/log.ts";
+import { createLedger } from "../server/kv/ledger.ts";
 
 const HASH = "ab".repeat(32);
 const RECORD: KeyRecord = {

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { hashKey } from "../server/keys/credentials.ts";
-import { startFakeBedrock } from "./fake_bedrock.ts";
-import { MASTER_KEY, startGateway } from "./harness.ts";
+import { startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { MASTER_KEY, startGateway } from "../testing/harness.ts";
 import { adminCall, CALL_COST_USD, callModel, dumpKv, ENV, setupKeys } from "./keys_helpers.ts";
 
 Deno.test("generate: LiteLLM's response shape; the raw key works once and only its hash is shown later", async () => {

@@ -11,7 +11,7 @@ import {
   ServiceQuotaExceededException,
 } from "@aws-sdk/client-bedrock-runtime";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { bedrockClient } from "./harness.ts";
+import { bedrockClient } from "../testing/harness.ts";
 import { CALL_COST_NANOS, CALL_COST_USD, counter, kvSpendNanos, setupKeys } from "./keys_helpers.ts";
 
 const messages = [{ role: "user" as const, content: [{ text: "Hello" }] }];

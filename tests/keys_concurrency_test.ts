@@ -6,8 +6,8 @@
  * what is left. The fake counts what it served: every call that passed was served, and billed, once.
  */
 import assert from "node:assert/strict";
-import { FakeBedrock, Latch, startFakeBedrock } from "./fake_bedrock.ts";
-import { fakeConfig, type GatewayUnderTest, startGateway } from "./harness.ts";
+import { FakeBedrock, Latch, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { fakeConfig, type GatewayUnderTest, startGateway } from "../testing/harness.ts";
 import { adminCall, Clock, ENV, PRICE_PARAMS } from "./keys_helpers.ts";
 
 const CALLS = 50;

@@ -3,7 +3,7 @@
  * Shared set-up for the virtual-key tests: a fake Bedrock and a gateway on one injected clock, deployments with
  * known per-token prices, and small helpers for the `/key/*` admin API.
  */
-import { FAKE_CREDENTIALS, type FakeBedrock, startFakeBedrock } from "./fake_bedrock.ts";
+import { FAKE_CREDENTIALS, type FakeBedrock, startFakeBedrock } from "../testing/fake_bedrock.ts";
 import {
   converseBody,
   fakeConfig,
@@ -11,7 +11,7 @@ import {
   MASTER_KEY,
   startGateway,
   type StartOptions,
-} from "./harness.ts";
+} from "../testing/harness.ts";
 
 export { converseBody };
 

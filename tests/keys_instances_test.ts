@@ -4,8 +4,8 @@
  * `key_counter_max_age_ms`, 1 s by default, or at once with 0; the rest within the cache TTL).
  */
 import assert from "node:assert/strict";
-import { FakeBedrock, startFakeBedrock } from "./fake_bedrock.ts";
-import { fakeConfig, type GatewayUnderTest, startGateway } from "./harness.ts";
+import { FakeBedrock, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { fakeConfig, type GatewayUnderTest, startGateway } from "../testing/harness.ts";
 import { LEASE_IDLE_MS } from "../server/limits/holds.ts";
 import { adminCall, callModel, Clock, ENV, PRICE_PARAMS } from "./keys_helpers.ts";
 

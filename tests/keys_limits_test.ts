@@ -11,8 +11,8 @@ import {
   ThrottlingException,
   ValidationException,
 } from "@aws-sdk/client-bedrock-runtime";
-import { Latch } from "./fake_bedrock.ts";
-import { bedrockClient } from "./harness.ts";
+import { Latch } from "../testing/fake_bedrock.ts";
+import { bedrockClient } from "../testing/harness.ts";
 import { converseBody, PRICE_PARAMS, setupKeys } from "./keys_helpers.ts";
 
 const messages = [{ role: "user" as const, content: [{ text: "Hello" }] }];

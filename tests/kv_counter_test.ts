@@ -1,9 +1,11 @@
 /**
- * The benchmark's KV counting wrapper (`BENCH_COUNT_KV=1`): it counts each operation, stamps the last write, and
- * otherwise behaves exactly like the KV it wraps; its route serves the counts and passes everything else on.
+ * The benchmark's KV counting wrapper (`bench/kv_counter.ts`): it counts each operation, stamps the last write, and
+ * otherwise behaves exactly like the KV it wraps; its route serves the counts and passes everything else on. The
+ * bench's counting gateway wraps the CLI through its hooks; the CLI itself counts nothing.
  */
 import assert from "node:assert/strict";
-import { countingKv, KV_COUNTS_PATH, withKvCountRoute } from "../server/kv_counter.ts";
+import { countingKv, KV_COUNTS_PATH, withKvCountRoute } from "../bench/kv_counter.ts";
+import { startGatewayProcess } from "../testing/gateway_process.ts";
 
 Deno.test("countingKv: reads and writes are counted by operation, values are the real ones", async () => {
   await using real = await Deno.openKv(":memory:");
@@ -53,4 +55,24 @@ Deno.test("withKvCountRoute: GET /__bench/kv-counts answers the counts; other re
     "gateway",
   );
   assert.deepEqual(seen, ["/bedrock/model/m/converse"]);
+});
+
+Deno.test("the bench's counting gateway counts the CLI's KV operations; the CLI itself serves no counts", async () => {
+  const args = ["--config", "config.example.yaml", "--kv", ":memory:", "--port", "0", "--host", "127.0.0.1"];
+  for (const script of ["bench/counting_gateway.ts", "server/main.ts"]) {
+    await using gw = startGatewayProcess({ script, args });
+    const url = `http://127.0.0.1:${await gw.port()}`;
+    const ready = await fetch(`${url}/health/readiness`); // reads KV once
+    assert.equal(ready.status, 200);
+    await ready.body?.cancel();
+    const res = await fetch(`${url}${KV_COUNTS_PATH}`);
+    if (script === "server/main.ts") {
+      assert.equal(res.status, 404, "the production gateway has no bench route");
+      await res.body?.cancel();
+    } else {
+      const counts = await res.json();
+      assert.ok(counts.reads >= 1, JSON.stringify(counts));
+      assert.ok(counts.byOp.get >= 1, JSON.stringify(counts));
+    }
+  }
 });

@@ -3,9 +3,9 @@
  * bounded when KV falls behind, and never able to hold the billing sums back.
  */
 import assert from "node:assert/strict";
-import { createLogger } from "../server/log.ts";
-import { createLedger, type LedgerKv, type LedgerRow } from "../server/spend/ledger.ts";
-import { Latch } from "./latch.ts";
+import { createLogger } from "../server/core/log.ts";
+import { createLedger, type LedgerKv, type LedgerRow } from "../server/kv/ledger.ts";
+import { Latch } from "../testing/latch.ts";
 
 interface Op {
   sets: Array<{ key: Deno.KvKey; options?: { expireIn?: number } }>;
@@ -48,8 +48,11 @@ function recordingKv(
   };
 }
 
-const logs: string[] = [];
-const log = createLogger({ write: (l) => logs.push(l) });
+/** A logger of the test's own, and the lines it wrote (never shared between tests). */
+function capturedLog() {
+  const logs: string[] = [];
+  return { logs, log: createLogger({ write: (l) => logs.push(l) }) };
+}
 const row = (i: number, bytes = 100): LedgerRow => ({
   key: ["spend_log", i],
   value: { i, pad: "x".repeat(bytes) },
@@ -58,6 +61,7 @@ const row = (i: number, bytes = 100): LedgerRow => ({
 });
 
 Deno.test("rows are written with their sums in one atomic batch, with their TTL", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const ops: Op[] = [];
   const ledger = createLedger({ kv: recordingKv(kv, ops), instanceId: "a", log });
@@ -76,6 +80,7 @@ Deno.test("rows are written with their sums in one atomic batch, with their TTL"
 });
 
 Deno.test("large rows are split over several commits that each fit Deno KV's limits", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const ops: Op[] = [];
   const ledger = createLedger({ kv: recordingKv(kv, ops), instanceId: "a", log, maxPendingCounters: 10_000 });
@@ -89,6 +94,7 @@ Deno.test("large rows are split over several commits that each fit Deno KV's lim
 });
 
 Deno.test("the row queue is bounded: while KV is stuck, extra rows are dropped and counted; sums never", async () => {
+  const { log, logs } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const ops: Op[] = [];
   const stuck = new Latch();
@@ -118,6 +124,7 @@ Deno.test("the row queue is bounded: while KV is stuck, extra rows are dropped a
 });
 
 Deno.test("rows KV keeps refusing are dropped after a few attempts; their sums still land, once", async () => {
+  const { log, logs } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const ops: Op[] = [];
   const ledger = createLedger({
@@ -139,6 +146,7 @@ Deno.test("rows KV keeps refusing are dropped after a few attempts; their sums s
 });
 
 Deno.test("a row's index entries commit with it, also when a batch is split; rows from collectors count as they say", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const ops: Op[] = [];
   const ledger = createLedger({ kv: recordingKv(kv, ops), instanceId: "a", log, maxPendingCounters: 10_000 });

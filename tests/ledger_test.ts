@@ -3,10 +3,10 @@
  * read-side view (snapshot + own unwritten sums) staying exact while a commit races a read.
  */
 import assert from "node:assert/strict";
-import { createLogger } from "../server/log.ts";
-import { createLedger, keyId, type LedgerKv, windowedCount } from "../server/spend/ledger.ts";
+import { createLogger } from "../server/core/log.ts";
+import { createLedger, keyId, type LedgerKv, windowedCount } from "../server/kv/ledger.ts";
 import { failingKv, nextTick } from "./failing_kv.ts";
-import { Latch } from "./latch.ts";
+import { Latch } from "../testing/latch.ts";
 
 type Commit = (real: () => Promise<Deno.KvCommitResult | Deno.KvCommitError>) => Promise<
   Deno.KvCommitResult | Deno.KvCommitError
@@ -35,10 +35,14 @@ function wrapKv(kv: Deno.Kv, commit: Commit): LedgerKv {
   };
 }
 
-const logs: string[] = [];
-const log = createLogger({ write: (l) => logs.push(l) });
+/** A logger of the test's own, and the lines it wrote (never shared between tests). */
+function capturedLog() {
+  const logs: string[] = [];
+  return { logs, log: createLogger({ write: (l) => logs.push(l) }) };
+}
 
 Deno.test("sums are batched: many adds, few commits, exact totals", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   let commits = 0;
   const ledger = createLedger({
@@ -60,6 +64,7 @@ Deno.test("sums are batched: many adds, few commits, exact totals", async () => 
 });
 
 Deno.test("the view counts own unwritten sums once, even while a commit races a read", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const before = new Latch();
   const after = new Latch();
@@ -112,6 +117,7 @@ Deno.test("the view counts own unwritten sums once, even while a commit races a 
 });
 
 Deno.test("a commit that lands but reports an error is not applied twice", async () => {
+  const { log, logs } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   let attempts = 0;
   const ledger = createLedger({
@@ -133,6 +139,7 @@ Deno.test("a commit that lands but reports an error is not applied twice", async
 });
 
 Deno.test("a commit that fails before landing is retried until it does", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   let attempts = 0;
   const ledger = createLedger({
@@ -243,6 +250,7 @@ Deno.test("close() waits a bounded time for a failing KV, then logs and returns 
 });
 
 Deno.test("windowed counters: a newer window resets the count atomically; late writes land in the newer one", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const ledger = createLedger({ kv, instanceId: "a", log });
   const key = ["rpm", "k"];
@@ -270,6 +278,7 @@ Deno.test("windowed counters: a newer window resets the count atomically; late w
 });
 
 Deno.test("a large batch is split into commits within Deno KV's mutation limit", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   let commits = 0;
   const ledger = createLedger({
@@ -292,6 +301,7 @@ Deno.test("a large batch is split into commits within Deno KV's mutation limit",
 });
 
 Deno.test("counters are told apart by every key part: strings, numbers, bigints, booleans, bytes", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const ledger = createLedger({ kv, instanceId: "a", log });
   const keys: Deno.KvKey[] = [
@@ -311,6 +321,7 @@ Deno.test("counters are told apart by every key part: strings, numbers, bigints,
 });
 
 Deno.test("committed sums nobody has read are forgotten after 30 s, oldest first, newer ones kept", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   let clock = 0;
   const ledger = createLedger({ kv, instanceId: "a", log, monotonic: () => clock });
@@ -366,6 +377,7 @@ Deno.test("keyId: distinct KV keys never share a counter id (types, separators, 
 });
 
 Deno.test("after a quiet interval the first sums are written on the next turn; later ones wait for the interval", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   let commits = 0;
   let clock = 0;

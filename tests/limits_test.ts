@@ -14,8 +14,8 @@ import {
   type Limit,
 } from "../server/limits/holds.ts";
 import { decideGrant, leaseKey, slicesOf } from "../server/limits/lease_record.ts";
-import { createLedger, type Ledger } from "../server/spend/ledger.ts";
-import { silentLogger } from "../server/log.ts";
+import { createLedger, type Ledger } from "../server/kv/ledger.ts";
+import { silentLogger } from "../server/core/log.ts";
 
 Deno.test("grant: calls are admitted while what is settled and reserved before them is below the limit", () => {
   const base = { settled: 0n, others: 0n, used: 0n, keptRoom: 0n, limit: 100n, extra: 0n };

@@ -11,9 +11,9 @@ import {
   ThrottlingException,
   ValidationException,
 } from "@aws-sdk/client-bedrock-runtime";
-import { FAKE_CREDENTIALS, type FakeBedrock, startFakeBedrock } from "./fake_bedrock.ts";
-import { bedrockClient, converseBody, MASTER_KEY, startGateway, type StartOptions } from "./harness.ts";
-import { manualClock, seededRandom } from "./seeded_random.ts";
+import { FAKE_CREDENTIALS, type FakeBedrock, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { bedrockClient, converseBody, MASTER_KEY, startGateway, type StartOptions } from "../testing/harness.ts";
+import { manualClock, seededRandom } from "../testing/seeded_random.ts";
 
 const ENV = {
   AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,

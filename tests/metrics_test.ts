@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createMetrics } from "../server/spend/metrics.ts";
-import { Latch } from "./fake_bedrock.ts";
+import { Latch } from "../testing/fake_bedrock.ts";
 import { call, MASTER_KEY, nanos, setupSpend, sonnetNanos } from "./spend_helpers.ts";
 
 interface Sample {

@@ -28,8 +28,8 @@ import {
   type FakeCredentials,
   Latch,
   startFakeBedrock,
-} from "./fake_bedrock.ts";
-import { bedrockClient, fakeConfig, type GatewayUnderTest, MASTER_KEY, startGateway } from "./harness.ts";
+} from "../testing/fake_bedrock.ts";
+import { bedrockClient, fakeConfig, type GatewayUnderTest, MASTER_KEY, startGateway } from "../testing/harness.ts";
 import { adminCall, Clock, ENV } from "./keys_helpers.ts";
 import { get } from "./spend_helpers.ts";
 

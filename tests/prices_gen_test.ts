@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { generatePrices, SOURCE_FILE, sourceRecord, TABLE_FILE } from "../scripts/prices.ts";
-import { parsePriceEntries } from "../server/spend/price_table.ts";
+import { parsePriceEntries } from "../server/pricing/price_table.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const read = (path: string) => Deno.readTextFile(new URL(path, ROOT));

@@ -7,8 +7,9 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../server/config/load.ts";
 import type { ModelPrices } from "../server/config/price_fields.ts";
-import { createLogger } from "../server/log.ts";
-import { costNanos, createPricing, formatUsd } from "../server/spend/cost.ts";
+import { createLogger } from "../server/core/log.ts";
+import { costNanos, createPricing } from "../server/pricing/cost.ts";
+import { formatUsd } from "../server/core/money.ts";
 import {
   builtInPrices,
   lookupPrices,
@@ -16,9 +17,9 @@ import {
   priceLookupIds,
   priceTablesFor,
   readPriceFile,
-} from "../server/spend/price_table.ts";
-import { encodeEvent } from "../sdk/eventstream.ts";
-import { MASTER_KEY } from "./harness.ts";
+} from "../server/pricing/price_table.ts";
+import { encodeEvent } from "../wire/eventstream.ts";
+import { MASTER_KEY } from "../testing/harness.ts";
 import { setupKeys } from "./keys_helpers.ts";
 import { get, nanos, pricedRecord, usageOf } from "./spend_helpers.ts";
 
@@ -236,7 +237,7 @@ Deno.test("every lookup form priced end to end, with where the price came from",
   const described = Object.fromEntries(pricing.describe().map((d) => [d.deploymentId, d]));
   assert.deepEqual(described["profile"].table, {
     kind: "built_in",
-    path: "server/spend/prices/bedrock_prices.gen.json",
+    path: "server/pricing/prices/bedrock_prices.gen.json",
     key: "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
   });
   assert.equal(described["profile-arn"].table?.key, "us.anthropic.claude-opus-4-1-20250805-v1:0");

@@ -3,8 +3,8 @@
  * as it arrives and cut off at the limit, and a request without a body reads as empty.
  */
 import assert from "node:assert/strict";
-import { GatewayError } from "../server/errors.ts";
-import { readBody } from "../server/http/body.ts";
+import { GatewayError } from "../server/core/errors.ts";
+import { readBody } from "../server/api/body.ts";
 
 const encoder = new TextEncoder();
 

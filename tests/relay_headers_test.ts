@@ -1,6 +1,6 @@
-/** `relayHeaders` (server/bedrock/upstream.ts): what of an upstream answer's headers reaches the client. */
+/** `relayHeaders` (server/calls/upstream.ts): what of an upstream answer's headers reaches the client. */
 import assert from "node:assert/strict";
-import { relayHeaders } from "../server/bedrock/upstream.ts";
+import { relayHeaders } from "../server/calls/upstream.ts";
 
 Deno.test("relayHeaders keeps Bedrock's headers, drops the rest, and always carries the call id", () => {
   const upstream = new Headers({

@@ -3,13 +3,12 @@
  * every call's `rollupSums` one by one (the unmerged oracle), and `flush`/`close` write sums still in the batch.
  */
 import assert from "node:assert/strict";
-import { createLogger } from "../server/log.ts";
-import type { CallRecord } from "../server/spend/call_record.ts";
-import { createLedger } from "../server/spend/ledger.ts";
+import { silentLogger as log } from "../server/core/log.ts";
+import type { CallRecord } from "../server/core/call_record.ts";
+import { createLedger } from "../server/kv/ledger.ts";
 import { createRollupBatch } from "../server/spend/rollup_batch.ts";
 import { rollupSums } from "../server/spend/rollups.ts";
 
-const log = createLogger({ write: () => {} });
 const DAY = 86_400_000;
 
 function record(i: number): CallRecord {

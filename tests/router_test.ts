@@ -3,13 +3,14 @@
  * and a `sleep` that records the waits it was asked for instead of waiting.
  */
 import assert from "node:assert/strict";
+import { manualClock as timedClock } from "./manual_clock.ts";
 import { loadConfig } from "../server/config/load.ts";
 import type { Deployment } from "../server/config/types.ts";
-import { GatewayError } from "../server/errors.ts";
+import { GatewayError } from "../server/core/errors.ts";
 import { abortableSleep, type Attempt, createRouter, type RouterDeps } from "../server/router/router.ts";
 import { EXPLORATION_RATE } from "../server/router/latency_based.ts";
-import { Latch } from "./latch.ts";
-import { manualClock, seededRandom } from "./seeded_random.ts";
+import { Latch } from "../testing/latch.ts";
+import { manualClock, seededRandom } from "../testing/seeded_random.ts";
 
 interface Spec {
   name?: string;
@@ -501,9 +502,22 @@ Deno.test("the default sleep waits, and stops at once (timer cleared) when the c
   const aborted = new AbortController();
   aborted.abort(new DOMException("gone", "AbortError"));
   await assert.rejects(abortableSleep(60_000, aborted.signal), (e) => e instanceof DOMException);
+  // On timers moved by hand: it waits its whole time, and no longer.
+  const clock = timedClock(0);
+  let slept = false;
+  const sleeping = abortableSleep(60_000, undefined, clock).then(() => slept = true);
+  clock.advance(59_999);
+  await Promise.resolve();
+  assert.equal(slept, false, "still waiting 1 ms before its time");
+  clock.advance(1);
+  await sleeping;
+  assert.equal(slept, true);
+  // The client leaving ends the wait at once, and its timer is cleared (nothing left to fire).
   const client = new AbortController();
-  const waiting = abortableSleep(60_000, client.signal);
+  const waiting = abortableSleep(60_000, client.signal, clock);
+  assert.notEqual(clock.nextDue(), undefined, "the wait's timer is armed");
   client.abort(new DOMException("gone", "AbortError"));
   await assert.rejects(waiting, (e) => e instanceof DOMException && e.name === "AbortError");
-  await abortableSleep(0); // resolves; a leaked 60 s timer above would fail this test's sanitizer
+  assert.equal(clock.nextDue(), undefined, "the aborted wait left no timer");
+  await abortableSleep(0); // the global timers by default: resolves
 });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { BedrockRuntimeClient, ConverseCommand } from "@aws-sdk/client-bedrock-runtime";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { MASTER_KEY, startGateway } from "./harness.ts";
+import { MASTER_KEY, startGateway } from "../testing/harness.ts";
 
 const yaml = `model_list:
   - model_name: claude-held

@@ -15,7 +15,7 @@ import {
 } from "../sdk/mod.ts";
 import { DeploymentHealthReport } from "../server/health/schemas.ts";
 import { KeyGenerateResponse, KeyInfoResponse, KeyListResponse } from "../server/keys/schemas.ts";
-import { MASTER_KEY } from "./harness.ts";
+import { MASTER_KEY } from "../testing/harness.ts";
 import { CALL_COST_USD, setupKeys } from "./keys_helpers.ts";
 
 const messages = [{ role: "user" as const, content: [{ text: "Hello" }] }];

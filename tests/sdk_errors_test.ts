@@ -25,7 +25,7 @@ import {
   ValidationException,
 } from "../sdk/mod.ts";
 import { operationMethods } from "../sdk/admin.ts";
-import { encodeEvent, encodeException, encodeMessage } from "../sdk/eventstream.ts";
+import { encodeEvent, encodeException, encodeMessage } from "../wire/eventstream.ts";
 import { errorFromException } from "../sdk/errors.ts";
 
 const FAULT = ":http://internal.amazon.com/coral/com.amazon.bedrock/";

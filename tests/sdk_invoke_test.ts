@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createClient, type InvokeModelResult, ThrottlingException, ValidationException } from "../sdk/mod.ts";
-import { MASTER_KEY } from "./harness.ts";
+import { MASTER_KEY } from "../testing/harness.ts";
 import { setupKeys as setup } from "./keys_helpers.ts";
 
 /** The Anthropic Messages shapes the test reads, as an app would declare them (interfaces, no index signature). */

@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import ts from "typescript";
-import { FAKE_CREDENTIALS, startFakeBedrock } from "./fake_bedrock.ts";
-import { fakeConfig, MASTER_KEY, startGateway } from "./harness.ts";
+import { FAKE_CREDENTIALS, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { fakeConfig, MASTER_KEY, startGateway } from "../testing/harness.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const SIZE_BUDGET = 8 * 1024;

@@ -17,7 +17,7 @@ import {
   TimeoutError,
   ValidationException,
 } from "../sdk/mod.ts";
-import { encodeEvent, encodeException } from "../sdk/eventstream.ts";
+import { encodeEvent, encodeException } from "../wire/eventstream.ts";
 import { BudgetExceededError as BudgetError, ConverseError, type ConverseErrorInit } from "../sdk/errors.ts";
 import { MAX_RETRY_DELAY_MS, retryDelayMs, sleep } from "../sdk/retry.ts";
 

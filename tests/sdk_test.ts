@@ -17,8 +17,8 @@ import {
   UnrecognizedClientException,
   ValidationException,
 } from "../sdk/mod.ts";
-import { FAKE_CREDENTIALS, type FakeBedrock, Latch, startFakeBedrock } from "./fake_bedrock.ts";
-import { fakeConfig, type GatewayUnderTest, MASTER_KEY, startGateway } from "./harness.ts";
+import { FAKE_CREDENTIALS, type FakeBedrock, Latch, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { fakeConfig, type GatewayUnderTest, MASTER_KEY, startGateway } from "../testing/harness.ts";
 
 const ENV = {
   AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,

@@ -6,16 +6,16 @@
  * none, and shown in the spend-log row and the request-log line.
  */
 import assert from "node:assert/strict";
-import { encodeEvent } from "../sdk/eventstream.ts";
+import { encodeEvent } from "../wire/eventstream.ts";
 import { tierOfConverse, tierOfHeaders } from "../server/bedrock/service_tier.ts";
-import type { Usage } from "../server/bedrock/usage.ts";
+import type { Usage } from "../server/core/usage.ts";
 import { loadConfig } from "../server/config/load.ts";
 import { pricingTier } from "../server/config/price_fields.ts";
-import { createLogger } from "../server/log.ts";
-import type { CallRecord } from "../server/spend/call_record.ts";
-import { createPricing } from "../server/spend/cost.ts";
-import { priceTablesFor } from "../server/spend/price_table.ts";
-import { MASTER_KEY } from "./harness.ts";
+import { createLogger } from "../server/core/log.ts";
+import type { CallRecord } from "../server/core/call_record.ts";
+import { createPricing } from "../server/pricing/cost.ts";
+import { priceTablesFor } from "../server/pricing/price_table.ts";
+import { MASTER_KEY } from "../testing/harness.ts";
 import { setupKeys } from "./keys_helpers.ts";
 import { get, nanos, pricedRecord } from "./spend_helpers.ts";
 

@@ -10,11 +10,11 @@ import { loadConfig } from "../server/config/load.ts";
 import { createGateway } from "../server/gateway.ts";
 import { connectionServer } from "../server/http/connection_server.ts";
 import { serveFrontDoor } from "../server/http/front_door.ts";
-import { createLogger } from "../server/log.ts";
-import type { CallRecord } from "../server/spend/call_record.ts";
-import { FAKE_CREDENTIALS, Latch, startFakeBedrock } from "./fake_bedrock.ts";
-import { bedrockClient, fakeConfig, MASTER_KEY } from "./harness.ts";
-import { startGatewayProcess } from "./gateway_process.ts";
+import { createLogger } from "../server/core/log.ts";
+import type { CallRecord } from "../server/core/call_record.ts";
+import { FAKE_CREDENTIALS, Latch, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { bedrockClient, fakeConfig, MASTER_KEY } from "../testing/harness.ts";
+import { startGatewayProcess } from "../testing/gateway_process.ts";
 import { ManualTimers } from "./manual_timers.ts";
 
 const ENV: Record<string, string> = {

@@ -1,11 +1,12 @@
-// Oracle tests for server/bedrock/sigv4.ts: every signature must equal aws4fetch's byte for byte and be
+// Oracle tests for server/aws/sigv4.ts: every signature must equal aws4fetch's byte for byte and be
 // reproduced by @smithy/signature-v4 (the AWS SDK's signer) for the same request.
 
 import assert from "node:assert/strict";
 import { AwsV4Signer } from "aws4fetch";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { Sha256 } from "@aws-crypto/sha256-js";
-import { type AwsCredentials, createSigV4Signer, type SignRequest } from "../server/bedrock/sigv4.ts";
+import { type AwsCredentials, type SignRequest } from "../server/aws/sigv4.ts";
+import { createSigV4Signer } from "../server/aws/mod.ts";
 
 const REGION = "us-west-2";
 const SERVICE = "bedrock";

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { MAX_UNWRITTEN_CALLS } from "../server/keys/admission.ts";
-import { createLogger } from "../server/log.ts";
+import { createLogger } from "../server/core/log.ts";
 import { DISK_FULL, failingKv, nextTick } from "./failing_kv.ts";
-import { MASTER_KEY } from "./harness.ts";
+import { MASTER_KEY } from "../testing/harness.ts";
 import { CALL_COST_NANOS, kvSpendNanos, setupKeys } from "./keys_helpers.ts";
 
 Deno.test("readiness answers 503 naming the cause while spend cannot be written, 200 once it lands", async () => {

@@ -3,11 +3,11 @@
  * Shared set-up for the cost-tracking tests: deployments with all four per-token prices, calls with fetch
  * (converse and converse-stream), and the spend routes' answers.
  */
-import type { Usage } from "../server/bedrock/usage.ts";
-import { createLogger, type Logger } from "../server/log.ts";
-import type { CallRecord } from "../server/spend/call_record.ts";
-import { Latch } from "./latch.ts";
-import { MASTER_KEY } from "./harness.ts";
+import type { Usage } from "../server/core/usage.ts";
+import { createLogger, type Logger } from "../server/core/log.ts";
+import type { CallRecord } from "../server/core/call_record.ts";
+import { Latch } from "../testing/latch.ts";
+import { MASTER_KEY } from "../testing/harness.ts";
 import {
   adminCall,
   type AdminResult,

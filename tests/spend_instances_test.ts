@@ -3,8 +3,8 @@
  * spend) is exact once both have flushed.
  */
 import assert from "node:assert/strict";
-import { startFakeBedrock } from "./fake_bedrock.ts";
-import { fakeConfig, startGateway } from "./harness.ts";
+import { startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { fakeConfig, startGateway } from "../testing/harness.ts";
 import { adminCall, Clock, ENV } from "./keys_helpers.ts";
 import { call, get, nanos, sonnet, sonnetNanos } from "./spend_helpers.ts";
 

@@ -6,20 +6,23 @@
  */
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
-import { createLogger } from "../server/log.ts";
-import type { CallRecord } from "../server/spend/call_record.ts";
-import type { Quote } from "../server/spend/cost.ts";
+import { createLogger } from "../server/core/log.ts";
+import type { CallRecord } from "../server/core/call_record.ts";
+import type { Quote } from "../server/pricing/cost.ts";
 import { SPEND_LOG_BY_KEY, SPEND_LOG_BY_USER, SPEND_LOG_PAGE } from "../server/spend/kv_layout.ts";
-import { createLedger, type Ledger, type LedgerKv } from "../server/spend/ledger.ts";
+import { createLedger, type Ledger, type LedgerKv } from "../server/kv/ledger.ts";
 import { querySpendLogs } from "../server/spend/log_query.ts";
 import { type SpendLogRow, SpendLogsQuery } from "../server/spend/schemas.ts";
 import { spendLogRow } from "../server/spend/spend_log.ts";
 import { createSpendLogPages, PAGE_BYTES } from "../server/spend/spend_log_pages.ts";
-import { createUuidV7 } from "../server/uuidv7.ts";
-import { seededRandom } from "./seeded_random.ts";
+import { createUuidV7 } from "../server/core/uuidv7.ts";
+import { seededRandom } from "../testing/seeded_random.ts";
 
-const logs: string[] = [];
-const log = createLogger({ write: (l) => logs.push(l) });
+/** A logger of the test's own, and the lines it wrote (never shared between tests). */
+function capturedLog() {
+  const logs: string[] = [];
+  return { logs, log: createLogger({ write: (l) => logs.push(l) }) };
+}
 const T0 = Date.UTC(2025, 5, 1, 12, 0, 0);
 const HOUR = 3_600_000;
 const quote: Quote = { nanos: 1234n, unpriced: [] };
@@ -82,6 +85,7 @@ async function allPages(kv: Deno.Kv): Promise<Array<Deno.KvEntry<SpendLogRow[]>>
 }
 
 Deno.test("one batch: rows grouped per start second into pages, one index entry per key and user, with the sums", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const sets: Deno.KvKey[][] = [];
   const ledger = createLedger({ kv: recordingKv(kv, sets), instanceId: "inst", log });
@@ -119,6 +123,7 @@ Deno.test("one batch: rows grouped per start second into pages, one index entry 
 });
 
 Deno.test("a second's rows are split into several pages when they would pass the page size", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const ledger = createLedger({ kv, instanceId: "inst", log, maxPendingCounters: 100_000 });
   const pages = createSpendLogPages({ ledger, retentionMs: HOUR, log });
@@ -147,6 +152,7 @@ Deno.test("a second's rows are split into several pages when they would pass the
 });
 
 Deno.test("the row size bound holds against V8's serialization, so packed pages stay under 64 KiB", async () => {
+  const { log } = capturedLog();
   const rand = seededRandom(7);
   const pick = (s: string, n: number) => Array.from({ length: n }, () => s[Math.floor(rand() * s.length)]).join("");
   const wide = "é漢😀a\u0000";
@@ -194,6 +200,7 @@ Deno.test("the row size bound holds against V8's serialization, so packed pages 
 });
 
 Deno.test("exactly once: a page commit that lands but reports an error is not written twice", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const sets: Deno.KvKey[][] = [];
   let attempts = 0;
@@ -229,6 +236,7 @@ Deno.test("exactly once: a page commit that lands but reports an error is not wr
 });
 
 Deno.test("the call queue is bounded while KV is stuck: extra rows are dropped and counted, never their sums", async () => {
+  const { log, logs } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   let release!: () => void;
   const stuck = new Promise<void>((r) => release = r);
@@ -276,6 +284,7 @@ function expected(rows: SpendLogRow[], f: { key?: string; user?: string; id?: st
 }
 
 Deno.test("/spend/logs over many pages, seconds, batches and two instances: same answers as a plain filter", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const rand = seededRandom(42);
   const ledgers: Ledger[] = [
@@ -362,6 +371,7 @@ Deno.test("/spend/logs over many pages, seconds, batches and two instances: same
 });
 
 Deno.test("request id lookup: a row whose call started well after its id was made is still found", async () => {
+  const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const ledger = createLedger({ kv, instanceId: "inst", log });
   const pages = createSpendLogPages({ ledger, retentionMs: HOUR, log });

@@ -3,11 +3,11 @@
  * header, stored prompts, the `/spend/logs` filters and pages, and the request log line of each call.
  */
 import assert from "node:assert/strict";
-import { Latch } from "./fake_bedrock.ts";
-import { createLogger } from "../server/log.ts";
+import { Latch } from "../testing/fake_bedrock.ts";
+import { createLogger } from "../server/core/log.ts";
 import { SpendLogRow, SpendLogsSummary } from "../server/spend/schemas.ts";
 import { publicBase } from "../server/spend/spend_log.ts";
-import { uuidV7Time } from "../server/uuidv7.ts";
+import { uuidV7Time } from "../server/core/uuidv7.ts";
 import { createClient } from "../sdk/mod.ts";
 import type { SpendLogRow as SpendLogRowType } from "../sdk/types.gen.ts";
 import {

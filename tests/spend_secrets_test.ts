@@ -3,11 +3,11 @@
  * (detailed debug on), the spend logs (API answers and everything in KV) or `/metrics`, whatever the calls did.
  */
 import assert from "node:assert/strict";
-import { Latch, startFakeBedrock } from "./fake_bedrock.ts";
-import { fakeConfig, MASTER_KEY, startGateway } from "./harness.ts";
+import { Latch, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { fakeConfig, MASTER_KEY, startGateway } from "../testing/harness.ts";
 import { adminCall, Clock, dumpKv } from "./keys_helpers.ts";
 import { call, callModel, get } from "./spend_helpers.ts";
-import { createLogger } from "../server/log.ts";
+import { createLogger } from "../server/core/log.ts";
 
 const CREDS = {
   accessKeyId: "AKIAGATEWAYTEST00042",

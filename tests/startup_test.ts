@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { exampleKeyWarning } from "../server/boot.ts";
-import { startGatewayProcess } from "./gateway_process.ts";
+import { startGatewayProcess } from "../testing/gateway_process.ts";
 
 const MOCK = `model_list:
   - model_name: demo

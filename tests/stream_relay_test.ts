@@ -5,11 +5,11 @@
 import assert from "node:assert/strict";
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
-import { encodeEvent, encodeException, encodeMessage } from "../sdk/eventstream.ts";
-import type { WatchdogClock } from "../server/bedrock/watchdog.ts";
-import { awaitFirstChunk, relayStream } from "../server/bedrock/stream_relay.ts";
-import { exceptionName, StreamTap } from "../server/bedrock/stream_tap.ts";
-import type { CallRecord } from "../server/spend/call_record.ts";
+import { encodeEvent, encodeException, encodeMessage } from "../wire/eventstream.ts";
+import type { WatchdogClock } from "../server/calls/watchdog.ts";
+import { awaitFirstChunk, relayStream } from "../server/calls/stream_relay.ts";
+import { exceptionName, StreamTap } from "../server/calls/stream_tap.ts";
+import type { CallRecord } from "../server/core/call_record.ts";
 
 const smithy = new EventStreamCodec(toUtf8, fromUtf8);
 
@@ -675,7 +675,7 @@ Deno.test("awaitFirstChunk: waits for the first byte, then replays it and stream
   await Promise.resolve();
   assert.equal(resolved, false);
   upstream.push(STREAM[0]);
-  const res = await primed;
+  const { response: res } = await primed;
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("x-amzn-requestid"), "r");
   upstream.push(STREAM[1]);
@@ -685,7 +685,7 @@ Deno.test("awaitFirstChunk: waits for the first byte, then replays it and stream
 
 Deno.test("awaitFirstChunk: error responses pass untouched; a failing first read rejects; cancel reaches upstream", async () => {
   const err = new Response('{"message":"no"}', { status: 429 });
-  assert.equal(await awaitFirstChunk(err), err);
+  assert.equal((await awaitFirstChunk(err)).response, err);
 
   const broken = new ScriptedUpstream();
   const pending = awaitFirstChunk(new Response(broken.stream));
@@ -694,7 +694,7 @@ Deno.test("awaitFirstChunk: error responses pass untouched; a failing first read
 
   const upstream = new ScriptedUpstream();
   upstream.push(STREAM[0]);
-  const res = await awaitFirstChunk(new Response(upstream.stream));
+  const { response: res } = await awaitFirstChunk(new Response(upstream.stream));
   await res.body!.cancel("bye");
   assert.equal(upstream.cancelled, true);
   assert.equal(upstream.cancelReason, "bye");
@@ -729,7 +729,7 @@ Deno.test("awaitFirstChunk → relayStream: the relay reads the upstream directl
   const finished: CallRecord[] = [];
   const upstreamAbort = new AbortController();
   const timers = new ManualClock();
-  const response = relayStream(primed.body!, {}, {
+  const response = relayStream(primed.upstream!, {}, {
     record,
     clientSignal: new AbortController().signal,
     upstreamAbort,
@@ -759,7 +759,7 @@ Deno.test("awaitFirstChunk → relayStream: the relay reads the upstream directl
 
   // The client leaving right after the first chunk cancels the upstream through the reader the relay took over.
   const second = new ScriptedUpstream({ available: STREAM });
-  const res = relayStream((await awaitFirstChunk(new Response(second.stream))).body!, {}, {
+  const res = relayStream((await awaitFirstChunk(new Response(second.stream))).upstream!, {}, {
     record: newRecord(),
     clientSignal: new AbortController().signal,
     upstreamAbort: new AbortController(),

@@ -19,8 +19,15 @@ import {
 } from "@aws-sdk/client-bedrock-runtime";
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
-import { FAKE_CREDENTIALS, type FakeBedrock, Latch, startFakeBedrock } from "./fake_bedrock.ts";
-import { bedrockClient, converseBody, fakeConfig, type GatewayUnderTest, MASTER_KEY, startGateway } from "./harness.ts";
+import { FAKE_CREDENTIALS, type FakeBedrock, Latch, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import {
+  bedrockClient,
+  converseBody,
+  fakeConfig,
+  type GatewayUnderTest,
+  MASTER_KEY,
+  startGateway,
+} from "../testing/harness.ts";
 
 const ENV = {
   AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,

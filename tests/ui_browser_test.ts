@@ -9,8 +9,8 @@
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import { formatUsd } from "../server/ui/format.ts";
-import { launchBrowser, watchedPage } from "./browser.ts";
-import { converseBody, MASTER_KEY, startGateway } from "./harness.ts";
+import { launchBrowser, watchedPage } from "../testing/browser.ts";
+import { converseBody, MASTER_KEY, startGateway } from "../testing/harness.ts";
 
 const YAML = `model_list:
   - model_name: demo

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { CONTENT_SECURITY_POLICY } from "../server/ui/security_headers.ts";
 import { type Clock, PRICE_PARAMS, setupKeys } from "./keys_helpers.ts";
-import { MASTER_KEY, startGateway } from "./harness.ts";
+import { MASTER_KEY, startGateway } from "../testing/harness.ts";
 import { csrfOf, textOf, UiClient } from "./ui_helpers.ts";
 
 const HOUR = 3_600_000;

@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { ConverseCommand, ValidationException } from "@aws-sdk/client-bedrock-runtime";
 import { loadConfig } from "../server/config/load.ts";
-import { createPricing } from "../server/spend/cost.ts";
-import { priceTablesFor } from "../server/spend/price_table.ts";
-import { bedrockClient, converseBody, MASTER_KEY, startGateway } from "./harness.ts";
+import { createPricing } from "../server/pricing/cost.ts";
+import { priceTablesFor } from "../server/pricing/price_table.ts";
+import { bedrockClient, converseBody, MASTER_KEY, startGateway } from "../testing/harness.ts";
 import { callModel, PRICE_PARAMS, setupKeys } from "./keys_helpers.ts";
 import { get } from "./spend_helpers.ts";
 

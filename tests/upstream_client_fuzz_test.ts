@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { createHttpClient, HttpClientError, type HttpClientErrorCode } from "../server/upstream_client/mod.ts";
 import { startRawServer } from "./raw_http_server.ts";
-import { seededRandom } from "./seeded_random.ts";
+import { seededRandom } from "../testing/seeded_random.ts";
 
 const CASE_DEADLINE_MS = 5_000;
 const SEEDS = [1, 2, 3, 4, 5, 6];

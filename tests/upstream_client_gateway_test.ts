@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { ConverseCommand, ConverseStreamCommand } from "@aws-sdk/client-bedrock-runtime";
 import { ConfigError, loadConfig } from "../server/config/load.ts";
-import { FAKE_CREDENTIALS, Latch, startFakeBedrock } from "./fake_bedrock.ts";
-import { bedrockClient, fakeConfig, MASTER_KEY, startGateway } from "./harness.ts";
+import { FAKE_CREDENTIALS, Latch, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { bedrockClient, fakeConfig, MASTER_KEY, startGateway } from "../testing/harness.ts";
 
 const ENV = {
   AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,

@@ -4,10 +4,10 @@
  * client, reading a body to its end, and an in-memory socket whose reads, writes and failures the test scripts.
  */
 import { createCredentialSources } from "../server/aws/mod.ts";
-import { createSigV4Signer } from "../server/bedrock/sigv4.ts";
-import { createUpstream, type Upstream } from "../server/bedrock/upstream.ts";
+import { createSigV4Signer } from "../server/aws/mod.ts";
+import { createUpstream, type Upstream } from "../server/calls/upstream.ts";
 import type { Deployment } from "../server/config/types.ts";
-import { FAKE_CREDENTIALS } from "./fake_bedrock.ts";
+import { FAKE_CREDENTIALS } from "../testing/fake_bedrock.ts";
 
 export const CONVERSE_BODY = new TextEncoder().encode(
   JSON.stringify({ messages: [{ role: "user", content: [{ text: "hi" }] }] }),

@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { createHttpClient, HttpClientError } from "../server/upstream_client/mod.ts";
-import { Latch, startFakeBedrock } from "./fake_bedrock.ts";
+import { Latch, startFakeBedrock } from "../testing/fake_bedrock.ts";
 import { startRawServer } from "./raw_http_server.ts";
-import { manualClock } from "./seeded_random.ts";
+import { manualClock } from "../testing/seeded_random.ts";
 import {
   CONVERSE_BODY,
   deploymentAt,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createHttpClient, HttpClientError } from "../server/upstream_client/mod.ts";
-import { startFakeBedrock } from "./fake_bedrock.ts";
+import { startFakeBedrock } from "../testing/fake_bedrock.ts";
 import { makeTestPki, type TestPki } from "./tls_certs.ts";
 import { CONVERSE_BODY, deploymentAt, readAll, signedUpstream } from "./upstream_client_helpers.ts";
 

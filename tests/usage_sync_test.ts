@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { loadConfig } from "../server/config/load.ts";
-import { GatewayError } from "../server/errors.ts";
+import { GatewayError } from "../server/core/errors.ts";
 import { createRouter } from "../server/router/router.ts";
-import { manualClock, seededRandom } from "./seeded_random.ts";
+import { manualClock, seededRandom } from "../testing/seeded_random.ts";
 
 const ok = () => Promise.resolve(new Response("{}", { status: 200 }));
 

@@ -3,7 +3,7 @@
  * else (v4 UUIDs, other ids) decodes to nothing, so spend-log lookups fall back to a full scan for it.
  */
 import assert from "node:assert/strict";
-import { createUuidV7, uuidV7Time } from "../server/uuidv7.ts";
+import { createUuidV7, uuidV7Time } from "../server/core/uuidv7.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

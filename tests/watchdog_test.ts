@@ -1,6 +1,6 @@
 /** The idle watchdog on a hand-moved clock: when it fires, when it re-arms, and that stop() leaves nothing behind. */
 import assert from "node:assert/strict";
-import { IdleWatchdog, type WatchdogClock } from "../server/bedrock/watchdog.ts";
+import { IdleWatchdog, type WatchdogClock } from "../server/calls/watchdog.ts";
 
 function manualClock() {
   const timers = new Map<number, { due: number; fn: () => void }>();

@@ -3,15 +3,16 @@
  * Converse and ConverseStream: a validated Converse JSON body; usage, and the service tier that served, in the answer
  * (or the stream's `metadata` event).
  */
-import { validation } from "../errors.ts";
+import { validation } from "../core/errors.ts";
 import { mockConverseBody, mockUsage } from "./mock.ts";
 import { mockStreamBody } from "./mock_stream.ts";
-import { guardrailUse, jsonObject, type ModelOperationSpec, parseJsonBody, reparse } from "./operation.ts";
+import { guardrailUse, type ModelOperationSpec, parseJsonBody, reparse } from "./operation.ts";
+import { jsonObject } from "../core/json.ts";
 import { ConverseRequest, ConverseStreamRequest, formatZodIssues } from "./schemas.ts";
 import { tierOfConverse } from "./service_tier.ts";
-import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
-import { traceGuardrailUnits } from "./guardrail_usage.ts";
-import { readUsage } from "./usage.ts";
+import { EVENT_STREAM_CONTENT_TYPE } from "../../wire/eventstream.ts";
+import { traceGuardrailUnits } from "../core/guardrail_usage.ts";
+import { readUsage } from "../core/usage.ts";
 import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";
 
 export function converseOperation(stream: boolean): ModelOperationSpec {

@@ -8,7 +8,7 @@
  * dropped before the call (`us.anthropic.claude…` → `anthropic.claude…`; an inference-profile ARN becomes the
  * foundation id it names).
  */
-import { validation } from "../errors.ts";
+import { validation } from "../core/errors.ts";
 import { mockUsage } from "./mock.ts";
 import { type ModelOperationSpec, parseJsonBody, reparse } from "./operation.ts";
 import { CountTokensRequest } from "./passthrough_schemas.ts";

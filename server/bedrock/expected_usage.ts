@@ -19,7 +19,7 @@ export const DOCUMENT_TOKENS = 4_000;
 export const VIDEO_TOKENS = 10_000;
 
 /** Keys whose values are not input text: base64 payloads, and request settings. */
-const NOT_INPUT = new Set([
+const NOT_INPUT: ReadonlySet<string> = new Set([
   "bytes",
   "data",
   "inferenceConfig",
@@ -34,7 +34,10 @@ const NOT_INPUT = new Set([
 ]);
 
 /** Block keys (Converse) and `type` values (Anthropic) that carry media, with their allowance. */
-const MEDIA = new Map([["image", IMAGE_TOKENS], ["document", DOCUMENT_TOKENS], ["video", VIDEO_TOKENS]]);
+const MEDIA: ReadonlyMap<string, number> = new Map([["image", IMAGE_TOKENS], ["document", DOCUMENT_TOKENS], [
+  "video",
+  VIDEO_TOKENS,
+]]);
 
 // deno-lint-ignore no-control-regex -- ASCII is exactly the range counted at four characters per token
 const NON_ASCII = /[^\x00-\x7f]/g;

@@ -4,7 +4,7 @@
  * are authorized like the guardrail's own route: a caller whose `allowed_routes` do not cover the guardrail's
  * ApplyGuardrail route gets a 403 before anything is sent.
  */
-import { GatewayError } from "../errors.ts";
+import { GatewayError } from "../core/errors.ts";
 import type { GuardrailUse } from "./operation.ts";
 import { guardrailRoute } from "./passthrough_path.ts";
 

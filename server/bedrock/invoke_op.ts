@@ -6,23 +6,22 @@
  * `-Output-Token-Count` response headers, or the `amazon-bedrock-invocationMetrics` of the stream's last chunk. The
  * service tier is asked for and echoed in headers (`X-Amzn-Bedrock-Service-Tier`, `…-PerformanceConfig-Latency`).
  */
-import { encodeEvent } from "../../sdk/eventstream.ts";
-import { validation } from "../errors.ts";
+import { encodeEvent, EVENT_STREAM_CONTENT_TYPE } from "../../wire/eventstream.ts";
+import { validation } from "../core/errors.ts";
 import { mockUsage } from "./mock.ts";
 import { mockDeltas } from "./mock_stream.ts";
 import {
   guardrailUse,
-  jsonObject,
   type ModelOperationSpec,
   parseJsonBody,
   pickHeaders,
   type PreparedRequest,
   reparse,
 } from "./operation.ts";
-import { EVENT_STREAM_CONTENT_TYPE } from "./stream_relay.ts";
-import { traceGuardrailUnits } from "./guardrail_usage.ts";
+import { jsonObject } from "../core/json.ts";
+import { traceGuardrailUnits } from "../core/guardrail_usage.ts";
 import { tierOfHeaders } from "./service_tier.ts";
-import { readUsage, type Usage } from "./usage.ts";
+import { readUsage, type Usage } from "../core/usage.ts";
 import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";
 
 /** Headers both operations bind (`InvokeModelRequest` / `InvokeModelWithResponseStreamRequest` in the model). */

@@ -3,7 +3,7 @@
  * `mock_response` deployments: answer locally with a well-formed Converse response, never calling AWS.
  * Usage is estimated at ~4 characters per token, which is what LiteLLM's mock does too.
  */
-import { plainUsage, type Usage } from "./usage.ts";
+import { plainUsage, type Usage } from "../core/usage.ts";
 
 const estimateTokens = (chars: number) => Math.max(1, Math.ceil(chars / 4));
 

@@ -5,8 +5,8 @@
  * word, `contentBlockStop`, `messageStop`, `metadata` with the estimated usage — string headers, both CRCs, one key
  * per union, and no `contentBlockStart` (Bedrock sends none for text blocks).
  */
-import { encodeEvent } from "../../sdk/eventstream.ts";
-import type { Usage } from "./usage.ts";
+import { encodeEvent } from "../../wire/eventstream.ts";
+import type { Usage } from "../core/usage.ts";
 
 /** Word-sized pieces, each leading space kept with its word the way models stream: "Hi there" → "Hi", " there". */
 export function mockDeltas(text: string): string[] {

@@ -3,7 +3,7 @@ import { converseOperation } from "./converse_op.ts";
 import { countTokensOperation } from "./count_tokens_op.ts";
 import { invokeOperation } from "./invoke_op.ts";
 import type { ModelOperationSpec } from "./operation.ts";
-import type { ModelOperation } from "./upstream.ts";
+import type { ModelOperation } from "./model_path.ts";
 
 export const MODEL_OPERATIONS: Readonly<Record<ModelOperation, ModelOperationSpec>> = {
   "converse": converseOperation(false),

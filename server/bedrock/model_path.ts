@@ -7,8 +7,10 @@
  * must resolve to the same name, so the operation is taken from the LAST segment and the rest is the id,
  * decoded exactly once.
  */
-import { validation } from "../errors.ts";
-import type { ModelOperation } from "./upstream.ts";
+import { validation } from "../core/errors.ts";
+
+/** Bedrock operations on `/model/{modelId}/…`. */
+export type ModelOperation = "converse" | "converse-stream" | "invoke" | "invoke-with-response-stream" | "count-tokens";
 
 const OPERATIONS: Record<string, ModelOperation> = {
   "converse": "converse",

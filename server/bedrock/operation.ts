@@ -5,13 +5,18 @@
  * where a successful answer reports its usage, and what a `mock_response` deployment answers. Everything else —
  * admission, routing, retries, signing, relaying, accounting — is the same for all of them (`model_call.ts`).
  */
-import { validation } from "../errors.ts";
-import type { RequestEstimate } from "../spend/call_record.ts";
-import { decodeJsonText, type JsonLimits } from "../http/json_guard.ts";
-import type { GuardrailUnits } from "./guardrail_usage.ts";
+import { validation } from "../core/errors.ts";
+import type { RequestEstimate } from "../core/call_record.ts";
+import { decodeJsonText, type JsonLimits } from "../core/json_guard.ts";
+import type { GuardrailUnits } from "../core/guardrail_usage.ts";
 import type { ServiceTierChoice } from "./service_tier.ts";
-import type { StreamUsageSource } from "./stream_tap.ts";
-import type { Usage } from "./usage.ts";
+import type { Usage } from "../core/usage.ts";
+
+/**
+ * Where a stream reports its usage: ConverseStream's `metadata` event, the invocation metrics in the last `chunk`
+ * of InvokeModelWithResponseStream, or nowhere (InvokeAgent: nothing is billed, and no frame marks the end).
+ */
+export type StreamUsageSource = "metadata" | "invocationMetrics" | "none";
 
 /** A validated request: what the call needs besides the body bytes, which are forwarded untouched. */
 export interface PreparedRequest {
@@ -98,16 +103,6 @@ export function parseJsonBody(body: Uint8Array, limits: JsonLimits): unknown {
 
 /** Parses a body that has been validated already, again (for mock answers). */
 export const reparse = (body: Uint8Array) => () => JSON.parse(decoder.decode(body)) as unknown;
-
-/** The body as a JSON object, or undefined when it is not one. */
-export function jsonObject(body: Uint8Array): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(decoder.decode(body));
-    return v && typeof v === "object" && !Array.isArray(v) ? v as Record<string, unknown> : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Copies the named request headers that are present (lower-case names). */
 export function pickHeaders(headers: Headers, names: readonly string[]): Record<string, string> {

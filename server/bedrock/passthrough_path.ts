@@ -9,15 +9,15 @@
  * encoded them) and SigV4's canonical path matches what AWS computes.
  */
 import type { z } from "zod";
-import { validation } from "../errors.ts";
-import type { CallType } from "../spend/call_record.ts";
+import { validation } from "../core/errors.ts";
+import type { CallType } from "../core/call_record.ts";
 import {
   ApplyGuardrailRequest,
   InvokeAgentRequest,
   RetrieveAndGenerateRequest,
   RetrieveRequest,
 } from "./passthrough_schemas.ts";
-import { encodeModelId } from "./upstream.ts";
+import { encodeModelId } from "../../wire/model_id.ts";
 
 /** Which AWS endpoint an operation lives on. */
 export type PassthroughApi = "runtime" | "agent-runtime";

@@ -5,19 +5,7 @@
  * be checked at load time; what the fields mean together is `server/aws/params.ts`.
  */
 import { type CredentialSpec, credentialSpec, type EnvLookup } from "../aws/mod.ts";
-
-/** The credential fields a deployment and `bedrock_passthrough` share (LiteLLM's names). */
-export interface AwsAuthFields {
-  aws_access_key_id?: string;
-  aws_secret_access_key?: string;
-  aws_session_token?: string;
-  aws_profile_name?: string;
-  aws_role_name?: string;
-  aws_session_name?: string;
-  aws_external_id?: string;
-  aws_web_identity_token?: string;
-  aws_sts_endpoint?: string;
-}
+import type { AwsAccount } from "./schema.ts";
 
 export interface AwsAuthContext {
   /** Resolves a possibly `os.environ/` value; an unset `required` reference is recorded by the caller. */
@@ -38,7 +26,7 @@ const ENV_PREFIX = "os.environ/";
  * used as given, the other one from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` when left out; without keys, the
  * profile, role or web identity fields, else the AWS default credential chain.
  */
-export function awsCredentials(f: AwsAuthFields, ctx: AwsAuthContext): { spec: CredentialSpec } | { reason: string } {
+export function awsCredentials(f: AwsAccount, ctx: AwsAuthContext): { spec: CredentialSpec } | { reason: string } {
   const { value, env, path, problems } = ctx;
   const fromEnv = (name: string) => env(name) || undefined;
 

@@ -7,8 +7,25 @@
  * only, and only when a master key is set (an open gateway would otherwise let any site a visitor opens call it
  * through the visitor's browser). Configured origins apply to both groups.
  */
-import type { CorsPolicy, CorsSettings } from "../http/cors.ts";
 import type { GeneralSettings } from "./schema.ts";
+
+/** What one group of routes allows. */
+export interface CorsPolicy {
+  /** `"*"`: any origin (and then never credentials); otherwise the exact origins, as `scheme://host[:port]`. */
+  origins: "*" | ReadonlySet<string>;
+  /** Send `Access-Control-Allow-Credentials: true` (cookies; only with listed origins). */
+  credentials: boolean;
+  /** Request headers allowed besides the built-in allowed ones (`http/cors.ts`), lower-case; `"*"` allows any. */
+  extraHeaders: "*" | ReadonlySet<string>;
+}
+
+/** The policies of the two groups of routes; a group without one answers no CORS request. */
+export interface CorsSettings {
+  /** `/bedrock` and everything under it: the model calls, guardrails, the agent runtime. */
+  bedrock?: CorsPolicy;
+  /** Every other route: `/key/*`, spend, metrics, health. */
+  admin?: CorsPolicy;
+}
 
 type EnvLookup = (name: string) => string | undefined;
 

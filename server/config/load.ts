@@ -67,8 +67,8 @@ const DEFAULT_HOLD_OUTPUT_TOKENS = 4096;
 const DEFAULT_MAX_JSON_DEPTH = 128;
 /**
  * Values per JSON body: over three times a very long agent session (5,000 tool calls and their results at ~15 values
- * each is ~75,000). A body built so that schema validation reports every element costs ~0.3 s and ~60 MB per 100,000
- * elements (measured, cold), so this bounds one body's validation to about a second.
+ * each is ~75,000). A body built so that schema validation reports every element costs time and memory per element
+ * (docs/benchmarks.md), so this bounds one body's validation to about a second.
  */
 const DEFAULT_MAX_JSON_VALUES = 250_000;
 const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 128 * 1024 * 1024;

@@ -25,10 +25,15 @@ export const PriceFields = {
 };
 
 /**
- * LiteLLM's AWS credential parameters beyond the key pair, shared by deployments and `bedrock_passthrough`; how they
- * combine is `server/aws/params.ts`. Strings may be `os.environ/NAME`.
+ * The AWS account an entry calls: its region and LiteLLM's AWS credential parameters, shared by deployments and
+ * `bedrock_passthrough` (written once, here); how the credentials combine is `server/aws/params.ts`. Strings may be
+ * `os.environ/NAME`.
  */
-export const AwsCredentialFields = {
+export const AwsAccountFields = {
+  aws_region_name: z.string().min(1).optional(),
+  aws_access_key_id: z.string().min(1).optional(),
+  aws_secret_access_key: z.string().min(1).optional(),
+  aws_session_token: z.string().min(1).optional(),
   /** A profile of the shared config/credentials files (SSO included). */
   aws_profile_name: z.string().min(1).optional(),
   /** The ARN of a role to assume through STS, from whatever base credentials the entry has. */
@@ -40,20 +45,26 @@ export const AwsCredentialFields = {
   /** STS endpoint (a VPC endpoint); its region is read from the host when it has one. */
   aws_sts_endpoint: z.string().min(1).optional(),
 };
+const AwsAccount = z.object(AwsAccountFields);
+/** The AWS account fields as written (`aws_auth.ts` turns them into a credential spec). */
+export type AwsAccount = z.infer<typeof AwsAccount>;
 
-export const LitellmParams = z.looseObject({
-  model: z.string().min(1),
-  custom_llm_provider: z.string().optional(),
-  aws_region_name: z.string().min(1).optional(),
-  aws_access_key_id: z.string().min(1).optional(),
-  aws_secret_access_key: z.string().min(1).optional(),
-  aws_session_token: z.string().min(1).optional(),
-  ...AwsCredentialFields,
-  /** A Bedrock API key: sent as `Authorization: Bearer` instead of SigV4. */
+/**
+ * A Bedrock API key, sent as `Authorization: Bearer` instead of SigV4 (bedrock-runtime only: the agent runtime accepts
+ * only SigV4), and the bedrock-runtime endpoint; shared by deployments and `bedrock_passthrough`.
+ */
+const BedrockKeyFields = {
   api_key: z.string().min(1).optional(),
   /** LiteLLM also accepts this name for a Bedrock API key (its issue #12537). */
   aws_bearer_token: z.string().min(1).optional(),
   aws_bedrock_runtime_endpoint: z.url().optional(),
+};
+
+export const LitellmParams = z.looseObject({
+  model: z.string().min(1),
+  custom_llm_provider: z.string().optional(),
+  ...AwsAccountFields,
+  ...BedrockKeyFields,
   api_base: z.url().optional(),
   mock_response: z.string().optional(),
   weight: nonNegative.optional(),
@@ -85,15 +96,8 @@ export const ModelEntry = z.looseObject({
  * a deployment; anything left out falls back to the environment (`AWS_*`, `AWS_REGION`).
  */
 export const BedrockPassthrough = z.looseObject({
-  aws_region_name: z.string().min(1).optional(),
-  aws_access_key_id: z.string().min(1).optional(),
-  aws_secret_access_key: z.string().min(1).optional(),
-  aws_session_token: z.string().min(1).optional(),
-  ...AwsCredentialFields,
-  /** A Bedrock API key for bedrock-runtime (ApplyGuardrail); the agent runtime only accepts SigV4. */
-  api_key: z.string().min(1).optional(),
-  aws_bearer_token: z.string().min(1).optional(),
-  aws_bedrock_runtime_endpoint: z.url().optional(),
+  ...AwsAccountFields,
+  ...BedrockKeyFields,
   aws_bedrock_agent_runtime_endpoint: z.url().optional(),
 });
 

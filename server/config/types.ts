@@ -4,7 +4,7 @@
  * per-request code only reads it.
  */
 import type { CredentialSpec } from "../aws/mod.ts";
-import type { CorsSettings } from "../http/cors.ts";
+import type { CorsSettings } from "./cors.ts";
 import type { ModelPrices } from "./price_fields.ts";
 import type { RoutingStrategy } from "./schema.ts";
 import type { z } from "zod";

@@ -1,12 +1,11 @@
 /**
  * @module
- * Zod schemas of the health routes' answers (LiteLLM's shapes), for `openapi.yaml` and the SDK's types; `app.ts`
- * and a compile-time check below keep the routes answering what is documented.
+ * Zod schemas of the health routes' answers (LiteLLM's shapes), for `openapi.yaml` and the SDK's types; the types the
+ * routes and `report.ts` build are inferred from them, so what is served is what is documented.
  */
 import { z } from "zod";
 import { SOURCE_KINDS } from "../aws/mod.ts";
-import { queryBoolean } from "../http/query_boolean.ts";
-import type { HealthReport } from "../router/health.ts";
+import { queryBoolean } from "../api/query_boolean.ts";
 
 /** `GET /health/liveliness` (and `/health/liveness`): the process is up. */
 export const HealthLiveliness = z.literal("I'm alive!").meta({
@@ -30,16 +29,17 @@ export const HealthReadiness = z.looseObject({
 export type HealthReadiness = z.infer<typeof HealthReadiness>;
 
 /** One live probe's outcome (`GET /health?probe=true`). */
-const ProbeResult = z.object({
+export const ProbeResult = z.object({
   ok: z.boolean(),
   status: z.number().meta({ description: "HTTP status of the probe call (0 when it never answered)." }),
   latency_ms: z.number(),
   error_type: z.string().optional(),
   error: z.string().optional(),
 }).meta({ id: "ProbeResult" });
+export type ProbeResult = z.infer<typeof ProbeResult>;
 
 /** One deployment as the router sees it. */
-const EndpointHealth = z.object({
+export const EndpointHealth = z.object({
   model_name: z.string(),
   model_id: z.string().meta({ description: "The deployment's id." }),
   model: z.string().meta({ description: "The Bedrock model id sent upstream." }),
@@ -70,6 +70,7 @@ const EndpointHealth = z.object({
   }),
   probe: ProbeResult.optional(),
 }).meta({ id: "EndpointHealth" });
+export type EndpointHealth = z.infer<typeof EndpointHealth>;
 
 /** `GET /health` (master key): every deployment, in LiteLLM's healthy / unhealthy lists. */
 export const DeploymentHealthReport = z.object({
@@ -79,13 +80,10 @@ export const DeploymentHealthReport = z.object({
   unhealthy_count: z.number(),
 }).meta({ id: "DeploymentHealthReport" });
 export type DeploymentHealthReport = z.infer<typeof DeploymentHealthReport>;
+/** What `report.ts` builds: the documented report. */
+export type HealthReport = DeploymentHealthReport;
 
 /** `GET /health` query: `probe=true` makes one live, billed call per deployment. */
 export const DeploymentHealthQuery = z.object({
   probe: queryBoolean().meta({ description: "`true`: one minimal live call per deployment." }),
 }).meta({ id: "DeploymentHealthQuery" });
-
-// The schema documents what router/health.ts builds: the two types must stay the same.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-type _DocumentedReport = Assert<Same<HealthReport, DeploymentHealthReport>>;
-type Assert<T extends true> = T;

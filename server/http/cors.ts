@@ -12,24 +12,7 @@
  *
  * The group of routes decides the policy: `/bedrock/*` and the admin API (everything else) are configured apart.
  */
-
-/** What one group of routes allows. */
-export interface CorsPolicy {
-  /** `"*"`: any origin (and then never credentials); otherwise the exact origins, as `scheme://host[:port]`. */
-  origins: "*" | ReadonlySet<string>;
-  /** Send `Access-Control-Allow-Credentials: true` (cookies; only with listed origins). */
-  credentials: boolean;
-  /** Request headers allowed besides {@link allowedRequestHeader}'s, lower-case; `"*"` allows any. */
-  extraHeaders: "*" | ReadonlySet<string>;
-}
-
-/** The policies of the two groups of routes; a group without one answers no CORS request. */
-export interface CorsSettings {
-  /** `/bedrock` and everything under it: the model calls, guardrails, the agent runtime. */
-  bedrock?: CorsPolicy;
-  /** Every other route: `/key/*`, spend, metrics, health. */
-  admin?: CorsPolicy;
-}
+import type { CorsPolicy, CorsSettings } from "../config/cors.ts";
 
 /** A request handler; `info` (`Deno.serve`'s connection info) is passed on untouched. */
 type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
@@ -45,12 +28,12 @@ const MAX_AGE = "7200";
 const PREFLIGHT_VARY = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
 
 /** Headers our SDK, the AWS SDKs (SigV4 or bearer) and LiteLLM clients send. */
-const REQUEST_HEADERS = new Set(["authorization", "content-type", "accept", "x-api-key"]);
+const REQUEST_HEADERS: ReadonlySet<string> = new Set(["authorization", "content-type", "accept", "x-api-key"]);
 /** `x-amz-date`, `x-amz-user-agent`, `x-amzn-bedrock-*` (InvokeModel), `amz-sdk-request`, `x-litellm-api-key`, … */
 const REQUEST_HEADER_PREFIXES = ["x-amz-", "x-amzn-", "amz-sdk-", "x-litellm-"];
 
 /** Response headers every page may read anyway (CORS-safelisted), and those that are CORS's own. */
-const NOT_EXPOSED = new Set([
+const NOT_EXPOSED: ReadonlySet<string> = new Set([
   "cache-control",
   "content-language",
   "content-length",

@@ -23,12 +23,21 @@
  *
  * @example
  * ```ts
- * const door = await serveFrontDoor({ hostname: "127.0.0.1", port: 0, handler, log, maxConnections: 1000,
- *   headerTimeoutMs: 30_000, keepAliveTimeoutMs: 75_000 });
- * await door.shutdown({ graceMs: 25_000, onGraceOver: () => gateway.endStreams() });
+ * import { createLogger } from "../core/log.ts";
+ * import { connectionServer } from "./connection_server.ts";
+ * import { serveFrontDoor } from "./front_door.ts";
+ *
+ * declare const handler: (req: Request) => Promise<Response>;
+ * declare const endStreams: () => void;
+ * const serveConnection = connectionServer();
+ * if (serveConnection) {
+ *   const door = serveFrontDoor({ hostname: "127.0.0.1", port: 0, handler, log: createLogger(),
+ *     maxConnections: 1000, headerTimeoutMs: 30_000, keepAliveTimeoutMs: 75_000, serveConnection });
+ *   await door.shutdown({ graceMs: 25_000, onGraceOver: endStreams });
+ * }
  * ```
  */
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 import type { ConnectionServer, ServeConnection } from "./connection_server.ts";
 
 /** Timers, injected so tests decide when a timeout fires. */

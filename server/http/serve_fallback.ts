@@ -6,7 +6,7 @@
  * connections it had keep being served); here the error is logged once and the port is served again as soon as a new
  * listener can be opened.
  */
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 import type { FrontDoor, ShutdownOptions, ShutdownReport } from "./front_door.ts";
 
 export interface FallbackOptions {

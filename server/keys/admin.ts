@@ -5,10 +5,10 @@
  * through the store, drops this instance's cached copy at once, and renders LiteLLM's response shapes.
  * A raw key appears in exactly two responses, once each: generate and regenerate.
  */
-import { GatewayError, validation } from "../errors.ts";
+import { GatewayError, validation } from "../core/errors.ts";
 import { retryBusy } from "../kv/retry.ts";
-import { nanosToUsd } from "../spend/cost.ts";
-import type { Ledger } from "../spend/ledger.ts";
+import { nanosToUsd } from "../core/money.ts";
+import type { Ledger } from "../kv/ledger.ts";
 import { hashKey, sameSecret } from "./credentials.ts";
 import { parseDuration } from "./durations.ts";
 import type { KeyCache } from "./key_cache.ts";

@@ -2,11 +2,11 @@
  * @module
  * Admission of a `/bedrock` call: who is calling, and whether their virtual key may start a call now (budget,
  * requests and tokens per minute, parallel requests). And the other end of the call: when its `CallRecord`
- * reaches the sink, the key is billed and its parallel slot released, exactly once.
+ * reaches settlement (`calls/settle.ts`), the key is billed and its parallel slot released, exactly once.
  *
  * In two steps. `admit` (before the body is read): authentication, the cheap checks over the ledger's view of each
  * counter (newest KV snapshot plus this instance's own sums not in it) and the parallel slot. `hold` (once the
- * request is validated, before anything is sent): the call holds what it is expected to use (`spend/hold_price.ts`)
+ * request is validated, before anything is sent): the call holds what it is expected to use (`pricing/hold_price.ts`)
  * against the key's budget, tokens and requests per minute until it settles (`limits/holds.ts`), so calls arriving
  * together count each other, on this instance and, through leases in KV, on others; and calls that would need
  * billing are refused while spend cannot be written (fail closed).
@@ -14,14 +14,14 @@
  * The only KV write a call may wait for is a lease's growth when this instance's slice of a limit has no room left.
  * `max_parallel_requests` is enforced per instance.
  */
-import { GatewayError } from "../errors.ts";
+import { GatewayError } from "../core/errors.ts";
 import { retryBusy } from "../kv/retry.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 import type { Holds, HoldTicket, Limit, Refusal, Used } from "../limits/holds.ts";
-import type { CallRecord, RequestEstimate } from "../spend/call_record.ts";
-import { nanosToUsd, usdToNanos } from "../spend/cost.ts";
-import type { HoldPricing } from "../spend/hold_price.ts";
-import type { Ledger, LedgerHealth, LedgerSum } from "../spend/ledger.ts";
+import type { CallRecord, RequestEstimate } from "../core/call_record.ts";
+import { nanosToUsd, usdToNanos } from "../core/money.ts";
+import type { HoldPricing } from "../pricing/hold_price.ts";
+import type { Ledger, LedgerHealth, LedgerSum } from "../kv/ledger.ts";
 import type { Authenticator, Principal } from "./auth.ts";
 import { rpmKey, softBudgetAlertKey, spendKey, spendPrefix, tpmKey } from "./kv_layout.ts";
 import { budgetWindow, type KeyRecord, minuteOf, secondsToNextMinute } from "./record.ts";
@@ -53,7 +53,7 @@ export interface Admission {
   hold(requestId: string, modelName: string, estimate: RequestEstimate): Promise<void>;
   /** The call failed before reaching accounting: frees its slot and holds, bills nothing. A no-op after `finished`. */
   release(requestId: string): void;
-  /** The call's record reached the sink: bills the key, counts its tokens, settles its holds, frees its slot. */
+  /** The call's record reached settlement: bills the key, counts its tokens, settles its holds, frees its slot. */
   finished(record: CallRecord, costNanos: bigint): void;
   /** Upkeep of this instance's slices of limits now: renewed and re-based, or given back when idle. */
   maintain(): Promise<void>;

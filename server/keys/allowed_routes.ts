@@ -9,7 +9,7 @@
  * knowledge bases only. A pattern is an exact path, or a prefix ending in `*`; paths are matched with their ids
  * decoded (`/bedrock/guardrail/arn:aws:bedrock:…:guardrail/abc/version/1/apply`).
  */
-import { GatewayError } from "../errors.ts";
+import { GatewayError } from "../core/errors.ts";
 import type { Principal } from "./auth.ts";
 
 /** Whether `route` matches `pattern` (exact, or a prefix when the pattern ends in `*`). */

@@ -3,8 +3,8 @@
  * Authentication of gateway callers: the master key, virtual keys (records in KV, found by the SHA-256 hash of
  * the presented key), or an open gateway when no master key is configured.
  */
-import { GatewayError } from "../errors.ts";
-import type { Caller } from "../spend/call_record.ts";
+import { GatewayError } from "../core/errors.ts";
+import type { Caller } from "../core/call_record.ts";
 import { hashKey, presentedKey, sameDigest } from "./credentials.ts";
 import type { KeyCache } from "./key_cache.ts";
 import { allowedModels, type KeyRecord } from "./record.ts";
@@ -62,8 +62,8 @@ export function keyAuthenticator(deps: KeyAuthenticatorDeps): Authenticator {
   const master: Principal = { kind: "master", caller: { keyHash: masterHash, keyAlias: "master_key" } };
   const open: Principal = { kind: "open", caller: {} };
   // Presented keys → their hashes, so a client calling again is not hashed again: at low request rates the SHA-256
-  // (node:crypto, run cold) was the largest part of the key check, 36–64 µs of ~50–300 (timestamps under
-  // `deno task bench`). In memory only, bounded, and the hash is a pure function of the key: nothing to invalidate.
+  // (node:crypto, run cold) was the largest part of the key check (docs/benchmarks.md). In memory only, bounded, and
+  // the hash is a pure function of the key: nothing to invalidate.
   const hashes = new Map<string, string>();
   const hashOf = (raw: string) => {
     let hash = hashes.get(raw);

@@ -37,7 +37,7 @@ export function sameSecret(a: string, b: string): boolean {
 
 /**
  * Constant-time equality of two `hashKey` digests. `sameDigest(hashKey(a), hashKey(b))` is `sameSecret(a, b)`;
- * the hot path uses it to hash a presented key once (~2 µs per SHA-256 here) and compare that one digest with
+ * the hot path uses it to hash a presented key once and compare that one digest with
  * the master key's precomputed one, then look it up. The time depends only on the length, which for a digest
  * is public (64 hex characters).
  */

@@ -16,7 +16,7 @@
  * Counter reads are handed to the ledger (`observe`), which owns the newest snapshot of every counter.
  */
 import { retryBusy } from "../kv/retry.ts";
-import type { Ledger } from "../spend/ledger.ts";
+import type { Ledger } from "../kv/ledger.ts";
 import { sameDigest } from "./credentials.ts";
 import { recordKey, rpmKey, spendKey, tpmKey } from "./kv_layout.ts";
 import { budgetWindow, hasCounterLimits, type KeyRecord } from "./record.ts";

@@ -14,7 +14,7 @@
  * | `["key_soft_budget_alert", id, windowStart]` | epoch ms     | soft-budget crossing logged once per window          |
  *
  * The ledger adds `["ledger_batch", instanceId, seq]` markers and `["ledger_watermark", instanceId]` (see
- * `spend/ledger.ts`); spend roll-ups and spend-log rows are listed in `spend/kv_layout.ts`.
+ * `kv/ledger.ts`); spend roll-ups and spend-log rows are listed in `spend/kv_layout.ts`.
  */
 
 /**
@@ -39,7 +39,7 @@ export const spendPrefix = (id: string): Deno.KvKey => ["key_spend", id];
 
 /**
  * Requests started in the current minute, shared by all instances. One key per key id: the minute number lives
- * in the value's high bits and a new minute resets the count atomically (see `spend/ledger.ts`).
+ * in the value's high bits and a new minute resets the count atomically (see `kv/ledger.ts`).
  */
 export const rpmKey = (id: string): Deno.KvKey => ["key_rpm", id];
 

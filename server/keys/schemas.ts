@@ -7,7 +7,7 @@
  * key record always fits Deno KV's 64 KiB value limit.
  */
 import { z } from "zod";
-import { queryBoolean } from "../http/query_boolean.ts";
+import { queryBoolean } from "../api/query_boolean.ts";
 import { DURATION_PATTERN, parseDuration } from "./durations.ts";
 
 const MAX_METADATA_JSON = 16 * 1024;

@@ -1,16 +1,15 @@
 /**
  * @module
  * Builds the virtual-key services from the gateway's dependencies: the KV store, the record cache, the
- * authenticator, admission (checks and slots on every `/bedrock` call) and the `/key/*` admin routes.
+ * authenticator, admission (checks and slots on every `/bedrock` call) and the admin operations the `/key/*` routes
+ * (`routes.ts`) and the admin UI call.
  */
-import type { Hono } from "hono";
 import type { GatewayConfig } from "../config/types.ts";
 import type { Holds } from "../limits/holds.ts";
-import type { Logger } from "../log.ts";
-import type { HoldPricing } from "../spend/hold_price.ts";
-import type { Ledger } from "../spend/ledger.ts";
+import type { Logger } from "../core/log.ts";
+import type { HoldPricing } from "../pricing/hold_price.ts";
+import type { Ledger } from "../kv/ledger.ts";
 import { createKeyAdmin, type KeyAdmin } from "./admin.ts";
-import { createKeyRoutes } from "./admin_routes.ts";
 import { type Admission, createAdmission } from "./admission.ts";
 import { type Authenticator, keyAuthenticator } from "./auth.ts";
 import { createKeyCache } from "./key_cache.ts";
@@ -30,8 +29,6 @@ export interface KeyServicesDeps {
 export interface KeyServices {
   auth: Authenticator;
   admission: Admission;
-  /** Mounted at `/key`. */
-  routes: Hono;
   /** The operations behind `/key/*` (the admin UI calls them directly). */
   admin: KeyAdmin;
 }
@@ -49,5 +46,5 @@ export function createKeyServices(deps: KeyServicesDeps): KeyServices {
   const auth = keyAuthenticator({ masterKey: config.masterKey, keys: cache, now });
   const admission = createAdmission({ auth, kv, ledger, holds: deps.holds, holdPricing: deps.holdPricing, now, log });
   const admin = createKeyAdmin({ kv, store, cache, ledger, masterKey: config.masterKey, now, newId });
-  return { auth, admission, admin, routes: createKeyRoutes({ auth, admin }) };
+  return { auth, admission, admin };
 }

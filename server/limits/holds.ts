@@ -22,7 +22,7 @@
  */
 import { isBusy, retryBusy } from "../kv/retry.ts";
 import { windowedCount } from "../kv/windowed.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 import { decideGrant, leaseKey, type LeaseValue, type Slice, slicesOf } from "./lease_record.ts";
 
 /** What the engine needs of the spend ledger: counters as this instance knows them. */

@@ -16,10 +16,10 @@ import {
   type SchemaObject,
   type SecurityRequirementObject,
 } from "openapi3-ts/oas31";
-import { GatewayBedrockErrorBody, LiteLLMErrorBody } from "../error_schemas.ts";
+import { GatewayBedrockErrorBody, LiteLLMErrorBody } from "./error_schemas.ts";
 import { errorDescription } from "./errors_doc.ts";
 import { type JsonSchema, SchemaComponents } from "./json_schemas.ts";
-import type { ErrorFormat, RouteAuth, RouteDoc } from "./route_doc.ts";
+import type { ErrorFormat, RouteAuth, RouteDoc } from "../api/route.ts";
 
 /** Title, version and introduction of the document. */
 export interface ApiInfo {

@@ -1,9 +1,9 @@
 /**
  * @module
  * What each error status means on each wire format, for the reusable error responses in `openapi.yaml`. The
- * Bedrock exception names are the ones `server/errors.ts` and Bedrock itself put in `x-amzn-ErrorType`.
+ * Bedrock exception names are the ones `server/core/errors.ts` and Bedrock itself put in `x-amzn-ErrorType`.
  */
-import type { ErrorFormat } from "./route_doc.ts";
+import type { ErrorFormat } from "../api/route.ts";
 
 /** Per status: the exception types (Bedrock format) and when they happen. */
 const BEDROCK: Readonly<Record<number, string>> = {

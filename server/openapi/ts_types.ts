@@ -28,7 +28,7 @@ export interface TsTypeOptions {
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 /** Keywords that only constrain values, or only document: they have no TypeScript counterpart. */
-const IGNORED = new Set([
+const IGNORED: ReadonlySet<string> = new Set([
   "$schema",
   "$id",
   "$comment",
@@ -59,7 +59,7 @@ const IGNORED = new Set([
 ]);
 
 /** Keywords this emitter maps. Anything else is refused. */
-const MAPPED = new Set([
+const MAPPED: ReadonlySet<string> = new Set([
   "$ref",
   "type",
   "const",

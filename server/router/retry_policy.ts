@@ -7,7 +7,7 @@
  * `ModelNotReadyException`) and 5xx (`InternalServerException`, `ServiceUnavailableException`). Every other 4xx
  * is the request's own fault (or a permanent deployment problem) and is answered at once.
  */
-import { GatewayError } from "../errors.ts";
+import { GatewayError } from "../core/errors.ts";
 
 export interface FailureVerdict {
   status: number;
@@ -21,7 +21,7 @@ export interface FailureVerdict {
   retryAfterMs?: number;
 }
 
-const RETRYABLE_TYPES = new Set([
+const RETRYABLE_TYPES: ReadonlySet<string> = new Set([
   "ThrottlingException",
   "ModelNotReadyException",
   "ModelTimeoutException",
@@ -30,7 +30,7 @@ const RETRYABLE_TYPES = new Set([
 ]);
 
 /** Not retried for this call, but they say the deployment is misconfigured (credentials, model access, id). */
-const DEPLOYMENT_FAULT_STATUSES = new Set([401, 403, 404]);
+const DEPLOYMENT_FAULT_STATUSES: ReadonlySet<number> = new Set([401, 403, 404]);
 
 /** Longest single wait the router will sit through before giving up on a group; longer Retry-Afters are relayed. */
 export const MAX_BACKOFF_MS = 10_000;

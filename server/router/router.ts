@@ -19,8 +19,9 @@
  */
 import type { CredentialStatus } from "../aws/mod.ts";
 import type { Deployment, GatewayConfig } from "../config/types.ts";
-import { GatewayError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { GatewayError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import { systemTimers, type Timers } from "../core/timers.ts";
 import { backoffMs, type FailureVerdict, judgeError, judgeResponse, MAX_BACKOFF_MS } from "./retry_policy.ts";
 import { createDeploymentState, type DeploymentStats } from "./state.ts";
 import { STRATEGIES } from "./strategy.ts";
@@ -79,15 +80,15 @@ export interface RunOptions {
 
 export type Attempt = (deployment: Deployment) => Promise<Response>;
 
-/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts (its timer cleared). */
+export function abortableSleep(ms: number, signal?: AbortSignal, timers: Timers = systemTimers): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const onAbort = () => {
-      clearTimeout(timer);
+      timers.clearTimeout(timer);
       reject(signal?.reason);
     };
-    const timer = setTimeout(() => {
+    const timer = timers.setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
     }, ms);

@@ -12,7 +12,7 @@
  *
  * Only deployments that need it are synced: those with `rpm` or `tpm`, or all under `usage-based-routing`.
  */
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 import { type DeploymentState, minuteOf } from "./state.ts";
 
 export const USAGE_PREFIX = "router_usage";

@@ -2,7 +2,7 @@
  * @module
  * UTC days (`YYYY-MM-DD`, the roll-up and report granularity) and the date parameters of the spend routes.
  */
-import { validation } from "../errors.ts";
+import { validation } from "../core/errors.ts";
 
 const DAY_MS = 86_400_000;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;

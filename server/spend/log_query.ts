@@ -12,13 +12,13 @@
  */
 import { hashKey } from "../keys/credentials.ts";
 import { retryBusy } from "../kv/retry.ts";
-import { nanosToUsd, usdToNanos } from "./cost.ts";
+import { nanosToUsd, usdToNanos } from "../core/money.ts";
 import { dayOf, daysBetween, parseDateParam } from "./days.ts";
 import { checkRange } from "./days.ts";
 import { logSecond, SPEND_LOG_BY_KEY, SPEND_LOG_BY_USER, SPEND_LOG_PAGE, spendLogPageKey } from "./kv_layout.ts";
 import { readRollups, type Totals } from "./reports.ts";
 import type { SpendLogRow, SpendLogsDay, SpendLogsQuery } from "./schemas.ts";
-import { uuidV7Time } from "../uuidv7.ts";
+import { uuidV7Time } from "../core/uuidv7.ts";
 
 const HASH = /^[0-9a-f]{64}$/;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;

@@ -16,13 +16,13 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Deployment } from "../config/types.ts";
 import type { KeyBudget } from "../keys/admission.ts";
-import type { DeploymentHealth } from "../router/router.ts";
-import type { CallRecord } from "./call_record.ts";
-import { nanosToUsd, type Quote } from "./cost.ts";
-import type { LedgerStats } from "./ledger.ts";
+import type { CallRecord } from "../core/call_record.ts";
+import { type Quote } from "../pricing/cost.ts";
+import { nanosToUsd } from "../core/money.ts";
+import type { LedgerStats } from "../kv/ledger.ts";
 import { hashPrefix } from "./request_log.ts";
 import { publicBase } from "./spend_log.ts";
-import { promptTokens } from "../bedrock/usage.ts";
+import { promptTokens } from "../core/usage.ts";
 
 /** LiteLLM's latency buckets (seconds); prom-client adds `+Inf`. */
 const LATENCY_BUCKETS = [
@@ -85,9 +85,19 @@ interface CallSeries {
   ttfb: Observe;
 }
 
+/** What the deployment gauges read of a deployment's live state (the router's view, `router.health()`). */
+export interface DeploymentView {
+  deployment: Deployment;
+  coolingDown: boolean;
+  /** Why it cannot be called (its config, or its credentials now); undefined when it can. */
+  unavailableReason?: string;
+  failuresLastMinute: number;
+  stats: { readonly inFlight: number; readonly cooldownUntil: number };
+}
+
 export interface MetricsSources {
-  /** Every deployment's live state (`router.health()`). */
-  deployments(): DeploymentHealth[];
+  /** Every deployment's live state, in config order (injected: `router.health()`). */
+  deployments(): DeploymentView[];
   /** Budgeted keys and their spend (`admission.budgets()`). */
   budgets(): Promise<KeyBudget[]>;
   ledger(): LedgerStats;
@@ -105,7 +115,7 @@ export interface Metrics {
  * litellm_deployment_state: 0 healthy, 1 partial outage (recent failures), 2 complete outage (cooling down, or
  * unavailable: its config, or its AWS credentials now).
  */
-function deploymentState(h: DeploymentHealth): number {
+function deploymentState(h: DeploymentView): number {
   if (h.coolingDown || h.unavailableReason !== undefined) return 2;
   return h.failuresLastMinute > 0 ? 1 : 0;
 }
@@ -239,8 +249,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
 
   /**
    * Per label set, counter increments are summed here and handed to prom-client only when `/metrics` is scraped:
-   * prom-client's `inc` builds and validates a hash of the label set on every call, ~2% of the gateway's CPU at a
-   * few thousand calls per second (`deno task bench --profile`). The scraped totals are the same (spend is summed in
+   * prom-client's `inc` builds and validates a hash of the label set on every call, a visible share of the gateway's
+   * CPU at a few thousand calls per second (docs/benchmarks.md). The scraped totals are the same (spend is summed in
    * exact nano-USD). Histograms are observed per call, through cached label children.
    */
   const series = new Map<string, CallSeries>();

@@ -6,7 +6,7 @@
  * has finished.
  */
 import { retryBusy } from "../kv/retry.ts";
-import { nanosToUsd } from "./cost.ts";
+import { nanosToUsd } from "../core/money.ts";
 import { daysBetween } from "./days.ts";
 import { type Metric, rollupKey } from "./kv_layout.ts";
 import { rowsNewestFirst, type SpendLogFilter } from "./log_query.ts";

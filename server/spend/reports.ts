@@ -5,7 +5,7 @@
  * total, to the nano.
  */
 import { retryBusy } from "../kv/retry.ts";
-import { nanosToUsd } from "./cost.ts";
+import { nanosToUsd } from "../core/money.ts";
 import { nextDay } from "./days.ts";
 import { type Dimension, type Metric, METRICS, rollupPrefix, rollupRange } from "./kv_layout.ts";
 import type { GlobalSpendReportQuery, GlobalSpendReportRow } from "./schemas.ts";

@@ -6,10 +6,11 @@
  * Callers appear as key alias and hash prefix, user and team, never as a key. Bodies are never logged here (they
  * go to spend logs, and only when `store_prompts_in_spend_logs` is on).
  */
-import type { Logger } from "../log.ts";
-import type { CallRecord } from "./call_record.ts";
-import { nanosToUsd, type Quote } from "./cost.ts";
-import { promptTokens } from "../bedrock/usage.ts";
+import type { Logger } from "../core/log.ts";
+import type { CallRecord } from "../core/call_record.ts";
+import { type Quote } from "../pricing/cost.ts";
+import { nanosToUsd } from "../core/money.ts";
+import { promptTokens } from "../core/usage.ts";
 
 /** Enough of a key hash to tell keys apart in logs and metrics (48 bits); the full hash is in the spend logs. */
 export const HASH_PREFIX_CHARS = 12;

@@ -7,10 +7,10 @@
  * each of the ~30 sums of every call. Totals are unchanged: the same amounts reach the same counters, in the same
  * batches' order, exactly once.
  */
-import type { CallRecord } from "./call_record.ts";
+import type { CallRecord } from "../core/call_record.ts";
 import { dayOf } from "./days.ts";
 import { DIMENSIONS, METRICS, rollupKey } from "./kv_layout.ts";
-import type { Ledger, LedgerSum } from "./ledger.ts";
+import type { Ledger, LedgerSum } from "../kv/ledger.ts";
 import { callAmounts, dimensionValue } from "./rollups.ts";
 
 /** One group of calls that count for the same roll-up counters. */

@@ -4,11 +4,11 @@
  * its spend, one request, a failure if it failed, and its tokens. They go into the ledger with the call's log row,
  * so roll-ups and rows are written in the same batches and always agree once flushed.
  */
-import type { CallRecord } from "./call_record.ts";
+import type { CallRecord } from "../core/call_record.ts";
 import { dayOf } from "./days.ts";
 import { type Dimension, DIMENSIONS, type Metric, METRICS, rollupKey } from "./kv_layout.ts";
-import type { LedgerSum } from "./ledger.ts";
-import { promptTokens } from "../bedrock/usage.ts";
+import type { LedgerSum } from "../kv/ledger.ts";
+import { promptTokens } from "../core/usage.ts";
 
 /** The value a call has for a dimension ("" when it has none, e.g. a call without a virtual key). */
 export function dimensionValue(record: CallRecord, dim: Dimension): string {

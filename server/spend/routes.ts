@@ -1,24 +1,34 @@
 /**
  * @module
- * The spend and metrics routes: `GET /spend/logs`, `GET /global/spend`, `GET /global/spend/report` (master key)
- * and `GET /metrics` (master key, or anyone with `general_settings.metrics_public: true`).
+ * The spend and metrics routes, each declared once (`api/route.ts`): `GET /spend/logs`, `GET /global/spend`,
+ * `GET /global/spend/report` (master key) and `GET /metrics` (master key, or anyone with
+ * `general_settings.metrics_public: true`); their schemas (`schemas.ts`), LiteLLM's error format, the SDK methods
+ * `client.spend.logs(…)`, `.global(…)`, `.report(…)`, and their handlers.
  *
  * Before reading, this instance's queued spend and rows are flushed to KV, so an answer includes every call this
  * instance has finished (other instances' calls once their batches land, within ~10 ms).
  */
-import { type Context, Hono } from "hono";
-import type { z } from "zod";
-import { GatewayError } from "../errors.ts";
-import { parseInput } from "../http/admin_input.ts";
+import { z } from "zod";
+import { type RouteInput, routesOver } from "../api/route.ts";
+import { GatewayError } from "../core/errors.ts";
+import { nanosToUsd } from "../core/money.ts";
 import type { Authenticator } from "../keys/auth.ts";
-import { nanosToUsd } from "./cost.ts";
 import { checkRange, dayOf, parseDateParam } from "./days.ts";
 import { querySpendLogs } from "./log_query.ts";
 import type { Metrics } from "./metrics.ts";
 import { globalSpendNanos, spendReport } from "./reports.ts";
-import { GlobalSpendQuery, GlobalSpendReportQuery, type GlobalSpendResponse, SpendLogsQuery } from "./schemas.ts";
+import {
+  GlobalSpendQuery,
+  GlobalSpendReport,
+  GlobalSpendReportQuery,
+  GlobalSpendResponse,
+  SpendLogsQuery,
+  SpendLogsResponse,
+  SpendLogsSummary,
+} from "./schemas.ts";
 
-export interface SpendRoutesDeps {
+/** What the spend routes are served with. */
+export interface SpendRouteServices {
   kv: Deno.Kv;
   auth: Authenticator;
   metrics: Metrics;
@@ -27,72 +37,115 @@ export interface SpendRoutesDeps {
   metricsPublic: boolean;
 }
 
-const parseQuery = <S extends z.ZodType>(schema: S, c: Context): z.infer<S> =>
-  parseInput(schema, c.req.query(), "query");
+const route = routesOver<SpendRouteServices>();
+
+/** Statuses every spend call can answer: bad input, no key, not the master key, internal error. */
+const ADMIN_ERRORS = [400, 401, 403, 500] as const;
+
+const spend = { tag: "spend", auth: "admin", errorFormat: "litellm", errors: ADMIN_ERRORS } as const;
+
+const Metrics = z.string().meta({
+  id: "PrometheusText",
+  description: "Prometheus text exposition format 0.0.4.",
+});
 
 const forbidden = (what: string) =>
   new GatewayError(403, "AccessDeniedException", `Only the master key can read ${what}`, {
     litellmType: "auth_error",
   });
 
-export function createSpendRoutes(deps: SpendRoutesDeps): Hono {
-  const { kv, auth, metrics, flush } = deps;
-  const app = new Hono();
-
-  async function requireAdmin(c: Context, what: string) {
-    const p = await auth.authenticate(c.req.raw.headers);
-    if (p.kind === "virtual") throw forbidden(what);
-  }
-
-  app.get(
-    "/spend/logs",
-    async (c) => {
-      await requireAdmin(c, "spend logs");
-      const q = parseQuery(SpendLogsQuery, c);
-      await flush();
-      return c.json(await querySpendLogs(kv, q));
-    },
-  );
-
-  app.get(
-    "/global/spend",
-    async (c) => {
-      await requireAdmin(c, "global spend");
-      const q = parseQuery(GlobalSpendQuery, c);
-      const from = q.start_date === undefined ? undefined : parseDateParam(q.start_date, "start_date", false);
-      const to = q.end_date === undefined ? undefined : parseDateParam(q.end_date, "end_date", true);
-      if (from !== undefined && to !== undefined) checkRange(from, to);
-      await flush();
-      const nanos = await globalSpendNanos(kv, {
-        from: from === undefined ? undefined : dayOf(from),
-        to: to === undefined ? undefined : dayOf(to),
-      });
-      const body: GlobalSpendResponse = { spend: nanosToUsd(nanos), max_budget: null };
-      return c.json(body);
-    },
-  );
-
-  app.get(
-    "/global/spend/report",
-    async (c) => {
-      await requireAdmin(c, "spend reports");
-      const q = parseQuery(GlobalSpendReportQuery, c);
-      const from = parseDateParam(q.start_date, "start_date", false);
-      const to = parseDateParam(q.end_date, "end_date", true);
-      checkRange(from, to);
-      await flush();
-      return c.json(await spendReport(kv, dayOf(from), dayOf(to), q.group_by));
-    },
-  );
-
-  app.get(
-    "/metrics",
-    async (c) => {
-      if (!deps.metricsPublic) await requireAdmin(c, "metrics");
-      const { body, contentType } = await metrics.render();
-      return new Response(body, { headers: { "content-type": contentType } });
-    },
-  );
-
-  return app;
+/** Refuses a virtual key: `what` is only for the master key (or an open gateway). */
+async function requireAdmin(input: RouteInput, auth: Authenticator, what: string): Promise<void> {
+  const p = await auth.authenticate(input.request.headers);
+  if (p.kind === "virtual") throw forbidden(what);
 }
+
+export const SPEND_ROUTES = [
+  route({
+    ...spend,
+    method: "get",
+    path: "/spend/logs",
+    operationId: "spendLogs",
+    summary: "Spend-log rows, or spend per day",
+    description: "Rows newest first, filtered by any combination of `api_key` (a key or its hash), `user_id`, " +
+      "`request_id` and start time, paged by `page`/`page_size`. With both `start_date` and `end_date` and " +
+      "`summarize` (LiteLLM's default, `true`) the answer is one entry per UTC day instead: total spend, spend per " +
+      "user and per model, and spend per key hash at the top level.",
+    query: SpendLogsQuery,
+    responses: {
+      200: {
+        description: "Rows (`SpendLogRow[]`), or with both dates and `summarize`, days (`SpendLogsDay[]`).",
+        schema: z.union([SpendLogsResponse, SpendLogsSummary]),
+      },
+    },
+    sdk: { group: "spend", method: "logs", overloads: [{ when: { summarize: false }, output: SpendLogsResponse }] },
+  }, async (input, s) => {
+    await requireAdmin(input, s.auth, "spend logs");
+    const q = input.query();
+    await s.flush();
+    // Not `input.json`: a summary day's per-key entries have no type the schema can infer (`SpendLogsDay`).
+    return Response.json(await querySpendLogs(s.kv, q));
+  }),
+  route({
+    ...spend,
+    method: "get",
+    path: "/global/spend",
+    operationId: "globalSpend",
+    summary: "Total spend",
+    description: "All spend, or the whole UTC days of a date range, from the daily roll-ups.",
+    query: GlobalSpendQuery,
+    responses: { 200: { description: "Spend in USD.", schema: GlobalSpendResponse } },
+    sdk: { group: "spend", method: "global" },
+  }, async (input, s) => {
+    await requireAdmin(input, s.auth, "global spend");
+    const q = input.query();
+    const from = q.start_date === undefined ? undefined : parseDateParam(q.start_date, "start_date", false);
+    const to = q.end_date === undefined ? undefined : parseDateParam(q.end_date, "end_date", true);
+    if (from !== undefined && to !== undefined) checkRange(from, to);
+    await s.flush();
+    const nanos = await globalSpendNanos(s.kv, {
+      from: from === undefined ? undefined : dayOf(from),
+      to: to === undefined ? undefined : dayOf(to),
+    });
+    return input.json({ spend: nanosToUsd(nanos), max_budget: null });
+  }),
+  route({
+    ...spend,
+    method: "get",
+    path: "/global/spend/report",
+    operationId: "globalSpendReport",
+    summary: "Spend, calls and tokens per model, key, user, team, deployment or day",
+    description: "Whole UTC days from `start_date` to `end_date` (both included), from the daily roll-ups; every " +
+      "grouping of the same days adds up to the same total.",
+    query: GlobalSpendReportQuery,
+    responses: { 200: { description: "One entry per group.", schema: GlobalSpendReport } },
+    sdk: { group: "spend", method: "report" },
+  }, async (input, s) => {
+    await requireAdmin(input, s.auth, "spend reports");
+    const q = input.query();
+    const from = parseDateParam(q.start_date, "start_date", false);
+    const to = parseDateParam(q.end_date, "end_date", true);
+    checkRange(from, to);
+    await s.flush();
+    return input.json(await spendReport(s.kv, dayOf(from), dayOf(to), q.group_by));
+  }),
+  route({
+    method: "get",
+    path: "/metrics",
+    operationId: "metrics",
+    summary: "Prometheus metrics",
+    description: "This instance's counters, histograms and gauges (LiteLLM's metric names). Master key only, " +
+      "unless `general_settings.metrics_public: true`.",
+    tag: "spend",
+    auth: "admin",
+    errorFormat: "litellm",
+    errors: [401, 403, 500],
+    responses: {
+      200: { description: "The exposition.", schema: Metrics, contentType: "text/plain; version=0.0.4" },
+    },
+  }, async (input, s) => {
+    if (!s.metricsPublic) await requireAdmin(input, s.auth, "metrics");
+    const { body, contentType } = await s.metrics.render();
+    return new Response(body, { headers: { "content-type": contentType } });
+  }),
+];

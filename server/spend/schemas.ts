@@ -6,8 +6,8 @@
  * `Math.round(spend * 1e9)` recovers the exact integer).
  */
 import { z } from "zod";
-import { queryBoolean } from "../http/query_boolean.ts";
-import { CALL_TYPES } from "./call_record.ts";
+import { queryBoolean } from "../api/query_boolean.ts";
+import { CALL_TYPES } from "../core/call_record.ts";
 
 const Timestamp = z.string().meta({ description: "ISO 8601, UTC." });
 const Usd = z.number().meta({ description: "USD." });

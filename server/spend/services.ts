@@ -1,24 +1,22 @@
 /**
  * @module
- * Builds cost tracking from the gateway's dependencies and gives the call sink its one entry point,
+ * Builds cost tracking from the gateway's dependencies and gives settlement (`calls/settle.ts`) its one entry point,
  * `account(record)`: price the call, queue its roll-up sums and spend-log row for the ledger (written off the
  * response path, in the same batches as the key's spend; rows are built and packed into pages at batch time),
  * count it in the metrics and write its log line.
  */
-import type { Hono } from "hono";
 import type { GatewayConfig } from "../config/types.ts";
 import type { Admission } from "../keys/admission.ts";
 import type { Authenticator } from "../keys/auth.ts";
-import type { Logger } from "../log.ts";
-import type { DeploymentHealth } from "../router/router.ts";
-import type { CallRecord } from "./call_record.ts";
-import type { Pricing, Quote } from "./cost.ts";
-import type { Ledger } from "./ledger.ts";
-import { createMetrics } from "./metrics.ts";
+import type { Logger } from "../core/log.ts";
+import type { CallRecord } from "../core/call_record.ts";
+import type { Pricing, Quote } from "../pricing/cost.ts";
+import type { Ledger } from "../kv/ledger.ts";
+import { createMetrics, type DeploymentView } from "./metrics.ts";
 import { logCall } from "./request_log.ts";
 import { createSpendReads, type SpendReads } from "./reads.ts";
 import { createRollupBatch } from "./rollup_batch.ts";
-import { createSpendRoutes } from "./routes.ts";
+import type { SpendRouteServices } from "./routes.ts";
 import { createSpendLogPages } from "./spend_log_pages.ts";
 
 export interface SpendServicesDeps {
@@ -29,7 +27,7 @@ export interface SpendServicesDeps {
   auth: Authenticator;
   admission: Pick<Admission, "budgets">;
   /** The router's view of every deployment, for the in-flight and cooldown gauges. */
-  deployments: () => DeploymentHealth[];
+  deployments: () => DeploymentView[];
   now: () => number;
   log: Logger;
 }
@@ -37,8 +35,8 @@ export interface SpendServicesDeps {
 export interface SpendServices {
   /** Accounts for a finished call; never waits, never throws. Returns its price. */
   account(record: CallRecord): Quote;
-  /** `/spend/logs`, `/global/spend`, `/global/spend/report`, `/metrics`. */
-  routes: Hono;
+  /** What `/spend/logs`, `/global/spend`, `/global/spend/report` and `/metrics` (`SPEND_ROUTES`) are served with. */
+  routes: SpendRouteServices;
   /** What the admin UI reads (reports, per-day sums, filtered rows). */
   reads: SpendReads;
 }
@@ -56,13 +54,13 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
     },
     now: deps.now,
   });
-  const routes = createSpendRoutes({
+  const routes: SpendRouteServices = {
     kv,
     auth: deps.auth,
     metrics,
     flush: () => ledger.flush(),
     metricsPublic: config.metricsPublic,
-  });
+  };
 
   const rollups = createRollupBatch(ledger);
 

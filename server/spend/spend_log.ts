@@ -9,11 +9,12 @@
  * Deno KV's 64 KiB value limit (a body over the cap is stored as a truncated string and flagged in `metadata`).
  */
 import { serialize } from "node:v8";
-import { isoTime } from "../iso_time.ts";
-import type { CallRecord } from "./call_record.ts";
-import { nanosToUsd, type Quote } from "./cost.ts";
+import { createIsoTime } from "../core/iso_time.ts";
+import type { CallRecord } from "../core/call_record.ts";
+import { type Quote } from "../pricing/cost.ts";
+import { nanosToUsd } from "../core/money.ts";
 import type { SpendLogRow } from "./schemas.ts";
-import { promptTokens } from "../bedrock/usage.ts";
+import { promptTokens } from "../core/usage.ts";
 
 /**
  * Caps that keep a row below Deno KV's 64 KiB value limit, counting two bytes per character for strings beyond
@@ -33,8 +34,6 @@ const MAX_METADATA_CHARS = 2048;
  */
 const ROW_BYTES = 1024;
 const STRING_BYTES = 8;
-
-const iso = isoTime;
 
 /** A base URL without user info, query or fragment, so an endpoint configured with embedded credentials never leaks. */
 export function publicBase(url: string | undefined): string | undefined {
@@ -145,8 +144,15 @@ export interface StoredRow {
   bytes: number;
 }
 
-/** The row for a finished call, priced by `quote`. */
-export function spendLogRow(record: CallRecord, quote: Quote): StoredRow {
+/**
+ * The row for a finished call, priced by `quote`; `iso` formats its times (a writer passes its own, which caches the
+ * current second across rows).
+ */
+export function spendLogRow(
+  record: CallRecord,
+  quote: Quote,
+  iso: (ms: number) => string = createIsoTime(),
+): StoredRow {
   const u = record.usage;
   const messages = storedBody(record.requestBody);
   const response = storedBody(record.responseBody);

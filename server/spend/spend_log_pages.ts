@@ -12,11 +12,12 @@
  * bounded: while KV cannot keep up, calls beyond `maxPending` lose their row (counted, logged); their spend is
  * accounted elsewhere and never dropped.
  */
-import type { Logger } from "../log.ts";
-import type { CallRecord } from "./call_record.ts";
-import type { Quote } from "./cost.ts";
+import { createIsoTime } from "../core/iso_time.ts";
+import type { Logger } from "../core/log.ts";
+import type { CallRecord } from "../core/call_record.ts";
+import type { Quote } from "../pricing/cost.ts";
 import { logSecond, SPEND_LOG_BY_KEY, SPEND_LOG_BY_USER, spendLogIndexKey, spendLogPageKey } from "./kv_layout.ts";
-import type { Collected, Ledger, LedgerRow } from "./ledger.ts";
+import type { Collected, Ledger, LedgerRow } from "../kv/ledger.ts";
 import type { SpendLogRow } from "./schemas.ts";
 import { spendLogRow, type StoredRow } from "./spend_log.ts";
 
@@ -57,11 +58,11 @@ type Queued = { record: CallRecord; quote: Quote } | { startTime: number; stored
  * A row with its stored bodies; should building it fail anyway (`spendLogRow` is written not to), the row without
  * them, saying so: a call never goes without its row because of what its bodies hold.
  */
-function rowWithBodies(record: CallRecord, quote: Quote): StoredRow {
+function rowWithBodies(record: CallRecord, quote: Quote, iso: (ms: number) => string): StoredRow {
   try {
-    return spendLogRow(record, quote);
+    return spendLogRow(record, quote, iso);
   } catch {
-    const stored = spendLogRow({ ...record, requestBody: undefined, responseBody: undefined }, quote);
+    const stored = spendLogRow({ ...record, requestBody: undefined, responseBody: undefined }, quote, iso);
     if (record.requestBody !== undefined) stored.row.metadata.messages_unstorable = true;
     if (record.responseBody !== undefined) stored.row.metadata.response_unstorable = true;
     return stored;
@@ -77,6 +78,8 @@ export function createSpendLogPages(opts: SpendLogPagesOptions): SpendLogPages {
   let dropEvents = 0;
   /** Numbers this instance's pages (with the ledger's instance id, a page key nobody else writes). */
   let seq = 0;
+  /** Formats the rows' times; its cache of the current second is this writer's own. */
+  const iso = createIsoTime();
 
   /** Builds one page (a ledger row with its index entries) from rows of one second. */
   function page(second: number, rows: SpendLogRow[], bytes: number): LedgerRow {
@@ -109,7 +112,7 @@ export function createSpendLogPages(opts: SpendLogPagesOptions): SpendLogPages {
           stored = q.stored;
           second = logSecond(q.startTime);
         } else {
-          stored = spendLogRow(q.record, q.quote);
+          stored = spendLogRow(q.record, q.quote, iso);
           second = logSecond(q.record.startTime);
         }
       } catch (e) {
@@ -151,7 +154,7 @@ export function createSpendLogPages(opts: SpendLogPagesOptions): SpendLogPages {
       }
       // Stored bodies are capped now, so the queue holds at most a capped row per call, never whole bodies.
       const withBodies = record.requestBody !== undefined || record.responseBody !== undefined;
-      const queued: Queued = withBodies ? { startTime: record.startTime, stored: rowWithBodies(record, quote) } : {
+      const queued: Queued = withBodies ? { startTime: record.startTime, stored: rowWithBodies(record, quote, iso) } : {
         record,
         quote,
       };

@@ -10,8 +10,8 @@
  */
 import { type Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import { GatewayError } from "../errors.ts";
-import { readBody } from "../http/body.ts";
+import { GatewayError } from "../core/errors.ts";
+import { readBody } from "../api/body.ts";
 import { hashKey } from "../keys/credentials.ts";
 import { ASSET_PREFIX, type Assets, loadAssets } from "./assets.ts";
 import { Layout, type View, type Viewer } from "./components/layout.tsx";
@@ -34,7 +34,7 @@ import { createSignInLimiter } from "./sign_in_limiter.ts";
 export type { UiDeps } from "./ports.ts";
 
 /** `remoteAddr` is the connection's, when the server passes `Deno.serve`'s handler info on (`app.fetch(req, info)`). */
-type UiEnv = { Variables: { requestId?: string }; Bindings: { remoteAddr?: Deno.NetAddr } };
+export type UiEnv = { Variables: { requestId?: string }; Bindings: { remoteAddr?: Deno.NetAddr } };
 type C = Context<UiEnv>;
 
 export const SESSION_COOKIE = "cg_session";

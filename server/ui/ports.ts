@@ -17,14 +17,14 @@ import type {
   KeyUpdateRequest,
   KeyUpdateResponse,
 } from "../keys/schemas.ts";
-import type { Logger } from "../log.ts";
-import type { HealthReport } from "../router/health.ts";
-import type { DeploymentPrices } from "../spend/deployment_prices.ts";
+import type { Logger } from "../core/log.ts";
+import type { HealthReport } from "../health/schemas.ts";
+import type { DeploymentPrices } from "../pricing/deployment_prices.ts";
 import type { SpendReads } from "../spend/reads.ts";
 
 export type { KeyInfo } from "../keys/schemas.ts";
-export type { EndpointHealth, HealthReport } from "../router/health.ts";
-export type { DeploymentPrices, PriceOrigin } from "../spend/deployment_prices.ts";
+export type { EndpointHealth, HealthReport } from "../health/schemas.ts";
+export type { DeploymentPrices, PriceOrigin } from "../pricing/deployment_prices.ts";
 export type { DayTotals, ModelDay, SpendLogFilter, SpendReads } from "../spend/reads.ts";
 export type { GlobalSpendReportRow, SpendLogRow } from "../spend/schemas.ts";
 

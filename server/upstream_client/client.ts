@@ -1,7 +1,7 @@
 /**
  * @module
  * A `fetch`-shaped HTTP/1.1 client on `Deno.connect` / `Deno.connectTls`, for the gateway's upstream calls, where
- * `fetch`'s own machinery was ~60 µs of every call (docs/benchmarks.md).
+ * `fetch`'s own machinery was a large share of every call (docs/benchmarks.md).
  *
  * What it promises, in the order a call meets it:
  * - **Only what it speaks.** http(s) URLs given as strings or URLs, bodies given as bytes or a string, no proxy in

@@ -5,6 +5,9 @@
  *
  * @example
  * ```ts
+ * import { createHttpClient } from "./mod.ts";
+ *
+ * declare const body: Uint8Array<ArrayBuffer>;
  * const client = createHttpClient();
  * const res = await client.fetch("https://bedrock-runtime.us-west-2.amazonaws.com/…", { method: "POST", body });
  * client.close();

@@ -31,7 +31,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\0\r\n]|[^\0-\xff]/;
 const NON_ASCII = /[^\0-\x7f]/;
 /** Fields the client owns (framing, connection) or cannot honour: a request carrying one goes to `fetch`. */
-const NOT_OURS = new Set([
+const NOT_OURS: ReadonlySet<string> = new Set([
   "host",
   "content-length",
   "transfer-encoding",
@@ -44,8 +44,8 @@ const NOT_OURS = new Set([
   "proxy-connection",
   "proxy-authorization",
 ]);
-const NORMALIZED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
-const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+const NORMALIZED_METHODS: ReadonlySet<string> = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+const FORBIDDEN_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
 const encoder = new TextEncoder();
 
 /** The target of an absolute http(s) URL, or undefined for any other scheme. Throws like `fetch` on credentials. */

@@ -3,7 +3,7 @@
  * An admin operation's refusal (a 4xx `GatewayError`: alias taken, not found, a concurrent change) as the form shows
  * it, next to the field it names. Anything else is not the user's to fix and goes on to the UI's error page.
  */
-import { GatewayError } from "../../errors.ts";
+import { GatewayError } from "../../core/errors.ts";
 import { EMPTY_FORM, type KeyFormValues } from "../key_form.ts";
 
 export function adminError(e: unknown): { field?: keyof KeyFormValues; message: string } {

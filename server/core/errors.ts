@@ -1,0 +1,67 @@
+/**
+ * @module
+ * Errors as values with a status, turned into responses at one edge (`http/app.ts`'s `errorResponse`).
+ *
+ * On `/bedrock/*` the wire format is Bedrock's: an `x-amzn-ErrorType` header plus a JSON `message`, so
+ * boto3 and the AWS SDKs raise the typed exception (`ThrottlingException`, …). LiteLLM's
+ * `error: {message, type, code}` object rides along for clients that read LiteLLM's shape.
+ * Admin routes answer LiteLLM's shape `{"error": {"message", "type", "param", "code"}}`.
+ */
+
+/** Bedrock's fault suffix on `x-amzn-ErrorType`; SDKs cut at the first `:`, so the type name is what counts. */
+const ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/";
+
+export interface GatewayErrorOptions {
+  /** LiteLLM's error `type` (e.g. `budget_exceeded`); defaults to the Bedrock type. */
+  litellmType?: string;
+  /** Seconds, sent as `Retry-After`. */
+  retryAfter?: number;
+  /** The offending field, for admin errors. */
+  param?: string;
+}
+
+export class GatewayError extends Error {
+  constructor(
+    readonly status: number,
+    /** A Bedrock exception name, e.g. `ValidationException`. */
+    readonly type: string,
+    message: string,
+    readonly options: GatewayErrorOptions = {},
+  ) {
+    super(message);
+    this.name = "GatewayError";
+  }
+}
+
+export const validation = (message: string, param?: string) =>
+  new GatewayError(400, "ValidationException", message, { litellmType: "bad_request_error", param });
+
+/** A Bedrock-format error response. */
+export function bedrockErrorResponse(err: GatewayError, requestId: string): Response {
+  const body = {
+    message: err.message,
+    error: { message: err.message, type: err.options.litellmType ?? err.type, code: String(err.status) },
+  };
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "x-amzn-errortype": err.type + ERROR_TYPE_SUFFIX,
+    "x-amzn-requestid": requestId,
+  };
+  if (err.options.retryAfter !== undefined) headers["retry-after"] = String(Math.ceil(err.options.retryAfter));
+  return new Response(JSON.stringify(body), { status: err.status, headers });
+}
+
+/** A LiteLLM-format error response, for admin routes. */
+export function litellmErrorResponse(err: GatewayError, requestId: string): Response {
+  const body = {
+    error: {
+      message: err.message,
+      type: err.options.litellmType ?? err.type,
+      param: err.options.param ?? null,
+      code: String(err.status),
+    },
+  };
+  const headers: Record<string, string> = { "content-type": "application/json", "x-litellm-call-id": requestId };
+  if (err.options.retryAfter !== undefined) headers["retry-after"] = String(Math.ceil(err.options.retryAfter));
+  return new Response(JSON.stringify(body), { status: err.status, headers });
+}

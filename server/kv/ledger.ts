@@ -1,0 +1,700 @@
+/**
+ * @module
+ * The ledger: counter increments (spend in nano-USD, request and token counts) queued in memory and written to
+ * Deno KV in batches, off the response path.
+ *
+ * Writing
+ * - `add()` never waits: it queues `Deno.KvU64` sums. A batch is written after a short interval (default 10 ms)
+ *   or at once when many counters are pending; at most one commit is in flight, and sums arriving meanwhile wait
+ *   for the next interval. After a quiet interval the first sums are written on the next turn instead (so a KV
+ *   that started failing is found out after one call). `flush()` and `close()` write everything queued
+ *   (`Gateway.close()` calls `close`).
+ * - Each batch is one `kv.atomic()` of `sum` mutations (exact: no lost updates between instances), plus a batch
+ *   marker written under a `versionstamp: null` check, plus this instance's watermark (the batch's sequence
+ *   number). A commit that throws is retried; if the throw hid a commit that did land, the retry's check fails on
+ *   the marker and the batch is not applied twice. So every queued sum reaches KV exactly once.
+ * - Sums are never dropped: a commit that keeps failing (a full disk, a KV that is down) is retried until it lands,
+ *   with a backoff of at most a second, while new sums keep merging into the queue (memory per counter, not per
+ *   call). While commits fail, `health()` says so and since when, with how many calls' accounting waits
+ *   (`noteCall`); the gateway turns that into a 503 readiness and, past a small bound, into refusing billable calls.
+ *   `close()` waits a bounded time for the queue, then logs exactly what it could not write (every counter with
+ *   its amount, and how many rows) so nothing is lost silently.
+ *
+ * Reading
+ * - Budget and rate checks read counters together with this instance's watermark (`watermarkKey`) in one
+ *   `getMany`, hand the result to `observe()`, and ask `total()`: the newest snapshot plus this instance's sums
+ *   the snapshot does not contain. Because batches commit in sequence and each moves the watermark in the same
+ *   atomic step, "contained" is exact: batches up to the watermark are in the snapshot, later ones (and queued
+ *   sums) are not. So a check sees its own instance's unwritten spend and never counts a sum twice, even while a
+ *   commit races the read.
+ * - The newest snapshot of each counter lives here, in one place, so readers racing each other never move the
+ *   view backwards.
+ *
+ * Windowed counters (requests or tokens per minute) keep the window number in the high bits of the one KvU64:
+ * each write is `max(key, window << 36)` then `sum(key, n)`, so a newer window resets the count in the same
+ * atomic step and the key never needs cleaning up. A late write for an older window lands in the newer one (a
+ * small over-count, never a loss).
+ *
+ * Other accounting (spend roll-ups per user, team, model and day) adds its own sums through the same `add()` or a
+ * collector (`addLater`), and rows (spend-log pages, each with its index entries) ride along as plain `set`s in the
+ * same batches (`add(sums, rows)`, or returned by a collector), so a row and the sums of its calls reach KV in the
+ * same batch and exactly once: a row and its index entries always share one atomic commit. The row queue of `add`
+ * is bounded (`maxPendingRows`): when KV cannot keep up, further rows are dropped and counted
+ * (`stats().droppedRows`, logged) while sums, which merge per counter and so take memory per counter rather than
+ * per call, are always kept; a collector bounds its own queue (`spend_log_pages.ts`). A row KV refuses outright
+ * (it should never happen: rows are capped in size and depth) is dropped once the same batch's sums commit without
+ * it, so it cannot hold back the sums; when the sums fail alone too, KV itself is failing and the rows stay queued.
+ */
+import { isBusy } from "./retry.ts";
+import { WINDOW_SHIFT, windowedCount } from "./windowed.ts";
+import type { Logger } from "../core/log.ts";
+
+/** One increment: `amount` added to the KvU64 at `key`. */
+export interface LedgerSum {
+  key: Deno.KvKey;
+  /** Positive; zero or negative amounts are ignored. */
+  amount: bigint;
+  /** Set for windowed counters: the window (e.g. the minute number) the amount belongs to. */
+  window?: number;
+}
+
+/** A row written in the same batches as the sums: `set(key, value, { expireIn })`. */
+export interface LedgerRow {
+  key: Deno.KvKey;
+  /** A plain, structured-cloneable value (at most ~60 KiB serialized: Deno KV's value limit is 64 KiB). */
+  value: unknown;
+  /** Ms until KV deletes it. */
+  expireIn?: number;
+  /** Approximate serialized size of the value in bytes, to keep each commit within Deno KV's size limit. */
+  bytes: number;
+  /**
+   * Index entries pointing at this row: each `set(key, true, { expireIn })` in the same atomic commit as the row,
+   * so an index never points at a row that was not written, nor misses one that was.
+   */
+  index?: readonly Deno.KvKey[];
+  /** How many log rows the value holds (a page of rows), for `stats()`; default 1. */
+  count?: number;
+}
+
+/** What a collector (`addLater`) hands over: sums, and rows to write in the same batch. */
+export interface Collected {
+  sums?: readonly LedgerSum[];
+  rows?: readonly LedgerRow[];
+}
+
+/** What is waiting to be written, for `/metrics`. */
+export interface LedgerStats {
+  /** Counters with unsent sums. */
+  pendingCounters: number;
+  /** Rows not yet sent (log rows: a page counts as the rows it holds). */
+  pendingRows: number;
+  /** Rows dropped since start (queue full, or refused by KV; log rows, as `pendingRows`). */
+  droppedRows: number;
+}
+
+/** A counter as read from KV, for `observe()`. */
+export interface CounterRead {
+  key: Deno.KvKey;
+  entry: Deno.KvEntryMaybe<unknown>;
+}
+
+/** The part of `Deno.Kv` the ledger uses (tests wrap it to inject failures). */
+export type LedgerKv = Pick<Deno.Kv, "atomic" | "get">;
+
+export interface LedgerOptions {
+  kv: LedgerKv;
+  /** Names this instance's batch markers and watermark (a fresh id per gateway). */
+  instanceId: string;
+  log: Logger;
+  /** Wait this long after the first queued sum before writing, to gather a batch. Default 10 ms. */
+  flushIntervalMs?: number;
+  /** Write at once when this many counters (or rows) are pending. Default 256. */
+  maxPendingCounters?: number;
+  /** Rows beyond this many waiting to be written are dropped (and counted). Default 20 000. */
+  maxPendingRows?: number;
+  /** Monotonic ms clock, only for forgetting old bookkeeping; default `performance.now`. */
+  monotonic?: () => number;
+  /** Wall clock (ms since the epoch), for when a failure started; default `Date.now`. */
+  now?: () => number;
+  /** Waits between attempts of a failing commit; default a timer. Tests pass one that does not wait. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Whether the ledger's writes are landing, for readiness and the gateway's refusal of billable calls. */
+export type LedgerHealth =
+  | { ok: true }
+  | {
+    ok: false;
+    /** Wall-clock ms of the first failed attempt of the batch still failing. */
+    since: number;
+    /** The last error (its name and message). */
+    cause: string;
+    /** Calls (`noteCall`) whose accounting is not in KV yet. */
+    unwrittenCalls: number;
+  };
+
+/** What `close()` could not write within its wait (also logged, counter by counter). */
+export interface Unwritten {
+  sums: Array<{ key: Deno.KvKey; window?: number; amount: bigint }>;
+  rows: number;
+}
+
+export interface Ledger {
+  /** Names this instance's batch markers and watermark (others may use it to name what they write). */
+  readonly instanceId: string;
+  /** Queues sums (and rows to write in the same batches); never waits, never throws. */
+  add(sums: readonly LedgerSum[], rows?: readonly LedgerRow[]): void;
+  /**
+   * Queues a collector, called once just before the next batch is taken (or by `flush`/`close`): the sums (and
+   * rows) it returns are added then. Lets a caller merge many calls' sums in memory (one map lookup per call) and
+   * hand the ledger one sum per counter per batch, or pack many calls' log rows into a few rows. Rows it returns
+   * skip the `maxPendingRows` bound: the collector's owner bounds its own queue. Never waits, never throws.
+   */
+  addLater(collect: () => readonly LedgerSum[] | Collected): void;
+  /** Queue sizes and dropped rows. */
+  stats(): LedgerStats;
+  /**
+   * One more call's accounting has been queued (its sums and row, through `add` or collectors): counted until the
+   * batch carrying it commits, so `health()` can say how many answered calls wait for KV.
+   */
+  noteCall(): void;
+  /** Whether commits are landing; when not, since when, why, and how many calls wait. */
+  health(): LedgerHealth;
+  /** Read this key in the same `getMany` as the counters and pass it to `observe`. */
+  readonly watermarkKey: Deno.KvKey;
+  /** Records counters read in one `getMany`, with the watermark read alongside them. */
+  observe(reads: readonly CounterRead[], watermark: Deno.KvEntryMaybe<unknown>): void;
+  /**
+   * The best known value of a counter: its newest observed snapshot plus this instance's sums the snapshot does
+   * not contain (queued, in flight, or committed after it). For windowed counters, the count for `window` only.
+   */
+  total(key: Deno.KvKey, window?: number): bigint;
+  /** Writes everything queued so far; resolves once it is in KV (sums queued later may still be pending). */
+  flush(): Promise<void>;
+  /**
+   * Flushes and stays in shutdown mode, waiting at most `waitMs` (default 4 s) for a failing KV. Whatever is still
+   * unwritten then is logged (every counter with its amount, and the number of rows) and returned; the ledger
+   * stops trying. Resolves with nothing unwritten when everything landed.
+   */
+  close(opts?: { waitMs?: number }): Promise<Unwritten>;
+}
+
+/**
+ * How long `close()` waits for a failing KV before it logs what it could not write (SIGTERM's bound). A KV that
+ * works takes milliseconds; 4 s after the front door's 25 s drain (`shutdown_grace_ms`) still fits the 30 s
+ * Kubernetes allows between SIGTERM and SIGKILL, so the log of what is lost is written.
+ */
+export const CLOSE_WAIT_MS = 4_000;
+
+export { WINDOW_SHIFT, windowedCount };
+
+/**
+ * `["ledger_batch", instanceId, seq]` → `true`, expiring after a day: proof that one batch committed, so a retry
+ * after an ambiguous failure cannot apply the same sums twice.
+ */
+const BATCH_MARKER = "ledger_batch";
+/**
+ * `["ledger_watermark", instanceId]` → the sequence number of this instance's last committed batch, written in
+ * the same atomic step as the batch. Read alongside counters, it tells exactly which of this instance's sums a
+ * snapshot contains. Expires a day after the last write (an idle or dead instance leaves nothing behind).
+ */
+const WATERMARK = "ledger_watermark";
+const MARKER_TTL_MS = 86_400_000;
+/** Deno KV allows 1000 mutations per atomic operation; windowed sums take two, marker and watermark two. */
+const MAX_MUTATIONS_PER_COMMIT = 500;
+/** Deno KV caps the total key bytes of one atomic operation (80 KiB); stay well below. */
+const MAX_KEY_BYTES_PER_COMMIT = 48 * 1024;
+/** Deno KV caps the total size of one atomic operation's mutations (800 KiB); stay well below. */
+const MAX_BYTES_PER_COMMIT = 512 * 1024;
+/** A commit that keeps failing with a non-busy error is tried without its rows after this many attempts. */
+const ROW_ATTEMPTS = 3;
+/** A busy file (several processes sharing it) is routine; this many busy attempts in a row count as failing. */
+const BUSY_FAILING_ATTEMPTS = 10;
+/** Longest wait between two attempts of a failing commit. */
+const MAX_RETRY_DELAY_MS = 1000;
+/**
+ * Bookkeeping for a counter nobody has read for this long is forgotten (committed sums no snapshot has
+ * confirmed, and the snapshot itself): any read made since contains those sums.
+ */
+const RETAIN_MS = 30_000;
+
+interface Entry {
+  amount: bigint;
+  window?: number;
+  /** Sequence number of the batch it was sent in. */
+  batch?: number;
+  /** Monotonic ms when its batch committed. */
+  committedAt?: number;
+}
+
+interface Snapshot {
+  value: bigint;
+  /** Versionstamp of the counter (null: it did not exist). */
+  versionstamp: string | null;
+  /** This instance's watermark read in the same snapshot: its batches up to here are contained. */
+  watermark: number;
+  observedAt: number;
+}
+
+interface Counter {
+  key: Deno.KvKey;
+  /** The newest KV read of this counter. */
+  snapshot?: Snapshot;
+  /** Not yet sent: one merged entry per window ("plain" for ordinary counters). */
+  pending: Map<number | "plain", Entry>;
+  /** Sent in a batch the snapshot does not contain (in flight, or committed after the snapshot was read). */
+  sent: Entry[];
+}
+
+interface Chunk {
+  seq: number;
+  /** Its commit has landed. */
+  landed?: boolean;
+  mutations: Array<{ key: Deno.KvKey; entry: Entry }>;
+  rows: LedgerRow[];
+  mutationCount: number;
+  keyBytes: number;
+  /** Keys and values. */
+  bytes: number;
+}
+
+const keyIdReplacer = (_: string, v: unknown) =>
+  typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? Array.from(v) : v;
+
+/**
+ * A collision-free map key for a KV key (strings, numbers, bigints, booleans, bytes). Almost every key is strings and
+ * numbers: those are written out by hand (a string with its length first, a number with a terminator), far cheaper
+ * than `JSON.stringify` of the same key when run cold, once per call in the budget check (docs/benchmarks.md).
+ * Anything else is JSON (it starts with `[`, so the two never collide).
+ * About as long as the JSON (longer for plain strings and numbers); the batch size estimates built on it add slack.
+ */
+export function keyId(key: Deno.KvKey): string {
+  let id = "";
+  for (const part of key) {
+    if (typeof part === "string") id += "s" + part.length + ":" + part;
+    else if (typeof part === "number") id += "n" + part + ";";
+    else return JSON.stringify(key, keyIdReplacer);
+  }
+  return id;
+}
+
+/** Whether snapshot `a` is at least as new as `b` (versionstamps grow; then the watermark decides). */
+function notOlder(a: Snapshot, b: Snapshot): boolean {
+  const av = a.versionstamp ?? "", bv = b.versionstamp ?? "";
+  return av !== bv ? av > bv : a.watermark >= b.watermark;
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** An error as one line for logs and readiness. */
+const describe = (e: unknown) => e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+
+export function createLedger(opts: LedgerOptions): Ledger {
+  const { kv, log } = opts;
+  const flushIntervalMs = opts.flushIntervalMs ?? 10;
+  const maxPendingCounters = opts.maxPendingCounters ?? 256;
+  const maxPendingRows = opts.maxPendingRows ?? 20_000;
+  const monotonic = opts.monotonic ?? (() => performance.now());
+  const now = opts.now ?? Date.now;
+  const sleep = opts.sleep ?? delay;
+  const watermarkKey: Deno.KvKey = [WATERMARK, opts.instanceId];
+
+  const counters = new Map<string, Counter>();
+  /** Counters with pending entries, in arrival order. */
+  const dirty = new Set<Counter>();
+  /** Rows not yet sent, in arrival order. */
+  let pendingRows: LedgerRow[] = [];
+  /** Collectors queued by `addLater`, run (in order) before the next batch is taken. */
+  let later: Array<() => readonly LedgerSum[] | Collected> = [];
+  let droppedRows = 0;
+  /** Times `add` found the row queue full (the first and every 1000th are logged). */
+  let dropEvents = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let running: Promise<void> | undefined;
+  /** Monotonic ms the last write round ended (a round starting after a quiet interval does not wait). */
+  let lastDrainEnd = -Infinity;
+  /** Sums queued so far, and how many of them (in queue order) have been written. */
+  let queued = 0;
+  let written = 0;
+  const waiters: Array<{ upTo: number; resolve: () => void; reject: (e: Error) => void }> = [];
+  let closing = false;
+  /** Set when `close()` stopped waiting: the drain stops retrying and leaves what is unwritten where it is. */
+  let abandoned = false;
+  /** Calls noted since the last batch was taken, and those riding in the batch being written. */
+  let callsQueued = 0;
+  let callsInFlight = 0;
+  /** The batch being written (its chunks), so `close()` can list what it holds. */
+  let inFlight: Chunk[] = [];
+  /** The failure of the commit being retried, if any. */
+  let failure: { since: number; cause: string } | undefined;
+  /** Batch sequence numbers; batches commit strictly in this order. */
+  let seq = 0;
+
+  function counterFor(key: Deno.KvKey): Counter {
+    const id = keyId(key);
+    let c = counters.get(id);
+    if (!c) {
+      c = { key, pending: new Map(), sent: [] };
+      counters.set(id, c);
+    }
+    return c;
+  }
+
+  function kick(): Promise<void> {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    running ??= drain().finally(() => {
+      running = undefined;
+      lastDrainEnd = monotonic();
+      // Sums added while the last commit was landing are picked up by a fresh round.
+      if (hasPending()) schedule();
+    });
+    return running;
+  }
+
+  const hasPending = () => dirty.size > 0 || pendingRows.length > 0 || later.length > 0;
+
+  /** Runs the queued collectors and adds their sums. */
+  function collect() {
+    if (!later.length) return;
+    const run = later;
+    later = [];
+    for (const fn of run) {
+      try {
+        const got = fn();
+        if (isSums(got)) addSums(got);
+        else {
+          if (got.rows?.length) {
+            for (const row of got.rows) pendingRows.push(row);
+            queued += got.rows.length;
+          }
+          if (got.sums) addSums(got.sums);
+        }
+      } catch (e) {
+        log.error("ledger: a collector failed", { error: (e as Error).name, message: (e as Error).message });
+      }
+    }
+  }
+
+  function addSums(sums: readonly LedgerSum[]) {
+    for (const s of sums) {
+      if (s.amount <= 0n) continue;
+      const c = counterFor(s.key);
+      const slot = s.window ?? "plain";
+      const entry = c.pending.get(slot);
+      if (entry) entry.amount += s.amount;
+      else c.pending.set(slot, { amount: s.amount, window: s.window });
+      dirty.add(c);
+      queued++;
+    }
+  }
+  const isSums = (got: readonly LedgerSum[] | Collected): got is readonly LedgerSum[] => Array.isArray(got);
+  /** Log rows held by some ledger rows (a page counts as its rows). */
+  const logRows = (rows: readonly LedgerRow[]) => rows.reduce((n, r) => n + (r.count ?? 1), 0);
+  const isLarge = () => dirty.size >= maxPendingCounters || pendingRows.length >= maxPendingCounters;
+
+  function schedule() {
+    if (running || abandoned) return; // the running drain loops until nothing is pending
+    if (closing || isLarge()) {
+      kick();
+      return;
+    }
+    // Nothing written for an interval: write on the next turn (after the sums of this one) rather than wait to
+    // gather a batch. At low rates each call's sums reach KV at once, and a KV that has started failing (a full disk)
+    // is found out after one call, not after an interval's worth of calls. Under load batches form as before.
+    const idle = monotonic() - lastDrainEnd >= flushIntervalMs;
+    timer ??= setTimeout(kick, idle ? 0 : flushIntervalMs);
+  }
+
+  /**
+   * Writes batches. Sums that arrived during a commit wait for the next interval unless someone is waiting for
+   * them (flush, close) or the batch is already large: back-to-back commits would keep the KV file busy writing,
+   * and KV reads (the budget checks on the hot path) queue behind writes.
+   */
+  async function drain() {
+    do {
+      collect();
+      const upTo = queued;
+      callsInFlight += callsQueued;
+      callsQueued = 0;
+      const calls = callsInFlight;
+      inFlight = takeBatch();
+      for (const chunk of inFlight) {
+        if (!await commit(chunk)) return; // abandoned by close(): the rest stays unwritten (close logs it)
+      }
+      inFlight = [];
+      callsInFlight -= calls;
+      written = upTo;
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (waiters[i].upTo <= written) waiters.splice(i, 1)[0].resolve();
+      }
+      forgetOld();
+    } while (hasPending() && (closing || waiters.length || isLarge()));
+  }
+
+  /** Moves every pending entry to `sent` and splits them into commits within Deno KV's limits. */
+  function takeBatch(): Chunk[] {
+    const chunks: Chunk[] = [];
+    const fresh = (): Chunk => ({ seq: ++seq, mutations: [], rows: [], mutationCount: 3, keyBytes: 0, bytes: 0 });
+    let chunk = fresh();
+    const fits = (count: number, keyBytes: number, bytes: number) =>
+      chunk.mutationCount + count <= MAX_MUTATIONS_PER_COMMIT &&
+      chunk.keyBytes + keyBytes <= MAX_KEY_BYTES_PER_COMMIT && chunk.bytes + bytes <= MAX_BYTES_PER_COMMIT;
+    for (const c of dirty) {
+      // Older windows first, so a newer window's `max` comes last and wins.
+      const entries = [...c.pending.values()].sort((a, b) => (a.window ?? 0) - (b.window ?? 0));
+      c.pending.clear();
+      const keyBytes = keyId(c.key).length + 16;
+      for (const entry of entries) {
+        const count = entry.window === undefined ? 1 : 2;
+        if (chunk.mutations.length && !fits(count, keyBytes * count, (keyBytes + 16) * count)) {
+          chunks.push(chunk);
+          chunk = fresh();
+        }
+        entry.batch = chunk.seq;
+        c.sent.push(entry);
+        chunk.mutations.push({ key: c.key, entry });
+        chunk.mutationCount += count;
+        chunk.keyBytes += keyBytes * count;
+        chunk.bytes += (keyBytes + 16) * count;
+      }
+    }
+    dirty.clear();
+    for (const row of pendingRows) {
+      let keyBytes = keyId(row.key).length + 16;
+      const count = 1 + (row.index?.length ?? 0);
+      if (row.index) { for (const k of row.index) keyBytes += keyId(k).length + 16; }
+      const bytes = keyBytes + row.bytes + 8 * count;
+      if ((chunk.mutations.length || chunk.rows.length) && !fits(count, keyBytes, bytes)) {
+        chunks.push(chunk);
+        chunk = fresh();
+      }
+      chunk.rows.push(row);
+      chunk.mutationCount += count;
+      chunk.keyBytes += keyBytes;
+      chunk.bytes += bytes;
+    }
+    pendingRows = [];
+    if (chunk.mutations.length || chunk.rows.length) chunks.push(chunk);
+    return chunks;
+  }
+
+  /** One attempt: the chunk's sums (and, with `withRows`, its rows) in one atomic commit. */
+  async function attemptCommit(chunk: Chunk, withRows: boolean): Promise<void> {
+    const marker: Deno.KvKey = [BATCH_MARKER, opts.instanceId, chunk.seq];
+    const op = kv.atomic()
+      .check({ key: marker, versionstamp: null })
+      .set(marker, true, { expireIn: MARKER_TTL_MS })
+      .set(watermarkKey, chunk.seq, { expireIn: MARKER_TTL_MS });
+    for (const { key, entry } of chunk.mutations) {
+      if (entry.window !== undefined) op.max(key, BigInt(entry.window) << WINDOW_SHIFT);
+      op.sum(key, entry.amount);
+    }
+    if (withRows) {
+      for (const row of chunk.rows) {
+        op.set(row.key, row.value, { expireIn: row.expireIn });
+        if (row.index) { for (const k of row.index) op.set(k, true, { expireIn: row.expireIn }); }
+      }
+    }
+    const result = await op.commit();
+    // Not ok: the marker exists, so an earlier attempt did commit even though it reported an error.
+    if (!result.ok && !(await kv.get(marker)).versionstamp) {
+      throw new Error("ledger batch check failed but its marker is missing");
+    }
+  }
+
+  /**
+   * Writes one chunk, retrying until it lands: resolves true once it has, false when `close()` gave up waiting
+   * (then nothing of it is marked written). Never drops a sum.
+   */
+  async function commit(chunk: Chunk): Promise<boolean> {
+    let triedSumsAlone = false;
+    for (let attempt = 1;; attempt++) {
+      if (abandoned) return false;
+      try {
+        await attemptCommit(chunk, true);
+        landed(chunk);
+        return true;
+      } catch (e) {
+        if (abandoned) return false;
+        const busy = isBusy(e);
+        if (!busy || attempt >= BUSY_FAILING_ATTEMPTS) failure ??= { since: now(), cause: describe(e) };
+        if (failure) failure.cause = describe(e);
+        const fields = { attempt, error: (e as Error).name, message: (e as Error).message };
+        // A busy SQLite file (several processes sharing it) is routine; anything else is worth a line (the first
+        // few, then one every ~30 attempts: a KV that is down for minutes must not flood the log).
+        if ((!busy || attempt >= 5) && (attempt <= 5 || attempt % 30 === 0)) {
+          log.warn("ledger: commit failed, retrying", { ...fields, sums: chunk.mutations.length });
+        }
+        // A row KV refuses (not storable, too large) must not hold the billing sums back with it; but when the sums
+        // fail alone too, KV itself is failing, and the rows wait with them.
+        if (!busy && attempt >= ROW_ATTEMPTS && chunk.rows.length && !triedSumsAlone) {
+          triedSumsAlone = true;
+          try {
+            await attemptCommit(chunk, false);
+            log.error("ledger: dropped the rows of a batch KV refuses; its sums were written without them", {
+              ...fields,
+              rows: logRows(chunk.rows),
+            });
+            droppedRows += logRows(chunk.rows);
+            chunk.rows = [];
+            landed(chunk);
+            return true;
+          } catch {
+            // KV refuses the sums too: keep everything and retry.
+          }
+        }
+        await sleep(Math.min(MAX_RETRY_DELAY_MS, 5 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** A chunk's commit landed: its entries are in KV, and a failure streak (if any) is over. */
+  function landed(chunk: Chunk) {
+    if (failure) {
+      log.info("ledger: commits land again", { failingSince: new Date(failure.since).toISOString() });
+      failure = undefined;
+    }
+    const at = monotonic();
+    for (const { entry } of chunk.mutations) entry.committedAt = at;
+    chunk.landed = true;
+  }
+
+  /** Everything not in KV: queued sums, the batch being written, rows (collectors run first). */
+  function unwritten(): Unwritten {
+    collect();
+    const byCounter = new Map<string, { key: Deno.KvKey; window?: number; amount: bigint }>();
+    const count = (key: Deno.KvKey, entry: Entry) => {
+      const id = `${keyId(key)}|${entry.window ?? ""}`;
+      const found = byCounter.get(id);
+      if (found) found.amount += entry.amount;
+      else byCounter.set(id, { key, window: entry.window, amount: entry.amount });
+    };
+    let rows = logRows(pendingRows);
+    for (const chunk of inFlight) {
+      if (chunk.landed) continue;
+      for (const { key, entry } of chunk.mutations) count(key, entry);
+      rows += logRows(chunk.rows);
+    }
+    for (const c of dirty) for (const entry of c.pending.values()) count(c.key, entry);
+    return { sums: [...byCounter.values()], rows };
+  }
+
+  /** Forgets bookkeeping of counters nobody has read for a while, and counters with nothing left. */
+  function forgetOld() {
+    const cutoff = monotonic() - RETAIN_MS;
+    for (const [id, c] of counters) {
+      // `sent` is in commit order (batches commit one at a time, in sequence; entries still in flight come last),
+      // so what has expired is a prefix. Counters nobody reads (roll-ups) keep ~30 s of batches here: scanning
+      // only the expired prefix, not the whole array, keeps this drain's cost flat (measured: `deno task bench`).
+      let expired = 0;
+      while (expired < c.sent.length && (c.sent[expired].committedAt ?? Infinity) <= cutoff) expired++;
+      if (expired) c.sent.splice(0, expired);
+      if (c.snapshot && c.snapshot.observedAt <= cutoff) c.snapshot = undefined;
+      if (!c.sent.length && !c.pending.size && !c.snapshot) counters.delete(id);
+    }
+  }
+
+  function flush(): Promise<void> {
+    collect();
+    if (written >= queued) return Promise.resolve();
+    if (abandoned) return Promise.reject(new Error("ledger closed with unwritten sums"));
+    const done = new Promise<void>((resolve, reject) => waiters.push({ upTo: queued, resolve, reject }));
+    kick();
+    return done;
+  }
+
+  return {
+    instanceId: opts.instanceId,
+    watermarkKey,
+
+    add(sums, rows) {
+      if (rows?.length) {
+        if (pendingRows.length + rows.length > maxPendingRows) {
+          // KV is not keeping up: losing log rows beats growing without bound (sums are still kept below).
+          if (dropEvents++ % 1000 === 0) {
+            log.error("ledger: row queue full, dropping spend-log rows", { pending: pendingRows.length, droppedRows });
+          }
+          droppedRows += logRows(rows);
+        } else {
+          pendingRows.push(...rows);
+          queued += rows.length;
+        }
+      }
+      addSums(sums);
+      if (hasPending()) schedule();
+    },
+
+    addLater(fn) {
+      later.push(fn);
+      schedule();
+    },
+
+    stats: () => ({ pendingCounters: dirty.size, pendingRows: logRows(pendingRows), droppedRows }),
+
+    noteCall() {
+      callsQueued++;
+    },
+
+    health: () =>
+      failure
+        ? { ok: false, since: failure.since, cause: failure.cause, unwrittenCalls: callsQueued + callsInFlight }
+        : { ok: true },
+
+    observe(reads, watermarkEntry) {
+      const w = watermarkEntry.value;
+      const watermark = typeof w === "number" ? w : 0;
+      const observedAt = monotonic();
+      for (const { key, entry } of reads) {
+        const value = entry.value instanceof Deno.KvU64 ? entry.value.value : 0n;
+        const snap: Snapshot = { value, versionstamp: entry.versionstamp, watermark, observedAt };
+        const c = counterFor(key);
+        if (c.snapshot && !notOlder(snap, c.snapshot)) {
+          c.snapshot.observedAt = observedAt;
+          continue;
+        }
+        c.snapshot = snap;
+        // Batches up to the watermark are in the snapshot; forget their sums.
+        if (c.sent.length) c.sent = c.sent.filter((e) => e.batch! > watermark);
+      }
+    },
+
+    total(key, window) {
+      const c = counters.get(keyId(key));
+      if (!c) return 0n;
+      let total = c.snapshot ? window === undefined ? c.snapshot.value : windowedCount(c.snapshot.value, window) : 0n;
+      total += c.pending.get(window ?? "plain")?.amount ?? 0n;
+      for (const e of c.sent) if (e.window === window) total += e.amount;
+      return total;
+    },
+
+    flush,
+
+    async close(closeOpts = {}) {
+      closing = true;
+      const waitMs = closeOpts.waitMs ?? CLOSE_WAIT_MS;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), waitMs));
+      const everything = (async () => {
+        while (later.length > 0 || written < queued) await flush();
+      })();
+      const outcome = await Promise.race([everything, timedOut]).catch(() => "timeout" as const);
+      clearTimeout(timer);
+      if (outcome !== "timeout") return { sums: [], rows: 0 };
+      abandoned = true;
+      everything.catch(() => {});
+      for (const w of waiters.splice(0)) w.reject(new Error("ledger closed with unwritten sums"));
+      const left = unwritten();
+      log.error("ledger: shutting down with spend not written to KV; these sums and rows are lost", {
+        waitedMs: waitMs,
+        cause: failure?.cause,
+        failingSince: failure ? new Date(failure.since).toISOString() : undefined,
+        rows: left.rows,
+        sums: left.sums.map((u) => ({ key: u.key, window: u.window, amount: String(u.amount) })),
+      });
+      return left;
+    },
+  };
+}
