@@ -19,6 +19,7 @@ import type { BudgetReached } from "./keys/admission.ts";
 import { createKeyServices } from "./keys/services.ts";
 import type { OwnerChangeListener } from "./owners/changes.ts";
 import { createOwnerServices } from "./owners/services.ts";
+import { createCatalog } from "./models/catalog.ts";
 import { createHolds } from "./limits/holds.ts";
 import { createLogger, type Logger } from "./core/log.ts";
 import { createFetch } from "./http/app.ts";
@@ -217,6 +218,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
       health: { auth: keys.auth, ready: createReadiness({ kv, ledger }), health },
       keys: { auth: keys.auth, admin: keys.admin },
       owners: owners.routes,
+      models: {
+        auth: keys.auth,
+        catalog: createCatalog({
+          config,
+          prices: () => pricing.describe(),
+          credentialKind: (d) => credentials.status(d)?.kind,
+        }),
+      },
       spend: spend.routes,
       ui,
       newId,

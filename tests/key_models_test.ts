@@ -5,11 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { MASTER_KEY } from "../testing/harness.ts";
-import { burst, SONNET_CALL_USD, setupOwners } from "./owners_helpers.ts";
+import { burst, setupOwners, SONNET_CALL_USD } from "./owners_helpers.ts";
 
 Deno.test("model_max_budget stops one model at its budget; the key's other models keep working", async () => {
   await using t = await setupOwners();
-  const g = await t.generate({ model_max_budget: { sonnet: { budget_limit: 2 * SONNET_CALL_USD, time_period: "1d" } } });
+  const g = await t.generate({
+    model_max_budget: { sonnet: { budget_limit: 2 * SONNET_CALL_USD, time_period: "1d" } },
+  });
   assert.equal((await t.converse(g.key, "sonnet")).status, 200);
   assert.equal((await t.converse(g.key, "sonnet")).status, 200);
   const refused = await t.converse(g.key, "sonnet");
@@ -52,7 +54,11 @@ Deno.test("a key's tags join every call's request tags", async () => {
   const g = await t.generate({ tags: ["app:billing", "env:prod"] });
   const res = await fetch(`${t.gw.url}/bedrock/model/sonnet/converse`, {
     method: "POST",
-    headers: { authorization: `Bearer ${g.key}`, "x-litellm-tags": "job:42, env:prod", "content-type": "application/json" },
+    headers: {
+      authorization: `Bearer ${g.key}`,
+      "x-litellm-tags": "job:42, env:prod",
+      "content-type": "application/json",
+    },
     body: JSON.stringify({ messages: [{ role: "user", content: [{ text: "hi" }] }] }),
   });
   assert.equal(res.status, 200);

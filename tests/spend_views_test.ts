@@ -3,7 +3,7 @@
  * from the daily roll-ups), `/spend/logs?team_id=`, and a virtual key reading its own spend logs — only its own.
  */
 import assert from "node:assert/strict";
-import { created, SONNET_CALL_USD, setupOwners } from "./owners_helpers.ts";
+import { created, setupOwners, SONNET_CALL_USD } from "./owners_helpers.ts";
 
 const CLAUDE_CALL_USD = 0.002; // 1,000 in / 500 out at PRICE_PARAMS ($1 / $2 per million)
 

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { hashKey } from "../server/keys/credentials.ts";
-import { burst, created, SONNET_CALL_NANOS, SONNET_CALL_USD, setupOwners } from "./owners_helpers.ts";
+import { burst, created, setupOwners, SONNET_CALL_NANOS, SONNET_CALL_USD } from "./owners_helpers.ts";
 
 Deno.test("team/new → team_id; info with spend and keys; list; update; LiteLLM's shapes", async () => {
   await using t = await setupOwners();
@@ -86,13 +86,15 @@ Deno.test("only the master key manages teams; a key reads only its own team", as
   await created(t, "/team/new", { team_id: "t2" });
   const k = await t.generate({ team_id: team.team_id });
   const loner = await t.generate({});
-  for (const [method, path, body] of [
-    ["POST", "/team/new", {}],
-    ["GET", "/team/list", undefined],
-    ["POST", "/team/update", { team_id: "t1", max_budget: 1 }],
-    ["POST", "/team/block", { team_id: "t1" }],
-    ["POST", "/team/delete", { team_ids: ["t1"] }],
-  ] as const) {
+  for (
+    const [method, path, body] of [
+      ["POST", "/team/new", {}],
+      ["GET", "/team/list", undefined],
+      ["POST", "/team/update", { team_id: "t1", max_budget: 1 }],
+      ["POST", "/team/block", { team_id: "t1" }],
+      ["POST", "/team/delete", { team_ids: ["t1"] }],
+    ] as const
+  ) {
     assert.equal((await t.admin(method, path, body, k.key)).status, 403, path);
   }
   const own = await t.admin("GET", "/team/info", undefined, k.key);
@@ -112,7 +114,10 @@ Deno.test("a team budget for 10 calls over two keys lets exactly 10 through, and
     statuses.push(res.status);
     if (res.status === 400) {
       const body = await res.json();
-      assert.equal(body.message, `Budget has been exceeded! Team=${team.team_id} Current cost: 0.105, Max budget: 0.105`);
+      assert.equal(
+        body.message,
+        `Budget has been exceeded! Team=${team.team_id} Current cost: 0.105, Max budget: 0.105`,
+      );
       assert.equal(body.error.type, "budget_exceeded");
     } else await res.body?.cancel();
   }

@@ -4,7 +4,7 @@
  * arriving together; models; resets; deletion with its keys.
  */
 import assert from "node:assert/strict";
-import { burst, created, SONNET_CALL_USD, setupOwners } from "./owners_helpers.ts";
+import { burst, created, setupOwners, SONNET_CALL_USD } from "./owners_helpers.ts";
 
 Deno.test("user/new makes the user and a key for it (shown once); info, list, update; LiteLLM's shapes", async () => {
   await using t = await setupOwners();

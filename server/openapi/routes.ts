@@ -13,6 +13,7 @@ import type { RouteDoc } from "../api/route.ts";
 import { BEDROCK_ROUTES } from "../bedrock/routes.ts";
 import { HEALTH_ROUTES } from "../health/routes.ts";
 import { KEY_ROUTES } from "../keys/routes.ts";
+import { MODEL_ROUTES } from "../models/routes.ts";
 import { OWNER_ROUTES } from "../owners/routes.ts";
 import { SPEND_ROUTES } from "../spend/routes.ts";
 
@@ -22,5 +23,6 @@ export const ROUTES: readonly RouteDoc[] = [
   ...HEALTH_ROUTES,
   ...KEY_ROUTES,
   ...OWNER_ROUTES,
+  ...MODEL_ROUTES,
   ...SPEND_ROUTES,
 ].map((route) => route.doc);
