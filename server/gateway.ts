@@ -203,6 +203,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     masterKey: config.masterKey,
     auth: keys.auth,
     keys: keys.admin,
+    teams: owners.teams,
+    users: owners.users,
     spend: spend.reads,
     models: { health: () => health({ probe: false, caller: {} }), prices: () => pricing.describe() },
     kv,
