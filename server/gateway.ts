@@ -15,7 +15,11 @@ import { createSettlement } from "./calls/settle.ts";
 import { createSigV4Signer } from "./aws/mod.ts";
 import { createUpstream } from "./calls/upstream.ts";
 import { createDeploymentCredentials } from "./deployment_credentials.ts";
+import type { BudgetReached } from "./keys/admission.ts";
 import { createKeyServices } from "./keys/services.ts";
+import type { OwnerChangeListener } from "./owners/changes.ts";
+import { createOwnerServices } from "./owners/services.ts";
+import { createCatalog } from "./models/catalog.ts";
 import { createHolds } from "./limits/holds.ts";
 import { createLogger, type Logger } from "./core/log.ts";
 import { createFetch } from "./http/app.ts";
@@ -46,6 +50,10 @@ export interface GatewayDeps {
   log?: Logger;
   /** Extra accounting listener (tests observe finished calls here). */
   onCall?: (record: CallRecord) => void;
+  /** Told of every written change of a team or user, with who made it (where an audit trail hooks in). */
+  onOwnerChange?: OwnerChangeListener;
+  /** Told when a call takes a key's, team's, user's or the proxy's spend to its `max_budget` (where alerts hook in). */
+  onBudgetReached?: (event: BudgetReached) => void;
   /** How the router waits before retrying a deployment (tests pass one that does not wait). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /**
@@ -120,7 +128,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     now,
     newId,
     log,
+    onBudgetReached: deps.onBudgetReached,
   });
+  const owners = createOwnerServices({ kv, ledger, keys, now, newId, log, onChange: deps.onOwnerChange });
   const timers = deps.timers ?? systemCredentialClock;
   const credentials = createDeploymentCredentials(config, log, {
     clock: { now, setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (h) => timers.clearTimeout(h) },
@@ -193,6 +203,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     masterKey: config.masterKey,
     auth: keys.auth,
     keys: keys.admin,
+    teams: owners.teams,
+    users: owners.users,
     spend: spend.reads,
     models: { health: () => health({ probe: false, caller: {} }), prices: () => pricing.describe() },
     kv,
@@ -207,6 +219,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
       calls,
       health: { auth: keys.auth, ready: createReadiness({ kv, ledger }), health },
       keys: { auth: keys.auth, admin: keys.admin },
+      owners: owners.routes,
+      models: {
+        auth: keys.auth,
+        catalog: createCatalog({
+          config,
+          prices: () => pricing.describe(),
+          credentialKind: (d) => credentials.status(d)?.kind,
+        }),
+      },
       spend: spend.routes,
       ui,
       newId,

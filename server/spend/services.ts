@@ -60,6 +60,8 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
     metrics,
     flush: () => ledger.flush(),
     metricsPublic: config.metricsPublic,
+    proxyMaxBudget: config.proxyBudget?.maxBudget,
+    now: deps.now,
   };
 
   const rollups = createRollupBatch(ledger);
