@@ -23,6 +23,7 @@ import { withCors } from "./http/cors.ts";
 import { createReadiness } from "./health/readiness.ts";
 import { createHealth } from "./health/report.ts";
 import { createRouter } from "./router/router.ts";
+import type { RouterPeers } from "./router/peers.ts";
 import type { CallRecord } from "./core/call_record.ts";
 import { createPricing } from "./pricing/cost.ts";
 import { createHoldPricing } from "./pricing/hold_price.ts";
@@ -59,6 +60,8 @@ export interface GatewayDeps {
   timers?: Pick<CredentialClock, "setTimeout" | "clearTimeout">;
   /** Timeouts and retries of credential resolution (tests turn retries off). */
   credentialOptions?: Pick<CredentialSourcesOptions, "providers" | "resolveTimeoutMs">;
+  /** The other workers of this process (`--workers N`): the router shares failures and calls in flight with them. */
+  routerPeers?: RouterPeers;
 }
 
 export interface Gateway {
@@ -135,6 +138,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     log,
     unavailable: credentials.unavailable,
     credentialStatus: credentials.status,
+    peers: deps.routerPeers,
   });
   const spend = createSpendServices({
     config,
