@@ -15,6 +15,7 @@ import type { GatewayConfig } from "./config/types.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
 import { bufferedStdout, createLogger, type Logger, PIPE_BUF } from "./core/log.ts";
 import type { RouterPeers } from "./router/peers.ts";
+import type { MetricsSnapshot } from "./spend/metrics.ts";
 
 export interface BootOptions {
   /**
@@ -37,6 +38,8 @@ export interface BootOptions {
   worker?: number;
   /** The other workers of this process, for the router (see `router/peers.ts`). */
   routerPeers?: RouterPeers;
+  /** The other workers' metrics, so that `/metrics` answers for the whole process. */
+  metricsPeers?: () => Promise<MetricsSnapshot[]>;
 }
 
 export interface Booted {
@@ -193,7 +196,13 @@ export async function boot(opts: BootOptions = {}): Promise<Booted> {
       );
     }
     const kv = await openKv(opts.kvPath);
-    const built = createGateway({ config, kv: opts.wrapKv?.(kv) ?? kv, log, routerPeers: opts.routerPeers });
+    const built = createGateway({
+      config,
+      kv: opts.wrapKv?.(kv) ?? kv,
+      log,
+      routerPeers: opts.routerPeers,
+      metricsPeers: opts.metricsPeers,
+    });
     // AWS credentials are resolved before the gateway serves (bounded by the SDK's timeouts: an unreachable
     // instance-metadata endpoint costs about two seconds); each deployment left without them is logged.
     await built.ready();

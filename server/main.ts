@@ -14,11 +14,11 @@
  */
 import { type BootOptions, StartupError } from "./boot.ts";
 import { inWorker, type WorkerScope } from "./cli/messages.ts";
-import { helpText, parseCli, usageLine } from "./cli/options.ts";
+import { type CliOptions, helpText, parseCli, usageLine } from "./cli/options.ts";
 import { runGateway, type RunningGateway } from "./cli/run_gateway.ts";
-import { supervise } from "./cli/supervisor.ts";
+import { superviseWorkers, type Supervisor } from "./cli/supervisor.ts";
 import { serveAsWorker } from "./cli/worker.ts";
-import { raiseDescriptorLimit } from "./http/descriptors.ts";
+import { type DescriptorLimit, raiseDescriptorLimit } from "./http/descriptors.ts";
 
 /** Prints bad usage (stderr) and exits 2. */
 function usage(message: string): never {
@@ -41,6 +41,30 @@ function failWith(e: unknown): never {
   fail(`start-up failed: ${(e as Error).name}: ${(e as Error).message}`);
 }
 
+/** `--workers N`: the workers serve, this isolate prints the listening line and stops them on a signal. */
+async function serveWithWorkers(options: CliOptions, descriptors: DescriptorLimit | undefined): Promise<void> {
+  let workers: Supervisor;
+  try {
+    workers = superviseWorkers({ options, descriptors, workerUrl: import.meta.url });
+  } catch (e) {
+    failWith(e);
+  }
+  const stop = async (signal: string) => Deno.exit(await workers.stop(signal) ? 0 : 1);
+  Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+  let ready;
+  try {
+    ready = await workers.ready;
+  } catch (e) {
+    failWith(e);
+  }
+  const shown = options.hostname === "0.0.0.0" ? "localhost" : options.hostname;
+  console.log(
+    `Converse Gateway listening on http://${shown}:${workers.port} with ${options.workers} workers ` +
+      `(config ${ready.configSource}) models: ${ready.models.join(", ")}`,
+  );
+}
+
 /**
  * Runs the CLI with `args`; `hooks` wrap the KV store and the request handler (the benchmark's KV counting gateway,
  * `bench/counting_gateway.ts`, starts the CLI this way; one worker only, as functions do not cross isolates).
@@ -55,7 +79,7 @@ export async function main(args: string[], hooks: Pick<BootOptions, "wrapKv" | "
 
   if (options.workers > 1) {
     if (hooks.wrapKv || hooks.wrapFetch) usage("this entry's hooks run in one isolate: use --workers 1");
-    return await supervise({ options, descriptors, workerUrl: import.meta.url, announce: console.log, fail });
+    return await serveWithWorkers(options, descriptors);
   }
 
   let running: RunningGateway;

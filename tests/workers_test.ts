@@ -109,10 +109,23 @@ Deno.test("2 workers under load: every call the upstream served is billed once; 
       statuses.push(res.status);
     }
   }));
-  newConnections.close();
   assert.deepEqual(new Set(statuses), new Set([200]), "every call answered");
   const served = w.fake.requests.filter((r) => r.status === 200).length;
   assert.equal(served, CALLS, "the upstream served every call once");
+
+  // Whichever worker a scrape reaches, /metrics counts the whole process's calls (the others' gathered through main).
+  for (let i = 0; i < 6; i++) {
+    const res = await fetch(`${w.url}/metrics`, {
+      headers: { authorization: `Bearer ${MASTER_KEY}` },
+      client: newConnections,
+    });
+    const text = await res.text();
+    const counted = [...text.matchAll(/^litellm_requests_metric_total\{[^}]*status="success"[^}]*\} (\d+)$/gm)]
+      .reduce((sum, m) => sum + Number(m[1]), 0);
+    assert.equal(counted, CALLS, `scrape ${i}: litellm_requests_metric_total`);
+    assert.match(text, /^litellm_deployment_state\{[^}]*\} 0$/m, "a gauge read alike by every worker: not summed");
+  }
+  newConnections.close();
 
   const { code, lines } = await w.stop();
   assert.equal(code, 0, "SIGTERM: exit 0 once every worker drained and flushed");

@@ -6,6 +6,7 @@
  */
 import type { DescriptorLimit } from "../http/descriptors.ts";
 import type { RouterNews } from "../router/peers.ts";
+import type { MetricsSnapshot } from "../spend/metrics.ts";
 import type { CliOptions } from "./options.ts";
 
 /** Main isolate → worker. */
@@ -15,7 +16,11 @@ export type ToWorker =
   /** Another worker's router news (`from`: its index). */
   | { type: "router"; from: string; news: RouterNews }
   /** Drain, flush and close (after a signal to the process), then say `stopped`. */
-  | { type: "stop"; signal: string };
+  | { type: "stop"; signal: string }
+  /** Another worker answers a scrape: send this worker's metrics for gathering `gather`. */
+  | { type: "metrics_snapshot_wanted"; gather: number }
+  /** The other workers' metrics, for this worker's request `id`. */
+  | { type: "metrics"; id: number; snapshots: MetricsSnapshot[] };
 
 /** Worker → main isolate. */
 export type FromWorker =
@@ -24,7 +29,10 @@ export type FromWorker =
   | { type: "failed"; message: string; details: string[] }
   /** This worker's router news, for the others. */
   | { type: "router"; news: RouterNews }
-  | { type: "stopped" };
+  | { type: "stopped" }
+  /** This worker answers a scrape: it wants the others' metrics (answered by `metrics` with the same `id`). */
+  | { type: "metrics_wanted"; id: number }
+  | { type: "metrics_snapshot"; gather: number; snapshot: MetricsSnapshot };
 
 /** The scope a worker's module runs in, as far as the protocol needs it. */
 export interface WorkerScope {

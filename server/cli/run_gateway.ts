@@ -14,6 +14,7 @@ import { type FrontDoor, serveFrontDoor } from "../http/front_door.ts";
 import { serveWithDenoServe } from "../http/serve_fallback.ts";
 import { CLOSE_WAIT_MS } from "../kv/ledger.ts";
 import type { RouterPeers } from "../router/peers.ts";
+import type { MetricsSnapshot } from "../spend/metrics.ts";
 import type { CliOptions } from "./options.ts";
 
 /** What the front door gives connections after the grace period to write the streams' error events. */
@@ -25,8 +26,11 @@ export interface RunGatewayOptions {
   descriptors: DescriptorLimit | undefined;
   /** The bench's KV counting hooks (main isolate only: functions do not cross to workers). */
   hooks?: Pick<BootOptions, "wrapKv" | "wrapFetch">;
-  /** Set when this is worker `index` of `count`: the port is shared (SO_REUSEPORT) and so is the router's state. */
-  worker?: { index: number; count: number; peers: RouterPeers };
+  /**
+   * Set when this is worker `index` of `count`: the port is shared (SO_REUSEPORT), and so are the router's state and
+   * the metrics.
+   */
+  worker?: { index: number; count: number; peers: RouterPeers; metrics: () => Promise<MetricsSnapshot[]> };
 }
 
 export interface RunningGateway {
@@ -75,6 +79,7 @@ export async function runGateway(opts: RunGatewayOptions): Promise<RunningGatewa
     detailedDebug: options.detailedDebug,
     worker: worker?.index,
     routerPeers: worker?.peers,
+    metricsPeers: worker?.metrics,
     ...opts.hooks,
   });
   const { gateway, config, kv, log } = booted;

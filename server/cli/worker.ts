@@ -4,10 +4,11 @@
  * the process's one port with SO_REUSEPORT, so the kernel spreads new connections over the workers. It never listens
  * for signals (every isolate that does gets them): the main isolate tells it to stop, and it answers once it has
  * drained and flushed. Its router shares failures and calls in flight with the other workers through the main
- * isolate (`router/peers.ts`).
+ * isolate (`router/peers.ts`); a scrape of `/metrics` it answers gathers the other workers' metrics the same way.
  */
 import { StartupError } from "../boot.ts";
 import type { RouterNews, RouterPeers } from "../router/peers.ts";
+import type { MetricsSnapshot } from "../spend/metrics.ts";
 import type { ToWorker, WorkerScope } from "./messages.ts";
 import { runGateway, type RunningGateway } from "./run_gateway.ts";
 
@@ -19,6 +20,16 @@ export function serveAsWorker(scope: WorkerScope): void {
     listen: (hear) => void hearers.push(hear),
   };
   let starting: Promise<RunningGateway | undefined> | undefined;
+  let running: RunningGateway | undefined;
+  // Scrapes this worker answers, waiting for the others' metrics.
+  const gathering = new Map<number, (snapshots: MetricsSnapshot[]) => void>();
+  let nextGather = 0;
+  const metrics = () =>
+    new Promise<MetricsSnapshot[]>((resolve) => {
+      const id = ++nextGather;
+      gathering.set(id, resolve);
+      scope.postMessage({ type: "metrics_wanted", id });
+    });
 
   scope.onmessage = (event: MessageEvent<ToWorker>) => {
     const m = event.data;
@@ -28,15 +39,16 @@ export function serveAsWorker(scope: WorkerScope): void {
       starting = runGateway({
         options: m.options,
         descriptors: m.descriptors,
-        worker: { index: m.index, count: m.count, peers },
-      }).then((running) => {
+        worker: { index: m.index, count: m.count, peers, metrics },
+      }).then((started) => {
+        running = started;
         scope.postMessage({
           type: "ready",
-          models: running.models,
-          configSource: running.booted.configSource,
-          stopWithinMs: running.stopWithinMs,
+          models: started.models,
+          configSource: started.booted.configSource,
+          stopWithinMs: started.stopWithinMs,
         });
-        return running;
+        return started;
       }, (e) => {
         const known = e instanceof StartupError;
         scope.postMessage({
@@ -46,10 +58,16 @@ export function serveAsWorker(scope: WorkerScope): void {
         });
         return undefined;
       });
+    } else if (m.type === "metrics_snapshot_wanted") {
+      // Not serving yet: nothing counted.
+      const snapshot = running ? running.booted.gateway.metricsSnapshot() : Promise.resolve([]);
+      snapshot.then((s) => scope.postMessage({ type: "metrics_snapshot", gather: m.gather, snapshot: s }));
+    } else if (m.type === "metrics") {
+      gathering.get(m.id)?.(m.snapshots);
+      gathering.delete(m.id);
     } else if (m.type === "stop") {
       void (async () => {
-        const running = await starting;
-        await running?.stop(m.signal);
+        await (await starting)?.stop(m.signal);
         scope.postMessage({ type: "stopped" });
       })();
     }
