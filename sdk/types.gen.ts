@@ -430,6 +430,7 @@ export interface EndpointHealth {
   status: "healthy" | "cooling_down" | "rate_limited" | "unavailable" | "probe_failed";
   /** ISO 8601, while cooling down. */
   cooldown_until: string | null;
+  /** Calls in flight on it, from the whole process (every worker of `--workers N`, as last told). */
   in_flight: number;
   /** Recent average latency of converse calls. */
   latency_ms: number | null;

@@ -27,6 +27,8 @@ import { withCors } from "./http/cors.ts";
 import { createReadiness } from "./health/readiness.ts";
 import { createHealth } from "./health/report.ts";
 import { createRouter } from "./router/router.ts";
+import type { RouterPeers } from "./router/peers.ts";
+import type { MetricsSnapshot } from "./spend/metrics.ts";
 import type { CallRecord } from "./core/call_record.ts";
 import { createPricing } from "./pricing/cost.ts";
 import { createHoldPricing } from "./pricing/hold_price.ts";
@@ -67,6 +69,10 @@ export interface GatewayDeps {
   timers?: Pick<CredentialClock, "setTimeout" | "clearTimeout">;
   /** Timeouts and retries of credential resolution (tests turn retries off). */
   credentialOptions?: Pick<CredentialSourcesOptions, "providers" | "resolveTimeoutMs">;
+  /** The other workers of this process (`--workers N`): the router shares failures and calls in flight with them. */
+  routerPeers?: RouterPeers;
+  /** The other workers' metrics (`--workers N`): `/metrics` then answers for the whole process. */
+  metricsPeers?: () => Promise<MetricsSnapshot[]>;
 }
 
 export interface Gateway {
@@ -95,6 +101,8 @@ export interface Gateway {
    * server has stopped taking calls.
    */
   close(): Promise<void>;
+  /** This gateway's metrics alone, as data (`--workers N`: what a worker sends the one answering a scrape). */
+  metricsSnapshot(): Promise<MetricsSnapshot>;
 }
 
 /** Resolves with `p`, or after `ms` (then `p` is left to run on; its failure is ignored). */
@@ -145,6 +153,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     log,
     unavailable: credentials.unavailable,
     credentialStatus: credentials.status,
+    peers: deps.routerPeers,
   });
   const spend = createSpendServices({
     config,
@@ -156,6 +165,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     deployments: () => router.health(),
     now,
     log,
+    metricsPeers: deps.metricsPeers,
   });
 
   // Settlement: where every finished call's record goes, exactly once.
@@ -244,6 +254,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await keys.admission.maintain();
     },
     endStreams: () => stopping.abort(),
+    metricsSnapshot: spend.metricsSnapshot,
     close: async () => {
       const started = performance.now();
       const left = () => Math.max(0, closeWaitMs - (performance.now() - started));

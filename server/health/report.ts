@@ -63,7 +63,7 @@ function describe(h: DeploymentHealth, router: Router): EndpointHealth {
     api_base: publicBase(d),
     status,
     cooldown_until: h.coolingDown ? new Date(s.cooldownUntil).toISOString() : null,
-    in_flight: s.inFlight,
+    in_flight: s.inFlight + s.peerInFlight,
     latency_ms: round(s.latencyMs),
     time_to_first_byte_ms: round(s.ttfbMs),
     requests_this_minute: usage.requests,

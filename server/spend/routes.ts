@@ -243,8 +243,9 @@ export const SPEND_ROUTES = [
     path: "/metrics",
     operationId: "metrics",
     summary: "Prometheus metrics",
-    description: "This instance's counters, histograms and gauges (LiteLLM's metric names). Master key only, " +
-      "unless `general_settings.metrics_public: true`.",
+    description: "This instance's counters, histograms and gauges (LiteLLM's metric names); under " +
+      "`--workers N`, the whole process's, whichever worker answers. Master key only, unless " +
+      "`general_settings.metrics_public: true`.",
     tag: "spend",
     auth: "admin",
     errorFormat: "litellm",

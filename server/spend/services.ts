@@ -12,7 +12,7 @@ import type { Logger } from "../core/log.ts";
 import type { CallRecord } from "../core/call_record.ts";
 import type { Pricing, Quote } from "../pricing/cost.ts";
 import type { Ledger } from "../kv/ledger.ts";
-import { createMetrics, type DeploymentView } from "./metrics.ts";
+import { createMetrics, type DeploymentView, type Metrics, type MetricsSnapshot } from "./metrics.ts";
 import { logCall } from "./request_log.ts";
 import { createSpendReads, type SpendReads } from "./reads.ts";
 import { createRollupBatch } from "./rollup_batch.ts";
@@ -28,6 +28,8 @@ export interface SpendServicesDeps {
   admission: Pick<Admission, "budgets">;
   /** The router's view of every deployment, for the in-flight and cooldown gauges. */
   deployments: () => DeploymentView[];
+  /** The other workers' metrics (`--workers N`), so that a scrape shows the whole process. */
+  metricsPeers?: () => Promise<MetricsSnapshot[]>;
   now: () => number;
   log: Logger;
 }
@@ -39,6 +41,8 @@ export interface SpendServices {
   routes: SpendRouteServices;
   /** What the admin UI reads (reports, per-day sums, filtered rows). */
   reads: SpendReads;
+  /** This gateway's metrics alone, as data (what a worker sends the one answering a scrape). */
+  metricsSnapshot: Metrics["snapshot"];
 }
 
 export function createSpendServices(deps: SpendServicesDeps): SpendServices {
@@ -53,6 +57,7 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
       return { ...l, pendingRows: l.pendingRows + p.pending, droppedRows: l.droppedRows + p.dropped };
     },
     now: deps.now,
+    peers: deps.metricsPeers,
   });
   const routes: SpendRouteServices = {
     kv,
@@ -69,6 +74,7 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
   return {
     routes,
     reads: createSpendReads({ kv, flush: () => ledger.flush() }),
+    metricsSnapshot: () => metrics.snapshot(),
     account(record) {
       const quote = pricing.quote(record);
       // Each part on its own: one that fails (a bug, an odd value) must not cost the call its other records, nor
