@@ -4,7 +4,7 @@
  * allows (`maxTokens`, `max_tokens`, …). Admission holds budget and tokens for it while the call runs; a stream whose
  * client hangs up mid-generation is billed from it (with the output actually relayed).
  *
- * The estimate, documented in the README ("Holds"): 4 ASCII characters per token and 1 token per other character
+ * The estimate, documented in docs/keys-and-budgets.md ("Holds"): 4 ASCII characters per token and 1 token per other character
  * (CJK and most non-Latin scripts tokenize near one token per character), over every string of the request except
  * base64 payloads and settings that are not input (`inferenceConfig`, `additionalModelRequestFields`, …); plus a
  * fixed allowance per image, document and video block, whose bytes are never counted as text. The walk is iterative:
