@@ -24,7 +24,7 @@ import type { Deployment } from "../config/types.ts";
 import type { CallRecord, CallSink, RequestEstimate } from "../core/call_record.ts";
 import { GatewayError } from "../core/errors.ts";
 import { formatUsd } from "../core/money.ts";
-import { plainUsage } from "../core/usage.ts";
+import { withExtraInput } from "../core/usage.ts";
 import type { StreamUsageSource } from "../bedrock/operation.ts";
 import type { Admission } from "../keys/admission.ts";
 import { checkRouteAccess } from "../keys/allowed_routes.ts";
@@ -32,6 +32,7 @@ import type { Principal } from "../keys/auth.ts";
 import { readAnswer } from "./answer.ts";
 import { asGatewayError, Attempts } from "./attempts.ts";
 import type { Deadlines } from "./deadlines.ts";
+import type { OpenStreams } from "./open_streams.ts";
 import { relayStream } from "./stream_relay.ts";
 import { relayHeaders } from "./upstream.ts";
 
@@ -109,6 +110,10 @@ export interface PipelineDeps {
   background?: (task: Promise<void>, requestId: string) => void;
   /** Aborts when the gateway stops: streams still running end with an error event. */
   shutdown?: AbortSignal;
+  /** Where streams count as open until settled (`Gateway.close()` waits for them before closing the ledger). */
+  openStreams?: OpenStreams;
+  /** `general_settings.stream_send_timeout_ms`: the longest a stream waits for its client to read; 0: no limit. */
+  streamSendTimeoutMs?: number;
 }
 
 /** Serves one call of a kind; `path` is the request's path as a 404 names it (default: from the URL, raw). */
@@ -128,11 +133,6 @@ export function tagsOf(headers: Headers, keyTags?: readonly string[]): string[] 
 function noteFailure(call: Call, err: GatewayError, attempts: Attempts, clientSignal: AbortSignal): void {
   const { record } = call;
   if (clientSignal.aborted) record.status = "client_disconnected";
-  if (attempts.abandonedAfterSend && call.estimate.billable) {
-    // Bedrock had the request: the prompt was read even if nothing was generated yet.
-    record.usage = plainUsage(call.estimate.inputTokens, 0);
-    record.usageEstimated = true;
-  }
   record.deploymentId = attempts.target;
   record.retries = Math.max(0, attempts.made - 1);
   record.httpStatus = err.status;
@@ -186,6 +186,12 @@ export function createPipeline(deps: PipelineDeps) {
       if (settled) return 0n;
       settled = true;
       record.endTime = now();
+      // Attempts given up after they were sent (timed out, the client left, the answer broke off): Bedrock had each
+      // one's prompt, so each adds its input estimate, whatever the call's outcome.
+      if (attempts.abandonedAfterSend && call.estimate.billable) {
+        record.usage = withExtraInput(record.usage, attempts.abandonedAfterSend * call.estimate.inputTokens);
+        record.usageEstimated = true;
+      }
       sent?.release?.(record.usage?.totalTokens ?? 0);
       return deps.settle(record);
     };
@@ -214,7 +220,8 @@ export function createPipeline(deps: PipelineDeps) {
           clientSignal,
           upstreamAbort: last.control.controller,
           onClientAbort: last.control.onClientAbort,
-          finish: settle,
+          finish: deps.openStreams?.track(settle) ?? settle,
+          sendTimeoutMs: deps.streamSendTimeoutMs,
           storeResponse: deps.storePrompts,
           shutdown: deps.shutdown,
           usageFrom: call.usageFrom,
@@ -231,6 +238,10 @@ export function createPipeline(deps: PipelineDeps) {
         clientSignal,
         dispose: () => last.control.dispose(),
         storeResponse: deps.storePrompts,
+      }).catch((e) => {
+        // Cut off mid-answer: Bedrock served the request it had.
+        attempts.answerLost();
+        throw e;
       });
       if (response.ok) call.answered(response.headers, bytes);
 
