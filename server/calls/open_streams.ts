@@ -23,7 +23,7 @@ export class OpenStreams {
       } finally {
         if (!done) {
           done = true;
-          if (--this.#open === 0) for (const wake of this.#waiters.splice(0)) wake();
+          if (--this.#open === 0) { for (const wake of this.#waiters.splice(0)) wake(); }
         }
       }
     };
