@@ -106,7 +106,7 @@ export interface PipelineDeps {
   storePrompts: boolean;
   /** `router_settings.stream_timeout`: a stream's longest silence, unless its deployment says otherwise. */
   streamTimeoutMs: number;
-  /** Hands over a stream's read for its usage after the client left (`Gateway.close()` waits for them). */
+  /** Told of a stream's read for its usage after the client left (for the log; `openStreams` counts the stream). */
   background?: (task: Promise<void>, requestId: string) => void;
   /** Aborts when the gateway stops: streams still running end with an error event. */
   shutdown?: AbortSignal;
@@ -234,15 +234,18 @@ export function createPipeline(deps: PipelineDeps) {
       // JSON answers (and any error): the body is read whole — converse's usage is in it, and a model-native answer
       // is bounded like its request — then sent with a fresh content-length (LiteLLM's #28388: never answer 200 with
       // an empty body). A body cut off mid-read is noted on the record and thrown as a 502.
-      const bytes = await readAnswer(response, record, {
-        clientSignal,
-        dispose: () => last.control.dispose(),
-        storeResponse: deps.storePrompts,
-      }).catch((e) => {
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = await readAnswer(response, record, {
+          clientSignal,
+          dispose: () => last.control.dispose(),
+          storeResponse: deps.storePrompts,
+        });
+      } catch (e) {
         // Cut off mid-answer: Bedrock served the request it had.
         attempts.answerLost();
         throw e;
-      });
+      }
       if (response.ok) call.answered(response.headers, bytes);
 
       // 7. settle; its cost is known before the answer is sent (streams learn theirs only at the end).

@@ -75,7 +75,7 @@ export interface StreamRelayOptions {
   inputEstimate?: number;
   /** How long to read on for the usage after the client left once generation ended; default `STREAM_USAGE_GRACE_MS`. */
   usageGraceMs?: number;
-  /** Hands over the read that goes on after the client left, so shutdown can wait for it (it is bounded anyway). */
+  /** Hands over the read that goes on after the client left (bounded by the grace; it ends in `finish`). */
   background?: (task: Promise<void>) => void;
   /** Aborts when the gateway stops: the stream is ended with an error event. */
   shutdown?: AbortSignal;
