@@ -174,6 +174,53 @@ Deno.test("converse-stream: hung up mid-generation, the upstream is stopped and 
   assert.equal(BigInt(Math.round(row.spend * 1e9)), sonnetNanos({ input: 3, output: 2 }));
 });
 
+/** 100,000 ASCII characters: 25,000 tokens at the gateway's 4 characters per token. */
+const LONG_PROMPT = "word ".repeat(20_000);
+const LONG_PROMPT_ESTIMATE = LONG_PROMPT.length / 4;
+
+/** A conversation whose last turn returns a tool's output as JSON, the text under `data`. */
+const toolResultBody = () =>
+  JSON.stringify({
+    messages: [
+      { role: "user", content: [{ text: "Summarise the page." }] },
+      { role: "assistant", content: [{ toolUse: { toolUseId: "t1", name: "fetch_page", input: { url: "x" } } }] },
+      { role: "user", content: [{ toolResult: { toolUseId: "t1", content: [{ json: { data: LONG_PROMPT } }] } }] },
+    ],
+    inferenceConfig: { maxTokens: 100 },
+  });
+
+/** The same text as a plain-text document block. */
+const txtDocumentBody = () =>
+  JSON.stringify({
+    messages: [{
+      role: "user",
+      content: [
+        { text: "Summarise the document." },
+        { document: { format: "txt", name: "page", source: { bytes: btoa(LONG_PROMPT) } } },
+      ],
+    }],
+    inferenceConfig: { maxTokens: 100 },
+  });
+
+for (
+  const [where, body] of [["a tool result's JSON", toolResultBody], ["a txt document", txtDocumentBody]] as const
+) {
+  Deno.test(`converse-stream: hung up mid-generation, billed the prompt it sent in ${where}`, async () => {
+    await using t = await setup();
+    const never = new Latch();
+    t.fake.enqueue({ kind: "stream", pauseAfter: { frames: 2, latch: never } });
+    await streamThenHangUp(t.gw.url, "converse-stream", body(), eventType("contentBlockDelta"));
+    const [call] = await t.gw.waitForCalls(1);
+    assert.equal(call.status, "client_disconnected");
+    assert.equal(call.usageEstimated, true);
+    const input = call.usage?.inputTokens ?? 0;
+    assert.ok(
+      input >= LONG_PROMPT_ESTIMATE && input < LONG_PROMPT_ESTIMATE + 50,
+      `billed ${input} input tokens for a ${LONG_PROMPT.length}-character prompt`,
+    );
+  });
+}
+
 Deno.test("converse-stream: hung up before the first byte (request sent), the input estimate is billed", async () => {
   await using t = await setup();
   t.fake.enqueue({ kind: "hang" });

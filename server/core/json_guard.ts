@@ -55,7 +55,7 @@ const COLON = 0x3a;
  */
 export type JsonShapeProblem = "depth" | "values" | { duplicate: string };
 
-/** Objects with more members than this look names up in a map instead of comparing with each one before. */
+/** Objects with more members than this look names up in a set instead of comparing with each one before. */
 const LINEAR_MEMBERS = 16;
 
 /**
@@ -87,14 +87,17 @@ const rawEqual = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.ev
 
 /**
  * The member names of the objects open at a point of the scan. Each name is `[hash, start, end)` in the body; a name
- * written with escapes (`"\u0061"` is `"a"`) is decoded once and kept apart, so both spellings compare equal.
+ * written with escapes (`"\u0061"` is `"a"`) is decoded once and kept apart, so both spellings compare equal. An
+ * object's first names are compared one by one (hash, then bytes: no allocation); past {@link LINEAR_MEMBERS} they go
+ * into a set of strings, whose hashing is V8's (seeded), so names crafted to collide cannot make the scan quadratic.
  * Entries of an object are dropped when it closes: the lists hold at most the names along one path of the document.
  */
 class MemberNames {
-  #entries: number[] = []; // hash, start, end: three per name
+  #entries: number[] = []; // hash, start, end: three per name, the first `#used` of them current
+  #used = 0; // (dropped by count, not by truncating the array: cheaper, and the slots are reused)
   #decoded: Uint8Array[] = []; // names written with escapes (start = -(index + 1))
   #opened: number[] = []; // per open container: where its entries start (-1: an array)
-  #maps: Array<Map<number, number[]> | undefined> = []; // by open container, once it has many names (sparse)
+  #sets: Array<Set<string> | undefined> = []; // by open container, once it has many names (sparse)
   readonly #body: Uint8Array;
 
   constructor(body: Uint8Array) {
@@ -102,13 +105,13 @@ class MemberNames {
   }
 
   open(object: boolean): void {
-    this.#opened.push(object ? this.#entries.length : -1);
+    this.#opened.push(object ? this.#used : -1);
   }
 
   close(): void {
     const from = this.#opened.pop();
-    if (from !== undefined && from >= 0) this.#entries.length = from;
-    if (this.#maps.length > this.#opened.length) this.#maps.length = this.#opened.length;
+    if (from !== undefined && from >= 0) this.#used = from;
+    if (this.#sets.length > this.#opened.length) this.#sets.length = this.#opened.length;
   }
 
   /** Whether the innermost open container is an object (so a string followed by `:` is a member name). */
@@ -119,42 +122,41 @@ class MemberNames {
 
   /** Adds the name quoted at `body[start - 1]…body[end]`; returns it, decoded, when the object has it already. */
   add(start: number, end: number): string | undefined {
-    const body = this.#body;
     let name = start, nameEnd = end;
-    let hash = hashOf(body, start, end);
+    let hash = hashOf(this.#body, start, end);
     if (hash < 0) {
-      const bytes = unescapedName(body.subarray(start - 1, end + 1));
+      const bytes = unescapedName(this.#body.subarray(start - 1, end + 1));
       this.#decoded.push(bytes);
       name = -this.#decoded.length;
       nameEnd = bytes.length;
       hash = hashOf(bytes, 0, bytes.length) >>> 0;
     }
     const top = this.#opened.length - 1;
+    const set = this.#sets[top];
+    if (set) {
+      const text = this.#text(name, nameEnd);
+      if (set.has(text)) return text;
+      set.add(text);
+      return undefined;
+    }
     const from = this.#opened[top];
     const entries = this.#entries;
-    const index = entries.length;
-    let map = this.#maps[top];
-    if (!map && (index - from) / 3 >= LINEAR_MEMBERS) {
-      this.#maps[top] = map = new Map();
-      for (let i = from; i < index; i += 3) this.#indexIn(map, entries[i], i);
+    const used = this.#used;
+    for (let i = from; i < used; i += 3) {
+      if (entries[i] === hash && this.#same(i, name, nameEnd)) return this.#text(name, nameEnd);
     }
-    const candidates = map ? map.get(hash) ?? [] : undefined;
-    if (candidates) {
-      for (const i of candidates) if (this.#same(i, name, nameEnd)) return this.#text(name, nameEnd);
-      this.#indexIn(map!, hash, index);
+    if (used - from < LINEAR_MEMBERS * 3) {
+      entries[used] = hash;
+      entries[used + 1] = name;
+      entries[used + 2] = nameEnd;
+      this.#used = used + 3;
     } else {
-      for (let i = from; i < index; i += 3) {
-        if (entries[i] === hash && this.#same(i, name, nameEnd)) return this.#text(name, nameEnd);
-      }
+      const many = new Set<string>();
+      for (let i = from; i < used; i += 3) many.add(this.#text(entries[i + 1], entries[i + 2]));
+      many.add(this.#text(name, nameEnd));
+      this.#sets[top] = many;
     }
-    entries.push(hash, name, nameEnd);
     return undefined;
-  }
-
-  #indexIn(map: Map<number, number[]>, hash: number, i: number): void {
-    const list = map.get(hash);
-    if (list) list.push(i);
-    else map.set(hash, [i]);
   }
 
   #bytes(start: number, end: number): Uint8Array {
@@ -166,6 +168,14 @@ class MemberNames {
   }
 
   #text(start: number, end: number): string {
+    // Short ASCII names (nearly all) are built in place: a view and a call into the decoder cost more than the scan.
+    if (start >= 0 && end - start <= 64) {
+      const body = this.#body;
+      let text = "";
+      let i = start;
+      for (; i < end && body[i] < 0x80; i++) text += String.fromCharCode(body[i]);
+      if (i === end) return text;
+    }
     return lenientUtf8.decode(this.#bytes(start, end));
   }
 }
@@ -175,7 +185,7 @@ class MemberNames {
  * commas, or a member name given twice in one object, outside strings. One pass; string contents are skipped with
  * `indexOf` (a quote preceded by an odd run of backslashes is escaped), so a body that is mostly one long string
  * costs about as much as a `memchr` over it; a member name costs a hash of its bytes and a comparison with the other
- * names of its object (a map past {@link LINEAR_MEMBERS} of them). Malformed JSON is not judged here: the parse
+ * names of its object (a set past {@link LINEAR_MEMBERS} of them). Malformed JSON is not judged here: the parse
  * reports it.
  *
  * Duplicate names are refused because the gateway judges a body by one parse (`JSON.parse`: the last one wins) and
