@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { EventStreamDecoder, type EventStreamMessage } from "../wire/eventstream.ts";
 import { Latch } from "../testing/fake_bedrock.ts";
 import { converseBody, debugLog, MASTER_KEY, setupSpend, sonnetNanos } from "./spend_helpers.ts";
-import { type KeysSetupOptions, kvSpendNanos } from "./keys_helpers.ts";
+import { type KeysSetupOptions, kvSpendNanos, LONG_PROMPT, toolResultBody } from "./keys_helpers.ts";
 
 /** A gateway logging at debug level, with a way to wait for one of its lines. */
 async function setup(opts: KeysSetupOptions = {}) {
@@ -174,20 +174,7 @@ Deno.test("converse-stream: hung up mid-generation, the upstream is stopped and 
   assert.equal(BigInt(Math.round(row.spend * 1e9)), sonnetNanos({ input: 3, output: 2 }));
 });
 
-/** 100,000 ASCII characters: 25,000 tokens at the gateway's 4 characters per token. */
-const LONG_PROMPT = "word ".repeat(20_000);
 const LONG_PROMPT_ESTIMATE = LONG_PROMPT.length / 4;
-
-/** A conversation whose last turn returns a tool's output as JSON, the text under `data`. */
-const toolResultBody = () =>
-  JSON.stringify({
-    messages: [
-      { role: "user", content: [{ text: "Summarise the page." }] },
-      { role: "assistant", content: [{ toolUse: { toolUseId: "t1", name: "fetch_page", input: { url: "x" } } }] },
-      { role: "user", content: [{ toolResult: { toolUseId: "t1", content: [{ json: { data: LONG_PROMPT } }] } }] },
-    ],
-    inferenceConfig: { maxTokens: 100 },
-  });
 
 /** The same text as a plain-text document block. */
 const txtDocumentBody = () =>

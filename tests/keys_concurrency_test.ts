@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { type Behavior, FakeBedrock, Latch, startFakeBedrock } from "../testing/fake_bedrock.ts";
 import { fakeConfig, type GatewayUnderTest, startGateway } from "../testing/harness.ts";
-import { adminCall, Clock, ENV, PRICE_PARAMS } from "./keys_helpers.ts";
+import { adminCall, Clock, ENV, LONG_PROMPT, PRICE_PARAMS, toolResultBody } from "./keys_helpers.ts";
 
 const CALLS = 50;
 /** 4,000 characters with "user": the gateway's estimate is 1,001 input tokens. */
@@ -156,9 +156,6 @@ for (const instances of [1, 2]) {
   });
 }
 
-/** 100,000 ASCII characters: 25,000 tokens at the gateway's 4 characters per token. */
-const LONG_PROMPT = "word ".repeat(20_000);
-
 Deno.test("20 calls together whose prompt is a tool result's JSON, on a budget for 3: at most 4 pass", async () => {
   const answer = new Latch();
   // What Bedrock reports for such a call: the 25,000-token prompt and 100 tokens out ($0.025 + $0.0002).
@@ -166,16 +163,7 @@ Deno.test("20 calls together whose prompt is a tool result's JSON, on a budget f
   await using t = await setup(1, answer, { reply: { kind: "converse", usage } });
   const callUsd = usage.inputTokens * 1e-6 + usage.outputTokens * 2e-6;
   const g = (await adminCall(t.gateways[0].url, "POST", "/key/generate", { max_budget: 3 * callUsd })).json;
-  const body = () =>
-    JSON.stringify({
-      messages: [
-        { role: "user", content: [{ text: "Summarise the page." }] },
-        { role: "assistant", content: [{ toolUse: { toolUseId: "t1", name: "fetch_page", input: { url: "x" } } }] },
-        { role: "user", content: [{ toolResult: { toolUseId: "t1", content: [{ json: { data: LONG_PROMPT } }] } }] },
-      ],
-      inferenceConfig: { maxTokens: 100 },
-    });
-  const out = await burst(t, g.key, answer, body, 20);
+  const out = await burst(t, g.key, answer, toolResultBody, 20);
   assert.ok(out.passed <= 4 && out.passed >= 2, `${out.passed} calls passed`);
   assert.deepEqual([...out.refused.keys()], [429], JSON.stringify([...out.refused]));
 });
