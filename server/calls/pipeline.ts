@@ -187,8 +187,9 @@ export function createPipeline(deps: PipelineDeps) {
       settled = true;
       record.endTime = now();
       // Attempts given up after they were sent (timed out, the client left, the answer broke off): Bedrock had each
-      // one's prompt, so each adds its input estimate, whatever the call's outcome.
-      if (attempts.abandonedAfterSend && call.estimate.billable) {
+      // one's prompt, so each adds its input estimate, whatever the call's outcome. (ApplyGuardrail has no tokens to
+      // estimate, and which policy units an unanswered one used is unknown: it adds nothing.)
+      if (attempts.abandonedAfterSend && call.estimate.billable && call.estimate.inputTokens > 0) {
         record.usage = withExtraInput(record.usage, attempts.abandonedAfterSend * call.estimate.inputTokens);
         record.usageEstimated = true;
       }
