@@ -165,6 +165,22 @@ Deno.test("a YAML syntax error keeps line, column and key names but never prints
   }
 });
 
+Deno.test("front-door settings: header, keep-alive and body timeouts with their defaults, and set", () => {
+  const vars = { AK: "a", SK: "s", MASTER: "m" };
+  assert.deepEqual(loadConfig(base, env(vars)).server, {
+    maxConnections: undefined,
+    headerTimeoutMs: 30_000,
+    keepAliveTimeoutMs: 75_000,
+    bodyTimeoutMs: 30_000,
+    bodyMinBytesPerSecond: 65_536,
+    shutdownGraceMs: 25_000,
+  });
+  const set = loadConfig(base + "  body_timeout_ms: 5000\n  body_min_bytes_per_second: 1024\n", env(vars)).server;
+  assert.equal(set.bodyTimeoutMs, 5000);
+  assert.equal(set.bodyMinBytesPerSecond, 1024);
+  assert.match(problems(base + "  body_timeout_ms: 0\n", vars)[0], /^general_settings\.body_timeout_ms: /);
+});
+
 Deno.test("LiteLLM's route prefixes are stripped from the model id", () => {
   assert.equal(
     bedrockModelId("bedrock/converse/us.meta.llama3-1-8b-instruct-v1:0"),

@@ -95,6 +95,13 @@ const DEFAULT_MAX_JSON_VALUES = 250_000;
 const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 128 * 1024 * 1024;
 const DEFAULT_HEADER_TIMEOUT_MS = 30_000;
 const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 75_000;
+/**
+ * A body gets 30 s, plus a second per 64 KiB received (Apache's `mod_reqtimeout` rule, `body=…,MinRate=…`): a client
+ * sending at least 512 kbit/s is never cut; one that sends a few bytes and stops holds its connection 30 s at most,
+ * and a stalled 20 MiB body ~6 min.
+ */
+const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+const DEFAULT_BODY_MIN_BYTES_PER_SECOND = 64 * 1024;
 const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
 /** The AWS SDKs treat credentials this close to expiry as expired; refreshing then leaves room for a slow STS. */
 const DEFAULT_AWS_REFRESH_AHEAD_S = 300;
@@ -208,6 +215,8 @@ export function loadConfig(yamlText: string, processEnv: EnvLookup): GatewayConf
       maxConnections: general.max_connections,
       headerTimeoutMs: general.header_timeout_ms ?? DEFAULT_HEADER_TIMEOUT_MS,
       keepAliveTimeoutMs: general.keep_alive_timeout_ms ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+      bodyTimeoutMs: general.body_timeout_ms ?? DEFAULT_BODY_TIMEOUT_MS,
+      bodyMinBytesPerSecond: general.body_min_bytes_per_second ?? DEFAULT_BODY_MIN_BYTES_PER_SECOND,
       shutdownGraceMs: general.shutdown_grace_ms ?? DEFAULT_SHUTDOWN_GRACE_MS,
     },
     keyCacheTtlMs: general.key_cache_ttl_ms ?? 2_000,

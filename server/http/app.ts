@@ -9,6 +9,7 @@
  * prefix, and everything else from the Hono app.
  */
 import { type Context, Hono } from "hono";
+import type { BodyWatch, ServeInfo } from "../api/body_watch.ts";
 import { matchPath, mountRoutes, type Route, type RouteInput, routeInput } from "../api/route.ts";
 import { pathOf, pathStart } from "../api/url.ts";
 import { BEDROCK_ROUTES, type BedrockRouteServices } from "../bedrock/routes.ts";
@@ -42,7 +43,7 @@ export interface AppServices {
 }
 
 /** `remoteAddr`: the connection's, passed on to the UI (its sign-in limiter counts per client address). */
-type Env = { Variables: { requestId: string }; Bindings: { remoteAddr?: Deno.NetAddr } };
+type Env = { Variables: { requestId: string }; Bindings: { remoteAddr?: Deno.NetAddr; body?: BodyWatch } };
 
 /** The request id, `x-litellm-call-id` on every answer, and errors rendered in the route's wire format. */
 function installCommon(app: Hono<Env>, s: AppServices): void {
@@ -141,11 +142,11 @@ function fastRoutes<S>(routes: readonly Route<S>[]): { prefix: string; method: s
  */
 export function createFetch(
   s: AppServices,
-): (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response> {
+): (req: Request, info?: ServeInfo) => Response | Promise<Response> {
   const full = createApp(s);
   const fast = fastRoutes(BEDROCK_ROUTES);
   const fastPattern = `${fast.prefix}*`;
-  const serveFast = async (req: Request): Promise<Response> => {
+  const serveFast = async (req: Request, bodyWatch: BodyWatch | undefined): Promise<Response> => {
     const requestId = s.newId();
     // With --detailed-debug, say when a client leaves while its call is still being served (it is billed anyway).
     if (s.log.debugEnabled) {
@@ -157,7 +158,7 @@ export function createFetch(
     }
     try {
       if (req.method !== fast.method) throw notAllowed(req);
-      const input: RouteInput = routeInput(undefined, req, requestId, pathOf(req.url));
+      const input: RouteInput = routeInput(undefined, req, requestId, pathOf(req.url), undefined, bodyWatch);
       // Its answers carry `x-litellm-call-id` already (relayHeaders).
       return await fast.route.handle(input, s.calls);
     } catch (e) {
@@ -167,12 +168,13 @@ export function createFetch(
       return res;
     }
   };
-  // The connection info goes on to the app (the UI's sign-in limiter reads the client's address from it).
+  // The connection info goes on to the app (the UI's sign-in limiter reads the client's address from it, body
+  // readers the server's watch over slow bodies).
   return (req, info) => {
     const host = req.headers.get("host");
     if (host !== null && !VALID_HOST.test(host)) return badHost(s.newId());
     const url = req.url;
-    return url.startsWith(fast.prefix, pathStart(url)) ? serveFast(req) : full.fetch(req, info);
+    return url.startsWith(fast.prefix, pathStart(url)) ? serveFast(req, info?.body) : full.fetch(req, info);
   };
 }
 
