@@ -112,10 +112,26 @@ function noRoute(method: string, path: string, url: string): GatewayError {
  */
 const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
 
-function badHost(requestId: string): Response {
-  const err = new GatewayError(400, "ValidationException", "Invalid Host header: expected host[:port]", {
+const BAD_HOST = () =>
+  new GatewayError(400, "ValidationException", "Invalid Host header: expected host[:port]", {
     litellmType: "bad_request_error",
   });
+
+/**
+ * Requests whose target is not a path: `CONNECT host:port` (the gateway is no proxy) and `OPTIONS *` (about the server
+ * as a whole; Deno presents it as the path `/*`). Without this they were 404s naming a path nobody sent.
+ */
+const NOT_A_PATH = (method: string) =>
+  new GatewayError(
+    405,
+    "UnknownOperationException",
+    method === "CONNECT"
+      ? "Method CONNECT is not allowed: the gateway is not a proxy"
+      : "OPTIONS * is not served: send OPTIONS to a route (a CORS preflight)",
+  );
+
+/** An error answered ahead of routing, in Bedrock's format with the call id, as the routes' errors are. */
+function refused(err: GatewayError, requestId: string): Response {
   const res = bedrockErrorResponse(err, requestId);
   res.headers.set("x-litellm-call-id", requestId);
   return res;
@@ -172,7 +188,11 @@ export function createFetch(
   // readers the server's watch over slow bodies).
   return (req, info) => {
     const host = req.headers.get("host");
-    if (host !== null && !VALID_HOST.test(host)) return badHost(s.newId());
+    if (host !== null && !VALID_HOST.test(host)) return refused(BAD_HOST(), s.newId());
+    const method = req.method;
+    if (method === "CONNECT" || (method === "OPTIONS" && pathOf(req.url) === "/*")) {
+      return refused(NOT_A_PATH(method), s.newId());
+    }
     const url = req.url;
     return url.startsWith(fast.prefix, pathStart(url)) ? serveFast(req, info?.body) : full.fetch(req, info);
   };
