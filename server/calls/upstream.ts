@@ -31,6 +31,8 @@ export interface UpstreamRequest {
   headers?: Record<string, string>;
   /** Aborts the upstream call: the client went away, or the router gave up on this attempt. */
   signal?: AbortSignal;
+  /** Told when the request is handed to fetch, signed: from then on Bedrock may have it (and bill it). */
+  onSent?: () => void;
 }
 
 export function upstreamUrl(deployment: Deployment, operation: ModelOperation): string {
@@ -85,6 +87,7 @@ export function createUpstream(deps: UpstreamDeps) {
     body: Uint8Array<ArrayBuffer>,
     extraHeaders: Record<string, string> | undefined,
     signal: AbortSignal | undefined,
+    onSent?: () => void,
   ): Promise<Response> {
     const { url, auth } = target;
     const headers: Record<string, string> = { "content-type": "application/json", ...extraHeaders };
@@ -112,6 +115,7 @@ export function createUpstream(deps: UpstreamDeps) {
     }
     let res: Response;
     try {
+      onSent?.();
       // Never followed: a redirect would re-send the prompt and the session token to another origin, and relay its
       // answer as Bedrock's. Bedrock does not redirect.
       res = await deps.fetch(url, { method: "POST", headers, body, signal, redirect: "manual" });
@@ -141,7 +145,7 @@ export function createUpstream(deps: UpstreamDeps) {
   function send(req: UpstreamRequest): Promise<Response> {
     const d = req.deployment;
     const target = { url: urlFor(d, req.operation), region: d.region, auth: d.auth, name: `deployment ${d.id}` };
-    return post(target, req.body, req.headers, req.signal);
+    return post(target, req.body, req.headers, req.signal, req.onSent);
   }
   return { send, post };
 }
