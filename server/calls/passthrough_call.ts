@@ -43,8 +43,8 @@ export function passthroughCalls(deps: PassthroughCallDeps): CallKind<Passthroug
     access: (route) => ({ route: route.route, modelRoute: false }),
 
     async validate(route, request) {
-      const { req, bodyLease } = request;
-      const body = await readBody(req, config.maxRequestBodyBytes, bodyLease);
+      const { req, bodyLease, bodyWatch } = request;
+      const body = await readBody(req, config.maxRequestBodyBytes, { lease: bodyLease, watch: bodyWatch });
       const json = parseJsonBody(body, config.limits.json);
       const checked = route.schema.safeParse(json);
       if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
