@@ -32,6 +32,8 @@ import { createSpendServices } from "./spend/services.ts";
 import { createUi } from "./ui/mod.ts";
 import { createHttpClient } from "./upstream_client/mod.ts";
 import { createUuidV7 } from "./core/uuidv7.ts";
+import { runtimeTracer, type Tracer } from "./core/telemetry.ts";
+import { createCallTracing } from "./calls/call_span.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -59,6 +61,11 @@ export interface GatewayDeps {
   timers?: Pick<CredentialClock, "setTimeout" | "clearTimeout">;
   /** Timeouts and retries of credential resolution (tests turn retries off). */
   credentialOptions?: Pick<CredentialSourcesOptions, "providers" | "resolveTimeoutMs">;
+  /**
+   * Where spans go: default Deno's tracer when its OpenTelemetry tracing is on (`OTEL_DENO=true`), else none (no
+   * span is made). Tests pass a recording one.
+   */
+  tracer?: Tracer;
 }
 
 export interface Gateway {
@@ -103,6 +110,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const random = deps.random ?? Math.random;
   const newId = deps.newId ?? createUuidV7(now);
   const log = deps.log ?? createLogger();
+  const tracer = deps.tracer ?? runtimeTracer();
   // The native client owns a keep-alive pool, closed with the gateway; an injected fetch wins over the config.
   const nativeClient = !deps.fetch && config.upstreamClient === "native" ? createHttpClient() : undefined;
   const fetchFn = deps.fetch ?? nativeClient?.fetch ?? fetch;
@@ -182,6 +190,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     streamTimeoutMs: config.router.streamTimeoutMs,
     background,
     shutdown,
+    tracing: tracer && createCallTracing(tracer, { storePrompts: config.storePrompts }),
   });
   const calls = {
     model: pipeline.handler(modelCalls({ config, router, upstream, refuseUnpriced: pricing.refuseUnpriced })),

@@ -112,6 +112,8 @@ export interface RouteInput<D extends RouteDoc = RouteDoc> {
   readonly requestId: string;
   /** The request's path as routing saw it. */
   readonly path: string;
+  /** The client's address (the connection's peer), when the server passed it on. */
+  readonly clientIp?: string;
   /** The query string, validated with the declared `query` schema (a 400 naming the parameter otherwise). */
   query(): Parsed<D["query"]>;
   /**
@@ -185,6 +187,7 @@ class RequestInput implements RouteInput {
     readonly requestId: string,
     readonly path: string,
     private readonly parsed: RouterParse,
+    readonly clientIp: string | undefined,
   ) {}
 
   query() {
@@ -216,8 +219,9 @@ export function routeInput(
   requestId: string,
   path: string,
   parsed: RouterParse = NOTHING_PARSED,
+  clientIp?: string,
 ): RouteInput {
-  return new RequestInput(doc, request, requestId, path, parsed);
+  return new RequestInput(doc, request, requestId, path, parsed, clientIp);
 }
 
 /** A handler read an input its route does not declare: a bug in the declaration, not bad input. */
@@ -241,6 +245,9 @@ async function jsonBody(request: Request): Promise<unknown> {
  * from Hono's parse of the request. Routes served by prefix share one mount per prefix and method. Fast routes are
  * not mounted: the caller serves them ahead of the app.
  */
+/** What a server passes along with a request (`Deno.ServeHandlerInfo`): the client's address, when it is known. */
+type ConnectionEnv = { remoteAddr?: { hostname?: string } } | undefined;
+
 export function mountRoutes<S, E extends Env & { Variables: { requestId: string } }>(
   app: Hono<E>,
   routes: readonly Route<S>[],
@@ -262,7 +269,7 @@ export function mountRoutes<S, E extends Env & { Variables: { requestId: string 
         routeInput(route.doc, c.req.raw, c.get("requestId"), c.req.path, {
           query: () => c.req.query(),
           param: (name) => c.req.param(name),
-        }),
+        }, (c.env as ConnectionEnv)?.remoteAddr?.hostname),
         services,
       ));
   }

@@ -23,6 +23,8 @@ import { traceGuardrailUnits } from "../core/guardrail_usage.ts";
 import { tierOfHeaders } from "./service_tier.ts";
 import { readUsage, type Usage } from "../core/usage.ts";
 import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";
+import { requestParams } from "./request_params.ts";
+import { nativeStopReason } from "./json_scan.ts";
 
 /** Headers both operations bind (`InvokeModelRequest` / `InvokeModelWithResponseStreamRequest` in the model). */
 const COMMON_HEADERS = [
@@ -218,6 +220,7 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
           headers.get("x-amzn-bedrock-guardrailversion"),
         ),
         tier: tierOfHeaders(headers),
+        params: isJson ? requestParams(parsed) : undefined,
       };
     },
     answer(headers, body) {
@@ -240,6 +243,7 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
         usage,
         latencyMs: Number.isFinite(latency) ? latency : undefined,
         guardrailUnits: traceGuardrailUnits(trace?.guardrail),
+        stopReason: nativeStopReason(body),
       };
     },
     servedTier: tierOfHeaders,

@@ -11,9 +11,16 @@
 /** Bedrock's fault suffix on `x-amzn-ErrorType`; SDKs cut at the first `:`, so the type name is what counts. */
 const ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/";
 
+import type { Caller } from "./call_record.ts";
+
 export interface GatewayErrorOptions {
   /** LiteLLM's error `type` (e.g. `budget_exceeded`); defaults to the Bedrock type. */
   litellmType?: string;
+  /**
+   * Why the gateway refused the request, when the status alone does not say (`rpm`, `tpm`, `parallel`,
+   * `budget_held`, `unpriced`, `spend_unwritable`, …): the `reason` of the refusal's log line and counter.
+   */
+  reason?: string;
   /** Seconds, sent as `Retry-After`. */
   retryAfter?: number;
   /** The offending field, for admin errors. */
@@ -31,6 +38,11 @@ export class GatewayError extends Error {
     super(message);
     this.name = "GatewayError";
   }
+
+  /** Who was refused (key alias and hash, never the key), where it is known: for the refusal's log line. */
+  caller?: Caller;
+  /** The error ended a call that settlement recorded (its call line logs it); not a refusal. */
+  settled = false;
 }
 
 export const validation = (message: string, param?: string) =>

@@ -139,7 +139,7 @@ export function createFetch(
   const full = createApp(s);
   const fast = fastRoutes(BEDROCK_ROUTES);
   const fastPattern = `${fast.prefix}*`;
-  const serveFast = async (req: Request): Promise<Response> => {
+  const serveFast = async (req: Request, info?: Deno.ServeHandlerInfo): Promise<Response> => {
     const requestId = s.newId();
     // With --detailed-debug, say when a client leaves while its call is still being served (it is billed anyway).
     if (s.log.debugEnabled) {
@@ -151,7 +151,8 @@ export function createFetch(
     }
     try {
       if (req.method !== fast.method) throw notAllowed(req);
-      const input: RouteInput = routeInput(undefined, req, requestId, pathOf(req.url));
+      const clientIp = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname;
+      const input: RouteInput = routeInput(undefined, req, requestId, pathOf(req.url), undefined, clientIp);
       // Its answers carry `x-litellm-call-id` already (relayHeaders).
       return await fast.route.handle(input, s.calls);
     } catch (e) {
@@ -166,7 +167,7 @@ export function createFetch(
     const host = req.headers.get("host");
     if (host !== null && !VALID_HOST.test(host)) return badHost(s.newId());
     const url = req.url;
-    return url.startsWith(fast.prefix, pathStart(url)) ? serveFast(req) : full.fetch(req, info);
+    return url.startsWith(fast.prefix, pathStart(url)) ? serveFast(req, info) : full.fetch(req, info);
   };
 }
 

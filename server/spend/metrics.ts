@@ -20,8 +20,7 @@ import type { CallRecord } from "../core/call_record.ts";
 import { type Quote } from "../pricing/cost.ts";
 import { nanosToUsd } from "../core/money.ts";
 import type { LedgerStats } from "../kv/ledger.ts";
-import { hashPrefix } from "./request_log.ts";
-import { publicBase } from "./spend_log.ts";
+import { hashPrefix, publicBase } from "../core/redact.ts";
 import { promptTokens } from "../core/usage.ts";
 
 /** LiteLLM's latency buckets (seconds); prom-client adds `+Inf`. */

@@ -11,11 +11,7 @@ import type { CallRecord } from "../core/call_record.ts";
 import { type Quote } from "../pricing/cost.ts";
 import { nanosToUsd } from "../core/money.ts";
 import { promptTokens } from "../core/usage.ts";
-
-/** Enough of a key hash to tell keys apart in logs and metrics (48 bits); the full hash is in the spend logs. */
-export const HASH_PREFIX_CHARS = 12;
-
-export const hashPrefix = (hash: string | undefined): string | undefined => hash?.slice(0, HASH_PREFIX_CHARS);
+import { hashPrefix } from "../core/redact.ts";
 
 /** Writes the call's line: `info` for successes and client disconnects, `warn` for failures. */
 export function logCall(log: Logger, record: CallRecord, quote: Quote): void {
