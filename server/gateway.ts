@@ -34,6 +34,8 @@ import { createHttpClient } from "./upstream_client/mod.ts";
 import { createUuidV7 } from "./core/uuidv7.ts";
 import { runtimeTracer, type Tracer } from "./core/telemetry.ts";
 import { createCallTracing } from "./calls/call_span.ts";
+import { createServerSpans } from "./http/server_span.ts";
+import { publicBase } from "./core/redact.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -143,6 +145,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
     log,
     unavailable: credentials.unavailable,
     credentialStatus: credentials.status,
+    // Deployments going down: counted (and, with alerting, announced).
+    events: {
+      cooledDown: (e) =>
+        spend.cooledDown({
+          bedrockModelId: e.deployment.bedrockModelId,
+          deploymentId: e.deployment.id,
+          apiBase: e.deployment.auth.kind === "mock" ? undefined : publicBase(e.deployment.endpoint),
+          status: e.status,
+        }),
+    },
   });
   const spend = createSpendServices({
     config,
@@ -220,6 +232,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       ui,
       newId,
       log,
+      refused: spend.refused,
+      spans: tracer && createServerSpans(),
     }),
   );
   return {

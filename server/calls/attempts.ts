@@ -102,6 +102,7 @@ export interface AttemptPlan {
 function noteAnswer(record: AttemptRecord, response: Response, at: number): void {
   record.end = at;
   record.status = response.status;
+  record.answered = true;
   if (!response.ok) record.errorType = errorTypeHeader(response.headers) ?? `HTTP${response.status}`;
 }
 
@@ -182,7 +183,7 @@ export class Attempts {
       if (err.status === 499) this.#abandonedAfterSend = true;
       if (record) {
         record.end = this.#now();
-        record.status = 0;
+        record.status = err.status;
         record.errorType = err.type;
       }
       control.abandon();

@@ -77,7 +77,7 @@ function attemptAttributes(a: AttemptRecord, n: number, requested: string): Attr
       attrs[GENERAL.serverPort] = int(server.port);
     }
   }
-  if (a.status) attrs[GENERAL.httpResponseStatusCode] = int(a.status);
+  if (a.answered && a.status !== undefined) attrs[GENERAL.httpResponseStatusCode] = int(a.status);
   if (a.errorType) attrs[GENERAL.errorType] = a.errorType;
   else if (a.status === undefined) attrs[GENERAL.errorType] = "not_sent";
   return attrs;
@@ -128,7 +128,7 @@ export function createCallTracing(tracer: Tracer, opts: CallTracingOptions): Cal
           { kind: SpanKind.CLIENT, startTime: a.start, attributes: attemptAttributes(a, i + 1, record.modelName) },
           parent,
         );
-        if (a.status === 0 || (a.status !== undefined && a.status >= 400)) {
+        if (a.status !== undefined && a.status >= 400) {
           attempt.setStatus({ code: SpanStatusCode.ERROR, message: a.errorType ?? `HTTP ${a.status}` });
         }
         attempt.end(a.end ?? record.endTime);

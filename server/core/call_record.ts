@@ -74,10 +74,13 @@ export interface AttemptRecord {
   /** Epoch ms its answer's head (a stream: its first byte) came, or it failed; undefined until then. */
   end?: number;
   /**
-   * The HTTP status it got; 0 when no answer came (timeout, connection failure, the client left); undefined when it
-   * was never sent (refused before sending: no price for a budgeted call).
+   * The upstream's HTTP status; for an attempt no answer came to, the gateway's status for its failure (504 timed
+   * out, 502 connection failed, 499 the client left); undefined when it was never sent (refused before sending: no
+   * price for a budgeted call).
    */
   status?: number;
+  /** An answer's head came from the upstream (a stream: its first byte); `status` is the upstream's. */
+  answered?: boolean;
   /** Why it failed: Bedrock's exception name (`x-amzn-errortype`), or the gateway's (`ServiceUnavailableException`). */
   errorType?: string;
 }

@@ -66,6 +66,20 @@ export interface Admission {
    * fresh from KV (plus this instance's unwritten sums): for `/metrics`. Off the request path.
    */
   budgets(): Promise<KeyBudget[]>;
+  /**
+   * The keys with an `rpm_limit` or `tpm_limit` this instance has admitted calls for, with this minute's use as this
+   * instance sees it (the newest KV snapshot plus its own sums): for `/metrics`. No KV read.
+   */
+  rateLimits(): KeyRateLimit[];
+}
+
+export interface KeyRateLimit {
+  hash: string;
+  alias?: string;
+  rpmLimit?: number;
+  rpmUsed: number;
+  tpmLimit?: number;
+  tpmUsed: number;
 }
 
 export interface KeyBudget {
@@ -118,8 +132,9 @@ export function budgetExceeded(spentNanos: bigint, maxBudget: number): GatewayEr
   );
 }
 
-const throttled = (message: string, retryAfter: number) =>
-  new GatewayError(429, "ThrottlingException", message, { litellmType: "rate_limit_error", retryAfter });
+/** A 429; `reason` says which limit (`rpm`, `tpm`, `parallel`, `budget_held`). */
+const throttled = (message: string, retryAfter: number, reason: string) =>
+  new GatewayError(429, "ThrottlingException", message, { litellmType: "rate_limit_error", retryAfter, reason });
 
 /** Spend cannot be written: the call would go unbilled. Bedrock's wire format, so SDKs retry it later. */
 function unwritable(h: Extract<LedgerHealth, { ok: false }>): GatewayError {
@@ -129,7 +144,7 @@ function unwritable(h: Extract<LedgerHealth, { ok: false }>): GatewayError {
     `The gateway cannot record spend right now (KV writes failing since ${new Date(h.since).toISOString()}: ` +
       `${h.cause}); ${h.unwrittenCalls} answered calls wait to be billed, so calls that need billing are refused ` +
       "until spend can be written again",
-    { litellmType: "service_unavailable", retryAfter: 5 },
+    { litellmType: "service_unavailable", retryAfter: 5, reason: "spend_unwritable" },
   );
 }
 
@@ -148,6 +163,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   const tasks = new Set<Promise<unknown>>();
   /** Keys with a budget admitted here, by id: their newest record. */
   const budgeted = new Map<string, KeyRecord>();
+  /** Keys with a rate limit admitted here, by id: their newest record. */
+  const limited = new Map<string, KeyRecord>();
 
   function background(task: Promise<unknown>, what: string) {
     const p = task.catch((e) => log.warn(`${what} failed`, { error: (e as Error).name, message: (e as Error).message }))
@@ -164,14 +181,23 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       throw throttled(
         `Max parallel request limit reached: this key allows ${r.maxParallelRequests} calls at a time`,
         1,
+        "parallel",
       );
     }
     const minute = minuteOf(t);
     if (r.rpmLimit !== undefined && ledger.total(rpmKey(r.id), minute) >= r.rpmLimit) {
-      throw throttled(`Rate limit exceeded: this key allows ${r.rpmLimit} requests per minute`, secondsToNextMinute(t));
+      throw throttled(
+        `Rate limit exceeded: this key allows ${r.rpmLimit} requests per minute`,
+        secondsToNextMinute(t),
+        "rpm",
+      );
     }
     if (r.tpmLimit !== undefined && ledger.total(tpmKey(r.id), minute) >= r.tpmLimit) {
-      throw throttled(`Rate limit exceeded: this key allows ${r.tpmLimit} tokens per minute`, secondsToNextMinute(t));
+      throw throttled(
+        `Rate limit exceeded: this key allows ${r.tpmLimit} tokens per minute`,
+        secondsToNextMinute(t),
+        "tpm",
+      );
     }
   }
 
@@ -240,7 +266,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         503,
         "ServiceUnavailableException",
         `The key's limits cannot be checked right now (KV: ${refused.cause ?? "unavailable"})`,
-        { litellmType: "service_unavailable", retryAfter: 1 },
+        { litellmType: "service_unavailable", retryAfter: 1, reason: "limits_unavailable" },
       );
     }
     const inFlight = `calls in flight hold ${refused.held} more`;
@@ -250,17 +276,20 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         `Budget held by calls in flight: current cost ${nanosToUsd(refused.settled)} and calls in flight hold ` +
           `${nanosToUsd(refused.held)} of the max budget ${r.maxBudget}; retry when they finish`,
         1,
+        "budget_held",
       );
     }
     if (kind === "tpm") {
       return throttled(
         `Rate limit exceeded: this key allows ${r.tpmLimit} tokens per minute (${refused.settled} used, ${inFlight})`,
         secondsToNextMinute(t),
+        "tpm",
       );
     }
     return throttled(
       `Rate limit exceeded: this key allows ${r.rpmLimit} requests per minute (${refused.settled} made, ${inFlight})`,
       secondsToNextMinute(t),
+      "rpm",
     );
   }
 
@@ -329,10 +358,20 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         return principal;
       }
       const t = now();
-      check(r, t);
+      try {
+        check(r, t);
+      } catch (e) {
+        // Whose call was refused, for the refusal's log line (alias and hash, never the key).
+        if (e instanceof GatewayError) e.caller = principal.caller;
+        throw e;
+      }
       if (r.maxBudget !== undefined) {
         if (budgeted.size >= MAX_TRACKED_BUDGETS && !budgeted.has(r.id)) budgeted.clear();
         budgeted.set(r.id, r);
+      }
+      if (r.rpmLimit !== undefined || r.tpmLimit !== undefined) {
+        if (limited.size >= MAX_TRACKED_BUDGETS && !limited.has(r.id)) limited.clear();
+        limited.set(r.id, r);
       }
       admitted.set(requestId, { key: r, billable: false });
       active.set(r.id, (active.get(r.id) ?? 0) + 1);
@@ -412,6 +451,18 @@ export function createAdmission(deps: AdmissionDeps): Admission {
 
     async idle() {
       while (tasks.size) await Promise.all([...tasks]);
+    },
+
+    rateLimits() {
+      const minute = minuteOf(now());
+      return [...limited.values()].map((r) => ({
+        hash: r.hash,
+        alias: r.alias,
+        rpmLimit: r.rpmLimit,
+        rpmUsed: r.rpmLimit === undefined ? 0 : Number(ledger.total(rpmKey(r.id), minute)),
+        tpmLimit: r.tpmLimit,
+        tpmUsed: r.tpmLimit === undefined ? 0 : Number(ledger.total(tpmKey(r.id), minute)),
+      }));
     },
 
     async budgets() {

@@ -49,10 +49,17 @@ const forbidden = () =>
     litellmType: "auth_error",
   });
 
+/** The 403 for a virtual key, naming whose it is (for the refusal's log line). */
+function refusedTo(p: Principal): GatewayError {
+  const err = forbidden();
+  err.caller = p.caller;
+  return err;
+}
+
 /** The caller, who must hold the master key (or an open gateway's access); a virtual key is refused. */
 async function requireAdmin(input: RouteInput, auth: Authenticator): Promise<Principal> {
   const p = await auth.authenticate(input.request.headers);
-  if (p.kind === "virtual") throw forbidden();
+  if (p.kind === "virtual") throw refusedTo(p);
   return p;
 }
 
@@ -89,7 +96,7 @@ export const KEY_ROUTES = [
     const { key } = input.query();
     if (p.kind === "virtual" && p.key) {
       // A virtual key may ask about itself, with or without naming itself.
-      if (key !== undefined && hashOfRef(key) !== p.key.hash) throw forbidden();
+      if (key !== undefined && hashOfRef(key) !== p.key.hash) throw refusedTo(p);
       return input.json(await s.admin.info(p.key.hash));
     }
     if (key === undefined) throw validation("Invalid request: key is required", "key");

@@ -52,6 +52,25 @@ export interface RouterDeps {
   unavailable?: (d: Deployment) => string | undefined;
   /** A SigV4 deployment's credential source as `/health` and `/model/info` may show it (kind and state only). */
   credentialStatus?: (d: Deployment) => CredentialStatus | undefined;
+  /** Told when deployments go down (metrics, alerts); called synchronously, must not throw or wait. */
+  events?: RouterEvents;
+}
+
+/** What the router tells about deployments going down. */
+export interface RouterEvents {
+  /** A deployment starts cooling down (`allowed_fails` failures within a minute, or an upstream 429 Retry-After). */
+  cooledDown?(e: CooldownEvent): void;
+  /** A cooldown left every deployment of a model group cooling down or unavailable. */
+  groupDown?(e: { modelName: string; until: number }): void;
+}
+
+export interface CooldownEvent {
+  deployment: Deployment;
+  /** The failure that started it: its HTTP status and Bedrock exception name. */
+  status: number;
+  errorType: string;
+  /** Epoch ms the cooldown ends. */
+  until: number;
 }
 
 export interface RouteResult {
@@ -204,6 +223,20 @@ export function createRouter(deps: RouterDeps) {
     return { deployment: soonest, fresh: false };
   }
 
+  /** Counts a deployment's failure; tells `events` when it starts a cooldown, and when its whole group is down. */
+  function fault(d: Deployment, verdict: FailureVerdict): void {
+    const was = state.isCoolingDown(d);
+    state.recordFailure(d, verdict);
+    if (was || !deps.events || !state.isCoolingDown(d)) return;
+    const until = state.get(d.id).cooldownUntil;
+    deps.events.cooledDown?.({ deployment: d, status: verdict.status, errorType: verdict.type, until });
+    const group = config.byModelName.get(d.modelName) ?? [];
+    if (group.every((g) => state.isCoolingDown(g) || unavailableReason(g) !== undefined)) {
+      const cooling = group.filter((g) => state.isCoolingDown(g)).map((g) => state.get(g.id).cooldownUntil);
+      deps.events.groupDown?.({ modelName: d.modelName, until: Math.min(...cooling) });
+    }
+  }
+
   /** One attempt on one deployment, with its bookkeeping. */
   async function tryOnce(d: Deployment, attempt: Attempt, stream: boolean): Promise<Outcome> {
     state.begin(d);
@@ -217,7 +250,7 @@ export function createRouter(deps: RouterDeps) {
       if (!verdict) return { kind: "fatal", error };
       // A timeout is the slowest answer there is: let latency-based routing know.
       if (verdict.status === 504) state.recordLatency(d, now() - started, stream);
-      if (verdict.deploymentFault) state.recordFailure(d, verdict);
+      if (verdict.deploymentFault) fault(d, verdict);
       return { kind: "failed", failure: { deployment: d, verdict, error } };
     }
     if (response.ok) {
@@ -232,7 +265,7 @@ export function createRouter(deps: RouterDeps) {
     }
     state.end(d);
     const verdict = judgeResponse(response, now());
-    if (verdict.deploymentFault) state.recordFailure(d, verdict);
+    if (verdict.deploymentFault) fault(d, verdict);
     return { kind: "failed", failure: { deployment: d, verdict, response } };
   }
 

@@ -11,16 +11,22 @@
  *
  * Counters and histograms are fed from finished calls (`observe`); gauges are read when scraped (router state,
  * key budgets, the ledger's queue). Values are this instance's: scrape every instance. Keys are labelled by alias
- * and a 12-character hash prefix, never by the key.
+ * and a 12-character hash prefix, never by the key. LiteLLM's request and deployment families (proxy requests,
+ * deployment attempts, fallbacks, cooldowns, latencies, remaining limits) and the refusal counter are in
+ * `request_metrics.ts`, on the same registry.
+ *
+ * Deployment labels are LiteLLM's: `litellm_model_name` is the deployment's Bedrock model id, `model_id` its id.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Deployment } from "../config/types.ts";
-import type { KeyBudget } from "../keys/admission.ts";
+import type { KeyBudget, KeyRateLimit } from "../keys/admission.ts";
 import type { CallRecord } from "../core/call_record.ts";
 import { type Quote } from "../pricing/cost.ts";
 import { nanosToUsd } from "../core/money.ts";
 import type { LedgerStats } from "../kv/ledger.ts";
 import { hashPrefix, publicBase } from "../core/redact.ts";
+import type { Refusal } from "../core/errors.ts";
+import { type CooldownFacts, createRequestMetrics } from "./request_metrics.ts";
 import { promptTokens } from "../core/usage.ts";
 
 /** LiteLLM's latency buckets (seconds); prom-client adds `+Inf`. */
@@ -101,11 +107,17 @@ export interface MetricsSources {
   budgets(): Promise<KeyBudget[]>;
   ledger(): LedgerStats;
   now(): number;
+  /** Keys with rpm/tpm limits this instance served, and this minute's use (`admission.rateLimits()`). */
+  rateLimits?(): KeyRateLimit[];
 }
 
 export interface Metrics {
   /** Counts a finished call. */
   observe(record: CallRecord, quote: Quote): void;
+  /** Counts a refused request; `requestedModel` is the model it named if the gateway serves it, else "". */
+  refused(refusal: Refusal, requestedModel: string): void;
+  /** Counts a deployment's cooldown. */
+  cooledDown(facts: CooldownFacts): void;
   /** The exposition text and its content type. */
   render(): Promise<{ body: string; contentType: string }>;
 }
@@ -120,7 +132,7 @@ function deploymentState(h: DeploymentView): number {
 }
 
 const deploymentLabels = (d: Deployment) => ({
-  litellm_model_name: d.modelName,
+  litellm_model_name: d.bedrockModelId,
   model_id: d.id,
   api_base: d.auth.kind === "mock" ? "" : publicBase(d.endpoint) ?? "",
   api_provider: "bedrock",
@@ -213,7 +225,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
       const t = sources.now();
       for (const h of sources.deployments()) {
         const left = Math.max(0, h.stats.cooldownUntil - t) / 1000;
-        this.set({ litellm_model_name: h.deployment.modelName, model_id: h.deployment.id }, left);
+        this.set({ litellm_model_name: h.deployment.bedrockModelId, model_id: h.deployment.id }, left);
       }
     },
   });
@@ -314,8 +326,13 @@ export function createMetrics(sources: MetricsSources): Metrics {
     return m;
   }
 
+  const requestMetrics = createRequestMetrics({ registry, buckets: LATENCY_BUCKETS });
+
   return {
+    refused: requestMetrics.refused,
+    cooledDown: requestMetrics.cooledDown,
     observe(record, quote) {
+      requestMetrics.observe(record);
       const m = seriesFor(record);
       dirty.add(m);
       m.requests.set(record.status, (m.requests.get(record.status) ?? 0) + 1);
@@ -345,6 +362,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
         remaining.set(labels, nanosToUsd(b.maxBudgetNanos - b.spentNanos));
         maxBudget.set(labels, nanosToUsd(b.maxBudgetNanos));
       }
+      requestMetrics.beforeScrape(sources.rateLimits?.() ?? []);
       return { body: await registry.metrics(), contentType: registry.contentType };
     },
   };

@@ -57,7 +57,11 @@ const forbidden = (what: string) =>
 /** Refuses a virtual key: `what` is only for the master key (or an open gateway). */
 async function requireAdmin(input: RouteInput, auth: Authenticator, what: string): Promise<void> {
   const p = await auth.authenticate(input.request.headers);
-  if (p.kind === "virtual") throw forbidden(what);
+  if (p.kind === "virtual") {
+    const err = forbidden(what);
+    err.caller = p.caller; // whose request it was, for the refusal's log line
+    throw err;
+  }
 }
 
 export const SPEND_ROUTES = [
