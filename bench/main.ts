@@ -1,7 +1,7 @@
 /**
  * @module
  * `deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] [--peer] [--floor] [--sections LIST]
- *   [--concurrency N,N] [--rounds N] [--seconds S] [--caller budgeted|unbudgeted|master]
+ *   [--workers N|auto] [--concurrency N,N] [--rounds N] [--seconds S] [--caller budgeted|unbudgeted|master]
  *   [--upstream-client native|fetch] [--baseline-upstream-client native|fetch]`
  *
  * Measures the gateway against the floor every Deno proxy shares, in one run on one machine, loopback only:
@@ -30,6 +30,9 @@
  * `--baseline-upstream-client` that of the baseline; with `--baseline .` the two make an A/B of the HTTP clients in
  * one run: `--baseline . --upstream-client native --baseline-upstream-client fetch`.
  *
+ * `--workers N` adds this checkout's gateway started with `--workers N` (its own KV file) to the converse section and
+ * prints it against the one-isolate gateway: req/s, latency, CPU per request and RSS side by side.
+ *
  * `--floor` adds the floor gateway (floor_gateway.ts): only the work any gateway with virtual keys, budgets and
  * spend tracking must do per call, so the targets line shows what is reachable on this machine at all.
  *
@@ -48,6 +51,8 @@ import {
   printPeerNote,
   printStream,
   printTargets,
+  printWorkers,
+  type WorkersInfo,
 } from "./report.ts";
 import { fmt } from "./format.ts";
 import {
@@ -123,6 +128,8 @@ interface GatewayOptions {
   profileDir?: string;
   /** Extra `general_settings` for this gateway. */
   settings?: Record<string, unknown>;
+  /** More CLI arguments (`--workers N`). */
+  args?: string[];
 }
 
 async function startGateway(
@@ -135,7 +142,17 @@ async function startGateway(
   const config = `${dir}/${name}.yaml`;
   await Deno.writeTextFile(config, gatewayYaml(fakeUrl, plan.bigMiB, opts.settings));
   const prof = opts.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.profileDir}/${name}`] : [];
-  const args = ["--config", config, "--kv", `${dir}/${name}.sqlite`, "--port", "0", "--host", "127.0.0.1"];
+  const args = [
+    "--config",
+    config,
+    "--kv",
+    `${dir}/${name}.sqlite`,
+    "--port",
+    "0",
+    "--host",
+    "127.0.0.1",
+    ...opts.args ?? [],
+  ];
   return await spawnServer({
     name,
     cwd: opts.root ?? ROOT,
@@ -162,13 +179,14 @@ async function main() {
       caller: { type: "string" },
       "upstream-client": { type: "string" },
       "baseline-upstream-client": { type: "string" },
+      workers: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(
       "usage: deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] [--peer] [--floor] " +
-        `[--sections ${SECTIONS.join(",")}] [--concurrency N,N] [--rounds N] [--seconds S] ` +
+        `[--sections ${SECTIONS.join(",")}] [--workers N|auto] [--concurrency N,N] [--rounds N] [--seconds S] ` +
         "[--caller budgeted|unbudgeted|master] [--upstream-client native|fetch] " +
         "[--baseline-upstream-client native|fetch]",
     );
@@ -192,6 +210,10 @@ async function main() {
   };
   const gatewaySettings = clientSetting("upstream-client", values["upstream-client"]);
   const baselineSettings = clientSetting("baseline-upstream-client", values["baseline-upstream-client"]);
+  const workers = values.workers === "auto" ? navigator.hardwareConcurrency : Number(values.workers ?? 0);
+  if (values.workers !== undefined && !(Number.isInteger(workers) && workers >= 2)) {
+    throw new Error(`--workers wants a whole number from 2, or auto, not ${values.workers}`);
+  }
   const sections = new Set((values.sections ?? SECTIONS.join(",")).split(","));
   const wantPeer = Boolean(values.peer) && !values.quick && sections.has("converse");
   if (values.peer && !wantPeer) console.error("--peer ignored: it needs the converse section and no --quick");
@@ -242,7 +264,7 @@ async function main() {
       cpus: clientCpus,
     });
     children.push(fake);
-    const [bare, gateway, baseline, floor, peer] = await Promise.all([
+    const [bare, gateway, withWorkers, baseline, floor, peer] = await Promise.all([
       spawnServer({
         name: "bare",
         cwd: ROOT,
@@ -254,6 +276,14 @@ async function main() {
         profileDir: values.profile,
         settings: gatewaySettings,
       }),
+      workers
+        ? startGateway(fake.url, dir, "workers", plan, {
+          cpus: proxyCpus,
+          profileDir: values.profile,
+          settings: gatewaySettings,
+          args: ["--workers", String(workers)],
+        })
+        : undefined,
       values.baseline
         ? startGateway(fake.url, dir, "baseline", plan, {
           root: values.baseline,
@@ -276,15 +306,17 @@ async function main() {
         })
         : undefined,
     ]);
-    children.push(bare, gateway, ...[baseline, floor, peer].filter((p) => p !== undefined));
+    children.push(bare, gateway, ...[withWorkers, baseline, floor, peer].filter((p) => p !== undefined));
 
     const key = await callerKey(gateway.url, caller);
+    const workersKey = withWorkers ? await callerKey(withWorkers.url, caller) : undefined;
     const baselineKey = baseline ? await callerKey(baseline.url, caller) : undefined;
     const floorKey = floor ? await callerKey(floor.url, caller) : undefined;
     const targets: Target[] = [
       { name: "direct", process: fake, key: key.key },
       { name: "bare", process: bare, key: key.key },
       { name: "gateway", process: gateway, key: key.key },
+      ...(withWorkers ? [{ name: "workers" as const, process: withWorkers, key: workersKey!.key }] : []),
       ...(baseline ? [{ name: "baseline" as const, process: baseline, key: baselineKey!.key }] : []),
       ...(floor ? [{ name: "floor" as const, process: floor, key: floorKey!.key }] : []),
     ];
@@ -312,6 +344,9 @@ async function main() {
     const gw = targets[2];
     await converseOnce(gw);
     const idleRss = gateway.rssKiB(); // modules loaded, one call served, no load yet
+    const workersTarget = targets.find((t) => t.name === "workers");
+    if (workersTarget) await converseOnce(workersTarget);
+    const workersIdleRss = withWorkers?.rssKiB() ?? NaN;
     results.auth = key.note;
     if (baselineKey) results.baselineAuth = baselineKey.note;
     if (floorKey) results.floorAuth = floorKey.note;
@@ -323,6 +358,7 @@ async function main() {
         (baselineKey ? `; baseline ${values.baseline}: ${baselineKey.note}` : "") +
         (baselineSettings.upstream_client ? ` (upstream_client: ${baselineSettings.upstream_client})` : "") +
         (floorKey ? `; floor gateway: ${floorKey.note}` : "") +
+        (withWorkers ? `; also the gateway with --workers ${workers}` : "") +
         (pin ? "; proxies pinned to CPU 1, fake + load generator to CPU 0" : "") +
         (targets.some((t) => t.name === "peer")
           ? `; peer: Portkey ${PORTKEY_VERSION} (Node ${(results.peer as PeerInfo).node}) via ${
@@ -343,6 +379,15 @@ async function main() {
       results.overhead = ohs;
       printConverse(rows, ohs, plan);
       if (targets.some((t) => t.name === "peer")) printPeerNote(results.peer as PeerInfo);
+      if (withWorkers) {
+        const info: WorkersInfo = {
+          workers,
+          idleRssKiB: { one: idleRss, many: workersIdleRss },
+          loadedRssKiB: { one: gateway.rssKiB(), many: withWorkers.rssKiB() },
+        };
+        results.workers = info;
+        printWorkers(rows, info);
+      }
     }
     if (sections.has("stream")) {
       // The peer answers streams as OpenAI server-sent events, not Bedrock event-stream frames: not compared here.

@@ -58,6 +58,58 @@ export function printConverse(rows: ConverseRow[], ohs: Overhead[], plan: Plan) 
   ]));
 }
 
+/** `--workers N`: the gateway in one isolate against N workers, per concurrency (results.workers in `--json`). */
+export interface WorkersInfo {
+  workers: number;
+  /** Resident memory after one call (modules loaded, nothing under load), KiB. */
+  idleRssKiB: { one: number; many: number };
+  /** After the converse section, KiB. */
+  loadedRssKiB: { one: number; many: number };
+}
+
+export function printWorkers(rows: ConverseRow[], info: WorkersInfo) {
+  const at = (t: TargetName, c: number) => rows.find((r) => r.target === t && r.connections === c);
+  console.log(`\n## One isolate against --workers ${info.workers} (same machine, same load generator)`);
+  console.log(table([
+    [
+      "conc",
+      "req/s ×1",
+      `req/s ×${info.workers}`,
+      "ratio",
+      "p50 ×1",
+      `p50 ×${info.workers}`,
+      "p99 ×1",
+      `p99 ×${info.workers}`,
+      "CPU µs/req ×1",
+      `CPU µs/req ×${info.workers}`,
+    ],
+    ...[...new Set(rows.map((r) => r.connections))].flatMap((c) => {
+      const one = at("gateway", c), many = at("workers", c);
+      return one && many
+        ? [[
+          c,
+          one.rps,
+          many.rps,
+          `${fmt(many.rps / one.rps)}×`,
+          one.p50Ms,
+          many.p50Ms,
+          one.p99Ms,
+          many.p99Ms,
+          one.cpuUsPerRequest,
+          many.cpuUsPerRequest,
+        ]]
+        : [];
+    }),
+  ]));
+  console.log(
+    `RSS: ×1 ${fmt(mib(info.idleRssKiB.one))} MiB idle, ${fmt(mib(info.loadedRssKiB.one))} MiB after load; ` +
+      `×${info.workers} ${fmt(mib(info.idleRssKiB.many))} MiB idle, ${
+        fmt(mib(info.loadedRssKiB.many))
+      } MiB after load. ` +
+      "A kept-alive connection stays with the worker that accepted it: at concurrency 1 one worker serves all.",
+  );
+}
+
 /** What `--peer` measured (results.peer in `--json`). */
 export interface PeerInfo {
   package: string;

@@ -118,7 +118,7 @@ export function overheads(rows: ConverseRow[]): Overhead[] {
   const out: Overhead[] = [];
   for (const c of new Set(rows.map((r) => r.connections))) {
     const bare = at("bare", c)!;
-    for (const t of ["gateway", "baseline", "floor", "peer"] as const) {
+    for (const t of ["gateway", "workers", "baseline", "floor", "peer"] as const) {
       const r = at(t, c);
       if (!r) continue;
       out.push({

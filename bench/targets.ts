@@ -8,10 +8,11 @@ import type { ServerProcess } from "./processes.ts";
 import type { StreamCall } from "./streams.ts";
 
 /**
- * `direct` = the fake, `bare` = the bare forwarder, `gateway` = this checkout, `baseline` = `--baseline DIR`,
- * `floor` = the floor gateway (`--floor`, floor_gateway.ts), `peer` = Portkey's gateway (`--peer`).
+ * `direct` = the fake, `bare` = the bare forwarder, `gateway` = this checkout, `workers` = this checkout with
+ * `--workers N` (`--workers N`), `baseline` = `--baseline DIR`, `floor` = the floor gateway (`--floor`,
+ * floor_gateway.ts), `peer` = Portkey's gateway (`--peer`).
  */
-export type TargetName = "direct" | "bare" | "gateway" | "baseline" | "floor" | "peer";
+export type TargetName = "direct" | "bare" | "gateway" | "workers" | "baseline" | "floor" | "peer";
 
 export interface Target {
   name: TargetName;
@@ -31,7 +32,8 @@ export const BODY = JSON.stringify({
   inferenceConfig: { maxTokens: 64 },
 });
 
-const isGateway = (t: Target) => t.name === "gateway" || t.name === "baseline" || t.name === "floor";
+const isGateway = (t: Target) =>
+  t.name === "gateway" || t.name === "workers" || t.name === "baseline" || t.name === "floor";
 
 /** The fake's model ids (see fake_upstream.ts); the big stream's size is in the gateway config's model id. */
 const FAKE_IDS: Record<Model, string> = { fixed: "bench.fixed", gated: "bench.gated", big: "bench.big-" };

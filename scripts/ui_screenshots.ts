@@ -2,8 +2,8 @@
  * @module
  * Screenshots of every admin UI page for the README (`docs/ui/*.png`), taken with headless Chromium against a
  * gateway in this process filled with 30 days of demo traffic: five models (one with two deployments, one cooling
- * down, one priced in the config, one `mock_response`), six keys (budgets, limits, one blocked, one expiring), a
- * few hundred calls through the fake Bedrock with cache reads, retries and failures. Deterministic: a fixed clock and
+ * down, one priced in the config, one `mock_response`), three teams and two users (budgets over their keys), six keys
+ * (budgets, limits, one blocked, one expiring), a few hundred calls through the fake Bedrock with cache reads, retries and failures. Deterministic: a fixed clock and
  * a seeded random source. Also prints each page's weight and the time the gateway took to render it.
  *
  * ```sh
@@ -116,12 +116,53 @@ async function demoGateway(): Promise<Demo> {
     if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
     return await res.json();
   };
+  const teams: Array<Record<string, unknown>> = [
+    { team_id: "search", team_alias: "Search", models: ["claude-sonnet", "claude-haiku"], max_budget: 4 },
+    { team_id: "support", team_alias: "Customer support", max_budget: 0.8, budget_duration: "1mo", rpm_limit: 600 },
+    { team_id: "data", team_alias: "Data platform", max_budget: 2.5, budget_duration: "1mo", tpm_limit: 2000000 },
+  ];
+  for (const team of teams) await admin("/team/new", team);
+  await admin("/user/new", {
+    user_id: "sam",
+    user_email: "sam@example.com",
+    user_alias: "Sam (intern)",
+    teams: ["data"],
+    max_budget: 0.1,
+    auto_create_key: false,
+  });
+  await admin("/user/new", {
+    user_id: "priya",
+    user_email: "priya@example.com",
+    teams: ["search", "support"],
+    max_budget: 5,
+    budget_duration: "1mo",
+    auto_create_key: false,
+  });
   const keys = new Map<string, { key: string; token: string }>();
   const settings: Array<Record<string, unknown>> = [
-    { key_alias: "search-app", models: ["claude-sonnet", "claude-haiku"], max_budget: 40, budget_duration: "30d" },
-    { key_alias: "support-bot", models: ["claude-haiku", "nova-pro"], max_budget: 15, rpm_limit: 120 },
+    {
+      key_alias: "search-app",
+      models: ["claude-sonnet", "claude-haiku"],
+      max_budget: 40,
+      budget_duration: "30d",
+      team_id: "search",
+      user_id: "priya",
+    },
+    {
+      key_alias: "support-bot",
+      models: ["claude-haiku", "nova-pro"],
+      max_budget: 15,
+      rpm_limit: 120,
+      team_id: "support",
+    },
     { key_alias: "batch-jobs", tpm_limit: 400000, max_parallel_requests: 8, team_id: "data" },
-    { key_alias: "intern-sandbox", max_budget: 2, models: ["llama-70b", "nova-pro", "demo"], user_id: "sam" },
+    {
+      key_alias: "intern-sandbox",
+      max_budget: 2,
+      models: ["llama-70b", "nova-pro", "demo"],
+      user_id: "sam",
+      team_id: "data",
+    },
     { key_alias: "legacy-etl", models: ["nova-pro"] },
     { key_alias: "contractor", models: ["claude-haiku"], max_budget: 5, duration: "37d" },
   ];
@@ -187,6 +228,8 @@ const TIMED = (keyHash: string): Array<["admin" | "key", string]> => [
   ["admin", `/ui/keys/${keyHash}`],
   ["admin", "/ui/logs"],
   ["admin", "/ui/models"],
+  ["admin", "/ui/teams"],
+  ["admin", "/ui/users"],
   ["key", "/ui"],
   ["key", "/ui/logs"],
 ];
@@ -270,6 +313,8 @@ async function main() {
     ) as string;
     await shoot({ file: "call.png", path: retried });
     await shoot({ file: "models.png", path: "/ui/models" });
+    await shoot({ file: "teams.png", path: "/ui/teams" });
+    await shoot({ file: "users.png", path: "/ui/users" });
     await shoot({ file: "phone-overview.png", path: "/ui", width: 390, height: 844 });
     await shoot({ file: "phone-keys.png", path: "/ui/keys", width: 390, height: 844 });
 

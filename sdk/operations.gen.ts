@@ -23,10 +23,33 @@ export const OPERATIONS = {
     block: ["POST", "/key/block", true],
     unblock: ["POST", "/key/unblock", true],
   },
+  teams: {
+    new: ["POST", "/team/new", true],
+    info: ["GET", "/team/info", true],
+    list: ["GET", "/team/list", true],
+    update: ["POST", "/team/update", true],
+    delete: ["POST", "/team/delete", true],
+    block: ["POST", "/team/block", true],
+    unblock: ["POST", "/team/unblock", true],
+  },
+  users: {
+    new: ["POST", "/user/new", true],
+    info: ["GET", "/user/info", true],
+    list: ["GET", "/user/list", true],
+    update: ["POST", "/user/update", true],
+    delete: ["POST", "/user/delete", true],
+  },
+  models: {
+    info: ["GET", "/model/info", true],
+    list: ["GET", "/v1/models", true],
+  },
   spend: {
     logs: ["GET", "/spend/logs", true],
+    tags: ["GET", "/spend/tags", true],
     global: ["GET", "/global/spend", true],
     report: ["GET", "/global/spend/report", true],
+    keys: ["GET", "/global/spend/keys", true],
+    models: ["GET", "/global/spend/models", true],
   },
 } as const;
 
@@ -125,6 +148,102 @@ export interface Operations {
       output: T.KeyUpdateResponse;
     };
   };
+  teams: {
+    /** Create a team (`POST /team/new`) */
+    new: {
+      input: T.TeamNewRequest;
+      output: T.TeamInfo;
+    };
+    /** Show a team, its spend and its keys (`GET /team/info`) */
+    info: {
+      input: {
+        team_id?: string;
+      };
+      output: T.TeamInfoResponse;
+    };
+    /** List teams, with their spend and keys (`GET /team/list`) */
+    list: {
+      input: {
+        /** Only the teams this user belongs to. */
+        user_id?: string;
+      };
+      output: T.TeamListResponse;
+    };
+    /** Change a team's settings (`POST /team/update`) */
+    update: {
+      input: T.TeamUpdateRequest;
+      output: T.TeamUpdateResponse;
+    };
+    /** Delete teams and their keys (`POST /team/delete`) */
+    delete: {
+      input: T.TeamDeleteRequest;
+      output: T.TeamDeleteResponse;
+    };
+    /** Block a team: calls with its keys are refused until unblocked (`POST /team/block`) */
+    block: {
+      input: T.TeamIdRequest;
+      output: T.TeamInfo;
+    };
+    /** Unblock a team (`POST /team/unblock`) */
+    unblock: {
+      input: T.TeamIdRequest;
+      output: T.TeamInfo;
+    };
+  };
+  users: {
+    /** Create a user (and, by default, a key for it) (`POST /user/new`) */
+    new: {
+      input: T.UserNewRequest;
+      output: T.UserNewResponse;
+    };
+    /** Show a user, its spend, keys and teams (`GET /user/info`) */
+    info: {
+      input: {
+        user_id?: string;
+      };
+      output: T.UserInfoResponse;
+    };
+    /** List users, a page at a time (`GET /user/list`) */
+    list: {
+      input: {
+        page?: number;
+        page_size?: number;
+        /** Comma-separated user ids. */
+        user_ids?: string;
+        /** Only the users of this team. */
+        team?: string;
+        role?: string;
+        /** Part of the email, any case. */
+        user_email?: string;
+      };
+      output: T.UserListResponse;
+    };
+    /** Change a user's settings (`POST /user/update`) */
+    update: {
+      input: T.UserUpdateRequest;
+      output: T.UserUpdateResponse;
+    };
+    /** Delete users and their keys (`POST /user/delete`) */
+    delete: {
+      input: T.UserDeleteRequest;
+      output: T.UserDeleteResponse;
+    };
+  };
+  models: {
+    /** The deployments: public parameters, prices with their origin, limits, credential kind (`GET /model/info`) */
+    info: {
+      input: {
+        /** Only this deployment (its id). */
+        litellm_model_id?: string;
+      };
+      output: T.ModelInfoResponse;
+    };
+    /** The model names the caller may use (OpenAI's shape) (`GET /v1/models`) */
+    list: {
+      input: Record<string, never>;
+      output: T.ModelList;
+    };
+  };
   spend: {
     /** Spend-log rows, or spend per day (`GET /spend/logs`) */
     logs: {
@@ -132,6 +251,7 @@ export interface Operations {
         /** A key (`sk-…`) or its hash. */
         api_key?: string;
         user_id?: string;
+        team_id?: string;
         request_id?: string;
         /**
          * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
@@ -153,6 +273,22 @@ export interface Operations {
       overloads: [
         { input: { summarize: false }; output: T.SpendLogsResponse },
       ];
+    };
+    /** Spend and calls per request tag (`GET /spend/tags`) */
+    tags: {
+      input: {
+        /**
+         * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+         * (`2025-06-01T12:00:00Z`).
+         */
+        start_date?: string;
+        /**
+         * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+         * (`2025-06-01T12:00:00Z`).
+         */
+        end_date?: string;
+      };
+      output: T.SpendTagsResponse;
     };
     /** Total spend (`GET /global/spend`) */
     global: {
@@ -186,6 +322,22 @@ export interface Operations {
         group_by?: "model" | "key" | "user" | "team" | "deployment" | "day";
       };
       output: T.GlobalSpendReport;
+    };
+    /** The keys with the highest spend in the last 30 days (`GET /global/spend/keys`) */
+    keys: {
+      input: {
+        /** The top n; all when absent. */
+        limit?: number;
+      };
+      output: T.GlobalSpendKeys;
+    };
+    /** The models with the highest spend in the last 30 days (`GET /global/spend/models`) */
+    models: {
+      input: {
+        /** The top n; all when absent. */
+        limit?: number;
+      };
+      output: T.GlobalSpendModels;
     };
   };
 }

@@ -334,6 +334,23 @@ export interface CountTokensResponse {
   inputTokens: number;
 }
 
+/**
+ * SigV4 credentials' source (`static` keys, `env`, `profile`, `assume-role`, `web-identity`, `container`,
+ * `instance-metadata`; `default-chain` until it has resolved), a Bedrock `api_key`, a `mock`, or `unavailable`.
+ */
+export type CredentialSourceKind =
+  | "static"
+  | "env"
+  | "profile"
+  | "web-identity"
+  | "container"
+  | "instance-metadata"
+  | "assume-role"
+  | "default-chain"
+  | "api_key"
+  | "mock"
+  | "unavailable";
+
 export interface DeploymentHealthQuery {
   /** `true`: one minimal live call per deployment. */
   probe?: boolean;
@@ -344,6 +361,26 @@ export interface DeploymentHealthReport {
   unhealthy_endpoints: EndpointHealth[];
   healthy_count: number;
   unhealthy_count: number;
+}
+
+/**
+ * The deployment's prices in LiteLLM's field names (`input_cost_per_token`, …, `max_output_tokens`) besides the fields
+ * listed.
+ */
+export interface DeploymentModelInfo {
+  /** The deployment's id (`model_info.id`). */
+  id: string;
+  db_model: false;
+  litellm_provider: "bedrock";
+  mode: "chat";
+  base_model: string | null;
+  credential_source: CredentialSourceKind;
+  /** Standard input and output prices are known. */
+  priced: boolean;
+  /** Where each price came from: the deployment's own fields, `model_prices_file`, or the built-in table. */
+  price_origins: { [key: string]: "deployment" | "model_prices_file" | "built_in" };
+  /** The price table entry found for it. */
+  price_table_key: string | null;
 }
 
 /** Arbitrary JSON value (Smithy Document). */
@@ -376,7 +413,10 @@ export type DocumentSource = OneOf<{
   content: DocumentContentBlock[];
 }>;
 
-/** A number and a unit: s, m, h, d or w (e.g. `30d`). */
+/**
+ * A number and a unit: s, m, h, d, w or mo (calendar months), e.g. `30d`, `1mo`; or LiteLLM's `hourly`, `daily`,
+ * `weekly`, `monthly` (30 days).
+ */
 export type Duration = string;
 
 export interface EndpointHealth {
@@ -390,6 +430,7 @@ export interface EndpointHealth {
   status: "healthy" | "cooling_down" | "rate_limited" | "unavailable" | "probe_failed";
   /** ISO 8601, while cooling down. */
   cooldown_until: string | null;
+  /** Calls in flight on it, from the whole process (every worker of `--workers N`, as last told). */
   in_flight: number;
   /** Recent average latency of converse calls. */
   latency_ms: number | null;
@@ -438,6 +479,26 @@ export interface GatewayBedrockErrorBody {
   resourceName?: string;
   error?: LiteLLMError;
 }
+
+export interface GlobalSpendKey {
+  /** The key's hash. */
+  api_key: string;
+  key_alias: string | null;
+  /** `sk-...abcd`; null once the key is deleted. */
+  key_name: string | null;
+  /** USD. */
+  total_spend: number;
+}
+
+export type GlobalSpendKeys = GlobalSpendKey[];
+
+export interface GlobalSpendModel {
+  model: string;
+  /** USD. */
+  total_spend: number;
+}
+
+export type GlobalSpendModels = GlobalSpendModel[];
 
 export interface GlobalSpendQuery {
   /**
@@ -491,8 +552,13 @@ export interface GlobalSpendReportRow {
 export interface GlobalSpendResponse {
   /** USD. */
   spend: number;
-  /** Always null: the gateway has no global budget. */
+  /** The proxy's budget (`litellm_settings.max_budget`), if set. */
   max_budget: number | null;
+}
+
+export interface GlobalSpendTopQuery {
+  /** The top n; all when absent. */
+  limit?: number;
 }
 
 export interface GuardrailConfiguration {
@@ -669,9 +735,26 @@ export interface KeyGenerateRequest {
   /** Unique, human-readable name. */
   key_alias?: string | null;
   metadata?: { [key: string]: unknown };
+  /** The user the key belongs to: its spend counts toward the user's budget and limits. */
   user_id?: string | null;
+  /**
+   * The team the key belongs to (it must exist: `/team/new`): the key is limited by the team's models, budget and rate
+   * limits too, and its spend counts toward the team's.
+   */
   team_id?: string | null;
   blocked?: boolean;
+  model_max_budget?: { [key: string]: ModelBudget } | null;
+  /** Requests per minute per model name: `{"claude": 10}`. */
+  model_rpm_limit?: { [key: string]: number } | null;
+  /** Tokens (of completed calls) per minute per model name. */
+  model_tpm_limit?: { [key: string]: number } | null;
+  /** Added to the request tags of every call made with the key (spend logs, `/spend/tags`). */
+  tags?: string[] | null;
+  /**
+   * Model-name aliases: `{"fast": "claude-haiku"}` makes calls to `fast` go to the `claude-haiku` model group (billed
+   * and limited as that group). `models` may name an alias: it allows the group the alias stands for.
+   */
+  aliases?: { [key: string]: string } | null;
   /** A custom key (must start with sk-); generated when absent. */
   key?: string;
 }
@@ -698,6 +781,18 @@ export interface KeyGenerateResponse {
   team_id: string | null;
   metadata: { [key: string]: unknown };
   blocked: boolean;
+  model_max_budget: {
+    [key: string]: {
+      budget_limit: number;
+      time_period: string | null;
+    };
+  };
+  /** USD spent per model with a `model_max_budget`, in its current window. */
+  model_spend: { [key: string]: number };
+  model_rpm_limit: { [key: string]: number };
+  model_tpm_limit: { [key: string]: number };
+  tags: string[];
+  aliases: { [key: string]: string };
   /** ISO 8601 */
   created_at: string;
   /** ISO 8601 */
@@ -728,6 +823,18 @@ export interface KeyInfo {
   team_id: string | null;
   metadata: { [key: string]: unknown };
   blocked: boolean;
+  model_max_budget: {
+    [key: string]: {
+      budget_limit: number;
+      time_period: string | null;
+    };
+  };
+  /** USD spent per model with a `model_max_budget`, in its current window. */
+  model_spend: { [key: string]: number };
+  model_rpm_limit: { [key: string]: number };
+  model_tpm_limit: { [key: string]: number };
+  tags: string[];
+  aliases: { [key: string]: string };
   /** ISO 8601 */
   created_at: string;
   /** ISO 8601 */
@@ -792,9 +899,26 @@ export interface KeyRegenerateRequest {
   /** Unique, human-readable name. */
   key_alias?: string | null;
   metadata?: { [key: string]: unknown };
+  /** The user the key belongs to: its spend counts toward the user's budget and limits. */
   user_id?: string | null;
+  /**
+   * The team the key belongs to (it must exist: `/team/new`): the key is limited by the team's models, budget and rate
+   * limits too, and its spend counts toward the team's.
+   */
   team_id?: string | null;
   blocked?: boolean;
+  model_max_budget?: { [key: string]: ModelBudget } | null;
+  /** Requests per minute per model name: `{"claude": 10}`. */
+  model_rpm_limit?: { [key: string]: number } | null;
+  /** Tokens (of completed calls) per minute per model name. */
+  model_tpm_limit?: { [key: string]: number } | null;
+  /** Added to the request tags of every call made with the key (spend logs, `/spend/tags`). */
+  tags?: string[] | null;
+  /**
+   * Model-name aliases: `{"fast": "claude-haiku"}` makes calls to `fast` go to the `claude-haiku` model group (billed
+   * and limited as that group). `models` may name an alias: it allows the group the alias stands for.
+   */
+  aliases?: { [key: string]: string } | null;
   /** The key to replace (or give it in the path). */
   key?: KeyRef;
   /** The replacement (must start with sk-); generated if absent. */
@@ -829,9 +953,26 @@ export interface KeyUpdateRequest {
   /** Unique, human-readable name. */
   key_alias?: string | null;
   metadata?: { [key: string]: unknown };
+  /** The user the key belongs to: its spend counts toward the user's budget and limits. */
   user_id?: string | null;
+  /**
+   * The team the key belongs to (it must exist: `/team/new`): the key is limited by the team's models, budget and rate
+   * limits too, and its spend counts toward the team's.
+   */
   team_id?: string | null;
   blocked?: boolean;
+  model_max_budget?: { [key: string]: ModelBudget } | null;
+  /** Requests per minute per model name: `{"claude": 10}`. */
+  model_rpm_limit?: { [key: string]: number } | null;
+  /** Tokens (of completed calls) per minute per model name. */
+  model_tpm_limit?: { [key: string]: number } | null;
+  /** Added to the request tags of every call made with the key (spend logs, `/spend/tags`). */
+  tags?: string[] | null;
+  /**
+   * Model-name aliases: `{"fast": "claude-haiku"}` makes calls to `fast` go to the `claude-haiku` model group (billed
+   * and limited as that group). `models` may name an alias: it allows the group the alias stands for.
+   */
+  aliases?: { [key: string]: string } | null;
 }
 
 export interface KeyUpdateResponse {
@@ -856,6 +997,18 @@ export interface KeyUpdateResponse {
   team_id: string | null;
   metadata: { [key: string]: unknown };
   blocked: boolean;
+  model_max_budget: {
+    [key: string]: {
+      budget_limit: number;
+      time_period: string | null;
+    };
+  };
+  /** USD spent per model with a `model_max_budget`, in its current window. */
+  model_spend: { [key: string]: number };
+  model_rpm_limit: { [key: string]: number };
+  model_tpm_limit: { [key: string]: number };
+  tags: string[];
+  aliases: { [key: string]: string };
   /** ISO 8601 */
   created_at: string;
   /** ISO 8601 */
@@ -897,11 +1050,69 @@ export interface MessageStopEvent {
   additionalModelResponseFields?: Document;
 }
 
+/** A budget in USD for one model, reset every `time_period` (never when absent). */
+export interface ModelBudget {
+  budget_limit?: number | string;
+  time_period?: Duration;
+  max_budget?: number | string;
+  budget_duration?: Duration;
+}
+
+export interface ModelInfoEntry {
+  model_name: string;
+  litellm_params: ModelPublicParams;
+  model_info: DeploymentModelInfo;
+}
+
+export interface ModelInfoQuery {
+  /** Only this deployment (its id). */
+  litellm_model_id?: string;
+}
+
+export interface ModelInfoResponse {
+  data: ModelInfoEntry[];
+}
+
+export interface ModelList {
+  object: "list";
+  data: OpenAiModel[];
+}
+
+/**
+ * The deployment's `litellm_params` without any credential (keys, tokens, API keys, role, profile and session
+ * parameters are never shown).
+ */
+export interface ModelPublicParams {
+  /** `bedrock/` and the model id, inference profile or ARN called. */
+  model: string;
+  custom_llm_provider: "bedrock";
+  aws_region_name: string;
+  /** The endpoint, without any user info or query. */
+  api_base: string | null;
+  rpm: number | null;
+  tpm: number | null;
+  weight: number | null;
+  /** Seconds. */
+  timeout: number | null;
+  /** Seconds. */
+  stream_timeout: number | null;
+}
+
 export interface ModelStreamErrorExceptionBody {
   message: string;
   /** Status the model returned, 100–599. */
   originalStatusCode?: number;
   originalMessage?: string;
+}
+
+export type ModelsQuery = Record<string, never>;
+
+export interface OpenAiModel {
+  /** A model name the caller may call (an alias of its key included). */
+  id: string;
+  object: "model";
+  created: number;
+  owned_by: string;
 }
 
 export interface OutputConfig {
@@ -1151,6 +1362,7 @@ export interface SpendLogsQuery {
   /** A key (`sk-…`) or its hash. */
   api_key?: string;
   user_id?: string;
+  team_id?: string;
   request_id?: string;
   /**
    * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
@@ -1171,6 +1383,33 @@ export interface SpendLogsQuery {
 export type SpendLogsResponse = SpendLogRow[];
 
 export type SpendLogsSummary = SpendLogsDay[];
+
+export interface SpendTag {
+  individual_request_tag: string;
+  /** Calls with the tag. */
+  log_count: number;
+  /** USD. */
+  total_spend: number;
+}
+
+export interface SpendTagsQuery {
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  start_date?: string;
+  /**
+   * `YYYY-MM-DD` (a whole UTC day; an end date includes its day, e.g. `2025-06-01`) or an ISO 8601 timestamp
+   * (`2025-06-01T12:00:00Z`).
+   */
+  end_date?: string;
+}
+
+/**
+ * Tags by spend, highest first. A call counts once for each of its tags (`x-litellm-tags` and its key's `tags`; not
+ * `requestMetadata` pairs).
+ */
+export type SpendTagsResponse = SpendTag[];
 
 /**
  * Why the model stopped. Known values: end_turn, tool_use, max_tokens, stop_sequence, guardrail_intervened,
@@ -1202,6 +1441,137 @@ export type SystemContentBlock = OneOf<{
 
 export interface SystemTool {
   name: string;
+}
+
+export interface TeamDeleteRequest {
+  team_ids: string[];
+}
+
+export interface TeamDeleteResponse {
+  deleted_teams: string[];
+}
+
+export interface TeamIdRequest {
+  team_id: string;
+}
+
+export interface TeamInfo {
+  team_id: string;
+  team_alias: string | null;
+  models: string[];
+  max_budget: number | null;
+  budget_duration: string | null;
+  budget_reset_at: string | null;
+  /** USD spent by all its keys in the current budget window. */
+  spend: number;
+  tpm_limit: number | null;
+  rpm_limit: number | null;
+  metadata: { [key: string]: unknown };
+  blocked: boolean;
+  /** The users whose `teams` name it. */
+  members_with_roles: {
+    user_id: string;
+    role: "user";
+  }[];
+  /** ISO 8601 */
+  created_at: string;
+  /** ISO 8601 */
+  updated_at: string;
+}
+
+export interface TeamInfoQuery {
+  team_id?: string;
+}
+
+export interface TeamInfoResponse {
+  team_id: string;
+  team_info: TeamInfo;
+  keys: KeyInfo[];
+  /** Always empty (no per-member budgets). */
+  team_memberships: unknown[];
+}
+
+export interface TeamListEntry {
+  team_id: string;
+  team_alias: string | null;
+  models: string[];
+  max_budget: number | null;
+  budget_duration: string | null;
+  budget_reset_at: string | null;
+  /** USD spent by all its keys in the current budget window. */
+  spend: number;
+  tpm_limit: number | null;
+  rpm_limit: number | null;
+  metadata: { [key: string]: unknown };
+  blocked: boolean;
+  /** The users whose `teams` name it. */
+  members_with_roles: {
+    user_id: string;
+    role: "user";
+  }[];
+  /** ISO 8601 */
+  created_at: string;
+  /** ISO 8601 */
+  updated_at: string;
+  keys: KeyInfo[];
+  team_memberships: unknown[];
+}
+
+export interface TeamListQuery {
+  /** Only the teams this user belongs to. */
+  user_id?: string;
+}
+
+export type TeamListResponse = TeamListEntry[];
+
+export interface TeamNewRequest {
+  /** Chosen id; a UUID is made when absent. */
+  team_id?: string;
+  /** A human-readable name. */
+  team_alias?: string | null;
+  /** Model names its keys may call; empty or absent means all (`all-proxy-models` too). */
+  models?: string[];
+  /**
+   * USD over all its keys together; calls are refused once their spend reaches it (calls in flight count against it
+   * too).
+   */
+  max_budget?: number | null;
+  /** Spend resets at the end of each window. */
+  budget_duration?: Duration | null;
+  /** Tokens per minute over all its keys. */
+  tpm_limit?: number | null;
+  /** Requests per minute over all its keys. */
+  rpm_limit?: number | null;
+  metadata?: { [key: string]: unknown };
+  /** A blocked team's keys are refused. */
+  blocked?: boolean;
+}
+
+export interface TeamUpdateRequest {
+  team_id: string;
+  /** A human-readable name. */
+  team_alias?: string | null;
+  /** Model names its keys may call; empty or absent means all (`all-proxy-models` too). */
+  models?: string[];
+  /**
+   * USD over all its keys together; calls are refused once their spend reaches it (calls in flight count against it
+   * too).
+   */
+  max_budget?: number | null;
+  /** Spend resets at the end of each window. */
+  budget_duration?: Duration | null;
+  /** Tokens per minute over all its keys. */
+  tpm_limit?: number | null;
+  /** Requests per minute over all its keys. */
+  rpm_limit?: number | null;
+  metadata?: { [key: string]: unknown };
+  /** A blocked team's keys are refused. */
+  blocked?: boolean;
+}
+
+export interface TeamUpdateResponse {
+  team_id: string;
+  data: TeamInfo;
 }
 
 export interface TokenUsage {
@@ -1299,6 +1669,176 @@ export interface ToolUseBlock {
   input: Document;
   /** Tool use type. Known values: server_tool_use. Other strings are accepted for forward compatibility. */
   type?: "server_tool_use" | (string & Record<never, never>);
+}
+
+export interface UserDeleteRequest {
+  user_ids: string[];
+}
+
+export interface UserDeleteResponse {
+  deleted_users: string[];
+}
+
+export interface UserInfo {
+  user_id: string;
+  user_email: string | null;
+  user_alias: string | null;
+  user_role: string;
+  teams: string[];
+  models: string[];
+  max_budget: number | null;
+  budget_duration: string | null;
+  budget_reset_at: string | null;
+  /** USD spent by all the user's keys in the current budget window. */
+  spend: number;
+  tpm_limit: number | null;
+  rpm_limit: number | null;
+  metadata: { [key: string]: unknown };
+  /** ISO 8601 */
+  created_at: string;
+  /** ISO 8601 */
+  updated_at: string;
+}
+
+export interface UserInfoQuery {
+  user_id?: string;
+}
+
+export interface UserInfoResponse {
+  user_id: string;
+  user_info: UserInfo;
+  keys: KeyInfo[];
+  teams: TeamInfo[];
+}
+
+export interface UserListQuery {
+  page?: number;
+  page_size?: number;
+  /** Comma-separated user ids. */
+  user_ids?: string;
+  /** Only the users of this team. */
+  team?: string;
+  role?: string;
+  /** Part of the email, any case. */
+  user_email?: string;
+}
+
+export interface UserListResponse {
+  users: {
+    user_id: string;
+    user_email: string | null;
+    user_alias: string | null;
+    user_role: string;
+    teams: string[];
+    models: string[];
+    max_budget: number | null;
+    budget_duration: string | null;
+    budget_reset_at: string | null;
+    /** USD spent by all the user's keys in the current budget window. */
+    spend: number;
+    tpm_limit: number | null;
+    rpm_limit: number | null;
+    metadata: { [key: string]: unknown };
+    /** ISO 8601 */
+    created_at: string;
+    /** ISO 8601 */
+    updated_at: string;
+    key_count: number;
+  }[];
+  total: number;
+  page: number;
+  page_size: number;
+  total_pages: number;
+}
+
+export interface UserNewRequest {
+  /** Chosen id; a UUID is made when absent. */
+  user_id?: string;
+  user_email?: string | null;
+  user_alias?: string | null;
+  /** Kept as LiteLLM's; the gateway grants nothing by it (only the master key administers). */
+  user_role?: "proxy_admin" | "proxy_admin_viewer" | "internal_user" | "internal_user_viewer";
+  /** Team ids the user belongs to (each must exist). */
+  teams?: string[];
+  /** Model names its keys may call; empty or absent means all (`all-proxy-models` too). */
+  models?: string[];
+  /**
+   * USD over all its keys together; calls are refused once their spend reaches it (calls in flight count against it
+   * too).
+   */
+  max_budget?: number | null;
+  /** Spend resets at the end of each window. */
+  budget_duration?: Duration | null;
+  /** Tokens per minute over all its keys. */
+  tpm_limit?: number | null;
+  /** Requests per minute over all its keys. */
+  rpm_limit?: number | null;
+  metadata?: { [key: string]: unknown };
+  /** LiteLLM's default: a key for the user is made and answered once (`key`). */
+  auto_create_key?: boolean;
+  /** The auto-created key's alias. */
+  key_alias?: string;
+  /** The auto-created key's expiry. */
+  duration?: Duration;
+  /** The auto-created key's team (the user joins it). */
+  team_id?: string;
+  /** Accepted for LiteLLM's clients; no email is sent. */
+  send_invite_email?: boolean;
+}
+
+export interface UserNewResponse {
+  user_id: string;
+  user_email: string | null;
+  user_alias: string | null;
+  user_role: string;
+  teams: string[];
+  models: string[];
+  max_budget: number | null;
+  budget_duration: string | null;
+  budget_reset_at: string | null;
+  /** USD spent by all the user's keys in the current budget window. */
+  spend: number;
+  tpm_limit: number | null;
+  rpm_limit: number | null;
+  metadata: { [key: string]: unknown };
+  /** ISO 8601 */
+  created_at: string;
+  /** ISO 8601 */
+  updated_at: string;
+  /** The new key (with `auto_create_key`); shown only here. */
+  key: string | null;
+  key_alias: string | null;
+  /** The new key's expiry. */
+  expires: string | null;
+}
+
+export interface UserUpdateRequest {
+  user_id: string;
+  user_email?: string | null;
+  user_alias?: string | null;
+  /** Kept as LiteLLM's; the gateway grants nothing by it (only the master key administers). */
+  user_role?: "proxy_admin" | "proxy_admin_viewer" | "internal_user" | "internal_user_viewer";
+  /** Team ids the user belongs to (each must exist). */
+  teams?: string[];
+  /** Model names its keys may call; empty or absent means all (`all-proxy-models` too). */
+  models?: string[];
+  /**
+   * USD over all its keys together; calls are refused once their spend reaches it (calls in flight count against it
+   * too).
+   */
+  max_budget?: number | null;
+  /** Spend resets at the end of each window. */
+  budget_duration?: Duration | null;
+  /** Tokens per minute over all its keys. */
+  tpm_limit?: number | null;
+  /** Requests per minute over all its keys. */
+  rpm_limit?: number | null;
+  metadata?: { [key: string]: unknown };
+}
+
+export interface UserUpdateResponse {
+  user_id: string;
+  data: UserInfo;
 }
 
 export interface VideoBlock {

@@ -7,13 +7,21 @@
  * where and how to fix it (a config's problems listed below it), never a stack trace. Log lines written before the
  * failure are flushed first, so the warnings that may explain it are not lost.
  */
+// The example config is data, built into the module graph so a bundle or binary serves the demo model from an
+// empty folder (the one file server/ reads from outside it; tests/architecture_test.ts allows exactly this).
+import exampleConfig from "../config.example.yaml" with { type: "text" };
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/types.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
-import { bufferedStdout, createLogger, type Logger } from "./core/log.ts";
+import { bufferedStdout, createLogger, type Logger, PIPE_BUF } from "./core/log.ts";
+import type { RouterPeers } from "./router/peers.ts";
+import type { MetricsSnapshot } from "./spend/metrics.ts";
 
 export interface BootOptions {
-  /** Config file path; default `./config.yaml` if present, else `config.example.yaml`. */
+  /**
+   * Config file path; default `CONFIG_YAML` (the YAML text) if set, else `./config.yaml` if present, else
+   * `./config.example.yaml` if present, else the example built in.
+   */
   configPath?: string;
   /** KV path; `:memory:` allowed. Default `KV_PATH` env or `./.data/gateway.sqlite`; on Deno Deploy, the managed KV. */
   kvPath?: string;
@@ -22,6 +30,16 @@ export interface BootOptions {
   wrapKv?: (kv: Deno.Kv) => Deno.Kv;
   /** Wraps the gateway's request handler (the benchmark serves its KV counts this way). */
   wrapFetch?: (fetch: Gateway["fetch"]) => Gateway["fetch"];
+  /**
+   * This gateway is worker `worker` of a `--workers N` process: its log lines carry `"worker": i` and are written
+   * whole (stdout writes of at most `PIPE_BUF`, so the workers' lines never interleave), and only worker 0 logs the
+   * config's warnings (every worker loads the same config).
+   */
+  worker?: number;
+  /** The other workers of this process, for the router (see `router/peers.ts`). */
+  routerPeers?: RouterPeers;
+  /** The other workers' metrics, so that `/metrics` answers for the whole process. */
+  metricsPeers?: () => Promise<MetricsSnapshot[]>;
 }
 
 export interface Booted {
@@ -53,10 +71,19 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Reads the config text: `CONFIG_YAML` env, an explicit path, `./config.yaml`, or the bundled example. */
+/** The name a config built in from `config.example.yaml` is reported by. */
+export const BUILT_IN_CONFIG = "built-in config.example.yaml";
+
+/**
+ * Reads the config text: an explicit path, `CONFIG_YAML` env, `./config.yaml`, `./config.example.yaml` (a checkout),
+ * or the example built in (a bundle or binary run from another folder).
+ */
 async function configText(path: string | undefined): Promise<{ text: string; source: string }> {
   const inline = Deno.env.get("CONFIG_YAML");
   if (!path && inline) return { text: inline, source: "CONFIG_YAML" };
+  if (!path && !await exists("config.yaml") && !await exists("config.example.yaml")) {
+    return { text: exampleConfig, source: BUILT_IN_CONFIG };
+  }
   const chosen = path ?? (await exists("config.yaml") ? "config.yaml" : "config.example.yaml");
   try {
     return { text: await Deno.readTextFile(chosen), source: chosen };
@@ -149,21 +176,33 @@ export function exampleKeyWarning(masterKey: string | undefined, host: string | 
 /** Loads everything; throws `StartupError` (after flushing the log) when something must be fixed first. */
 export async function boot(opts: BootOptions = {}): Promise<Booted> {
   // Batched stdout writes, except on Deno Deploy, whose log viewer shows each console.log call as one entry.
-  const stdout = onDeploy() ? undefined : bufferedStdout();
+  const worker = opts.worker;
+  const stdout = onDeploy() ? undefined : bufferedStdout(worker === undefined ? {} : { maxWriteBytes: PIPE_BUF });
   const flushLog = () => stdout?.flush();
-  const log = createLogger({ debug: opts.detailedDebug, write: stdout });
+  const log = createLogger({
+    debug: opts.detailedDebug,
+    write: stdout,
+    fields: worker === undefined ? undefined : { worker },
+  });
+  const notices = !worker;
   try {
     const { text, source } = await configText(opts.configPath);
     const config = configFrom(text, source);
-    for (const w of config.warnings) log.warn(w, { config: source });
-    if (!config.masterKey) {
+    if (notices) { for (const w of config.warnings) log.warn(w, { config: source }); }
+    if (notices && !config.masterKey) {
       log.warn(
         "NO MASTER KEY: general_settings.master_key is not set, so the gateway is OPEN: anyone who can reach it " +
           "can call every model. Set master_key (e.g. os.environ/LITELLM_MASTER_KEY) before exposing it.",
       );
     }
     const kv = await openKv(opts.kvPath);
-    const built = createGateway({ config, kv: opts.wrapKv?.(kv) ?? kv, log });
+    const built = createGateway({
+      config,
+      kv: opts.wrapKv?.(kv) ?? kv,
+      log,
+      routerPeers: opts.routerPeers,
+      metricsPeers: opts.metricsPeers,
+    });
     // AWS credentials are resolved before the gateway serves (bounded by the SDK's timeouts: an unreachable
     // instance-metadata endpoint costs about two seconds); each deployment left without them is logged.
     await built.ready();

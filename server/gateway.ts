@@ -15,7 +15,11 @@ import { createSettlement } from "./calls/settle.ts";
 import { createSigV4Signer } from "./aws/mod.ts";
 import { createUpstream } from "./calls/upstream.ts";
 import { createDeploymentCredentials } from "./deployment_credentials.ts";
+import type { BudgetReached } from "./keys/admission.ts";
 import { createKeyServices } from "./keys/services.ts";
+import type { OwnerChangeListener } from "./owners/changes.ts";
+import { createOwnerServices } from "./owners/services.ts";
+import { createCatalog } from "./models/catalog.ts";
 import { createHolds } from "./limits/holds.ts";
 import { createLogger, type Logger } from "./core/log.ts";
 import { createFetch } from "./http/app.ts";
@@ -23,6 +27,8 @@ import { withCors } from "./http/cors.ts";
 import { createReadiness } from "./health/readiness.ts";
 import { createHealth } from "./health/report.ts";
 import { createRouter } from "./router/router.ts";
+import type { RouterPeers } from "./router/peers.ts";
+import type { MetricsSnapshot } from "./spend/metrics.ts";
 import type { CallRecord } from "./core/call_record.ts";
 import { createPricing } from "./pricing/cost.ts";
 import { createHoldPricing } from "./pricing/hold_price.ts";
@@ -50,6 +56,10 @@ export interface GatewayDeps {
   log?: Logger;
   /** Extra accounting listener (tests observe finished calls here). */
   onCall?: (record: CallRecord) => void;
+  /** Told of every written change of a team or user, with who made it (where an audit trail hooks in). */
+  onOwnerChange?: OwnerChangeListener;
+  /** Told when a call takes a key's, team's, user's or the proxy's spend to its `max_budget` (where alerts hook in). */
+  onBudgetReached?: (event: BudgetReached) => void;
   /** How the router waits before retrying a deployment (tests pass one that does not wait). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /**
@@ -68,6 +78,10 @@ export interface GatewayDeps {
    * span is made). Tests pass a recording one.
    */
   tracer?: Tracer;
+  /** The other workers of this process (`--workers N`): the router shares failures and calls in flight with them. */
+  routerPeers?: RouterPeers;
+  /** The other workers' metrics (`--workers N`): `/metrics` then answers for the whole process. */
+  metricsPeers?: () => Promise<MetricsSnapshot[]>;
 }
 
 export interface Gateway {
@@ -96,6 +110,8 @@ export interface Gateway {
    * server has stopped taking calls.
    */
   close(): Promise<void>;
+  /** This gateway's metrics alone, as data (`--workers N`: what a worker sends the one answering a scrape). */
+  metricsSnapshot(): Promise<MetricsSnapshot>;
 }
 
 /** Resolves with `p`, or after `ms` (then `p` is left to run on; its failure is ignored). */
@@ -130,7 +146,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     now,
     newId,
     log,
+    onBudgetReached: deps.onBudgetReached,
   });
+  const owners = createOwnerServices({ kv, ledger, keys, now, newId, log, onChange: deps.onOwnerChange });
   const timers = deps.timers ?? systemCredentialClock;
   const credentials = createDeploymentCredentials(config, log, {
     clock: { now, setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (h) => timers.clearTimeout(h) },
@@ -155,6 +173,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           status: e.status,
         }),
     },
+    peers: deps.routerPeers,
   });
   const spend = createSpendServices({
     config,
@@ -166,6 +185,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     deployments: () => router.health(),
     now,
     log,
+    metricsPeers: deps.metricsPeers,
   });
 
   // Settlement: where every finished call's record goes, exactly once.
@@ -214,6 +234,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     masterKey: config.masterKey,
     auth: keys.auth,
     keys: keys.admin,
+    teams: owners.teams,
+    users: owners.users,
     spend: spend.reads,
     models: { health: () => health({ probe: false, caller: {} }), prices: () => pricing.describe() },
     kv,
@@ -228,6 +250,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
       calls,
       health: { auth: keys.auth, ready: createReadiness({ kv, ledger }), health },
       keys: { auth: keys.auth, admin: keys.admin },
+      owners: owners.routes,
+      models: {
+        auth: keys.auth,
+        catalog: createCatalog({
+          config,
+          prices: () => pricing.describe(),
+          credentialKind: (d) => credentials.status(d)?.kind,
+        }),
+      },
       spend: spend.routes,
       ui,
       newId,
@@ -246,6 +277,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await keys.admission.maintain();
     },
     endStreams: () => stopping.abort(),
+    metricsSnapshot: spend.metricsSnapshot,
     close: async () => {
       const started = performance.now();
       const left = () => Math.max(0, closeWaitMs - (performance.now() - started));

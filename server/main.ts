@@ -1,177 +1,107 @@
 /**
  * @module
- * The CLI: `deno task start [--config FILE] [--port N] [--host H] [--kv PATH] [--detailed-debug]`.
- * Serves through the front door (`http/front_door.ts`: own accept loop, connection cap, header and keep-alive
- * timeouts), prints one line with the URL and the model names, and on SIGINT/SIGTERM stops accepting, drains within
- * `shutdown_grace_ms`, ends the streams still running with an error event, and flushes accounting before exiting.
- * Start-up failures print one line (what, where, how to fix) and exit 1, never a stack trace.
- * (`deno serve` and Deno Deploy use `serve.ts`, which builds the same gateway.)
+ * The CLI: `deno task start [--config FILE] [--port N] [--host H] [--kv PATH] [--workers N|auto] [--detailed-debug]`
+ * (`--help` lists every option with its default and environment variable: `cli/options.ts`).
+ *
+ * With one worker (the default) the gateway runs here, behind the front door (`cli/run_gateway.ts`); it prints one
+ * line with the URL and the model names, and on SIGINT/SIGTERM stops accepting, drains within `shutdown_grace_ms`,
+ * ends the streams still running with an error event, and flushes accounting before exiting. With `--workers N` this
+ * isolate supervises N workers serving the one port (`cli/supervisor.ts`), each running this same module, which
+ * finds itself in a worker and serves as one (`cli/worker.ts`).
+ *
+ * Start-up failures print one line (what, where, how to fix) and exit 1, never a stack trace; bad usage prints the
+ * problem and the usage line and exits 2. (`deno serve` and Deno Deploy use `serve.ts`, which builds the same gateway.)
  */
-import { parseArgs } from "node:util";
-import { boot, type Booted, type BootOptions, exampleKeyWarning, StartupError } from "./boot.ts";
-import { connectionServer } from "./http/connection_server.ts";
-import { defaultMaxConnections, raiseDescriptorLimit } from "./http/descriptors.ts";
-import { type FrontDoor, serveFrontDoor } from "./http/front_door.ts";
-import { serveWithDenoServe } from "./http/serve_fallback.ts";
+import { type BootOptions, StartupError } from "./boot.ts";
+import { inWorker, type WorkerScope } from "./cli/messages.ts";
+import { type CliOptions, helpText, parseCli, usageLine } from "./cli/options.ts";
+import { runGateway, type RunningGateway } from "./cli/run_gateway.ts";
+import { superviseWorkers, type Supervisor } from "./cli/supervisor.ts";
+import { serveAsWorker } from "./cli/worker.ts";
+import { type DescriptorLimit, raiseDescriptorLimit } from "./http/descriptors.ts";
 
-function usage(): never {
-  console.error(
-    "usage: deno task start [--config FILE] [--port N] [--host H] [--kv PATH|:memory:] [--detailed-debug]",
-  );
+/** Prints bad usage (stderr) and exits 2. */
+function usage(message: string): never {
+  console.error(`error: ${message}`);
+  console.error(usageLine());
+  console.error("Run with --help to see every option, its default and its environment variable.");
   Deno.exit(2);
 }
 
 /** Prints a start-up failure as `error: <one line>` (plus its details) and exits 1. */
-function fail(e: unknown, booted?: Booted): never {
-  booted?.flushLog();
-  if (e instanceof StartupError) {
-    console.error(`error: ${e.message}`);
-    for (const line of e.details) console.error(line);
-  } else {
-    // Not one we know how to explain: still no stack trace, but what and where it came from.
-    console.error(`error: start-up failed: ${(e as Error).name}: ${(e as Error).message}`);
-  }
+function fail(message: string, details: readonly string[] = []): never {
+  console.error(`error: ${message}`);
+  for (const line of details) console.error(line);
   Deno.exit(1);
 }
 
-/** The listener's failure (port taken, address not ours, no permission) as a StartupError. */
-function listenError(e: unknown, hostname: string, port: number): StartupError {
-  const where = `${hostname}:${port}`;
-  if (e instanceof Deno.errors.AddrInUse) {
-    return new StartupError(
-      `port ${port} is already in use on ${hostname} (another gateway or program listens there): stop it, or start ` +
-        "on another port with --port N (or PORT=N)",
-    );
+/** A start-up failure's printable form: ours say what to fix; anything else still gets no stack trace. */
+function failWith(e: unknown): never {
+  if (e instanceof StartupError) fail(e.message, e.details);
+  fail(`start-up failed: ${(e as Error).name}: ${(e as Error).message}`);
+}
+
+/** `--workers N`: the workers serve, this isolate prints the listening line and stops them on a signal. */
+async function serveWithWorkers(options: CliOptions, descriptors: DescriptorLimit | undefined): Promise<void> {
+  let workers: Supervisor;
+  try {
+    workers = superviseWorkers({ options, descriptors, workerUrl: import.meta.url });
+  } catch (e) {
+    failWith(e);
   }
-  if (e instanceof Deno.errors.PermissionDenied) {
-    return new StartupError(
-      `no permission to listen on ${where}: ports below 1024 need privileges; use --port 4000 or above`,
-    );
+  const stop = async (signal: string) => Deno.exit(await workers.stop(signal) ? 0 : 1);
+  Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+  let ready;
+  try {
+    ready = await workers.ready;
+  } catch (e) {
+    failWith(e);
   }
-  if (e instanceof Deno.errors.AddrNotAvailable) {
-    return new StartupError(
-      `cannot listen on ${where}: ${hostname} is not an address of this machine; use --host 0.0.0.0 or 127.0.0.1`,
-    );
-  }
-  return new StartupError(`cannot listen on ${where}: ${(e as Error).message}`);
+  const shown = options.hostname === "0.0.0.0" ? "localhost" : options.hostname;
+  console.log(
+    `Converse Gateway listening on http://${shown}:${workers.port} with ${options.workers} workers ` +
+      `(config ${ready.configSource}) models: ${ready.models.join(", ")}`,
+  );
 }
 
 /**
  * Runs the CLI with `args`; `hooks` wrap the KV store and the request handler (the benchmark's KV counting gateway,
- * `bench/counting_gateway.ts`, starts the CLI this way).
+ * `bench/counting_gateway.ts`, starts the CLI this way; one worker only, as functions do not cross isolates).
  */
 export async function main(args: string[], hooks: Pick<BootOptions, "wrapKv" | "wrapFetch"> = {}): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: "string" },
-        port: { type: "string" },
-        host: { type: "string" },
-        kv: { type: "string" },
-        "detailed-debug": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    console.error((e as Error).message);
-    usage();
-  }
-  if (values.help) usage();
-  const port = Number(values.port ?? Deno.env.get("PORT") ?? 4000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`invalid port: ${values.port ?? Deno.env.get("PORT")}`);
-    usage();
-  }
-  const hostname = values.host ?? "0.0.0.0";
+  const parsed = parseCli(args, (name) => Deno.env.get(name), navigator.hardwareConcurrency);
+  if (parsed.kind === "help") return console.log(helpText());
+  if (parsed.kind === "usage") usage(parsed.message);
+  const { options } = parsed;
+  // Descriptors are per process: raised once, here, whatever runs the gateway.
+  const descriptors = raiseDescriptorLimit();
 
-  let booted: Booted;
-  try {
-    booted = await boot({
-      configPath: values.config,
-      kvPath: values.kv,
-      detailedDebug: values["detailed-debug"],
-      ...hooks,
-    });
-  } catch (e) {
-    fail(e);
-  }
-  const { gateway, config, kv, log } = booted;
-  const settings = config.server;
-  const limit = raiseDescriptorLimit();
-  const maxConnections = settings.maxConnections ?? defaultMaxConnections(limit);
-  const serveConnection = connectionServer();
-
-  let server: FrontDoor;
-  try {
-    server = serveConnection
-      ? serveFrontDoor({
-        hostname,
-        port,
-        handler: gateway.fetch,
-        log,
-        maxConnections,
-        headerTimeoutMs: settings.headerTimeoutMs,
-        keepAliveTimeoutMs: settings.keepAliveTimeoutMs,
-        serveConnection,
-      })
-      : serveWithDenoServe({ hostname, port, handler: gateway.fetch, log });
-  } catch (e) {
-    kv.close();
-    fail(listenError(e, hostname, port), booted);
+  if (options.workers > 1) {
+    if (hooks.wrapKv || hooks.wrapFetch) usage("this entry's hooks run in one isolate: use --workers 1");
+    return await serveWithWorkers(options, descriptors);
   }
 
-  if (!serveConnection) {
-    log.warn(
-      "this Deno has no per-connection HTTP server: serving with Deno.serve, without max_connections, " +
-        "header_timeout_ms or keep_alive_timeout_ms",
-      { deno: Deno.version.deno },
-    );
+  let running: RunningGateway;
+  try {
+    running = await runGateway({ options, descriptors, hooks });
+  } catch (e) {
+    failWith(e);
   }
-  const exampleKey = exampleKeyWarning(config.masterKey, hostname);
-  if (exampleKey) log.warn(exampleKey);
-  log.info("front door", {
-    max_connections: maxConnections,
-    header_timeout_ms: settings.headerTimeoutMs,
-    keep_alive_timeout_ms: settings.keepAliveTimeoutMs,
-    shutdown_grace_ms: settings.shutdownGraceMs,
-    max_body_bytes_in_flight: config.limits.maxBodyBytesInFlight,
-    max_json_depth: config.limits.json.maxDepth,
-    max_json_values: config.limits.json.maxValues,
-    open_files: limit
-      ? { soft: limit.soft, hard: limit.hard, soft_at_start: limit.before }
-      : "unknown (needs --allow-ffi)",
-  });
-  const shown = server.addr.hostname === "0.0.0.0" ? "localhost" : server.addr.hostname;
-  const models = [...config.byModelName.keys()].join(", ");
-  booted.flushLog();
+  const { addr, booted } = running;
+  const shown = addr.hostname === "0.0.0.0" ? "localhost" : addr.hostname;
   console.log(
-    `Converse Gateway listening on http://${shown}:${server.addr.port} (config ${booted.configSource}) models: ${models}`,
+    `Converse Gateway listening on http://${shown}:${addr.port} (config ${booted.configSource}) models: ${
+      running.models.join(", ")
+    }`,
   );
-
-  let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info("shutting down: no new connections; draining", { signal, grace_ms: settings.shutdownGraceMs });
-    const report = await server.shutdown({
-      graceMs: settings.shutdownGraceMs,
-      onGraceOver: () => gateway.endStreams(),
-    });
-    if (report.leftAfterGrace) {
-      log.warn("shutdown grace period over: ended the streams still running and closed the connections left", {
-        connections_after_grace: report.leftAfterGrace,
-        closed_outright: report.forced,
-      });
-    }
-    await gateway.close();
-    kv.close();
-    booted.flushLog();
+    await running.stop(signal);
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
 }
 
-if (import.meta.main) await main(Deno.args);
+if (inWorker()) serveAsWorker(globalThis as unknown as WorkerScope);
+else if (import.meta.main) await main(Deno.args);

@@ -1,36 +1,22 @@
 /**
  * @module
- * Entry for `deno serve server/serve.ts` and Deno Deploy: the same gateway as the CLI, exported as a fetch
- * handler. Config comes from `CONFIG_YAML` or the deployed file; on Deploy, KV is the managed store (no
- * filesystem writes). Until start-up finishes, readiness answers 503.
+ * Entry for `deno serve server/serve.ts` (and `deno serve --parallel`): the same gateway as the CLI, exported as a
+ * fetch handler (`deployed_gateway.ts`). `deno serve` listens on port 8000 unless `--port` (and `--host`) say
+ * otherwise; the connection settings of the CLI's front door (`max_connections`, timeouts, `shutdown_grace_ms`) do not
+ * apply, as `deno serve` owns the HTTP server.
+ *
+ * On SIGINT/SIGTERM `deno serve` stops accepting and drains the calls in flight; here the signal also writes what
+ * accounting holds at once, rather than at the ledger's next batch. Calls that finish while draining are written as
+ * they settle (the ledger's pending write keeps the process alive until it lands).
  */
-import { boot, exampleKeyWarning, StartupError } from "./boot.ts";
-import type { Gateway } from "./gateway.ts";
+import { deployedGateway } from "./deployed_gateway.ts";
 
-/** The fetch handler: boots once, at import; until then readiness answers 503 and other requests wait. */
-function deployedGateway(): Deno.ServeDefaultExport {
-  let gateway: Gateway | undefined;
-  const booting = boot().then((b) => {
-    gateway = b.gateway;
-    // Deployed means reachable: an example master key is everyone's admin key.
-    const exampleKey = exampleKeyWarning(b.config.masterKey, undefined);
-    if (exampleKey) b.log.warn(exampleKey);
-    return b.gateway;
-  }, (e): never => {
-    // One line (what, where, how to fix), no stack trace, as the CLI does.
-    console.error(`error: ${e instanceof StartupError ? e.message : `start-up failed: ${(e as Error).message}`}`);
-    if (e instanceof StartupError) { for (const line of e.details) console.error(line); }
-    Deno.exit(1);
-  });
-  return {
-    // `info` (the client's address) goes on to the gateway: the admin UI's sign-in limiter counts per address.
-    async fetch(req: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
-      if (!gateway && new URL(req.url).pathname === "/health/readiness") {
-        return Response.json({ status: "starting", db: "connecting" }, { status: 503 });
-      }
-      return (gateway ?? await booting).fetch(req, info);
-    },
-  };
+function servedGateway(): Deno.ServeDefaultExport {
+  const gateway = deployedGateway();
+  const flushOn = (signal: Deno.Signal) => Deno.addSignalListener(signal, () => void gateway.flush());
+  flushOn("SIGINT");
+  if (Deno.build.os !== "windows") flushOn("SIGTERM");
+  return { fetch: gateway.fetch };
 }
 
-export default deployedGateway();
+export default servedGateway();

@@ -23,6 +23,8 @@ export interface GatewayProcessOptions {
   env?: Record<string, string>;
   /** Shell prefix such as `ulimit -n 64;` (runs through `sh -c`). */
   shell?: string;
+  /** Working directory (default: this process's). */
+  cwd?: string;
 }
 
 export function startGatewayProcess(opts: GatewayProcessOptions): GatewayProcess {
@@ -32,10 +34,11 @@ export function startGatewayProcess(opts: GatewayProcessOptions): GatewayProcess
     ? new Deno.Command("sh", {
       args: ["-c", `${opts.shell} exec ${quoted}`],
       env: opts.env,
+      cwd: opts.cwd,
       stdout: "piped",
       stderr: "piped",
     })
-    : new Deno.Command(Deno.execPath(), { args: deno, env: opts.env, stdout: "piped", stderr: "piped" });
+    : new Deno.Command(Deno.execPath(), { args: deno, env: opts.env, cwd: opts.cwd, stdout: "piped", stderr: "piped" });
   const child = command.spawn();
   let out = "";
   let done = false;

@@ -98,6 +98,8 @@ Deno.test("server/ imports only down the layers drawn in docs/architecture.md (n
   for (const from of modules) {
     for (const to of await importsOf(from)) {
       if (!to.startsWith("server/")) {
+        // The example config is data the CLI builds in (server/boot.ts): the one file from outside that may be read.
+        if (from === "server/boot.ts" && to === "config.example.yaml") continue;
         assert.ok(to.startsWith("wire/"), `${from} imports ${to}: server/ imports nothing outside it but wire/`);
         continue;
       }

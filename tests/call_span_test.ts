@@ -21,6 +21,13 @@ async function setup(extra = "", deployments = 1) {
   const tracer = new RecordingTracer();
   const models = Array.from({ length: deployments }, () => ({ name: "claude" }));
   const gw = await startGateway({ yaml: fakeConfig(fake.url, { models, extra }), env: ENV, tracer });
+  // The key's team must exist (issue 18); its user is created with the key.
+  const team = await fetch(`${gw.url}/team/new`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify({ team_id: "team-a" }),
+  });
+  assert.equal(team.status, 200, await team.text());
   const key = (await (await fetch(`${gw.url}/key/generate`, {
     method: "POST",
     headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },

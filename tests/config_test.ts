@@ -89,6 +89,7 @@ litellm_settings: { drop_params: true }
     "router_settings.redis_host: unknown key, ignored",
     "model_list[0].extra_thing: unknown key, ignored",
     "model_list[0].litellm_params.frobnicate: unknown key, ignored",
+    "litellm_settings.drop_params: not implemented by this gateway, ignored",
   ]);
   assert.equal(c.router.strategy, "least-busy");
   assert.deepEqual(c.deployments[0].auth, { kind: "bearer", token: "k" });
@@ -355,4 +356,60 @@ general_settings: { aws_credentials_refresh_ahead_seconds: 600 }
   assert.deepEqual(c.deployments[0].auth, c.deployments[1].auth);
   assert.equal(c.awsRefreshAheadMs, 600_000);
   assert.equal(loadConfig(entry(""), env({})).awsRefreshAheadMs, 300_000);
+});
+
+Deno.test("environment_variables: seen by os.environ/ references (master_key too) before the process environment", () => {
+  const yaml = `${base}environment_variables:\n  MASTER: sk-from-config\n  AK: AKIDFROMCONFIG\n  SK: 42\n`;
+  const c = loadConfig(yaml, env({ MASTER: "sk-from-process", AK: "AKIDPROCESS", SK: "process-secret" }));
+  assert.equal(c.masterKey, "sk-from-config");
+  assert.deepEqual(c.deployments[0].auth, {
+    kind: "sigv4",
+    credentials: { kind: "static", accessKeyId: "AKIDFROMCONFIG", secretAccessKey: "42" },
+  });
+  // Only the process environment is left to what the config does not set; nothing is written to Deno.env.
+  assert.equal(Deno.env.get("MASTER"), undefined);
+  assert.equal(loadConfig(`${base}environment_variables:\n  AK: x\n  SK: y\n`, env({ MASTER: "m" })).masterKey, "m");
+  assert.deepEqual(problems(`${base}environment_variables:\n  MASTER: [1]\n`), [
+    "environment_variables.MASTER: expected a string, number or boolean",
+  ]);
+  assert.deepEqual(problems(`${base}environment_variables: 3\n`), [
+    "environment_variables: expected a mapping of names to values",
+  ]);
+});
+
+Deno.test("litellm_settings: max_budget, budget_duration, request_timeout, num_retries honoured; the rest named", () => {
+  const vars = { AK: "a", SK: "s", MASTER: "m" };
+  const yaml = `${base}litellm_settings:
+  max_budget: 100
+  budget_duration: 1mo
+  request_timeout: 45
+  num_retries: 5
+  drop_params: true
+  success_callback: ["langfuse"]
+`;
+  const c = loadConfig(yaml, env(vars));
+  assert.deepEqual(c.proxyBudget, { maxBudget: 100, budgetDuration: "1mo", period: { months: 1 } });
+  assert.equal(c.router.timeoutMs, 45_000);
+  assert.equal(c.router.streamTimeoutMs, 45_000);
+  assert.equal(c.router.numRetries, 5);
+  assert.deepEqual(c.warnings, [
+    "litellm_settings.drop_params: not implemented by this gateway, ignored",
+    "litellm_settings.success_callback: not implemented by this gateway, ignored",
+  ]);
+  // router_settings win over litellm_settings; a max_budget of 0 is no budget (LiteLLM's rule).
+  const both = loadConfig(
+    `${base}router_settings:\n  timeout: 10\n  num_retries: 1\nlitellm_settings:\n  request_timeout: 45\n  max_budget: 0\n`,
+    env(vars),
+  );
+  assert.equal(both.router.timeoutMs, 10_000);
+  assert.equal(both.router.numRetries, 1);
+  assert.equal(both.proxyBudget, undefined);
+  assert.deepEqual(
+    problems(`${base}litellm_settings:\n  max_budget: lots\n  budget_duration: 1y\n  request_timeout: -1\n`, vars),
+    [
+      "litellm_settings.max_budget: expected a budget in USD (a number from 0)",
+      "litellm_settings.budget_duration: expected a duration like 30s, 30m, 1h, 1d, 2w or 1mo",
+      "litellm_settings.request_timeout: expected a positive number of seconds",
+    ],
+  );
 });

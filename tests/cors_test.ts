@@ -332,6 +332,8 @@ function untouchableServices(touched: string[]) {
     // Authentication, readiness (KV) and every admin route's service.
     health: trap("health"),
     keys: trap("keys"),
+    owners: trap("owners"),
+    models: trap("models"),
     spend: trap("spend"),
     ui: routes("ui"),
     newId: () => "id",

@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { loadConfig } from "../server/config/load.ts";
-import { parseDuration } from "../server/keys/durations.ts";
+import { addMonths, parseDuration, windowOf } from "../server/core/durations.ts";
 import { budgetWindow, type KeyRecord } from "../server/keys/record.ts";
 import type { CallRecord } from "../server/core/call_record.ts";
 import { costNanos, createPricing } from "../server/pricing/cost.ts";
@@ -74,16 +74,49 @@ Deno.test("pricing: deployment prices from litellm_params or model_info; failed 
   assert.equal(pricing.quote(record("success", "unknown")).nanos, 0n);
 });
 
-Deno.test("durations: LiteLLM's syntax, and nothing else", () => {
-  assert.equal(parseDuration("30s"), 30_000);
-  assert.equal(parseDuration("30m"), 1_800_000);
-  assert.equal(parseDuration("1h"), 3_600_000);
-  assert.equal(parseDuration("1d"), 86_400_000);
-  assert.equal(parseDuration("30d"), 30 * 86_400_000);
-  assert.equal(parseDuration("2w"), 14 * 86_400_000);
-  for (const bad of ["", "0s", "1", "d", "1y", "1.5h", "-1d", " 1d", "1d ", "1D", "01d", "99999d"]) {
-    assert.equal(parseDuration(bad), undefined, bad);
+Deno.test("durations: LiteLLM's syntax (months and its words included), and nothing else", () => {
+  assert.deepEqual(parseDuration("30s"), { ms: 30_000 });
+  assert.deepEqual(parseDuration("30m"), { ms: 1_800_000 });
+  assert.deepEqual(parseDuration("1h"), { ms: 3_600_000 });
+  assert.deepEqual(parseDuration("1d"), { ms: 86_400_000 });
+  assert.deepEqual(parseDuration("30d"), { ms: 30 * 86_400_000 });
+  assert.deepEqual(parseDuration("2w"), { ms: 14 * 86_400_000 });
+  assert.deepEqual(parseDuration("1mo"), { months: 1 });
+  assert.deepEqual(parseDuration("12mo"), { months: 12 });
+  assert.deepEqual(parseDuration("hourly"), { ms: 3_600_000 });
+  assert.deepEqual(parseDuration("daily"), { ms: 86_400_000 });
+  assert.deepEqual(parseDuration("weekly"), { ms: 7 * 86_400_000 });
+  assert.deepEqual(parseDuration("monthly"), { ms: 30 * 86_400_000 }, "LiteLLM reads monthly as 30d");
+  const bad = ["", "0s", "1", "d", "1y", "1.5h", "-1d", " 1d", "1d ", "1D", "01d", "99999d", "0mo", "121mo", "1Mo"];
+  for (const text of [...bad, "Daily", "yearly", "constructor", "toString"]) {
+    assert.equal(parseDuration(text), undefined, text);
   }
+});
+
+Deno.test("calendar months: the same day a month later, clamped to the month's last day (UTC)", () => {
+  const at = (s: string) => Date.parse(s);
+  assert.equal(addMonths(at("2025-01-31T10:00:00Z"), 1), at("2025-02-28T10:00:00Z"));
+  assert.equal(addMonths(at("2024-01-31T10:00:00Z"), 1), at("2024-02-29T10:00:00Z"));
+  assert.equal(addMonths(at("2025-11-15T00:00:00Z"), 3), at("2026-02-15T00:00:00Z"));
+  const anchor = at("2025-01-31T00:00:00Z");
+  const month = { months: 1 };
+  assert.deepEqual(windowOf(anchor, month, at("2025-01-31T00:00:00Z")), {
+    start: anchor,
+    resetAt: at("2025-02-28T00:00:00Z"),
+  });
+  assert.deepEqual(windowOf(anchor, month, at("2025-03-30T23:59:59Z")), {
+    start: at("2025-02-28T00:00:00Z"),
+    resetAt: at("2025-03-31T00:00:00Z"),
+  });
+  assert.deepEqual(windowOf(anchor, month, at("2025-04-30T00:00:00Z")), {
+    start: at("2025-04-30T00:00:00Z"),
+    resetAt: at("2025-05-31T00:00:00Z"),
+  });
+  // Before the anchor (a clock stepped back): the first window.
+  assert.equal(windowOf(anchor, month, anchor - 1).start, anchor);
+  // The proxy's budget: windows from the epoch are calendar months and UTC days.
+  assert.equal(windowOf(0, month, at("2025-06-17T08:00:00Z")).start, at("2025-06-01T00:00:00Z"));
+  assert.equal(windowOf(0, { ms: 86_400_000 }, at("2025-06-17T08:00:00Z")).start, at("2025-06-17T00:00:00Z"));
 });
 
 Deno.test("budget windows run back to back from the anchor", () => {

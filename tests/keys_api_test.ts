@@ -40,6 +40,7 @@ Deno.test("generate: LiteLLM's response shape; the raw key works once and only i
 
 Deno.test("generate with every setting; info reflects them", async () => {
   await using t = await setupKeys();
+  assert.equal((await t.admin("POST", "/team/new", { team_id: "team-a" })).status, 200);
   const settings = {
     models: ["claude"],
     allowed_routes: ["/bedrock/model/*", "/bedrock/guardrail/*"],
@@ -55,6 +56,11 @@ Deno.test("generate with every setting; info reflects them", async () => {
     user_id: "alice",
     team_id: "team-a",
     key: "sk-custom-key-for-team-a",
+    model_max_budget: { claude: { budget_limit: "0.5", time_period: "1mo" } },
+    model_rpm_limit: { claude: 5 },
+    model_tpm_limit: { claude: 5000 },
+    tags: ["app:a", "env:prod", "app:a"],
+    aliases: { fast: "claude" },
   };
   const g = await t.generate(settings);
   assert.equal(g.key, "sk-custom-key-for-team-a");
@@ -79,9 +85,35 @@ Deno.test("generate with every setting; info reflects them", async () => {
     team_id: "team-a",
     metadata: { owner: "alice", tags: ["a"] },
     blocked: false,
+    model_max_budget: { claude: { budget_limit: 0.5, time_period: "1mo" } },
+    model_spend: { claude: 0 },
+    model_rpm_limit: { claude: 5 },
+    model_tpm_limit: { claude: 5000 },
+    tags: ["app:a", "env:prod"],
+    aliases: { fast: "claude" },
     created_at: new Date(now).toISOString(),
     updated_at: new Date(now).toISOString(),
   });
+});
+
+Deno.test("a key's team_id must name a team; null clears it; 1mo and LiteLLM's words are durations", async () => {
+  await using t = await setupKeys();
+  const r = await t.admin("POST", "/key/generate", { team_id: "no-such-team" });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error.param, "team_id");
+  assert.match(r.json.error.message, /Team not found: team_id "no-such-team".*\/team\/new/);
+  await t.admin("POST", "/team/new", { team_id: "t1" });
+  const g = await t.generate({ team_id: "t1", budget_duration: "1mo", duration: "monthly" });
+  const now = t.clock.now(); // 2025-06-01T12:00:00Z
+  assert.equal(g.budget_reset_at, "2025-07-01T12:00:00.000Z");
+  assert.equal(g.expires, new Date(now + 30 * 86_400_000).toISOString());
+  const u = await t.admin("POST", "/key/update", { key: g.key, team_id: null, budget_duration: "daily" });
+  assert.equal(u.status, 200);
+  assert.equal(u.json.team_id, null);
+  assert.equal(u.json.budget_reset_at, new Date(now + 86_400_000).toISOString());
+  const bad = await t.admin("POST", "/key/update", { key: g.key, team_id: "nope" });
+  assert.equal(bad.status, 400);
+  assert.equal((await t.admin("POST", "/key/update", { key: g.key, model_max_budget: { claude: {} } })).status, 400);
 });
 
 Deno.test("invalid admin input is a 400 in LiteLLM's shape naming the field; nothing is stored", async () => {
@@ -91,6 +123,7 @@ Deno.test("invalid admin input is a 400 in LiteLLM's shape naming the field; not
     ["negative budget", { max_budget: -1 }, "max_budget", />=0/],
     ["negative soft budget", { soft_budget: -0.5 }, "soft_budget", />=0/],
     ["unknown duration syntax", { budget_duration: "1y" }, "budget_duration", /duration like 30s/],
+    ["months past ten years", { budget_duration: "121mo" }, "budget_duration", /too long/],
     ["duration with spaces", { duration: "30 d" }, "duration", /duration like/],
     ["zero duration", { duration: "0s" }, "duration", /duration like/],
     ["fractional rpm", { rpm_limit: 1.5 }, "rpm_limit", /expected int/],

@@ -92,3 +92,37 @@ Deno.test("createLogger writes the same JSON as JSON.stringify({ time, level, ms
   ]);
   for (const line of lines) JSON.parse(line);
 });
+
+Deno.test("createLogger: the logger's own fields (a worker's index) follow msg on every line", () => {
+  const lines: string[] = [];
+  const log = createLogger({ write: (l) => lines.push(l), now: () => 0, fields: { worker: 3 } });
+  log.info("a");
+  log.warn("b", { x: 1 });
+  const time = new Date(0).toISOString();
+  assert.deepEqual(lines, [
+    JSON.stringify({ time, level: "info", msg: "a", worker: 3 }),
+    JSON.stringify({ time, level: "warn", msg: "b", worker: 3, x: 1 }),
+  ]);
+});
+
+Deno.test("bufferedStdout with maxWriteBytes: whole lines per write, none longer than the maximum unless one line is", () => {
+  const writes: string[] = [];
+  const timers: Array<() => void> = [];
+  const write = bufferedStdout({
+    writeSync: (bytes) => {
+      writes.push(decoder.decode(bytes));
+      return bytes.length;
+    },
+    setTimer: (fire) => void timers.push(fire),
+    maxWriteBytes: 100,
+  });
+  const lines = ["a".repeat(30), "b".repeat(30), "c".repeat(45), "d".repeat(150), "e".repeat(98), "f".repeat(10)];
+  for (const line of lines) write(line);
+  timers[0]();
+  assert.equal(writes.join(""), lines.map((l) => l + "\n").join(""), "every byte, in order");
+  for (const w of writes) {
+    assert.ok(w.endsWith("\n"), "each write ends a line");
+    assert.ok(w.length <= 100 || w.split("\n").length === 2, `a write over the maximum holds one line: ${w.length}`);
+  }
+  assert.deepEqual(writes.map((w) => w.length), [62, 46, 151, 99, 11]);
+});

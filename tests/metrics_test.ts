@@ -26,6 +26,7 @@ Deno.test("the exposition parser rejects what the format forbids (negative contr
 
 Deno.test("/metrics: valid exposition with requests, spend, tokens, latency and TTFB histograms, key labels", async () => {
   await using t = await setupSpend();
+  await t.admin("POST", "/team/new", { team_id: "t" });
   const g = await t.generate({ key_alias: 'al"ias', user_id: 'we\\ird\n"user"', team_id: "t", max_budget: 1 });
   t.fake.enqueue({
     kind: "converse",

@@ -21,6 +21,15 @@ import { createUi, type UiDeps } from "../server/ui/mod.ts";
 import { FAKE_CREDENTIALS, startFakeBedrock } from "../testing/fake_bedrock.ts";
 import { converseBody, fakeConfig, MASTER_KEY, startGateway } from "../testing/harness.ts";
 
+/** What `buildOpenApi` needs besides routes, for the tests' own routes. */
+const TEST_INFO = {
+  title: "t",
+  version: "1",
+  description: "",
+  servers: [{ url: "/" }],
+  tags: { keys: "Keys.", things: "Things." },
+};
+
 const specText = await Deno.readTextFile(new URL("../openapi.yaml", import.meta.url));
 type Spec = {
   paths: Record<string, Record<string, Record<string, unknown>>>;
@@ -179,7 +188,7 @@ Deno.test("registering an admin route with `sdk` adds a typed method to the gene
     responses: { 200: { description: "The key.", schema: KeyInfo } },
     sdk: { group: "keys", method: "info" },
   };
-  const { spec: doc, components, operations } = buildOpenApi([route], { title: "t", version: "1", description: "" });
+  const { spec: doc, components, operations } = buildOpenApi([route], TEST_INFO);
   assert.ok("TestKeyInfo" in components && "LiteLLMErrorBody" in components);
   assert.deepEqual(doc.paths?.["/key/{key}/info"]?.get?.responses?.["401"], {
     $ref: "#/components/responses/LiteLLMError401",
@@ -190,7 +199,7 @@ Deno.test("registering an admin route with `sdk` adds a typed method to the gene
   assert.match(file, /key: string;[\s\S]*verbose\?: boolean;/);
 
   assert.throws(
-    () => buildOpenApi([{ ...route, params: undefined }], { title: "t", version: "1", description: "" }),
+    () => buildOpenApi([{ ...route, params: undefined }], TEST_INFO),
     /has \{key\} but params declare \{\}/,
   );
   const Clash = z.object({ other: z.string() }).meta({ id: "TestKeyInfo" });
@@ -202,11 +211,7 @@ Deno.test("registering an admin route with `sdk` adds a typed method to the gene
         path: "/x",
         params: undefined,
         responses: { 200: { description: "", schema: Clash } },
-      }], {
-        title: "t",
-        version: "1",
-        description: "",
-      }),
+      }], TEST_INFO),
     /two different JSON Schemas are named TestKeyInfo/,
   );
 });
@@ -233,7 +238,7 @@ Deno.test("query booleans are documented as booleans; SDK overloads narrow the a
       ],
     },
   };
-  const { spec: doc, operations } = buildOpenApi([route], { title: "t", version: "1", description: "" });
+  const { spec: doc, operations } = buildOpenApi([route], TEST_INFO);
   const params = doc.paths?.["/things"]?.get?.parameters as Array<{ name: string; schema: unknown }>;
   assert.deepEqual(params.map((p) => [p.name, p.schema]), [
     ["full", { default: false, type: "boolean" }],
@@ -249,11 +254,7 @@ Deno.test("query booleans are documented as booleans; SDK overloads narrow the a
       buildOpenApi([{
         ...route,
         sdk: { group: "t", method: "l", overloads: [{ when: { fulll: true }, output: Page }] },
-      }], {
-        title: "t",
-        version: "1",
-        description: "",
-      }),
+      }], TEST_INFO),
     /an SDK overload names unknown input fulll/,
   );
   // Read from the query string's text: the SDK's true/false, and FastAPI's spellings.
@@ -289,4 +290,42 @@ Deno.test("JSON Schema → TypeScript: unions, open enums, records, tuples, null
   assert.equal(union, "OneOf<{\n  text: string;\n  n: number;\n}>");
   assert.throws(() => tsType({ not: { type: "string" } }), /keyword "not" has no TypeScript mapping/);
   assert.throws(() => tsType({ $ref: "https://example.com/x.json" }), /unsupported \$ref/);
+});
+
+Deno.test("the document lints clean: servers, tag descriptions, a 4XX everywhere, no empty anyOf, no unused component", () => {
+  const Query = z.object({ when: z.string().optional() }).meta({ id: "TestThingsQuery" });
+  const Row = z.object({ body: z.unknown().nullable().meta({ description: "What was sent, if kept." }) })
+    .meta({ id: "TestRow" });
+  const route: RouteDoc = {
+    method: "get",
+    path: "/things",
+    operationId: "things",
+    summary: "Things",
+    tag: "things",
+    auth: "none",
+    errorFormat: "litellm",
+    errors: [],
+    query: Query,
+    responses: { 200: { description: "Rows.", schema: z.array(Row) } },
+  };
+  const { spec: doc, components } = buildOpenApi([route], TEST_INFO);
+  assert.deepEqual(doc.servers, [{ url: "/" }]);
+  assert.deepEqual(doc.tags, [{ name: "things", description: "Things." }]);
+  // A route with no 400 of its own documents the Host check's, in Bedrock's format.
+  assert.deepEqual(doc.paths?.["/things"]?.get?.responses?.["400"], { $ref: "#/components/responses/BadHost" });
+  assert.ok(doc.components?.responses?.BadHost && doc.components?.schemas?.GatewayBedrockErrorBody);
+  // unknown().nullable(): `{}` already admits null, so no anyOf with an empty member.
+  assert.deepEqual(doc.components?.schemas?.TestRow, {
+    type: "object",
+    properties: { body: { description: "What was sent, if kept." } },
+    required: ["body"],
+    additionalProperties: false,
+  });
+  // The query's schema became parameters: referenced by nothing, so left out of the document (the SDK keeps it).
+  assert.equal(doc.components?.schemas?.TestThingsQuery, undefined);
+  assert.ok("TestThingsQuery" in components);
+  assert.throws(
+    () => buildOpenApi([{ ...route, tag: "stuff" }], TEST_INFO),
+    /tag stuff has no description: add one to the tags in server\/openapi\/gen\.ts/,
+  );
 });

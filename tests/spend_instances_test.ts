@@ -23,6 +23,7 @@ Deno.test("500 concurrent calls across two instances on one KV file: rows, roll-
   };
   try {
     const keys: Array<{ key: string; token: string }> = [];
+    for (const team_id of ["team-0", "team-1"]) await adminCall(a.url, "POST", "/team/new", { team_id });
     for (let i = 0; i < 5; i++) {
       keys.push(
         (await adminCall(a.url, "POST", "/key/generate", { user_id: `user-${i % 3}`, team_id: `team-${i % 2}` }))

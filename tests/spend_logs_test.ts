@@ -27,6 +27,7 @@ const DAY = 86_400_000;
 Deno.test("converse, stream, failed and disconnected calls each leave exactly one correct row", async () => {
   const debug = debugLog();
   await using t = await setupSpend({ log: debug.log });
+  await t.admin("POST", "/team/new", { team_id: "t1" });
   const g = await t.generate({ key_alias: "app", user_id: "u1", team_id: "t1" });
   const t0 = t.clock.now();
   const body = JSON.stringify({
@@ -374,11 +375,17 @@ Deno.test("/spend/logs: filters combine, newest first, paged; dates as days or t
   assert.deepEqual(bobs[0].users, { bob: usd(2n * each) });
 });
 
-Deno.test("/spend/logs and /global/*: master key only, validated parameters, x-litellm-call-id", async () => {
+Deno.test("/spend/tags and /global/*: master key only, validated parameters, x-litellm-call-id", async () => {
   await using t = await setupSpend();
   const g = await t.generate();
   for (
-    const path of ["/spend/logs", "/global/spend", "/global/spend/report?start_date=2025-06-01&end_date=2025-06-01"]
+    const path of [
+      "/spend/tags",
+      "/global/spend",
+      "/global/spend/report?start_date=2025-06-01&end_date=2025-06-01",
+      "/global/spend/keys",
+      "/global/spend/models",
+    ]
   ) {
     const asKey = await get(t.gw.url, path, g.key);
     assert.equal(asKey.status, 403, path);

@@ -46,6 +46,7 @@ Deno.test("roll-ups equal the rows: global spend, every report grouping, summari
   await using t = await setupSpend({
     models: [sonnet("claude", "claude-usw2"), sonnet("claude", "claude-use1"), sonnet("haiku", "haiku-1")],
   });
+  for (const team_id of ["red", "blue"]) await t.admin("POST", "/team/new", { team_id });
   const keys = [
     await t.generate({ key_alias: "k1", user_id: "ann", team_id: "red" }),
     await t.generate({ key_alias: "k2", user_id: "ann", team_id: "blue" }),

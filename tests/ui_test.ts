@@ -574,3 +574,151 @@ Deno.test("key actions: create (shown once), edit, block and unblock, regenerate
   assert.equal((await s.converse(newRaw)).status, 401);
   assert.match(textOf(await ui.page("/ui/keys?done=deleted")), /The key was deleted/);
 });
+
+Deno.test("team pages: list with spend against budget, create, edit, block and unblock, delete after confirmation", async () => {
+  await using s = await setupKeys();
+  const ui = await new UiClient(s.gw.url).signedIn(MASTER_KEY);
+  assert.match(textOf(await ui.page("/ui/teams")), /No teams yet/);
+  const token = await ui.csrf("/ui/teams/new");
+
+  const invalid = await ui.post("/ui/teams/new", {
+    csrf: token,
+    alias: "x",
+    max_budget: "-1",
+    budget_duration: "soon",
+  });
+  assert.equal(invalid.status, 400);
+  const form = textOf(await invalid.text());
+  assert.match(form, /expected a duration/);
+  assert.match(form, />=0|too small/i);
+
+  const created = await ui.post("/ui/teams/new", {
+    csrf: token,
+    id: "web team",
+    alias: "Web",
+    models: ["claude"],
+    max_budget: "0.0001",
+    budget_duration: "1mo",
+    rpm_limit: "30",
+  });
+  assert.equal(created.status, 303);
+  assert.equal(created.headers.get("location"), "/ui/teams/web%20team?done=created");
+  const team = (await s.admin("GET", "/team/info?team_id=web%20team")).json.team_info;
+  assert.equal(team.team_alias, "Web");
+  assert.equal(team.max_budget, 0.0001);
+  assert.equal(team.budget_duration, "1mo");
+  assert.deepEqual(team.models, ["claude"]);
+  const taken = await ui.post("/ui/teams/new", { csrf: token, id: "web team" });
+  assert.equal(taken.status, 400);
+  assert.match(await taken.text(), /already exists/);
+
+  // Its keys show on its page and in the list; spend against the team's budget.
+  const k = await s.generate({ team_id: "web team", key_alias: "shop" });
+  assert.equal((await s.converse(k.key)).status, 200);
+  const page = textOf(await ui.page("/ui/teams/web%20team?done=created"));
+  assert.match(page, /Team created/);
+  assert.match(page, /shop/);
+  assert.match(page, /\$0\.000020 of \$0\.0001/);
+  const list = await ui.page("/ui/teams");
+  assert.match(textOf(list), /Web/);
+  assert.match(list, /aria-label="Spend of Web: \$0\.000020 of \$0\.0001 \(20 %\)"/, "the budget bar");
+  assert.match(textOf(await ui.page("/ui/keys")), /web team · —/, "the keys list shows the key's team");
+
+  // Edit sends only what changed: the 1mo window does not restart.
+  const anchor = team.budget_reset_at;
+  s.clock.advance(HOUR);
+  const edit = await ui.post("/ui/teams/web%20team", {
+    csrf: token,
+    alias: "Web",
+    models: ["claude"],
+    max_budget: "1",
+    budget_duration: "1mo",
+    rpm_limit: "",
+    tpm_limit: "5000",
+  });
+  assert.equal(edit.status, 303);
+  const edited = (await s.admin("GET", "/team/info?team_id=web%20team")).json.team_info;
+  assert.equal(edited.max_budget, 1);
+  assert.equal(edited.rpm_limit, null);
+  assert.equal(edited.tpm_limit, 5000);
+  assert.equal(edited.budget_reset_at, anchor);
+
+  assert.equal((await ui.post("/ui/teams/web%20team/block", { csrf: token })).status, 303);
+  assert.equal((await s.converse(k.key)).status, 401);
+  assert.match(textOf(await ui.page("/ui/teams/web%20team")), /blocked/);
+  assert.equal((await ui.post("/ui/teams/web%20team/unblock", { csrf: token })).status, 303);
+  assert.equal((await s.converse(k.key)).status, 200);
+
+  assert.match(textOf(await ui.page("/ui/teams/web%20team/delete")), /deleted with its 1 key/);
+  const deleted = await ui.post("/ui/teams/web%20team/delete", { csrf: token });
+  assert.equal(deleted.status, 303);
+  assert.equal(deleted.headers.get("location"), "/ui/teams?done=deleted");
+  assert.equal((await s.converse(k.key)).status, 401);
+  await ui.page("/ui/teams/web%20team", 404);
+});
+
+Deno.test("user pages: create (its key shown once), list, edit teams and budget, delete after confirmation", async () => {
+  await using s = await setupKeys();
+  await s.admin("POST", "/team/new", { team_id: "red", team_alias: "Red team" });
+  const ui = await new UiClient(s.gw.url).signedIn(MASTER_KEY);
+  const token = await ui.csrf("/ui/users/new");
+  assert.match(textOf(await ui.page("/ui/users/new")), /Red team/);
+  const created = await ui.post("/ui/users/new", {
+    csrf: token,
+    id: "ann",
+    email: "ann@example.com",
+    teams: ["red"],
+    max_budget: "0.00004",
+  });
+  assert.equal(created.status, 200);
+  const shown = await created.text();
+  const raw = shown.match(/id="new-key">(sk-[A-Za-z0-9_-]+)</)![1];
+  assert.match(shown, /shown only once/);
+  assert.equal((await s.converse(raw)).status, 200);
+  assert.equal((await s.converse(raw)).status, 200);
+  assert.equal((await s.converse(raw)).status, 400, "the user's budget");
+  const bad = await ui.post("/ui/users/new", { csrf: token, id: "bob", email: "ANN@example.com" });
+  assert.equal(bad.status, 400);
+  assert.match(await bad.text(), /already exists/);
+
+  const list = await ui.page("/ui/users");
+  assert.match(textOf(list), /ann@example\.com/);
+  assert.match(list, /aria-label="Spend of ann: \$0\.000040 of \$0\.00004 \(100 %\)"/, "the budget bar");
+  const page = textOf(await ui.page("/ui/users/ann"));
+  assert.match(page, /Red team/);
+  assert.match(page, /sk-\.\.\./);
+  assert.ok(!page.includes(raw), "the raw key is never shown again");
+
+  const edit = await ui.post("/ui/users/ann", { csrf: token, email: "ann@example.com", max_budget: "" });
+  assert.equal(edit.status, 303);
+  const user = (await s.admin("GET", "/user/info?user_id=ann")).json.user_info;
+  assert.equal(user.max_budget, null);
+  assert.deepEqual(user.teams, [], "unchecked: she left the team");
+  assert.equal((await s.converse(raw)).status, 200);
+
+  assert.match(textOf(await ui.page("/ui/users/ann/delete")), /deleted with its 1 key/);
+  const deleted = await ui.post("/ui/users/ann/delete", { csrf: token });
+  assert.equal(deleted.headers.get("location"), "/ui/users?done=deleted");
+  assert.equal((await s.converse(raw)).status, 401);
+});
+
+Deno.test("team and user pages are for admins only", async () => {
+  await using s = await setupKeys();
+  await s.admin("POST", "/team/new", { team_id: "t" });
+  const k = await s.generate({ team_id: "t" });
+  const ui = await new UiClient(s.gw.url).signedIn(k.key);
+  for (const path of ["/ui/teams", "/ui/teams/new", "/ui/teams/t", "/ui/users", "/ui/users/new"]) {
+    const res = await ui.get(path);
+    assert.equal(res.status, 403, path);
+    await res.body?.cancel();
+  }
+  const token = await ui.csrf();
+  for (const path of ["/ui/teams/new", "/ui/teams/t/block", "/ui/teams/t/delete", "/ui/users/new"]) {
+    const res = await ui.post(path, { csrf: token, id: "x" });
+    assert.equal(res.status, 403, path);
+    await res.body?.cancel();
+  }
+  assert.equal((await s.admin("GET", "/team/info?team_id=t")).json.team_info.blocked, false);
+  const nav = await ui.page("/ui");
+  assert.ok(!nav.includes('href="/ui/teams"'), "no Teams entry for a virtual key");
+});

@@ -79,6 +79,12 @@ const INFO: KeyInfo = {
   team_id: null,
   metadata: {},
   blocked: false,
+  model_max_budget: {},
+  model_spend: {},
+  model_rpm_limit: {},
+  model_tpm_limit: {},
+  tags: [],
+  aliases: {},
   created_at: "2025-06-01T00:00:00.000Z",
   updated_at: "2025-06-01T00:00:00.000Z",
 };

@@ -27,6 +27,7 @@ import type { ServiceTierChoice } from "../bedrock/service_tier.ts";
 import { mayCallRoute } from "../keys/allowed_routes.ts";
 import type { Principal } from "../keys/auth.ts";
 import { budgetScopes } from "../keys/budget_scopes.ts";
+import { modelGroupOf } from "../keys/model_access.ts";
 import type { Router } from "../router/router.ts";
 import type { Attempts } from "./attempts.ts";
 import type { CallKind } from "./pipeline.ts";
@@ -68,9 +69,19 @@ export function modelCalls(deps: ModelCallDeps): CallKind<ModelPath> {
   const targets: ReadonlyMap<Deployment, AttemptTarget> = new Map(config.deployments.map((d) => [d, attemptTarget(d)]));
   const targetOf = (d: Deployment) => targets.get(d) ?? attemptTarget(d);
 
-  /** The model must be served here (a 400 naming what is) and allowed to the key (a 403). */
-  function checkModel(modelName: string, principal: Principal): void {
+  /**
+   * The model group a name calls (a key's alias stands for its group), which must be served here (a 400 naming what
+   * is) and allowed to the key, its team and its user (a 403).
+   */
+  function modelGroup(name: string, principal: Principal): string {
     const allowed = principal.allowedModels;
+    const modelName = modelGroupOf(principal.aliases, name);
+    if (modelName !== name && !config.byModelName.has(modelName)) {
+      throw validation(
+        `The provided model identifier is invalid: this key's alias "${name}" names model "${modelName}", which ` +
+          "is not served by this gateway",
+      );
+    }
     if (!config.byModelName.has(modelName)) {
       const otherProvider = config.otherProviders.get(modelName);
       if (otherProvider) {
@@ -83,19 +94,21 @@ export function modelCalls(deps: ModelCallDeps): CallKind<ModelPath> {
       );
     }
     if (allowed && !allowed.includes(modelName)) {
-      throw new GatewayError(403, "AccessDeniedException", `This key is not allowed to call model "${modelName}"`, {
+      const who = principal.team || principal.user ? "This key (with its team and user)" : "This key";
+      throw new GatewayError(403, "AccessDeniedException", `${who} is not allowed to call model "${modelName}"`, {
         litellmType: "key_model_access_denied",
       });
     }
+    return modelName;
   }
 
   return {
     parse: (url) => parseModelPath(rawPathAfter(url, MODEL_PREFIX)),
     access: (path) => ({ route: `${MODEL_PREFIX}${path.modelName}/${path.operation}`, modelRoute: true }),
 
-    async validate({ modelName, operation }, request) {
+    async validate({ modelName: called, operation }, request) {
       const { req, requestId, principal, bodyLease } = request;
-      checkModel(modelName, principal);
+      const modelName = modelGroup(called, principal);
       const op = MODEL_OPERATIONS[operation];
       const servedTier = op.servedTier;
       const body = await readBody(req, config.maxRequestBodyBytes, bodyLease);
@@ -114,7 +127,7 @@ export function modelCalls(deps: ModelCallDeps): CallKind<ModelPath> {
       // The tier asked for: held at its prices (priority costs more than standard), and a budgeted call is refused
       // before it reaches a deployment with no price for it.
       const tier = pricingTier(record.serviceTier, record.performanceLatency);
-      const scopes = op.free ? [] : budgetScopes(principal);
+      const scopes = op.free ? [] : budgetScopes(principal, modelName, config.proxyBudget);
       const clientSignal = req.signal;
 
       /** One attempt at deployment `d` (the router's seam: it knows nothing of Bedrock). */

@@ -122,11 +122,11 @@ export type CallHandler = (req: Request, requestId: string, path?: string, clien
 
 const decoder = new TextDecoder();
 
-/** The `x-litellm-tags` header's tags, for the spend log. */
-export function tagsOf(headers: Headers): string[] | undefined {
+/** The `x-litellm-tags` header's tags, then the key's own `tags` (each once), for the spend log. */
+export function tagsOf(headers: Headers, keyTags?: readonly string[]): string[] | undefined {
   const raw = headers.get("x-litellm-tags");
-  if (!raw) return undefined;
-  const tags = raw.split(",").map((t) => t.trim()).filter(Boolean);
+  const tags = raw ? raw.split(",").map((t) => t.trim()).filter(Boolean) : [];
+  if (keyTags) { for (const t of keyTags) if (!tags.includes(t)) tags.push(t); }
   return tags.length ? tags : undefined;
 }
 
@@ -183,7 +183,7 @@ export function createPipeline(deps: PipelineDeps) {
       retries: 0,
       clientIp,
       userAgent: req.headers.get("user-agent") ?? undefined,
-      requestTags: tagsOf(req.headers),
+      requestTags: tagsOf(req.headers, principal.key?.tags),
       requestBody: deps.storePrompts ? decoder.decode(body) : undefined,
       ...what,
     });

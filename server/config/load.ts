@@ -3,13 +3,15 @@
  * YAML text → validated, resolved `GatewayConfig`.
  *
  * Validation happens on the YAML as written (so error paths match the file), then `os.environ/NAME`
- * references are resolved through an injected `env` lookup (tests pass a plain object).
+ * references are resolved through an injected `env` lookup (tests pass a plain object), layered under the config's
+ * own `environment_variables` (`litellm_settings.ts`).
  */
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { entryProvider } from "./provider.ts";
 import { awsCredentials } from "./aws_auth.ts";
 import { resolveCors } from "./cors.ts";
+import { layeredEnv, readLitellmSettings } from "./litellm_settings.ts";
 import { resolvePassthrough } from "./passthrough.ts";
 import { MAX_OUTPUT_TOKENS_FIELD, PRICE_FIELD_NAMES, pricesFromFields } from "./price_fields.ts";
 import { ConfigFile, type ModelEntry, unknownKeys } from "./schema.ts";
@@ -93,7 +95,7 @@ function issuePaths(error: z.ZodError): string[] {
 }
 
 /** Parses and resolves a config. Throws `ConfigError` listing every problem. */
-export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
+export function loadConfig(yamlText: string, processEnv: EnvLookup): GatewayConfig {
   let raw: unknown;
   try {
     raw = parseYaml(yamlText);
@@ -103,12 +105,16 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
   if (raw === null || raw === undefined) {
     throw new ConfigError(["the file is empty: it needs at least a model_list (see config.example.yaml)"]);
   }
+  const problems: string[] = [];
+  // `environment_variables` are seen by every `os.environ/` reference below, before the process environment.
+  const env = layeredEnv((raw as { environment_variables?: unknown }).environment_variables, processEnv, problems);
+  if (problems.length) throw new ConfigError(problems);
   const { checked, skipped, skipWarnings } = withoutOtherProviders(raw, env);
   const parsed = ConfigFile.safeParse(checked);
   if (!parsed.success) throw new ConfigError(issuePaths(parsed.error));
   const file = parsed.data;
-  const problems: string[] = [];
   const warnings = [...skipWarnings, ...unknownKeys(checked).map((path) => `${path}: unknown key, ignored`)];
+  const settings = readLitellmSettings(file.litellm_settings, problems, warnings);
 
   const general = file.general_settings ?? {};
   let masterKey: string | undefined;
@@ -197,18 +203,19 @@ export function loadConfig(yamlText: string, env: EnvLookup): GatewayConfig {
     upstreamClient: general.upstream_client ?? "fetch",
     router: {
       strategy: router.routing_strategy ?? "simple-shuffle",
-      numRetries: router.num_retries ?? 2,
+      numRetries: router.num_retries ?? settings.numRetries ?? 2,
       retryAfterMs: (router.retry_after ?? 0) * 1000,
       allowedFails: router.allowed_fails ?? 3,
       cooldownMs: (router.cooldown_time ?? 5) * 1000,
-      timeoutMs: (router.timeout ?? 600) * 1000,
-      streamTimeoutMs: (router.stream_timeout ?? router.timeout ?? 600) * 1000,
+      timeoutMs: (router.timeout ?? settings.requestTimeout ?? 600) * 1000,
+      streamTimeoutMs: (router.stream_timeout ?? router.timeout ?? settings.requestTimeout ?? 600) * 1000,
       fallbacks,
       enablePreCallChecks: router.enable_pre_call_checks ?? false,
     },
     passthrough,
     awsRefreshAheadMs: (general.aws_credentials_refresh_ahead_seconds ?? DEFAULT_AWS_REFRESH_AHEAD_S) * 1000,
     cors,
+    ...(settings.proxyBudget ? { proxyBudget: settings.proxyBudget } : {}),
     warnings,
   };
 }

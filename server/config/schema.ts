@@ -194,7 +194,7 @@ export type BedrockPassthrough = z.infer<typeof BedrockPassthrough>;
 
 /**
  * Lists keys of `value` that `schema` does not declare, as YAML paths, for the sections whose keys we own.
- * `litellm_settings` and `environment_variables` are LiteLLM's free-form sections and are not checked.
+ * `litellm_settings` and `environment_variables` are LiteLLM's free-form sections, read by `litellm_settings.ts`.
  */
 export function unknownKeys(value: unknown): string[] {
   const out: string[] = [];

@@ -4,6 +4,7 @@
  * per-request code only reads it.
  */
 import type { CredentialSpec } from "../aws/mod.ts";
+import type { Period } from "../core/durations.ts";
 import type { CorsSettings } from "./cors.ts";
 import type { ModelPrices } from "./price_fields.ts";
 import type { RoutingStrategy } from "./schema.ts";
@@ -100,6 +101,18 @@ export interface ServerSettings {
   shutdownGraceMs: number;
 }
 
+/**
+ * The proxy's own budget (`litellm_settings.max_budget`, `budget_duration`), over every call whoever makes it: windows
+ * of `budget_duration` back to back from the epoch (UTC: `1d` resets at midnight, `1mo` on the first of the month).
+ */
+export interface ProxyBudget {
+  /** USD. */
+  maxBudget: number;
+  /** As given, for messages. */
+  budgetDuration?: string;
+  period?: Period;
+}
+
 export interface GatewayConfig {
   deployments: Deployment[];
   /** Deployments by `model_name`, in config order. */
@@ -141,6 +154,8 @@ export interface GatewayConfig {
   awsRefreshAheadMs: number;
   /** Which web pages on other origins may call `/bedrock/*` and the admin API (`general_settings.cors_*`). */
   cors: CorsSettings;
+  /** `litellm_settings.max_budget`: a budget over all calls; absent when not set. */
+  proxyBudget?: ProxyBudget;
   /** Non-fatal problems found while loading (unknown keys, unavailable deployments). */
   warnings: string[];
 }

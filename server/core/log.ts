@@ -22,6 +22,11 @@ export interface LoggerOptions {
   write?: (line: string) => void;
   debug?: boolean;
   now?: () => number;
+  /**
+   * Fields every line carries, after `msg` (a worker of `--workers N` adds `{ worker: i }`, so lines from several
+   * isolates sharing one stdout can be told apart).
+   */
+  fields?: LogFields;
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
@@ -29,12 +34,14 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const now = opts.now ?? Date.now;
   const debugEnabled = opts.debug ?? false;
   const isoTime = createIsoTime();
+  const always = opts.fields === undefined ? "" : JSON.stringify(opts.fields).slice(1, -1);
+  const tail = always ? `,${always}` : "";
   const log = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (level === "debug" && !debugEnabled) return;
     // The same line as JSON.stringify({ time, level, msg, ...fields }), without copying the fields into a new
     // object first: the request log writes one line per call, and the copy was a large part of it. Fields
     // named time, level or msg would repeat those keys; the request log has none.
-    const head = `{"time":"${isoTime(now())}","level":"${level}","msg":${JSON.stringify(msg)}`;
+    const head = `{"time":"${isoTime(now())}","level":"${level}","msg":${JSON.stringify(msg)}${tail}`;
     const rest = fields === undefined ? "{}" : JSON.stringify(fields);
     write(rest.length > 2 ? `${head},${rest.slice(1)}` : `${head}}`);
   };
@@ -55,7 +62,16 @@ export interface BufferedStdoutOptions {
   flushAfterMs?: number;
   /** Starts the flush timer (default `setTimeout`); injectable so tests decide when it fires. */
   setTimer?: (flush: () => void, ms: number) => void;
+  /**
+   * Largest single write, bytes; a batch is cut at line boundaries so that no write exceeds it (a longer line goes
+   * alone). Default: unlimited. `--workers N` sets `PIPE_BUF` (4096): the kernel writes that much to a pipe at once,
+   * so several isolates writing one stdout never interleave inside a line.
+   */
+  maxWriteBytes?: number;
 }
+
+/** What POSIX guarantees a pipe writes atomically (`PIPE_BUF`, 4096 on Linux, 512 minimum; macOS has 512). */
+export const PIPE_BUF = Deno.build.os === "linux" ? 4096 : 512;
 
 /**
  * Writes lines to stdout in batches: a line waits up to `flushAfterMs` for others to share one `write` (past
@@ -73,13 +89,30 @@ export function bufferedStdout(opts: BufferedStdoutOptions = {}): BufferedWriter
   const encoder = new TextEncoder();
   let pending = "";
   let scheduled = false;
+  const maxWrite = opts.maxWriteBytes ?? Infinity;
+  const writeAll = (bytes: Uint8Array) => {
+    for (let offset = 0; offset < bytes.length;) offset += writeSync(bytes.subarray(offset));
+  };
   const flush = () => {
     scheduled = false;
     if (!pending) return;
     const bytes = encoder.encode(pending);
     pending = "";
     try {
-      for (let offset = 0; offset < bytes.length;) offset += writeSync(bytes.subarray(offset));
+      if (bytes.length <= maxWrite) return writeAll(bytes);
+      // Whole lines per write, each write at most maxWrite bytes (a longer line goes alone).
+      for (let start = 0; start < bytes.length;) {
+        let end = start;
+        for (;;) {
+          const nl = bytes.indexOf(10, end);
+          const next = nl < 0 ? bytes.length : nl + 1;
+          if (end > start && next - start > maxWrite) break;
+          end = next;
+          if (end === bytes.length || next - start >= maxWrite) break;
+        }
+        writeAll(bytes.subarray(start, end));
+        start = end;
+      }
     } catch {
       // stdout is gone (closed pipe): nothing sensible is left to do with a log line, and it must not crash calls.
     }

@@ -53,7 +53,7 @@ function describe(h: DeploymentHealth, router: Router): EndpointHealth {
     api_base: d.auth.kind === "mock" ? undefined : publicBase(d.endpoint),
     status,
     cooldown_until: h.coolingDown ? new Date(s.cooldownUntil).toISOString() : null,
-    in_flight: s.inFlight,
+    in_flight: s.inFlight + s.peerInFlight,
     latency_ms: round(s.latencyMs),
     time_to_first_byte_ms: round(s.ttfbMs),
     requests_this_minute: usage.requests,

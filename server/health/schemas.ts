@@ -47,7 +47,9 @@ export const EndpointHealth = z.object({
   api_base: z.string().optional(),
   status: z.enum(["healthy", "cooling_down", "rate_limited", "unavailable", "probe_failed"]),
   cooldown_until: z.string().nullable().meta({ description: "ISO 8601, while cooling down." }),
-  in_flight: z.number(),
+  in_flight: z.number().meta({
+    description: "Calls in flight on it, from the whole process (every worker of `--workers N`, as last told).",
+  }),
   latency_ms: z.number().nullable().meta({ description: "Recent average latency of converse calls." }),
   time_to_first_byte_ms: z.number().nullable().meta({
     description: "Recent average time to first byte of converse-stream calls.",

@@ -1,7 +1,7 @@
 /**
  * @module
  * The HTTP app: the features' route declarations (`bedrock/routes.ts`, `health/routes.ts`, `keys/routes.ts`,
- * `spend/routes.ts`: each route's handler, schemas and description in one value) mounted over the services
+ * `models/routes.ts`, `owners/routes.ts`, `spend/routes.ts`: each route's handler, schemas and description in one value) mounted over the services
  * `gateway.ts` built, the admin UI, and what every answer shares: a request id (`x-litellm-call-id`), and errors
  * rendered in one place (`errorResponse`), Bedrock's wire format under `/bedrock/*`, LiteLLM's elsewhere.
  *
@@ -24,6 +24,8 @@ import {
 import type { Logger } from "../core/log.ts";
 import { HEALTH_ROUTES, type HealthRouteServices } from "../health/routes.ts";
 import { KEY_ROUTES, type KeyRouteServices } from "../keys/routes.ts";
+import { MODEL_ROUTES, type ModelRouteServices } from "../models/routes.ts";
+import { OWNER_ROUTES, type OwnerRouteServices } from "../owners/routes.ts";
 import { SPEND_ROUTES, type SpendRouteServices } from "../spend/routes.ts";
 import type { UiEnv } from "../ui/mod.ts";
 import type { ServerSpans } from "./server_span.ts";
@@ -36,6 +38,10 @@ export interface AppServices {
   health: HealthRouteServices;
   /** `/key/*`. */
   keys: KeyRouteServices;
+  /** `/team/*` and `/user/*`. */
+  owners: OwnerRouteServices;
+  /** `/model/info`, `/v1/models`, `/models`. */
+  models: ModelRouteServices;
   /** `/spend/logs`, `/global/spend`, `/global/spend/report`, `/metrics`. */
   spend: SpendRouteServices;
   /** The admin UI: `/ui` and under it, and `/` (a redirect there). HTML pages, not part of the API document. */
@@ -258,6 +264,8 @@ export function createApp(s: AppServices): Hono<Env> {
   mountRoutes(app, HEALTH_ROUTES, s.health);
   mountRoutes(app, BEDROCK_ROUTES, s.calls);
   mountRoutes(app, KEY_ROUTES, s.keys);
+  mountRoutes(app, OWNER_ROUTES, s.owners);
+  mountRoutes(app, MODEL_ROUTES, s.models);
   mountRoutes(app, SPEND_ROUTES, s.spend);
   app.route("/", s.ui);
   app.all("/bedrock/*", (c: Context<Env>) => {

@@ -14,6 +14,8 @@ export interface FallbackOptions {
   port: number;
   handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
   log: Logger;
+  /** Share the port with the other workers of this process (SO_REUSEPORT; `--unstable-net`). */
+  reusePort?: boolean;
 }
 
 export function serveWithDenoServe(opts: FallbackOptions): FrontDoor {
@@ -24,7 +26,7 @@ export function serveWithDenoServe(opts: FallbackOptions): FrontDoor {
   const start = (port: number): Deno.HttpServer<Deno.NetAddr> => {
     const abort = new AbortController();
     const server = Deno.serve(
-      { hostname: opts.hostname, port, signal: abort.signal, onListen: () => {} },
+      { hostname: opts.hostname, port, reusePort: opts.reusePort, signal: abort.signal, onListen: () => {} },
       opts.handler,
     );
     servers.add(server);

@@ -10,10 +10,11 @@ import { retryBusy } from "../kv/retry.ts";
 import { nanosToUsd } from "../core/money.ts";
 import type { Ledger } from "../kv/ledger.ts";
 import { hashKey, sameSecret } from "./credentials.ts";
-import { parseDuration } from "./durations.ts";
+import { addPeriod, parseDuration, windowOf } from "../core/durations.ts";
 import type { KeyCache } from "./key_cache.ts";
-import { spendKey } from "./kv_layout.ts";
-import { budgetWindow, keyNameOf, type KeyRecord } from "./record.ts";
+import { modelSpendKey, spendKey } from "./kv_layout.ts";
+import type { OwnerStore } from "./owner_store.ts";
+import { budgetDurationFields, budgetWindow, keyNameOf, type KeyRecord, type ModelBudget } from "./record.ts";
 import type {
   KeyDeleteRequest,
   KeyDeleteResponse,
@@ -34,6 +35,8 @@ export interface KeyAdminDeps {
   kv: Deno.Kv;
   store: KeyStore;
   cache: KeyCache;
+  /** Team records: a key's `team_id` must name one. */
+  owners: OwnerStore;
   ledger: Ledger;
   masterKey: string | undefined;
   now: () => number;
@@ -43,6 +46,8 @@ export interface KeyAdminDeps {
 
 export type KeyAdmin = ReturnType<typeof createKeyAdmin>;
 
+/** Most keys `owned` answers (a team's or user's keys in `/team/info`, `/user/info`). */
+export const MAX_OWNED_KEYS = 10_000;
 /** How often a read-modify-write is retried when another writer got there first. */
 const WRITE_ATTEMPTS = 5;
 const HASH = /^[0-9a-f]{64}$/;
@@ -74,6 +79,20 @@ function newRawKey(): string {
 
 const iso = (ms: number | undefined) => ms === undefined ? null : new Date(ms).toISOString();
 
+/** `model_max_budget` as the request gives it → as the record keeps it. */
+function modelBudgets(m: NonNullable<KeySettings["model_max_budget"]>): Record<string, ModelBudget> {
+  const out: Record<string, ModelBudget> = {};
+  for (const [model, b] of Object.entries(m)) {
+    const duration = b.time_period ?? b.budget_duration;
+    out[model] = { maxBudget: (b.budget_limit ?? b.max_budget)! };
+    if (duration !== undefined) {
+      out[model].budgetDuration = duration;
+      out[model].period = parseDuration(duration);
+    }
+  }
+  return out;
+}
+
 /** Applies the settings present in a request (`null` clears) to a record. */
 function applySettings(r: KeyRecord, s: KeySettings, now: number): KeyRecord {
   const next: KeyRecord = { ...r, updatedAt: now };
@@ -97,11 +116,22 @@ function applySettings(r: KeyRecord, s: KeySettings, now: number): KeyRecord {
   if (s.blocked !== undefined) next.blocked = s.blocked;
   if (s.budget_duration !== undefined) {
     // A new window length starts a new window now (LiteLLM: budget_reset_at = now + budget_duration).
-    set("budgetDuration", s.budget_duration);
-    set("budgetDurationMs", s.budget_duration === null ? null : parseDuration(s.budget_duration));
-    next.budgetAnchor = now;
+    delete next.budgetDuration, delete next.budgetDurationMs, delete next.budgetMonths;
+    const d = s.budget_duration;
+    Object.assign(next, budgetDurationFields(d, d === null ? undefined : parseDuration(d), now));
   }
-  if (s.duration !== undefined) set("expires", s.duration === null ? null : now + parseDuration(s.duration)!);
+  if (s.duration !== undefined) {
+    set("expires", s.duration === null ? null : addPeriod(now, parseDuration(s.duration)!));
+  }
+  if (s.model_max_budget !== undefined) {
+    // New per-model budgets start their windows now.
+    set("modelMaxBudget", s.model_max_budget === null ? null : modelBudgets(s.model_max_budget));
+    next.modelBudgetAnchor = now;
+  }
+  set("modelRpmLimit", s.model_rpm_limit);
+  set("modelTpmLimit", s.model_tpm_limit);
+  if (s.tags !== undefined) set("tags", s.tags === null || !s.tags.length ? null : [...new Set(s.tags)]);
+  if (s.aliases !== undefined) set("aliases", s.aliases === null || !Object.keys(s.aliases).length ? null : s.aliases);
   if (recordBytes(next) > MAX_RECORD_BYTES) {
     throw validation(`the key's settings are too large to store (at most ${MAX_RECORD_BYTES} bytes)`, "metadata");
   }
@@ -116,29 +146,51 @@ function writeError(result: WriteResult & { ok: false }, alias: string | undefin
   return conflict();
 }
 
+/** The counters of a per-model budget's current window, by model. */
+function modelSpendKeys(r: KeyRecord, t: number): Array<[string, Deno.KvKey]> {
+  return Object.entries(r.modelMaxBudget ?? {}).map(([model, b]) => [
+    model,
+    modelSpendKey(r.id, model, windowOf(r.modelBudgetAnchor ?? r.createdAt, b.period, t).start),
+  ]);
+}
+
+/** Counters as this instance knows them: read fresh from KV (nine per `getMany`) plus its not-yet-written sums. */
+export async function readCounters(kv: Deno.Kv, ledger: Ledger, keys: Deno.KvKey[]): Promise<bigint[]> {
+  for (let i = 0; i < keys.length; i += 9) {
+    // getMany reads at most 10 keys: nine counters and the ledger's watermark.
+    const chunk = keys.slice(i, i + 9);
+    const got = await retryBusy(() => kv.getMany([...chunk, ledger.watermarkKey]));
+    ledger.observe(chunk.map((key, j) => ({ key, entry: got[j] })), got.at(-1)!);
+  }
+  return keys.map((key) => ledger.total(key));
+}
+
 export function createKeyAdmin(deps: KeyAdminDeps) {
   const { kv, store, cache, ledger, now } = deps;
 
-  /** Spend of each record's current budget window: KV plus this instance's not-yet-written sums. */
-  async function spendOf(records: KeyRecord[]): Promise<number[]> {
+  /** Spend of each record's current budget window (and per-model windows), in USD. */
+  async function spendOf(records: KeyRecord[]): Promise<Array<{ spend: number; models: Record<string, number> }>> {
     const t = now();
-    const keys = records.map((r) => spendKey(r.id, budgetWindow(r, t).start));
-    for (let i = 0; i < keys.length; i += 9) {
-      // getMany reads at most 10 keys: nine counters and the ledger's watermark.
-      const chunk = keys.slice(i, i + 9);
-      const got = await retryBusy(() => kv.getMany([...chunk, ledger.watermarkKey]));
-      ledger.observe(chunk.map((key, j) => ({ key, entry: got[j] })), got.at(-1)!);
-    }
-    return keys.map((key) => nanosToUsd(ledger.total(key)));
+    const perModel = records.map((r) => modelSpendKeys(r, t));
+    const keys = [
+      ...records.map((r) => spendKey(r.id, budgetWindow(r, t).start)),
+      ...perModel.flat().map(([, k]) => k),
+    ];
+    const totals = await readCounters(kv, ledger, keys);
+    let next = records.length;
+    return records.map((_, i) => ({
+      spend: nanosToUsd(totals[i]),
+      models: Object.fromEntries(perModel[i].map(([model]) => [model, nanosToUsd(totals[next++])])),
+    }));
   }
 
-  function view(r: KeyRecord, spend: number): KeyInfo {
+  function view(r: KeyRecord, spend: { spend: number; models: Record<string, number> }): KeyInfo {
     const window = budgetWindow(r, now());
     return {
       token: r.hash,
       key_name: r.keyName,
       key_alias: r.alias ?? null,
-      spend,
+      spend: spend.spend,
       max_budget: r.maxBudget ?? null,
       soft_budget: r.softBudget ?? null,
       budget_duration: r.budgetDuration ?? null,
@@ -153,6 +205,17 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
       team_id: r.teamId ?? null,
       metadata: r.metadata,
       blocked: r.blocked,
+      model_max_budget: Object.fromEntries(
+        Object.entries(r.modelMaxBudget ?? {}).map(([m, b]) => [
+          m,
+          { budget_limit: b.maxBudget, time_period: b.budgetDuration ?? null },
+        ]),
+      ),
+      model_spend: spend.models,
+      model_rpm_limit: r.modelRpmLimit ?? {},
+      model_tpm_limit: r.modelTpmLimit ?? {},
+      tags: r.tags ?? [],
+      aliases: r.aliases ?? {},
       created_at: iso(r.createdAt)!,
       updated_at: iso(r.updatedAt)!,
     };
@@ -161,6 +224,14 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
   async function views(records: KeyRecord[]): Promise<KeyInfo[]> {
     const spends = await spendOf(records);
     return records.map((r, i) => view(r, spends[i]));
+  }
+
+  /** A key's `team_id` must name a team (LiteLLM: create it with `/team/new` first). */
+  async function checkTeam(teamId: string | null | undefined) {
+    if (teamId === undefined || teamId === null) return;
+    if (!(await deps.owners.get("team", teamId))) {
+      throw validation(`Team not found: team_id "${teamId}" does not exist; create it with /team/new first`, "team_id");
+    }
   }
 
   function refuseMasterKey(raw: string, param: string) {
@@ -212,12 +283,16 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
         updatedAt: t,
       };
       const { key: _, ...settings } = input;
+      await checkTeam(settings.team_id);
       const record = applySettings(base, settings, t);
       const result = await store.create(record);
       if (!result.ok) throw writeError(result, record.alias, "key");
       // A lookup of this hash may have been cached as unknown just before.
       cache.invalidate(record.hash);
-      return { key: raw, ...view(record, 0) };
+      return {
+        key: raw,
+        ...view(record, { spend: 0, models: Object.fromEntries(modelSpendKeys(record, t).map(([m]) => [m, 0])) }),
+      };
     },
 
     /** `ref` is a raw key or a hash. */
@@ -228,6 +303,7 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
 
     async update(input: KeyUpdateRequest): Promise<KeyUpdateResponse> {
       const { key: ref, ...settings } = input;
+      await checkTeam(settings.team_id);
       const record = await modify(ref, (r, t) => applySettings(r, settings, t));
       return { key: record.hash, ...(await views([record]))[0] };
     },
@@ -241,6 +317,7 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
       const raw = input.new_key ?? newRawKey();
       refuseMasterKey(raw, "new_key");
       const { new_key: _, ...settings } = input;
+      await checkTeam(settings.team_id);
       const record = await modify(
         ref,
         (r, t) => applySettings({ ...r, hash: hashKey(raw), keyName: keyNameOf(raw) }, settings, t),
@@ -273,6 +350,12 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
         await store.deleteCounters(stored.record.id);
       }
       return { deleted_keys: refs };
+    },
+
+    /** Every key of a team or user (at most `MAX_OWNED_KEYS`), as `/key/info` shows them. */
+    async owned(filter: { teamId?: string; userId?: string }): Promise<KeyInfo[]> {
+      const { records } = await store.list(filter, 1, MAX_OWNED_KEYS);
+      return await views(records);
     },
 
     async list(q: KeyListQuery): Promise<KeyListResponse> {

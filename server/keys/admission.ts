@@ -1,15 +1,16 @@
 /**
  * @module
- * Admission of a `/bedrock` call: who is calling, and whether their virtual key may start a call now (budget,
- * requests and tokens per minute, parallel requests). And the other end of the call: when its `CallRecord`
- * reaches settlement (`calls/settle.ts`), the key is billed and its parallel slot released, exactly once.
+ * Admission of a `/bedrock` call: who is calling, and whether they may start a call now — their virtual key's budget,
+ * requests and tokens per minute and parallel requests, its per-model limits, its team's and user's, and the proxy's
+ * own budget (`call_scopes.ts`). And the other end of the call: when its `CallRecord` reaches settlement
+ * (`calls/settle.ts`), every scope is billed and the parallel slot released, exactly once.
  *
  * In two steps. `admit` (before the body is read): authentication, the cheap checks over the ledger's view of each
  * counter (newest KV snapshot plus this instance's own sums not in it) and the parallel slot. `hold` (once the
  * request is validated, before anything is sent): the call holds what it is expected to use (`pricing/hold_price.ts`)
- * against the key's budget, tokens and requests per minute until it settles (`limits/holds.ts`), so calls arriving
- * together count each other, on this instance and, through leases in KV, on others; and calls that would need
- * billing are refused while spend cannot be written (fail closed).
+ * against every budget, tokens and requests per minute of its scopes until it settles (`limits/holds.ts`), so calls
+ * arriving together count each other — two keys of one team included —, on this instance and, through leases in KV,
+ * on others; and calls that would need billing are refused while spend cannot be written (fail closed).
  *
  * The only KV write a call may wait for is a lease's growth when this instance's slice of a limit has no room left.
  * `max_parallel_requests` is enforced per instance.
@@ -23,7 +24,8 @@ import { nanosToUsd, usdToNanos } from "../core/money.ts";
 import type { HoldPricing } from "../pricing/hold_price.ts";
 import type { Ledger, LedgerHealth, LedgerSum } from "../kv/ledger.ts";
 import type { Authenticator, Principal } from "./auth.ts";
-import { rpmKey, softBudgetAlertKey, spendKey, spendPrefix, tpmKey } from "./kv_layout.ts";
+import { type CallScope, callScopes, type ProxyBudget, type ScopeKind, type SpendCounter } from "./call_scopes.ts";
+import { softBudgetAlertKey, spendKey } from "./kv_layout.ts";
 import { budgetWindow, type KeyRecord, minuteOf, secondsToNextMinute } from "./record.ts";
 
 export interface AdmissionDeps {
@@ -36,24 +38,45 @@ export interface AdmissionDeps {
   holdPricing: HoldPricing;
   now: () => number;
   log: Logger;
+  /** `litellm_settings.max_budget` (and `budget_duration`): the proxy's own budget, over every call. */
+  proxyBudget?: ProxyBudget;
+  /**
+   * A billed call took a scope's spend from below its `max_budget` to it or past it (as this instance sees it): the
+   * one place budget crossings of keys, teams, users and the proxy are seen (alerts hook in here). Never awaited.
+   */
+  onBudgetReached?: (event: BudgetReached) => void;
+}
+
+/** A budget reached by a call (`AdmissionDeps.onBudgetReached`). */
+export interface BudgetReached {
+  scope: ScopeKind;
+  /** The key's hash, the team's or user's id, `key hash:model` for a per-model budget, or `proxy`. */
+  id: string;
+  spentNanos: bigint;
+  maxBudget: number;
+  /** Epoch ms the budget resets (undefined: never). */
+  resetAt?: number;
+  requestId: string;
 }
 
 export interface Admission {
   /**
-   * Authenticates the caller and, for a virtual key, checks its budget and limits and takes a parallel slot.
-   * Throws a 401, a 400 `ServiceQuotaExceededException` (budget) or a 429 `ThrottlingException`.
+   * Authenticates the caller and checks the budgets and limits it is under (its key's, team's, user's, the proxy's)
+   * and takes a parallel slot. Throws a 401, a 400 `ServiceQuotaExceededException` (budget) or a 429
+   * `ThrottlingException`.
    */
   admit(headers: Headers, requestId: string): Promise<Principal>;
   /**
-   * The validated call, before anything is sent: refused (503) when it would need billing while spend cannot be
-   * written; else it holds what it is expected to use against the key's limits until it settles, or is refused
-   * (a 400 `ServiceQuotaExceededException` when the budget is spent, a 429 when calls in flight hold what is left
-   * or a rate limit is reached, a 503 when the limits cannot be read from KV).
+   * The validated call to `modelName` (a model group, or a pass-through call's label), before anything is sent:
+   * refused (503) when it would need billing while spend cannot be written; else it holds what it is expected to use
+   * against every limit of its scopes until it settles, or is refused (a 400 `ServiceQuotaExceededException` when a
+   * budget is spent, a 429 when calls in flight hold what is left or a rate limit is reached, a 503 when the limits
+   * cannot be read from KV).
    */
   hold(requestId: string, modelName: string, estimate: RequestEstimate): Promise<void>;
   /** The call failed before reaching accounting: frees its slot and holds, bills nothing. A no-op after `finished`. */
   release(requestId: string): void;
-  /** The call's record reached settlement: bills the key, counts its tokens, settles its holds, frees its slot. */
+  /** The call's record reached settlement: bills every scope, counts tokens, settles its holds, frees its slot. */
   finished(record: CallRecord, costNanos: bigint): void;
   /** Upkeep of this instance's slices of limits now: renewed and re-based, or given back when idle. */
   maintain(): Promise<void>;
@@ -67,15 +90,18 @@ export interface Admission {
    */
   budgets(): Promise<KeyBudget[]>;
   /**
-   * The keys with an `rpm_limit` or `tpm_limit` this instance has admitted calls for, with this minute's use as this
-   * instance sees it (the newest KV snapshot plus its own sums): for `/metrics`. No KV read.
+   * The keys with an rpm or tpm limit (key-wide, or for the model) this instance has held calls for, per model, with
+   * this minute's use as this instance sees it (the newest KV snapshot plus its own sums): for `/metrics`. No KV read.
    */
   rateLimits(): KeyRateLimit[];
 }
 
+/** A key's requests and tokens per minute for one model: its limit for the model, else its key-wide one. */
 export interface KeyRateLimit {
   hash: string;
   alias?: string;
+  /** The model group. */
+  model: string;
   rpmLimit?: number;
   rpmUsed: number;
   tpmLimit?: number;
@@ -98,36 +124,50 @@ const MAX_TRACKED_BUDGETS = 10_000;
  */
 export const MAX_UNWRITTEN_CALLS = 4;
 
-type LimitKind = "budget" | "tpm" | "rpm";
+type Unit = "budget" | "tpm" | "rpm";
+
+/** One limit a call holds: of which scope, in which unit. */
+interface Held {
+  scope: CallScope;
+  unit: Unit;
+}
 
 /** A call between `admit` and its end. */
 interface Admitted {
-  /** The virtual key's record (undefined for the master key or an open gateway). */
-  key?: KeyRecord;
+  /** Who is calling: their key (undefined for the master key or an open gateway), team and user. */
+  principal: Principal;
   /** Counted against `MAX_UNWRITTEN_CALLS` while in flight. */
   billable: boolean;
+  /** What the call was held as (its model group), once held. */
+  model?: string;
   ticket?: HoldTicket;
   limits?: Limit[];
   /** What each of `limits` limits. */
-  kinds?: LimitKind[];
+  held?: Held[];
 }
 
-/** A key record's limits in the units holds count in, and their scope names: built once per record. */
-interface KeyLimits {
-  budgetNanos?: bigint;
-  tpm?: bigint;
-  rpm?: bigint;
-  budgetScope: string;
-  tpmScope: string;
-  rpmScope: string;
+/** How a budget's refusal names it, after LiteLLM's `Budget has been exceeded!` messages. */
+function budgetSubject(scope: CallScope): string {
+  switch (scope.kind) {
+    case "key":
+      return "";
+    case "team":
+      return `Team=${scope.id.slice("team:".length)} `;
+    case "user":
+      return `User=${scope.id.slice("user:".length)} `;
+    case "key_model":
+      return `Model=${scope.id.slice(scope.id.lastIndexOf(":") + 1)} `;
+    case "proxy":
+      return "Proxy (litellm_settings.max_budget) ";
+  }
 }
 
 /** Over budget: typed so SDKs do not retry (not a throttle), yet still a Bedrock exception they know. */
-export function budgetExceeded(spentNanos: bigint, maxBudget: number): GatewayError {
+export function budgetExceeded(spentNanos: bigint, maxBudget: number, subject = ""): GatewayError {
   return new GatewayError(
     400,
     "ServiceQuotaExceededException",
-    `Budget has been exceeded! Current cost: ${nanosToUsd(spentNanos)}, Max budget: ${maxBudget}`,
+    `Budget has been exceeded! ${subject}Current cost: ${nanosToUsd(spentNanos)}, Max budget: ${maxBudget}`,
     { litellmType: "budget_exceeded" },
   );
 }
@@ -135,6 +175,12 @@ export function budgetExceeded(spentNanos: bigint, maxBudget: number): GatewayEr
 /** A 429; `reason` says which limit (`rpm`, `tpm`, `parallel`, `budget_held`). */
 const throttled = (message: string, retryAfter: number, reason: string) =>
   new GatewayError(429, "ThrottlingException", message, { litellmType: "rate_limit_error", retryAfter, reason });
+
+/** A rate limit's refusal: `Rate limit exceeded: this key allows 10 requests per minute`. */
+function rateExceeded(scope: CallScope, unit: "tpm" | "rpm", perMinute: number, detail = ""): string {
+  const what = unit === "tpm" ? "tokens" : "requests";
+  return `Rate limit exceeded: ${scope.label} allows ${perMinute} ${what} per minute${detail}`;
+}
 
 /** Spend cannot be written: the call would go unbilled. Bedrock's wire format, so SDKs retry it later. */
 function unwritable(h: Extract<LedgerHealth, { ok: false }>): GatewayError {
@@ -149,7 +195,7 @@ function unwritable(h: Extract<LedgerHealth, { ok: false }>): GatewayError {
 }
 
 export function createAdmission(deps: AdmissionDeps): Admission {
-  const { auth, kv, ledger, holds, holdPricing, now, log } = deps;
+  const { auth, kv, ledger, holds, holdPricing, now, log, proxyBudget } = deps;
   /** Calls admitted and not finished yet, by request id. */
   const admitted = new Map<string, Admitted>();
   /** Billable calls in flight (held and not yet finished), for the fail-closed bound. */
@@ -158,13 +204,13 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   const active = new Map<string, number>();
   /** Soft-budget windows this instance has already handled (`id:windowStart`). */
   const alerted = new Set<string>();
-  /** Budget window each key was last billed in here, to clean up older windows once per change. */
+  /** Budget window each scope was last billed in here, to clean up older windows once per change. */
   const billedWindow = new Map<string, number>();
   const tasks = new Set<Promise<unknown>>();
   /** Keys with a budget admitted here, by id: their newest record. */
   const budgeted = new Map<string, KeyRecord>();
-  /** Keys with a rate limit admitted here, by id: their newest record. */
-  const limited = new Map<string, KeyRecord>();
+  /** Keys with a rate limit held here, by `key id, model`: their newest record. */
+  const limited = new Map<string, { key: KeyRecord; model: string }>();
 
   function background(task: Promise<unknown>, what: string) {
     const p = task.catch((e) => log.warn(`${what} failed`, { error: (e as Error).name, message: (e as Error).message }))
@@ -172,31 +218,28 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     tasks.add(p);
   }
 
-  function check(r: KeyRecord, t: number) {
-    if (r.maxBudget !== undefined) {
-      const spent = ledger.total(spendKey(r.id, budgetWindow(r, t).start));
-      if (spent >= usdToNanos(r.maxBudget)) throw budgetExceeded(spent, r.maxBudget);
+  /** The cheap checks at admission, over the ledger's view of each counter (the holds decide with fresh reads). */
+  function check(p: Principal, t: number) {
+    for (const scope of callScopes(p, undefined, proxyBudget, t)) {
+      const spend = scope.spend;
+      if (spend?.limitNanos !== undefined) {
+        const spent = ledger.total(spend.counter);
+        if (spent >= spend.limitNanos) throw budgetExceeded(spent, spend.maxBudget!, budgetSubject(scope));
+      }
+      const minute = minuteOf(t);
+      for (const unit of ["rpm", "tpm"] as const) {
+        const r = scope[unit];
+        if (r && ledger.total(r.counter, minute) >= r.limit) {
+          throw throttled(rateExceeded(scope, unit, r.perMinute), secondsToNextMinute(t), unit);
+        }
+      }
     }
-    if (r.maxParallelRequests !== undefined && (active.get(r.id) ?? 0) >= r.maxParallelRequests) {
+    const r = p.key;
+    if (r?.maxParallelRequests !== undefined && (active.get(r.id) ?? 0) >= r.maxParallelRequests) {
       throw throttled(
         `Max parallel request limit reached: this key allows ${r.maxParallelRequests} calls at a time`,
         1,
         "parallel",
-      );
-    }
-    const minute = minuteOf(t);
-    if (r.rpmLimit !== undefined && ledger.total(rpmKey(r.id), minute) >= r.rpmLimit) {
-      throw throttled(
-        `Rate limit exceeded: this key allows ${r.rpmLimit} requests per minute`,
-        secondsToNextMinute(t),
-        "rpm",
-      );
-    }
-    if (r.tpmLimit !== undefined && ledger.total(tpmKey(r.id), minute) >= r.tpmLimit) {
-      throw throttled(
-        `Rate limit exceeded: this key allows ${r.tpmLimit} tokens per minute`,
-        secondsToNextMinute(t),
-        "tpm",
       );
     }
   }
@@ -207,7 +250,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     if (!a) return undefined;
     admitted.delete(requestId);
     if (a.billable) billableInFlight--;
-    const r = a.key;
+    const r = a.principal.key;
     if (r) {
       const n = (active.get(r.id) ?? 1) - 1;
       if (n > 0) active.set(r.id, n);
@@ -216,51 +259,32 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     return a;
   }
 
-  /** Per record (records are replaced, never changed, when re-read). */
-  const keyLimits = new WeakMap<KeyRecord, KeyLimits>();
-  function keyLimitsOf(r: KeyRecord): KeyLimits {
-    let k = keyLimits.get(r);
-    if (!k) {
-      k = {
-        budgetNanos: r.maxBudget === undefined ? undefined : usdToNanos(r.maxBudget),
-        tpm: r.tpmLimit === undefined ? undefined : BigInt(r.tpmLimit),
-        rpm: r.rpmLimit === undefined ? undefined : BigInt(r.rpmLimit),
-        budgetScope: `budget:${r.id}`,
-        tpmScope: `tpm:${r.id}`,
-        rpmScope: `rpm:${r.id}`,
-      };
-      keyLimits.set(r, k);
-    }
-    return k;
-  }
-
-  /** The limits a key's call is held against, with its expected cost and tokens. */
-  function limitsOf(r: KeyRecord, t: number, nanos: bigint, tokens: number): { limits: Limit[]; kinds: LimitKind[] } {
-    const k = keyLimitsOf(r);
-    const limits: Limit[] = [], kinds: LimitKind[] = [];
+  /** The limits a call is held against, with its expected cost and tokens. */
+  function limitsOf(scopes: CallScope[], t: number, nanos: bigint, tokens: number) {
+    const limits: Limit[] = [], held: Held[] = [];
     const minute = minuteOf(t);
-    if (k.budgetNanos !== undefined && nanos > 0n) {
-      limits.push({
-        scope: k.budgetScope,
-        counter: spendKey(r.id, budgetWindow(r, t).start),
-        limit: k.budgetNanos,
-        hold: nanos,
-      });
-      kinds.push("budget");
+    for (const scope of scopes) {
+      const spend = scope.spend;
+      if (spend?.limitNanos !== undefined && nanos > 0n) {
+        limits.push({ scope: `${scope.id}:budget`, counter: spend.counter, limit: spend.limitNanos, hold: nanos });
+        held.push({ scope, unit: "budget" });
+      }
+      if (scope.tpm && tokens > 0) {
+        const { counter, limit } = scope.tpm;
+        limits.push({ scope: `${scope.id}:tpm`, counter, window: minute, limit, hold: BigInt(tokens) });
+        held.push({ scope, unit: "tpm" });
+      }
+      if (scope.rpm) {
+        const { counter, limit } = scope.rpm;
+        limits.push({ scope: `${scope.id}:rpm`, counter, window: minute, limit, hold: 1n });
+        held.push({ scope, unit: "rpm" });
+      }
     }
-    if (k.tpm !== undefined && tokens > 0) {
-      limits.push({ scope: k.tpmScope, counter: tpmKey(r.id), window: minute, limit: k.tpm, hold: BigInt(tokens) });
-      kinds.push("tpm");
-    }
-    if (k.rpm !== undefined) {
-      limits.push({ scope: k.rpmScope, counter: rpmKey(r.id), window: minute, limit: k.rpm, hold: 1n });
-      kinds.push("rpm");
-    }
-    return { limits, kinds };
+    return { limits, held };
   }
 
   /** A refused hold as the client sees it. */
-  function refusal(r: KeyRecord, kind: LimitKind, limit: Limit, refused: Refusal, t: number): GatewayError {
+  function refusal(h: Held, limit: Limit, refused: Refusal, t: number): GatewayError {
     if (refused.reason === "unavailable") {
       return new GatewayError(
         503,
@@ -269,27 +293,26 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         { litellmType: "service_unavailable", retryAfter: 1, reason: "limits_unavailable" },
       );
     }
+    const { scope, unit } = h;
     const inFlight = `calls in flight hold ${refused.held} more`;
-    if (kind === "budget") {
-      if (refused.settled >= limit.limit) return budgetExceeded(refused.settled, r.maxBudget!);
+    if (unit === "budget") {
+      const spend = scope.spend!;
+      if (refused.settled >= limit.limit) {
+        return budgetExceeded(refused.settled, spend.maxBudget!, budgetSubject(scope));
+      }
       return throttled(
-        `Budget held by calls in flight: current cost ${nanosToUsd(refused.settled)} and calls in flight hold ` +
-          `${nanosToUsd(refused.held)} of the max budget ${r.maxBudget}; retry when they finish`,
+        `Budget held by calls in flight: ${scope.label} has spent ${nanosToUsd(refused.settled)} and calls in ` +
+          `flight hold ${nanosToUsd(refused.held)} of its max budget ${spend.maxBudget}; retry when they finish`,
         1,
         "budget_held",
       );
     }
-    if (kind === "tpm") {
-      return throttled(
-        `Rate limit exceeded: this key allows ${r.tpmLimit} tokens per minute (${refused.settled} used, ${inFlight})`,
-        secondsToNextMinute(t),
-        "tpm",
-      );
-    }
+    const r = scope[unit]!;
+    const done = unit === "tpm" ? "used" : "made";
     return throttled(
-      `Rate limit exceeded: this key allows ${r.rpmLimit} requests per minute (${refused.settled} made, ${inFlight})`,
+      rateExceeded(scope, unit, r.perMinute, ` (${refused.settled} ${done}, ${inFlight})`),
       secondsToNextMinute(t),
-      "rpm",
+      unit,
     );
   }
 
@@ -322,12 +345,12 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     );
   }
 
-  /** Deletes spend counters of windows before the previous one; they can no longer receive sums. */
-  function cleanOldWindows(r: KeyRecord, windowStart: number) {
-    if (!r.budgetDurationMs || billedWindow.get(r.id) === windowStart) return;
+  /** Deletes a scope's spend counters of windows before the previous one; they can no longer receive sums. */
+  function cleanOldWindows(scopeId: string, spend: SpendCounter) {
+    const clean = spend.clean;
+    if (!clean || billedWindow.get(scopeId) === spend.windowStart) return;
     if (billedWindow.size > 10_000) billedWindow.clear();
-    billedWindow.set(r.id, windowStart);
-    const end = spendKey(r.id, windowStart - r.budgetDurationMs);
+    billedWindow.set(scopeId, spend.windowStart);
     background(
       (async () => {
         // Sums this instance still holds for those windows are written first, so none lands after the delete.
@@ -335,7 +358,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         const keys: Deno.KvKey[] = [];
         await retryBusy(async () => {
           keys.length = 0;
-          for await (const old of kv.list({ prefix: spendPrefix(r.id), end })) keys.push(old.key);
+          for await (const old of kv.list({ prefix: clean.prefix, end: clean.keepFrom })) keys.push(old.key);
         });
         for (let i = 0; i < keys.length; i += 500) {
           await retryBusy(() => {
@@ -349,32 +372,62 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     );
   }
 
+  /** Tells `onBudgetReached` of every budget this call's cost took to its limit or past it. */
+  function reached(scopes: CallScope[], costNanos: bigint, p: Principal, requestId: string) {
+    const notify = deps.onBudgetReached;
+    for (const scope of scopes) {
+      const spend = scope.spend;
+      if (spend?.limitNanos === undefined) continue;
+      const total = ledger.total(spend.counter);
+      if (total < spend.limitNanos || total - costNanos >= spend.limitNanos) continue;
+      const id = scope.kind === "key"
+        ? p.key!.hash
+        : scope.kind === "key_model"
+        ? `${p.key!.hash}:${scope.id.slice(scope.id.lastIndexOf(":") + 1)}`
+        : scope.kind === "proxy"
+        ? "proxy"
+        : scope.id.slice(scope.kind.length + 1);
+      const event: BudgetReached = {
+        scope: scope.kind,
+        id,
+        spentNanos: total,
+        maxBudget: spend.maxBudget!,
+        resetAt: spend.resetAt,
+        requestId,
+      };
+      log.info("budget reached", {
+        scope: event.scope,
+        id: event.id,
+        spend: nanosToUsd(total),
+        maxBudget: event.maxBudget,
+        budgetResetAt: spend.resetAt === undefined ? undefined : new Date(spend.resetAt).toISOString(),
+        requestId,
+      });
+      try {
+        notify?.(event);
+      } catch (e) {
+        log.warn("budget reached: the listener failed", { error: (e as Error).name, message: (e as Error).message });
+      }
+    }
+  }
+
   return {
     async admit(headers, requestId) {
       const principal = await auth.authenticate(headers);
       const r = principal.key;
-      if (!r) {
-        admitted.set(requestId, { billable: false });
-        return principal;
-      }
-      const t = now();
       try {
-        check(r, t);
+        check(principal, now());
       } catch (e) {
         // Whose call was refused, for the refusal's log line (alias and hash, never the key).
         if (e instanceof GatewayError) e.caller = principal.caller;
         throw e;
       }
-      if (r.maxBudget !== undefined) {
+      if (r?.maxBudget !== undefined) {
         if (budgeted.size >= MAX_TRACKED_BUDGETS && !budgeted.has(r.id)) budgeted.clear();
         budgeted.set(r.id, r);
       }
-      if (r.rpmLimit !== undefined || r.tpmLimit !== undefined) {
-        if (limited.size >= MAX_TRACKED_BUDGETS && !limited.has(r.id)) limited.clear();
-        limited.set(r.id, r);
-      }
-      admitted.set(requestId, { key: r, billable: false });
-      active.set(r.id, (active.get(r.id) ?? 0) + 1);
+      admitted.set(requestId, { principal, billable: false });
+      if (r) active.set(r.id, (active.get(r.id) ?? 0) + 1);
       return principal;
     },
 
@@ -387,29 +440,42 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         a.billable = true;
         billableInFlight++;
       }
-      const r = a.key;
-      if (!r) return;
+      a.model = modelName;
       const t = now();
+      const scopes = callScopes(a.principal, modelName, proxyBudget, t);
+      if (!scopes.length) return;
       const expected = holdPricing(modelName, estimate);
-      const { limits, kinds } = limitsOf(r, t, expected.nanos, expected.tokens);
+      const { limits, held } = limitsOf(scopes, t, expected.nanos, expected.tokens);
       if (!limits.length) return;
+      const key = a.principal.key;
+      if (key && held.some((h) => h.unit !== "budget" && (h.scope.kind === "key" || h.scope.kind === "key_model"))) {
+        const id = `${key.id}\u0001${modelName}`;
+        if (limited.size >= MAX_TRACKED_BUDGETS && !limited.has(id)) limited.clear();
+        limited.set(id, { key, model: modelName });
+      }
       const placing = holds.place(limits);
       const placed = placing instanceof Promise ? await placing : placing;
-      if ("refused" in placed) throw refusal(r, kinds[placed.index], limits[placed.index], placed, t);
+      if ("refused" in placed) {
+        const err = refusal(held[placed.index], limits[placed.index], placed, t);
+        err.caller = a.principal.caller;
+        throw err;
+      }
       if (admitted.get(requestId) !== a) {
         placed.release(); // the call ended while its holds were being placed
         return;
       }
       a.ticket = placed;
       a.limits = limits;
-      a.kinds = kinds;
+      a.held = held;
       // A request is a request once admitted: counted now, in the minute it started.
-      const rpm = kinds.indexOf("rpm");
-      if (rpm >= 0) {
-        const used: Used = { counter: limits[rpm].counter, window: limits[rpm].window, amount: 1n };
+      let rpm: Array<Used | undefined> | undefined;
+      held.forEach((h, i) => {
+        if (h.unit !== "rpm") return;
+        const used: Used = { counter: limits[i].counter, window: limits[i].window, amount: 1n };
         ledger.add([{ key: used.counter, amount: 1n, window: used.window }]);
-        placed.settle(limits.map((_, i) => i === rpm ? used : undefined));
-      }
+        (rpm ??= new Array(limits.length))[i] = used;
+      });
+      if (rpm) placed.settle(rpm);
     },
 
     release(requestId) {
@@ -418,32 +484,44 @@ export function createAdmission(deps: AdmissionDeps): Admission {
 
     finished(record, costNanos) {
       const a = release(record.requestId);
-      const r = a?.key;
-      if (!a || !r) return;
+      if (!a) return;
+      const p = a.principal;
       const t = now();
+      const scopes = callScopes(p, a.model ?? record.modelName, proxyBudget, t);
       const sums: LedgerSum[] = [];
-      let spent: Used | undefined, tokens: Used | undefined;
-      if (costNanos > 0n) {
-        const windowStart = budgetWindow(r, t).start;
-        spent = { counter: spendKey(r.id, windowStart), amount: costNanos };
-        sums.push({ key: spent.counter, amount: costNanos });
-        cleanOldWindows(r, windowStart);
-      }
-      if (r.tpmLimit !== undefined && record.usage) {
-        tokens = { counter: tpmKey(r.id), amount: BigInt(record.usage.totalTokens), window: minuteOf(t) };
-        sums.push({ key: tokens.counter, amount: tokens.amount, window: tokens.window });
+      /** What the call used of each scope, by `scope id:unit`. */
+      const used = new Map<string, Used>();
+      const tokens = record.usage ? BigInt(record.usage.totalTokens) : 0n;
+      for (const scope of scopes) {
+        const spend = scope.spend;
+        // Spend is kept for the key, its team and user always; per-model and proxy spend while a budget needs it.
+        const tracked = spend && (spend.limitNanos !== undefined || scope.kind === "key" || scope.kind === "team" ||
+          scope.kind === "user");
+        if (spend && tracked && costNanos > 0n) {
+          used.set(`${scope.id}:budget`, { counter: spend.counter, amount: costNanos });
+          sums.push({ key: spend.counter, amount: costNanos });
+          cleanOldWindows(scope.id, spend);
+        }
+        if (scope.tpm && record.usage) {
+          const u: Used = { counter: scope.tpm.counter, amount: tokens, window: minuteOf(t) };
+          used.set(`${scope.id}:tpm`, u);
+          sums.push({ key: u.counter, amount: u.amount, window: u.window });
+        }
       }
       ledger.add(sums);
       if (a.ticket) {
         // Each hold is replaced by what was used (nothing, for a call that failed); rpm was settled at admission.
         a.ticket.settle(
-          a.kinds!.map((kind, i) =>
-            (kind === "budget" ? spent : kind === "tpm" ? tokens : undefined) ?? { ...a.limits![i], amount: 0n }
+          a.held!.map((h, i) =>
+            h.unit === "rpm" ? undefined : used.get(`${h.scope.id}:${h.unit}`) ?? { ...a.limits![i], amount: 0n }
           ),
         );
         a.ticket.release();
       }
-      if (costNanos > 0n) softBudget(r, t);
+      if (costNanos > 0n) {
+        if (p.key) softBudget(p.key, t);
+        reached(scopes, costNanos, p, record.requestId);
+      }
     },
 
     maintain: () => holds.maintain(),
@@ -454,15 +532,25 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     },
 
     rateLimits() {
-      const minute = minuteOf(now());
-      return [...limited.values()].map((r) => ({
-        hash: r.hash,
-        alias: r.alias,
-        rpmLimit: r.rpmLimit,
-        rpmUsed: r.rpmLimit === undefined ? 0 : Number(ledger.total(rpmKey(r.id), minute)),
-        tpmLimit: r.tpmLimit,
-        tpmUsed: r.tpmLimit === undefined ? 0 : Number(ledger.total(tpmKey(r.id), minute)),
-      }));
+      const t = now();
+      const minute = minuteOf(t);
+      const out: KeyRateLimit[] = [];
+      for (const { key, model } of limited.values()) {
+        const scopes = callScopes({ key }, model, undefined, t);
+        // The key's limit for the model when it has one, else its key-wide one.
+        const pick = (unit: "rpm" | "tpm") => (scopes.find((s) => s.kind === "key_model")?.[unit] ?? scopes[0]?.[unit]);
+        const rpm = pick("rpm"), tpm = pick("tpm");
+        out.push({
+          hash: key.hash,
+          alias: key.alias,
+          model,
+          rpmLimit: rpm?.perMinute,
+          rpmUsed: rpm ? Number(ledger.total(rpm.counter, minute)) : 0,
+          tpmLimit: tpm?.perMinute,
+          tpmUsed: tpm ? Number(ledger.total(tpm.counter, minute)) : 0,
+        });
+      }
+      return out;
     },
 
     async budgets() {

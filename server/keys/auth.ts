@@ -1,23 +1,34 @@
 /**
  * @module
  * Authentication of gateway callers: the master key, virtual keys (records in KV, found by the SHA-256 hash of
- * the presented key), or an open gateway when no master key is configured.
+ * the presented key), or an open gateway when no master key is configured. A virtual key comes with its team's and
+ * user's records (`owner_cache.ts`): a blocked team refuses its keys, and the models the three allow together are the
+ * principal's.
  */
 import { GatewayError } from "../core/errors.ts";
 import type { Caller } from "../core/call_record.ts";
 import { hashKey, presentedKey, sameDigest } from "./credentials.ts";
 import type { KeyCache } from "./key_cache.ts";
-import { allowedModels, type KeyRecord } from "./record.ts";
+import { allowedModelGroups } from "./model_access.ts";
+import type { OwnerCache } from "./owner_cache.ts";
+import type { TeamRecord, UserRecord } from "./owner_record.ts";
+import type { KeyRecord } from "./record.ts";
 
 export interface Principal {
   kind: "master" | "open" | "virtual";
   caller: Caller;
-  /** Model names this principal may call; undefined means all. */
+  /** Model groups this principal may call (its key's, team's and user's lists together); undefined means all. */
   allowedModels?: readonly string[];
+  /** A virtual key's model-name aliases: calling `alias` calls the group it names. */
+  aliases?: Readonly<Record<string, string>>;
   /** `/bedrock` route patterns a virtual key may call (`allowed_routes`); see `allowed_routes.ts`. */
   allowedRoutes?: readonly string[];
   /** The virtual key's record (kind `virtual` only), as read for this request. */
   key?: KeyRecord;
+  /** The key's team, when it names one that has a record. */
+  team?: TeamRecord;
+  /** The key's user, when it names one that has a record. */
+  user?: UserRecord;
 }
 
 export interface Authenticator {
@@ -56,7 +67,16 @@ export function masterKeyAuthenticator(masterKey: string | undefined): Authentic
 export interface KeyAuthenticatorDeps {
   masterKey: string | undefined;
   keys: KeyCache;
+  /** Teams and users of keys that name them; none read when absent. */
+  owners?: OwnerCache;
   now: () => number;
+}
+
+/** A principal built for a key record with these owner records. */
+interface Built {
+  principal: Principal;
+  team?: TeamRecord;
+  user?: UserRecord;
 }
 
 /**
@@ -64,7 +84,7 @@ export interface KeyAuthenticatorDeps {
  * master key the gateway is open, but a virtual key that is presented still counts (its budget and limits apply).
  */
 export function keyAuthenticator(deps: KeyAuthenticatorDeps): Authenticator {
-  const { masterKey, keys, now } = deps;
+  const { masterKey, keys, owners, now } = deps;
   const masterHash = masterKey ? hashKey(masterKey) : undefined;
   const master: Principal = { kind: "master", caller: { keyHash: masterHash, keyAlias: "master_key" } };
   const open: Principal = { kind: "open", caller: {} };
@@ -80,8 +100,8 @@ export function keyAuthenticator(deps: KeyAuthenticatorDeps): Authenticator {
     }
     return hash;
   };
-  // Records are replaced, never changed, when re-read: one principal per record object.
-  const principals = new WeakMap<KeyRecord, Principal>();
+  // Records are replaced, never changed, when re-read: one principal per key record object and its owners' objects.
+  const principals = new WeakMap<KeyRecord, Built>();
 
   /** `hash` is the presented key's `hashKey` digest. */
   async function virtualKey(hash: string): Promise<Principal | undefined> {
@@ -104,18 +124,31 @@ export function keyAuthenticator(deps: KeyAuthenticatorDeps): Authenticator {
         whose,
       );
     }
-    let principal = principals.get(record);
-    if (!principal) {
-      principal = {
+    const found = owners && (record.teamId !== undefined || record.userId !== undefined)
+      ? await owners.resolve(record.teamId, record.userId)
+      : {};
+    const team = found.team ?? undefined, user = found.user ?? undefined;
+    if (team?.blocked) {
+      throw unauthenticated(
+        `Authentication Error - this key's team (team_id ${team.id}) is blocked; an admin can unblock it with ` +
+          "/team/unblock",
+      );
+    }
+    let built = principals.get(record);
+    if (!built || built.team !== team || built.user !== user) {
+      const principal: Principal = {
         kind: "virtual",
         caller: { keyHash: record.hash, keyAlias: record.alias, userId: record.userId, teamId: record.teamId },
-        allowedModels: allowedModels(record),
+        allowedModels: allowedModelGroups(record, team, user),
         allowedRoutes: record.allowedRoutes,
         key: record,
       };
-      principals.set(record, principal);
+      if (record.aliases && Object.keys(record.aliases).length) principal.aliases = record.aliases;
+      if (team) principal.team = team;
+      if (user) principal.user = user;
+      principals.set(record, built = { principal, team, user });
     }
-    return principal;
+    return built.principal;
   }
 
   return {

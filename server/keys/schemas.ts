@@ -8,18 +8,61 @@
  */
 import { z } from "zod";
 import { queryBoolean } from "../api/query_boolean.ts";
-import { DURATION_PATTERN, parseDuration } from "./durations.ts";
+import { DURATION_PATTERN, parseDuration } from "../core/durations.ts";
 
 const MAX_METADATA_JSON = 16 * 1024;
 
 export const Duration = z.string()
-  .regex(DURATION_PATTERN, "expected a duration like 30s, 30m, 1h, 1d or 30d")
+  .regex(DURATION_PATTERN, "expected a duration like 30s, 30m, 1h, 1d, 2w or 1mo")
   .refine((s) => parseDuration(s) !== undefined, "duration too long (at most 10 years)")
-  .meta({ id: "Duration", description: "A number and a unit: s, m, h, d or w (e.g. `30d`)." });
+  .meta({
+    id: "Duration",
+    description: "A number and a unit: s, m, h, d, w or mo (calendar months), e.g. `30d`, `1mo`; or LiteLLM's " +
+      "`hourly`, `daily`, `weekly`, `monthly` (30 days).",
+  });
 
-const Usd = z.number().nonnegative().max(1e9);
-const Count = z.number().int().nonnegative().max(1e9);
-const Name = z.string().min(1).max(256);
+export const Usd = z.number().nonnegative().max(1e9);
+export const Count = z.number().int().nonnegative().max(1e9);
+export const Name = z.string().min(1).max(256);
+/** Most entries of a per-model map (`model_max_budget`, `aliases`, …). */
+const MAX_MODEL_ENTRIES = 100;
+
+/** A USD amount LiteLLM's clients may send as a string (`"0.0000001"`). */
+const UsdLike = z.union([Usd, z.string().regex(/^\d+(\.\d+)?(e-?\d+)?$/i, "expected a number").transform(Number)])
+  .pipe(Usd);
+
+/**
+ * One model's budget: LiteLLM's `{budget_limit, time_period}` (its key documentation's form) or its `BudgetConfig`
+ * names `{max_budget, budget_duration}`.
+ */
+export const ModelBudgetEntry = z.strictObject({
+  budget_limit: UsdLike.optional(),
+  time_period: Duration.optional(),
+  max_budget: UsdLike.optional(),
+  budget_duration: Duration.optional(),
+}).refine((b) => (b.budget_limit === undefined) !== (b.max_budget === undefined), {
+  message: "give budget_limit (or max_budget), once",
+}).refine((b) => b.time_period === undefined || b.budget_duration === undefined, {
+  message: "give time_period or budget_duration, not both",
+}).meta({
+  id: "ModelBudget",
+  description: "A budget in USD for one model, reset every `time_period` (never when absent).",
+});
+
+/** A map by model name, of at most 100 entries. */
+function perModel<T extends z.ZodType>(value: T) {
+  return z.record(Name, value).refine((m) => Object.keys(m).length <= MAX_MODEL_ENTRIES, {
+    message: `at most ${MAX_MODEL_ENTRIES} models`,
+  });
+}
+
+export const ModelMaxBudget = perModel(ModelBudgetEntry).meta({
+  description: 'Per-model budgets: `{"claude": {"budget_limit": 10, "time_period": "1mo"}}`. A call to ' +
+    "the model is refused once the key's spend on it in the window reaches the limit; the key's other models keep " +
+    "working.",
+});
+export const ModelRateLimits = perModel(Count);
+const Tag = z.string().min(1).max(128);
 
 /** A raw key (`sk-…`) or its SHA-256 hex (LiteLLM's hashed `token`). */
 export const KeyRef = z.string().min(1).max(512).meta({
@@ -35,7 +78,7 @@ export const RoutePattern = z.string().min(2).max(512)
   .regex(/^\/[^*]*\*?$/, "expected a path starting with / and at most one *, at the end (e.g. /bedrock/agents/*)")
   .meta({ id: "RoutePattern", examples: ["/bedrock/guardrail/*", "/bedrock/model/*"] });
 
-const Metadata = z.record(z.string(), z.unknown()).refine(
+export const Metadata = z.record(z.string(), z.unknown()).refine(
   (m) => JSON.stringify(m).length <= MAX_METADATA_JSON,
   `metadata too large (at most ${MAX_METADATA_JSON} bytes of JSON)`,
 );
@@ -59,9 +102,25 @@ const KeySettings = {
   max_parallel_requests: Count.nullable().optional().meta({ description: "Calls in progress at once." }),
   key_alias: Name.nullable().optional().meta({ description: "Unique, human-readable name." }),
   metadata: Metadata.optional(),
-  user_id: Name.nullable().optional(),
-  team_id: Name.nullable().optional(),
+  user_id: Name.nullable().optional()
+    .meta({ description: "The user the key belongs to: its spend counts toward the user's budget and limits." }),
+  team_id: Name.nullable().optional().meta({
+    description: "The team the key belongs to (it must exist: `/team/new`): the key is limited by the team's " +
+      "models, budget and rate limits too, and its spend counts toward the team's.",
+  }),
   blocked: z.boolean().optional(),
+  model_max_budget: ModelMaxBudget.nullable().optional(),
+  model_rpm_limit: ModelRateLimits.nullable().optional()
+    .meta({ description: 'Requests per minute per model name: `{"claude": 10}`.' }),
+  model_tpm_limit: ModelRateLimits.nullable().optional()
+    .meta({ description: "Tokens (of completed calls) per minute per model name." }),
+  tags: z.array(Tag).max(32).nullable().optional()
+    .meta({ description: "Added to the request tags of every call made with the key (spend logs, `/spend/tags`)." }),
+  aliases: perModel(Name).nullable().optional().meta({
+    description: 'Model-name aliases: `{"fast": "claude-haiku"}` makes calls to `fast` go to the ' +
+      "`claude-haiku` model group (billed and limited as that group). `models` may name an alias: it allows the " +
+      "group the alias stands for.",
+  }),
 };
 
 export const KeyGenerateRequest = z.strictObject({
@@ -120,6 +179,14 @@ export const KeyInfo = z.object({
   team_id: z.string().nullable(),
   metadata: z.record(z.string(), z.unknown()),
   blocked: z.boolean(),
+  model_max_budget: z.record(z.string(), z.object({ budget_limit: z.number(), time_period: z.string().nullable() })),
+  model_spend: z.record(z.string(), z.number()).meta({
+    description: "USD spent per model with a `model_max_budget`, in its current window.",
+  }),
+  model_rpm_limit: z.record(z.string(), z.number()),
+  model_tpm_limit: z.record(z.string(), z.number()),
+  tags: z.array(z.string()),
+  aliases: z.record(z.string(), z.string()),
   created_at: Timestamp,
   updated_at: Timestamp,
 }).meta({ id: "KeyInfo" });

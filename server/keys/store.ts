@@ -48,7 +48,7 @@ export interface KeyStore {
 }
 
 /** Size of a record as KV will store it (V8 serialization, like Deno KV). */
-export function recordBytes(record: KeyRecord): number {
+export function recordBytes(record: object): number {
   return serialize(record).byteLength;
 }
 

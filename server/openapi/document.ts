@@ -15,17 +15,21 @@ import {
   type ResponseObject,
   type SchemaObject,
   type SecurityRequirementObject,
+  type ServerObject,
 } from "openapi3-ts/oas31";
 import { GatewayBedrockErrorBody, LiteLLMErrorBody } from "./error_schemas.ts";
 import { errorDescription } from "./errors_doc.ts";
-import { type JsonSchema, SchemaComponents } from "./json_schemas.ts";
+import { componentName, type JsonSchema, SchemaComponents } from "./json_schemas.ts";
 import type { ErrorFormat, RouteAuth, RouteDoc } from "../api/route.ts";
 
-/** Title, version and introduction of the document. */
+/** Title, version and introduction of the document, where it is served, and what each tag holds. */
 export interface ApiInfo {
   title: string;
   version: string;
   description: string;
+  servers: ServerObject[];
+  /** A description per tag; every route's tag must have one. */
+  tags: Readonly<Record<string, string>>;
 }
 
 /** A route with its request and response converted to JSON Schema, for the SDK generator. */
@@ -76,6 +80,51 @@ const HEADERS: Record<string, HeaderObject> = {
   RetryAfter: { description: "Seconds to wait before retrying.", schema: { type: "integer", minimum: 0 } },
   CallId: { description: "The gateway's request id.", schema: { type: "string" } },
 };
+
+/**
+ * Any route answers a Host header that is not `host[:port]` with a 400 in Bedrock's format, before routing
+ * (`http/app.ts`): documented on the routes that list no 400 of their own.
+ */
+const BAD_HOST: ResponseObject = {
+  description: "The `Host` header is not `host[:port]`: a `ValidationException` in Bedrock's format (with LiteLLM's " +
+    "`error` object), whatever the route.",
+  headers: {
+    "x-amzn-errortype": header("ErrorType"),
+    "x-amzn-requestid": header("RequestId"),
+    "x-litellm-call-id": header("CallId"),
+  },
+  content: { "application/json": { schema: BEDROCK_ERROR_BODY } },
+};
+
+/** The `$ref`s anywhere in `value`. */
+function refsIn(value: unknown, into: Set<string>): Set<string> {
+  if (Array.isArray(value)) { for (const v of value) refsIn(v, into); }
+  else if (value !== null && typeof value === "object") {
+    for (const [key, v] of Object.entries(value)) {
+      if (key === "$ref" && typeof v === "string") into.add(v);
+      else refsIn(v, into);
+    }
+  }
+  return into;
+}
+
+/**
+ * The schema components the document references (from its paths and responses, and from those components in turn).
+ * Named query schemas are expanded into parameters, so nothing in the document points at them; the SDK generator
+ * still gets every component.
+ */
+function referenced(spec: OpenAPIObject, components: Record<string, JsonSchema>): Set<string> {
+  const { schemas: _all, ...rest } = spec.components ?? {};
+  const pending = [...refsIn({ ...spec, components: rest }, new Set())];
+  const names = new Set<string>();
+  for (let ref = pending.pop(); ref !== undefined; ref = pending.pop()) {
+    const name = componentName(ref);
+    if (name === undefined || names.has(name) || !(name in components)) continue;
+    names.add(name);
+    pending.push(...refsIn(components[name], new Set()));
+  }
+  return names;
+}
 
 function errorResponseName(format: ErrorFormat, status: number): string {
   return `${format === "bedrock" ? "Bedrock" : "LiteLLM"}Error${status}`;
@@ -136,6 +185,7 @@ export function buildOpenApi(routes: readonly RouteDoc[], info: ApiInfo): Docume
   const builder = OpenApiBuilder.create({
     openapi: "3.1.0",
     info: { title: info.title, version: info.version, description: info.description },
+    servers: info.servers,
     paths: {},
     components: {},
   });
@@ -190,6 +240,10 @@ export function buildOpenApi(routes: readonly RouteDoc[], info: ApiInfo): Docume
       if (!usedErrors.has(name)) usedErrors.set(name, errorResponse(route.errorFormat, status));
       responses[String(status)] = { $ref: `#/components/responses/${name}` };
     }
+    if (!route.errors.includes(400)) {
+      usedErrors.set("BadHost", BAD_HOST);
+      responses["400"] = { $ref: "#/components/responses/BadHost" };
+    }
 
     const operation: OperationObject = {
       operationId: route.operationId,
@@ -225,12 +279,23 @@ export function buildOpenApi(routes: readonly RouteDoc[], info: ApiInfo): Docume
   }
 
   // The error bodies are referenced by the reusable error responses, not by any route's own schemas.
-  if ([...usedErrors.keys()].some((n) => n.startsWith("Bedrock"))) schemas.schemaOf(GatewayBedrockErrorBody, "output");
+  if ([...usedErrors.keys()].some((n) => !n.startsWith("LiteLLM"))) {
+    schemas.schemaOf(GatewayBedrockErrorBody, "output");
+  }
   if ([...usedErrors.keys()].some((n) => n.startsWith("LiteLLM"))) schemas.schemaOf(LiteLLMErrorBody, "output");
   for (const [path, item] of paths) builder.addPath(path, item);
-  for (const name of [...usedErrors.keys()].sort()) builder.addResponse(name, usedErrors.get(name)!);
+  for (const [name, response] of [...usedErrors].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) {
+    builder.addResponse(name, response);
+  }
+  for (const tag of [...new Set(routes.map((r) => r.tag))]) {
+    const description = info.tags[tag];
+    if (!description) throw new Error(`tag ${tag} has no description: add one to the tags in server/openapi/gen.ts`);
+    builder.addTag({ name: tag, description });
+  }
   const components = schemas.components;
-  for (const [name, schema] of Object.entries(components)) builder.addSchema(name, schema as SchemaObject);
-  for (const tag of [...new Set(routes.map((r) => r.tag))]) builder.addTag({ name: tag });
+  const used = referenced(builder.getSpec(), components);
+  for (const [name, schema] of Object.entries(components)) {
+    if (used.has(name)) builder.addSchema(name, schema as SchemaObject);
+  }
   return { spec: builder.getSpec(), components, operations };
 }

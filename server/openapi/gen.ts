@@ -24,6 +24,19 @@ Errors on \`/bedrock/*\` carry the Bedrock exception name in \`x-amzn-ErrorType\
 the AWS SDKs raise their typed exceptions; gateway-made errors add LiteLLM's \`error\` object. Admin routes answer
 \`{"error": {"message", "type", "param", "code"}}\`. A key over its budget is refused with LiteLLM's
 \`budget_exceeded\` as \`error.type\`, on either format.`,
+  // Paths are the gateway's own: the document describes whichever gateway serves it.
+  servers: [{ url: "/", description: "The gateway itself (deno task start listens on http://localhost:4000)." }],
+  tags: {
+    bedrock: "Bedrock Runtime and Agent Runtime operations in Bedrock's wire format (LiteLLM's `/bedrock` " +
+      "pass-through): any gateway key.",
+    health: "Liveness and readiness probes (no key), and each deployment's state (master key).",
+    models: "Discovery: the models a key may call (OpenAI's `/v1/models`) and each deployment's public settings " +
+      "and prices (LiteLLM's `/model/info`).",
+    teams: "Teams: budgets, limits and models shared by their keys (LiteLLM's `/team/*`). Master key only.",
+    users: "Internal users: budgets, limits and keys per person (LiteLLM's `/user/*`). Master key only.",
+    keys: "Virtual keys: create, read, update, block and delete them (LiteLLM's `/key/*`). Master key only.",
+    spend: "Spend logs, totals and reports (LiteLLM's `/spend/*` and `/global/spend/*`), and Prometheus metrics.",
+  },
 };
 
 /** Formats TypeScript source with `deno fmt` (the project's own settings). */

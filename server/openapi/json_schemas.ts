@@ -29,9 +29,9 @@ export class SchemaComponents {
     const converted = z.toJSONSchema(schema, { target: "draft-2020-12", io, unrepresentable: "throw" }) as JsonSchema;
     const { $defs, $schema: _dialect, ...root } = converted;
     for (const [id, def] of Object.entries(($defs ?? {}) as Record<string, JsonSchema>)) {
-      this.#add(id, rewriteRefs(def) as JsonSchema);
+      this.#add(id, tidy(def) as JsonSchema);
     }
-    return rewriteRefs(root) as JsonSchema;
+    return tidy(root) as JsonSchema;
   }
 
   /** `schema` itself, or the component it references (for reading the properties of a named object). */
@@ -65,15 +65,25 @@ export class SchemaComponents {
   }
 }
 
-/** A deep copy of `value` with `#/$defs/X` references pointed at `#/components/schemas/X`. */
-function rewriteRefs(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(rewriteRefs);
+/** `{}`, and `{ type: "null" }`: the two halves of zod's `unknown().nullable()`. */
+const isEmpty = (s: unknown) => typeof s === "object" && s !== null && Object.keys(s).length === 0;
+const isNull = (s: unknown) =>
+  typeof s === "object" && s !== null && Object.keys(s).length === 1 && (s as JsonSchema).type === "null";
+
+/**
+ * A deep copy of `value` as the document shows it: `#/$defs/X` references pointed at `#/components/schemas/X`, and
+ * `anyOf: [{}, { type: "null" }]` (what zod makes of `unknown().nullable()`) reduced to `{}`, which admits null
+ * already — an `anyOf` with an empty member says nothing, and linters flag it.
+ */
+function tidy(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(tidy);
   if (value === null || typeof value !== "object") return value;
   const out: JsonSchema = {};
   for (const [key, v] of Object.entries(value)) {
+    if (key === "anyOf" && Array.isArray(v) && v.length === 2 && v.some(isEmpty) && v.some(isNull)) continue;
     out[key] = key === "$ref" && typeof v === "string" && v.startsWith(DEFS_REF)
       ? COMPONENT_REF + v.slice(DEFS_REF.length)
-      : rewriteRefs(v);
+      : tidy(v);
   }
   return out;
 }

@@ -13,8 +13,16 @@ import type { RouteDoc } from "../api/route.ts";
 import { BEDROCK_ROUTES } from "../bedrock/routes.ts";
 import { HEALTH_ROUTES } from "../health/routes.ts";
 import { KEY_ROUTES } from "../keys/routes.ts";
+import { MODEL_ROUTES } from "../models/routes.ts";
+import { OWNER_ROUTES } from "../owners/routes.ts";
 import { SPEND_ROUTES } from "../spend/routes.ts";
 
 /** The one list the generator reads, in the order `openapi.yaml` lists the operations. */
-export const ROUTES: readonly RouteDoc[] = [...BEDROCK_ROUTES, ...HEALTH_ROUTES, ...KEY_ROUTES, ...SPEND_ROUTES]
-  .map((route) => route.doc);
+export const ROUTES: readonly RouteDoc[] = [
+  ...BEDROCK_ROUTES,
+  ...HEALTH_ROUTES,
+  ...KEY_ROUTES,
+  ...OWNER_ROUTES,
+  ...MODEL_ROUTES,
+  ...SPEND_ROUTES,
+].map((route) => route.doc);

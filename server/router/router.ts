@@ -23,7 +23,8 @@ import { GatewayError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { systemTimers, type Timers } from "../core/timers.ts";
 import { backoffMs, type FailureVerdict, judgeError, judgeResponse, MAX_BACKOFF_MS } from "./retry_policy.ts";
-import { createDeploymentState, type DeploymentStats } from "./state.ts";
+import { createPeerLink, type RouterPeers } from "./peers.ts";
+import { createDeploymentState, type DeploymentStats, type FailureInfo } from "./state.ts";
 import { STRATEGIES } from "./strategy.ts";
 import { createUsageSync } from "./usage_sync.ts";
 
@@ -52,6 +53,10 @@ export interface RouterDeps {
   unavailable?: (d: Deployment) => string | undefined;
   /** A SigV4 deployment's credential source as `/health` and `/model/info` may show it (kind and state only). */
   credentialStatus?: (d: Deployment) => CredentialStatus | undefined;
+  /** The other workers of this process: failures and calls in flight are shared with them (`peers.ts`). */
+  peers?: RouterPeers;
+  /** Timers of the news to peers (tests move them by hand). */
+  timers?: Timers;
   /** Told when deployments go down (metrics, alerts); called synchronously, must not throw or wait. */
   events?: RouterEvents;
 }
@@ -151,6 +156,32 @@ export function createRouter(deps: RouterDeps) {
   const sleep = deps.sleep ?? abortableSleep;
   const strategy = STRATEGIES[settings.strategy];
   const state = createDeploymentState({ now, allowedFails: settings.allowedFails, cooldownMs: settings.cooldownMs });
+  const byId = new Map(config.deployments.map((d) => [d.id, d]));
+  const link = deps.peers
+    ? createPeerLink({ peers: deps.peers, state, deployment: (id) => byId.get(id), timers: deps.timers })
+    : undefined;
+  const begin = (d: Deployment) => {
+    state.begin(d);
+    link?.inFlightChanged(d);
+  };
+  const end = (d: Deployment, tokens?: number) => {
+    state.end(d, tokens);
+    link?.inFlightChanged(d);
+  };
+  /** Counts a deployment's failure; tells `events` when it starts a cooldown, and when its whole group is down. */
+  const fail = (d: Deployment, f: FailureInfo) => {
+    const was = state.isCoolingDown(d);
+    state.recordFailure(d, f);
+    link?.failed(d, f);
+    if (was || !deps.events || !state.isCoolingDown(d)) return;
+    const until = state.get(d.id).cooldownUntil;
+    deps.events.cooledDown?.({ deployment: d, status: f.status, errorType: f.type, until });
+    const group = config.byModelName.get(d.modelName) ?? [];
+    if (group.every((g) => state.isCoolingDown(g) || unavailableReason(g) !== undefined)) {
+      const cooling = group.filter((g) => state.isCoolingDown(g)).map((g) => state.get(g.id).cooldownUntil);
+      deps.events.groupDown?.({ modelName: d.modelName, until: Math.min(...cooling) });
+    }
+  };
 
   // Fallback chains resolved once: known groups only, no repeats, at most MAX_FALLBACKS.
   const chains = new Map<string, string[]>();
@@ -223,34 +254,20 @@ export function createRouter(deps: RouterDeps) {
     return { deployment: soonest, fresh: false };
   }
 
-  /** Counts a deployment's failure; tells `events` when it starts a cooldown, and when its whole group is down. */
-  function fault(d: Deployment, verdict: FailureVerdict): void {
-    const was = state.isCoolingDown(d);
-    state.recordFailure(d, verdict);
-    if (was || !deps.events || !state.isCoolingDown(d)) return;
-    const until = state.get(d.id).cooldownUntil;
-    deps.events.cooledDown?.({ deployment: d, status: verdict.status, errorType: verdict.type, until });
-    const group = config.byModelName.get(d.modelName) ?? [];
-    if (group.every((g) => state.isCoolingDown(g) || unavailableReason(g) !== undefined)) {
-      const cooling = group.filter((g) => state.isCoolingDown(g)).map((g) => state.get(g.id).cooldownUntil);
-      deps.events.groupDown?.({ modelName: d.modelName, until: Math.min(...cooling) });
-    }
-  }
-
   /** One attempt on one deployment, with its bookkeeping. */
   async function tryOnce(d: Deployment, attempt: Attempt, stream: boolean): Promise<Outcome> {
-    state.begin(d);
+    begin(d);
     const started = now();
     let response: Response;
     try {
       response = await attempt(d);
     } catch (error) {
-      state.end(d);
+      end(d);
       const verdict = judgeError(error);
       if (!verdict) return { kind: "fatal", error };
       // A timeout is the slowest answer there is: let latency-based routing know.
       if (verdict.status === 504) state.recordLatency(d, now() - started, stream);
-      if (verdict.deploymentFault) fault(d, verdict);
+      if (verdict.deploymentFault) fail(d, verdict);
       return { kind: "failed", failure: { deployment: d, verdict, error } };
     }
     if (response.ok) {
@@ -259,13 +276,13 @@ export function createRouter(deps: RouterDeps) {
       const release = (tokens?: number) => {
         if (released) return;
         released = true;
-        state.end(d, tokens);
+        end(d, tokens);
       };
       return { kind: "ok", response, release };
     }
-    state.end(d);
+    end(d);
     const verdict = judgeResponse(response, now());
-    if (verdict.deploymentFault) fault(d, verdict);
+    if (verdict.deploymentFault) fail(d, verdict);
     return { kind: "failed", failure: { deployment: d, verdict, response } };
   }
 
@@ -364,8 +381,11 @@ export function createRouter(deps: RouterDeps) {
     state,
     /** Publishes and reads the shared usage counters now (the periodic round does the same). */
     syncUsage: () => usageSync?.sync() ?? Promise.resolve(),
-    /** Stops the background usage sync after publishing the last counts. */
-    close: () => usageSync?.close() ?? Promise.resolve(),
+    /** Stops the background usage sync after publishing the last counts (and tells peers what waits). */
+    close: () => {
+      link?.close();
+      return usageSync?.close() ?? Promise.resolve();
+    },
   };
 }
 

@@ -2,7 +2,8 @@
  * @module
  * What the router knows about each deployment right now: calls in flight, recent latency, failures within the
  * last minute, cooldown, and requests/tokens used this minute (this instance's own, plus the other instances'
- * as last read from KV by `usage_sync.ts`).
+ * as last read from KV by `usage_sync.ts`). Peers (the other workers of one process, `peers.ts`) add their failures,
+ * which count toward cooldowns here as if they were this router's, and their calls in flight.
  *
  * In memory, per gateway, driven by the injected clock so tests can move time. Nothing here is awaited or
  * touches I/O: it is read and updated on the hot path.
@@ -14,7 +15,10 @@ const MINUTE_MS = 60_000;
 const EWMA_ALPHA = 0.3;
 
 export interface DeploymentStats {
+  /** Calls in flight from this router. */
   inFlight: number;
+  /** Calls in flight from its peers, as they last said (`peers.ts`); 0 without peers. */
+  peerInFlight: number;
   /** Exponentially weighted average of whole-call latency (converse), ms. */
   latencyMs?: number;
   /** Exponentially weighted average of time to the response head (converse-stream: time to first byte), ms. */
@@ -57,6 +61,8 @@ export const minuteOf = (ms: number) => Math.floor(ms / MINUTE_MS);
 export function createDeploymentState(deps: DeploymentStateDeps) {
   const { now } = deps;
   const stats = new Map<string, DeploymentStats>();
+  /** Per deployment, each peer's last word on its calls in flight. */
+  const peerCounts = new Map<string, Map<string, number>>();
 
   /** The deployment's stats, with the per-minute counters rolled over when a new minute has begun. */
   function get(id: string): DeploymentStats {
@@ -65,6 +71,7 @@ export function createDeploymentState(deps: DeploymentStateDeps) {
     if (!s) {
       s = {
         inFlight: 0,
+        peerInFlight: 0,
         failureTimes: [],
         cooldownUntil: 0,
         minute,
@@ -123,11 +130,14 @@ export function createDeploymentState(deps: DeploymentStateDeps) {
       else s.latencyMs = next;
     },
 
-    /** Counts a failure; starts a cooldown when `allowedFails` is reached or the upstream sent Retry-After. */
-    recordFailure(d: Deployment, f: FailureInfo): void {
+    /**
+     * Counts a failure; starts a cooldown when `allowedFails` is reached or the upstream sent Retry-After. A peer's
+     * failure (`fromPeer`) counts the same toward the cooldown, but not in this router's `totalFailures`.
+     */
+    recordFailure(d: Deployment, f: FailureInfo, fromPeer = false): void {
       const at = now();
       const s = get(d.id);
-      s.totalFailures++;
+      if (!fromPeer) s.totalFailures++;
       s.lastError = { type: f.type, status: f.status, at };
       pruneFailures(s, at);
       s.failureTimes.push(at);
@@ -158,6 +168,25 @@ export function createDeploymentState(deps: DeploymentStateDeps) {
       if (d.rpm === undefined && d.tpm === undefined) return false;
       const u = usage(d);
       return (d.rpm !== undefined && u.requests >= d.rpm) || (d.tpm !== undefined && u.tokens >= d.tpm);
+    },
+
+    /** A peer's calls in flight on a deployment now (its absolute count, replacing its previous word). */
+    setPeerInFlight(id: string, peer: string, count: number): void {
+      const s = get(id);
+      let counts = peerCounts.get(id);
+      if (!counts) peerCounts.set(id, counts = new Map());
+      if (count > 0) counts.set(peer, count);
+      else counts.delete(peer);
+      let sum = 0;
+      for (const n of counts.values()) sum += n;
+      s.peerInFlight = sum;
+    },
+
+    /** Drops everything a peer said of its calls in flight (it is gone). */
+    forgetPeer(peer: string): void {
+      for (const [id, counts] of peerCounts) {
+        if (counts.delete(peer)) get(id).peerInFlight = [...counts.values()].reduce((a, b) => a + b, 0);
+      }
     },
 
     /** Sets what the other instances used in `minute` (ignored when that minute is already over here). */

@@ -7,6 +7,7 @@
  * | key                                                   | value         | why                                   |
  * | ----------------------------------------------------- | ------------- | ------------------------------------- |
  * | `["spend_daily", dimension, day, value, metric]`      | KvU64         | per-day roll-ups (never expire)       |
+ * | `["spend_daily_tag", day, tag, metric]`               | KvU64         | per-day spend and calls per tag       |
  * | `["spend_log_page", second, instanceId, seq]`         | SpendLogRow[] | the rows of calls started that second |
  * | `["spend_log_key", keyHash, second, instanceId, seq]` | `true`        | `/spend/logs?api_key=`: pages to read |
  * | `["spend_log_user", userId, second, instanceId, seq]` | `true`        | `/spend/logs?user_id=`: pages to read |
@@ -82,3 +83,17 @@ export const spendLogIndexKey = (
   value: string,
   page: Deno.KvKey,
 ): Deno.KvKey => [index, value, page[1], page[2], page[3]];
+
+/**
+ * Per-day roll-ups per request tag (`x-litellm-tags` and the key's `tags`, not `requestMetadata` pairs): a call counts
+ * once for each of its tags, so tags do not add up to the total and are kept apart from the dimensions above.
+ */
+export const TAG_METRICS = ["spend", "requests"] as const;
+export type TagMetric = typeof TAG_METRICS[number];
+const TAG_ROLLUP = "spend_daily_tag";
+export const tagRollupKey = (day: string, tag: string, metric: TagMetric): Deno.KvKey => [TAG_ROLLUP, day, tag, metric];
+/** The key range of the tag roll-ups of the days `fromDay` ≤ day < `untilDay` (or every day). */
+export const tagRollupRange = (fromDay?: string, untilDay?: string) =>
+  fromDay === undefined && untilDay === undefined
+    ? { prefix: [TAG_ROLLUP] as Deno.KvKey }
+    : { start: [TAG_ROLLUP, fromDay ?? ""] as Deno.KvKey, end: [TAG_ROLLUP, untilDay ?? "\uffff"] as Deno.KvKey };

@@ -41,6 +41,7 @@ const ID_AFTER_MS = 60_000;
 export interface SpendLogFilter {
   keyHash?: string;
   userId?: string;
+  teamId?: string;
   requestId?: string;
   /** The `model_name` called (the UI's filter; `/spend/logs` has none). */
   model?: string;
@@ -53,6 +54,7 @@ type Filter = SpendLogFilter;
 function matches(row: SpendLogRow, f: Filter, startMs: number): boolean {
   return (f.keyHash === undefined || row.api_key === f.keyHash) &&
     (f.userId === undefined || row.user === f.userId) &&
+    (f.teamId === undefined || row.team_id === f.teamId) &&
     (f.requestId === undefined || row.request_id === f.requestId) &&
     (f.model === undefined || row.model === f.model) &&
     (f.status === undefined || row.status === f.status) &&
@@ -226,6 +228,7 @@ export async function querySpendLogs(kv: Deno.Kv, q: SpendLogsQuery): Promise<Sp
     // LiteLLM accepts the key itself or its hash; only the hash is ever stored.
     keyHash: q.api_key === undefined ? undefined : HASH.test(q.api_key) ? q.api_key : hashKey(q.api_key),
     userId: q.user_id,
+    teamId: q.team_id,
     requestId: q.request_id,
     fromMs,
     toMs,
@@ -236,7 +239,8 @@ export async function querySpendLogs(kv: Deno.Kv, q: SpendLogsQuery): Promise<Sp
       checkRange(fromMs, toMs);
       const days = daysBetween(dayOf(fromMs), dayOf(toMs));
       const wholeDays = DATE_ONLY.test(q.start_date!) && DATE_ONLY.test(q.end_date!);
-      const unfiltered = filter.keyHash === undefined && filter.userId === undefined && filter.requestId === undefined;
+      const unfiltered = filter.keyHash === undefined && filter.userId === undefined &&
+        filter.teamId === undefined && filter.requestId === undefined;
       let acc: Map<string, DayAcc>;
       if (wholeDays && unfiltered) acc = await summaryFromRollups(kv, days[0], days.at(-1)!);
       else {

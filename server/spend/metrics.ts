@@ -10,14 +10,26 @@
  * `litellm_deployment_state`. Cache tokens and the gateway's own queue have names in the same style.
  *
  * Counters and histograms are fed from finished calls (`observe`); gauges are read when scraped (router state,
- * key budgets, the ledger's queue). Values are this instance's: scrape every instance. Keys are labelled by alias
- * and a 12-character hash prefix, never by the key. LiteLLM's request and deployment families (proxy requests,
- * deployment attempts, fallbacks, cooldowns, latencies, remaining limits) and the refusal counter are in
- * `request_metrics.ts`, on the same registry.
+ * key budgets, the ledger's queue). Values are this instance's: scrape every instance. Under `--workers N` the
+ * worker a scrape reaches gathers the other workers' snapshots (`sources.peers`) and answers for the whole process:
+ * counters and histograms summed, gauges by their `aggregator` (calls in flight and queues summed; states, cooldowns
+ * and budgets, which every worker reads alike, by their maximum or minimum). Keys are labelled by alias and a
+ * 12-character hash prefix, never by the key.
+ *
+ * LiteLLM's request and deployment families (proxy requests, deployment attempts, fallbacks, cooldowns,
+ * latencies, remaining limits) and the refusal counter are in `request_metrics.ts`, on the same registry.
  *
  * Deployment labels are LiteLLM's: `litellm_model_name` is the deployment's Bedrock model id, `model_id` its id.
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from "prom-client";
 import type { Deployment } from "../config/types.ts";
 import type { KeyBudget, KeyRateLimit } from "../keys/admission.ts";
 import type { CallRecord } from "../core/call_record.ts";
@@ -109,7 +121,12 @@ export interface MetricsSources {
   now(): number;
   /** Keys with rpm/tpm limits this instance served, and this minute's use (`admission.rateLimits()`). */
   rateLimits?(): KeyRateLimit[];
+  /** The other workers' snapshots, when this gateway is one of `--workers N`: `render` then shows the process. */
+  peers?: () => Promise<MetricsSnapshot[]>;
 }
+
+/** A registry's metrics as plain data (`getMetricsAsJSON`): what workers send each other to answer a scrape. */
+export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
 export interface Metrics {
   /** Counts a finished call. */
@@ -118,8 +135,10 @@ export interface Metrics {
   refused(refusal: Refusal, requestedModel: string): void;
   /** Counts a deployment's cooldown. */
   cooledDown(facts: CooldownFacts): void;
-  /** The exposition text and its content type. */
+  /** The exposition text and its content type (the whole process's, with `peers`). */
   render(): Promise<{ body: string; contentType: string }>;
+  /** This gateway's metrics alone, as data (for the worker answering a scrape). */
+  snapshot(): Promise<MetricsSnapshot>;
 }
 
 /**
@@ -210,6 +229,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
       "unavailable",
     labelNames: ["litellm_model_name", "model_id", "api_base", "api_provider"],
     registers,
+    aggregator: "max",
     collect() {
       this.reset();
       for (const h of sources.deployments()) this.set(deploymentLabels(h.deployment), deploymentState(h));
@@ -220,6 +240,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     help: "Seconds until a cooling-down deployment is tried again (0 when not cooling down)",
     labelNames: ["litellm_model_name", "model_id"],
     registers,
+    aggregator: "max",
     collect() {
       this.reset();
       const t = sources.now();
@@ -234,12 +255,14 @@ export function createMetrics(sources: MetricsSources): Metrics {
     help: "USD left in the key's current budget window (keys with max_budget that called this instance)",
     labelNames: ["hashed_api_key", "api_key_alias"],
     registers,
+    aggregator: "min",
   });
   const maxBudget = new Gauge({
     name: "litellm_api_key_max_budget_metric",
     help: "The key's max_budget in USD",
     labelNames: ["hashed_api_key", "api_key_alias"],
     registers,
+    aggregator: "max",
   });
   new Gauge({
     name: "gateway_spend_queue_pending_rows",
@@ -287,6 +310,24 @@ export function createMetrics(sources: MetricsSources): Metrics {
           0;
     }
     dirty.clear();
+  }
+
+  /** Budgets need a KV read, so they are filled when scraped rather than in a synchronous collect(). */
+  async function fillBudgets() {
+    const budgets = await sources.budgets();
+    remaining.reset();
+    maxBudget.reset();
+    for (const b of budgets) {
+      const labels = { hashed_api_key: hashPrefix(b.hash)!, api_key_alias: b.alias ?? "" };
+      remaining.set(labels, nanosToUsd(b.maxBudgetNanos - b.spentNanos));
+      maxBudget.set(labels, nanosToUsd(b.maxBudgetNanos));
+    }
+    requestMetrics.beforeScrape(sources.rateLimits?.() ?? []);
+  }
+
+  async function snapshot(): Promise<MetricsSnapshot> {
+    await fillBudgets();
+    return await registry.getMetricsAsJSON();
   }
 
   function seriesFor(record: CallRecord): CallSeries {
@@ -353,17 +394,14 @@ export function createMetrics(sources: MetricsSources): Metrics {
     },
 
     async render() {
-      // Budgets need a KV read, so they are filled here rather than in a synchronous collect().
-      const budgets = await sources.budgets();
-      remaining.reset();
-      maxBudget.reset();
-      for (const b of budgets) {
-        const labels = { hashed_api_key: hashPrefix(b.hash)!, api_key_alias: b.alias ?? "" };
-        remaining.set(labels, nanosToUsd(b.maxBudgetNanos - b.spentNanos));
-        maxBudget.set(labels, nanosToUsd(b.maxBudgetNanos));
+      if (sources.peers) {
+        const [own, others] = await Promise.all([snapshot(), sources.peers()]);
+        const process = AggregatorRegistry.aggregate([own, ...others]);
+        return { body: await process.metrics(), contentType: process.contentType };
       }
-      requestMetrics.beforeScrape(sources.rateLimits?.() ?? []);
+      await fillBudgets();
       return { body: await registry.metrics(), contentType: registry.contentType };
     },
+    snapshot,
   };
 }

@@ -7,8 +7,8 @@
 import { retryBusy } from "../kv/retry.ts";
 import { nanosToUsd } from "../core/money.ts";
 import { nextDay } from "./days.ts";
-import { type Dimension, type Metric, METRICS, rollupPrefix, rollupRange } from "./kv_layout.ts";
-import type { GlobalSpendReportQuery, GlobalSpendReportRow } from "./schemas.ts";
+import { type Dimension, type Metric, METRICS, rollupPrefix, rollupRange, tagRollupRange } from "./kv_layout.ts";
+import type { GlobalSpendReportQuery, GlobalSpendReportRow, SpendTag } from "./schemas.ts";
 
 export type Totals = Record<Metric, bigint>;
 
@@ -103,4 +103,41 @@ export async function spendReport(
     byDay ? (ga < gb ? -1 : 1) : a.spend !== b.spend ? (a.spend > b.spend ? -1 : 1) : ga < gb ? -1 : ga > gb ? 1 : 0
   );
   return entries.map(([g, t]) => reportRow(groupBy, g, t));
+}
+
+/** `/spend/tags`: spend and calls per request tag over a day range, highest spend first. */
+export async function tagSpend(kv: Deno.Kv, range: DayRange): Promise<SpendTag[]> {
+  const selector = tagRollupRange(range.from, range.to === undefined ? undefined : nextDay(range.to));
+  const tags = await retryBusy(async () => {
+    const out = new Map<string, { spend: bigint; requests: bigint }>();
+    for await (const e of kv.list<Deno.KvU64>(selector, { batchSize: 500 })) {
+      const [, , tag, metric] = e.key as [string, string, string, string];
+      if (!(e.value instanceof Deno.KvU64)) continue;
+      let t = out.get(tag);
+      if (!t) out.set(tag, t = { spend: 0n, requests: 0n });
+      if (metric === "spend") t.spend += e.value.value;
+      else if (metric === "requests") t.requests += e.value.value;
+    }
+    return out;
+  });
+  return [...tags].sort(([ta, a], [tb, b]) => a.spend !== b.spend ? (a.spend > b.spend ? -1 : 1) : ta < tb ? -1 : 1)
+    .map(([tag, t]) => ({
+      individual_request_tag: tag,
+      log_count: Number(t.requests),
+      total_spend: nanosToUsd(t.spend),
+    }));
+}
+
+/** The groups of a dimension with the highest spend over a day range (calls without a value left out). */
+export async function topSpenders(
+  kv: Deno.Kv,
+  dim: "key" | "model",
+  range: DayRange,
+  limit: number | undefined,
+): Promise<Array<{ value: string; spend: bigint }>> {
+  const groups = await readRollups(kv, dim, range, (_, value) => value);
+  const top = [...groups].filter(([value, t]) => value !== "" && t.spend > 0n)
+    .sort(([va, a], [vb, b]) => a.spend !== b.spend ? (a.spend > b.spend ? -1 : 1) : va < vb ? -1 : 1)
+    .map(([value, t]) => ({ value, spend: t.spend }));
+  return limit === undefined ? top : top.slice(0, limit);
 }

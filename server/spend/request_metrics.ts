@@ -51,7 +51,7 @@ export interface RequestMetrics {
 export interface MetricsOptions {
   registry: Registry;
   buckets: number[];
-  /** Distinct (key, model, deployment) triples remembered for the remaining-limit gauges; past it, it starts over. */
+  /** Distinct (key, model) pairs remembered for the remaining-limit gauges' `model_id`; past it, it starts over. */
   maxKeyModels?: number;
 }
 
@@ -251,12 +251,16 @@ export function createRequestMetrics(opts: MetricsOptions): RequestMetrics {
     help: "Requests left this minute under the key's rpm_limit (keys with one), per model it was served",
     labelNames: REMAINING,
     registers,
+    // Under --workers N, each worker's view of this minute's use: the process shows the most used.
+    aggregator: "min",
   });
   const remainingTokens = new Gauge({
     name: "litellm_remaining_api_key_tokens_for_model",
     help: "Tokens left this minute under the key's tpm_limit (keys with one), per model it was served",
     labelNames: REMAINING,
     registers,
+    // Under --workers N, each worker's view of this minute's use: the process shows the most used.
+    aggregator: "min",
   });
 
   /** Histogram children by label set (prom-client hashes labels on every `observe` otherwise). */
@@ -272,23 +276,14 @@ export function createRequestMetrics(opts: MetricsOptions): RequestMetrics {
     child.observe(Math.max(0, seconds));
   };
 
-  /** Keys served per model and deployment, by key hash: for the remaining-limit gauges. */
-  const served = new Map<string, { alias: string; models: Map<string, [string, string]> }>();
-  let servedCount = 0;
+  /** The deployment that last served each key and model group (`key hash, model`): the gauges' `model_id`. */
+  const served = new Map<string, string>();
   const noteServed = (r: CallRecord) => {
     const hash = r.caller.keyHash;
     if (!hash) return;
-    if (servedCount >= maxKeyModels) {
-      served.clear();
-      servedCount = 0;
-    }
-    let key = served.get(hash);
-    if (!key) served.set(hash, key = { alias: r.caller.keyAlias ?? "", models: new Map() });
-    const id = `${r.bedrockModelId ?? ""}\u0001${r.deploymentId ?? ""}`;
-    if (!key.models.has(id)) {
-      key.models.set(id, [r.bedrockModelId ?? r.modelName, r.deploymentId ?? ""]);
-      servedCount++;
-    }
+    const id = `${hash}\u0001${r.modelName}`;
+    if (served.size >= maxKeyModels && !served.has(id)) served.clear();
+    served.set(id, r.deploymentId ?? "");
   };
 
   return {
@@ -429,18 +424,14 @@ export function createRequestMetrics(opts: MetricsOptions): RequestMetrics {
       remainingRequests.reset();
       remainingTokens.reset();
       for (const l of limits) {
-        const key = served.get(l.hash);
-        if (!key) continue;
-        for (const [model, modelId] of key.models.values()) {
-          const labels = {
-            hashed_api_key: hashPrefix(l.hash)!,
-            api_key_alias: l.alias ?? key.alias,
-            model,
-            model_id: modelId,
-          };
-          if (l.rpmLimit !== undefined) remainingRequests.set(labels, Math.max(0, l.rpmLimit - l.rpmUsed));
-          if (l.tpmLimit !== undefined) remainingTokens.set(labels, Math.max(0, l.tpmLimit - l.tpmUsed));
-        }
+        const labels = {
+          hashed_api_key: hashPrefix(l.hash)!,
+          api_key_alias: l.alias ?? "",
+          model: l.model,
+          model_id: served.get(`${l.hash}\u0001${l.model}`) ?? "",
+        };
+        if (l.rpmLimit !== undefined) remainingRequests.set(labels, Math.max(0, l.rpmLimit - l.rpmUsed));
+        if (l.tpmLimit !== undefined) remainingTokens.set(labels, Math.max(0, l.tpmLimit - l.tpmUsed));
       }
     },
   };

@@ -9,9 +9,9 @@
  */
 import type { CallRecord } from "../core/call_record.ts";
 import { dayOf } from "./days.ts";
-import { DIMENSIONS, METRICS, rollupKey } from "./kv_layout.ts";
+import { DIMENSIONS, METRICS, rollupKey, tagRollupKey } from "./kv_layout.ts";
 import type { Ledger, LedgerSum } from "../kv/ledger.ts";
-import { callAmounts, dimensionValue } from "./rollups.ts";
+import { callAmounts, dimensionValue, rollupTags } from "./rollups.ts";
 
 /** One group of calls that count for the same roll-up counters. */
 interface Group {
@@ -28,12 +28,19 @@ export interface RollupBatch {
 
 export function createRollupBatch(ledger: Pick<Ledger, "addLater">): RollupBatch {
   let groups = new Map<string, Group>();
+  /** Tag roll-ups by day and tag: spend and calls. */
+  let tags = new Map<string, { day: string; tag: string; spend: bigint; requests: bigint }>();
 
   /** The merged sums so far, in `rollupSums` order per group; the next calls start a fresh map. */
   function take(): LedgerSum[] {
-    const taken = groups;
+    const taken = groups, takenTags = tags;
     groups = new Map();
+    tags = new Map();
     const sums: LedgerSum[] = [];
+    for (const t of takenTags.values()) {
+      if (t.spend > 0n) sums.push({ key: tagRollupKey(t.day, t.tag, "spend"), amount: t.spend });
+      sums.push({ key: tagRollupKey(t.day, t.tag, "requests"), amount: t.requests });
+    }
     for (const g of taken.values()) {
       for (let d = 0; d < DIMENSIONS.length; d++) {
         for (let m = 0; m < METRICS.length; m++) {
@@ -53,6 +60,13 @@ export function createRollupBatch(ledger: Pick<Ledger, "addLater">): RollupBatch
       const id = JSON.stringify([day, values]);
       const amounts = callAmounts(record, costNanos);
       let g = groups.get(id);
+      for (const tag of rollupTags(record)) {
+        const tagId = `${day}\u0000${tag}`;
+        let t = tags.get(tagId);
+        if (!t) tags.set(tagId, t = { day, tag, spend: 0n, requests: 0n });
+        t.spend += costNanos;
+        t.requests++;
+      }
       if (!g) {
         if (groups.size === 0) ledger.addLater(take);
         g = { day, values, amounts: METRICS.map(() => 0n) };

@@ -1,12 +1,13 @@
 /**
  * @module
  * The per-day roll-up sums one finished call adds: for each dimension (total, key, user, team, model, deployment)
- * its spend, one request, a failure if it failed, and its tokens. They go into the ledger with the call's log row,
+ * its spend, one request, a failure if it failed, and its tokens; and for each of its request tags its spend and one
+ * request. They go into the ledger with the call's log row,
  * so roll-ups and rows are written in the same batches and always agree once flushed.
  */
 import type { CallRecord } from "../core/call_record.ts";
 import { dayOf } from "./days.ts";
-import { type Dimension, DIMENSIONS, type Metric, METRICS, rollupKey } from "./kv_layout.ts";
+import { type Dimension, DIMENSIONS, type Metric, METRICS, rollupKey, tagRollupKey } from "./kv_layout.ts";
 import type { LedgerSum } from "../kv/ledger.ts";
 import { promptTokens } from "../core/usage.ts";
 
@@ -42,6 +43,17 @@ export function callAmounts(record: CallRecord, costNanos: bigint): Record<Metri
   };
 }
 
+/** Most tags of one call counted in the tag roll-ups, and their longest length (as its spend-log row keeps them). */
+export const MAX_ROLLUP_TAGS = 32;
+export const MAX_TAG_CHARS = 128;
+
+/** The tags a call counts for in the tag roll-ups: its request tags (header and key), each once. */
+export function rollupTags(record: CallRecord): string[] {
+  const tags = record.requestTags;
+  if (!tags?.length) return [];
+  return [...new Set(tags.slice(0, MAX_ROLLUP_TAGS).map((t) => t.slice(0, MAX_TAG_CHARS)))];
+}
+
 /** Every roll-up sum of one call, on the UTC day it started. */
 export function rollupSums(record: CallRecord, costNanos: bigint): LedgerSum[] {
   const day = dayOf(record.startTime);
@@ -51,6 +63,10 @@ export function rollupSums(record: CallRecord, costNanos: bigint): LedgerSum[] {
   for (const dim of DIMENSIONS) {
     const value = dimensionValue(record, dim);
     for (const metric of nonZero) sums.push({ key: rollupKey(dim, day, value, metric), amount: amounts[metric] });
+  }
+  for (const tag of rollupTags(record)) {
+    if (costNanos > 0n) sums.push({ key: tagRollupKey(day, tag, "spend"), amount: costNanos });
+    sums.push({ key: tagRollupKey(day, tag, "requests"), amount: 1n });
   }
   return sums;
 }

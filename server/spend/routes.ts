@@ -1,9 +1,10 @@
 /**
  * @module
- * The spend and metrics routes, each declared once (`api/route.ts`): `GET /spend/logs`, `GET /global/spend`,
- * `GET /global/spend/report` (master key) and `GET /metrics` (master key, or anyone with
+ * The spend and metrics routes, each declared once (`api/route.ts`): `GET /spend/logs` (the master key; a virtual key
+ * reads its own rows), `GET /spend/tags`, `GET /global/spend`, `GET /global/spend/report`, `GET /global/spend/keys`,
+ * `GET /global/spend/models` (master key) and `GET /metrics` (master key, or anyone with
  * `general_settings.metrics_public: true`); their schemas (`schemas.ts`), LiteLLM's error format, the SDK methods
- * `client.spend.logs(…)`, `.global(…)`, `.report(…)`, and their handlers.
+ * `client.spend.logs(…)`, `.tags(…)`, `.global(…)`, `.report(…)`, `.keys(…)`, `.models(…)`, and their handlers.
  *
  * Before reading, this instance's queued spend and rows are flushed to KV, so an answer includes every call this
  * instance has finished (other instances' calls once their batches land, within ~10 ms).
@@ -13,18 +14,27 @@ import { type RouteInput, routesOver } from "../api/route.ts";
 import { GatewayError } from "../core/errors.ts";
 import { nanosToUsd } from "../core/money.ts";
 import type { Authenticator } from "../keys/auth.ts";
+import { hashKey } from "../keys/credentials.ts";
+import { recordKey } from "../keys/kv_layout.ts";
+import type { KeyRecord } from "../keys/record.ts";
+import { retryBusy } from "../kv/retry.ts";
 import { checkRange, dayOf, parseDateParam } from "./days.ts";
 import { querySpendLogs } from "./log_query.ts";
 import type { Metrics } from "./metrics.ts";
-import { globalSpendNanos, spendReport } from "./reports.ts";
+import { globalSpendNanos, spendReport, tagSpend, topSpenders } from "./reports.ts";
 import {
+  GlobalSpendKeys,
+  GlobalSpendModels,
   GlobalSpendQuery,
   GlobalSpendReport,
   GlobalSpendReportQuery,
   GlobalSpendResponse,
+  GlobalSpendTopQuery,
   SpendLogsQuery,
   SpendLogsResponse,
   SpendLogsSummary,
+  SpendTagsQuery,
+  SpendTagsResponse,
 } from "./schemas.ts";
 
 /** What the spend routes are served with. */
@@ -35,6 +45,9 @@ export interface SpendRouteServices {
   /** Writes this instance's queued spend and rows (`ledger.flush`). */
   flush: () => Promise<void>;
   metricsPublic: boolean;
+  /** `litellm_settings.max_budget`, shown by `/global/spend`. */
+  proxyMaxBudget?: number;
+  now: () => number;
 }
 
 const route = routesOver<SpendRouteServices>();
@@ -64,6 +77,25 @@ async function requireAdmin(input: RouteInput, auth: Authenticator, what: string
   }
 }
 
+const HASH = /^[0-9a-f]{64}$/;
+/** LiteLLM's `Last30d…BySpend` views: from the day 30 days ago to today. */
+const LAST_DAYS = 30;
+
+/** The last 30 UTC days' range, as the `Last30d` views count them. */
+function last30Days(now: number) {
+  return { from: dayOf(now - LAST_DAYS * 86_400_000), to: dayOf(now) };
+}
+
+/** Alias and `sk-...abcd` of keys by hash (nulls for a key deleted since). */
+async function keyNames(kv: Deno.Kv, hashes: string[]): Promise<Array<KeyRecord | null>> {
+  const out: Array<KeyRecord | null> = [];
+  for (let i = 0; i < hashes.length; i += 10) {
+    const got = await retryBusy(() => kv.getMany<KeyRecord[]>(hashes.slice(i, i + 10).map(recordKey)));
+    out.push(...got.map((e) => e.value));
+  }
+  return out;
+}
+
 export const SPEND_ROUTES = [
   route({
     ...spend,
@@ -72,9 +104,10 @@ export const SPEND_ROUTES = [
     operationId: "spendLogs",
     summary: "Spend-log rows, or spend per day",
     description: "Rows newest first, filtered by any combination of `api_key` (a key or its hash), `user_id`, " +
-      "`request_id` and start time, paged by `page`/`page_size`. With both `start_date` and `end_date` and " +
-      "`summarize` (LiteLLM's default, `true`) the answer is one entry per UTC day instead: total spend, spend per " +
-      "user and per model, and spend per key hash at the top level.",
+      "`team_id`, `request_id` and start time, paged by `page`/`page_size`. With both `start_date` and `end_date` " +
+      "and `summarize` (LiteLLM's default, `true`) the answer is one entry per UTC day instead: total spend, spend " +
+      "per user and per model, and spend per key hash at the top level. A virtual key reads only its own rows.",
+    auth: "key",
     query: SpendLogsQuery,
     responses: {
       200: {
@@ -84,11 +117,49 @@ export const SPEND_ROUTES = [
     },
     sdk: { group: "spend", method: "logs", overloads: [{ when: { summarize: false }, output: SpendLogsResponse }] },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth, "spend logs");
+    const p = await s.auth.authenticate(input.request.headers);
     const q = input.query();
+    if (p.kind === "virtual") {
+      // A virtual key reads its own rows, and no one else's.
+      const own = p.key?.hash;
+      if (
+        own === undefined ||
+        (q.api_key !== undefined && (HASH.test(q.api_key) ? q.api_key : hashKey(q.api_key)) !== own)
+      ) {
+        throw new GatewayError(403, "AccessDeniedException", "A virtual key may only read its own spend logs", {
+          litellmType: "auth_error",
+        });
+      }
+      q.api_key = own;
+    }
     await s.flush();
     // Not `input.json`: a summary day's per-key entries have no type the schema can infer (`SpendLogsDay`).
     return Response.json(await querySpendLogs(s.kv, q));
+  }),
+  route({
+    ...spend,
+    method: "get",
+    path: "/spend/tags",
+    operationId: "spendTags",
+    summary: "Spend and calls per request tag",
+    description: "All days, or the whole UTC days of a date range, from the daily tag roll-ups. A call counts once " +
+      "for each of its tags: `x-litellm-tags` and its key's `tags`.",
+    query: SpendTagsQuery,
+    responses: { 200: { description: "Tags by spend.", schema: SpendTagsResponse } },
+    sdk: { group: "spend", method: "tags" },
+  }, async (input, s) => {
+    await requireAdmin(input, s.auth, "spend per tag");
+    const q = input.query();
+    const from = q.start_date === undefined ? undefined : parseDateParam(q.start_date, "start_date", false);
+    const to = q.end_date === undefined ? undefined : parseDateParam(q.end_date, "end_date", true);
+    if (from !== undefined && to !== undefined) checkRange(from, to);
+    await s.flush();
+    return input.json(
+      await tagSpend(s.kv, {
+        from: from === undefined ? undefined : dayOf(from),
+        to: to === undefined ? undefined : dayOf(to),
+      }),
+    );
   }),
   route({
     ...spend,
@@ -111,7 +182,7 @@ export const SPEND_ROUTES = [
       from: from === undefined ? undefined : dayOf(from),
       to: to === undefined ? undefined : dayOf(to),
     });
-    return input.json({ spend: nanosToUsd(nanos), max_budget: null });
+    return input.json({ spend: nanosToUsd(nanos), max_budget: s.proxyMaxBudget ?? null });
   }),
   route({
     ...spend,
@@ -134,12 +205,51 @@ export const SPEND_ROUTES = [
     return input.json(await spendReport(s.kv, dayOf(from), dayOf(to), q.group_by));
   }),
   route({
+    ...spend,
+    method: "get",
+    path: "/global/spend/keys",
+    operationId: "globalSpendKeys",
+    summary: "The keys with the highest spend in the last 30 days",
+    query: GlobalSpendTopQuery,
+    responses: { 200: { description: "Keys by spend, highest first.", schema: GlobalSpendKeys } },
+    sdk: { group: "spend", method: "keys" },
+  }, async (input, s) => {
+    await requireAdmin(input, s.auth, "global spend");
+    const { limit } = input.query();
+    await s.flush();
+    const top = await topSpenders(s.kv, "key", last30Days(s.now()), limit);
+    const records = await keyNames(s.kv, top.map((t) => t.value));
+    return input.json(top.map((t, i) => ({
+      api_key: t.value,
+      key_alias: records[i]?.alias ?? null,
+      key_name: records[i]?.keyName ?? null,
+      total_spend: nanosToUsd(t.spend),
+    })));
+  }),
+  route({
+    ...spend,
+    method: "get",
+    path: "/global/spend/models",
+    operationId: "globalSpendModels",
+    summary: "The models with the highest spend in the last 30 days",
+    query: GlobalSpendTopQuery,
+    responses: { 200: { description: "Models by spend, highest first.", schema: GlobalSpendModels } },
+    sdk: { group: "spend", method: "models" },
+  }, async (input, s) => {
+    await requireAdmin(input, s.auth, "global spend");
+    const { limit } = input.query();
+    await s.flush();
+    const top = await topSpenders(s.kv, "model", last30Days(s.now()), limit);
+    return input.json(top.map((t) => ({ model: t.value, total_spend: nanosToUsd(t.spend) })));
+  }),
+  route({
     method: "get",
     path: "/metrics",
     operationId: "metrics",
     summary: "Prometheus metrics",
-    description: "This instance's counters, histograms and gauges (LiteLLM's metric names). Master key only, " +
-      "unless `general_settings.metrics_public: true`.",
+    description: "This instance's counters, histograms and gauges (LiteLLM's metric names); under " +
+      "`--workers N`, the whole process's, whichever worker answers. Master key only, unless " +
+      "`general_settings.metrics_public: true`.",
     tag: "spend",
     auth: "admin",
     errorFormat: "litellm",

@@ -95,6 +95,7 @@ export type SpendLogRow = z.infer<typeof SpendLogRow>;
 export const SpendLogsQuery = z.strictObject({
   api_key: z.string().min(1).max(512).optional().meta({ description: "A key (`sk-…`) or its hash." }),
   user_id: z.string().min(1).max(256).optional(),
+  team_id: z.string().min(1).max(256).optional(),
   request_id: z.string().min(1).max(256).optional(),
   start_date: DateParam.optional(),
   end_date: DateParam.optional(),
@@ -135,7 +136,9 @@ export const GlobalSpendQuery = z.strictObject({
 /** `GET /global/spend`: all spend (or a date range's), from the daily roll-ups. */
 export const GlobalSpendResponse = z.object({
   spend: Usd,
-  max_budget: z.number().nullable().meta({ description: "Always null: the gateway has no global budget." }),
+  max_budget: z.number().nullable().meta({
+    description: "The proxy's budget (`litellm_settings.max_budget`), if set.",
+  }),
 }).meta({ id: "GlobalSpendResponse" });
 export type GlobalSpendResponse = z.infer<typeof GlobalSpendResponse>;
 
@@ -173,3 +176,38 @@ export const GlobalSpendReport = z.array(GlobalSpendReportRow).meta({
   description: "Groups by spend, highest first (by day: oldest first).",
 });
 export type GlobalSpendReportRow = z.infer<typeof GlobalSpendReportRow>;
+
+export const SpendTagsQuery = z.strictObject({
+  start_date: DateParam.optional(),
+  end_date: DateParam.optional(),
+}).meta({ id: "SpendTagsQuery" });
+
+/** One tag of `/spend/tags` (LiteLLM's shape). */
+export const SpendTag = z.object({
+  individual_request_tag: z.string(),
+  log_count: Tokens.meta({ description: "Calls with the tag." }),
+  total_spend: Usd,
+}).meta({ id: "SpendTag" });
+export type SpendTag = z.infer<typeof SpendTag>;
+export const SpendTagsResponse = z.array(SpendTag).meta({
+  id: "SpendTagsResponse",
+  description: "Tags by spend, highest first. A call counts once for each of its tags (`x-litellm-tags` and its " +
+    "key's `tags`; not `requestMetadata` pairs).",
+});
+
+export const GlobalSpendTopQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(10_000).optional().meta({ description: "The top n; all when absent." }),
+}).meta({ id: "GlobalSpendTopQuery" });
+
+/** One key of `/global/spend/keys` (LiteLLM's `Last30dKeysBySpend`). */
+export const GlobalSpendKey = z.object({
+  api_key: z.string().meta({ description: "The key's hash." }),
+  key_alias: z.string().nullable(),
+  key_name: z.string().nullable().meta({ description: "`sk-...abcd`; null once the key is deleted." }),
+  total_spend: Usd,
+}).meta({ id: "GlobalSpendKey" });
+export const GlobalSpendKeys = z.array(GlobalSpendKey).meta({ id: "GlobalSpendKeys" });
+
+/** One model of `/global/spend/models` (LiteLLM's `Last30dModelsBySpend`). */
+export const GlobalSpendModel = z.object({ model: z.string(), total_spend: Usd }).meta({ id: "GlobalSpendModel" });
+export const GlobalSpendModels = z.array(GlobalSpendModel).meta({ id: "GlobalSpendModels" });

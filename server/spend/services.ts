@@ -15,7 +15,7 @@ import { logRefusal } from "./refusal_log.ts";
 import type { CooldownFacts } from "./request_metrics.ts";
 import type { Pricing, Quote } from "../pricing/cost.ts";
 import type { Ledger } from "../kv/ledger.ts";
-import { createMetrics, type DeploymentView } from "./metrics.ts";
+import { createMetrics, type DeploymentView, type Metrics, type MetricsSnapshot } from "./metrics.ts";
 import { logCall } from "./request_log.ts";
 import { createSpendReads, type SpendReads } from "./reads.ts";
 import { createRollupBatch } from "./rollup_batch.ts";
@@ -31,6 +31,8 @@ export interface SpendServicesDeps {
   admission: Pick<Admission, "budgets" | "rateLimits">;
   /** The router's view of every deployment, for the in-flight and cooldown gauges. */
   deployments: () => DeploymentView[];
+  /** The other workers' metrics (`--workers N`), so that a scrape shows the whole process. */
+  metricsPeers?: () => Promise<MetricsSnapshot[]>;
   now: () => number;
   log: Logger;
 }
@@ -46,6 +48,8 @@ export interface SpendServices {
   refused(refusal: Refusal): void;
   /** Counts a deployment's cooldown (the router tells). */
   cooledDown(facts: CooldownFacts): void;
+  /** This gateway's metrics alone, as data (what a worker sends the one answering a scrape). */
+  metricsSnapshot: Metrics["snapshot"];
 }
 
 export function createSpendServices(deps: SpendServicesDeps): SpendServices {
@@ -61,6 +65,7 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
     },
     now: deps.now,
     rateLimits: () => deps.admission.rateLimits(),
+    peers: deps.metricsPeers,
   });
   const routes: SpendRouteServices = {
     kv,
@@ -68,6 +73,8 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
     metrics,
     flush: () => ledger.flush(),
     metricsPublic: config.metricsPublic,
+    proxyMaxBudget: config.proxyBudget?.maxBudget,
+    now: deps.now,
   };
 
   const rollups = createRollupBatch(ledger);
@@ -87,6 +94,7 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
       }
     },
     cooledDown: (facts) => metrics.cooledDown(facts),
+    metricsSnapshot: () => metrics.snapshot(),
     account(record) {
       const quote = pricing.quote(record);
       // Each part on its own: one that fails (a bug, an odd value) must not cost the call its other records, nor

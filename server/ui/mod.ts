@@ -25,6 +25,10 @@ import { modelsPage } from "./pages/models.tsx";
 import { myKeyPage } from "./pages/my_key.tsx";
 import { overviewPage } from "./pages/overview.tsx";
 import { signInPage, uiOffPage } from "./pages/sign_in.tsx";
+import { confirmTeamDelete, deleteTeam, setTeamBlocked, teamPage, updateTeam } from "./pages/team_detail.tsx";
+import { createTeam, newTeamPage, teamsPage } from "./pages/teams.tsx";
+import { confirmUserDelete, deleteUser, updateUser, userPage } from "./pages/user_detail.tsx";
+import { createUser, newUserPage, usersPage } from "./pages/users.tsx";
 import type { UiDeps } from "./ports.ts";
 import { createRevocations } from "./revocations.ts";
 import { setSecurityHeaders } from "./security_headers.ts";
@@ -289,7 +293,24 @@ export function createUi(deps: UiDeps): Hono<UiEnv> {
 
   app.get("/ui/models", guarded("admin", modelsPage));
 
-  // Teams and users (issue 18): their pages go here, behind `guarded("admin", …)`, with entries in layout.tsx's NAV.
+  // Teams and users: ids may hold any character; Hono decodes the path parameter.
+  const id = (c: C) => c.req.param("id")!;
+  app.get("/ui/teams", guarded("admin", teamsPage));
+  app.get("/ui/teams/new", guarded("admin", (s) => newTeamPage(s)));
+  app.post("/ui/teams/new", guarded("admin", (s, _, form) => createTeam(s, form)));
+  app.get("/ui/teams/:id", guarded("admin", (s, c) => teamPage(s, id(c))));
+  app.post("/ui/teams/:id", guarded("admin", (s, c, form) => updateTeam(s, id(c), form)));
+  app.post("/ui/teams/:id/block", guarded("admin", (s, c) => setTeamBlocked(s, id(c), true)));
+  app.post("/ui/teams/:id/unblock", guarded("admin", (s, c) => setTeamBlocked(s, id(c), false)));
+  app.get("/ui/teams/:id/delete", guarded("admin", (s, c) => confirmTeamDelete(s, id(c))));
+  app.post("/ui/teams/:id/delete", guarded("admin", (s, c) => deleteTeam(s, id(c))));
+  app.get("/ui/users", guarded("admin", usersPage));
+  app.get("/ui/users/new", guarded("admin", (s) => newUserPage(s)));
+  app.post("/ui/users/new", guarded("admin", (s, _, form) => createUser(s, form)));
+  app.get("/ui/users/:id", guarded("admin", (s, c) => userPage(s, id(c))));
+  app.post("/ui/users/:id", guarded("admin", (s, c, form) => updateUser(s, id(c), form)));
+  app.get("/ui/users/:id/delete", guarded("admin", (s, c) => confirmUserDelete(s, id(c))));
+  app.post("/ui/users/:id/delete", guarded("admin", (s, c) => deleteUser(s, id(c))));
 
   app.all("/ui/*", guarded("any", () => messagePage("Not found", "There is no such page in the admin UI.", 404)));
 

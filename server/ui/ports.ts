@@ -2,7 +2,7 @@
  * @module
  * What the admin UI needs from the rest of the gateway, as narrow interfaces. `gateway.ts` passes the same
  * services the admin API uses (the UI makes no HTTP calls to itself), so a page shows exactly what `/key/*`,
- * `/spend/*`, `/global/*` and `/health` answer. The types are those services' own (their zod schemas), named here
+ * `/team/*`, `/user/*`, `/spend/*`, `/global/*` and `/health` answer. The types are those services' own (their zod schemas), named here
  * once; nothing else in `server/ui/` imports another folder's code but the constant-time compare.
  */
 import type {
@@ -18,11 +18,29 @@ import type {
   KeyUpdateResponse,
 } from "../keys/schemas.ts";
 import type { Logger } from "../core/log.ts";
+import type {
+  TeamDeleteResponse,
+  TeamInfo,
+  TeamInfoResponse,
+  TeamListEntry,
+  TeamNewRequest,
+  TeamUpdateRequest,
+  TeamUpdateResponse,
+  UserDeleteResponse,
+  UserInfoResponse,
+  UserListQuery,
+  UserListResponse,
+  UserNewRequest,
+  UserNewResponse,
+  UserUpdateRequest,
+  UserUpdateResponse,
+} from "../owners/schemas.ts";
 import type { HealthReport } from "../health/schemas.ts";
 import type { DeploymentPrices } from "../pricing/deployment_prices.ts";
 import type { SpendReads } from "../spend/reads.ts";
 
 export type { KeyInfo } from "../keys/schemas.ts";
+export type { TeamInfo, TeamListEntry, UserInfo } from "../owners/schemas.ts";
 export type { EndpointHealth, HealthReport } from "../health/schemas.ts";
 export type { DeploymentPrices, PriceOrigin } from "../pricing/deployment_prices.ts";
 export type { DayTotals, ModelDay, SpendLogFilter, SpendReads } from "../spend/reads.ts";
@@ -38,6 +56,25 @@ export interface UiKeyAdmin {
   regenerate(ref: string, input: Omit<KeyRegenerateRequest, "key">): Promise<KeyGenerateResponse>;
   remove(input: KeyDeleteRequest): Promise<KeyDeleteResponse>;
   list(q: KeyListQuery): Promise<KeyListResponse>;
+}
+
+/** The `/team/*` operations (`server/owners/team_admin.ts`); `by` names who made a change. */
+export interface UiTeamAdmin {
+  create(input: TeamNewRequest, by: string): Promise<TeamInfo>;
+  info(id: string): Promise<TeamInfoResponse>;
+  list(userId?: string): Promise<TeamListEntry[]>;
+  update(input: TeamUpdateRequest, by: string): Promise<TeamUpdateResponse>;
+  setBlocked(id: string, blocked: boolean, by: string): Promise<TeamInfo>;
+  remove(ids: string[], by: string): Promise<TeamDeleteResponse>;
+}
+
+/** The `/user/*` operations (`server/owners/user_admin.ts`). */
+export interface UiUserAdmin {
+  create(input: UserNewRequest, by: string): Promise<UserNewResponse>;
+  info(id: string): Promise<UserInfoResponse>;
+  list(q: UserListQuery): Promise<UserListResponse>;
+  update(input: UserUpdateRequest, by: string): Promise<UserUpdateResponse>;
+  remove(ids: string[], by: string): Promise<UserDeleteResponse>;
 }
 
 /** Who a presented key is (`server/keys/auth.ts`); rejects unknown, blocked and expired keys. */
@@ -58,6 +95,8 @@ export interface UiDeps {
   masterKey: string | undefined;
   auth: UiAuthenticator;
   keys: UiKeyAdmin;
+  teams: UiTeamAdmin;
+  users: UiUserAdmin;
   spend: SpendReads;
   models: UiModels;
   /** Signed-out sessions are listed here (`revocations.ts`). */

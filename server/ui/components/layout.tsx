@@ -31,11 +31,13 @@ interface NavItem {
   roles: readonly SessionRole[];
 }
 
-/** The navigation, per role. Teams and users (issue 18) get their entries here and their pages in `pages/`. */
+/** The navigation, per role. */
 const NAV: readonly NavItem[] = [
   { href: "/ui", label: "Overview", roles: ["admin"] },
   { href: "/ui", label: "My key", roles: ["key"] },
   { href: "/ui/keys", label: "Keys", roles: ["admin"] },
+  { href: "/ui/teams", label: "Teams", roles: ["admin"] },
+  { href: "/ui/users", label: "Users", roles: ["admin"] },
   { href: "/ui/logs", label: "Logs", roles: ["admin"] },
   { href: "/ui/logs", label: "My calls", roles: ["key"] },
   { href: "/ui/models", label: "Models", roles: ["admin"] },

@@ -11,7 +11,7 @@ import type { Answer, Page, SignedIn } from "../page.ts";
 import type { KeyInfo } from "../ports.ts";
 import { messagePage } from "./message.tsx";
 import { adminError } from "./key_errors.ts";
-import { KeyForm, KeySub, limitsText, modelsText } from "./key_parts.tsx";
+import { KeyForm, KeyOwners, KeySub, limitsText, modelsText } from "./key_parts.tsx";
 import { modelNames, secretPage } from "./keys.tsx";
 
 const RECENT_CALLS = 10;
@@ -99,8 +99,10 @@ async function render(
               <dd>{limitsText(info)}</dd>
               <dt>Expires</dt>
               <dd>{info.expires ? <Time at={info.expires} /> : "never"}</dd>
-              <dt>User · team</dt>
-              <dd>{info.user_id ?? "—"} · {info.team_id ?? "—"}</dd>
+              <dt>Team · user</dt>
+              <dd>
+                <KeyOwners info={info} />
+              </dd>
               <dt>Created</dt>
               <dd>
                 <Time at={info.created_at} />

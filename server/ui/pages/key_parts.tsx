@@ -15,6 +15,18 @@ export function KeyState(props: { info: KeyInfo; now: number }) {
   return <Badge tone="ok">active</Badge>;
 }
 
+/** A key's team and user, each linked to its page, or `—`. */
+export function KeyOwners(props: { info: Pick<KeyInfo, "team_id" | "user_id"> }) {
+  const { team_id, user_id } = props.info;
+  return (
+    <>
+      {team_id ? <a href={`/ui/teams/${encodeURIComponent(team_id)}`}>{team_id}</a> : <span class="muted">—</span>}
+      {" · "}
+      {user_id ? <a href={`/ui/users/${encodeURIComponent(user_id)}`}>{user_id}</a> : <span class="muted">—</span>}
+    </>
+  );
+}
+
 /** `60 rpm · 10,000 tpm · 4 parallel`, or `no limits`. */
 export function limitsText(info: KeyInfo): string {
   const parts = [

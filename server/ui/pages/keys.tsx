@@ -8,7 +8,7 @@ import { BudgetBar, Money, Pager, TableWrap, Time } from "../components/widgets.
 import { EMPTY_FORM, readKeyForm, toGenerateRequest } from "../key_form.ts";
 import { type Answer, type Page, pageParam, type SignedIn, withQuery } from "../page.ts";
 import type { KeyInfo } from "../ports.ts";
-import { KeyForm, KeyState, limitsText, modelsText } from "./key_parts.tsx";
+import { KeyForm, KeyOwners, KeyState, limitsText, modelsText } from "./key_parts.tsx";
 import { adminError } from "./key_errors.ts";
 
 const PAGE_SIZE = 25;
@@ -66,6 +66,7 @@ function keyList(s: SignedIn, keys: KeyInfo[], total: number, page: number, q: s
             <thead>
               <tr>
                 <th scope="col">Key</th>
+                <th scope="col" class="opt">Team · user</th>
                 <th scope="col" class="opt">Models</th>
                 <th scope="col">Spend</th>
                 <th scope="col" class="opt">Limits</th>
@@ -76,7 +77,7 @@ function keyList(s: SignedIn, keys: KeyInfo[], total: number, page: number, q: s
             <tbody>
               {keys.length === 0 && (
                 <tr>
-                  <td colspan={6} class="empty">
+                  <td colspan={7} class="empty">
                     {q ? "No key has this alias." : "No keys yet. Create one to hand out."}
                   </td>
                 </tr>
@@ -86,6 +87,9 @@ function keyList(s: SignedIn, keys: KeyInfo[], total: number, page: number, q: s
                   <td>
                     <a href={`/ui/keys/${k.token}`}>{k.key_alias ?? k.key_name}</a>
                     <div class="muted mono">{k.key_name}</div>
+                  </td>
+                  <td class="opt">
+                    <KeyOwners info={k} />
                   </td>
                   <td class="opt">{modelsText(k.models)}</td>
                   <td>

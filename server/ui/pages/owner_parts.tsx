@@ -1,0 +1,158 @@
+/**
+ * @module
+ * Pieces the team and user pages share: their limits as text, the form (create and edit; a user's form adds its
+ * email and teams), the refusal of an operation as form errors, and the delete confirmation.
+ */
+import { GatewayError } from "../../core/errors.ts";
+import { CsrfField, Field } from "../components/widgets.tsx";
+import { formatCount } from "../format.ts";
+import { formField, type OwnerFieldErrors, type OwnerFormValues, type OwnerKind } from "../owner_form.ts";
+import type { Page } from "../page.ts";
+
+/** Who made a change from the UI, for the change's announcement (an audit trail). */
+export const UI_ACTOR = "admin UI";
+
+/** `60 rpm · 10,000 tpm`, or `no limits`. */
+export function ownerLimitsText(info: { rpm_limit: number | null; tpm_limit: number | null }): string {
+  const parts = [
+    info.rpm_limit !== null ? `${formatCount(info.rpm_limit)} rpm` : "",
+    info.tpm_limit !== null ? `${formatCount(info.tpm_limit)} tpm` : "",
+  ].filter(Boolean);
+  return parts.length ? parts.join(" · ") : "no limits";
+}
+
+/** An operation's refusal (a 4xx) at the field it names; anything else goes on to the UI's error page. */
+export function ownerError(e: unknown): { field?: keyof OwnerFormValues; message: string } {
+  if (!(e instanceof GatewayError) || e.status >= 500) throw e;
+  return { field: formField(e.options.param), message: e.message };
+}
+
+export interface OwnerFormProps {
+  kind: OwnerKind;
+  action: string;
+  csrf: string;
+  values: OwnerFormValues;
+  errors: OwnerFieldErrors;
+  /** Model names served (checkboxes); the owner's other models are listed too. */
+  modelNames: string[];
+  /** A user's possible teams (checkboxes), by id with their alias. */
+  teams?: Array<{ id: string; alias: string | null }>;
+  mode: "create" | "edit";
+  error?: string;
+  cancel: string;
+}
+
+export function OwnerForm(props: OwnerFormProps) {
+  const { values: v, errors: e, kind, mode } = props;
+  const names = [...new Set([...props.modelNames, ...v.models])];
+  const what = kind === "team" ? "team" : "user";
+  const teams = props.teams ?? [];
+  return (
+    <form method="post" action={props.action} class="panel" novalidate>
+      <CsrfField token={props.csrf} />
+      {props.error && <div class="alert" role="alert">{props.error}</div>}
+      <div class="form-grid">
+        {mode === "create" && (
+          <Field
+            name="id"
+            label={kind === "team" ? "Team id" : "User id"}
+            value={v.id}
+            error={e.id}
+            hint="Empty: an id is made."
+          />
+        )}
+        <Field name="alias" label="Alias" value={v.alias} error={e.alias} hint="A name people recognise." />
+        {kind === "user" && <Field name="email" label="Email" value={v.email} error={e.email} />}
+        {kind === "user" && (
+          <fieldset class="wide" aria-describedby="teams-hint">
+            <legend>Teams</legend>
+            <div class="checks">
+              {teams.length === 0 && <span class="muted">No teams yet.</span>}
+              {teams.map((t) => (
+                <label>
+                  <input type="checkbox" name="teams" value={t.id} checked={v.teams.includes(t.id)} /> {t.alias ?? t.id}
+                </label>
+              ))}
+            </div>
+            <span class="hint" id="teams-hint">The teams the user belongs to.</span>
+            {e.teams && <div class="field-error">{e.teams}</div>}
+          </fieldset>
+        )}
+        <fieldset class="wide" aria-describedby="owner-models-hint">
+          <legend>Models</legend>
+          <div class="checks">
+            {names.map((name) => (
+              <label>
+                <input type="checkbox" name="models" value={name} checked={v.models.includes(name)} /> {name}
+              </label>
+            ))}
+          </div>
+          <span class="hint" id="owner-models-hint">
+            None checked: its keys may call every model (each key's own list still applies).
+          </span>
+          {e.models && <div class="field-error">{e.models}</div>}
+        </fieldset>
+        <Field
+          name="max_budget"
+          label="Budget (USD)"
+          type="number"
+          step="any"
+          min="0"
+          value={v.max_budget}
+          error={e.max_budget}
+          hint={`Over all the ${what}'s keys together; calls are refused once spend reaches it. Empty: none.`}
+        />
+        <Field
+          name="budget_duration"
+          label="Budget window"
+          value={v.budget_duration}
+          error={e.budget_duration}
+          placeholder="1mo"
+          hint="Spend resets every window: 1d, 7d, 30d, 1mo… Empty: never."
+        />
+        <Field
+          name="rpm_limit"
+          label="Requests per minute"
+          type="number"
+          step="1"
+          min="0"
+          value={v.rpm_limit}
+          error={e.rpm_limit}
+        />
+        <Field
+          name="tpm_limit"
+          label="Tokens per minute"
+          type="number"
+          step="1"
+          min="0"
+          value={v.tpm_limit}
+          error={e.tpm_limit}
+        />
+      </div>
+      <div class="actions form-actions">
+        <button type="submit" class="primary">{mode === "create" ? `Create ${what}` : "Save changes"}</button>
+        <a class="button" href={props.cancel}>Cancel</a>
+      </div>
+    </form>
+  );
+}
+
+/** The confirmation page of a delete (a plain page: it works without script, by keyboard). */
+export function confirmDeletePage(
+  opts: { title: string; name: string; what: string; action: string; csrf: string; cancel: string },
+): Page {
+  return {
+    title: `${opts.title}: ${opts.name}`,
+    body: (
+      <div class="panel stack">
+        <h1>{opts.title} “{opts.name}”?</h1>
+        <p>{opts.what}</p>
+        <form method="post" action={opts.action} class="actions">
+          <CsrfField token={opts.csrf} />
+          <button type="submit" class="danger solid">{opts.title}</button>
+          <a class="button" href={opts.cancel}>Cancel</a>
+        </form>
+      </div>
+    ),
+  };
+}
