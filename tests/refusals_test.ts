@@ -64,6 +64,8 @@ Deno.test("each refusal's line and counter say why and whose, never the key", as
   assert.equal(line.model, "claude");
   line = await expect(post(t.gw.url, "/key/generate", narrow.key, "{}"), 403, "forbidden", { alias: "narrow" });
   assert.equal(line.route, "/key/generate");
+  line = await expect(post(t.gw.url, "/team/new", narrow.key, "{}"), 403, "forbidden", { alias: "narrow" });
+  assert.equal(line.route, "/team/new");
 
   // 400 validation, 413 too large.
   const g = await t.generate({ key_alias: "plain" });
@@ -98,20 +100,20 @@ Deno.test("each refusal's line and counter say why and whose, never the key", as
   assert.ok(!body.includes(wrong) && !body.includes(g.key));
   const m = parseExposition(body);
   for (
-    const [reason, status] of [
+    const [reason, status, n = 1] of [
       ["no_key", "401"],
       ["invalid_key", "401"],
       ["key_blocked", "401"],
       ["model_not_allowed", "403"],
-      ["forbidden", "403"],
+      ["forbidden", "403", 2],
       ["validation", "400"],
       ["too_large", "413"],
       ["rpm", "429"],
       ["parallel", "429"],
       ["budget", "400"],
-    ]
+    ] as Array<[string, string, number?]>
   ) {
-    assert.equal(value(m, "gateway_refused_requests_total", { reason, status_code: status }), 1, reason);
+    assert.equal(value(m, "gateway_refused_requests_total", { reason, status_code: status }), n, reason);
   }
   // LiteLLM's request counters: /bedrock refusals but 401s (6 of them: 403, 400, 413, 429 ×2, 400 budget).
   assert.equal(value(m, "litellm_proxy_failed_requests_metric_total", { exception_status: "401" }), 0);

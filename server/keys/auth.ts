@@ -42,6 +42,20 @@ export function unauthenticated(message: string, reason = "auth", caller?: Calle
   return err;
 }
 
+/** A 403 (`AccessDeniedException`) for `caller`, whose it was named in the refusal's log line. */
+export function accessDenied(message: string, caller?: Caller): GatewayError {
+  const err = new GatewayError(403, "AccessDeniedException", message, { litellmType: "auth_error" });
+  err.caller = caller;
+  return err;
+}
+
+/** The caller, who must hold the master key (or an open gateway's access); a virtual key gets a 403 `message`. */
+export async function requireMaster(auth: Authenticator, headers: Headers, message: string): Promise<Principal> {
+  const p = await auth.authenticate(headers);
+  if (p.kind === "virtual") throw accessDenied(message, p.caller);
+  return p;
+}
+
 const NO_KEY = "No API key provided: send Authorization: Bearer <key>";
 /** Distinct presented keys whose hashes are remembered; past it the memory starts over. */
 const MAX_REMEMBERED_HASHES = 4096;

@@ -8,9 +8,9 @@
  */
 import { z } from "zod";
 import { type RouteInput, routesOver } from "../api/route.ts";
-import { GatewayError, validation } from "../core/errors.ts";
+import { validation } from "../core/errors.ts";
 import { hashOfRef, type KeyAdmin } from "./admin.ts";
-import type { Authenticator, Principal } from "./auth.ts";
+import { accessDenied, type Authenticator, requireMaster } from "./auth.ts";
 import {
   KeyBlockRequest,
   KeyDeleteRequest,
@@ -44,24 +44,11 @@ const KEY_ERRORS = [400, 401, 403, 404, 500] as const;
 
 const admin = { tag: "keys", auth: "admin", errorFormat: "litellm" } as const;
 
-const forbidden = () =>
-  new GatewayError(403, "AccessDeniedException", "Only the master key can manage keys", {
-    litellmType: "auth_error",
-  });
-
-/** The 403 for a virtual key, naming whose it is (for the refusal's log line). */
-function refusedTo(p: Principal): GatewayError {
-  const err = forbidden();
-  err.caller = p.caller;
-  return err;
-}
+const ONLY_MASTER = "Only the master key can manage keys";
 
 /** The caller, who must hold the master key (or an open gateway's access); a virtual key is refused. */
-async function requireAdmin(input: RouteInput, auth: Authenticator): Promise<Principal> {
-  const p = await auth.authenticate(input.request.headers);
-  if (p.kind === "virtual") throw refusedTo(p);
-  return p;
-}
+const requireAdmin = (input: RouteInput, auth: Authenticator) =>
+  requireMaster(auth, input.request.headers, ONLY_MASTER);
 
 export const KEY_ROUTES = [
   route({
@@ -96,7 +83,7 @@ export const KEY_ROUTES = [
     const { key } = input.query();
     if (p.kind === "virtual" && p.key) {
       // A virtual key may ask about itself, with or without naming itself.
-      if (key !== undefined && hashOfRef(key) !== p.key.hash) throw refusedTo(p);
+      if (key !== undefined && hashOfRef(key) !== p.key.hash) throw accessDenied(ONLY_MASTER, p.caller);
       return input.json(await s.admin.info(p.key.hash));
     }
     if (key === undefined) throw validation("Invalid request: key is required", "key");
