@@ -112,6 +112,11 @@ export interface Gateway {
   close(): Promise<void>;
   /** This gateway's metrics alone, as data (`--workers N`: what a worker sends the one answering a scrape). */
   metricsSnapshot(): Promise<MetricsSnapshot>;
+  /**
+   * Model names with a deployment that cannot be called now for want of AWS credentials (or its config): for the
+   * start-up line, after `ready()`.
+   */
+  modelsWithoutCredentials(): string[];
 }
 
 /** Resolves with `p`, or after `ms` (then `p` is left to run on; its failure is ignored). */
@@ -278,6 +283,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
     endStreams: () => stopping.abort(),
     metricsSnapshot: spend.metricsSnapshot,
+    modelsWithoutCredentials: () => [
+      ...new Set(router.health().filter((h) => h.unavailableReason !== undefined).map((h) => h.deployment.modelName)),
+    ],
     close: async () => {
       const started = performance.now();
       const left = () => Math.max(0, closeWaitMs - (performance.now() - started));
