@@ -41,6 +41,8 @@ import { createUuidV7 } from "./core/uuidv7.ts";
 import { runtimeTracer, type Tracer } from "./core/telemetry.ts";
 import { createCallTracing } from "./calls/call_span.ts";
 import { createServerSpans } from "./http/server_span.ts";
+import { createAuditLog } from "./audit/audit_log.ts";
+import { hashKey } from "./keys/credentials.ts";
 import { publicBase } from "./core/redact.ts";
 
 export interface GatewayDeps {
@@ -142,6 +144,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const closeWaitMs = deps.closeWaitMs ?? CLOSE_WAIT_MS;
   const pricing = createPricing(config, { tables: priceTablesFor(config), log });
   const holds = createHolds({ kv, ledger, now, log });
+  // The audit trail: every admin change of a key, team or user, logged and kept in KV.
+  const audit = createAuditLog({
+    kv,
+    log,
+    newId,
+    masterKeyHash: config.masterKey === undefined ? undefined : hashKey(config.masterKey),
+  });
   const keys = createKeyServices({
     config,
     kv,
@@ -152,8 +161,23 @@ export function createGateway(deps: GatewayDeps): Gateway {
     newId,
     log,
     onBudgetReached: deps.onBudgetReached,
+    onKeyChange: (c) => {
+      const key = c.before ?? c.after!;
+      audit.record({ table: "key", objectId: key.hash, ...c });
+    },
   });
-  const owners = createOwnerServices({ kv, ledger, keys, now, newId, log, onChange: deps.onOwnerChange });
+  const owners = createOwnerServices({
+    kv,
+    ledger,
+    keys,
+    now,
+    newId,
+    log,
+    onChange: (c) => {
+      audit.record({ table: c.kind, objectId: c.id, ...c });
+      deps.onOwnerChange?.(c);
+    },
+  });
   const timers = deps.timers ?? systemCredentialClock;
   const credentials = createDeploymentCredentials(config, log, {
     clock: { now, setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (h) => timers.clearTimeout(h) },
@@ -255,6 +279,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       calls,
       health: { auth: keys.auth, ready: createReadiness({ kv, ledger }), health },
       keys: { auth: keys.auth, admin: keys.admin },
+      audit: { auth: keys.auth, audit },
       owners: owners.routes,
       models: {
         auth: keys.auth,
@@ -279,6 +304,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     flush: async () => {
       await ledger.flush();
       await keys.admission.idle();
+      await audit.idle();
       await keys.admission.maintain();
     },
     endStreams: () => stopping.abort(),

@@ -24,6 +24,7 @@ import {
 import type { Logger } from "../core/log.ts";
 import { HEALTH_ROUTES, type HealthRouteServices } from "../health/routes.ts";
 import { KEY_ROUTES, type KeyRouteServices } from "../keys/routes.ts";
+import { AUDIT_ROUTES, type AuditRouteServices } from "../audit/routes.ts";
 import { MODEL_ROUTES, type ModelRouteServices } from "../models/routes.ts";
 import { OWNER_ROUTES, type OwnerRouteServices } from "../owners/routes.ts";
 import { SPEND_ROUTES, type SpendRouteServices } from "../spend/routes.ts";
@@ -38,6 +39,8 @@ export interface AppServices {
   health: HealthRouteServices;
   /** `/key/*`. */
   keys: KeyRouteServices;
+  /** `/audit/logs`. */
+  audit: AuditRouteServices;
   /** `/team/*` and `/user/*`. */
   owners: OwnerRouteServices;
   /** `/model/info`, `/v1/models`, `/models`. */
@@ -264,6 +267,7 @@ export function createApp(s: AppServices): Hono<Env> {
   mountRoutes(app, HEALTH_ROUTES, s.health);
   mountRoutes(app, BEDROCK_ROUTES, s.calls);
   mountRoutes(app, KEY_ROUTES, s.keys);
+  mountRoutes(app, AUDIT_ROUTES, s.audit);
   mountRoutes(app, OWNER_ROUTES, s.owners);
   mountRoutes(app, MODEL_ROUTES, s.models);
   mountRoutes(app, SPEND_ROUTES, s.spend);

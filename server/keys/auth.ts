@@ -56,6 +56,16 @@ export async function requireMaster(auth: Authenticator, headers: Headers, messa
   return p;
 }
 
+/**
+ * Who an admin change is by, for its audit record: LiteLLM's `litellm-changed-by` header when sent (bounded), else
+ * the caller — `master_key`, or `open gateway` when no master key is set.
+ */
+export function changedBy(headers: Headers, p: Principal): string {
+  const header = headers.get("litellm-changed-by")?.trim();
+  if (header) return header.slice(0, 256);
+  return p.kind === "master" ? "master_key" : "open gateway";
+}
+
 const NO_KEY = "No API key provided: send Authorization: Bearer <key>";
 /** Distinct presented keys whose hashes are remembered; past it the memory starts over. */
 const MAX_REMEMBERED_HASHES = 4096;

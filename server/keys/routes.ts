@@ -10,7 +10,7 @@ import { z } from "zod";
 import { type RouteInput, routesOver } from "../api/route.ts";
 import { validation } from "../core/errors.ts";
 import { hashOfRef, type KeyAdmin } from "./admin.ts";
-import { accessDenied, type Authenticator, requireMaster } from "./auth.ts";
+import { accessDenied, type Authenticator, changedBy, requireMaster } from "./auth.ts";
 import {
   KeyBlockRequest,
   KeyDeleteRequest,
@@ -63,8 +63,8 @@ export const KEY_ROUTES = [
     responses: { 200: { description: "The new key, with its settings.", schema: KeyGenerateResponse } },
     sdk: { group: "keys", method: "generate" },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth);
-    return input.json(await s.admin.generate(await input.body()));
+    const p = await requireAdmin(input, s.auth);
+    return input.json(await s.admin.generate(await input.body(), changedBy(input.request.headers, p)));
   }),
   route({
     ...admin,
@@ -101,8 +101,8 @@ export const KEY_ROUTES = [
     responses: { 200: { description: "The key as it now is; `key` is its hash.", schema: KeyUpdateResponse } },
     sdk: { group: "keys", method: "update" },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth);
-    return input.json(await s.admin.update(await input.body()));
+    const p = await requireAdmin(input, s.auth);
+    return input.json(await s.admin.update(await input.body(), changedBy(input.request.headers, p)));
   }),
   route({
     ...admin,
@@ -115,8 +115,8 @@ export const KEY_ROUTES = [
     responses: { 200: { description: "The hashes of the deleted keys.", schema: KeyDeleteResponse } },
     sdk: { group: "keys", method: "delete" },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth);
-    return input.json(await s.admin.remove(await input.body()));
+    const p = await requireAdmin(input, s.auth);
+    return input.json(await s.admin.remove(await input.body(), changedBy(input.request.headers, p)));
   }),
   route({
     ...admin,
@@ -150,10 +150,10 @@ export const KEY_ROUTES = [
     responses: { 200: { description: "The replacement key, shown once.", schema: KeyGenerateResponse } },
     sdk: { group: "keys", method: "regenerate" },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth);
+    const p = await requireAdmin(input, s.auth);
     const { key, ...rest } = await input.body();
     if (key === undefined) throw validation("Invalid request: key is required", "key");
-    return input.json(await s.admin.regenerate(key, rest));
+    return input.json(await s.admin.regenerate(key, rest, changedBy(input.request.headers, p)));
   }),
   route({
     ...admin,
@@ -167,13 +167,13 @@ export const KEY_ROUTES = [
     body: { schema: KeyRegenerateRequest },
     responses: { 200: { description: "The replacement key, shown once.", schema: KeyGenerateResponse } },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth);
+    const p = await requireAdmin(input, s.auth);
     const { key, ...rest } = await input.body();
     const ref = input.param("key");
     if (key !== undefined && hashOfRef(key) !== hashOfRef(ref)) {
       throw validation("Invalid request: the key in the body differs from the key in the path", "key");
     }
-    return input.json(await s.admin.regenerate(ref, rest));
+    return input.json(await s.admin.regenerate(ref, rest, changedBy(input.request.headers, p)));
   }),
   route({
     ...admin,
@@ -186,9 +186,9 @@ export const KEY_ROUTES = [
     responses: { 200: { description: "The key as it now is.", schema: KeyUpdateResponse } },
     sdk: { group: "keys", method: "block" },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth);
+    const p = await requireAdmin(input, s.auth);
     const { key } = await input.body();
-    return input.json(await s.admin.setBlocked(key, true));
+    return input.json(await s.admin.setBlocked(key, true, changedBy(input.request.headers, p)));
   }),
   route({
     ...admin,
@@ -201,8 +201,8 @@ export const KEY_ROUTES = [
     responses: { 200: { description: "The key as it now is.", schema: KeyUpdateResponse } },
     sdk: { group: "keys", method: "unblock" },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth);
+    const p = await requireAdmin(input, s.auth);
     const { key } = await input.body();
-    return input.json(await s.admin.setBlocked(key, false));
+    return input.json(await s.admin.setBlocked(key, false, changedBy(input.request.headers, p)));
   }),
 ];

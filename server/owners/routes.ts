@@ -8,7 +8,7 @@
  */
 import { type RouteInput, routesOver } from "../api/route.ts";
 import { validation } from "../core/errors.ts";
-import { accessDenied, type Authenticator, type Principal, requireMaster } from "../keys/auth.ts";
+import { accessDenied, type Authenticator, changedBy, type Principal, requireMaster } from "../keys/auth.ts";
 import {
   TeamDeleteRequest,
   TeamDeleteResponse,
@@ -53,12 +53,7 @@ const user = { tag: "users", auth: "admin", errorFormat: "litellm" } as const;
 const requireAdmin = (input: RouteInput, auth: Authenticator, what: string) =>
   requireMaster(auth, input.request.headers, `Only the master key can ${what}`);
 
-/** Who a change is by, for the change's announcement: LiteLLM's `litellm-changed-by` header, else the caller. */
-function actor(input: RouteInput, p: Principal): string {
-  const header = input.request.headers.get("litellm-changed-by")?.trim();
-  if (header) return header.slice(0, 256);
-  return p.kind === "master" ? "master_key" : "open gateway";
-}
+const actor = (input: RouteInput, p: Principal) => changedBy(input.request.headers, p);
 
 export const OWNER_ROUTES = [
   route({
