@@ -42,6 +42,8 @@ import { runtimeTracer, type Tracer } from "./core/telemetry.ts";
 import { createCallTracing } from "./calls/call_span.ts";
 import { createServerSpans } from "./http/server_span.ts";
 import { createAuditLog } from "./audit/audit_log.ts";
+import { createAlerts } from "./alerts/alerts.ts";
+import { budgetAlert, cooldownAlert, groupDownAlert } from "./alerts/alert_texts.ts";
 import { hashKey } from "./keys/credentials.ts";
 import { publicBase } from "./core/redact.ts";
 
@@ -144,6 +146,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const closeWaitMs = deps.closeWaitMs ?? CLOSE_WAIT_MS;
   const pricing = createPricing(config, { tables: priceTablesFor(config), log });
   const holds = createHolds({ kv, ledger, now, log });
+  // Alerts to the configured webhooks (general_settings.alerting), delivered in the background.
+  // Webhooks are not Bedrock: the runtime's fetch (or the injected one), never the native upstream client.
+  const alerts = createAlerts({ routes: config.alerts, kv, fetch: deps.fetch ?? fetch, now, log });
   // The audit trail: every admin change of a key, team or user, logged and kept in KV.
   const audit = createAuditLog({
     kv,
@@ -161,6 +166,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     newId,
     log,
     onBudgetReached: deps.onBudgetReached,
+    onBudgetThreshold: alerts.on ? (e) => alerts.send(budgetAlert(e, now())) : undefined,
     onKeyChange: (c) => {
       const key = c.before ?? c.after!;
       audit.record({ table: "key", objectId: key.hash, ...c });
@@ -194,13 +200,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
     credentialStatus: credentials.status,
     // Deployments going down: counted (and, with alerting, announced).
     events: {
-      cooledDown: (e) =>
+      cooledDown: (e) => {
         spend.cooledDown({
           bedrockModelId: e.deployment.bedrockModelId,
           deploymentId: e.deployment.id,
           apiBase: e.deployment.auth.kind === "mock" ? undefined : publicBase(e.deployment.endpoint),
           status: e.status,
-        }),
+        });
+        if (alerts.on) alerts.send(cooldownAlert(e, now()));
+      },
+      groupDown: (e) => {
+        if (alerts.on) alerts.send(groupDownAlert(e, now()));
+      },
     },
     peers: deps.routerPeers,
   });
@@ -305,6 +316,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await ledger.flush();
       await keys.admission.idle();
       await audit.idle();
+      await alerts.idle();
       await keys.admission.maintain();
     },
     endStreams: () => stopping.abort(),
@@ -320,6 +332,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await within(Promise.all(lingering), left());
       // Background work (soft-budget markers, old windows' clean-up) may itself wait for KV: bounded too.
       await within(keys.admission.idle(), left());
+      await within(Promise.all([audit.idle(), alerts.idle()]), left());
       await ledger.close({ waitMs: left() });
       // Slices of limits go back once this instance's spend is in KV (left to expire if KV cannot take it).
       await within(keys.admission.close(), left());

@@ -45,6 +45,28 @@ export interface AdmissionDeps {
    * one place budget crossings of keys, teams, users and the proxy are seen (alerts hook in here). Never awaited.
    */
   onBudgetReached?: (event: BudgetReached) => void;
+  /**
+   * A key's, team's or user's spend in its budget window is at or past a threshold — its key's `soft_budget`, 80% or
+   * 100% of its `max_budget` — after a billed call (as this instance sees it): told once per threshold, window and
+   * budget by this instance (alerts claim them across instances). Never awaited.
+   */
+  onBudgetThreshold?: (event: BudgetThreshold) => void;
+}
+
+/** A budget threshold reached (`AdmissionDeps.onBudgetThreshold`). */
+export interface BudgetThreshold {
+  scope: "key" | "team" | "user";
+  /** The key's hash, or the team's or user's id. */
+  id: string;
+  /** The key's alias, or the team's or user's. */
+  alias?: string;
+  level: "soft_budget" | "80%" | "100%";
+  spend: number;
+  maxBudget?: number;
+  softBudget?: number;
+  /** Epoch ms the budget window started, and the one it resets (undefined: never). */
+  windowStart: number;
+  resetAt?: number;
 }
 
 /** A budget reached by a call (`AdmissionDeps.onBudgetReached`). */
@@ -204,6 +226,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   const active = new Map<string, number>();
   /** Soft-budget windows this instance has already handled (`id:windowStart`). */
   const alerted = new Set<string>();
+  /** Budget thresholds this instance has already told of (`scope:window:budget:level`). */
+  const thresholdsTold = new Set<string>();
   /** Budget window each scope was last billed in here, to clean up older windows once per change. */
   const billedWindow = new Map<string, number>();
   const tasks = new Set<Promise<unknown>>();
@@ -372,6 +396,46 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     );
   }
 
+  /** Tells `onBudgetThreshold` of each key, team and user budget threshold the spend is now at or past. */
+  function thresholds(scopes: CallScope[], p: Principal) {
+    const notify = deps.onBudgetThreshold;
+    if (!notify) return;
+    for (const scope of scopes) {
+      const kind = scope.kind;
+      if (kind !== "key" && kind !== "team" && kind !== "user") continue;
+      const spend = scope.spend;
+      const soft = kind === "key" ? p.key?.softBudget : undefined;
+      if (!spend || (spend.limitNanos === undefined && soft === undefined)) continue;
+      const total = ledger.total(spend.counter);
+      const levels: BudgetThreshold["level"][] = [];
+      if (soft !== undefined && total >= usdToNanos(soft)) levels.push("soft_budget");
+      if (spend.limitNanos !== undefined && total * 5n >= spend.limitNanos * 4n) levels.push("80%");
+      if (spend.limitNanos !== undefined && total >= spend.limitNanos) levels.push("100%");
+      for (const level of levels) {
+        const mark = `${scope.id}:${spend.windowStart}:${spend.maxBudget}:${soft}:${level}`;
+        if (thresholdsTold.has(mark)) continue;
+        if (thresholdsTold.size > 10_000) thresholdsTold.clear();
+        thresholdsTold.add(mark);
+        const owner = kind === "key" ? p.key : kind === "team" ? p.team : p.user;
+        try {
+          notify({
+            scope: kind,
+            id: kind === "key" ? p.key!.hash : scope.id.slice(kind.length + 1),
+            alias: owner?.alias,
+            level,
+            spend: nanosToUsd(total),
+            maxBudget: spend.maxBudget,
+            softBudget: soft,
+            windowStart: spend.windowStart,
+            resetAt: spend.resetAt,
+          });
+        } catch (e) {
+          log.warn("budget threshold: the listener failed", { error: (e as Error).name });
+        }
+      }
+    }
+  }
+
   /** Tells `onBudgetReached` of every budget this call's cost took to its limit or past it. */
   function reached(scopes: CallScope[], costNanos: bigint, p: Principal, requestId: string) {
     const notify = deps.onBudgetReached;
@@ -521,6 +585,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       if (costNanos > 0n) {
         if (p.key) softBudget(p.key, t);
         reached(scopes, costNanos, p, record.requestId);
+        thresholds(scopes, p);
       }
     },
 

@@ -11,7 +11,7 @@ import type { Logger } from "../core/log.ts";
 import type { HoldPricing } from "../pricing/hold_price.ts";
 import type { Ledger } from "../kv/ledger.ts";
 import { createKeyAdmin, type KeyAdmin, type KeyChange } from "./admin.ts";
-import { type Admission, type BudgetReached, createAdmission } from "./admission.ts";
+import { type Admission, type BudgetReached, type BudgetThreshold, createAdmission } from "./admission.ts";
 import { type Authenticator, keyAuthenticator } from "./auth.ts";
 import { createKeyCache } from "./key_cache.ts";
 import { createOwnerCache, type OwnerCache } from "./owner_cache.ts";
@@ -29,6 +29,8 @@ export interface KeyServicesDeps {
   now: () => number;
   newId: () => string;
   log: Logger;
+  /** See `AdmissionDeps.onBudgetThreshold`. */
+  onBudgetThreshold?: (event: BudgetThreshold) => void;
   /** See `AdmissionDeps.onBudgetReached`. */
   onBudgetReached?: (event: BudgetReached) => void;
 }
@@ -75,6 +77,7 @@ export function createKeyServices(deps: KeyServicesDeps): KeyServices {
     log,
     proxyBudget: config.proxyBudget,
     onBudgetReached: deps.onBudgetReached,
+    onBudgetThreshold: deps.onBudgetThreshold,
   });
   const admin = createKeyAdmin({
     kv,
