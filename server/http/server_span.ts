@@ -3,8 +3,8 @@
  * What the gateway adds to Deno's own HTTP server span (with OpenTelemetry tracing on): its route, so the span is
  * named `POST /key/{key}/regenerate` rather than `POST` and Deno's HTTP metrics get an `http.route`; and, for a
  * refused request, why (`gateway.refusal`, and `error.type` for 4xx: Deno sets `error.type` itself on 5xx answers, and
- * an attribute set twice is exported twice). Deno's span records the request's full URL by itself; see the README's
- * Observability section for what that means for raw keys in URLs.
+ * an attribute set twice is exported twice). Deno's span records the request's full URL by itself,
+ * before the gateway sees the request: docs/observability.md says what that means for raw keys in URLs.
  */
 import { GATEWAY, GENERAL } from "../core/semconv.ts";
 import { activeSpan } from "../core/telemetry.ts";
