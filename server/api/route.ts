@@ -34,6 +34,7 @@ import type { Context, Env, Hono } from "hono";
 import type { z } from "zod";
 import { validation } from "../core/errors.ts";
 import { readBody } from "./body.ts";
+import type { BodyWatch, ServeInfo } from "./body_watch.ts";
 import { parseInput } from "./input.ts";
 
 export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
@@ -114,6 +115,8 @@ export interface RouteInput<D extends RouteDoc = RouteDoc> {
   readonly path: string;
   /** The client's address (the connection's peer), when the server passed it on. */
   readonly clientIp?: string;
+  /** The server's watch over a slow body, when it has one (what `body()` reads with). */
+  readonly bodyWatch?: BodyWatch;
   /** The query string, validated with the declared `query` schema (a 400 naming the parameter otherwise). */
   query(): Parsed<D["query"]>;
   /**
@@ -188,6 +191,7 @@ class RequestInput implements RouteInput {
     readonly path: string,
     private readonly parsed: RouterParse,
     readonly clientIp: string | undefined,
+    readonly bodyWatch: BodyWatch | undefined,
   ) {}
 
   query() {
@@ -195,7 +199,11 @@ class RequestInput implements RouteInput {
   }
 
   async body() {
-    return parseInput(this.doc?.body?.schema ?? undeclared(this.doc, "body"), await jsonBody(this.request), "body");
+    return parseInput(
+      this.doc?.body?.schema ?? undeclared(this.doc, "body"),
+      await jsonBody(this.request, this.bodyWatch),
+      "body",
+    );
   }
 
   param(name: string): string {
@@ -220,8 +228,9 @@ export function routeInput(
   path: string,
   parsed: RouterParse = NOTHING_PARSED,
   clientIp?: string,
+  bodyWatch?: BodyWatch,
 ): RouteInput {
-  return new RequestInput(doc, request, requestId, path, parsed, clientIp);
+  return new RequestInput(doc, request, requestId, path, parsed, clientIp, bodyWatch);
 }
 
 /** A handler read an input its route does not declare: a bug in the declaration, not bad input. */
@@ -230,8 +239,8 @@ function undeclared(doc: RouteDoc | undefined, input: "query" | "body"): never {
 }
 
 /** The request's JSON body; an empty body counts as `{}`. */
-async function jsonBody(request: Request): Promise<unknown> {
-  const bytes = await readBody(request, MAX_JSON_BODY);
+async function jsonBody(request: Request, watch: BodyWatch | undefined): Promise<unknown> {
+  const bytes = await readBody(request, MAX_JSON_BODY, { watch });
   if (bytes.byteLength === 0) return {};
   try {
     return JSON.parse(decoder.decode(bytes));
@@ -266,10 +275,18 @@ export function mountRoutes<S, E extends Env & { Variables: { requestId: string 
     mounted.set(key, route.handle);
     app.on(route.doc.method.toUpperCase(), path, (c: Context<E>) =>
       route.handle(
-        routeInput(route.doc, c.req.raw, c.get("requestId"), c.req.path, {
-          query: () => c.req.query(),
-          param: (name) => c.req.param(name),
-        }, (c.env as ConnectionEnv)?.remoteAddr?.hostname),
+        routeInput(
+          route.doc,
+          c.req.raw,
+          c.get("requestId"),
+          c.req.path,
+          {
+            query: () => c.req.query(),
+            param: (name) => c.req.param(name),
+          },
+          (c.env as ConnectionEnv)?.remoteAddr?.hostname,
+          (c.env as ServeInfo | undefined)?.body,
+        ),
         services,
       ));
   }

@@ -9,11 +9,11 @@ import { mockStreamBody } from "./mock_stream.ts";
 import { guardrailUse, type ModelOperationSpec, parseJsonBody, reparse } from "./operation.ts";
 import { jsonObject } from "../core/json.ts";
 import { ConverseRequest, ConverseStreamRequest, formatZodIssues } from "./schemas.ts";
-import { tierOfConverse } from "./service_tier.ts";
+import { requestedTierOfConverse, tierOfConverse } from "./service_tier.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "../../wire/eventstream.ts";
 import { traceGuardrailUnits } from "../core/guardrail_usage.ts";
 import { readUsage } from "../core/usage.ts";
-import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";
+import { estimateRequest } from "./expected_usage.ts";
 import { requestParams } from "./request_params.ts";
 
 export function converseOperation(stream: boolean): ModelOperationSpec {
@@ -30,9 +30,9 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
         json: reparse(body),
         requestMetadata: checked.data.requestMetadata,
         guardrail: guardrailUse(guardrail?.guardrailIdentifier, guardrail?.guardrailVersion),
-        tier: tierOfConverse(json),
+        tier: requestedTierOfConverse(json),
         params: requestParams(json),
-        estimate: { inputTokens: estimateInputTokens(json), maxOutputTokens: requestedMaxTokens(json), billable: true },
+        estimate: estimateRequest(json),
       };
     },
     answer(_headers, body) {

@@ -31,6 +31,8 @@ export interface UpstreamRequest {
   headers?: Record<string, string>;
   /** Aborts the upstream call: the client went away, or the router gave up on this attempt. */
   signal?: AbortSignal;
+  /** Told when the request is handed to fetch, signed: from then on Bedrock may have it (and bill it). */
+  onSent?: () => void;
 }
 
 export function upstreamUrl(deployment: Deployment, operation: ModelOperation): string {
@@ -77,13 +79,15 @@ export function createUpstream(deps: UpstreamDeps) {
 
   /**
    * POSTs `body` to `target`, signed fresh (SigV4 service `bedrock`, or the Bedrock API key); resolves with the
-   * upstream response (any status) or throws a typed 502 (or the abort reason when `signal` aborted).
+   * upstream response (any status but a 3xx, which is a 502) or throws a typed 502 (or the abort reason when
+   * `signal` aborted).
    */
   async function post(
     target: SignedTarget,
     body: Uint8Array<ArrayBuffer>,
     extraHeaders: Record<string, string> | undefined,
     signal: AbortSignal | undefined,
+    onSent?: () => void,
   ): Promise<Response> {
     const { url, auth } = target;
     const headers: Record<string, string> = { "content-type": "application/json", ...extraHeaders };
@@ -109,8 +113,12 @@ export function createUpstream(deps: UpstreamDeps) {
     } else {
       throw new GatewayError(500, "InternalServerException", `${target.name} cannot be called upstream`);
     }
+    let res: Response;
     try {
-      return await deps.fetch(url, { method: "POST", headers, body, signal });
+      onSent?.();
+      // Never followed: a redirect would re-send the prompt and the session token to another origin, and relay its
+      // answer as Bedrock's. Bedrock does not redirect.
+      res = await deps.fetch(url, { method: "POST", headers, body, signal, redirect: "manual" });
     } catch (e) {
       if (signal?.aborted) throw signal.reason ?? e;
       // Never echo the URL's credentials or headers: only the host and the error's class.
@@ -121,13 +129,23 @@ export function createUpstream(deps: UpstreamDeps) {
         { litellmType: "api_connection_error" },
       );
     }
+    if (res.status >= 300 && res.status < 400) {
+      res.body?.cancel().catch(() => {});
+      throw new GatewayError(
+        502,
+        "ServiceUnavailableException",
+        `upstream ${new URL(url).host} answered a redirect (${res.status}), which Bedrock never sends: not followed`,
+        { litellmType: "api_connection_error" },
+      );
+    }
+    return res;
   }
 
-  /** Sends a model call to one deployment; resolves with the upstream response (any status) or throws a typed 502. */
+  /** Sends a model call to one deployment; resolves with the upstream response (any status but a 3xx) or throws a typed 502. */
   function send(req: UpstreamRequest): Promise<Response> {
     const d = req.deployment;
     const target = { url: urlFor(d, req.operation), region: d.region, auth: d.auth, name: `deployment ${d.id}` };
-    return post(target, req.body, req.headers, req.signal);
+    return post(target, req.body, req.headers, req.signal, req.onSent);
   }
   return { send, post };
 }

@@ -134,12 +134,18 @@ export const GeneralSettings = z.looseObject({
   max_json_depth: z.number().int().min(1).max(10_000).optional(),
   /** Most values (arrays, objects, elements, members) a JSON body may have, counted before it is parsed. */
   max_json_values: z.number().int().positive().optional(),
+  /** Longest a stream waits for its client to read the next chunk before it is cut (and billed its estimate). */
+  stream_send_timeout_ms: z.number().int().positive().optional(),
   /** Open client connections at most (default: from the process's descriptor limit). */
   max_connections: z.number().int().positive().optional(),
   /** Longest wait from a new connection to its first request's complete headers. */
   header_timeout_ms: z.number().int().positive().optional(),
   /** Longest wait from a response to the next request's complete headers on a kept-alive connection. */
   keep_alive_timeout_ms: z.number().int().positive().optional(),
+  /** How long a request body may take to arrive (extended by `body_min_bytes_per_second`); then a 408. */
+  body_timeout_ms: z.number().int().positive().optional(),
+  /** Each this many bytes of a body received extend its `body_timeout_ms` by a second. */
+  body_min_bytes_per_second: z.number().int().positive().optional(),
   /** USD per 1,000 guardrail policy units, by `GuardrailUsage` field name; overrides the built-in prices. */
   guardrail_prices: z.record(z.string(), nonNegative).optional(),
   /** On SIGTERM/SIGINT, how long in-flight calls may finish before streams are ended and connections closed. */

@@ -42,6 +42,8 @@ export interface KeyAdminDeps {
   now: () => number;
   /** Stable ids for new keys. */
   newId: () => string;
+  /** Told of each deleted key and how to delete its counters (admission runs it again after calls in progress). */
+  keyDeleted?: (keyId: string, clean: () => Promise<void>) => void;
   /** Told of every written change (the audit trail hooks in here); called synchronously, must not throw or wait. */
   onChange?: (change: KeyChange) => void;
 }
@@ -374,7 +376,9 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
         }
         cache.invalidate(stored.record.hash);
         changed({ action: "deleted", by, before: (current ?? stored).record, at: now() });
-        await store.deleteCounters(stored.record.id);
+        const clean = () => store.deleteCounters(stored.record.id);
+        await clean();
+        deps.keyDeleted?.(stored.record.id, clean);
       }
       return { deleted_keys: refs };
     },

@@ -89,6 +89,7 @@ export function createKeyServices(deps: KeyServicesDeps): KeyServices {
     now,
     newId,
     onChange: deps.onKeyChange,
+    keyDeleted: admission.keyDeleted,
   });
   return { auth, admission, admin, store, owners };
 }
