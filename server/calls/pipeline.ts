@@ -27,6 +27,7 @@ import { GatewayError } from "../core/errors.ts";
 import { formatUsd } from "../core/money.ts";
 import { withExtraInput } from "../core/usage.ts";
 import type { StreamUsageSource } from "../bedrock/operation.ts";
+import type { CallHandler } from "../bedrock/routes.ts";
 import type { Admission } from "../keys/admission.ts";
 import { checkRouteAccess } from "../keys/allowed_routes.ts";
 import type { Principal } from "../keys/auth.ts";
@@ -122,17 +123,8 @@ export interface PipelineDeps {
   streamSendTimeoutMs?: number;
 }
 
-/**
- * Serves one call of a kind; `path` is the request's path as a 404 names it (default: from the URL, raw);
- * `clientIp` the client's address when the server passed it, `bodyWatch` the server's watch over a slow body.
- */
-export type CallHandler = (
-  req: Request,
-  requestId: string,
-  path?: string,
-  clientIp?: string,
-  bodyWatch?: BodyWatch,
-) => Promise<Response>;
+/** Serves one call of a kind: the handler the Bedrock routes are served with (`bedrock/routes.ts`). */
+export type { CallHandler };
 
 const decoder = new TextDecoder();
 
