@@ -110,6 +110,8 @@ export interface Overhead {
   addedP50Ms: number;
   addedP99Ms: number;
   addedCpuUs: number;
+  /** The target's own server CPU per request (µs). */
+  cpuUs: number;
 }
 
 /** Each proxy against the bare forwarder, per concurrency. */
@@ -128,6 +130,7 @@ export function overheads(rows: ConverseRow[]): Overhead[] {
         addedP50Ms: r.p50Ms - bare.p50Ms,
         addedP99Ms: r.p99Ms - bare.p99Ms,
         addedCpuUs: r.cpuUsPerRequest - bare.cpuUsPerRequest,
+        cpuUs: r.cpuUsPerRequest,
       });
     }
   }
