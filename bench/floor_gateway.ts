@@ -81,7 +81,7 @@ export function createFloorGateway(configYaml: string, kv: Deno.Kv, fetchFn?: ty
   const master: KeyRecord = { maxBudgetNanos: undefined, spentNanos: 0n };
   const decoder = new TextDecoder();
 
-  let queued: Array<{ keyHash: string; nanos: bigint; row: SpendRow }> = [];
+  const queued: Array<{ keyHash: string; nanos: bigint; row: SpendRow }> = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = async () => {
     clearTimeout(timer);
