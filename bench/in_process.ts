@@ -38,7 +38,7 @@ general_settings:
   master_key: ${MASTER_KEY}
 `;
 
-async function main() {
+export async function main() {
   const { values } = parseArgs({
     args: Deno.args,
     options: {

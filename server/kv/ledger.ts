@@ -330,8 +330,19 @@ export function createLedger(opts: LedgerOptions): Ledger {
   /** Batch sequence numbers; batches commit strictly in this order. */
   let seq = 0;
 
+  /**
+   * Counter ids by key array: admission reuses its scopes' key arrays call after call (`admission.ts`), so the id of
+   * a budget or rate counter is built once, not at every check and sum. Keys are never changed once made.
+   */
+  const ids = new WeakMap<Deno.KvKey, string>();
+  const idOf = (key: Deno.KvKey) => {
+    let id = ids.get(key);
+    if (id === undefined) ids.set(key, id = keyId(key));
+    return id;
+  };
+
   function counterFor(key: Deno.KvKey): Counter {
-    const id = keyId(key);
+    const id = idOf(key);
     let c = counters.get(id);
     if (!c) {
       c = { key, pending: new Map(), sent: [] };
@@ -446,7 +457,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
       // Older windows first, so a newer window's `max` comes last and wins.
       const entries = [...c.pending.values()].sort((a, b) => (a.window ?? 0) - (b.window ?? 0));
       c.pending.clear();
-      const keyBytes = keyId(c.key).length + 16;
+      const keyBytes = idOf(c.key).length + 16;
       for (const entry of entries) {
         const count = entry.window === undefined ? 1 : 2;
         if (chunk.mutations.length && !fits(count, keyBytes * count, (keyBytes + 16) * count)) {
@@ -662,7 +673,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
     },
 
     total(key, window) {
-      const c = counters.get(keyId(key));
+      const c = counters.get(idOf(key));
       if (!c) return 0n;
       let total = c.snapshot ? window === undefined ? c.snapshot.value : windowedCount(c.snapshot.value, window) : 0n;
       total += c.pending.get(window ?? "plain")?.amount ?? 0n;

@@ -276,10 +276,10 @@ export function createRouter(deps: RouterDeps) {
     const stream = opts.stream ?? false;
     const allowed = opts.allowedModels;
     const mayUse = opts.mayFallBackTo;
-    const groups = [
-      modelName,
-      ...(chains.get(modelName) ?? []).filter((g) => (!allowed || allowed.includes(g)) && (!mayUse || mayUse(g))),
-    ];
+    const chain = chains.get(modelName);
+    const groups = chain?.length
+      ? [modelName, ...chain.filter((g) => (!allowed || allowed.includes(g)) && (!mayUse || mayUse(g)))]
+      : [modelName];
     let attempts = 0;
     let lastUpstream: Failure | undefined;
     let lastRouting: unknown;
