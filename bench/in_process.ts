@@ -38,9 +38,10 @@ general_settings:
   master_key: ${MASTER_KEY}
 `;
 
-export async function main() {
+/** Runs the measurement with `args` (the command line's, by default); bench/alloc_profile.ts runs it too. */
+export async function main(args: string[] = Deno.args) {
   const { values } = parseArgs({
-    args: Deno.args,
+    args,
     options: {
       concurrency: { type: "string", default: "32" },
       calls: { type: "string", default: "20000" },
