@@ -26,8 +26,8 @@
  * (read them with `deno run -A bench/profile_summary.ts FILE`). `--concurrency`, `--rounds` and `--seconds` override
  * the converse plan (e.g. a long A/B at one concurrency).
  *
- * `--upstream-client` sets `general_settings.upstream_client` of the gateway (default: the config's default),
- * `--baseline-upstream-client` that of the baseline; with `--baseline .` the two make an A/B of the HTTP clients in
+ * `--upstream-client` sets `general_settings.upstream_client` of the gateway and the floor (default: the config's
+ * default, `native`), `--baseline-upstream-client` that of the baseline; with `--baseline .` the two make an A/B of the HTTP clients in
  * one run: `--baseline . --upstream-client native --baseline-upstream-client fetch`.
  *
  * `--workers N` adds this checkout's gateway started with `--workers N` (its own KV file) to the converse section and
@@ -297,6 +297,8 @@ async function main() {
           script: "bench/floor_gateway.ts",
           cpus: proxyCpus,
           profileDir: values.profile,
+          // The gateway's upstream client: the two are compared on the same transport.
+          settings: gatewaySettings,
         })
         : undefined,
       installed && !("skipped" in installed)
