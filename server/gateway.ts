@@ -10,6 +10,7 @@ import { createDeadlines } from "./calls/deadlines.ts";
 import { createBodyBudget } from "./api/body_budget.ts";
 import { modelCalls } from "./calls/model_call.ts";
 import { passthroughCalls } from "./calls/passthrough_call.ts";
+import { OpenStreams } from "./calls/open_streams.ts";
 import { createPipeline } from "./calls/pipeline.ts";
 import { createSettlement } from "./calls/settle.ts";
 import { createSigV4Signer } from "./aws/mod.ts";
@@ -96,7 +97,8 @@ export interface Gateway {
    */
   endStreams(): void;
   /**
-   * Shutdown's accounting: waits at most `closeWaitMs` (4 s by default) for everything queued to reach KV, then
+   * Shutdown's accounting: ends the streams still open (as `endStreams()`) and waits for them to be settled, then waits
+   * at most `closeWaitMs` (4 s by default) for everything queued to reach KV, then
    * logs exactly what it could not write (each counter and amount, and the number of rows). Call once the HTTP
    * server has stopped taking calls.
    */
@@ -179,14 +181,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
   // Upstream timeouts of all calls share one timer per duration.
   const deadlines = createDeadlines();
-  // Streams read on for their usage after their client left (bounded by STREAM_USAGE_GRACE_MS): close() waits.
-  const lingering = new Set<Promise<void>>();
-  const background = (task: Promise<void>, requestId: string) => {
+  // Streams relayed and not yet settled (those read on for their usage after their client left included): close()
+  // ends them and waits until each is billed before it closes the ledger.
+  const openStreams = new OpenStreams();
+  const background = (_task: Promise<void>, requestId: string) => {
     log.debug("call: the client left after generation ended; reading the stream on for its usage", {
       request_id: requestId,
     });
-    const p = task.finally(() => lingering.delete(p));
-    lingering.add(p);
   };
   // Aborted by endStreams() at the end of a shutdown's drain: streams still running end with an error event.
   const stopping = new AbortController();
@@ -202,6 +203,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     streamTimeoutMs: config.router.streamTimeoutMs,
     background,
     shutdown,
+    openStreams,
+    streamSendTimeoutMs: config.limits.streamSendTimeoutMs,
   });
   const calls = {
     model: pipeline.handler(modelCalls({ config, router, upstream, refuseUnpriced: pricing.refuseUnpriced })),
@@ -260,7 +263,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const left = () => Math.max(0, closeWaitMs - (performance.now() - started));
       credentials.sources.close();
       await router.close();
-      await within(Promise.all(lingering), left());
+      // Streams still open (the server has stopped, or `deno serve` drains without a bound) end now, billed, before
+      // the ledger closes: a stream whose client is not reading is settled at once, one mid-read once its read stops.
+      stopping.abort();
+      await within(openStreams.settled(), left());
       // Background work (soft-budget markers, old windows' clean-up) may itself wait for KV: bounded too.
       await within(keys.admission.idle(), left());
       await ledger.close({ waitMs: left() });

@@ -246,6 +246,13 @@ Deno.test("key cache defaults: records 2 s, limited keys' counter reads 1 s; 0 r
   assert.equal(loadConfig(base + "  key_counter_max_age_ms: 0\n", env(vars)).keyCounterMaxAgeMs, 0);
 });
 
+Deno.test("stream_send_timeout_ms: 60 s by default, set in general_settings, a positive integer", () => {
+  const vars = { AK: "AKIDEXAMPLE", SK: "secret", MASTER: "sk-m" };
+  assert.equal(loadConfig(base, env(vars)).limits.streamSendTimeoutMs, 60_000);
+  assert.equal(loadConfig(base + "  stream_send_timeout_ms: 5000\n", env(vars)).limits.streamSendTimeoutMs, 5_000);
+  assert.throws(() => loadConfig(base + "  stream_send_timeout_ms: 0\n", env(vars)), ConfigError);
+});
+
 // ------------------------------------------------------------------------------------ AWS credential parameters
 
 const entry = (params: string) =>

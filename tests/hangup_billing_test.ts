@@ -1,16 +1,19 @@
 /**
- * Every call that reached the upstream is billed, whatever the client does. A client hangs up at each stage of a
- * call, on `/converse`, `/converse-stream` and `/invoke-with-response-stream`:
+ * Every call that reached the upstream is billed, whatever the client (or the upstream) does. A client hangs up at
+ * each stage of a call, on `/converse`, `/converse-stream` and `/invoke-with-response-stream`:
  * - a JSON call in flight is read to its end and billed its real usage (`client_disconnected`); during a retry's
  *   backoff, nothing more is sent;
  * - a stream whose generation has ended is read on for its usage event and billed exactly;
  * - a stream mid-generation, or before its first byte, is stopped and billed an estimate (flagged).
- * Each test orders the hang-up and the upstream with latches and the gateway's debug lines, never with time.
+ * And the upstream falls short: a stream that ends before its usage event, an attempt the gateway times out after
+ * sending it (each retry included) — billed an estimate too.
+ * Each test orders the hang-up and the upstream with latches and the gateway's debug lines, never with time (the
+ * timeout tests use a 50 ms attempt timeout against an upstream that never answers).
  */
 import assert from "node:assert/strict";
 import { EventStreamDecoder, type EventStreamMessage } from "../wire/eventstream.ts";
 import { Latch } from "../testing/fake_bedrock.ts";
-import { converseBody, debugLog, MASTER_KEY, setupSpend, sonnetNanos } from "./spend_helpers.ts";
+import { converseBody, debugLog, MASTER_KEY, setupSpend, SONNET_PRICES, sonnetNanos } from "./spend_helpers.ts";
 import { type KeysSetupOptions, kvSpendNanos } from "./keys_helpers.ts";
 
 /** A gateway logging at debug level, with a way to wait for one of its lines. */
@@ -193,6 +196,111 @@ Deno.test("converse-stream: hung up before the first byte (request sent), the in
     cacheReadInputTokens: 0,
     cacheWriteInputTokens: 0,
   });
+});
+
+/** Streams a converse call whose upstream ends cleanly after `frames` of the default stream, read to its end. */
+async function streamCutAfter(frames: number) {
+  await using t = await setup();
+  // The default stream: messageStart, 3 deltas, contentBlockStop, messageStop, metadata.
+  t.fake.enqueue({ kind: "stream", truncateAfter: frames });
+  const res = await post(t.gw.url, "converse-stream", converseBody(), new AbortController().signal);
+  assert.equal(res.status, 200);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const [call] = await t.gw.waitForCalls(1);
+  return { call, events: new EventStreamDecoder().push(bytes) };
+}
+
+Deno.test("converse-stream: an upstream that ends after messageStop without its usage event is billed an estimate", async () => {
+  const { call, events } = await streamCutAfter(6);
+  assert.equal(events.at(-1)?.headers[":event-type"], "messageStop", "relayed as Bedrock ended it");
+  assert.equal(call.status, "success");
+  assert.equal(call.incomplete, true);
+  assert.equal(call.usageEstimated, true);
+  assert.equal(call.usage?.inputTokens, HELLO_INPUT_ESTIMATE);
+  assert.ok((call.usage?.outputTokens ?? 0) > 0, "the output relayed is counted");
+});
+
+Deno.test("converse-stream: an upstream that ends mid-generation is a failure, the client told, an estimate billed", async () => {
+  const { call, events } = await streamCutAfter(3); // messageStart and two deltas
+  assert.equal(events.at(-1)?.headers[":exception-type"], "internalServerException");
+  assert.equal(call.status, "failure");
+  assert.equal(call.usageEstimated, true);
+  assert.equal(call.usage?.inputTokens, HELLO_INPUT_ESTIMATE);
+});
+
+/** A gateway whose `claude` deployment times attempts out after 50 ms (`timeout: 0.05`); counts what it sends. */
+async function setupTimingOut() {
+  let sent = 0;
+  const t = await setup({
+    models: [{ name: "claude", params: `${SONNET_PRICES}\n      timeout: 0.05` }],
+    fetch: (input, init) => {
+      sent++;
+      return fetch(input, init);
+    },
+  });
+  return Object.assign(t, { sent: () => sent });
+}
+
+Deno.test("converse: each attempt timed out after it was sent (retries included) is billed its input estimate", async () => {
+  await using t = await setupTimingOut();
+  t.fake.setDefault({ kind: "hang" }); // Bedrock still generating when the attempt's timer fires
+  const res = await post(t.gw.url, "converse", converseBody(), new AbortController().signal);
+  assert.equal(res.status, 504);
+  await res.body?.cancel();
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(t.sent(), 3, "timeouts are retried (num_retries: 2 by default)");
+  assert.equal(call.status, "failure");
+  assert.equal(call.usageEstimated, true);
+  assert.deepEqual(call.usage, {
+    inputTokens: 3 * HELLO_INPUT_ESTIMATE,
+    outputTokens: 0,
+    totalTokens: 3 * HELLO_INPUT_ESTIMATE,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  });
+  const row = (await t.admin("GET", "/spend/logs")).json[0];
+  assert.equal(BigInt(Math.round(row.spend * 1e9)), sonnetNanos({ input: 3 * HELLO_INPUT_ESTIMATE, output: 0 }));
+});
+
+Deno.test("converse: an attempt timed out before a retry answered adds its input estimate to the answer's usage", async () => {
+  await using t = await setupTimingOut();
+  t.fake.enqueue({ kind: "hang" });
+  t.fake.enqueue({ kind: "converse", usage: { inputTokens: 40, outputTokens: 8 } });
+  const res = await post(t.gw.url, "converse", converseBody(), new AbortController().signal);
+  assert.equal(res.status, 200);
+  await res.arrayBuffer();
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(t.sent(), 2);
+  assert.equal(call.status, "success");
+  assert.equal(call.usageEstimated, true);
+  assert.equal(call.usage?.inputTokens, 40 + HELLO_INPUT_ESTIMATE);
+  assert.equal(call.usage?.outputTokens, 8);
+});
+
+Deno.test("converse: an answer broken off mid-body is a 502, billed its input estimate", async () => {
+  await using t = await setup({
+    // Bedrock's answer starts, then the connection breaks.
+    fetch: () =>
+      Promise.resolve(
+        new Response(
+          new ReadableStream({
+            start(c) {
+              c.enqueue(new TextEncoder().encode('{"output":{"message":'));
+              c.error(new TypeError("connection reset"));
+            },
+          }),
+          { status: 200, headers: { "content-type": "application/json" } },
+        ),
+      ),
+  });
+  const res = await post(t.gw.url, "converse", converseBody(), new AbortController().signal);
+  assert.equal(res.status, 502);
+  await res.body?.cancel();
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(call.status, "failure");
+  assert.equal(call.usageEstimated, true);
+  assert.equal(call.usage?.inputTokens, HELLO_INPUT_ESTIMATE);
+  assert.equal(call.usage?.outputTokens, 0);
 });
 
 Deno.test("invoke-with-response-stream: hung up after message_delta's stop_reason, billed the exact invocation metrics", async () => {

@@ -359,17 +359,20 @@ Deno.test("InvokeModelWithResponseStream: the relayed bytes are the upstream's, 
   assert.equal(nanos(rows[0].spend), sonnetNanos({ input: 12, output: 4, cacheRead: 5000, cacheWrite: 300 }));
 });
 
-Deno.test("InvokeModelWithResponseStream ending before the metrics chunk: recorded incomplete, billed nothing", async () => {
+Deno.test("InvokeModelWithResponseStream ending mid-generation before the metrics chunk: a failure billed an estimate", async () => {
   await using t = await setup();
   t.fake.enqueue({ kind: "stream", truncateAfter: 3 });
   const res = await post(`${t.gw.url}/bedrock/model/claude/invoke-with-response-stream`, anthropicBody());
   await res.arrayBuffer();
   const [call] = await t.gw.waitForCalls(1);
   assert.equal(call.incomplete, true);
-  assert.equal(call.usage, undefined);
+  assert.equal(call.status, "failure");
+  assert.equal(call.usageEstimated, true);
+  assert.ok((call.usage?.inputTokens ?? 0) > 0);
   const rows = (await get(t.gw.url, "/spend/logs")).json;
-  assert.equal(rows[0].spend, 0);
+  assert.ok(rows[0].spend > 0);
   assert.equal(rows[0].incomplete, true);
+  assert.equal(rows[0].usage_estimated, true);
 });
 
 Deno.test("InvokeModelWithResponseStream: an exception frame mid-stream reaches the SDK and fails the call", async () => {

@@ -64,7 +64,7 @@ Deno.test("the AWS SDK sees ServiceQuotaExceededException and does not retry it"
   assert.equal(t.fake.requests.length, 0);
 });
 
-Deno.test("converse-stream calls bill too; failed calls bill nothing", async () => {
+Deno.test("converse-stream calls bill too; an error bills nothing, a stream failing mid-way its estimate", async () => {
   await using t = await setupKeys();
   const g = await t.generate({ max_budget: 3 * CALL_COST_USD });
   const client = bedrockClient(t.gw.url, g.key, { http1: true });
@@ -72,7 +72,8 @@ Deno.test("converse-stream calls bill too; failed calls bill nothing", async () 
   const out = await client.send(new ConverseStreamCommand({ modelId: "claude", messages }));
   for await (const _ of out.stream!) { /* drain */ }
   await t.gw.waitForCalls(1);
-  // Failed upstream calls (an error, and a stream that fails mid-way) bill nothing.
+  // An error answer bills nothing; a stream that fails mid-way (an exception event) bills its estimate: Bedrock had
+  // the request and generated up to the exception.
   t.fake.enqueue({ kind: "error", status: 400, type: "ValidationException", message: "bad" });
   assert.equal((await t.converse(g.key)).status, 400);
   t.fake.enqueue({ kind: "stream", exceptionAt: { index: 3, type: "modelStreamErrorException", message: "boom" } });
@@ -82,7 +83,11 @@ Deno.test("converse-stream calls bill too; failed calls bill nothing", async () 
   });
   await t.gw.waitForCalls(3);
   assert.deepEqual(t.gw.calls.map((c) => c.status), ["success", "failure", "failure"]);
-  assert.equal((await t.admin("GET", `/key/info?key=${g.key}`)).json.info.spend, CALL_COST_USD);
+  assert.equal(t.gw.calls[1].usage, undefined);
+  assert.equal(t.gw.calls[2].usageEstimated, true);
+  await t.gw.gateway.flush();
+  const estimateNanos = await kvSpendNanos(t.gw.kv, g.token) - CALL_COST_NANOS;
+  assert.ok(estimateNanos > 0n && estimateNanos < CALL_COST_NANOS, `estimate ${estimateNanos} nanos`);
   // Two more successes reach the budget (one of them streamed); the next is refused.
   await client.send(new ConverseCommand({ modelId: "claude", messages }));
   const last = await client.send(new ConverseStreamCommand({ modelId: "claude", messages }));
@@ -94,7 +99,7 @@ Deno.test("converse-stream calls bill too; failed calls bill nothing", async () 
   );
   client.destroy();
   await t.gw.gateway.flush();
-  assert.equal(await kvSpendNanos(t.gw.kv, g.token), 3n * CALL_COST_NANOS);
+  assert.equal(await kvSpendNanos(t.gw.kv, g.token), 3n * CALL_COST_NANOS + estimateNanos);
 });
 
 Deno.test("budget_duration: spend resets at each window on the injected clock; budget_reset_at moves", async () => {

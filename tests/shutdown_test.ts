@@ -1,8 +1,9 @@
 /**
  * Shutdown is bounded: the front door stops accepting and drains; when the grace period is over, the streams still
  * running end with a well-formed `serviceUnavailableException` event (the SDK raises the retryable
- * `ServiceUnavailableException`) and are accounted for; then accounting is flushed. In-process with the grace timer
- * fired by hand, and once end to end with SIGTERM sent to `server/main.ts`.
+ * `ServiceUnavailableException`) and are accounted for; then accounting is flushed — a stream whose client is not
+ * reading included. In-process with the grace timer fired by hand, and once end to end with SIGTERM sent to
+ * `server/main.ts`.
  */
 import assert from "node:assert/strict";
 import { ConverseStreamCommand, ServiceUnavailableException } from "@aws-sdk/client-bedrock-runtime";
@@ -78,6 +79,41 @@ Deno.test("grace period over: a running stream ends with a serviceUnavailableExc
   await gateway.close();
   kv.close();
   latch.release();
+  await fake.close();
+});
+
+Deno.test("close(): a stream whose client is not reading is ended and billed before the ledger closes", async () => {
+  const fake = await startFakeBedrock();
+  const config = loadConfig(fakeConfig(fake.url), (n) => ENV[n]);
+  const kv = await Deno.openKv(":memory:");
+  const calls: CallRecord[] = [];
+  const quiet = createLogger({ write: () => {} });
+  const gateway = createGateway({ config, kv, log: quiet, onCall: (r) => calls.push(r) });
+  const headers = { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" };
+  const res = await gateway.fetch(
+    new Request("http://gw/bedrock/model/claude/converse-stream", {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ messages }),
+    }),
+  );
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  await reader.read(); // the first event; then the client reads nothing more (no read pending)
+  // No endStreams() first (`deno serve`, Deno Deploy): close() ends the stream itself, then closes the ledger.
+  await gateway.close();
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].errorType, "ServiceUnavailableException");
+  assert.equal(calls[0].usageEstimated, true);
+  // Written before the ledger closed: another gateway on the same KV finds the row.
+  const again = createGateway({ config, kv, log: quiet });
+  const logs = await (await again.fetch(new Request("http://gw/spend/logs", { headers }))).json();
+  assert.equal(logs.length, 1);
+  assert.equal(logs[0].usage_estimated, true);
+  assert.ok(logs[0].spend > 0);
+  await again.close();
+  await reader.cancel();
+  kv.close();
   await fake.close();
 });
 

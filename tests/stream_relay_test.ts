@@ -134,6 +134,10 @@ interface RelayOptions {
   /** Abort errors the upstream body, like fetch does. */
   upstreamErrorsOnAbort?: boolean;
   available?: Uint8Array[];
+  /** Aborts when the gateway stops (`endStreams()`). */
+  shutdown?: AbortSignal;
+  /** Longest wait for the client to ask for the next chunk (`stream_send_timeout_ms`). */
+  sendTimeoutMs?: number;
 }
 
 function relay(opts: RelayOptions = {}): Harness {
@@ -160,6 +164,8 @@ function relay(opts: RelayOptions = {}): Harness {
     inputEstimate: opts.inputEstimate,
     usageGraceMs: 5000,
     background: opts.background,
+    shutdown: opts.shutdown,
+    sendTimeoutMs: opts.sendTimeoutMs,
   });
   return { upstream, timers, record, finished, client, upstreamAbort, response, reader: response.body!.getReader() };
 }
@@ -280,6 +286,58 @@ Deno.test("relay: an upstream exception frame is relayed untouched and recorded 
   assert.equal(h.record.errorType, "ThrottlingException");
   assert.equal(h.record.errorMessage, "Too many tokens");
   assert.equal(h.record.incomplete, true);
+  assert.equal(h.finished.length, 1);
+});
+
+Deno.test("relay: an exception event mid-stream is billed the estimate, like a stream the gateway cuts", async () => {
+  const h = relay({ inputEstimate: 40 });
+  h.upstream.push(START, delta("Hello"), encodeException("modelStreamErrorException", { message: "boom" }));
+  h.upstream.end();
+  await drain(h.reader);
+  assert.equal(h.record.status, "failure");
+  assert.equal(h.record.errorType, "ModelStreamErrorException");
+  assert.equal(h.record.usageEstimated, true);
+  assert.deepEqual(h.record.usage, {
+    inputTokens: 40,
+    outputTokens: 2, // "Hello" relayed
+    totalTokens: 42,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  });
+  assert.equal(h.finished.length, 1);
+});
+
+Deno.test("relay: an upstream that ends cleanly mid-generation: an internalServerException frame, a failure, the estimate billed", async () => {
+  const h = relay({ inputEstimate: 40 });
+  h.upstream.push(START, delta("Hello"));
+  h.upstream.end();
+  const frames = decodeFrames(concat(await drain(h.reader)));
+  assert.deepEqual(frames.map((f) => f.headers[":event-type"] ?? f.headers[":exception-type"]), [
+    "messageStart",
+    "contentBlockDelta",
+    "internalServerException",
+  ]);
+  assert.match(frames[2].payload.message, /ended before the answer was complete/);
+  assert.equal(h.record.status, "failure");
+  assert.equal(h.record.errorType, "InternalServerException");
+  assert.equal(h.record.incomplete, true);
+  assert.equal(h.record.usageEstimated, true);
+  assert.equal(h.record.usage?.inputTokens, 40);
+  assert.equal(h.record.usage?.outputTokens, 2);
+  assert.equal(h.finished.length, 1);
+});
+
+Deno.test("relay: an upstream that ends after messageStop without its usage event ends as Bedrock's did, billed the estimate", async () => {
+  const h = relay({ inputEstimate: 40 });
+  const frames = STREAM.slice(0, 5); // up to messageStop, no metadata
+  h.upstream.push(...frames);
+  h.upstream.end();
+  assert.deepEqual(concat(await drain(h.reader)), concat(frames));
+  assert.equal(h.record.status, "success");
+  assert.equal(h.record.incomplete, true);
+  assert.equal(h.record.usageEstimated, true);
+  assert.equal(h.record.usage?.inputTokens, 40);
+  assert.equal(h.record.usage?.outputTokens, 3); // "Hello world": 11 characters
   assert.equal(h.finished.length, 1);
 });
 
@@ -465,6 +523,87 @@ Deno.test("relay: a slow client is not a stalled upstream; idle time counts from
   assert.equal(h.finished.length, 1);
   assert.equal(h.timers.active.size, 0);
   assert.equal(h.timers.armed, 3);
+});
+
+Deno.test("relay: a shutdown ends a stream whose client is not reading at once: settled, billed, a frame left for a reader", async () => {
+  const shutdown = new AbortController();
+  const h = relay({ inputEstimate: 100, shutdown: shutdown.signal });
+  h.upstream.push(START, delta("Hello"));
+  await h.reader.read(); // messageStart relayed; the client asks for nothing more
+  shutdown.abort(); // endStreams(): the drain is over
+  assert.equal(h.finished.length, 1, "settled by the shutdown itself, not by a read that never comes");
+  assert.equal(h.finished[0].status, "failure");
+  assert.equal(h.finished[0].errorType, "ServiceUnavailableException");
+  assert.equal(h.finished[0].usageEstimated, true);
+  assert.equal(h.finished[0].usage?.inputTokens, 100);
+  assert.equal(h.upstreamAbort.signal.aborted, true);
+  assert.equal(h.timers.active.size, 0);
+  // A client that reads again gets a well-formed exception, then the end.
+  const [frame] = decodeFrames((await h.reader.read()).value!);
+  assert.equal(frame.headers[":exception-type"], "serviceUnavailableException");
+  assert.equal((await h.reader.read()).done, true);
+  assert.equal(h.finished.length, 1);
+});
+
+Deno.test("relay: a shutdown after the usage event ends the stream as a success, billed the exact usage", async () => {
+  const shutdown = new AbortController();
+  const h = relay({ inputEstimate: 100, shutdown: shutdown.signal });
+  h.upstream.push(...STREAM);
+  for (let i = 0; i < STREAM.length; i++) await h.reader.read();
+  shutdown.abort(); // the upstream had not closed yet
+  assert.equal(h.finished.length, 1);
+  assert.equal(h.record.status, "success");
+  assert.deepEqual(h.record.usage, USAGE);
+  assert.equal(h.record.usageEstimated, undefined);
+  assert.equal((await h.reader.read()).done, true);
+});
+
+Deno.test("relay: a client that takes nothing for stream_send_timeout_ms is cut: upstream stopped, its stream errored, billed", async () => {
+  const h = relay({ inputEstimate: 50, idleTimeoutMs: 0, sendTimeoutMs: 30_000 });
+  h.upstream.push(START, delta("Hello"), delta(" world"));
+  await h.reader.read(); // t=0: the wait for the client's next read starts (its timer due at 30,000)
+  h.timers.time = 20_000;
+  await h.reader.read(); // a slow client, still within the limit: its wait starts again at 20,000
+  h.timers.fire(); // t=30,000: only 10,000 into this wait, re-armed for the rest
+  assert.equal(h.upstreamAbort.signal.aborted, false);
+  assert.equal(h.finished.length, 0);
+  h.timers.fire(); // t=50,000: 30,000 without a read
+  assert.equal(h.timers.time, 50_000);
+  assert.equal(h.upstreamAbort.signal.aborted, true);
+  assert.equal((h.upstreamAbort.signal.reason as DOMException).name, "TimeoutError");
+  assert.equal(h.upstream.cancelled, true);
+  await assert.rejects(h.reader.read(), (e: DOMException) => e.name === "TimeoutError");
+  assert.equal(h.finished.length, 1);
+  assert.equal(h.record.status, "client_disconnected");
+  assert.match(h.record.errorMessage ?? "", /did not read the stream for 30000 ms/);
+  assert.equal(h.record.usageEstimated, true);
+  assert.deepEqual(h.record.usage, {
+    inputTokens: 50,
+    outputTokens: 2, // "Hello" relayed; " world" never read from upstream
+    totalTokens: 52,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  });
+  assert.equal(h.timers.active.size, 0);
+});
+
+Deno.test("relay: the send timeout never counts time spent waiting on upstream", async () => {
+  const h = relay({ idleTimeoutMs: 0, sendTimeoutMs: 1000 });
+  h.upstream.push(START);
+  await h.reader.read(); // t=0: the client's wait starts; timer due at 1000
+  const pulled = h.upstream.nextPull();
+  const waiting = h.reader.read(); // the client asks: now the relay waits on upstream, not on the client
+  await pulled;
+  h.timers.fire(); // t=1000, the relay still waiting on Bedrock: not the client's fault, nothing cut
+  assert.equal(h.upstreamAbort.signal.aborted, false);
+  assert.equal(h.timers.active.size, 0, "no timer while nobody waits on the client");
+  h.upstream.push(...STREAM.slice(1));
+  h.upstream.end();
+  assert.deepEqual((await waiting).value, STREAM[1]);
+  await drain(h.reader);
+  assert.equal(h.record.status, "success");
+  assert.equal(h.finished.length, 1);
+  assert.equal(h.timers.active.size, 0);
 });
 
 Deno.test("relay: an idle timeout of 0 (mock streams) arms no timer", async () => {

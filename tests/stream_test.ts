@@ -312,17 +312,25 @@ Deno.test("exception frames are relayed byte-exact (modelStreamErrorException)",
   assert.equal(call.errorMessage, "model broke");
 });
 
-Deno.test("a stream that ends without metadata is recorded as incomplete, with what was seen", async () => {
+Deno.test("a stream whose upstream ends mid-generation: the SDK raises InternalServerException; an estimate billed", async () => {
   await using t = await setup();
   t.fake.enqueue({ kind: "stream", truncateAfter: 3 });
   const client = bedrockClient(t.gw.url, MASTER_KEY, { http1: true });
-  const events = await collect((await client.send(new ConverseStreamCommand({ modelId: "claude", messages }))).stream);
+  const out = await client.send(new ConverseStreamCommand({ modelId: "claude", messages }));
+  const events: ConverseStreamOutput[] = [];
+  await assert.rejects(
+    async () => {
+      for await (const e of out.stream!) events.push(e);
+    },
+    (e) => e instanceof InternalServerException && /ended before the answer was complete/.test(e.message),
+  );
   client.destroy();
   assert.deepEqual(kinds(events), ["messageStart", "contentBlockDelta", "contentBlockDelta"]);
   const [call] = await t.gw.waitForCalls(1);
-  assert.equal(call.status, "success");
+  assert.equal(call.status, "failure");
   assert.equal(call.incomplete, true);
-  assert.equal(call.usage, undefined);
+  assert.equal(call.usageEstimated, true);
+  assert.equal(call.usage?.inputTokens, 3); // "user" and "Hello": 9 ASCII characters
 });
 
 Deno.test("a stream cut inside a frame is relayed as is and recorded as an incomplete failure", async () => {
@@ -488,7 +496,10 @@ Deno.test("a stream with no first byte is retried on another deployment before a
   const [call] = await t.gw.waitForCalls(1);
   assert.equal(call.status, "success");
   assert.equal(call.retries, 1);
-  assert.equal(call.usage?.totalTokens, 7);
+  // The second attempt's usage, plus the input estimate of the first, which Bedrock had (it answered a head).
+  assert.equal(call.usage?.inputTokens, 5 + 3);
+  assert.equal(call.usage?.outputTokens, 2);
+  assert.equal(call.usageEstimated, true);
 });
 
 // ------------------------------------------------------------------ mid-stream stall

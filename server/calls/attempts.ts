@@ -100,7 +100,7 @@ export class Attempts {
   #target: string | undefined;
   #control: AttemptControl | undefined;
   #upstream: UpstreamBody | undefined;
-  #abandonedAfterSend = false;
+  #abandonedAfterSend = 0;
 
   constructor(clientSignal: AbortSignal, deadlines: Deadlines) {
     this.#clientSignal = clientSignal;
@@ -117,9 +117,18 @@ export class Attempts {
     return this.#target;
   }
 
-  /** A stream's request was sent and the client left before its first byte: Bedrock read the prompt. */
-  get abandonedAfterSend(): boolean {
+  /**
+   * Attempts given up after their request was sent — timed out, the client left a stream before its first byte, the
+   * answer broke off after its head — each one a prompt Bedrock had (and bills). A connection that failed before any
+   * answer (refused, reset) is not counted: nothing says the request got there.
+   */
+  get abandonedAfterSend(): number {
     return this.#abandonedAfterSend;
+  }
+
+  /** The last attempt's answer broke off after the router took it (a JSON body cut mid-read). */
+  answerLost(): void {
+    this.#abandonedAfterSend++;
   }
 
   /** The next attempt, aimed at `target`: whatever the previous one still holds (connection, timer, listener) goes. */
@@ -139,14 +148,21 @@ export class Attempts {
    * Sends the attempt begun last with `request`, under its own control; a stream is answered once its first byte is
    * here. Resolves with the response (any status) or throws the attempt's typed error, its connection given up.
    */
-  async send(plan: AttemptPlan, request: (signal: AbortSignal) => Promise<Response>): Promise<Response> {
+  async send(
+    plan: AttemptPlan,
+    request: (signal: AbortSignal, onSent: () => void) => Promise<Response>,
+  ): Promise<Response> {
     const control = this.#control = startAttempt(
       plan.followClient ? this.#clientSignal : undefined,
       plan.timeoutMs,
       this.#deadlines,
     );
+    /** The request was handed to fetch (signed, credentials at hand): from here Bedrock may have it. */
+    let sent = false;
+    let answered = false;
     try {
-      const response = await request(control.signal);
+      const response = await request(control.signal, () => sent = true);
+      answered = true;
       if (!plan.stream) return response;
       // A stream is committed to only once its first byte is here: a stall or failure before it is this attempt's
       // error (typed 504/502, retryable), never a 200 that breaks at once.
@@ -155,7 +171,8 @@ export class Attempts {
       return primed.response;
     } catch (e) {
       const err = asGatewayError(e, control.signal, plan.timeoutMs);
-      if (err.status === 499) this.#abandonedAfterSend = true;
+      // Timed out or left while Bedrock had the request, or broken off after its answer began.
+      if (sent && (answered || control.signal.aborted)) this.#abandonedAfterSend++;
       control.abandon();
       throw err;
     }

@@ -131,7 +131,8 @@ export function modelCalls(deps: ModelCallDeps): CallKind<ModelPath> {
           : { followClient: false, stream: false, timeoutMs: d.timeoutMs ?? config.router.timeoutMs };
         return await attempts.send(
           plan,
-          (signal) => upstream.send({ deployment: d, operation, body, headers: prepared.headers, signal }),
+          (signal, onSent) =>
+            upstream.send({ deployment: d, operation, body, headers: prepared.headers, signal, onSent }),
         );
       };
 

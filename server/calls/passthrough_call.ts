@@ -92,7 +92,10 @@ export function passthroughCalls(deps: PassthroughCallDeps): CallKind<Passthroug
           attempts.begin();
           const timeoutMs = route.stream ? config.router.streamTimeoutMs : config.router.timeoutMs;
           const plan = { followClient: route.stream, stream: route.stream, timeoutMs };
-          const response = await attempts.send(plan, (signal) => upstream.post(target, body, headers, signal));
+          const response = await attempts.send(
+            plan,
+            (signal, onSent) => upstream.post(target, body, headers, signal, onSent),
+          );
           return { response, retries: 0 };
         },
         answered(_headers, bytes) {

@@ -24,7 +24,7 @@ import type { Deployment } from "../config/types.ts";
 import type { CallRecord, CallSink, RequestEstimate } from "../core/call_record.ts";
 import { GatewayError } from "../core/errors.ts";
 import { formatUsd } from "../core/money.ts";
-import { plainUsage } from "../core/usage.ts";
+import { withExtraInput } from "../core/usage.ts";
 import type { StreamUsageSource } from "../bedrock/operation.ts";
 import type { Admission } from "../keys/admission.ts";
 import { checkRouteAccess } from "../keys/allowed_routes.ts";
@@ -32,6 +32,7 @@ import type { Principal } from "../keys/auth.ts";
 import { readAnswer } from "./answer.ts";
 import { asGatewayError, Attempts } from "./attempts.ts";
 import type { Deadlines } from "./deadlines.ts";
+import type { OpenStreams } from "./open_streams.ts";
 import { relayStream } from "./stream_relay.ts";
 import { relayHeaders } from "./upstream.ts";
 
@@ -105,10 +106,14 @@ export interface PipelineDeps {
   storePrompts: boolean;
   /** `router_settings.stream_timeout`: a stream's longest silence, unless its deployment says otherwise. */
   streamTimeoutMs: number;
-  /** Hands over a stream's read for its usage after the client left (`Gateway.close()` waits for them). */
+  /** Told of a stream's read for its usage after the client left (for the log; `openStreams` counts the stream). */
   background?: (task: Promise<void>, requestId: string) => void;
   /** Aborts when the gateway stops: streams still running end with an error event. */
   shutdown?: AbortSignal;
+  /** Where streams count as open until settled (`Gateway.close()` waits for them before closing the ledger). */
+  openStreams?: OpenStreams;
+  /** `general_settings.stream_send_timeout_ms`: the longest a stream waits for its client to read; 0: no limit. */
+  streamSendTimeoutMs?: number;
 }
 
 /** Serves one call of a kind; `path` is the request's path as a 404 names it (default: from the URL, raw). */
@@ -128,11 +133,6 @@ export function tagsOf(headers: Headers, keyTags?: readonly string[]): string[] 
 function noteFailure(call: Call, err: GatewayError, attempts: Attempts, clientSignal: AbortSignal): void {
   const { record } = call;
   if (clientSignal.aborted) record.status = "client_disconnected";
-  if (attempts.abandonedAfterSend && call.estimate.billable) {
-    // Bedrock had the request: the prompt was read even if nothing was generated yet.
-    record.usage = plainUsage(call.estimate.inputTokens, 0);
-    record.usageEstimated = true;
-  }
   record.deploymentId = attempts.target;
   record.retries = Math.max(0, attempts.made - 1);
   record.httpStatus = err.status;
@@ -186,6 +186,12 @@ export function createPipeline(deps: PipelineDeps) {
       if (settled) return 0n;
       settled = true;
       record.endTime = now();
+      // Attempts given up after they were sent (timed out, the client left, the answer broke off): Bedrock had each
+      // one's prompt, so each adds its input estimate, whatever the call's outcome.
+      if (attempts.abandonedAfterSend && call.estimate.billable) {
+        record.usage = withExtraInput(record.usage, attempts.abandonedAfterSend * call.estimate.inputTokens);
+        record.usageEstimated = true;
+      }
       sent?.release?.(record.usage?.totalTokens ?? 0);
       return deps.settle(record);
     };
@@ -214,7 +220,8 @@ export function createPipeline(deps: PipelineDeps) {
           clientSignal,
           upstreamAbort: last.control.controller,
           onClientAbort: last.control.onClientAbort,
-          finish: settle,
+          finish: deps.openStreams?.track(settle) ?? settle,
+          sendTimeoutMs: deps.streamSendTimeoutMs,
           storeResponse: deps.storePrompts,
           shutdown: deps.shutdown,
           usageFrom: call.usageFrom,
@@ -227,11 +234,18 @@ export function createPipeline(deps: PipelineDeps) {
       // JSON answers (and any error): the body is read whole — converse's usage is in it, and a model-native answer
       // is bounded like its request — then sent with a fresh content-length (LiteLLM's #28388: never answer 200 with
       // an empty body). A body cut off mid-read is noted on the record and thrown as a 502.
-      const bytes = await readAnswer(response, record, {
-        clientSignal,
-        dispose: () => last.control.dispose(),
-        storeResponse: deps.storePrompts,
-      });
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = await readAnswer(response, record, {
+          clientSignal,
+          dispose: () => last.control.dispose(),
+          storeResponse: deps.storePrompts,
+        });
+      } catch (e) {
+        // Cut off mid-answer: Bedrock served the request it had.
+        attempts.answerLost();
+        throw e;
+      }
       if (response.ok) call.answered(response.headers, bytes);
 
       // 7. settle; its cost is known before the answer is sent (streams learn theirs only at the end).

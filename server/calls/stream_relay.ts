@@ -17,11 +17,21 @@
  *   - mid-generation (or before the first chunk was relayed): the upstream is aborted at once, so Bedrock stops
  *     generating, and the call is billed an estimate (`usageEstimated`): input from the request (or Anthropic's
  *     `message_start`), output from what was relayed; when the usage event was already seen, that usage.
+ * - Client not reading (`sendTimeoutMs`, `general_settings.stream_send_timeout_ms`): the relay waits that long at most
+ *   for the client to ask for the next chunk; then the upstream is aborted and the client's stream errored (its
+ *   connection goes), so a client that keeps its socket without reading cannot keep the call's hold, parallel slot
+ *   and upstream connection. Recorded as `client_disconnected`.
+ * - Upstream ending cleanly before its usage event: after generation ended the client's stream ends as Bedrock's did;
+ *   mid-generation the client gets an `internalServerException` frame (its SDK would otherwise take the truncated
+ *   answer for a whole one) and the call is a failure.
  * - Gateway shutting down (`shutdown` aborts, at the end of the drain period): the upstream request is stopped and
  *   the client's stream ends with a `serviceUnavailableException` frame (its SDK raises the retryable
- *   `ServiceUnavailableException`), or is broken off when that would land mid-frame.
- * - `finish()` (accounting) runs exactly once, when the stream is over for whatever reason; the idle timer is
- *   cleared on every path.
+ *   `ServiceUnavailableException`), or is broken off when that would land mid-frame — at once, whether or not the
+ *   client is reading, so the call is settled before the gateway closes its ledger.
+ * - Billing: a stream that ends without its usage event — whatever ended it: the client, the gateway, the upstream's
+ *   end or an exception event from Bedrock — is billed the estimate (`usageEstimated`), in one place (`end`).
+ * - `finish()` (accounting) runs exactly once, when the stream is over for whatever reason; the timers are cleared
+ *   on every path.
  */
 import { encodeException, EVENT_STREAM_CONTENT_TYPE } from "../../wire/eventstream.ts";
 import { type ChunkReader, chunkReader } from "./chunk_reader.ts";
@@ -65,10 +75,15 @@ export interface StreamRelayOptions {
   inputEstimate?: number;
   /** How long to read on for the usage after the client left once generation ended; default `STREAM_USAGE_GRACE_MS`. */
   usageGraceMs?: number;
-  /** Hands over the read that goes on after the client left, so shutdown can wait for it (it is bounded anyway). */
+  /** Hands over the read that goes on after the client left (bounded by the grace; it ends in `finish`). */
   background?: (task: Promise<void>) => void;
   /** Aborts when the gateway stops: the stream is ended with an error event. */
   shutdown?: AbortSignal;
+  /**
+   * Longest wait for the client to ask for the next chunk (`general_settings.stream_send_timeout_ms`), in ms, on
+   * `clock`; 0 or absent for no limit.
+   */
+  sendTimeoutMs?: number;
 }
 
 /** An upstream event stream as the relay reads it: the chunk already read (if any), then the reader. */
@@ -194,31 +209,59 @@ export function relayStream(
     stopUpstream(new DOMException(`no upstream data for ${idleTimeoutMs} ms`, "TimeoutError"));
   }, opts.clock);
 
+  // The client's side: time spent waiting for the client to ask for the next chunk (never while reading upstream).
+  const sendTimeoutMs = opts.sendTimeoutMs ?? 0;
+  const sendWatchdog = new IdleWatchdog(sendTimeoutMs, () => clientNotReading(), opts.clock);
+
   const onShutdown = () => {
     stopping = true;
     stopUpstream(new DOMException("the gateway is shutting down", "AbortError"));
+    // A read in progress ends the stream as soon as it settles (it was just cancelled). With none, the client is not
+    // asking for more and nothing else would end the stream: end it now, so the call is settled (billed) before the
+    // gateway closes its ledger.
+    if (!reading && client && !over && !clientGone) onStopping(client);
   };
-  if (opts.shutdown?.aborted) onShutdown();
-  else opts.shutdown?.addEventListener("abort", onShutdown, { once: true });
 
-  /** The one exit: timer cleared, client listener removed, record completed and handed to accounting. */
+  /**
+   * The one exit: timers cleared, listeners removed, record completed and handed to accounting. A stream that ends
+   * without its usage event, whatever ended it, is billed the estimate: input from the request (or Anthropic's
+   * `message_start`), output from what was relayed.
+   */
   const end = (status: CallStatus) => {
     if (over) return;
     over = true;
     watchdog.stop();
+    sendWatchdog.stop();
     clientSignal.removeEventListener("abort", onClientSignal);
     opts.shutdown?.removeEventListener("abort", onShutdown);
     if (status !== "success") record.status = status;
+    if (!tap.sawMetadata && opts.inputEstimate !== undefined) {
+      record.usage = tap.estimatedUsage(opts.inputEstimate);
+      record.usageEstimated = true;
+    }
     tap.close();
     opts.finish();
   };
 
-  /** A stream stopped before its usage event: bill the estimate (input from the request, output relayed). */
-  const billEstimate = () => {
-    if (tap.sawMetadata || tap.sawException || opts.inputEstimate === undefined) return;
-    record.usage = tap.estimatedUsage(opts.inputEstimate);
-    record.usageEstimated = true;
-  };
+  /**
+   * The client has not asked for the next chunk for `sendTimeoutMs`: it keeps its connection without reading. Stop
+   * Bedrock, error the client's stream (so its connection goes: a frame it does not read would only wait in the
+   * socket) and settle the call.
+   */
+  function clientNotReading() {
+    if (over || clientGone || !client) return;
+    const message = `the client did not read the stream for ${sendTimeoutMs} ms (stream_send_timeout_ms)`;
+    const reason = new DOMException(message, "TimeoutError");
+    clientGone = true;
+    stopUpstream(reason);
+    if (firstChunk) tap.push(firstChunk); // generated, even if never relayed
+    firstChunk = undefined;
+    record.errorMessage = message;
+    try {
+      client.error(reason);
+    } catch { /* already closed */ }
+    end("client_disconnected");
+  }
 
   /**
    * The client went away (its body cancelled, or its request signal aborted). Once generation has ended the usage
@@ -227,6 +270,7 @@ export function relayStream(
   function clientLeft(reason: unknown, cancelled: boolean) {
     if (over || clientGone) return;
     clientGone = true;
+    sendWatchdog.stop();
     // Generated, even if never relayed.
     if (firstChunk) tap.push(firstChunk);
     firstChunk = undefined;
@@ -241,7 +285,6 @@ export function relayStream(
       return;
     }
     stopUpstream(reason ?? new DOMException("client disconnected", "AbortError"));
-    billEstimate();
     end("client_disconnected");
   }
 
@@ -264,11 +307,8 @@ export function relayStream(
       }
       clock.clearTimeout(grace);
       if (tap.sawMetadata) reader.cancel().catch(() => {}); // nothing after the usage event is needed
-      else {
-        stopUpstream(new DOMException("client disconnected", "AbortError"));
-        billEstimate();
-      }
-      end("client_disconnected");
+      else stopUpstream(new DOMException("client disconnected", "AbortError"));
+      end("client_disconnected"); // billed the estimate there when no usage came
     })();
     opts.background?.(task);
   }
@@ -286,9 +326,8 @@ export function relayStream(
   ) => {
     record.errorType = exceptionName(exception);
     record.errorMessage = message;
-    // The gateway cut the stream (shutdown, stall, upstream broken off): Bedrock generated up to here, so the
-    // call is billed what it used so far, estimated, as for a client leaving mid-generation.
-    billEstimate();
+    // The gateway cut the stream (shutdown, stall, upstream broken off): Bedrock generated up to here, so `end`
+    // bills what it used so far, estimated, as for a client leaving mid-generation.
     if (tap.atFrameBoundary) {
       controller.enqueue(encodeException(exception, { message }));
       controller.close();
@@ -296,12 +335,15 @@ export function relayStream(
     end("failure");
   };
 
+  /** The answer (or its error) is complete; the upstream just failed to close: end cleanly. */
+  const endComplete = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    controller.close();
+    end("success");
+  };
+
   const onStalled = (controller: ReadableStreamDefaultController<Uint8Array>) => {
-    if (tap.sawMetadata || tap.sawException) {
-      // The answer (or its error) is complete; the upstream just failed to close. End cleanly.
-      controller.close();
-      end("success");
-    } else {
+    if (tap.sawMetadata || tap.sawException) endComplete(controller);
+    else {
       failStream(
         controller,
         `Bedrock stream stalled: no data for ${idleTimeoutMs} ms (stream_timeout)`,
@@ -310,21 +352,51 @@ export function relayStream(
     }
   };
 
-  const onStopping = (controller: ReadableStreamDefaultController<Uint8Array>) =>
+  const onStopping = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    if (firstChunk) {
+      // Read but not relayed yet: relayed now, so the frame that follows lands where the tap says it does.
+      tap.push(firstChunk);
+      controller.enqueue(firstChunk);
+      firstChunk = undefined;
+    }
+    if (tap.sawMetadata || tap.sawException) return endComplete(controller);
     failStream(
       controller,
       "The gateway is shutting down; retry the call",
       new DOMException("the gateway is shutting down", "AbortError"),
       "serviceUnavailableException",
     );
+  };
+
+  /**
+   * The upstream ended without an error. Mid-generation on a frame boundary (no `messageStop` nor usage), the client
+   * gets an exception frame: its SDK would otherwise take the truncated answer for a whole one. Otherwise the
+   * client's stream ends as the upstream's did: a failure if inside a frame (the client's SDK fails on the truncated
+   * frame).
+   */
+  const onUpstreamEnd = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    const cutShort = opts.usageFrom !== "none" && tap.atFrameBoundary && !tap.generationEnded &&
+      !tap.sawMetadata && !tap.sawException;
+    if (cutShort) {
+      return failStream(
+        controller,
+        "Bedrock's stream ended before the answer was complete",
+        new DOMException("upstream ended mid-generation", "AbortError"),
+      );
+    }
+    controller.close();
+    end(tap.endedMidFrame ? "failure" : "success");
+  };
 
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       client = controller;
       if (clientSignal.aborted) queueMicrotask(onClientSignal);
       else clientSignal.addEventListener("abort", onClientSignal, { once: true });
+      sendWatchdog.beginWait();
     },
     async pull(controller) {
+      sendWatchdog.endWait();
       if (over || clientGone) return;
       if (stopping) return onStopping(controller);
       if (stalled) return onStalled(controller);
@@ -334,6 +406,7 @@ export function relayStream(
         firstChunk = undefined;
         tap.push(chunk);
         controller.enqueue(chunk);
+        sendWatchdog.beginWait();
         return;
       }
       watchdog.beginWait();
@@ -361,18 +434,19 @@ export function relayStream(
       if (next.done) {
         if (stopping) return onStopping(controller);
         if (stalled) return onStalled(controller);
-        controller.close();
-        // Ended inside a frame: the client's SDK will fail on the truncated frame, so the call failed.
-        end(tap.endedMidFrame ? "failure" : "success");
-        return;
+        return onUpstreamEnd(controller);
       }
       tap.push(next.value);
       controller.enqueue(next.value);
+      sendWatchdog.beginWait();
     },
     cancel(reason) {
       clientLeft(reason, true);
     },
   }, { highWaterMark: 0 });
+  // Once the client's side exists: a shutdown that already happened ends the stream at once.
+  if (opts.shutdown?.aborted) onShutdown();
+  else opts.shutdown?.addEventListener("abort", onShutdown, { once: true });
 
   headers["content-type"] = EVENT_STREAM_CONTENT_TYPE;
   // Reverse proxies such as nginx buffer responses by default, which turns a stream into one burst at the end.

@@ -31,6 +31,8 @@ export interface UpstreamRequest {
   headers?: Record<string, string>;
   /** Aborts the upstream call: the client went away, or the router gave up on this attempt. */
   signal?: AbortSignal;
+  /** Told when the request is handed to fetch, signed: from then on Bedrock may have it (and bill it). */
+  onSent?: () => void;
 }
 
 export function upstreamUrl(deployment: Deployment, operation: ModelOperation): string {
@@ -84,6 +86,7 @@ export function createUpstream(deps: UpstreamDeps) {
     body: Uint8Array<ArrayBuffer>,
     extraHeaders: Record<string, string> | undefined,
     signal: AbortSignal | undefined,
+    onSent?: () => void,
   ): Promise<Response> {
     const { url, auth } = target;
     const headers: Record<string, string> = { "content-type": "application/json", ...extraHeaders };
@@ -110,6 +113,7 @@ export function createUpstream(deps: UpstreamDeps) {
       throw new GatewayError(500, "InternalServerException", `${target.name} cannot be called upstream`);
     }
     try {
+      onSent?.();
       return await deps.fetch(url, { method: "POST", headers, body, signal });
     } catch (e) {
       if (signal?.aborted) throw signal.reason ?? e;
@@ -127,7 +131,7 @@ export function createUpstream(deps: UpstreamDeps) {
   function send(req: UpstreamRequest): Promise<Response> {
     const d = req.deployment;
     const target = { url: urlFor(d, req.operation), region: d.region, auth: d.auth, name: `deployment ${d.id}` };
-    return post(target, req.body, req.headers, req.signal);
+    return post(target, req.body, req.headers, req.signal, req.onSent);
   }
   return { send, post };
 }

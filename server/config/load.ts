@@ -77,6 +77,8 @@ const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 128 * 1024 * 1024;
 const DEFAULT_HEADER_TIMEOUT_MS = 30_000;
 const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 75_000;
 const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
+/** nginx's `send_timeout`: a client that takes nothing for a minute (its socket buffers full) is not reading. */
+const DEFAULT_STREAM_SEND_TIMEOUT_MS = 60_000;
 /** The AWS SDKs treat credentials this close to expiry as expired; refreshing then leaves room for a slow STS. */
 const DEFAULT_AWS_REFRESH_AHEAD_S = 300;
 
@@ -184,6 +186,7 @@ export function loadConfig(yamlText: string, processEnv: EnvLookup): GatewayConf
         maxDepth: general.max_json_depth ?? DEFAULT_MAX_JSON_DEPTH,
         maxValues: general.max_json_values ?? DEFAULT_MAX_JSON_VALUES,
       },
+      streamSendTimeoutMs: general.stream_send_timeout_ms ?? DEFAULT_STREAM_SEND_TIMEOUT_MS,
     },
     server: {
       maxConnections: general.max_connections,

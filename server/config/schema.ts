@@ -130,6 +130,8 @@ export const GeneralSettings = z.looseObject({
   max_json_depth: z.number().int().min(1).max(10_000).optional(),
   /** Most values (arrays, objects, elements, members) a JSON body may have, counted before it is parsed. */
   max_json_values: z.number().int().positive().optional(),
+  /** Longest a stream waits for its client to read the next chunk before it is cut (and billed its estimate). */
+  stream_send_timeout_ms: z.number().int().positive().optional(),
   /** Open client connections at most (default: from the process's descriptor limit). */
   max_connections: z.number().int().positive().optional(),
   /** Longest wait from a new connection to its first request's complete headers. */

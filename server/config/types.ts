@@ -90,6 +90,12 @@ export interface RequestLimits {
   maxBodyBytesInFlight: number;
   /** Deepest nesting of arrays/objects in a JSON body, and most values in it. */
   json: { maxDepth: number; maxValues: number };
+  /**
+   * Longest a stream waits for its client to take the next chunk (`stream_send_timeout_ms`) before it is cut and
+   * billed: a client that keeps its connection without reading holds the call's budget hold, parallel slot and upstream
+   * connection until then.
+   */
+  streamSendTimeoutMs: number;
 }
 
 /** How the CLI's server treats connections (`general_settings`); `deno serve` and Deno Deploy have their own. */

@@ -36,6 +36,12 @@ export function plainUsage(inputTokens: number, outputTokens: number): Usage {
   };
 }
 
+/** `usage` (none: zero) with `tokens` more plain input, e.g. attempts abandoned after Bedrock had their prompt. */
+export function withExtraInput(usage: Usage | undefined, tokens: number): Usage {
+  if (!usage) return plainUsage(tokens, 0);
+  return { ...usage, inputTokens: usage.inputTokens + tokens, totalTokens: usage.totalTokens + tokens };
+}
+
 const count = (v: unknown): number => typeof v === "number" && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
 
 /** Tokens written with a 1-hour TTL according to Converse's `cacheDetails` (`[{ttl: "5m" | "1h", inputTokens}]`). */

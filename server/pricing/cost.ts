@@ -137,8 +137,8 @@ export function createPricing(config: GatewayConfig, opts: PricingOptions = {}):
   function quote(record: CallRecord): Quote {
     // A client that went away mid-stream still consumed the tokens Bedrock reported (AWS bills them), so
     // known usage is billed.
-    // A failed call bills nothing, except a stream the gateway cut mid-generation (shutdown, stall, broken upstream):
-    // it carries an estimate of what Bedrock generated before the cut.
+    // A failed call bills nothing, except what reached Bedrock and carries an estimate: a stream that ended without
+    // its usage event (cut by the gateway, ended or failed by Bedrock), attempts given up after they were sent.
     if (record.status === "failure" && !record.usageEstimated) return { nanos: 0n, unpriced: [] };
     // Guardrail policy units Bedrock reported are billed on top of the tokens (ApplyGuardrail has only those).
     const guardrail = guardrailCostNanos(record.guardrailUnits, perGuardrailUnit);
