@@ -110,6 +110,7 @@ export const MAX_UNWRITTEN_CALLS = 4;
 const MAX_MEMO_MODELS = 64;
 
 type Unit = "budget" | "tpm" | "rpm";
+const RATE_UNITS = ["rpm", "tpm"] as const;
 
 /** One limit a call holds: of which scope, in which unit. */
 interface Held {
@@ -232,11 +233,13 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         const spent = ledger.total(spend.counter);
         if (spent >= spend.limitNanos) throw budgetExceeded(spent, spend.maxBudget!, budgetSubject(scope));
       }
-      const minute = minuteOf(t);
-      for (const unit of ["rpm", "tpm"] as const) {
-        const r = scope[unit];
-        if (r && ledger.total(r.counter, minute) >= r.limit) {
-          throw throttled(rateExceeded(scope, unit, r.perMinute), secondsToNextMinute(t));
+      if (scope.rpm || scope.tpm) {
+        const minute = minuteOf(t);
+        for (const unit of RATE_UNITS) {
+          const r = scope[unit];
+          if (r && ledger.total(r.counter, minute) >= r.limit) {
+            throw throttled(rateExceeded(scope, unit, r.perMinute), secondsToNextMinute(t));
+          }
         }
       }
     }
