@@ -11,6 +11,8 @@ import { relayHeaders } from "../server/calls/upstream.ts";
 import { masterKeyAuthenticator } from "../server/keys/auth.ts";
 import { createUuidV7 } from "../server/core/uuidv7.ts";
 import { CONVERSE_ANSWER } from "./fake_upstream.ts";
+import { jsonShapeProblem } from "../server/core/json_guard.ts";
+import { estimateRequest } from "../server/bedrock/expected_usage.ts";
 
 const BODY = JSON.stringify({
   messages: [{ role: "user", content: [{ text: "Hello, benchmark. Say hi." }] }],
@@ -26,6 +28,55 @@ const url = "http://127.0.0.1:9/model/bench.fixed/converse";
 
 Deno.bench("JSON.parse request body (decode + parse)", () => {
   JSON.parse(new TextDecoder().decode(BODY_BYTES));
+});
+
+/** A typical ~2 KB Converse body: a system prompt, three turns, a tool with a JSON schema, settings. */
+const TYPICAL = new TextEncoder().encode(JSON.stringify({
+  system: [{
+    text: "You are a helpful assistant for the billing team. Answer briefly and cite the invoice id. ".repeat(12),
+  }],
+  messages: [
+    {
+      role: "user",
+      content: [{ text: "Which invoices of account 4411 are overdue, and by how many days? ".repeat(3) }],
+    },
+    { role: "assistant", content: [{ toolUse: { toolUseId: "t1", name: "list_invoices", input: { account: 4411 } } }] },
+    {
+      role: "user",
+      content: [{
+        toolResult: {
+          toolUseId: "t1",
+          content: [{ json: { invoices: [{ id: "INV-1", due: "2026-10-01", amount: 120.5 }, { id: "INV-2" }] } }],
+        },
+      }],
+    },
+  ],
+  toolConfig: {
+    tools: [{
+      toolSpec: {
+        name: "list_invoices",
+        description: "Lists the invoices of an account, with their due dates and amounts.",
+        inputSchema: {
+          json: {
+            type: "object",
+            properties: { account: { type: "integer", description: "The account number." } },
+            required: ["account"],
+          },
+        },
+      },
+    }],
+  },
+  inferenceConfig: { maxTokens: 512, temperature: 0.2 },
+}));
+const LIMITS = { maxDepth: 128, maxValues: 250_000 };
+
+Deno.bench(`jsonShapeProblem, typical ${TYPICAL.length}-byte Converse body`, () => {
+  jsonShapeProblem(TYPICAL, LIMITS);
+});
+
+const typicalParsed = JSON.parse(new TextDecoder().decode(TYPICAL));
+Deno.bench(`estimateRequest, typical ${TYPICAL.length}-byte Converse body`, () => {
+  estimateRequest(typicalParsed);
 });
 
 Deno.bench("zod ConverseRequest.safeParse", () => {

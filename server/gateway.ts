@@ -8,6 +8,7 @@ import { type CredentialClock, type CredentialSourcesOptions, systemCredentialCl
 import type { GatewayConfig } from "./config/types.ts";
 import { createDeadlines } from "./calls/deadlines.ts";
 import { createBodyBudget } from "./api/body_budget.ts";
+import type { ServeInfo } from "./api/body_watch.ts";
 import { modelCalls } from "./calls/model_call.ts";
 import { passthroughCalls } from "./calls/passthrough_call.ts";
 import { OpenStreams } from "./calls/open_streams.ts";
@@ -77,8 +78,11 @@ export interface GatewayDeps {
 }
 
 export interface Gateway {
-  /** `info`: `Deno.serve`'s connection info (the client's address), when the server passes it. */
-  fetch: (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+  /**
+   * `info`: `Deno.serve`'s connection info (the client's address), when the server passes it, with the server's watch
+   * over slow bodies when it has one (the CLI's front door).
+   */
+  fetch: (req: Request, info?: ServeInfo) => Response | Promise<Response>;
   /**
    * Resolves once every AWS credential source needed at start-up has been tried (each deployment left without
    * credentials is logged). Serving before that is safe: a call waits for its source's first resolution.

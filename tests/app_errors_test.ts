@@ -47,3 +47,28 @@ Deno.test("model calls (served without the framework): an unexpected failure is 
   assert.equal(JSON.parse(line).requestId, callId);
   assert.ok(!gw.logs.join("\n").includes("sk-not-cached"), "raw key leaked into the logs");
 });
+
+Deno.test("CONNECT host:port and OPTIONS * (targets that are not a path): a Bedrock-format 405 saying so", async () => {
+  await using gw = await startGateway({
+    yaml: `model_list:
+  - model_name: demo
+    litellm_params: { model: bedrock/x, mock_response: hi }
+`,
+  });
+  const port = Number(new URL(gw.url).port);
+  const cases: Array<[string, RegExp]> = [
+    ["CONNECT evil:443", /^Method CONNECT is not allowed: the gateway is not a proxy$/],
+    ["OPTIONS *", /^OPTIONS \* is not served/],
+  ];
+  for (const [target, message] of cases) {
+    const c = await Deno.connect({ hostname: "127.0.0.1", port });
+    await c.write(new TextEncoder().encode(`${target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n`));
+    let text = "";
+    const buf = new Uint8Array(4096);
+    for (let n; (n = await c.read(buf)) !== null;) text += new TextDecoder().decode(buf.subarray(0, n));
+    c.close();
+    assert.match(text, /^HTTP\/1\.1 405 /, target);
+    assert.match(text, /x-amzn-errortype: UnknownOperationException/i, target);
+    assert.match(JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4)).message, message, target);
+  }
+});

@@ -2,7 +2,8 @@
  * Authorization covers what a call actually reaches: a fallback group the key's `allowed_routes` do not cover is
  * skipped (as one outside its `models` already was), and a guardrail named inside Converse (`guardrailConfig`) or
  * InvokeModel (`X-Amzn-Bedrock-GuardrailIdentifier`) needs the grant of that guardrail's route, else a 403 that is
- * never forwarded.
+ * never forwarded. A body or header the gateway could read differently from Bedrock (a member name given twice, a
+ * repeated guardrail header) is a 400, never forwarded: what is checked is what is sent.
  */
 import assert from "node:assert/strict";
 import { AccessDeniedException, ConverseCommand, InvokeModelCommand } from "@aws-sdk/client-bedrock-runtime";
@@ -104,4 +105,80 @@ Deno.test("a guardrail named by InvokeModel's header needs the same grant", asyn
   client.destroy();
   assert.equal(t.fake.requests.length, 1);
   assert.equal(t.fake.requests[0].headers["x-amzn-bedrock-guardrailidentifier"], "gr1abc");
+});
+
+Deno.test("a member name given twice in a body is a 400, never forwarded: no guardrail, tier or maxTokens hides", async () => {
+  await using t = await setupKeys();
+  const plain = await t.generate({ max_budget: 1 }); // no guardrail grant
+  const m = '"messages":[{"role":"user","content":[{"text":"hi"}]}]';
+  const bodies: Record<string, [string, string]> = {
+    "guardrailConfig twice": [
+      `{${m},"guardrailConfig":{"guardrailIdentifier":"gr1abc","guardrailVersion":"1"},"guardrailConfig":{}}`,
+      "guardrailConfig",
+    ],
+    "guardrailIdentifier twice": [
+      `{${m},"guardrailConfig":{"guardrailIdentifier":"gr1abc","guardrailIdentifier":"","guardrailVersion":"1"}}`,
+      "guardrailIdentifier",
+    ],
+    "serviceTier twice": [`{${m},"serviceTier":{"type":"priority"},"serviceTier":{"type":"default"}}`, "serviceTier"],
+    "maxTokens twice": [`{${m},"inferenceConfig":{"maxTokens":64000,"maxTokens":1}}`, "maxTokens"],
+    "the same name spelled with an escape": [
+      `{${m},"serviceTier":{"type":"priority"},"service\\u0054ier":{}}`,
+      "serviceTier",
+    ],
+  };
+  for (const [what, [body, name]] of Object.entries(bodies)) {
+    const res = await t.converse(plain.key, "claude", body);
+    const json = await res.json();
+    assert.equal(res.status, 400, what);
+    assert.equal(res.headers.get("x-amzn-errortype")?.split(":")[0], "ValidationException", what);
+    assert.equal(
+      json.message,
+      `Malformed input request: the request body names the member "${name}" twice in one object; send each member once`,
+      what,
+    );
+  }
+  assert.equal(t.fake.requests.length, 0);
+});
+
+Deno.test("InvokeModel guardrail headers the gateway cannot read (repeated, not an id) are a 400, never forwarded", async () => {
+  await using t = await setupKeys();
+  const granted = await t.generate({ allowed_routes: ["/bedrock/model/*", "/bedrock/guardrail/*"] });
+  const body = JSON.stringify({ anthropic_version: "bedrock-2023-05-31", max_tokens: 10, messages });
+  const cases: Array<[string, string[][]]> = [
+    ["identifier repeated", [["x-amzn-bedrock-guardrailidentifier", "gr1abc"], [
+      "x-amzn-bedrock-guardrailidentifier",
+      "gr2def",
+    ]]],
+    ["identifier not an id", [["x-amzn-bedrock-guardrailidentifier", "GR1/../x"]]],
+    ["version repeated", [["x-amzn-bedrock-guardrailidentifier", "gr1abc"], ["x-amzn-bedrock-guardrailversion", "1"], [
+      "x-amzn-bedrock-guardrailversion",
+      "2",
+    ]]],
+  ];
+  for (const [what, pairs] of cases) {
+    const headers = new Headers([
+      ["authorization", `Bearer ${granted.key}`],
+      ["content-type", "application/json"],
+      ...pairs.map(([k, v]) => [k, v] as [string, string]),
+    ]);
+    const res = await fetch(`${t.gw.url}/bedrock/model/claude/invoke`, { method: "POST", headers, body });
+    const json = await res.json();
+    assert.equal(res.status, 400, what);
+    assert.match(json.message, /x-amzn-bedrock-guardrail(identifier|version) must be/, what);
+  }
+  assert.equal(t.fake.requests.length, 0);
+  // An ARN is an identifier.
+  const arn = "arn:aws:bedrock:us-west-2:123456789012:guardrail/gr1abc";
+  const res = await fetch(`${t.gw.url}/bedrock/model/claude/invoke`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${granted.key}`,
+      "content-type": "application/json",
+      "x-amzn-bedrock-guardrailidentifier": arn,
+      "x-amzn-bedrock-guardrailversion": "DRAFT",
+    },
+    body,
+  });
+  assert.equal(res.status, 200, await res.text());
 });

@@ -46,7 +46,7 @@ Deno.test("body budget: large bodies take turns, one per scheduled turn; small o
   assert.equal(turns.length, 0);
 });
 
-Deno.test("readBody with a lease: a declared length is reserved before reading (503 unread), a streamed body as it arrives", async () => {
+Deno.test("readBody with a lease: a small declared length is reserved before reading (503 unread), a streamed body as it arrives", async () => {
   const budget = createBodyBudget({ maxBytes: 10 });
   const holder = budget.lease();
   holder.reserve(5);
@@ -55,7 +55,10 @@ Deno.test("readBody with a lease: a declared length is reserved before reading (
     body: "x".repeat(8),
     headers: { "content-length": "8" },
   });
-  await assert.rejects(readBody(declared, 100, budget.lease()), (e) => e instanceof GatewayError && e.status === 503);
+  await assert.rejects(
+    readBody(declared, 100, { lease: budget.lease() }),
+    (e) => e instanceof GatewayError && e.status === 503,
+  );
   assert.equal(declared.bodyUsed, false, "refused on its content-length, unread");
   const chunks = ["abc", "def"];
   const streamed = new Request("http://gw/x", {
@@ -69,15 +72,55 @@ Deno.test("readBody with a lease: a declared length is reserved before reading (
     duplex: "half",
   } as RequestInit);
   const refused = budget.lease();
-  await assert.rejects(readBody(streamed, 100, refused), (e) => e instanceof GatewayError && e.status === 503);
+  await assert.rejects(
+    readBody(streamed, 100, { lease: refused }),
+    (e) => e instanceof GatewayError && e.status === 503,
+  );
   assert.equal(budget.inFlight, 8, "its first chunk fitted; the second did not");
   refused.release();
   holder.release();
   assert.equal(budget.inFlight, 0);
   const lease = budget.lease();
   const ok = new Request("http://gw/x", { method: "POST", body: "12345678", headers: { "content-length": "8" } });
-  assert.equal((await readBody(ok, 100, lease)).byteLength, 8);
+  assert.equal((await readBody(ok, 100, { lease: lease })).byteLength, 8);
   assert.equal(budget.inFlight, 8);
+  lease.release();
+  assert.equal(budget.inFlight, 0);
+});
+
+Deno.test("readBody with a lease: a large declared body reserves what has arrived, not its declared length", async () => {
+  const budget = createBodyBudget({ maxBytes: 1024 * 1024 });
+  let push!: (bytes: Uint8Array) => void;
+  let end!: () => void;
+  const declared = 1024 * 1024; // the whole budget, declared and not sent
+  const req = new Request("http://gw/x", {
+    method: "POST",
+    headers: { "content-length": String(declared) },
+    body: new ReadableStream<Uint8Array>({
+      start(c) {
+        push = (b) => c.enqueue(b);
+        end = () => c.close();
+      },
+    }),
+    duplex: "half",
+  } as RequestInit);
+  const lease = budget.lease();
+  const read = readBody(req, 20 * 1024 * 1024, { lease });
+  push(new Uint8Array(1000));
+  while (budget.inFlight < 1000) await new Promise((r) => setTimeout(r, 0));
+  assert.equal(budget.inFlight, 1000, "only the bytes that came");
+  const other = budget.lease();
+  other.reserve(declared - 1000); // everyone else still fits
+  other.release();
+  // Once half has arrived, the body's buffer is allocated whole, and reserved whole.
+  push(new Uint8Array(declared / 2));
+  while (budget.inFlight === 1000) await new Promise((r) => setTimeout(r, 0));
+  assert.equal(budget.inFlight, declared);
+  push(new Uint8Array(declared / 2 - 1000).fill(7));
+  end();
+  const bytes = await read;
+  assert.equal(bytes.byteLength, declared);
+  assert.equal(bytes[declared - 1], 7);
   lease.release();
   assert.equal(budget.inFlight, 0);
 });

@@ -118,6 +118,69 @@ Deno.test("invalid YAML and an empty model_list are config errors", () => {
   assert.deepEqual(problems("model_list: []"), ["model_list: Too small: expected array to have >=1 items"]);
 });
 
+Deno.test("a YAML syntax error keeps line, column and key names but never prints a value (secrets on the line)", () => {
+  const secrets = {
+    master_key: "sk-live-master-7f3a9c",
+    aws_secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRET",
+    api_key: "ABSKQmVkcm9ja0FQSUtleS1SECRET",
+  };
+  const cases: Array<{ yaml: string; where: RegExp; key: string }> = [
+    // A value that is not a compact mapping: the error points at the master key's line.
+    {
+      yaml: `general_settings:\n  master_key: ${secrets.master_key}: x\n`,
+      where: /^line 2, column 15: /,
+      key: "master_key",
+    },
+    // An unclosed quote on the secret key's line.
+    {
+      yaml:
+        `model_list:\n  - model_name: a\n    litellm_params:\n      model: bedrock/x\n      aws_region_name: us-west-2\n` +
+        `      aws_access_key_id: AKIAEXAMPLE000000001\n      aws_secret_access_key: "${secrets.aws_secret_access_key}\n`,
+      where: /^line \d+, column \d+: /,
+      key: "aws_secret_access_key",
+    },
+    // A tab indentation error right after a Bedrock API key.
+    {
+      yaml:
+        `model_list:\n  - model_name: a\n    litellm_params:\n      model: bedrock/x\n      api_key: ${secrets.api_key}\n\t  x: 1\n`,
+      where: /^line 6, column 1: /,
+      key: "api_key",
+    },
+  ];
+  for (const { yaml, where, key } of cases) {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig(yaml, env({}));
+    } catch (e) {
+      if (e instanceof ConfigError) error = e;
+      else throw e;
+    }
+    assert.ok(error, "the config loaded");
+    const text = [...error.problems, error.excerpt ?? ""].join("\n");
+    assert.match(error.problems[0], where);
+    assert.match(error.excerpt ?? "", new RegExp(`\\b${key}: …`), text);
+    for (const [name, secret] of Object.entries(secrets)) {
+      assert.ok(!text.includes(secret), `start-up prints the ${name}:\n${text}`);
+    }
+  }
+});
+
+Deno.test("front-door settings: header, keep-alive and body timeouts with their defaults, and set", () => {
+  const vars = { AK: "a", SK: "s", MASTER: "m" };
+  assert.deepEqual(loadConfig(base, env(vars)).server, {
+    maxConnections: undefined,
+    headerTimeoutMs: 30_000,
+    keepAliveTimeoutMs: 75_000,
+    bodyTimeoutMs: 30_000,
+    bodyMinBytesPerSecond: 65_536,
+    shutdownGraceMs: 25_000,
+  });
+  const set = loadConfig(base + "  body_timeout_ms: 5000\n  body_min_bytes_per_second: 1024\n", env(vars)).server;
+  assert.equal(set.bodyTimeoutMs, 5000);
+  assert.equal(set.bodyMinBytesPerSecond, 1024);
+  assert.match(problems(base + "  body_timeout_ms: 0\n", vars)[0], /^general_settings\.body_timeout_ms: /);
+});
+
 Deno.test("LiteLLM's route prefixes are stripped from the model id", () => {
   assert.equal(
     bedrockModelId("bedrock/converse/us.meta.llama3-1-8b-instruct-v1:0"),

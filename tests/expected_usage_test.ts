@@ -1,12 +1,17 @@
 /**
  * The request-side estimate behind holds and hang-up billing: text at 4 ASCII characters (or 1 other character) per
- * token, media blocks at a fixed allowance whatever their base64 size, settings not counted, the output a request
- * allows read from each model family's field, and no stack overflow on deep bodies.
+ * token wherever it sits (tool results' JSON, text documents), images and videos at a fixed allowance whatever their
+ * base64 size, binary documents by their size, settings not counted, prompt-cache marks noted, the largest output a
+ * request allows in any model family's field, the most policy units an ApplyGuardrail request can be billed, and no
+ * stack overflow on deep bodies.
  */
 import assert from "node:assert/strict";
 import {
+  BINARY_DOCUMENT_BYTES_PER_TOKEN,
   DOCUMENT_TOKENS,
   estimateInputTokens,
+  estimateRequest,
+  expectedGuardrailUnits,
   IMAGE_TOKENS,
   requestedMaxTokens,
   TextTally,
@@ -39,20 +44,20 @@ Deno.test("a Converse request: message and system text counted, settings not; ~4
   assert.equal(requestedMaxTokens(body), 500);
 });
 
-Deno.test("media: a fixed allowance per block, never the base64 bytes as text", () => {
+Deno.test("images and videos: a fixed allowance per block, never their base64 bytes as text", () => {
   const base64 = "A".repeat(400_000);
   const converse = {
     messages: [{
       role: "user",
       content: [
         { image: { format: "png", source: { bytes: base64 } } },
-        { document: { format: "pdf", name: "d", source: { bytes: base64 } } },
         { video: { format: "mp4", source: { s3Location: { uri: "s3://b/v.mp4" } } } },
+        { document: { format: "pdf", name: "d", source: { s3Location: { uri: "s3://b/d.pdf" } } } },
       ],
     }],
   };
-  const text = estimateInputTokens(converse) - IMAGE_TOKENS - DOCUMENT_TOKENS - VIDEO_TOKENS;
-  assert.ok(text > 0 && text < 20, `only the small strings count as text (${text})`);
+  const text = estimateInputTokens(converse) - IMAGE_TOKENS - VIDEO_TOKENS - DOCUMENT_TOKENS;
+  assert.ok(text > 0 && text < 30, `only the small strings count as text (${text})`);
   const anthropic = {
     anthropic_version: "bedrock-2023-05-31",
     max_tokens: 64,
@@ -66,6 +71,98 @@ Deno.test("media: a fixed allowance per block, never the base64 bytes as text", 
   };
   assert.ok(estimateInputTokens(anthropic) < IMAGE_TOKENS + 20);
   assert.ok(estimateInputTokens(anthropic) >= IMAGE_TOKENS + 1);
+  // A data URL is a media payload too (Cohere embeddings, OpenAI-style image_url bodies).
+  assert.ok(estimateInputTokens({ images: [`data:image/png;base64,${base64}`] }) === IMAGE_TOKENS);
+});
+
+/** 100,000 ASCII characters: 25,000 tokens. */
+const PROMPT = "word ".repeat(20_000);
+
+Deno.test("text under `data` or `bytes` keys that are not media is counted: a tool result's JSON, a tool's input", () => {
+  const body = {
+    messages: [
+      { role: "assistant", content: [{ toolUse: { toolUseId: "t1", name: "f", input: { bytes: PROMPT } } }] },
+      { role: "user", content: [{ toolResult: { toolUseId: "t1", content: [{ json: { data: PROMPT } }] } }] },
+    ],
+  };
+  const tokens = estimateInputTokens(body);
+  assert.ok(tokens >= 50_000 && tokens < 50_030, `${tokens}`);
+});
+
+Deno.test("documents are sized from their bytes: text formats as their text, binary ones by size; Anthropic's too", () => {
+  const doc = (format: string, bytes: string) => ({
+    messages: [{ role: "user", content: [{ document: { format, name: "d", source: { bytes } } }] }],
+  });
+  const text = btoa(PROMPT);
+  for (const format of ["txt", "md", "csv", "html"]) {
+    const tokens = estimateInputTokens(doc(format, text));
+    assert.ok(tokens >= 25_000 && tokens < 25_020, `${format}: ${tokens}`);
+  }
+  // Decoded UTF-8 is counted like text: one token per character outside ASCII.
+  const cjk = btoa(String.fromCharCode(...new TextEncoder().encode("漢字".repeat(1_000))));
+  assert.ok(estimateInputTokens(doc("txt", cjk)) >= 2_000);
+  // Binary: one token per BINARY_DOCUMENT_BYTES_PER_TOKEN decoded bytes, at least DOCUMENT_TOKENS.
+  const pdf = "A".repeat(400_000); // 300,000 bytes
+  const pdfTokens = estimateInputTokens(doc("pdf", pdf));
+  assert.ok(
+    pdfTokens >= 300_000 / BINARY_DOCUMENT_BYTES_PER_TOKEN &&
+      pdfTokens < 300_000 / BINARY_DOCUMENT_BYTES_PER_TOKEN + 20,
+  );
+  assert.ok(estimateInputTokens(doc("docx", "AAAA")) >= DOCUMENT_TOKENS);
+  // Converse documents given as text are their text.
+  const asText = {
+    messages: [{ role: "user", content: [{ document: { format: "txt", name: "d", source: { text: PROMPT } } }] }],
+  };
+  assert.ok(estimateInputTokens(asText) >= 25_000);
+  // Anthropic: a plain-text source is text; base64 text/plain decoded; a base64 PDF by size.
+  const anthropic = (source: Record<string, string>) => ({
+    messages: [{ role: "user", content: [{ type: "document", source }] }],
+  });
+  assert.ok(estimateInputTokens(anthropic({ type: "text", media_type: "text/plain", data: PROMPT })) >= 25_000);
+  assert.ok(estimateInputTokens(anthropic({ type: "base64", media_type: "text/plain", data: text })) >= 25_000);
+  assert.ok(
+    estimateInputTokens(anthropic({ type: "base64", media_type: "application/pdf", data: pdf })) >=
+      300_000 / BINARY_DOCUMENT_BYTES_PER_TOKEN,
+  );
+});
+
+Deno.test("a prompt-cache mark (Converse cachePoint, Anthropic cache_control) is noted on the estimate", () => {
+  const plain = { messages: [{ role: "user", content: [{ text: "abcd" }] }] };
+  assert.equal(estimateRequest(plain).cacheWrites, undefined);
+  const converse = { ...plain, system: [{ text: "abcd" }, { cachePoint: { type: "default" } }] };
+  assert.equal(estimateRequest(converse).cacheWrites, true);
+  assert.equal(
+    estimateRequest(converse).inputTokens,
+    estimateRequest({ ...plain, system: [{ text: "abcd" }] }).inputTokens,
+  );
+  const anthropic = {
+    messages: [{
+      role: "user",
+      content: [{ type: "text", text: "abcd", cache_control: { type: "ephemeral", ttl: "1h" } }],
+    }],
+  };
+  assert.equal(estimateRequest(anthropic).cacheWrites, true);
+});
+
+Deno.test("the most policy units an ApplyGuardrail request can be billed: every text policy, one image unit per image", () => {
+  const units = expectedGuardrailUnits({
+    source: "INPUT",
+    content: [
+      { text: { text: "x".repeat(2_500) } }, // 3 text units
+      { text: { text: "" } }, // at least 1
+      { image: { format: "png", source: { bytes: "AAAA" } } },
+    ],
+  });
+  assert.deepEqual(units, {
+    topicPolicyUnits: 4,
+    contentPolicyUnits: 4,
+    wordPolicyUnits: 4,
+    sensitiveInformationPolicyUnits: 4,
+    sensitiveInformationPolicyFreeUnits: 4,
+    contextualGroundingPolicyUnits: 4,
+    contentPolicyImageUnits: 1,
+    automatedReasoningPolicyUnits: 4,
+  });
 });
 
 Deno.test("the output a request allows, in each model family's field; none when it does not say", () => {
@@ -75,10 +172,25 @@ Deno.test("the output a request allows, in each model family's field; none when 
   assert.equal(requestedMaxTokens({ max_gen_len: 10 }), 10);
   assert.equal(requestedMaxTokens({ textGenerationConfig: { maxTokenCount: 11 } }), 11);
   assert.equal(requestedMaxTokens({ inferenceConfig: { max_new_tokens: 12 } }), 12);
+  assert.equal(requestedMaxTokens({ additionalModelRequestFields: { max_tokens: 13 } }), 13);
+  assert.equal(requestedMaxTokens({ maxTokens: 14 }), 14);
   assert.equal(requestedMaxTokens({ messages: [] }), undefined);
   assert.equal(requestedMaxTokens({ max_tokens: -1 }), undefined);
   assert.equal(requestedMaxTokens({ max_tokens: "9" }), undefined);
   assert.equal(requestedMaxTokens(undefined), undefined);
+});
+
+Deno.test("the output a request allows is the largest of every field that says it, not the first found", () => {
+  assert.equal(
+    requestedMaxTokens({ inferenceConfig: { maxTokens: 10 }, additionalModelRequestFields: { max_tokens: 64_000 } }),
+    64_000,
+  );
+  assert.equal(
+    requestedMaxTokens({ inferenceConfig: { maxTokens: 500 }, additionalModelRequestFields: { max_tokens: 1 } }),
+    500,
+  );
+  assert.equal(requestedMaxTokens({ max_tokens: 1, max_gen_len: 900, maxTokens: 20 }), 900);
+  assert.equal(requestedMaxTokens({ max_tokens: -5, max_gen_len: 30 }), 30);
 });
 
 Deno.test("a body nested 100,000 levels deep is walked without overflowing the stack", () => {

@@ -1,18 +1,26 @@
 /**
  * The CLI's front door, over real sockets on 127.0.0.1 with its timers fired by hand: header and keep-alive timeouts
- * close idle and slow (slowloris) connections but never a response in flight; at the connection cap the longest-idle
- * connection makes room, and when all are busy new ones wait; accept errors (EMFILE) are logged once per burst and
+ * close idle and slow (slowloris) connections but never a response in flight; a body that stops arriving is cut (408);
+ * at the connection cap the longest-idle connection (or one waiting for its body) makes room, and when all are busy
+ * new ones wait; accept errors (EMFILE) are logged once per burst and
  * never end the server; shutdown stops accepting and drains.
  */
 import assert from "node:assert/strict";
 import { connectionServer } from "../server/http/connection_server.ts";
 import { type FrontDoorOptions, serveFrontDoor } from "../server/http/front_door.ts";
 import { createLogger } from "../server/core/log.ts";
+import type { GatewayError } from "../server/core/errors.ts";
+import { readBody } from "../server/api/body.ts";
+import type { ServeInfo } from "../server/api/body_watch.ts";
 import { Latch } from "../testing/latch.ts";
+import { startGateway } from "../testing/harness.ts";
 import { ManualTimers } from "./manual_timers.ts";
 
 const HEADER_MS = 1111;
 const KEEP_ALIVE_MS = 2222;
+const BODY_MS = 3333;
+/** Bytes per second that extend a body's deadline. */
+const BODY_RATE = 1000;
 
 function start(opts: Partial<FrontDoorOptions> = {}) {
   const timers = new ManualTimers();
@@ -29,6 +37,8 @@ function start(opts: Partial<FrontDoorOptions> = {}) {
     maxConnections: 100,
     headerTimeoutMs: HEADER_MS,
     keepAliveTimeoutMs: KEEP_ALIVE_MS,
+    bodyTimeoutMs: BODY_MS,
+    bodyMinBytesPerSecond: BODY_RATE,
     serveConnection,
     timers,
     onConnections: (n) => {
@@ -293,5 +303,141 @@ Deno.test("the handler gets Deno's connection info (the client's address)", asyn
   await send(c, GET);
   assert.match(await readResponse(c), /\r\n\r\n127\.0\.0\.1$/);
   c.close();
+  await t.door.shutdown({ graceMs: 0 });
+});
+
+/**
+ * A handler that reads the body as the gateway does (`readBody` with the front door's watch): 200 with its length,
+ * or the reader's error status (408 for a body cut). `arrived` counts the bytes the watch was told of.
+ */
+function bodyReader() {
+  const state = { arrived: 0, readers: 0 };
+  const handler = async (req: Request, info: ServeInfo) => {
+    const watch = info.body!;
+    state.readers++;
+    try {
+      const bytes = await readBody(req, 1024 * 1024, {
+        watch: {
+          start(cut) {
+            const reading = watch.start(cut);
+            return {
+              received(n) {
+                reading.received(n);
+                state.arrived += n;
+              },
+              done: () => reading.done(),
+            };
+          },
+        },
+      });
+      return new Response(`read ${bytes.byteLength}`);
+    } catch (e) {
+      return new Response((e as Error).message, { status: (e as GatewayError).status ?? 500 });
+    }
+  };
+  return { state, handler };
+}
+
+const until = async (ok: () => boolean) => {
+  while (!ok()) await new Promise((r) => setTimeout(r, 0));
+};
+
+Deno.test("body timeout: a body that stops arriving is cut after body_timeout_ms with a 408, and its connection closed", async () => {
+  // A small declared body (read in one go) and a large one (read chunk by chunk).
+  for (const length of [4000, 200_000]) {
+    const reader = bodyReader();
+    const t = start({ handler: reader.handler });
+    const c = await connect(t.port);
+    await send(c, `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\nkey=s`);
+    await t.timers.armed(BODY_MS); // one timer for the body's deadline, armed when its read started
+    assert.equal(t.timers.fire(BODY_MS), 1);
+    // Read chunk by chunk, the 5 bytes that came extended the deadline by 5 ms (at 1,000 bytes per second).
+    if (length > 64 * 1024) assert.equal(t.timers.fire(5), 1);
+    assert.match(await readResponse(c), /^HTTP\/1\.1 408 [^]*body arrived too slowly/);
+    assert.ok(await closedByServer(c));
+    await t.openIs(0);
+    c.close();
+    await t.door.shutdown({ graceMs: 0 });
+  }
+});
+
+Deno.test("body timeout: each body_min_bytes_per_second bytes received extend the deadline by a second", async () => {
+  const reader = bodyReader();
+  const t = start({ handler: reader.handler });
+  const c = await connect(t.port);
+  // Chunked: read chunk by chunk, each reported to the watch (a small declared length is read in one go).
+  await send(c, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1388\r\n" + "x".repeat(5000) + "\r\n");
+  await until(() => reader.state.arrived === 5000);
+  await t.timers.armed(BODY_MS);
+  t.timers.fire(BODY_MS);
+  // 5,000 bytes at 1,000 per second: 5 s more from the start; the sweep re-armed for then, nothing cut.
+  assert.ok(t.timers.has(5000), "re-armed for the extended deadline");
+  await send(c, "a\r\n0123456789\r\n0\r\n\r\n");
+  assert.match(await readResponse(c), /^HTTP\/1\.1 200 [^]*read 5010$/);
+  // Over: the sweep finds nothing to cut and arms nothing more.
+  t.timers.fire(5000);
+  assert.equal(t.timers.pending.size, 1, "only the keep-alive timer");
+  assert.ok(t.timers.has(KEEP_ALIVE_MS));
+  c.close();
+  await t.door.shutdown({ graceMs: 0 });
+});
+
+Deno.test("connection cap: a connection whose request waits for its body makes room like an idle one (its body is cut)", async () => {
+  const reader = bodyReader();
+  const t = start({ maxConnections: 2, handler: reader.handler });
+  const stalled: Deno.Conn[] = [];
+  for (let i = 0; i < 2; i++) {
+    const c = await connect(t.port);
+    await send(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\nkey=s");
+    stalled.push(c);
+    await until(() => reader.state.readers === i + 1);
+  }
+  const fresh = await connect(t.port); // past the cap: the oldest upload's body is cut, it closes
+  assert.match(await readResponse(stalled[0]), /^HTTP\/1\.1 408 /);
+  assert.ok(await closedByServer(stalled[0]));
+  await t.openIs(2);
+  await send(fresh, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok");
+  assert.match(await readResponse(fresh), /read 2$/);
+  for (const c of [...stalled, fresh]) c.close();
+  await t.door.shutdown({ graceMs: 0 });
+});
+
+Deno.test("anonymous sign-in uploads that stall are cut by the body timeout: they cannot hold the connection cap", async () => {
+  await using gw = await startGateway({
+    yaml: `model_list:
+  - model_name: demo
+    litellm_params: { model: bedrock/x, mock_response: hi }
+general_settings: { master_key: sk-master-test }
+`,
+  });
+  const CAP = 3;
+  let begun = 0;
+  const t = start({
+    maxConnections: CAP,
+    handler: (req, info) => {
+      begun++;
+      return gw.gateway.fetch(req, info);
+    },
+  });
+  const uploads: Deno.Conn[] = [];
+  // CAP uploads to the sign-in form (read before any key is known): complete headers, 5 bytes of 4,000.
+  for (let i = 0; i < CAP; i++) {
+    const c = await connect(t.port);
+    uploads.push(c);
+    await send(
+      c,
+      "POST /ui/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
+        "Content-Length: 4000\r\n\r\nkey=s",
+    );
+    await until(() => begun === i + 1);
+  }
+  await t.timers.armed(BODY_MS);
+  assert.equal(t.timers.fire(BODY_MS), 1, "one timer for every body's deadline");
+  for (const c of uploads) assert.match(await readResponse(c), /^HTTP\/1\.1 408 /);
+  await t.openIs(0);
+  const c = await connect(t.port);
+  await send(c, "GET /health/liveliness HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  assert.match(await readResponse(c), /^HTTP\/1\.1 200/);
+  for (const u of [...uploads, c]) u.close();
   await t.door.shutdown({ graceMs: 0 });
 });

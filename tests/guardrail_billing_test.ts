@@ -1,13 +1,16 @@
 /**
  * Guardrail usage Bedrock reports is billed: ApplyGuardrail's `usage` policy units, and the `invocationMetrics.usage`
  * of every assessment in a Converse / ConverseStream guardrail trace, at the built-in prices per 1,000 units
- * (overridable with `general_settings.guardrail_prices`), on top of the tokens.
+ * (overridable with `general_settings.guardrail_prices`), on top of the tokens. ApplyGuardrail is a billable call:
+ * it holds the most its units can cost against budgets, and is refused with the others while spend cannot be written.
  */
 import assert from "node:assert/strict";
 import { traceGuardrailUnits } from "../server/core/guardrail_usage.ts";
 import { DEFAULT_GUARDRAIL_PRICES, guardrailCostNanos, guardrailPrices } from "../server/pricing/guardrail_prices.ts";
-import { startFakeBedrock } from "../testing/fake_bedrock.ts";
-import { fakeConfig, startGateway } from "../testing/harness.ts";
+import { MAX_UNWRITTEN_CALLS } from "../server/keys/admission.ts";
+import { Latch, startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { fakeConfig, MASTER_KEY, startGateway } from "../testing/harness.ts";
+import { failingKv, nextTick } from "./failing_kv.ts";
 import { adminCall, CALL_COST_NANOS, ENV, kvSpendNanos, PRICE_PARAMS, setupKeys } from "./keys_helpers.ts";
 
 const usage = (units: Record<string, number>) => ({
@@ -124,7 +127,8 @@ Deno.test("a ConverseStream metadata event's guardrail trace is billed", async (
   assert.equal(await kvSpendNanos(t.gw.kv, g.token), CALL_COST_NANOS + 3_000_000n + 100_000n);
 });
 
-Deno.test("ApplyGuardrail's usage policy units are billed to the key", async () => {
+/** A gateway whose pass-through account is a fake Bedrock (which serves ApplyGuardrail), on `kv` when given. */
+async function gatewayWithPassthrough(kv?: Deno.Kv) {
   const fake = await startFakeBedrock();
   const passthrough = `  bedrock_passthrough:
     aws_region_name: us-west-2
@@ -135,20 +139,88 @@ Deno.test("ApplyGuardrail's usage policy units are billed to the key", async () 
   const gw = await startGateway({
     yaml: fakeConfig(fake.url, { models: [{ name: "claude", params: PRICE_PARAMS }], extra: passthrough }),
     env: ENV,
+    kv,
+    ledgerSleep: nextTick,
+    closeWaitMs: 50,
   });
-  const g = (await adminCall(gw.url, "POST", "/key/generate", GRANT)).json;
-  const res = await fetch(`${gw.url}/bedrock/guardrail/gr1abc/version/1/apply`, {
+  return {
+    fake,
+    gw,
+    [Symbol.asyncDispose]: async () => {
+      await gw.close();
+      await fake.close();
+    },
+  };
+}
+
+function applyGuardrail(url: string, key: string): Promise<Response> {
+  return fetch(`${url}/bedrock/guardrail/gr1abc/version/1/apply`, {
     method: "POST",
-    headers: { authorization: `Bearer ${g.key}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
     body: JSON.stringify({ source: "INPUT", content: [{ text: { text: "hello" } }] }),
   });
+}
+
+/** The fake reports 1 topic, 1 content, 1 word, 1 PII unit: $0.15 + $0.15 + 0 + $0.10 per 1,000. */
+const APPLY_USD = 0.0004;
+
+Deno.test("ApplyGuardrail's usage policy units are billed to the key", async () => {
+  await using t = await gatewayWithPassthrough();
+  const g = (await adminCall(t.gw.url, "POST", "/key/generate", GRANT)).json;
+  const res = await applyGuardrail(t.gw.url, g.key);
   assert.equal(res.status, 200);
   await res.body?.cancel();
-  await gw.gateway.flush();
-  // The fake reports 1 topic, 1 content, 1 word, 1 PII unit: $0.15 + $0.15 + 0 + $0.10 per 1,000.
-  assert.equal(await kvSpendNanos(gw.kv, g.token), 400_000n);
-  await gw.close();
-  await fake.close();
+  await t.gw.gateway.flush();
+  assert.equal(await kvSpendNanos(t.gw.kv, g.token), BigInt(APPLY_USD * 1e9));
+});
+
+Deno.test("ApplyGuardrail calls hold their policy units: 20 at once on a budget for 3 pass at most 4", async () => {
+  await using t = await gatewayWithPassthrough();
+  const answer = new Latch();
+  t.fake.setDefault({ kind: "converse", waitFor: answer });
+  const g = (await adminCall(t.gw.url, "POST", "/key/generate", { ...GRANT, max_budget: 3 * APPLY_USD })).json;
+  const calls = 20;
+  let decided = 0;
+  const allDecided = new Latch();
+  const tick = () => ++decided === calls && allDecided.release();
+  t.fake.handler = () => {
+    tick();
+    return undefined;
+  };
+  const statuses = Array.from({ length: calls }, async () => {
+    const res = await applyGuardrail(t.gw.url, g.key);
+    await res.body?.cancel();
+    if (res.status !== 200) tick();
+    return res.status;
+  });
+  await allDecided.wait();
+  answer.release();
+  const all = await Promise.all(statuses);
+  const passed = all.filter((s) => s === 200).length;
+  // Each holds 1 text unit under every text policy ($0.67 per 1,000): 2 fit in the budget, the second may cross it.
+  assert.ok(passed >= 1 && passed <= 4, `${passed} of ${calls} calls passed: ${all}`);
+  assert.ok(all.every((s) => s === 200 || s === 429), `${all}`);
+});
+
+Deno.test("ApplyGuardrail is billable: refused past MAX_UNWRITTEN_CALLS while spend cannot be written", async () => {
+  await using inner = await Deno.openKv(":memory:");
+  const disk = failingKv(inner);
+  await using t = await gatewayWithPassthrough(disk.kv);
+  disk.state.failing = true;
+  const statuses: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const res = await applyGuardrail(t.gw.url, MASTER_KEY);
+    await res.body?.cancel();
+    statuses.push(res.status);
+    if (i === 0) await disk.failedAtLeast(1); // the ledger has found out
+  }
+  const answered = statuses.filter((s) => s === 200).length;
+  assert.ok(
+    answered >= 1 && answered <= MAX_UNWRITTEN_CALLS,
+    `${answered} answered while KV refused writes: ${statuses}`,
+  );
+  assert.deepEqual(statuses.slice(answered), Array(10 - answered).fill(503));
+  assert.equal(t.gw.calls.filter((c) => c.guardrailUnits).length, answered);
 });
 
 Deno.test("an InvokeModel answer's amazon-bedrock-trace guardrail usage is billed with its tokens", async () => {

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { EventStreamDecoder, type EventStreamMessage } from "../wire/eventstream.ts";
 import { Latch } from "../testing/fake_bedrock.ts";
 import { converseBody, debugLog, MASTER_KEY, setupSpend, SONNET_PRICES, sonnetNanos } from "./spend_helpers.ts";
-import { type KeysSetupOptions, kvSpendNanos } from "./keys_helpers.ts";
+import { type KeysSetupOptions, kvSpendNanos, LONG_PROMPT, toolResultBody } from "./keys_helpers.ts";
 
 /** A gateway logging at debug level, with a way to wait for one of its lines. */
 async function setup(opts: KeysSetupOptions = {}) {
@@ -176,6 +176,40 @@ Deno.test("converse-stream: hung up mid-generation, the upstream is stopped and 
   const row = (await t.admin("GET", "/spend/logs")).json[0];
   assert.equal(BigInt(Math.round(row.spend * 1e9)), sonnetNanos({ input: 3, output: 2 }));
 });
+
+const LONG_PROMPT_ESTIMATE = LONG_PROMPT.length / 4;
+
+/** The same text as a plain-text document block. */
+const txtDocumentBody = () =>
+  JSON.stringify({
+    messages: [{
+      role: "user",
+      content: [
+        { text: "Summarise the document." },
+        { document: { format: "txt", name: "page", source: { bytes: btoa(LONG_PROMPT) } } },
+      ],
+    }],
+    inferenceConfig: { maxTokens: 100 },
+  });
+
+for (
+  const [where, body] of [["a tool result's JSON", toolResultBody], ["a txt document", txtDocumentBody]] as const
+) {
+  Deno.test(`converse-stream: hung up mid-generation, billed the prompt it sent in ${where}`, async () => {
+    await using t = await setup();
+    const never = new Latch();
+    t.fake.enqueue({ kind: "stream", pauseAfter: { frames: 2, latch: never } });
+    await streamThenHangUp(t.gw.url, "converse-stream", body(), eventType("contentBlockDelta"));
+    const [call] = await t.gw.waitForCalls(1);
+    assert.equal(call.status, "client_disconnected");
+    assert.equal(call.usageEstimated, true);
+    const input = call.usage?.inputTokens ?? 0;
+    assert.ok(
+      input >= LONG_PROMPT_ESTIMATE && input < LONG_PROMPT_ESTIMATE + 50,
+      `billed ${input} input tokens for a ${LONG_PROMPT.length}-character prompt`,
+    );
+  });
+}
 
 Deno.test("converse-stream: hung up before the first byte (request sent), the input estimate is billed", async () => {
   await using t = await setup();

@@ -87,3 +87,30 @@ Deno.test("a call at a dearer tier holds at that tier's prices", () => {
   // A tier cheaper than standard (or unpriced) holds at the standard price.
   assert.equal(pricing("cheap", { ...usage, tier: "flex" }).nanos, 100n * 15_000n);
 });
+
+Deno.test("a request that marks a cache point holds its input at the dearest of the input and cache-write rates", () => {
+  const config = loadConfig(
+    yaml().replace(
+      "      output_cost_per_token: 0.000015\n",
+      "      output_cost_per_token: 0.000015\n      cache_creation_input_token_cost: 0.00000375\n" +
+        "      cache_creation_input_token_cost_above_1hr: 0.000006\n",
+    ),
+    () => undefined,
+  );
+  const pricing = createHoldPricing(config, createPricing(config, { tables: [table] }));
+  const estimate = { inputTokens: 1000, maxOutputTokens: 100, billable: true };
+  assert.equal(pricing("cheap", estimate).nanos, 1000n * 3000n + 100n * 15_000n);
+  // The 1-hour write rate ($6/M) is the dearest: every input token may be written to a 1-hour cache.
+  assert.equal(pricing("cheap", { ...estimate, cacheWrites: true }).nanos, 1000n * 6000n + 100n * 15_000n);
+  // Without cache-write prices, the input rate.
+  assert.equal(holdPricing()("cheap", { ...estimate, cacheWrites: true }).nanos, 1000n * 3000n + 100n * 15_000n);
+});
+
+Deno.test("ApplyGuardrail holds the most its policy units can cost, at guardrail_prices, and no tokens", () => {
+  const units = { contentPolicyUnits: 2, topicPolicyUnits: 2, contentPolicyImageUnits: 1 };
+  const estimate = { inputTokens: 0, maxOutputTokens: 0, billable: true, guardrailUnits: units };
+  // $0.15 + $0.15 per 1,000 text units, $0.75 per 1,000 images: 2 × 150,000 + 2 × 150,000 + 750,000 nanos.
+  assert.deepEqual(holdPricing()("guardrail gr1", estimate), { nanos: 1_350_000n, tokens: 0 });
+  const cheaper = holdPricing("  guardrail_prices: {contentPolicyUnits: 0.05}\n")("guardrail gr1", estimate);
+  assert.equal(cheaper.nanos, 100_000n + 300_000n + 750_000n);
+});

@@ -251,11 +251,38 @@ Deno.test("InvokeModel input checks: empty body, bad JSON, bad request-metadata 
   );
   client.destroy();
   assert.equal(t.fake.requests.length, 0);
-  // A body that declares another media type is Bedrock's to judge: forwarded as sent.
-  const res = await post(`${t.gw.url}/bedrock/model/claude/invoke`, "plain words", { "content-type": "text/plain" });
-  await res.body?.cancel();
-  assert.equal(decoder.decode(t.fake.requests[0].body), "plain words");
-  assert.equal(t.fake.requests[0].headers["content-type"], "text/plain");
+});
+
+Deno.test("InvokeModel bodies declared with a media type other than JSON are a 400 naming application/json, never forwarded", async () => {
+  await using t = await setup();
+  const gzip = async (text: string) =>
+    new Uint8Array(
+      await new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer(),
+    );
+  // Malformed bodies that once skipped the JSON guard this way, and a well-formed one: the media type decides.
+  const bodies: Record<string, Uint8Array<ArrayBuffer>> = {
+    "50,000 levels deep": encoder.encode("[".repeat(50_000) + "]".repeat(50_000)),
+    "not UTF-8": new Uint8Array([...encoder.encode('{"prompt":"'), 0xff, 0xfe, ...encoder.encode('"}')]),
+    "a byte-order mark": new Uint8Array([0xef, 0xbb, 0xbf, ...encoder.encode('{"prompt":"hi"}')]),
+    "gzip bytes": await gzip(anthropicBody()),
+    "valid JSON": encoder.encode(anthropicBody()),
+  };
+  for (const type of ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded"]) {
+    for (const op of ["invoke", "invoke-with-response-stream"]) {
+      for (const [what, body] of Object.entries(bodies)) {
+        const res = await fetch(`${t.gw.url}/bedrock/model/claude/${op}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": type },
+          body,
+        });
+        const json = await res.json();
+        assert.equal(res.status, 400, `${type} ${op} ${what}`);
+        assert.equal(res.headers.get("x-amzn-errortype")?.split(":")[0], "ValidationException");
+        assert.match(json.message, /declared Content-Type: application\/json; this one is declared "/);
+      }
+    }
+  }
+  assert.equal(t.fake.requests.length, 0);
 });
 
 Deno.test("InvokeModel: Bedrock's errors reach the SDK typed, and are recorded as failures with no cost", async () => {

@@ -1,6 +1,6 @@
 /**
- * The checks a JSON body passes before it is parsed: byte-order mark, strict UTF-8 and nesting depth, the last
- * respecting strings and their escapes.
+ * The checks a JSON body passes before it is parsed: byte-order mark, strict UTF-8, nesting depth and value count
+ * (respecting strings and their escapes), and no member name twice in one object (whatever its spelling).
  */
 import assert from "node:assert/strict";
 import { GatewayError } from "../server/core/errors.ts";
@@ -73,4 +73,29 @@ Deno.test("a leading byte-order mark and bytes that are not UTF-8 are Validation
   assert.equal(decodeJsonText(bytes('{"a":"\uFFFD"}'), LIMITS), '{"a":"\uFFFD"}');
   const both = new Uint8Array([...bytes('{"a":"\uFFFD'), 0xff, ...bytes('"}')]);
   assert.throws(() => decodeJsonText(both, LIMITS), /UTF-8/);
+});
+
+Deno.test("a member name twice in one object is found before the parse, at any depth, however it is spelled", () => {
+  const dup = (json: string) => jsonShapeProblem(bytes(json), LIMITS);
+  assert.deepEqual(dup('{"a":1,"b":2,"a":3}'), { duplicate: "a" });
+  assert.deepEqual(dup('{"x":[{"y":{"k":1, "k" :2}}]}'), { duplicate: "k" });
+  // An escape spells the same name: `\u0061` is `a`, `\/` is `/`.
+  assert.deepEqual(dup('{"a":1,"\\u0061":2}'), { duplicate: "a" });
+  assert.deepEqual(dup('{"a/b":1,"a\\/b":2}'), { duplicate: "a/b" });
+  assert.deepEqual(dup('{"é":1,"\\u00e9":2}'), { duplicate: "é" });
+  // An object with many members (past the linear comparisons) is checked through its map.
+  const wide = Array.from({ length: 40 }, (_, i) => `"m${i}":${i}`);
+  assert.equal(dup(`{${wide.join(",")}}`), undefined);
+  assert.deepEqual(dup(`{${wide.join(",")},"m7":0}`), { duplicate: "m7" });
+  // Not duplicates: the same name in different objects, siblings in an array, values equal to names, escaped quotes.
+  assert.equal(dup('{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}],"c":"a","d":["a","a"]}'), undefined);
+  assert.equal(dup('{"a\\"":1,"a":2,"a\\\\":3}'), undefined);
+  assert.equal(dup('{"a":{"b":1},"b":2}'), undefined); // a name inside a closed object is gone with it
+  assert.throws(
+    () => decodeJsonText(bytes('{"guardrailConfig":{"guardrailIdentifier":"g"},"guardrailConfig":{}}'), LIMITS),
+    (e) =>
+      e instanceof GatewayError && e.status === 400 && e.type === "ValidationException" &&
+      e.message === 'Malformed input request: the request body names the member "guardrailConfig" twice in one ' +
+          "object; send each member once",
+  );
 });

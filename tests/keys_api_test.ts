@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { hashKey } from "../server/keys/credentials.ts";
 import { startFakeBedrock } from "../testing/fake_bedrock.ts";
+import { Latch } from "../testing/latch.ts";
 import { MASTER_KEY, startGateway } from "../testing/harness.ts";
 import { adminCall, CALL_COST_USD, callModel, dumpKv, ENV, setupKeys } from "./keys_helpers.ts";
 
@@ -260,6 +261,27 @@ Deno.test("update changes settings, null clears them; unknown keys are a 404", a
   assert.equal(missing.json.error.param, "key");
   assert.ok(!missing.json.error.message.includes("sk-does-not-exist"), "the raw key is echoed in an error");
   assert.equal((await t.admin("GET", "/key/info?key=sk-nope")).status, 404);
+});
+
+Deno.test("a key deleted while its call runs: the call completes and is billed, and no counter of the key is left", async () => {
+  await using t = await setupKeys();
+  const g = await t.generate({ max_budget: 1, tpm_limit: 100_000 });
+  const answer = new Latch();
+  t.fake.enqueue({ kind: "converse", waitFor: answer });
+  const call = t.converse(g.key);
+  await t.fake.whenRequest(0);
+  const id = (await t.gw.kv.get<{ id: string }>(["keys", g.token])).value!.id;
+  assert.equal((await t.admin("POST", "/key/delete", { keys: [g.key] })).status, 200);
+  answer.release();
+  const res = await call;
+  assert.equal(res.status, 200, await res.text());
+  await t.gw.gateway.flush(); // the call's sums written, and the clean-up after them done
+  const left: Deno.KvKey[] = [];
+  // Limit leases expire by themselves (`expireIn`); counters do not.
+  for await (const e of t.gw.kv.list({ prefix: [] })) {
+    if (e.key.includes(id) && e.key[0] !== "limit_lease") left.push(e.key);
+  }
+  assert.deepEqual(left, [], "counters written by the call after the delete are deleted too");
 });
 
 Deno.test("delete by keys and by key_aliases; deleted keys stop working at once", async () => {

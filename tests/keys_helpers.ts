@@ -15,6 +15,20 @@ import {
 
 export { converseBody };
 
+/** 100,000 ASCII characters: 25,000 tokens at the gateway's 4 characters per token. */
+export const LONG_PROMPT = "word ".repeat(20_000);
+
+/** A Converse conversation whose last turn returns a tool's output as JSON: `LONG_PROMPT` under `data`. */
+export const toolResultBody = () =>
+  JSON.stringify({
+    messages: [
+      { role: "user", content: [{ text: "Summarise the page." }] },
+      { role: "assistant", content: [{ toolUse: { toolUseId: "t1", name: "fetch_page", input: { url: "x" } } }] },
+      { role: "user", content: [{ toolResult: { toolUseId: "t1", content: [{ json: { data: LONG_PROMPT } }] } }] },
+    ],
+    inferenceConfig: { maxTokens: 100 },
+  });
+
 export const ENV = {
   AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
   AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,

@@ -145,6 +145,46 @@ Deno.test("rows KV keeps refusing are dropped after a few attempts; their sums s
   await ledger.close();
 });
 
+Deno.test("rows KV has no room for (disk full) stay queued within maxPendingRows while their sums land; written once later", async () => {
+  const { log, logs } = capturedLog();
+  await using kv = await Deno.openKv(":memory:");
+  const ops: Op[] = [];
+  let full = true;
+  const held = new Latch();
+  const sumsAlone = new Latch();
+  const ledger = createLedger({
+    kv: recordingKv(kv, ops, async (op, real) => {
+      const rows = op.sets.some((s) => s.key[0] === "spend_log");
+      if (ops.length === 1) await held.wait(); // the first commit waits while newer rows arrive
+      if (full && rows) throw new TypeError("database or disk is full");
+      if (!rows) sumsAlone.release();
+      return real();
+    }),
+    instanceId: "a",
+    log,
+    maxPendingRows: 3,
+    sleep: () => Promise.resolve(),
+  });
+  ledger.add([{ key: ["spend", "k"], amount: 9n }], [row(1), row(2), row(3)]);
+  const flushed = ledger.flush();
+  ledger.add([], [row(4), row(5)]); // queued while the first batch is being written
+  held.release();
+  await sumsAlone.wait();
+  // The sums landed without the rows; the rows went back to the queue ahead of the newer ones, which no longer fit.
+  assert.equal((await kv.get<Deno.KvU64>(["spend", "k"])).value?.value, 9n);
+  assert.equal((await kv.get(["spend_log", 1])).versionstamp, null);
+  assert.equal(ledger.stats().droppedRows, 2);
+  assert.ok(logs.some((l) => l.includes("spend-log rows kept queued")));
+  full = false; // room again
+  await flushed; // a flush waits for the rows put back too
+  const stored: unknown[] = [];
+  for await (const e of kv.list({ prefix: ["spend_log"] })) stored.push(e.key[1]);
+  assert.deepEqual(stored, [1, 2, 3]);
+  assert.equal((await kv.get<Deno.KvU64>(["spend", "k"])).value?.value, 9n, "the sums were written once");
+  assert.ok(!logs.some((l) => l.includes("dropped the rows of a batch KV refuses")));
+  await ledger.close();
+});
+
 Deno.test("a row's index entries commit with it, also when a batch is split; rows from collectors count as they say", async () => {
   const { log } = capturedLog();
   await using kv = await Deno.openKv(":memory:");

@@ -1,16 +1,32 @@
 /**
  * @module
- * Timers that fire only when a test says so (`Timers` of the front door), for timeouts without waiting.
+ * Timers that fire only when a test says so (`Timers` of the front door), for timeouts without waiting. Their clock
+ * (`now`) stands still until a timer fires: firing one moves it to that timer's due time (never back).
  */
 import type { Timers } from "../server/http/front_door.ts";
 
 export class ManualTimers implements Timers {
   #next = 1;
+  #now = 0;
   readonly pending = new Map<number, { fn: () => void; ms: number }>();
   set(fn: () => void, ms: number): number {
     const id = this.#next++;
-    this.pending.set(id, { fn, ms });
+    const due = this.#now + ms;
+    this.pending.set(id, {
+      fn: () => {
+        this.#now = Math.max(this.#now, due);
+        fn();
+      },
+      ms,
+    });
     return id;
+  }
+  now(): number {
+    return this.#now;
+  }
+  /** Moves the clock on by `ms` without firing anything. */
+  advance(ms: number): void {
+    this.#now += ms;
   }
   clear(id: unknown): void {
     this.pending.delete(id as number);

@@ -3,7 +3,9 @@
  * `performanceConfig`) or the invoke headers, replaced by what Bedrock's answer reports (Converse body, ConverseStream
  * `metadata`, invoke response headers), priced at that tier's prices (from a price file or the deployment, LiteLLM's
  * `_priority` / `_flex` field names and this gateway's `_reserved` / `_latency_optimized`), flagged when the tier has
- * none, and shown in the spend-log row and the request-log line.
+ * none, and shown in the spend-log row and the request-log line. A tier asked for that the gateway cannot read (a
+ * repeated header, a value that is not an enum value) is a 400, never forwarded: it would be priced at another tier
+ * than the one Bedrock is asked for.
  */
 import assert from "node:assert/strict";
 import { encodeEvent } from "../wire/eventstream.ts";
@@ -270,4 +272,44 @@ Deno.test("InvokeModel streams: the tier headers asked for, and Bedrock's echo o
   const [row] = (await get(t.gw.url, "/spend/logs?summarize=false")).json;
   assert.equal(row.service_tier, "flex");
   assert.equal(nanos(row.spend), FLEX);
+});
+
+Deno.test("a tier asked for that the gateway cannot read (repeated header, not an enum value) is a 400, never forwarded", async () => {
+  await using t = await setupKeys({ models: [{ name: "claude", params: TIER_PRICES }] });
+  const invokeBody = JSON.stringify({ anthropic_version: "bedrock-2023-05-31", max_tokens: 8, messages: [] });
+  const headerCases: Array<[string, Array<[string, string]>]> = [
+    ["repeated tier header", [["x-amzn-bedrock-service-tier", "priority"], ["x-amzn-bedrock-service-tier", "default"]]],
+    ["a tier past 32 characters", [["x-amzn-bedrock-service-tier", "p".repeat(33)]]],
+    ["repeated latency header", [["x-amzn-bedrock-performanceconfig-latency", "optimized"], [
+      "x-amzn-bedrock-performanceconfig-latency",
+      "standard",
+    ]]],
+  ];
+  for (const [what, pairs] of headerCases) {
+    const headers = new Headers([
+      ["authorization", `Bearer ${MASTER_KEY}`],
+      ["content-type", "application/json"],
+      ...pairs,
+    ]);
+    const res = await fetch(`${t.gw.url}/bedrock/model/claude/invoke`, { method: "POST", headers, body: invokeBody });
+    const json = await res.json();
+    assert.equal(res.status, 400, what);
+    assert.match(json.message, /x-amzn-bedrock-(service-tier|performanceconfig-latency) must be one value/, what);
+  }
+  const m = [{ role: "user", content: [{ text: "hi" }] }];
+  const bodyCases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ serviceTier: { type: "priority, default" } }, /serviceTier\.type must be one value/],
+    [{ performanceConfig: { latency: "optimized".repeat(4) } }, /performanceConfig\.latency must be one value/],
+  ];
+  for (const [extra, message] of bodyCases) {
+    const res = await fetch(`${t.gw.url}/bedrock/model/claude/converse`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ messages: m, ...extra }),
+    });
+    const json = await res.json();
+    assert.equal(res.status, 400, JSON.stringify(extra));
+    assert.match(json.message, message);
+  }
+  assert.equal(t.fake.requests.length, 0);
 });

@@ -39,6 +39,8 @@ Deno.test("grace period over: a running stream ends with a serviceUnavailableExc
     maxConnections: 10,
     headerTimeoutMs: 60_000,
     keepAliveTimeoutMs: 60_000,
+    bodyTimeoutMs: 30_000,
+    bodyMinBytesPerSecond: 65_536,
     serveConnection: connectionServer()!,
     timers,
   });

@@ -8,6 +8,7 @@ import { MAX_UNWRITTEN_CALLS } from "../server/keys/admission.ts";
 import { createLogger } from "../server/core/log.ts";
 import { DISK_FULL, failingKv, nextTick } from "./failing_kv.ts";
 import { MASTER_KEY } from "../testing/harness.ts";
+import { Latch } from "../testing/latch.ts";
 import { CALL_COST_NANOS, kvSpendNanos, setupKeys } from "./keys_helpers.ts";
 
 Deno.test("readiness answers 503 naming the cause while spend cannot be written, 200 once it lands", async () => {
@@ -127,4 +128,63 @@ Deno.test("shutdown while KV still fails: bounded wait, every unwritten sum logg
   } finally {
     await clean();
   }
+});
+
+/** A KV whose commits fail with SQLite's full-disk error while `full` is set and they write a spend-log page. */
+function nearlyFullKv(inner: Deno.Kv) {
+  const state = { full: false, refused: 0 };
+  /** Released once the ledger has decided: a fourth refused attempt (kept retrying), or a commit without rows. */
+  const decided = new Latch();
+  const kv = new Proxy(inner, {
+    get(target, prop) {
+      if (prop !== "atomic") {
+        const v = Reflect.get(target, prop);
+        return typeof v === "function" ? v.bind(target) : v;
+      }
+      return () => {
+        const op = target.atomic();
+        let big = false;
+        const proxy: Deno.AtomicOperation = new Proxy(op, {
+          get(o, p) {
+            if (p === "commit") {
+              return () => {
+                if (state.full && big) {
+                  if (++state.refused >= 4) decided.release();
+                  return Promise.reject(new TypeError(DISK_FULL));
+                }
+                if (state.refused > 0) decided.release();
+                return o.commit();
+              };
+            }
+            const v = Reflect.get(o, p);
+            if (typeof v !== "function") return v;
+            return (...args: unknown[]) => {
+              if (p === "set" && (args[0] as Deno.KvKey)[0] === "spend_log_page") big = true;
+              v.apply(o, args);
+              return proxy;
+            };
+          },
+        });
+        return proxy;
+      };
+    },
+  });
+  return { kv, state, decided };
+}
+
+Deno.test("a nearly full disk (room for the sums, not for a page of rows): the call's spend-log row is kept and written later", async () => {
+  await using inner = await Deno.openKv(":memory:");
+  const disk = nearlyFullKv(inner);
+  await using t = await setupKeys({ kv: disk.kv, ledgerSleep: nextTick });
+  disk.state.full = true;
+  const res = await t.converse(MASTER_KEY);
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  await disk.decided.wait();
+  const refusedWhileFull = disk.state.refused;
+  disk.state.full = false; // space is back
+  await t.gw.gateway.flush();
+  const rows = (await t.admin("GET", "/spend/logs")).json;
+  assert.ok(refusedWhileFull > 0);
+  assert.equal(rows.length, 1, `the call's row is gone after ${refusedWhileFull} refused commits`);
 });

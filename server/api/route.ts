@@ -34,6 +34,7 @@ import type { Context, Env, Hono } from "hono";
 import type { z } from "zod";
 import { validation } from "../core/errors.ts";
 import { readBody } from "./body.ts";
+import type { BodyWatch, ServeInfo } from "./body_watch.ts";
 import { parseInput } from "./input.ts";
 
 export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
@@ -112,6 +113,8 @@ export interface RouteInput<D extends RouteDoc = RouteDoc> {
   readonly requestId: string;
   /** The request's path as routing saw it. */
   readonly path: string;
+  /** The server's watch over a slow body, when it has one (what `body()` reads with). */
+  readonly bodyWatch?: BodyWatch;
   /** The query string, validated with the declared `query` schema (a 400 naming the parameter otherwise). */
   query(): Parsed<D["query"]>;
   /**
@@ -185,6 +188,7 @@ class RequestInput implements RouteInput {
     readonly requestId: string,
     readonly path: string,
     private readonly parsed: RouterParse,
+    readonly bodyWatch: BodyWatch | undefined,
   ) {}
 
   query() {
@@ -192,7 +196,11 @@ class RequestInput implements RouteInput {
   }
 
   async body() {
-    return parseInput(this.doc?.body?.schema ?? undeclared(this.doc, "body"), await jsonBody(this.request), "body");
+    return parseInput(
+      this.doc?.body?.schema ?? undeclared(this.doc, "body"),
+      await jsonBody(this.request, this.bodyWatch),
+      "body",
+    );
   }
 
   param(name: string): string {
@@ -216,8 +224,9 @@ export function routeInput(
   requestId: string,
   path: string,
   parsed: RouterParse = NOTHING_PARSED,
+  bodyWatch?: BodyWatch,
 ): RouteInput {
-  return new RequestInput(doc, request, requestId, path, parsed);
+  return new RequestInput(doc, request, requestId, path, parsed, bodyWatch);
 }
 
 /** A handler read an input its route does not declare: a bug in the declaration, not bad input. */
@@ -226,8 +235,8 @@ function undeclared(doc: RouteDoc | undefined, input: "query" | "body"): never {
 }
 
 /** The request's JSON body; an empty body counts as `{}`. */
-async function jsonBody(request: Request): Promise<unknown> {
-  const bytes = await readBody(request, MAX_JSON_BODY);
+async function jsonBody(request: Request, watch: BodyWatch | undefined): Promise<unknown> {
+  const bytes = await readBody(request, MAX_JSON_BODY, { watch });
   if (bytes.byteLength === 0) return {};
   try {
     return JSON.parse(decoder.decode(bytes));
@@ -262,7 +271,7 @@ export function mountRoutes<S, E extends Env & { Variables: { requestId: string 
         routeInput(route.doc, c.req.raw, c.get("requestId"), c.req.path, {
           query: () => c.req.query(),
           param: (name) => c.req.param(name),
-        }),
+        }, (c.env as ServeInfo | undefined)?.body),
         services,
       ));
   }

@@ -9,11 +9,11 @@ import { mockStreamBody } from "./mock_stream.ts";
 import { guardrailUse, type ModelOperationSpec, parseJsonBody, reparse } from "./operation.ts";
 import { jsonObject } from "../core/json.ts";
 import { ConverseRequest, ConverseStreamRequest, formatZodIssues } from "./schemas.ts";
-import { tierOfConverse } from "./service_tier.ts";
+import { requestedTierOfConverse, tierOfConverse } from "./service_tier.ts";
 import { EVENT_STREAM_CONTENT_TYPE } from "../../wire/eventstream.ts";
 import { traceGuardrailUnits } from "../core/guardrail_usage.ts";
 import { readUsage } from "../core/usage.ts";
-import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";
+import { estimateRequest } from "./expected_usage.ts";
 
 export function converseOperation(stream: boolean): ModelOperationSpec {
   const schema = stream ? ConverseStreamRequest : ConverseRequest;
@@ -29,8 +29,8 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
         json: reparse(body),
         requestMetadata: checked.data.requestMetadata,
         guardrail: guardrailUse(guardrail?.guardrailIdentifier, guardrail?.guardrailVersion),
-        tier: tierOfConverse(json),
-        estimate: { inputTokens: estimateInputTokens(json), maxOutputTokens: requestedMaxTokens(json), billable: true },
+        tier: requestedTierOfConverse(json),
+        estimate: estimateRequest(json),
       };
     },
     answer(_headers, body) {

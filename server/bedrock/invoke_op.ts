@@ -1,7 +1,7 @@
 /**
  * @module
  * InvokeModel and InvokeModelWithResponseStream: model-native bodies (Anthropic Messages for Claude, Titan, Llama,
- * …) that the gateway only checks to be non-empty JSON, the request headers the operation binds (forwarded and
+ * …) that the gateway only checks to be non-empty JSON declared as such, the request headers the operation binds (forwarded and
  * signed), and usage from where Bedrock reports it: the `X-Amzn-Bedrock-Input-Token-Count` /
  * `-Output-Token-Count` response headers, or the `amazon-bedrock-invocationMetrics` of the stream's last chunk. The
  * service tier is asked for and echoed in headers (`X-Amzn-Bedrock-Service-Tier`, `…-PerformanceConfig-Latency`).
@@ -11,6 +11,7 @@ import { validation } from "../core/errors.ts";
 import { mockUsage } from "./mock.ts";
 import { mockDeltas } from "./mock_stream.ts";
 import {
+  type GuardrailUse,
   guardrailUse,
   type ModelOperationSpec,
   parseJsonBody,
@@ -20,9 +21,9 @@ import {
 } from "./operation.ts";
 import { jsonObject } from "../core/json.ts";
 import { traceGuardrailUnits } from "../core/guardrail_usage.ts";
-import { tierOfHeaders } from "./service_tier.ts";
+import { requestedTierOfHeaders, tierOfHeaders } from "./service_tier.ts";
 import { readUsage, type Usage } from "../core/usage.ts";
-import { estimateInputTokens, requestedMaxTokens } from "./expected_usage.ts";
+import { estimateRequest } from "./expected_usage.ts";
 
 /** Headers both operations bind (`InvokeModelRequest` / `InvokeModelWithResponseStreamRequest` in the model). */
 const COMMON_HEADERS = [
@@ -41,14 +42,20 @@ const STREAM_HEADERS = [...COMMON_HEADERS, "x-amzn-bedrock-accept"];
 const REQUEST_METADATA = "x-amzn-bedrock-request-metadata";
 
 /**
- * Whether the body must be JSON: declared `application/json` (with or without parameters), or not declared at all —
- * absent, or `application/octet-stream`, which the AWS JS SDK sends when `contentType` is left out and Bedrock reads
- * as JSON. A body declared as anything else is forwarded unchecked for Bedrock to judge.
+ * The media types an InvokeModel body may be declared with: `application/json` (with or without parameters; Bedrock's
+ * API reference: "You must specify application/json"), or not declared at all — absent, or
+ * `application/octet-stream`, which the AWS JS SDK sends when `contentType` is left out and Bedrock reads as JSON.
+ * Anything else is a 400 naming `application/json`, never forwarded: the body is checked as JSON in every case.
  */
-function expectsJson(contentType: string | null): boolean {
-  if (contentType === null) return true;
+function checkMediaType(contentType: string | null): void {
+  if (contentType === null) return;
   const type = contentType.split(";")[0].trim().toLowerCase();
-  return type === "application/json" || type.endsWith("+json") || type === "application/octet-stream";
+  if (type === "application/json" || type === "application/octet-stream") return;
+  throw validation(
+    `Malformed input request: InvokeModel takes a JSON body, declared Content-Type: application/json; ` +
+      `this one is declared ${JSON.stringify(type.slice(0, 100))}`,
+    "content-type",
+  );
 }
 
 /** `X-Amzn-Bedrock-Request-Metadata`: a JSON object of strings; a 400 naming the header when it is not one. */
@@ -68,6 +75,38 @@ function requestMetadataOf(headers: Headers): Record<string, string> | undefined
     throw validation(`${REQUEST_METADATA} must be a JSON object of string values`, REQUEST_METADATA);
   }
   return parsed as Record<string, string>;
+}
+
+const GUARDRAIL_ID_HEADER = "x-amzn-bedrock-guardrailidentifier";
+const GUARDRAIL_VERSION_HEADER = "x-amzn-bedrock-guardrailversion";
+/** Bedrock's patterns for `guardrailIdentifier` (an id, or a guardrail ARN) and `guardrailVersion`; empty: none. */
+const GUARDRAIL_ID = /^(?:[a-z0-9]+|arn:aws(?:-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail\/[a-z0-9]+)?$/;
+const GUARDRAIL_VERSION = /^(?:[1-9][0-9]{0,7}|DRAFT)?$/;
+
+/**
+ * The guardrail InvokeModel's headers name. A value Bedrock's pattern does not match (a repeated header reads
+ * `gr1, gr2`) is a 400: the grant checked and the guardrail applied must be the same one.
+ */
+function guardrailOfHeaders(headers: Headers): GuardrailUse | undefined {
+  const identifier = headers.get(GUARDRAIL_ID_HEADER);
+  const version = headers.get(GUARDRAIL_VERSION_HEADER);
+  for (
+    const [name, value, pattern] of [[GUARDRAIL_ID_HEADER, identifier, GUARDRAIL_ID], [
+      GUARDRAIL_VERSION_HEADER,
+      version,
+      GUARDRAIL_VERSION,
+    ]] as const
+  ) {
+    if (value !== null && (value.length > 2048 || !pattern.test(value))) {
+      throw validation(
+        `Malformed input request: ${name} must be ${
+          name === GUARDRAIL_ID_HEADER ? "a guardrail id or ARN" : 'a version number or "DRAFT"'
+        }, given once`,
+        name,
+      );
+    }
+  }
+  return guardrailUse(identifier, version);
 }
 
 /** Usage from InvokeModel's token-count response headers; undefined when Bedrock sent none. */
@@ -202,22 +241,15 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
     stream,
     streamUsage: "invocationMetrics",
     prepare(body, headers, limits) {
-      if (body.byteLength === 0) throw validation("Malformed input request: the request body is empty");
-      const isJson = expectsJson(headers.get("content-type"));
-      const parsed = isJson ? parseJsonBody(body, limits) : undefined;
+      checkMediaType(headers.get("content-type"));
+      const parsed = parseJsonBody(body, limits);
       return {
-        json: isJson ? reparse(body) : undefined,
-        // A body that is not JSON (declared some other type) is judged by its size: a byte per character.
-        estimate: isJson
-          ? { inputTokens: estimateInputTokens(parsed), maxOutputTokens: requestedMaxTokens(parsed), billable: true }
-          : { inputTokens: Math.ceil(body.byteLength / 4), billable: true },
+        json: reparse(body),
+        estimate: estimateRequest(parsed),
         requestMetadata: requestMetadataOf(headers),
         headers: pickHeaders(headers, bound),
-        guardrail: guardrailUse(
-          headers.get("x-amzn-bedrock-guardrailidentifier"),
-          headers.get("x-amzn-bedrock-guardrailversion"),
-        ),
-        tier: tierOfHeaders(headers),
+        guardrail: guardrailOfHeaders(headers),
+        tier: requestedTierOfHeaders(headers),
       };
     },
     answer(headers, body) {

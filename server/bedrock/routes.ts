@@ -8,6 +8,7 @@
  * path, served ahead of the framework.
  */
 import { z } from "zod";
+import type { BodyWatch } from "../api/body_watch.ts";
 import { type RouteInput, routesOver } from "../api/route.ts";
 import {
   ApplyGuardrailRequest,
@@ -26,7 +27,7 @@ import {
 import { ConverseRequest, ConverseResponse, ConverseStreamEvent, ConverseStreamRequest } from "./schemas.ts";
 
 /** Serves one call (`calls/pipeline.ts`); `path` is the request's path as a 404 names it. */
-export type CallHandler = (req: Request, requestId: string, path?: string) => Promise<Response>;
+export type CallHandler = (req: Request, requestId: string, path?: string, bodyWatch?: BodyWatch) => Promise<Response>;
 
 /** What the Bedrock routes are served with: the call pipeline's two kinds of call. */
 export interface BedrockRouteServices {
@@ -37,10 +38,11 @@ export interface BedrockRouteServices {
 const route = routesOver<BedrockRouteServices>();
 
 /** Every model operation: a model call, its path parsed by the pipeline. */
-const modelCall = (input: RouteInput, s: BedrockRouteServices) => s.model(input.request, input.requestId);
+const modelCall = (input: RouteInput, s: BedrockRouteServices) =>
+  s.model(input.request, input.requestId, undefined, input.bodyWatch);
 /** Every other Bedrock operation: a pass-through call. */
 const passthroughCall = (input: RouteInput, s: BedrockRouteServices) =>
-  s.passthrough(input.request, input.requestId, input.path);
+  s.passthrough(input.request, input.requestId, input.path, input.bodyWatch);
 /** Served by prefix, ahead of the framework: the hot path. */
 const FAST = { fast: true } as const;
 /** The guardrail id may be an ARN (`%2F` inside, or an unencoded `/`): matched by prefix. */
@@ -66,7 +68,7 @@ export const ModelCallHeaders = z.object({
 export const MODEL_CALL_ERRORS = [400, 401, 403, 404, 408, 413, 424, 429, 500, 502, 503, 504] as const;
 
 /** Statuses of the guardrail and agent-runtime routes (503 also when no pass-through account is configured). */
-const PASSTHROUGH_ERRORS = [400, 401, 403, 404, 413, 429, 500, 502, 503, 504] as const;
+const PASSTHROUGH_ERRORS = [400, 401, 403, 404, 408, 413, 429, 500, 502, 503, 504] as const;
 
 const header = (description: string) => z.string().optional().meta({ description });
 

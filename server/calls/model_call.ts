@@ -93,11 +93,11 @@ export function modelCalls(deps: ModelCallDeps): CallKind<ModelPath> {
     access: (path) => ({ route: `${MODEL_PREFIX}${path.modelName}/${path.operation}`, modelRoute: true }),
 
     async validate({ modelName: called, operation }, request) {
-      const { req, requestId, principal, bodyLease } = request;
+      const { req, requestId, principal, bodyLease, bodyWatch } = request;
       const modelName = modelGroup(called, principal);
       const op = MODEL_OPERATIONS[operation];
       const servedTier = op.servedTier;
-      const body = await readBody(req, config.maxRequestBodyBytes, bodyLease);
+      const body = await readBody(req, config.maxRequestBodyBytes, { lease: bodyLease, watch: bodyWatch });
       const prepared = op.prepare(body, req.headers, config.limits.json);
       const mayCall = (route: string, modelRoute: boolean) => mayCallRoute(principal, route, modelRoute);
       if (prepared.guardrail) checkGuardrailGrant(prepared.guardrail, mayCall);

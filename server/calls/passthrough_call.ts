@@ -7,7 +7,8 @@
  *
  * Like a model call: the body is validated and forwarded byte for byte, signed fresh, answered in Bedrock's wire
  * format, and one `CallRecord` reaches settlement per call that got past validation (logged and counted; no tokens:
- * ApplyGuardrail is billed by the policy units it reports, the agent runtime reports nothing to bill). InvokeAgent's
+ * ApplyGuardrail is billed by the policy units it reports, and held for the most it can report; the agent runtime
+ * reports nothing to bill). InvokeAgent's
  * event stream is relayed unbuffered by the same relay as model streams. There are no deployments, so no routing
  * and no retries: one attempt under the router's `timeout` (`stream_timeout` for the first byte and the silences of
  * a stream).
@@ -19,6 +20,7 @@ import { GatewayError, validation } from "../core/errors.ts";
 import { readGuardrailUsage } from "../core/guardrail_usage.ts";
 import { jsonObject } from "../core/json.ts";
 import { parseJsonBody } from "../bedrock/operation.ts";
+import { expectedGuardrailUnits } from "../bedrock/expected_usage.ts";
 import { parsePassthroughPath, type PassthroughRoute } from "../bedrock/passthrough_path.ts";
 import { formatZodIssues } from "../bedrock/schemas.ts";
 import type { CallKind } from "./pipeline.ts";
@@ -41,10 +43,12 @@ export function passthroughCalls(deps: PassthroughCallDeps): CallKind<Passthroug
     access: (route) => ({ route: route.route, modelRoute: false }),
 
     async validate(route, request) {
-      const { req, bodyLease } = request;
-      const body = await readBody(req, config.maxRequestBodyBytes, bodyLease);
-      const checked = route.schema.safeParse(parseJsonBody(body, config.limits.json));
+      const { req, bodyLease, bodyWatch } = request;
+      const body = await readBody(req, config.maxRequestBodyBytes, { lease: bodyLease, watch: bodyWatch });
+      const json = parseJsonBody(body, config.limits.json);
+      const checked = route.schema.safeParse(json);
       if (!checked.success) throw validation(`Malformed input request: ${formatZodIssues(checked.error)}`);
+      const guardrail = route.callType === "apply-guardrail";
 
       const runtime = route.api === "runtime";
       const endpoint = runtime ? account.runtimeEndpoint : account.agentRuntimeEndpoint;
@@ -66,8 +70,12 @@ export function passthroughCalls(deps: PassthroughCallDeps): CallKind<Passthroug
       return {
         record,
         holdAs: route.label,
-        // No token cost: only a key's requests per minute are held.
-        estimate: { inputTokens: 0, maxOutputTokens: 0, billable: false },
+        // ApplyGuardrail is billed its policy units: it holds the most its text and images can cost, and counts
+        // among the calls refused while spend cannot be written. The agent runtime bills nothing: only a key's
+        // requests per minute are held.
+        estimate: guardrail
+          ? { inputTokens: 0, maxOutputTokens: 0, billable: true, guardrailUnits: expectedGuardrailUnits(json) }
+          : { inputTokens: 0, maxOutputTokens: 0, billable: false },
         stream: route.stream,
         usageFrom: "none",
         costHeader: false,
@@ -100,7 +108,7 @@ export function passthroughCalls(deps: PassthroughCallDeps): CallKind<Passthroug
         },
         answered(_headers, bytes) {
           // ApplyGuardrail reports the policy units it used; they are what the call costs.
-          if (route.callType === "apply-guardrail") {
+          if (guardrail) {
             record.guardrailUnits = readGuardrailUsage(jsonObject(bytes)?.usage);
           }
         },

@@ -20,6 +20,7 @@
  */
 import { pathOf } from "../api/url.ts";
 import type { BodyBudget, BodyLease } from "../api/body_budget.ts";
+import type { BodyWatch } from "../api/body_watch.ts";
 import type { Deployment } from "../config/types.ts";
 import type { CallRecord, CallSink, RequestEstimate } from "../core/call_record.ts";
 import { GatewayError } from "../core/errors.ts";
@@ -43,6 +44,8 @@ export interface CallRequest {
   principal: Principal;
   /** This request's share of the bodies-in-flight budget, for reading the body. */
   bodyLease: BodyLease;
+  /** The server's watch over a slow body, when it has one. */
+  bodyWatch?: BodyWatch;
   /**
    * The call's record, started: what every call's says (id, caller, start time, tags, the body when prompts are
    * stored; a failure until it says otherwise) and `what` the kind says the call is.
@@ -117,7 +120,7 @@ export interface PipelineDeps {
 }
 
 /** Serves one call of a kind; `path` is the request's path as a 404 names it (default: from the URL, raw). */
-export type CallHandler = (req: Request, requestId: string, path?: string) => Promise<Response>;
+export type CallHandler = (req: Request, requestId: string, path?: string, bodyWatch?: BodyWatch) => Promise<Response>;
 
 const decoder = new TextDecoder();
 
@@ -187,8 +190,9 @@ export function createPipeline(deps: PipelineDeps) {
       settled = true;
       record.endTime = now();
       // Attempts given up after they were sent (timed out, the client left, the answer broke off): Bedrock had each
-      // one's prompt, so each adds its input estimate, whatever the call's outcome.
-      if (attempts.abandonedAfterSend && call.estimate.billable) {
+      // one's prompt, so each adds its input estimate, whatever the call's outcome. (ApplyGuardrail has no tokens to
+      // estimate, and which policy units an unanswered one used is unknown: it adds nothing.)
+      if (attempts.abandonedAfterSend && call.estimate.billable && call.estimate.inputTokens > 0) {
         record.usage = withExtraInput(record.usage, attempts.abandonedAfterSend * call.estimate.inputTokens);
         record.usageEstimated = true;
       }
@@ -261,7 +265,7 @@ export function createPipeline(deps: PipelineDeps) {
 
   /** Steps 1–4 and 8 around {@link complete}. */
   function handler<Target>(kind: CallKind<Target>): CallHandler {
-    return async (req, requestId, path) => {
+    return async (req, requestId, path, bodyWatch) => {
       // 1. parse
       const target = kind.parse(req.url);
       if (target === undefined) {
@@ -275,7 +279,7 @@ export function createPipeline(deps: PipelineDeps) {
         const { route, modelRoute } = kind.access(target);
         checkRouteAccess(principal, route, modelRoute);
         const record = recordStarter(req, requestId, principal);
-        const call = await kind.validate(target, { req, requestId, principal, bodyLease, record });
+        const call = await kind.validate(target, { req, requestId, principal, bodyLease, bodyWatch, record });
         // 4. hold
         await admission.hold(requestId, call.holdAs, call.estimate);
         return await complete(call, req, requestId);

@@ -79,7 +79,8 @@ export function createUpstream(deps: UpstreamDeps) {
 
   /**
    * POSTs `body` to `target`, signed fresh (SigV4 service `bedrock`, or the Bedrock API key); resolves with the
-   * upstream response (any status) or throws a typed 502 (or the abort reason when `signal` aborted).
+   * upstream response (any status but a 3xx, which is a 502) or throws a typed 502 (or the abort reason when
+   * `signal` aborted).
    */
   async function post(
     target: SignedTarget,
@@ -112,9 +113,12 @@ export function createUpstream(deps: UpstreamDeps) {
     } else {
       throw new GatewayError(500, "InternalServerException", `${target.name} cannot be called upstream`);
     }
+    let res: Response;
     try {
       onSent?.();
-      return await deps.fetch(url, { method: "POST", headers, body, signal });
+      // Never followed: a redirect would re-send the prompt and the session token to another origin, and relay its
+      // answer as Bedrock's. Bedrock does not redirect.
+      res = await deps.fetch(url, { method: "POST", headers, body, signal, redirect: "manual" });
     } catch (e) {
       if (signal?.aborted) throw signal.reason ?? e;
       // Never echo the URL's credentials or headers: only the host and the error's class.
@@ -125,9 +129,19 @@ export function createUpstream(deps: UpstreamDeps) {
         { litellmType: "api_connection_error" },
       );
     }
+    if (res.status >= 300 && res.status < 400) {
+      res.body?.cancel().catch(() => {});
+      throw new GatewayError(
+        502,
+        "ServiceUnavailableException",
+        `upstream ${new URL(url).host} answered a redirect (${res.status}), which Bedrock never sends: not followed`,
+        { litellmType: "api_connection_error" },
+      );
+    }
+    return res;
   }
 
-  /** Sends a model call to one deployment; resolves with the upstream response (any status) or throws a typed 502. */
+  /** Sends a model call to one deployment; resolves with the upstream response (any status but a 3xx) or throws a typed 502. */
   function send(req: UpstreamRequest): Promise<Response> {
     const d = req.deployment;
     const target = { url: urlFor(d, req.operation), region: d.region, auth: d.auth, name: `deployment ${d.id}` };

@@ -103,6 +103,8 @@ export async function runGateway(opts: RunGatewayOptions): Promise<RunningGatewa
         maxConnections,
         headerTimeoutMs: settings.headerTimeoutMs,
         keepAliveTimeoutMs: settings.keepAliveTimeoutMs,
+        bodyTimeoutMs: settings.bodyTimeoutMs,
+        bodyMinBytesPerSecond: settings.bodyMinBytesPerSecond,
         serveConnection,
         listen: reusePort ? (o) => Deno.listen({ ...o, reusePort }) : undefined,
       })
@@ -117,7 +119,7 @@ export async function runGateway(opts: RunGatewayOptions): Promise<RunningGatewa
   if (!serveConnection) {
     log.warn(
       "this Deno has no per-connection HTTP server: serving with Deno.serve, without max_connections, " +
-        "header_timeout_ms or keep_alive_timeout_ms",
+        "header_timeout_ms, keep_alive_timeout_ms or body_timeout_ms",
       { deno: Deno.version.deno },
     );
   }
@@ -130,6 +132,8 @@ export async function runGateway(opts: RunGatewayOptions): Promise<RunningGatewa
     max_connections: maxConnections,
     header_timeout_ms: settings.headerTimeoutMs,
     keep_alive_timeout_ms: settings.keepAliveTimeoutMs,
+    body_timeout_ms: settings.bodyTimeoutMs,
+    body_min_bytes_per_second: settings.bodyMinBytesPerSecond,
     shutdown_grace_ms: settings.shutdownGraceMs,
     max_body_bytes_in_flight: config.limits.maxBodyBytesInFlight,
     max_json_depth: config.limits.json.maxDepth,

@@ -19,7 +19,7 @@ import type { Deployment, DeploymentAuth, GatewayConfig } from "./types.ts";
 
 /**
  * Thrown when the config cannot be used; `problems` lists every issue with its YAML path. `excerpt`: for a YAML
- * syntax error, the lines around it with a caret under the spot (as the YAML parser shows them).
+ * syntax error, the lines around it with a caret under the spot (as the YAML parser shows them), values masked.
  */
 export class ConfigError extends Error {
   constructor(readonly problems: string[], readonly excerpt?: string) {
@@ -28,7 +28,26 @@ export class ConfigError extends Error {
   }
 }
 
-/** A YAML parser error as one line (`line 5, column 1: <what>`) and the parser's excerpt of the spot. */
+/** A config line's indentation, list dashes and key (`  - api_key:`), and whatever follows them. */
+const KEY_LINE = /^(\s*(?:-\s+)*(?:[\w.-]+|"[^"]*"|'[^']*')\s*:)(.*)$/;
+
+/**
+ * The parser's excerpt with every value masked: a key's line keeps its indentation and key (`  master_key: …`),
+ * any other line its indentation only, and the caret line one caret at the column. The offending line is often
+ * the one holding a literal secret (`master_key`, `aws_secret_access_key`, `api_key`), and start-up prints the
+ * excerpt to logs.
+ */
+function maskExcerpt(excerpt: string): string {
+  return excerpt.split("\n").map((line) => {
+    if (/^\s*\^+\s*$/.test(line)) return line.replace(/\^+\s*$/, "^");
+    const keyed = KEY_LINE.exec(line);
+    if (keyed) return keyed[2].trim() === "" ? keyed[1] : `${keyed[1]} …`;
+    const indent = /^\s*/.exec(line)![0];
+    return line.trim() === "" ? "" : `${indent}…`;
+  }).join("\n");
+}
+
+/** A YAML parser error as one line (`line 5, column 1: <what>`) and the parser's excerpt of the spot, values masked. */
 function yamlProblem(e: unknown): ConfigError {
   const err = e as { message?: unknown; linePos?: Array<{ line: number; col: number }> };
   const message = String(err.message ?? e);
@@ -37,7 +56,7 @@ function yamlProblem(e: unknown): ConfigError {
   const pos = err.linePos?.[0];
   const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
   const excerpt = message.includes("\n") ? message.slice(message.indexOf("\n")).replace(/^\n+|\n+$/g, "") : undefined;
-  return new ConfigError([`${where}YAML syntax error: ${what}`], excerpt);
+  return new ConfigError([`${where}YAML syntax error: ${what}`], excerpt && maskExcerpt(excerpt));
 }
 
 export type EnvLookup = (name: string) => string | undefined;
@@ -76,6 +95,13 @@ const DEFAULT_MAX_JSON_VALUES = 250_000;
 const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 128 * 1024 * 1024;
 const DEFAULT_HEADER_TIMEOUT_MS = 30_000;
 const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 75_000;
+/**
+ * A body gets 30 s, plus a second per 64 KiB received (Apache's `mod_reqtimeout` rule, `body=…,MinRate=…`): a client
+ * sending at least 512 kbit/s is never cut; one that sends a few bytes and stops holds its connection 30 s at most,
+ * and a stalled 20 MiB body ~6 min.
+ */
+const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+const DEFAULT_BODY_MIN_BYTES_PER_SECOND = 64 * 1024;
 const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
 /** nginx's `send_timeout`: a client that takes nothing for a minute (its socket buffers full) is not reading. */
 const DEFAULT_STREAM_SEND_TIMEOUT_MS = 60_000;
@@ -192,6 +218,8 @@ export function loadConfig(yamlText: string, processEnv: EnvLookup): GatewayConf
       maxConnections: general.max_connections,
       headerTimeoutMs: general.header_timeout_ms ?? DEFAULT_HEADER_TIMEOUT_MS,
       keepAliveTimeoutMs: general.keep_alive_timeout_ms ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+      bodyTimeoutMs: general.body_timeout_ms ?? DEFAULT_BODY_TIMEOUT_MS,
+      bodyMinBytesPerSecond: general.body_min_bytes_per_second ?? DEFAULT_BODY_MIN_BYTES_PER_SECOND,
       shutdownGraceMs: general.shutdown_grace_ms ?? DEFAULT_SHUTDOWN_GRACE_MS,
     },
     keyCacheTtlMs: general.key_cache_ttl_ms ?? 2_000,

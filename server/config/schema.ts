@@ -138,6 +138,10 @@ export const GeneralSettings = z.looseObject({
   header_timeout_ms: z.number().int().positive().optional(),
   /** Longest wait from a response to the next request's complete headers on a kept-alive connection. */
   keep_alive_timeout_ms: z.number().int().positive().optional(),
+  /** How long a request body may take to arrive (extended by `body_min_bytes_per_second`); then a 408. */
+  body_timeout_ms: z.number().int().positive().optional(),
+  /** Each this many bytes of a body received extend its `body_timeout_ms` by a second. */
+  body_min_bytes_per_second: z.number().int().positive().optional(),
   /** USD per 1,000 guardrail policy units, by `GuardrailUsage` field name; overrides the built-in prices. */
   guardrail_prices: z.record(z.string(), nonNegative).optional(),
   /** On SIGTERM/SIGINT, how long in-flight calls may finish before streams are ended and connections closed. */

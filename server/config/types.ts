@@ -104,6 +104,9 @@ export interface ServerSettings {
   maxConnections?: number;
   headerTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /** A request body must arrive within this, plus a second per `bodyMinBytesPerSecond` bytes received. */
+  bodyTimeoutMs: number;
+  bodyMinBytesPerSecond: number;
   shutdownGraceMs: number;
 }
 

@@ -32,10 +32,14 @@ export interface RequestEstimate {
   inputTokens: number;
   /** The output the request allows (`maxTokens`, `max_tokens`, …); undefined when it does not say. */
   maxOutputTokens?: number;
-  /** Whether the call can cost anything (CountTokens and the pass-through routes cannot). */
+  /** Whether the call can cost anything (CountTokens, Retrieve and the agent runtime cannot). */
   billable: boolean;
   /** The pricing tier asked for (`pricingTier`: `standard`, `priority`, `flex`, …); standard when absent. */
   tier?: string;
+  /** The request marks a prompt-cache checkpoint (`cachePoint`, `cache_control`): its input may be cache writes. */
+  cacheWrites?: boolean;
+  /** Guardrail policy units the call may be billed (ApplyGuardrail: every policy over its text and images). */
+  guardrailUnits?: GuardrailUnits;
 }
 
 /** Who made the call, as far as accounting is concerned (hash only, never the raw key). */

@@ -9,6 +9,7 @@
  * prefix, and everything else from the Hono app.
  */
 import { type Context, Hono } from "hono";
+import type { BodyWatch, ServeInfo } from "../api/body_watch.ts";
 import { matchPath, mountRoutes, type Route, type RouteInput, routeInput } from "../api/route.ts";
 import { pathOf, pathStart } from "../api/url.ts";
 import { BEDROCK_ROUTES, type BedrockRouteServices } from "../bedrock/routes.ts";
@@ -42,7 +43,7 @@ export interface AppServices {
 }
 
 /** `remoteAddr`: the connection's, passed on to the UI (its sign-in limiter counts per client address). */
-type Env = { Variables: { requestId: string }; Bindings: { remoteAddr?: Deno.NetAddr } };
+type Env = { Variables: { requestId: string }; Bindings: { remoteAddr?: Deno.NetAddr; body?: BodyWatch } };
 
 /** The request id, `x-litellm-call-id` on every answer, and errors rendered in the route's wire format. */
 function installCommon(app: Hono<Env>, s: AppServices): void {
@@ -111,10 +112,26 @@ function noRoute(method: string, path: string, url: string): GatewayError {
  */
 const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
 
-function badHost(requestId: string): Response {
-  const err = new GatewayError(400, "ValidationException", "Invalid Host header: expected host[:port]", {
+const BAD_HOST = () =>
+  new GatewayError(400, "ValidationException", "Invalid Host header: expected host[:port]", {
     litellmType: "bad_request_error",
   });
+
+/**
+ * Requests whose target is not a path: `CONNECT host:port` (the gateway is no proxy) and `OPTIONS *` (about the server
+ * as a whole; Deno presents it as the path `/*`). Without this they were 404s naming a path nobody sent.
+ */
+const NOT_A_PATH = (method: string) =>
+  new GatewayError(
+    405,
+    "UnknownOperationException",
+    method === "CONNECT"
+      ? "Method CONNECT is not allowed: the gateway is not a proxy"
+      : "OPTIONS * is not served: send OPTIONS to a route (a CORS preflight)",
+  );
+
+/** An error answered ahead of routing, in Bedrock's format with the call id, as the routes' errors are. */
+function refused(err: GatewayError, requestId: string): Response {
   const res = bedrockErrorResponse(err, requestId);
   res.headers.set("x-litellm-call-id", requestId);
   return res;
@@ -141,11 +158,11 @@ function fastRoutes<S>(routes: readonly Route<S>[]): { prefix: string; method: s
  */
 export function createFetch(
   s: AppServices,
-): (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response> {
+): (req: Request, info?: ServeInfo) => Response | Promise<Response> {
   const full = createApp(s);
   const fast = fastRoutes(BEDROCK_ROUTES);
   const fastPattern = `${fast.prefix}*`;
-  const serveFast = async (req: Request): Promise<Response> => {
+  const serveFast = async (req: Request, bodyWatch: BodyWatch | undefined): Promise<Response> => {
     const requestId = s.newId();
     // With --detailed-debug, say when a client leaves while its call is still being served (it is billed anyway).
     if (s.log.debugEnabled) {
@@ -157,7 +174,7 @@ export function createFetch(
     }
     try {
       if (req.method !== fast.method) throw notAllowed(req);
-      const input: RouteInput = routeInput(undefined, req, requestId, pathOf(req.url));
+      const input: RouteInput = routeInput(undefined, req, requestId, pathOf(req.url), undefined, bodyWatch);
       // Its answers carry `x-litellm-call-id` already (relayHeaders).
       return await fast.route.handle(input, s.calls);
     } catch (e) {
@@ -167,12 +184,17 @@ export function createFetch(
       return res;
     }
   };
-  // The connection info goes on to the app (the UI's sign-in limiter reads the client's address from it).
+  // The connection info goes on to the app (the UI's sign-in limiter reads the client's address from it, body
+  // readers the server's watch over slow bodies).
   return (req, info) => {
     const host = req.headers.get("host");
-    if (host !== null && !VALID_HOST.test(host)) return badHost(s.newId());
+    if (host !== null && !VALID_HOST.test(host)) return refused(BAD_HOST(), s.newId());
+    const method = req.method;
+    if (method === "CONNECT" || (method === "OPTIONS" && pathOf(req.url) === "/*")) {
+      return refused(NOT_A_PATH(method), s.newId());
+    }
     const url = req.url;
-    return url.startsWith(fast.prefix, pathStart(url)) ? serveFast(req) : full.fetch(req, info);
+    return url.startsWith(fast.prefix, pathStart(url)) ? serveFast(req, info?.body) : full.fetch(req, info);
   };
 }
 

@@ -12,10 +12,11 @@
  *
  * The group of routes decides the policy: `/bedrock/*` and the admin API (everything else) are configured apart.
  */
+import type { ServeInfo } from "../api/body_watch.ts";
 import type { CorsPolicy, CorsSettings } from "../config/cors.ts";
 
 /** A request handler; `info` (`Deno.serve`'s connection info) is passed on untouched. */
-type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+type Handler = (req: Request, info?: ServeInfo) => Response | Promise<Response>;
 
 /** Methods the gateway's routes use (`POST` and `GET` need no preflight for the method itself; listed for clarity). */
 const ALLOW_METHODS = "GET, POST";

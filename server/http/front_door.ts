@@ -14,10 +14,17 @@
  * - **A header timeout** (`header_timeout_ms`): from accept until the first request's headers are complete.
  * - **A keep-alive timeout** (`keep_alive_timeout_ms`): from a response's last byte until the next request's headers
  *   are complete. Between the two, a connection sending headers a byte at a time (slowloris) or nothing at all is
- *   closed. A request in flight, however long (a stream), is never timed out here.
+ *   closed.
+ * - **A body timeout** (`body_timeout_ms`, `body_min_bytes_per_second`): a request body being read must arrive within
+ *   the timeout plus one second per `body_min_bytes_per_second` bytes received, so a body sent a few bytes and then
+ *   nothing (a slowloris on the body) is cut: its reader answers 408 and the connection is closed once that is sent.
+ *   The body readers tell the front door when a read starts, what arrived and when it is over (`ServeInfo.body`,
+ *   `api/body_watch.ts`); the deadlines are checked by one timer, armed for the earliest, never per chunk.
  *
- * Only connections with no request in flight are closed (a request is in flight from its complete headers until its
- * response's last byte has been sent: Deno's `info.completed`), so no response is ever cut by a timeout or the cap.
+ * A response, however long (a stream), is never cut by a timeout or the cap: only connections with no request in
+ * flight are closed (a request is in flight from its complete headers until its response's last byte has been sent:
+ * Deno's `info.completed`), and connections whose requests all wait for their bodies (counted as idle by the cap:
+ * their bodies are cut, a 408 is answered, then they close).
  * `shutdown` stops accepting and closes each connection as soon as it is idle, within a grace period; then it lets the
  * caller end what is left (the gateway's streams get an error event) and closes the rest outright.
  *
@@ -32,36 +39,48 @@
  * const serveConnection = connectionServer();
  * if (serveConnection) {
  *   const door = serveFrontDoor({ hostname: "127.0.0.1", port: 0, handler, log: createLogger(),
- *     maxConnections: 1000, headerTimeoutMs: 30_000, keepAliveTimeoutMs: 75_000, serveConnection });
+ *     maxConnections: 1000, headerTimeoutMs: 30_000, keepAliveTimeoutMs: 75_000, bodyTimeoutMs: 30_000,
+ *     bodyMinBytesPerSecond: 65_536, serveConnection });
  *   await door.shutdown({ graceMs: 25_000, onGraceOver: endStreams });
  * }
  * ```
  */
+import type { BodyReading, BodyWatch, ServeInfo } from "../api/body_watch.ts";
 import type { Logger } from "../core/log.ts";
 import type { ConnectionServer, ServeConnection } from "./connection_server.ts";
 
-/** Timers, injected so tests decide when a timeout fires. */
+/** Timers and their clock, injected so tests decide when a timeout fires (and what time it is then). */
 export interface Timers {
   set(fn: () => void, ms: number): unknown;
   clear(id: unknown): void;
+  /** Monotonic milliseconds. */
+  now(): number;
 }
 
 const realTimers: Timers = {
   set: (fn, ms) => setTimeout(fn, ms),
   clear: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+  now: () => performance.now(),
 };
 
 export interface FrontDoorOptions {
   hostname: string;
   port: number;
-  /** Gets Deno's connection info too (the UI's sign-in limiter reads the client's address from it). */
-  handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+  /**
+   * Gets Deno's connection info too (the UI's sign-in limiter reads the client's address from it), with the body
+   * watch its body readers report to.
+   */
+  handler: (req: Request, info: ServeInfo) => Response | Promise<Response>;
   /** Answer for a handler that throws (the gateway's handler does not). */
   onError?: (error: unknown) => Response | Promise<Response>;
   log: Logger;
   maxConnections: number;
   headerTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /** How long a request body may take to arrive, before {@link bodyMinBytesPerSecond} extends it. */
+  bodyTimeoutMs: number;
+  /** Each this many bytes of a body received extend its deadline by a second. */
+  bodyMinBytesPerSecond: number;
   /** Deno's per-connection server (`connectionServer()`). */
   serveConnection: ServeConnection;
   timers?: Timers;
@@ -100,15 +119,32 @@ interface Connection {
   server: ConnectionServer;
   abort: AbortController;
   inFlight: number;
+  /** Requests of `inFlight` waiting for their bodies. */
+  reading: number;
+  /** A body was cut: the connection closes once its requests are answered (the rest of the body is never read). */
+  closeAfter: boolean;
+  /** What its requests' body readers report to. */
+  watch: BodyWatch;
   timer?: unknown;
   closing: boolean;
 }
 
+/** One body being read, and when it started. */
+interface Reading extends BodyReading {
+  conn: Connection;
+  start: number;
+  bytes: number;
+  cut: () => void;
+}
+
 const FIRST_BACKOFF_MS = 10;
+/** How long a connection whose body was cut may take to close by itself before it is closed outright. */
+const CUT_LINGER_MS = 1000;
 const MAX_BACKOFF_MS = 1000;
 
 export function serveFrontDoor(opts: FrontDoorOptions): FrontDoor {
   const { log, maxConnections, headerTimeoutMs, keepAliveTimeoutMs, serveConnection } = opts;
+  const { bodyTimeoutMs, bodyMinBytesPerSecond } = opts;
   const timers = opts.timers ?? realTimers;
   const listener = (opts.listen ?? Deno.listen)({ hostname: opts.hostname, port: opts.port, transport: "tcp" });
   const addr = listener.addr as Deno.NetAddr;
@@ -140,6 +176,19 @@ export function serveFrontDoor(opts: FrontDoorOptions): FrontDoor {
     c.server.shutdown().catch(() => {});
   };
 
+  /**
+   * A connection whose body was cut, its answers (the 408) sent: Deno's server closes it itself (the rest of the body
+   * will not be read), and its graceful close would wait for that body. Closed outright if still open after a while.
+   */
+  const cutOff = (c: Connection) => {
+    c.closing = true;
+    if (c.timer !== undefined) timers.clear(c.timer);
+    c.timer = timers.set(() => {
+      c.timer = undefined;
+      if (open.has(c.id)) c.abort.abort();
+    }, CUT_LINGER_MS);
+  };
+
   const goIdle = (c: Connection, timeoutMs: number) => {
     idle.set(c.id, c);
     if (c.closing) return;
@@ -155,17 +204,70 @@ export function serveFrontDoor(opts: FrontDoorOptions): FrontDoor {
   };
 
   const end = (c: Connection) => {
-    if (--c.inFlight === 0 && open.has(c.id)) goIdle(c, keepAliveTimeoutMs);
+    if (--c.inFlight > 0 || !open.has(c.id)) return;
+    if (c.closeAfter) cutOff(c);
+    else goIdle(c, keepAliveTimeoutMs);
+  };
+
+  /** Bodies being read, oldest first. */
+  const readings = new Set<Reading>();
+  /** The one timer checking body deadlines, armed for the earliest (or earlier) while bodies are read. */
+  let sweep: unknown;
+  const deadline = (r: Reading) => r.start + bodyTimeoutMs + r.bytes * 1000 / bodyMinBytesPerSecond;
+  const stopReading = (r: Reading): boolean => {
+    if (!readings.delete(r)) return false;
+    r.conn.reading--;
+    return true;
+  };
+  /** Cuts a body: its reader answers 408, and the connection closes once its requests are answered. */
+  const cutBody = (r: Reading) => {
+    if (!stopReading(r)) return;
+    r.conn.closeAfter = true;
+    r.cut();
+  };
+  const armSweep = (at: number) => {
+    sweep = timers.set(runSweep, Math.max(0, at - timers.now()));
+  };
+  function runSweep() {
+    sweep = undefined;
+    const now = timers.now();
+    let next = Infinity;
+    for (const r of readings) {
+      const at = deadline(r);
+      if (at <= now) cutBody(r);
+      else next = Math.min(next, at);
+    }
+    if (next !== Infinity) armSweep(next);
+  }
+  /** A body read starting on `c`: watched until it reports done (a later start never has an earlier deadline). */
+  const startReading = (c: Connection, cut: () => void): BodyReading => {
+    const r: Reading = {
+      conn: c,
+      start: timers.now(),
+      bytes: 0,
+      cut,
+      received(bytes) {
+        r.bytes += bytes;
+      },
+      done() {
+        stopReading(r);
+      },
+    };
+    readings.add(r);
+    c.reading++;
+    if (sweep === undefined) armSweep(deadline(r));
+    return r;
   };
 
   const track = (conn: Deno.Conn): Connection => {
     const abort = new AbortController();
-    const c = { id: nextId++, abort, inFlight: 0, closing: false } as Connection;
+    const c = { id: nextId++, abort, inFlight: 0, reading: 0, closeAfter: false, closing: false } as Connection;
+    c.watch = { start: (cut) => startReading(c, cut) };
     c.server = serveConnection(conn, abort.signal, (req, info) => {
       begin(c);
       // Settles when the response (a stream's last byte included) has been sent, or the client went away.
       info.completed.then(() => end(c), () => end(c));
-      return opts.handler(req, info);
+      return opts.handler(req, { remoteAddr: info.remoteAddr, completed: info.completed, body: c.watch });
     }, onError);
     open.set(c.id, c);
     goIdle(c, headerTimeoutMs);
@@ -180,11 +282,22 @@ export function serveFrontDoor(opts: FrontDoorOptions): FrontDoor {
     return c;
   };
 
-  /** Closes the connection idle the longest (other than `newcomer`); false when all others are busy or closing. */
+  /**
+   * Closes the connection idle the longest (other than `newcomer`); else cuts the bodies of the oldest connection
+   * whose requests all wait for theirs (it closes once their 408s are sent). False when all others are busy or
+   * closing.
+   */
   const evictIdle = (newcomer: Connection): boolean => {
     for (const c of idle.values()) {
       if (c !== newcomer && !c.closing) {
         close(c);
+        return true;
+      }
+    }
+    for (const r of readings) {
+      const c = r.conn;
+      if (c !== newcomer && !c.closing && !c.closeAfter && c.reading === c.inFlight) {
+        for (const other of readings) if (other.conn === c) cutBody(other);
         return true;
       }
     }
@@ -266,6 +379,8 @@ export function serveFrontDoor(opts: FrontDoorOptions): FrontDoor {
       // Still busy after all that: closed outright, responses cut. Not waited for: the process is about to exit.
       const forced = open.size;
       for (const c of open.values()) c.abort.abort();
+      if (sweep !== undefined) timers.clear(sweep);
+      sweep = undefined;
       return { leftAfterGrace, forced };
     },
   };

@@ -42,6 +42,8 @@ export interface KeyAdminDeps {
   now: () => number;
   /** Stable ids for new keys. */
   newId: () => string;
+  /** Told of each deleted key and how to delete its counters (admission runs it again after calls in progress). */
+  keyDeleted?: (keyId: string, clean: () => Promise<void>) => void;
 }
 
 export type KeyAdmin = ReturnType<typeof createKeyAdmin>;
@@ -347,7 +349,9 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
           current = await store.get(current.record.hash);
         }
         cache.invalidate(stored.record.hash);
-        await store.deleteCounters(stored.record.id);
+        const clean = () => store.deleteCounters(stored.record.id);
+        await clean();
+        deps.keyDeleted?.(stored.record.id, clean);
       }
       return { deleted_keys: refs };
     },

@@ -85,6 +85,11 @@ export interface Admission {
   /** Resolves once background work (soft-budget markers, old window clean-up) has finished. */
   idle(): Promise<void>;
   /**
+   * A key was deleted (its counters with it): once its calls still in progress here have settled and their sums are
+   * written, `clean` runs again, so a call that outlived its key leaves no counter behind. Nothing to do when none is.
+   */
+  keyDeleted(keyId: string, clean: () => Promise<void>): void;
+  /**
    * The keys with a `max_budget` this instance has admitted calls for, with their current window's spend read
    * fresh from KV (plus this instance's unwritten sums): for `/metrics`. Off the request path.
    */
@@ -200,6 +205,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   const tasks = new Set<Promise<unknown>>();
   /** Keys with a budget admitted here, by id: their newest record. */
   const budgeted = new Map<string, KeyRecord>();
+  /** Deleted keys with calls still in progress here, by id: their counters' clean-up, run once those settle. */
+  const deletedKeys = new Map<string, () => Promise<void>>();
   /**
    * Each principal's scopes per model (`""`: before the model is known). A principal is one object per key record
    * and its owners' records (auth.ts: records are replaced, never changed), so its scopes only change when a budget
@@ -253,6 +260,14 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   }
 
   /** Ends a call's admission: frees its parallel slot and its fail-closed count. */
+  /** Once a deleted key's last call here has settled: its counters deleted again, after its sums are written. */
+  function cleanDeleted(keyId: string) {
+    const clean = active.has(keyId) ? undefined : deletedKeys.get(keyId);
+    if (!clean) return;
+    deletedKeys.delete(keyId);
+    background(ledger.flush().then(clean), "clean-up of a deleted key's counters");
+  }
+
   function release(requestId: string): Admitted | undefined {
     const a = admitted.get(requestId);
     if (!a) return undefined;
@@ -469,7 +484,9 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     },
 
     release(requestId) {
-      release(requestId)?.ticket?.release();
+      const a = release(requestId);
+      a?.ticket?.release();
+      if (a?.principal.key) cleanDeleted(a.principal.key.id);
     },
 
     finished(record, costNanos) {
@@ -500,6 +517,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         }
       }
       ledger.add(sums);
+      if (p.key) cleanDeleted(p.key.id);
       if (a.ticket) {
         // Each hold is replaced by what was used (nothing, for a call that failed); rpm was settled at admission.
         a.ticket.settle(
@@ -520,6 +538,10 @@ export function createAdmission(deps: AdmissionDeps): Admission {
 
     async idle() {
       while (tasks.size) await Promise.all([...tasks]);
+    },
+
+    keyDeleted(keyId, clean) {
+      if (active.has(keyId)) deletedKeys.set(keyId, clean);
     },
 
     async budgets() {

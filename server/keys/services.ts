@@ -83,6 +83,7 @@ export function createKeyServices(deps: KeyServicesDeps): KeyServices {
     masterKey: config.masterKey,
     now,
     newId,
+    keyDeleted: admission.keyDeleted,
   });
   return { auth, admission, admin, store, owners };
 }

@@ -41,9 +41,11 @@
  * same batch and exactly once: a row and its index entries always share one atomic commit. The row queue of `add`
  * is bounded (`maxPendingRows`): when KV cannot keep up, further rows are dropped and counted
  * (`stats().droppedRows`, logged) while sums, which merge per counter and so take memory per counter rather than
- * per call, are always kept; a collector bounds its own queue (`spend_log_pages.ts`). A row KV refuses outright
- * (it should never happen: rows are capped in size and depth) is dropped once the same batch's sums commit without
- * it, so it cannot hold back the sums; when the sums fail alone too, KV itself is failing and the rows stay queued.
+ * per call, are always kept; a collector bounds its own queue (`spend_log_pages.ts`). Rows never hold back the sums:
+ * a batch that keeps failing is tried without its rows. A row KV refuses as such (too large, not serializable: it
+ * should never happen, rows are capped in size and depth) is then dropped; rows that failed for want of room (a
+ * nearly full disk takes the small commit, not the page) go back to the queue, within `maxPendingRows`, and ride
+ * with a later batch. When the sums fail alone too, KV itself is failing and the rows stay queued with them.
  */
 import { isBusy } from "./retry.ts";
 import { WINDOW_SHIFT, windowedCount } from "./windowed.ts";
@@ -208,6 +210,16 @@ const MAX_KEY_BYTES_PER_COMMIT = 48 * 1024;
 const MAX_BYTES_PER_COMMIT = 512 * 1024;
 /** A commit that keeps failing with a non-busy error is tried without its rows after this many attempts. */
 const ROW_ATTEMPTS = 3;
+/**
+ * Whether KV refused a commit because of what it holds (a value or key too large, too many or too large mutations,
+ * a value that cannot be serialized) rather than for want of room or a failing store (`database or disk is full`).
+ */
+function refusesRow(e: unknown): boolean {
+  const { name, message } = e as { name?: unknown; message?: unknown };
+  return name === "DataCloneError" ||
+    /too large|too many mutations|could not be cloned|cannot be serialized/i.test(String(message));
+}
+
 /** A busy file (several processes sharing it) is routine; this many busy attempts in a row count as failing. */
 const BUSY_FAILING_ATTEMPTS = 10;
 /** Longest wait between two attempts of a failing commit. */
@@ -314,6 +326,8 @@ export function createLedger(opts: LedgerOptions): Ledger {
   let droppedRows = 0;
   /** Times `add` found the row queue full (the first and every 1000th are logged). */
   let dropEvents = 0;
+  /** Times rows went back to the queue for want of room in KV (the first and every 30th are logged). */
+  let deferEvents = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | undefined;
   /** Monotonic ms the last write round ended (a round starting after a quiet interval does not wait). */
@@ -550,17 +564,23 @@ export function createLedger(opts: LedgerOptions): Ledger {
         if ((!busy || attempt >= 5) && (attempt <= 5 || attempt % 30 === 0)) {
           log.warn("ledger: commit failed, retrying", { ...fields, sums: chunk.mutations.length });
         }
-        // A row KV refuses (not storable, too large) must not hold the billing sums back with it; but when the sums
-        // fail alone too, KV itself is failing, and the rows wait with them.
+        // Rows must not hold the billing sums back: the sums are tried alone. When they land, rows KV refuses as such
+        // (too large, not storable) are dropped; rows that failed for want of room (a nearly full disk takes a small
+        // commit, not a page of rows) go back to the queue and ride with the next batch. When the sums fail alone
+        // too, KV itself is failing, and the rows wait with them.
         if (!busy && attempt >= ROW_ATTEMPTS && chunk.rows.length && !triedSumsAlone) {
           triedSumsAlone = true;
           try {
             await attemptCommit(chunk, false);
-            log.error("ledger: dropped the rows of a batch KV refuses; its sums were written without them", {
-              ...fields,
-              rows: logRows(chunk.rows),
-            });
-            droppedRows += logRows(chunk.rows);
+            if (refusesRow(e)) {
+              log.error("ledger: dropped the rows of a batch KV refuses; its sums were written without them", {
+                ...fields,
+                rows: logRows(chunk.rows),
+              });
+              droppedRows += logRows(chunk.rows);
+            } else {
+              requeueRows(chunk.rows, fields);
+            }
             chunk.rows = [];
             landed(chunk);
             return true;
@@ -570,6 +590,28 @@ export function createLedger(opts: LedgerOptions): Ledger {
         }
         await sleep(Math.min(MAX_RETRY_DELAY_MS, 5 * 2 ** attempt));
       }
+    }
+  }
+
+  /**
+   * Puts back, ahead of newer rows, the rows of a batch whose sums landed without them: they are written with a later
+   * batch, and whoever waits for a flush waits for them too. The queue stays within `maxPendingRows` (newest rows
+   * dropped first, as `add` drops them when it is full).
+   */
+  function requeueRows(rows: LedgerRow[], fields: Record<string, unknown>) {
+    if (deferEvents++ % 30 === 0) {
+      log.warn("ledger: spend-log rows kept queued: KV has no room for them; their sums were written", {
+        ...fields,
+        rows: logRows(rows),
+      });
+    }
+    pendingRows = rows.concat(pendingRows);
+    queued += rows.length;
+    for (const w of waiters) w.upTo = Math.max(w.upTo, queued);
+    if (pendingRows.length > maxPendingRows) {
+      const over = pendingRows.splice(maxPendingRows);
+      droppedRows += logRows(over);
+      log.error("ledger: row queue full, dropping spend-log rows", { pending: pendingRows.length, droppedRows });
     }
   }
 

@@ -12,6 +12,7 @@ import { type Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { GatewayError } from "../core/errors.ts";
 import { readBody } from "../api/body.ts";
+import type { BodyWatch } from "../api/body_watch.ts";
 import { hashKey } from "../keys/credentials.ts";
 import { ASSET_PREFIX, type Assets, loadAssets } from "./assets.ts";
 import { Layout, type View, type Viewer } from "./components/layout.tsx";
@@ -37,8 +38,11 @@ import { createSignInLimiter } from "./sign_in_limiter.ts";
 
 export type { UiDeps } from "./ports.ts";
 
-/** `remoteAddr` is the connection's, when the server passes `Deno.serve`'s handler info on (`app.fetch(req, info)`). */
-export type UiEnv = { Variables: { requestId?: string }; Bindings: { remoteAddr?: Deno.NetAddr } };
+/**
+ * `remoteAddr` is the connection's, when the server passes `Deno.serve`'s handler info on (`app.fetch(req, info)`);
+ * `body` the server's watch over slow bodies, when it has one.
+ */
+export type UiEnv = { Variables: { requestId?: string }; Bindings: { remoteAddr?: Deno.NetAddr; body?: BodyWatch } };
 type C = Context<UiEnv>;
 
 export const SESSION_COOKIE = "cg_session";
@@ -47,6 +51,11 @@ export const SIGN_IN_COOKIE = "cg_signin";
 const SIGN_IN_TTL_S = 3600;
 /** Forms are a few fields; anything bigger is refused before it is buffered. */
 const MAX_FORM_BYTES = 64 * 1024;
+/**
+ * The sign-in form (a key, its CSRF token, a `next` path of at most 2 KiB) is read before anyone is known: anonymous
+ * uploads are kept small, and slow ones are cut by the server's body timeout like any other.
+ */
+const MAX_SIGN_IN_FORM_BYTES = 8 * 1024;
 /** A key hash in a path (checked by the key pages: anything else is a 404 there). */
 const HASH_PARAM = "/:hash";
 
@@ -67,10 +76,10 @@ function safeNext(next: string | null): string | undefined {
   return next.startsWith("/ui/sign-") ? undefined : next;
 }
 
-async function readForm(c: C): Promise<URLSearchParams> {
+async function readForm(c: C, maxBytes = MAX_FORM_BYTES): Promise<URLSearchParams> {
   const type = c.req.header("content-type") ?? "";
   if (!type.toLowerCase().startsWith("application/x-www-form-urlencoded")) return new URLSearchParams();
-  return new URLSearchParams(new TextDecoder().decode(await readBody(c.req.raw, MAX_FORM_BYTES)));
+  return new URLSearchParams(new TextDecoder().decode(await readBody(c.req.raw, maxBytes, { watch: c.env?.body })));
 }
 
 function render(c: C, assets: Assets, page: Page, viewer?: Viewer, started = performance.now()): Response {
@@ -222,7 +231,7 @@ export function createUi(deps: UiDeps): Hono<UiEnv> {
   };
 
   app.post("/ui/sign-in", async (c) => {
-    const form = await readForm(c);
+    const form = await readForm(c, MAX_SIGN_IN_FORM_BYTES);
     const next = safeNext(form.get("next"));
     if (!fromThisSite(c.req.raw) || !sameToken(form.get("csrf"), getCookie(c, SIGN_IN_COOKIE))) {
       return signIn(c, {
