@@ -1,7 +1,7 @@
 /**
  * The CLI's front door, over real sockets on 127.0.0.1 with its timers fired by hand: header and keep-alive timeouts
  * close idle and slow (slowloris) connections but never a response in flight; a body that stops arriving is cut (408);
- * at the connection cap the longest-idle connection (or one waiting for its body) makes room, and when all are busy
+ * at the connection cap the longest-idle connection (or the body furthest behind its rate) makes room, and when all are busy
  * new ones wait; accept errors (EMFILE) are logged once per burst and
  * never end the server; shutdown stops accepting and drains.
  */
@@ -399,6 +399,61 @@ Deno.test("connection cap: a connection whose request waits for its body makes r
   await send(fresh, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok");
   assert.match(await readResponse(fresh), /read 2$/);
   for (const c of [...stalled, fresh]) c.close();
+  await t.door.shutdown({ graceMs: 0 });
+});
+
+Deno.test("connection cap: the body furthest behind its rate is cut to make room, not an upload arriving ahead of it that started first", async () => {
+  const arrived = new Map<string, number>();
+  let readers = 0;
+  const t = start({
+    maxConnections: 3,
+    handler: async (req: Request, info: ServeInfo) => {
+      const who = req.headers.get("x-who")!;
+      readers++;
+      try {
+        const bytes = await readBody(req, 2 * 1024 * 1024, {
+          watch: {
+            start(cut) {
+              const reading = info.body!.start(cut);
+              return {
+                received: (n) => (reading.received(n), arrived.set(who, (arrived.get(who) ?? 0) + n)),
+                done: () => reading.done(),
+              };
+            },
+          },
+        });
+        return new Response(`read ${bytes.byteLength}`);
+      } catch (e) {
+        return new Response((e as Error).message, { status: (e as GatewayError).status ?? 500 });
+      }
+    },
+  });
+  // A legitimate 1 MiB upload, half of it sent (and read) already.
+  const legit = await connect(t.port);
+  await send(legit, `POST / HTTP/1.1\r\nHost: x\r\nX-Who: legit\r\nContent-Length: ${1 << 20}\r\n\r\n`);
+  await legit.write(new Uint8Array(1 << 19));
+  await until(() => (arrived.get("legit") ?? 0) >= 1 << 19);
+  // Two stalled uploads opened after it: 5 bytes of 200,000 each.
+  const stalled: Deno.Conn[] = [];
+  for (let i = 0; i < 2; i++) {
+    const c = await connect(t.port);
+    await send(c, `POST / HTTP/1.1\r\nHost: x\r\nX-Who: s${i}\r\nContent-Length: 200000\r\n\r\nkey=s`);
+    stalled.push(c);
+    await until(() => readers === i + 2);
+  }
+  const extra = await connect(t.port); // past the cap: one body is cut
+  const legitAnswer = readResponse(legit);
+  const firstCut = await Promise.race([
+    legitAnswer.then((r) => ["legit", r]),
+    readResponse(stalled[0]).then((r) => ["s0", r]),
+    readResponse(stalled[1]).then((r) => ["s1", r]),
+  ]);
+  assert.notEqual(firstCut[0], "legit", `the upload arriving was cut: ${firstCut[1]}`);
+  assert.match(firstCut[1], /^HTTP\/1\.1 408 /);
+  // The legitimate upload goes on and is read whole.
+  await legit.write(new Uint8Array(1 << 19));
+  assert.match(await legitAnswer, /^HTTP\/1\.1 200 [^]*read 1048576$/);
+  for (const c of [legit, ...stalled, extra]) c.close();
   await t.door.shutdown({ graceMs: 0 });
 });
 
