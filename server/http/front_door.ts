@@ -41,7 +41,7 @@
  * if (serveConnection) {
  *   const door = serveFrontDoor({ hostname: "127.0.0.1", port: 0, handler, log: createLogger(),
  *     maxConnections: 1000, headerTimeoutMs: 30_000, keepAliveTimeoutMs: 75_000, bodyTimeoutMs: 30_000,
- *     bodyMinBytesPerSecond: 65_536, serveConnection });
+ *     bodyMinBytesPerSecond: 500, serveConnection });
  *   await door.shutdown({ graceMs: 25_000, onGraceOver: endStreams });
  * }
  * ```
@@ -212,7 +212,11 @@ export function serveFrontDoor(opts: FrontDoorOptions): FrontDoor {
 
   /** Bodies being read, oldest first. */
   const readings = new Set<Reading>();
-  /** The one timer checking body deadlines, armed for the earliest (or earlier) while bodies are read. */
+  /**
+   * The one timer checking body deadlines while bodies are read: armed for the earliest, and never more than
+   * `bodyTimeoutMs` ahead, so a body that starts later (its deadline that far ahead, as it has received nothing) is
+   * never checked after its deadline, however far the bytes of others pushed theirs.
+   */
   let sweep: unknown;
   const deadline = (r: Reading) => r.start + bodyTimeoutMs + r.bytes * 1000 / bodyMinBytesPerSecond;
   const stopReading = (r: Reading): boolean => {
@@ -238,9 +242,9 @@ export function serveFrontDoor(opts: FrontDoorOptions): FrontDoor {
       if (at <= now) cutBody(r);
       else next = Math.min(next, at);
     }
-    if (next !== Infinity) armSweep(next);
+    if (next !== Infinity) armSweep(Math.min(next, now + bodyTimeoutMs));
   }
-  /** A body read starting on `c`: watched until it reports done (a later start never has an earlier deadline). */
+  /** A body read starting on `c`: watched until it reports done (the sweep is armed no later than its deadline). */
   const startReading = (c: Connection, cut: () => void): BodyReading => {
     const r: Reading = {
       conn: c,
