@@ -45,6 +45,28 @@ export interface AdmissionDeps {
    * one place budget crossings of keys, teams, users and the proxy are seen (alerts hook in here). Never awaited.
    */
   onBudgetReached?: (event: BudgetReached) => void;
+  /**
+   * A key's, team's or user's spend in its budget window is at or past a threshold — its key's `soft_budget`, 80% or
+   * 100% of its `max_budget` — after a billed call (as this instance sees it): told once per threshold, window and
+   * budget by this instance (alerts claim them across instances). Never awaited.
+   */
+  onBudgetThreshold?: (event: BudgetThreshold) => void;
+}
+
+/** A budget threshold reached (`AdmissionDeps.onBudgetThreshold`). */
+export interface BudgetThreshold {
+  scope: "key" | "team" | "user";
+  /** The key's hash, or the team's or user's id. */
+  id: string;
+  /** The key's alias, or the team's or user's. */
+  alias?: string;
+  level: "soft_budget" | "80%" | "100%";
+  spend: number;
+  maxBudget?: number;
+  softBudget?: number;
+  /** Epoch ms the budget window started, and the one it resets (undefined: never). */
+  windowStart: number;
+  resetAt?: number;
 }
 
 /** A budget reached by a call (`AdmissionDeps.onBudgetReached`). */
@@ -94,6 +116,23 @@ export interface Admission {
    * fresh from KV (plus this instance's unwritten sums): for `/metrics`. Off the request path.
    */
   budgets(): Promise<KeyBudget[]>;
+  /**
+   * The keys with an rpm or tpm limit (key-wide, or for the model) this instance has held calls for, per model, with
+   * this minute's use as this instance sees it (the newest KV snapshot plus its own sums): for `/metrics`. No KV read.
+   */
+  rateLimits(): KeyRateLimit[];
+}
+
+/** A key's requests and tokens per minute for one model: its limit for the model, else its key-wide one. */
+export interface KeyRateLimit {
+  hash: string;
+  alias?: string;
+  /** The model group. */
+  model: string;
+  rpmLimit?: number;
+  rpmUsed: number;
+  tpmLimit?: number;
+  tpmUsed: number;
 }
 
 export interface KeyBudget {
@@ -111,8 +150,11 @@ const MAX_TRACKED_BUDGETS = 10_000;
  * then stops before KV writes again (README, "Fail closed").
  */
 export const MAX_UNWRITTEN_CALLS = 4;
+/** Models whose scopes one principal keeps (`scopesOf`); past it they start over. */
+const MAX_MEMO_MODELS = 64;
 
 type Unit = "budget" | "tpm" | "rpm";
+const RATE_UNITS = ["rpm", "tpm"] as const;
 
 /** One limit a call holds: of which scope, in which unit. */
 interface Held {
@@ -128,11 +170,17 @@ interface Admitted {
   billable: boolean;
   /** What the call was held as (its model group), once held. */
   model?: string;
+  /** Its scopes as held: billed into at settlement while their budget windows still hold (`current`). */
+  scopes?: CallScope[];
   ticket?: HoldTicket;
   limits?: Limit[];
   /** What each of `limits` limits. */
   held?: Held[];
 }
+
+/** Whether scopes built earlier still name the counters of `t`: every spend window they name still holds it. */
+const current = (scopes: CallScope[], t: number) =>
+  scopes.every(({ spend: s }) => s?.resetAt === undefined || (t >= s.windowStart && t < s.resetAt));
 
 /** How a budget's refusal names it, after LiteLLM's `Budget has been exceeded!` messages. */
 function budgetSubject(scope: CallScope): string {
@@ -160,8 +208,9 @@ export function budgetExceeded(spentNanos: bigint, maxBudget: number, subject = 
   );
 }
 
-const throttled = (message: string, retryAfter: number) =>
-  new GatewayError(429, "ThrottlingException", message, { litellmType: "rate_limit_error", retryAfter });
+/** A 429; `reason` says which limit (`rpm`, `tpm`, `parallel`, `budget_held`). */
+const throttled = (message: string, retryAfter: number, reason: string) =>
+  new GatewayError(429, "ThrottlingException", message, { litellmType: "rate_limit_error", retryAfter, reason });
 
 /** A rate limit's refusal: `Rate limit exceeded: this key allows 10 requests per minute`. */
 function rateExceeded(scope: CallScope, unit: "tpm" | "rpm", perMinute: number, detail = ""): string {
@@ -177,7 +226,7 @@ function unwritable(h: Extract<LedgerHealth, { ok: false }>): GatewayError {
     `The gateway cannot record spend right now (KV writes failing since ${new Date(h.since).toISOString()}: ` +
       `${h.cause}); ${h.unwrittenCalls} answered calls wait to be billed, so calls that need billing are refused ` +
       "until spend can be written again",
-    { litellmType: "service_unavailable", retryAfter: 5 },
+    { litellmType: "service_unavailable", retryAfter: 5, reason: "spend_unwritable" },
   );
 }
 
@@ -191,13 +240,35 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   const active = new Map<string, number>();
   /** Soft-budget windows this instance has already handled (`id:windowStart`). */
   const alerted = new Set<string>();
+  /** Budget thresholds this instance has already told of (`scope:window:budget:level`). */
+  const thresholdsTold = new Set<string>();
   /** Budget window each scope was last billed in here, to clean up older windows once per change. */
   const billedWindow = new Map<string, number>();
   const tasks = new Set<Promise<unknown>>();
   /** Keys with a budget admitted here, by id: their newest record. */
   const budgeted = new Map<string, KeyRecord>();
+  /** Keys with a rate limit held here, by `key id, model`: their newest record. */
+  const limited = new Map<string, { key: KeyRecord; model: string }>();
   /** Deleted keys with calls still in progress here, by id: their counters' clean-up, run once those settle. */
   const deletedKeys = new Map<string, () => Promise<void>>();
+  /**
+   * Each principal's scopes per model (`""`: before the model is known). A principal is one object per key record
+   * and its owners' records (auth.ts: records are replaced, never changed), so its scopes only change when a budget
+   * window turns: built then, not three times per call.
+   */
+  const scopeMemo = new WeakMap<Principal, Map<string, CallScope[]>>();
+
+  function scopesOf(p: Principal, model: string | undefined, t: number): CallScope[] {
+    let byModel = scopeMemo.get(p);
+    if (!byModel) scopeMemo.set(p, byModel = new Map());
+    const id = model === undefined ? "" : `m:${model}`;
+    let scopes = byModel.get(id);
+    if (!scopes || !current(scopes, t)) {
+      if (byModel.size >= MAX_MEMO_MODELS) byModel.clear();
+      byModel.set(id, scopes = callScopes(p, model, proxyBudget, t));
+    }
+    return scopes;
+  }
 
   function background(task: Promise<unknown>, what: string) {
     const p = task.catch((e) => log.warn(`${what} failed`, { error: (e as Error).name, message: (e as Error).message }))
@@ -207,17 +278,19 @@ export function createAdmission(deps: AdmissionDeps): Admission {
 
   /** The cheap checks at admission, over the ledger's view of each counter (the holds decide with fresh reads). */
   function check(p: Principal, t: number) {
-    for (const scope of callScopes(p, undefined, proxyBudget, t)) {
+    for (const scope of scopesOf(p, undefined, t)) {
       const spend = scope.spend;
       if (spend?.limitNanos !== undefined) {
         const spent = ledger.total(spend.counter);
         if (spent >= spend.limitNanos) throw budgetExceeded(spent, spend.maxBudget!, budgetSubject(scope));
       }
-      const minute = minuteOf(t);
-      for (const unit of ["rpm", "tpm"] as const) {
-        const r = scope[unit];
-        if (r && ledger.total(r.counter, minute) >= r.limit) {
-          throw throttled(rateExceeded(scope, unit, r.perMinute), secondsToNextMinute(t));
+      if (scope.rpm || scope.tpm) {
+        const minute = minuteOf(t);
+        for (const unit of RATE_UNITS) {
+          const r = scope[unit];
+          if (r && ledger.total(r.counter, minute) >= r.limit) {
+            throw throttled(rateExceeded(scope, unit, r.perMinute), secondsToNextMinute(t), unit);
+          }
         }
       }
     }
@@ -226,6 +299,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       throw throttled(
         `Max parallel request limit reached: this key allows ${r.maxParallelRequests} calls at a time`,
         1,
+        "parallel",
       );
     }
   }
@@ -284,7 +358,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         503,
         "ServiceUnavailableException",
         `The key's limits cannot be checked right now (KV: ${refused.cause ?? "unavailable"})`,
-        { litellmType: "service_unavailable", retryAfter: 1 },
+        { litellmType: "service_unavailable", retryAfter: 1, reason: "limits_unavailable" },
       );
     }
     const { scope, unit } = h;
@@ -298,6 +372,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         `Budget held by calls in flight: ${scope.label} has spent ${nanosToUsd(refused.settled)} and calls in ` +
           `flight hold ${nanosToUsd(refused.held)} of its max budget ${spend.maxBudget}; retry when they finish`,
         1,
+        "budget_held",
       );
     }
     const r = scope[unit]!;
@@ -305,6 +380,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     return throttled(
       rateExceeded(scope, unit, r.perMinute, ` (${refused.settled} ${done}, ${inFlight})`),
       secondsToNextMinute(t),
+      unit,
     );
   }
 
@@ -364,6 +440,46 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     );
   }
 
+  /** Tells `onBudgetThreshold` of each key, team and user budget threshold the spend is now at or past. */
+  function thresholds(scopes: CallScope[], p: Principal) {
+    const notify = deps.onBudgetThreshold;
+    if (!notify) return;
+    for (const scope of scopes) {
+      const kind = scope.kind;
+      if (kind !== "key" && kind !== "team" && kind !== "user") continue;
+      const spend = scope.spend;
+      const soft = kind === "key" ? p.key?.softBudget : undefined;
+      if (!spend || (spend.limitNanos === undefined && soft === undefined)) continue;
+      const total = ledger.total(spend.counter);
+      const levels: BudgetThreshold["level"][] = [];
+      if (soft !== undefined && total >= usdToNanos(soft)) levels.push("soft_budget");
+      if (spend.limitNanos !== undefined && total * 5n >= spend.limitNanos * 4n) levels.push("80%");
+      if (spend.limitNanos !== undefined && total >= spend.limitNanos) levels.push("100%");
+      for (const level of levels) {
+        const mark = `${scope.id}:${spend.windowStart}:${spend.maxBudget}:${soft}:${level}`;
+        if (thresholdsTold.has(mark)) continue;
+        if (thresholdsTold.size > 10_000) thresholdsTold.clear();
+        thresholdsTold.add(mark);
+        const owner = kind === "key" ? p.key : kind === "team" ? p.team : p.user;
+        try {
+          notify({
+            scope: kind,
+            id: kind === "key" ? p.key!.hash : scope.id.slice(kind.length + 1),
+            alias: owner?.alias,
+            level,
+            spend: nanosToUsd(total),
+            maxBudget: spend.maxBudget,
+            softBudget: soft,
+            windowStart: spend.windowStart,
+            resetAt: spend.resetAt,
+          });
+        } catch (e) {
+          log.warn("budget threshold: the listener failed", { error: (e as Error).name });
+        }
+      }
+    }
+  }
+
   /** Tells `onBudgetReached` of every budget this call's cost took to its limit or past it. */
   function reached(scopes: CallScope[], costNanos: bigint, p: Principal, requestId: string) {
     const notify = deps.onBudgetReached;
@@ -407,7 +523,13 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     async admit(headers, requestId) {
       const principal = await auth.authenticate(headers);
       const r = principal.key;
-      check(principal, now());
+      try {
+        check(principal, now());
+      } catch (e) {
+        // Whose call was refused, for the refusal's log line (alias and hash, never the key).
+        if (e instanceof GatewayError) e.caller = principal.caller;
+        throw e;
+      }
       if (r?.maxBudget !== undefined) {
         if (budgeted.size >= MAX_TRACKED_BUDGETS && !budgeted.has(r.id)) budgeted.clear();
         budgeted.set(r.id, r);
@@ -428,14 +550,24 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       }
       a.model = modelName;
       const t = now();
-      const scopes = callScopes(a.principal, modelName, proxyBudget, t);
+      const scopes = a.scopes = scopesOf(a.principal, modelName, t);
       if (!scopes.length) return;
       const expected = holdPricing(modelName, estimate);
       const { limits, held } = limitsOf(scopes, t, expected.nanos, expected.tokens);
       if (!limits.length) return;
+      const key = a.principal.key;
+      if (key && held.some((h) => h.unit !== "budget" && (h.scope.kind === "key" || h.scope.kind === "key_model"))) {
+        const id = `${key.id}\u0001${modelName}`;
+        if (limited.size >= MAX_TRACKED_BUDGETS && !limited.has(id)) limited.clear();
+        limited.set(id, { key, model: modelName });
+      }
       const placing = holds.place(limits);
       const placed = placing instanceof Promise ? await placing : placing;
-      if ("refused" in placed) throw refusal(held[placed.index], limits[placed.index], placed, t);
+      if ("refused" in placed) {
+        const err = refusal(held[placed.index], limits[placed.index], placed, t);
+        err.caller = a.principal.caller;
+        throw err;
+      }
       if (admitted.get(requestId) !== a) {
         placed.release(); // the call ended while its holds were being placed
         return;
@@ -465,7 +597,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       if (!a) return;
       const p = a.principal;
       const t = now();
-      const scopes = callScopes(p, a.model ?? record.modelName, proxyBudget, t);
+      // The scopes it was held under, unless a budget window has turned since (then the new window is billed).
+      const scopes = a.scopes && current(a.scopes, t) ? a.scopes : scopesOf(p, a.model ?? record.modelName, t);
       const sums: LedgerSum[] = [];
       /** What the call used of each scope, by `scope id:unit`. */
       const used = new Map<string, Used>();
@@ -500,6 +633,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       if (costNanos > 0n) {
         if (p.key) softBudget(p.key, t);
         reached(scopes, costNanos, p, record.requestId);
+        thresholds(scopes, p);
       }
     },
 
@@ -508,6 +642,28 @@ export function createAdmission(deps: AdmissionDeps): Admission {
 
     async idle() {
       while (tasks.size) await Promise.all([...tasks]);
+    },
+
+    rateLimits() {
+      const t = now();
+      const minute = minuteOf(t);
+      const out: KeyRateLimit[] = [];
+      for (const { key, model } of limited.values()) {
+        const scopes = callScopes({ key }, model, undefined, t);
+        // The key's limit for the model when it has one, else its key-wide one.
+        const pick = (unit: "rpm" | "tpm") => (scopes.find((s) => s.kind === "key_model")?.[unit] ?? scopes[0]?.[unit]);
+        const rpm = pick("rpm"), tpm = pick("tpm");
+        out.push({
+          hash: key.hash,
+          alias: key.alias,
+          model,
+          rpmLimit: rpm?.perMinute,
+          rpmUsed: rpm ? Number(ledger.total(rpm.counter, minute)) : 0,
+          tpmLimit: tpm?.perMinute,
+          tpmUsed: tpm ? Number(ledger.total(tpm.counter, minute)) : 0,
+        });
+      }
+      return out;
     },
 
     keyDeleted(keyId, clean) {

@@ -15,6 +15,11 @@
  * counters and histograms summed, gauges by their `aggregator` (calls in flight and queues summed; states, cooldowns
  * and budgets, which every worker reads alike, by their maximum or minimum). Keys are labelled by alias and a
  * 12-character hash prefix, never by the key.
+ *
+ * LiteLLM's request and deployment families (proxy requests, deployment attempts, fallbacks, cooldowns,
+ * latencies, remaining limits) and the refusal counter are in `request_metrics.ts`, on the same registry.
+ *
+ * Deployment labels are LiteLLM's: `litellm_model_name` is the deployment's Bedrock model id, `model_id` its id.
  */
 import {
   AggregatorRegistry,
@@ -26,13 +31,14 @@ import {
   Registry,
 } from "prom-client";
 import type { Deployment } from "../config/types.ts";
-import type { KeyBudget } from "../keys/admission.ts";
-import type { CallRecord } from "../core/call_record.ts";
+import type { KeyBudget, KeyRateLimit } from "../keys/admission.ts";
+import type { Caller, CallRecord } from "../core/call_record.ts";
 import { type Quote } from "../pricing/cost.ts";
 import { nanosToUsd } from "../core/money.ts";
 import type { LedgerStats } from "../kv/ledger.ts";
-import { hashPrefix } from "./request_log.ts";
-import { publicBase } from "./spend_log.ts";
+import { hashPrefix, publicBase } from "../core/redact.ts";
+import type { Refusal } from "../core/errors.ts";
+import { type CooldownFacts, createRequestMetrics } from "./request_metrics.ts";
 import { promptTokens } from "../core/usage.ts";
 
 /** LiteLLM's latency buckets (seconds); prom-client adds `+Inf`. */
@@ -84,6 +90,9 @@ type Observe = { observe(value: number): void };
  * `/metrics` is scraped), and its histogram children.
  */
 interface CallSeries {
+  /** The call's `modelName` and `deploymentId ?? ""`: with its caller, what picks the series. */
+  model: string;
+  modelId: string;
   labels: Record<(typeof BY_CALL)[number], string>;
   requests: Map<string, number>;
   spendNanos: bigint;
@@ -113,6 +122,8 @@ export interface MetricsSources {
   budgets(): Promise<KeyBudget[]>;
   ledger(): LedgerStats;
   now(): number;
+  /** Keys with rpm/tpm limits this instance served, and this minute's use (`admission.rateLimits()`). */
+  rateLimits?(): KeyRateLimit[];
   /** The other workers' snapshots, when this gateway is one of `--workers N`: `render` then shows the process. */
   peers?: () => Promise<MetricsSnapshot[]>;
 }
@@ -123,6 +134,10 @@ export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 export interface Metrics {
   /** Counts a finished call. */
   observe(record: CallRecord, quote: Quote): void;
+  /** Counts a refused request; `requestedModel` is the model it named if the gateway serves it, else "". */
+  refused(refusal: Refusal, requestedModel: string): void;
+  /** Counts a deployment's cooldown. */
+  cooledDown(facts: CooldownFacts): void;
   /** The exposition text and its content type (the whole process's, with `peers`). */
   render(): Promise<{ body: string; contentType: string }>;
   /** This gateway's metrics alone, as data (for the worker answering a scrape). */
@@ -139,7 +154,7 @@ function deploymentState(h: DeploymentView): number {
 }
 
 const deploymentLabels = (d: Deployment) => ({
-  litellm_model_name: d.modelName,
+  litellm_model_name: d.bedrockModelId,
   model_id: d.id,
   api_base: d.auth.kind === "mock" ? "" : publicBase(d.endpoint) ?? "",
   api_provider: "bedrock",
@@ -234,7 +249,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
       const t = sources.now();
       for (const h of sources.deployments()) {
         const left = Math.max(0, h.stats.cooldownUntil - t) / 1000;
-        this.set({ litellm_model_name: h.deployment.modelName, model_id: h.deployment.id }, left);
+        this.set({ litellm_model_name: h.deployment.bedrockModelId, model_id: h.deployment.id }, left);
       }
     },
   });
@@ -275,7 +290,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
    * CPU at a few thousand calls per second (docs/benchmarks.md). The scraped totals are the same (spend is summed in
    * exact nano-USD). Histograms are observed per call, through cached label children.
    */
-  const series = new Map<string, CallSeries>();
+  const series = new WeakMap<Caller, CallSeries[]>();
   /** Series with increments not yet handed to prom-client. */
   const dirty = new Set<CallSeries>();
 
@@ -310,6 +325,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
       remaining.set(labels, nanosToUsd(b.maxBudgetNanos - b.spentNanos));
       maxBudget.set(labels, nanosToUsd(b.maxBudgetNanos));
     }
+    requestMetrics.beforeScrape(sources.rateLimits?.() ?? []);
   }
 
   async function snapshot(): Promise<MetricsSnapshot> {
@@ -317,13 +333,19 @@ export function createMetrics(sources: MetricsSources): Metrics {
     return await registry.getMetricsAsJSON();
   }
 
+  /**
+   * A call's series, found by its caller object (one per principal, never changed: its key, alias, user and team),
+   * then its model and deployment: no id is built per call. Two callers with the same labels (a key's record re-read)
+   * get two series, which prom-client adds up under the same label set.
+   */
   function seriesFor(record: CallRecord): CallSeries {
     const model = record.modelName, modelId = record.deploymentId ?? "";
     const c = record.caller;
-    // JSON of strings is collision-free.
-    const id = JSON.stringify([model, modelId, c.keyHash ?? "", c.keyAlias ?? "", c.userId ?? "", c.teamId ?? ""]);
-    let m = series.get(id);
-    if (m) return m;
+    let list = series.get(c);
+    if (!list) series.set(c, list = []);
+    for (let i = 0; i < list.length; i++) {
+      if (list[i].model === model && list[i].modelId === modelId) return list[i];
+    }
     const labels = {
       model,
       model_id: modelId,
@@ -334,7 +356,9 @@ export function createMetrics(sources: MetricsSources): Metrics {
     };
     const where = { model, model_id: modelId };
     const byType = new Map<string, Observe>();
-    m = {
+    const m: CallSeries = {
+      model,
+      modelId,
       labels,
       requests: new Map(),
       spendNanos: 0n,
@@ -350,12 +374,17 @@ export function createMetrics(sources: MetricsSources): Metrics {
       },
       ttfb: ttfb.labels(where),
     };
-    series.set(id, m);
+    list.push(m);
     return m;
   }
 
+  const requestMetrics = createRequestMetrics({ registry, buckets: LATENCY_BUCKETS });
+
   return {
+    refused: requestMetrics.refused,
+    cooledDown: requestMetrics.cooledDown,
     observe(record, quote) {
+      requestMetrics.observe(record);
       const m = seriesFor(record);
       dirty.add(m);
       m.requests.set(record.status, (m.requests.get(record.status) ?? 0) + 1);
