@@ -50,6 +50,13 @@ function recordingKv(
   };
 }
 
+/** A recording KV whose commits writing a spend-log row fail with `message` (while `refusing()` says so). */
+const refusingRows = (kv: Deno.Kv, ops: Op[], message: string, refusing = () => true) =>
+  recordingKv(kv, ops, (op, real) => {
+    if (refusing() && op.sets.some((s) => s.key[0] === "spend_log")) throw new TypeError(message);
+    return real();
+  });
+
 /** A logger of the test's own, and the lines it wrote (never shared between tests). */
 function capturedLog() {
   const logs: string[] = [];
@@ -130,10 +137,7 @@ Deno.test("rows KV refuses as such (too large) are dropped at the first refusal;
   await using kv = await Deno.openKv(":memory:");
   const ops: Op[] = [];
   const ledger = createLedger({
-    kv: recordingKv(kv, ops, (op, real) => {
-      if (op.sets.some((s) => s.key[0] === "spend_log")) throw new TypeError("Value too large");
-      return real();
-    }),
+    kv: refusingRows(kv, ops, "Value too large"),
     instanceId: "a",
     log,
   });
@@ -203,10 +207,7 @@ Deno.test("flush() resolves once the sums are written, though KV has no room for
   await using kv = await Deno.openKv(":memory:");
   const ops: Op[] = [];
   const ledger = createLedger({
-    kv: recordingKv(kv, ops, (op, real) => {
-      if (op.sets.some((s) => s.key[0] === "spend_log")) throw new TypeError("database or disk is full");
-      return real();
-    }),
+    kv: refusingRows(kv, ops, "database or disk is full"),
     instanceId: "a",
     log: capturedLog().log,
     sleep: () => Promise.resolve(),
@@ -228,10 +229,7 @@ Deno.test("a disk that stays full for rows: tried at most once a simulated secon
   let full = true;
   let clock = 0;
   const ledger = createLedger({
-    kv: recordingKv(kv, ops, (op, real) => {
-      if (full && op.sets.some((s) => s.key[0] === "spend_log")) throw new TypeError("database or disk is full");
-      return real();
-    }),
+    kv: refusingRows(kv, ops, "database or disk is full", () => full),
     instanceId: "a",
     log,
     maxPendingRows: 1000,
@@ -292,10 +290,7 @@ Deno.test("close() with the disk still full for rows: tried once more, then logg
   const ops: Op[] = [];
   const { sleep } = handSleep();
   const ledger = createLedger({
-    kv: recordingKv(kv, ops, (op, real) => {
-      if (op.sets.some((s) => s.key[0] === "spend_log")) throw new TypeError("database or disk is full");
-      return real();
-    }),
+    kv: refusingRows(kv, ops, "database or disk is full"),
     instanceId: "a",
     log,
     sleep,
