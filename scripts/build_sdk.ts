@@ -9,7 +9,7 @@
  *   `npm pack` there and install the tarball;
  * - `jsr.json` and the `.ts` sources it publishes (`deno publish` in that directory);
  * - `converse-gateway.min.js`: everything in one minified file (`deno bundle --minify --platform browser`), whose
- *   gzipped size is printed — the number the README quotes. Also exported as `<package>/browser`.
+ *   gzipped size is printed — the number docs/sdk.md quotes. Also exported as `<package>/browser`.
  *
  * The wire modules the SDK shares with the gateway (`wire/`: the event-stream codec, model-id encoding) ship inside
  * the package, flat beside the SDK's own modules: the sources are staged first, `../wire/x.ts` becoming `./x.ts`.
@@ -135,7 +135,7 @@ console.log(answer.output.message?.content[0].text);
 \`\`\`
 
 The whole SDK in one minified file for a \`<script type="module">\`: \`${PACKAGE_NAME}/browser\` (\`${BROWSER_BUNDLE}\`).
-Options, errors, retries and every method: the "TypeScript SDK" section of Converse Gateway's README.
+Options, errors, retries and every method: docs/sdk.md in the Converse Gateway repository.
 `;
 
 /** Copies the (staged) TypeScript source of every compiled module next to its output, for `deno publish`. */

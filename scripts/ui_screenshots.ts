@@ -1,6 +1,6 @@
 /**
  * @module
- * Screenshots of every admin UI page for the README (`docs/ui/*.png`), taken with headless Chromium against a
+ * Screenshots of every admin UI page for docs/ui.md (`docs/ui/*.png`), taken with headless Chromium against a
  * gateway in this process filled with 30 days of demo traffic: five models (one with two deployments, one cooling
  * down, one priced in the config, one `mock_response`), three teams and two users (budgets over their keys), six keys
  * (budgets, limits, one blocked, one expiring), a few hundred calls through the fake Bedrock with cache reads, retries and failures. Deterministic: a fixed clock and

@@ -5,9 +5,9 @@
  * it while the call runs; a stream whose client hangs up mid-generation is billed from it (with the output actually
  * relayed).
  *
- * The estimate, documented in the README ("Holds"): 4 ASCII characters per token and 1 token per other character
- * (CJK and most non-Latin scripts tokenize near one token per character), over every string of the request — tool
- * results' JSON and plain-text documents included — except settings that are not input (`inferenceConfig`,
+ * The estimate, documented in docs/keys-and-budgets.md ("Holds"): 4 ASCII characters per token and 1 token per other
+ * character (CJK and most non-Latin scripts tokenize near one token per character), over every string of the request —
+ * tool results' JSON and plain-text documents included — except settings that are not input (`inferenceConfig`,
  * `additionalModelRequestFields`, …) and media payloads. Base64 is skipped only where it is a media payload: the
  * `source.bytes` of a Converse `image`/`video`/`audio`/`document` block, the `source.data` of an Anthropic
  * `source.type: "base64"` block, a `data:…;base64,` URL. Those count by what they are: an image or a video a fixed

@@ -140,7 +140,7 @@ export function helpText(): string {
     "",
     "The config may name more variables (os.environ/NAME, e.g. LITELLM_MASTER_KEY); AWS credentials come from the",
     "usual chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_REGION, web identity, containers, instance metadata).",
-    "Docs: README.md (command line, configuration, running with workers, the binary, Deno Deploy).",
+    "Docs: docs/deployment.md (command line, workers, the binary, Deno Deploy), docs/configuration.md.",
   ].join("\n");
 }
 

@@ -78,7 +78,7 @@ const DAY_MS = 86_400_000;
  */
 const DEFAULT_HOLD_OUTPUT_TOKENS = 4096;
 /**
- * Front-door defaults (README, `general_settings`). Depth 128: a Converse body with a tool whose JSON Schema nests 50
+ * Front-door defaults (docs/configuration.md, "Limits and timeouts"). Depth 128: a Converse body with a tool whose JSON Schema nests 50
  * object levels (`properties` → object → …) is ~110 deep; 50,000 is what an attacker sends. In flight: 128 MiB holds
  * six bodies at the 20 MiB per-request cap; each costs the process several times its size while it is validated and
  * sent (ten at once peaked at ~1 GiB RSS, six at ~0.7 GiB: docs/benchmarks.md), and the others get a retryable 503.

@@ -147,7 +147,7 @@ const MAX_TRACKED_BUDGETS = 10_000;
 /**
  * While spend cannot be written to KV, billable calls are admitted only while fewer than this many answered calls
  * (plus billable calls in flight) wait to be billed: at most this many answered calls can be lost if the process
- * then stops before KV writes again (README, "Fail closed").
+ * then stops before KV writes again (docs/keys-and-budgets.md, "Fail closed").
  */
 export const MAX_UNWRITTEN_CALLS = 4;
 /** Models whose scopes one principal keeps (`scopesOf`); past it they start over. */
