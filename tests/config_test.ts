@@ -483,3 +483,14 @@ Deno.test("litellm_settings: max_budget, budget_duration, request_timeout, num_r
     ],
   );
 });
+
+Deno.test("with no master_key in the config, LITELLM_MASTER_KEY is the master key (LiteLLM's fallback); the config's wins", () => {
+  const noKey = base.replace("general_settings:\n  master_key: os.environ/MASTER\n", "");
+  assert.ok(!noKey.includes("master_key"));
+  const vars = { AK: "AKIDEXAMPLE", SK: "secret" };
+  assert.equal(loadConfig(noKey, env(vars)).masterKey, undefined);
+  assert.equal(loadConfig(noKey, env({ ...vars, LITELLM_MASTER_KEY: "" })).masterKey, undefined);
+  assert.equal(loadConfig(noKey, env({ ...vars, LITELLM_MASTER_KEY: "sk-from-env" })).masterKey, "sk-from-env");
+  const both = loadConfig(base, env({ ...vars, MASTER: "sk-m", LITELLM_MASTER_KEY: "sk-from-env" }));
+  assert.equal(both.masterKey, "sk-m");
+});

@@ -154,6 +154,10 @@ export function loadConfig(yamlText: string, processEnv: EnvLookup): GatewayConf
     if (!masterKey) {
       problems.push(`general_settings.master_key: environment variable ${ref} is not set`);
     }
+  } else {
+    // LiteLLM's fallback: with no master_key in the config, the LITELLM_MASTER_KEY variable is the master key
+    // (its Docker quick start sets only that variable). Without it, the gateway runs open and says so at start-up.
+    masterKey = env("LITELLM_MASTER_KEY") || undefined;
   }
 
   const deployments: Deployment[] = [];
