@@ -183,8 +183,15 @@ const BLOCK = 5;
 const NATIVE_IMAGE = 6;
 /** A model-native `*Params` object (Titan, Nova Canvas and Nova Reel bodies): image fields, the rest text. */
 const PARAMS = 7;
-type At = typeof TEXT | typeof TOP | typeof MESSAGES | typeof MESSAGE | typeof BLOCKS | typeof BLOCK |
-  typeof NATIVE_IMAGE | typeof PARAMS;
+type At =
+  | typeof TEXT
+  | typeof TOP
+  | typeof MESSAGES
+  | typeof MESSAGE
+  | typeof BLOCKS
+  | typeof BLOCK
+  | typeof NATIVE_IMAGE
+  | typeof PARAMS;
 
 /** Top-level image fields of model-native bodies: Cohere Embed, Llama 3.2 vision, Titan embeddings, Stability. */
 const NATIVE_IMAGES: ReadonlySet<string> = new Set(["images", "inputImage", "image", "init_image", "mask"]);
@@ -230,8 +237,8 @@ function estimateInput(request: unknown): { tokens: number; cacheWrites: boolean
     if (v === null || typeof v !== "object") continue;
     if (Array.isArray(v)) {
       const inner = at === MESSAGES ? MESSAGE : at === BLOCKS ? BLOCK : at === NATIVE_IMAGE ? at : TEXT;
-      if (inner === NATIVE_IMAGE) for (const x of v) media += nativeImageTokens(x, tally, stack);
-      else { for (const x of v) stack.push(x, inner); }
+      if (inner === NATIVE_IMAGE) { for (const x of v) media += nativeImageTokens(x, tally, stack); }
+      else for (const x of v) stack.push(x, inner);
       continue;
     }
     const o = v as Json;

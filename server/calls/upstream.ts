@@ -13,6 +13,7 @@ import { countTokensModelId } from "../bedrock/count_tokens_op.ts";
 import type { ModelOperation } from "../bedrock/model_path.ts";
 import type { SigV4Signer } from "../aws/mod.ts";
 import { encodeModelId } from "../../wire/model_id.ts";
+import type { WrittenInit } from "../upstream_client/mod.ts";
 
 export interface UpstreamDeps {
   fetch: typeof fetch;
@@ -31,7 +32,11 @@ export interface UpstreamRequest {
   headers?: Record<string, string>;
   /** Aborts the upstream call: the client went away, or the router gave up on this attempt. */
   signal?: AbortSignal;
-  /** Told when the request is handed to fetch, signed: from then on Bedrock may have it (and bill it). */
+  /**
+   * Told once the whole request was written to Bedrock's connection: from then on Bedrock may have it (and bill it).
+   * Only the native client can tell (`WrittenInit`); with `fetch` it is never told, and only an answer says the
+   * request got there.
+   */
   onSent?: () => void;
 }
 
@@ -115,10 +120,10 @@ export function createUpstream(deps: UpstreamDeps) {
     }
     let res: Response;
     try {
-      onSent?.();
       // Never followed: a redirect would re-send the prompt and the session token to another origin, and relay its
       // answer as Bedrock's. Bedrock does not redirect.
-      res = await deps.fetch(url, { method: "POST", headers, body, signal, redirect: "manual" });
+      const init: WrittenInit = { method: "POST", headers, body, signal, redirect: "manual", onRequestWritten: onSent };
+      res = await deps.fetch(url, init);
     } catch (e) {
       if (signal?.aborted) throw signal.reason ?? e;
       // Never echo the URL's credentials or headers: only the host and the error's class.
