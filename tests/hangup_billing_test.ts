@@ -11,17 +11,24 @@
  * timeout tests use a 50 ms attempt timeout against an upstream that never answers).
  */
 import assert from "node:assert/strict";
+import { createHttpClient } from "../server/upstream_client/mod.ts";
+import { estimateInputTokens } from "../server/bedrock/expected_usage.ts";
 import { EventStreamDecoder, type EventStreamMessage } from "../wire/eventstream.ts";
 import { Latch } from "../testing/fake_bedrock.ts";
 import { converseBody, debugLog, MASTER_KEY, setupSpend, SONNET_PRICES, sonnetNanos } from "./spend_helpers.ts";
 import { type KeysSetupOptions, kvSpendNanos, LONG_PROMPT, toolResultBody } from "./keys_helpers.ts";
 
-/** A gateway logging at debug level, with a way to wait for one of its lines. */
+/**
+ * A gateway logging at debug level, with a way to wait for one of its lines. It calls the fake with the native client,
+ * which says when a request was written whole (what "sent" means for billing an attempt given up).
+ */
 async function setup(opts: KeysSetupOptions = {}) {
   const debug = debugLog();
-  const t = await setupSpend({ ...opts, log: debug.log });
+  const t = await setupSpend({ ...opts, extra: `${NATIVE_CLIENT}${opts.extra ?? ""}`, log: debug.log });
   return Object.assign(t, { logged: debug.logged });
 }
+
+const NATIVE_CLIENT = "  upstream_client: native\n";
 
 const ANTHROPIC_BODY = JSON.stringify({
   anthropic_version: "bedrock-2023-05-31",
@@ -79,8 +86,8 @@ const nativeType = (type: string) => (m: EventStreamMessage) => {
   return JSON.parse(atob(bytes)).type === type;
 };
 
-/** converseBody("Hello") holds "user" and "Hello": 9 ASCII characters, 3 tokens at 4 a token. */
-const HELLO_INPUT_ESTIMATE = 3;
+/** converseBody("Hello")'s input estimate (its text and member names, at 4 characters a token). */
+const HELLO_INPUT_ESTIMATE = estimateInputTokens(JSON.parse(converseBody()));
 /** "Hello" relayed: 5 characters, 2 tokens. */
 const HELLO_OUTPUT_ESTIMATE = 2;
 
@@ -174,7 +181,7 @@ Deno.test("converse-stream: hung up mid-generation, the upstream is stopped and 
     cacheWriteInputTokens: 0,
   });
   const row = (await t.admin("GET", "/spend/logs")).json[0];
-  assert.equal(BigInt(Math.round(row.spend * 1e9)), sonnetNanos({ input: 3, output: 2 }));
+  assert.equal(BigInt(Math.round(row.spend * 1e9)), sonnetNanos({ input: HELLO_INPUT_ESTIMATE, output: 2 }));
 });
 
 const LONG_PROMPT_ESTIMATE = LONG_PROMPT.length / 4;
@@ -265,14 +272,22 @@ Deno.test("converse-stream: an upstream that ends mid-generation is a failure, t
 /** A gateway whose `claude` deployment times attempts out after 50 ms (`timeout: 0.05`); counts what it sends. */
 async function setupTimingOut() {
   let sent = 0;
+  const native = createHttpClient();
   const t = await setup({
     models: [{ name: "claude", params: `${SONNET_PRICES}\n      timeout: 0.05` }],
     fetch: (input, init) => {
       sent++;
-      return fetch(input, init);
+      return native.fetch(input, init);
     },
   });
-  return Object.assign(t, { sent: () => sent });
+  const dispose = t[Symbol.asyncDispose];
+  return Object.assign(t, {
+    sent: () => sent,
+    [Symbol.asyncDispose]: async () => {
+      await dispose();
+      native.close();
+    },
+  });
 }
 
 Deno.test("converse: each attempt timed out after it was sent (retries included) is billed its input estimate", async () => {
