@@ -1,7 +1,8 @@
 /**
  * The request-side estimate behind holds and hang-up billing: text at 4 ASCII characters (or 1 other character) per
- * token wherever it sits (tool results' JSON, text documents), images and videos at a fixed allowance whatever their
- * base64 size, binary documents by their size, settings not counted, prompt-cache marks noted, the largest output a
+ * token wherever it sits and whatever its member is named (tool results' JSON, tool input, text documents, settings
+ * too), images and videos at a fixed allowance whatever their base64 size but only at their schema positions, binary
+ * documents by their size, prompt-cache marks noted, the largest output a
  * request allows in any model family's field, the most policy units an ApplyGuardrail request can be billed, and no
  * stack overflow on deep bodies.
  */
@@ -204,4 +205,78 @@ Deno.test("a body nested 100,000 levels deep is walked without overflowing the s
   let deep: unknown = "abcd";
   for (let i = 0; i < 100_000; i++) deep = [deep];
   assert.equal(estimateInputTokens({ messages: deep }), estimateInputTokens({ messages: "abcd" }));
+});
+
+/** 100,000 characters the model reads (~25,000 tokens), placed where a name-based skip list would have missed it. */
+const READ = "lorem ipsum dolor sit amet ".repeat(3704).slice(0, 100_000);
+
+/** A Converse request whose last user turn is a tool result with `json`. */
+const toolResultJson = (json: unknown) => ({
+  messages: [
+    { role: "user", content: [{ text: "look it up" }] },
+    { role: "assistant", content: [{ toolUse: { toolUseId: "t1", name: "lookup", input: {} } }] },
+    { role: "user", content: [{ toolResult: { toolUseId: "t1", content: [{ json }] } }] },
+  ],
+});
+
+const textAnywhere: Array<[string, unknown]> = [
+  ["a tool result's JSON member named like a setting (inferenceConfig)", toolResultJson({ inferenceConfig: READ })],
+  ["a tool result's JSON member named serviceTier", toolResultJson({ serviceTier: READ })],
+  ["a tool result's JSON member named cachePoint", toolResultJson({ cachePoint: READ })],
+  ["a tool result's JSON holding an `image` object", toolResultJson({ image: { source: { bytes: READ } } })],
+  [
+    "a tool result's JSON shaped like an Anthropic image",
+    toolResultJson({ type: "image", source: { type: "base64", data: READ } }),
+  ],
+  ["a text block that starts like a data URL", {
+    messages: [{ role: "user", content: [{ text: "data:image/png;base64," + READ }] }],
+  }],
+  ["an Anthropic tool_use input member named anthropic_beta", {
+    anthropic_version: "bedrock-2023-05-31",
+    max_tokens: 10,
+    messages: [
+      { role: "user", content: "go" },
+      { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: { anthropic_beta: READ } }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "ok" }] },
+    ],
+  }],
+  ["a member name in a tool's input", {
+    messages: [{ role: "assistant", content: [{ toolUse: { toolUseId: "t1", name: "f", input: { [READ]: 1 } } }] }],
+  }],
+];
+
+for (const [where, body] of textAnywhere) {
+  Deno.test(`text is counted wherever the model reads it, whatever its member is named: ${where}`, () => {
+    const tokens = estimateInputTokens(body);
+    assert.ok(tokens >= 25_000, `estimated ${tokens} input tokens for ~25,000 tokens of text`);
+  });
+}
+
+Deno.test("media at their real positions still count as media: in a tool result's content, Converse and Anthropic", () => {
+  const base64 = "A".repeat(400_000);
+  const converse = {
+    messages: [{
+      role: "user",
+      content: [{
+        toolResult: {
+          toolUseId: "t1",
+          content: [{ image: { format: "png", source: { bytes: base64 } } }, { text: "a chart" }],
+        },
+      }],
+    }],
+  };
+  const text = estimateInputTokens(converse) - IMAGE_TOKENS;
+  assert.ok(text > 0 && text < 40, `${text}`);
+  const anthropic = {
+    messages: [{
+      role: "user",
+      content: [{
+        type: "tool_result",
+        tool_use_id: "t1",
+        content: [{ type: "image", source: { type: "base64", media_type: "image/png", data: base64 } }],
+      }],
+    }],
+  };
+  const other = estimateInputTokens(anthropic) - IMAGE_TOKENS;
+  assert.ok(other > 0 && other < 60, `${other}`);
 });

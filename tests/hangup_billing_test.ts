@@ -6,7 +6,8 @@
  * - a stream whose generation has ended is read on for its usage event and billed exactly;
  * - a stream mid-generation, or before its first byte, is stopped and billed an estimate (flagged).
  * And the upstream falls short: a stream that ends before its usage event, an attempt the gateway times out after
- * sending it (each retry included) — billed an estimate too.
+ * sending it (each retry included) — billed an estimate too. Not billed: a stream Bedrock refused before any event
+ * (throttled), an attempt that never reached Bedrock (the connection never came up).
  * Each test orders the hang-up and the upstream with latches and the gateway's debug lines, never with time (the
  * timeout tests use a 50 ms attempt timeout against an upstream that never answers).
  */
@@ -471,4 +472,82 @@ Deno.test("under load: 70 calls hung up at every stage on three routes; every ca
   assert.ok(rows.every((r) => r.spend > 0));
   const rowNanos = rows.reduce((n, r) => n + BigInt(Math.round(r.spend * 1e9)), 0n);
   assert.equal(await kvSpendNanos(t.gw.kv, g.token), rowNanos, "the key's spend is the sum of its rows");
+});
+
+/** A converse body whose input estimate is ~10,000 tokens. */
+const LONG_BODY = converseBody("x".repeat(40_000));
+const LONG_ESTIMATE = estimateInputTokens(JSON.parse(LONG_BODY));
+
+for (const type of ["throttlingException", "serviceUnavailableException", "validationException"]) {
+  Deno.test(`converse-stream: a ${type} before any event bills nothing (nothing was read or generated)`, async () => {
+    await using t = await setup();
+    t.fake.setDefault({ kind: "stream", exceptionAt: { index: 0, type, message: "no" } });
+    const res = await post(t.gw.url, "converse-stream", LONG_BODY, new AbortController().signal);
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+    const [call] = await t.gw.waitForCalls(1);
+    assert.equal(call.status, "failure");
+    assert.equal(call.errorType, type[0].toUpperCase() + type.slice(1));
+    assert.equal(call.usage, undefined, `billed ${JSON.stringify(call.usage)} for a stream Bedrock refused`);
+    assert.equal(call.usageEstimated, undefined);
+  });
+}
+
+Deno.test("converse-stream: a throttlingException after generation began is billed the estimate", async () => {
+  await using t = await setup();
+  // The default stream: messageStart, 3 deltas, …; the exception in place of the third delta.
+  t.fake.setDefault({ kind: "stream", exceptionAt: { index: 3, type: "throttlingException", message: "slow down" } });
+  const res = await post(t.gw.url, "converse-stream", LONG_BODY, new AbortController().signal);
+  await res.arrayBuffer();
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(call.errorType, "ThrottlingException");
+  assert.equal(call.usageEstimated, true);
+  assert.equal(call.usage?.inputTokens, LONG_ESTIMATE);
+  assert.ok((call.usage?.outputTokens ?? 0) > 0, "the output relayed is counted");
+});
+
+/** An upstream `fetch` that answers through the fake for the first `answers` calls, then never connects. */
+function answersThenBlackhole(answers: number) {
+  let requests = 0;
+  const fetchFn: typeof fetch = (input, init) => {
+    if (++requests <= answers) return fetch(input, init);
+    return new Promise<Response>((_, reject) => {
+      const signal = init?.signal;
+      signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+  };
+  return { fetch: fetchFn, requests: () => requests };
+}
+
+Deno.test("converse: attempts that time out before any connection was made are not billed (fetch, endpoint never answered)", async () => {
+  const upstream = answersThenBlackhole(0);
+  await using t = await setup({
+    models: [{ name: "claude", params: `${SONNET_PRICES}\n      timeout: 0.05` }],
+    fetch: upstream.fetch, // `fetch` cannot say whether the request was written
+  });
+  const res = await post(t.gw.url, "converse", LONG_BODY, new AbortController().signal);
+  assert.equal(res.status, 504);
+  await res.body?.cancel();
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(upstream.requests(), 3);
+  assert.equal(call.usage?.inputTokens ?? 0, 0, `billed ${call.usage?.inputTokens} input tokens; nothing was sent`);
+});
+
+Deno.test("converse: with fetch, attempts to an endpoint that answered recently are billed when they time out", async () => {
+  const upstream = answersThenBlackhole(1);
+  await using t = await setup({
+    models: [{ name: "claude", params: `${SONNET_PRICES}\n      timeout: 0.05` }],
+    fetch: upstream.fetch,
+  });
+  const first = await post(t.gw.url, "converse", converseBody(), new AbortController().signal);
+  assert.equal(first.status, 200);
+  await first.arrayBuffer();
+  const res = await post(t.gw.url, "converse", LONG_BODY, new AbortController().signal);
+  assert.equal(res.status, 504);
+  await res.body?.cancel();
+  const [, call] = await t.gw.waitForCalls(2);
+  assert.equal(upstream.requests(), 4);
+  // The endpoint is reachable: each attempt most likely reached Bedrock, which bills what it read.
+  assert.equal(call.usageEstimated, true);
+  assert.equal(call.usage?.inputTokens, 3 * LONG_ESTIMATE);
 });
