@@ -2,7 +2,7 @@
  * @module
  * `deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] [--peer] [--floor] [--sections LIST]
  *   [--workers N|auto] [--concurrency N,N] [--rounds N] [--seconds S] [--caller budgeted|unbudgeted|master]
- *   [--upstream-client native|fetch] [--baseline-upstream-client native|fetch]`
+ *   [--upstream-client native|fetch] [--baseline-upstream-client native|fetch] [--otel]`
  *
  * Measures the gateway against the floor every Deno proxy shares, in one run on one machine, loopback only:
  * a fast fake Bedrock (`fake_upstream.ts`), a bare Deno forwarder (`bare_forwarder.ts`) and the gateway
@@ -26,6 +26,10 @@
  * (read them with `deno run -A bench/profile_summary.ts FILE`). `--concurrency`, `--rounds` and `--seconds` override
  * the converse plan (e.g. a long A/B at one concurrency).
  *
+ * `--otel` starts this checkout's gateway with Deno's OpenTelemetry export on (`OTEL_DENO=true`, http/protobuf) to an
+ * OTLP receiver in this process (`testing/fake_otlp.ts`); with `--baseline .` the baseline is the same code with
+ * tracing off: the cost of exporting traces, A/B in one run.
+ *
  * `--upstream-client` sets `general_settings.upstream_client` of the gateway (default: the config's default),
  * `--baseline-upstream-client` that of the baseline; with `--baseline .` the two make an A/B of the HTTP clients in
  * one run: `--baseline . --upstream-client native --baseline-upstream-client fetch`.
@@ -41,6 +45,7 @@
  * cannot be installed, started or called, the bench says why and runs without it.
  */
 import { parseArgs } from "node:util";
+import { type FakeOtlp, startFakeOtlp } from "../testing/fake_otlp.ts";
 import { callerKey, type CallerKind, gatewayYaml } from "./gateway_setup.ts";
 import { hasTaskset, type ServerProcess, spawnServer } from "./processes.ts";
 import {
@@ -130,7 +135,17 @@ interface GatewayOptions {
   settings?: Record<string, unknown>;
   /** More CLI arguments (`--workers N`). */
   args?: string[];
+  /** Environment variables of the gateway (`--otel`: Deno's OpenTelemetry export). */
+  env?: Record<string, string>;
 }
+
+/** Deno's OpenTelemetry export of every span to `endpoint` (http/protobuf, Deno's default batching). */
+const otelEnv = (endpoint: string): Record<string, string> => ({
+  ...(Deno.env.get("BENCH_OTEL_TRACES_ONLY") ? { OTEL_DENO_TRACING: "true" } : { OTEL_DENO: "true" }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+  OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+  OTEL_DENO_CONSOLE: "ignore",
+});
 
 async function startGateway(
   fakeUrl: string,
@@ -158,6 +173,7 @@ async function startGateway(
     cwd: opts.root ?? ROOT,
     args: ["run", "-A", ...prof, opts.script ?? "server/main.ts", ...args],
     cpus: opts.cpus,
+    env: opts.env,
   });
 }
 
@@ -180,6 +196,7 @@ async function main() {
       "upstream-client": { type: "string" },
       "baseline-upstream-client": { type: "string" },
       workers: { type: "string" },
+      otel: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -188,7 +205,7 @@ async function main() {
       "usage: deno task bench [--quick] [--json FILE] [--pin] [--profile DIR] [--baseline DIR] [--peer] [--floor] " +
         `[--sections ${SECTIONS.join(",")}] [--workers N|auto] [--concurrency N,N] [--rounds N] [--seconds S] ` +
         "[--caller budgeted|unbudgeted|master] [--upstream-client native|fetch] " +
-        "[--baseline-upstream-client native|fetch]",
+        "[--baseline-upstream-client native|fetch] [--otel]",
     );
     return;
   }
@@ -231,6 +248,7 @@ async function main() {
 
   const dir = await Deno.makeTempDir({ prefix: "converse-bench-" });
   const children: ServerProcess[] = [];
+  let otlp: FakeOtlp | undefined;
   const stopAll = () => Promise.all(children.splice(0).map((c) => c.stop()));
   const abort = async (why: string) => {
     console.error(`bench: ${why}; stopping its servers`);
@@ -257,6 +275,8 @@ async function main() {
   const installed = wantPeer ? await installPeer() : undefined;
   if (installed && "skipped" in installed) peerSkipped = installed.skipped;
   try {
+    // --otel: the measured gateway exports every span to a receiver in this process (the test suite's fake).
+    otlp = values.otel ? await startFakeOtlp() : undefined;
     const fake = await spawnServer({
       name: "fake",
       cwd: ROOT,
@@ -275,6 +295,7 @@ async function main() {
         cpus: proxyCpus,
         profileDir: values.profile,
         settings: gatewaySettings,
+        env: otlp ? otelEnv(otlp.endpoint) : undefined,
       }),
       workers
         ? startGateway(fake.url, dir, "workers", plan, {
@@ -417,6 +438,13 @@ async function main() {
     }
   } finally {
     await stopAll();
+    if (otlp) {
+      const names = new Map<string, number>();
+      for (const span of otlp.spans) names.set(span.name, (names.get(span.name) ?? 0) + 1);
+      const top = [...names].sort((x, y) => y[1] - x[1]).slice(0, 6).map(([n, c]) => `${n} ×${c}`).join(", ");
+      console.log(`\n--otel: the receiver got ${otlp.spans.length} spans (${top})`);
+      await otlp.close();
+    }
     clearTimeout(watchdog);
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);

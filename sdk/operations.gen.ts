@@ -51,6 +51,9 @@ export const OPERATIONS = {
     keys: ["GET", "/global/spend/keys", true],
     models: ["GET", "/global/spend/models", true],
   },
+  audit: {
+    logs: ["GET", "/audit/logs", true],
+  },
 } as const;
 
 /** Input and output of each operation, by group; `overloads` narrow the output by the input. */
@@ -338,6 +341,24 @@ export interface Operations {
         limit?: number;
       };
       output: T.GlobalSpendModels;
+    };
+  };
+  audit: {
+    /** The audit trail of admin changes (`GET /audit/logs`) */
+    logs: {
+      input: {
+        action?: string;
+        table_name?: string;
+        object_id?: string;
+        changed_by?: string;
+        /** ISO 8601 (`2025-06-01` or `2025-06-01T12:00:00Z`). */
+        start_date?: string;
+        /** ISO 8601 (`2025-06-01` or `2025-06-01T12:00:00Z`). */
+        end_date?: string;
+        page?: number;
+        page_size?: number;
+      };
+      output: T.AuditLogsResponse;
     };
   };
 }

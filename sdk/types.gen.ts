@@ -83,6 +83,46 @@ export type AudioSource = OneOf<{
   s3Location: S3Location;
 }>;
 
+export interface AuditLogRow {
+  id: string;
+  /** ISO 8601, UTC: when the change was written. */
+  updated_at: string;
+  /** The `litellm-changed-by` header when sent, else `master_key`, `admin UI` or `open gateway`. */
+  changed_by: string;
+  /** 12-character SHA-256 prefix of the key that made the change (never the key). */
+  changed_by_api_key: string | null;
+  /** `rotated`: a key regenerated. */
+  action: "created" | "updated" | "blocked" | "unblocked" | "deleted" | "rotated";
+  table_name: "LiteLLM_VerificationToken" | "LiteLLM_TeamTable" | "LiteLLM_UserTable";
+  /** The key's hash, or the team's or user's id. */
+  object_id: string;
+  /** The changed fields before (null for a creation). */
+  before_value: { [key: string]: unknown } | null;
+  /** The changed fields after (`{}` for a deletion). */
+  updated_values: { [key: string]: unknown };
+}
+
+export interface AuditLogsQuery {
+  action?: string;
+  table_name?: string;
+  object_id?: string;
+  changed_by?: string;
+  /** ISO 8601 (`2025-06-01` or `2025-06-01T12:00:00Z`). */
+  start_date?: string;
+  /** ISO 8601 (`2025-06-01` or `2025-06-01T12:00:00Z`). */
+  end_date?: string;
+  page?: number;
+  page_size?: number;
+}
+
+export interface AuditLogsResponse {
+  data: AuditLogRow[];
+  total: number;
+  page: number;
+  page_size: number;
+  total_pages: number;
+}
+
 export interface CachePointBlock {
   /** Cache point type. Known values: default. Other strings are accepted for forward compatibility. */
   type: "default" | (string & Record<never, never>);

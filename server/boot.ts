@@ -13,7 +13,7 @@ import exampleConfig from "../config.example.yaml" with { type: "text" };
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { GatewayConfig } from "./config/types.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
-import { bufferedStdout, createLogger, type Logger, PIPE_BUF } from "./core/log.ts";
+import { bufferedStdout, createLogger, type LogFormat, type Logger, PIPE_BUF } from "./core/log.ts";
 import type { RouterPeers } from "./router/peers.ts";
 import type { MetricsSnapshot } from "./spend/metrics.ts";
 
@@ -26,6 +26,8 @@ export interface BootOptions {
   /** KV path; `:memory:` allowed. Default `KV_PATH` env or `./.data/gateway.sqlite`; on Deno Deploy, the managed KV. */
   kvPath?: string;
   detailedDebug?: boolean;
+  /** How log lines are written (default `json`). */
+  logFormat?: LogFormat;
   /** Wraps the KV store before the gateway gets it (the benchmark counts KV operations this way). */
   wrapKv?: (kv: Deno.Kv) => Deno.Kv;
   /** Wraps the gateway's request handler (the benchmark serves its KV counts this way). */
@@ -46,6 +48,8 @@ export interface Booted {
   gateway: Gateway;
   config: GatewayConfig;
   kv: Deno.Kv;
+  /** Where KV lives (`--kv`, `KV_PATH`, the default file, or Deno Deploy's), for the start-up line. */
+  kvWhere: string;
   log: Logger;
   configSource: string;
   /** Writes the log lines still waiting in the stdout batch. */
@@ -124,15 +128,15 @@ function configFrom(text: string, source: string): GatewayConfig {
   }
 }
 
-async function openKv(path: string | undefined): Promise<Deno.Kv> {
+async function openKv(path: string | undefined): Promise<{ kv: Deno.Kv; where: string }> {
   const chosen = path ?? Deno.env.get("KV_PATH");
   const where = chosen ?? (onDeploy() ? "Deno Deploy's KV" : ".data/gateway.sqlite");
   try {
-    if (chosen) return await Deno.openKv(chosen);
+    if (chosen) return { kv: await Deno.openKv(chosen), where };
     // Deno Deploy has no writable filesystem: its managed KV is opened with no path.
-    if (onDeploy()) return await Deno.openKv();
+    if (onDeploy()) return { kv: await Deno.openKv(), where };
     await Deno.mkdir(".data", { recursive: true });
-    return await Deno.openKv(".data/gateway.sqlite");
+    return { kv: await Deno.openKv(".data/gateway.sqlite"), where };
   } catch (e) {
     const message = (e as Error).message;
     const fix = /not a database|malformed|corrupt/i.test(message)
@@ -181,6 +185,7 @@ export async function boot(opts: BootOptions = {}): Promise<Booted> {
   const flushLog = () => stdout?.flush();
   const log = createLogger({
     debug: opts.detailedDebug,
+    format: opts.logFormat,
     write: stdout,
     fields: worker === undefined ? undefined : { worker },
   });
@@ -195,7 +200,7 @@ export async function boot(opts: BootOptions = {}): Promise<Booted> {
           "can call every model. Set master_key (e.g. os.environ/LITELLM_MASTER_KEY) before exposing it.",
       );
     }
-    const kv = await openKv(opts.kvPath);
+    const { kv, where: kvWhere } = await openKv(opts.kvPath);
     const built = createGateway({
       config,
       kv: opts.wrapKv?.(kv) ?? kv,
@@ -207,7 +212,7 @@ export async function boot(opts: BootOptions = {}): Promise<Booted> {
     // instance-metadata endpoint costs about two seconds); each deployment left without them is logged.
     await built.ready();
     const gateway = opts.wrapFetch ? { ...built, fetch: opts.wrapFetch(built.fetch) } : built;
-    return { gateway, config, kv, log, configSource: source, flushLog };
+    return { gateway, config, kv, kvWhere, log, configSource: source, flushLog };
   } catch (e) {
     flushLog();
     throw e;

@@ -40,6 +40,14 @@ import { createSpendServices } from "./spend/services.ts";
 import { createUi } from "./ui/mod.ts";
 import { createHttpClient } from "./upstream_client/mod.ts";
 import { createUuidV7 } from "./core/uuidv7.ts";
+import { runtimeTracer, type Tracer } from "./core/telemetry.ts";
+import { createCallTracing } from "./calls/call_span.ts";
+import { createServerSpans } from "./http/server_span.ts";
+import { createAuditLog } from "./audit/audit_log.ts";
+import { createAlerts } from "./alerts/alerts.ts";
+import { budgetAlert, cooldownAlert, groupDownAlert } from "./alerts/alert_texts.ts";
+import { hashKey } from "./keys/credentials.ts";
+import { publicBase } from "./core/redact.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -71,6 +79,11 @@ export interface GatewayDeps {
   timers?: Pick<CredentialClock, "setTimeout" | "clearTimeout">;
   /** Timeouts and retries of credential resolution (tests turn retries off). */
   credentialOptions?: Pick<CredentialSourcesOptions, "providers" | "resolveTimeoutMs">;
+  /**
+   * Where spans go: default Deno's tracer when its OpenTelemetry tracing is on (`OTEL_DENO=true`), else none (no
+   * span is made). Tests pass a recording one.
+   */
+  tracer?: Tracer;
   /** The other workers of this process (`--workers N`): the router shares failures and calls in flight with them. */
   routerPeers?: RouterPeers;
   /** The other workers' metrics (`--workers N`): `/metrics` then answers for the whole process. */
@@ -109,6 +122,11 @@ export interface Gateway {
   close(): Promise<void>;
   /** This gateway's metrics alone, as data (`--workers N`: what a worker sends the one answering a scrape). */
   metricsSnapshot(): Promise<MetricsSnapshot>;
+  /**
+   * Model names with a deployment that cannot be called now for want of AWS credentials (or its config): for the
+   * start-up line, after `ready()`.
+   */
+  modelsWithoutCredentials(): string[];
 }
 
 /** Resolves with `p`, or after `ms` (then `p` is left to run on; its failure is ignored). */
@@ -125,6 +143,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const random = deps.random ?? Math.random;
   const newId = deps.newId ?? createUuidV7(now);
   const log = deps.log ?? createLogger();
+  const tracer = deps.tracer ?? runtimeTracer();
   // The native client owns a keep-alive pool, closed with the gateway; an injected fetch wins over the config.
   const nativeClient = !deps.fetch && config.upstreamClient === "native" ? createHttpClient() : undefined;
   const fetchFn = deps.fetch ?? nativeClient?.fetch ?? fetch;
@@ -133,6 +152,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const closeWaitMs = deps.closeWaitMs ?? CLOSE_WAIT_MS;
   const pricing = createPricing(config, { tables: priceTablesFor(config), log });
   const holds = createHolds({ kv, ledger, now, log });
+  // Alerts to the configured webhooks (general_settings.alerting), delivered in the background.
+  // Webhooks are not Bedrock: the runtime's fetch (or the injected one), never the native upstream client.
+  const alerts = createAlerts({ routes: config.alerts, kv, fetch: deps.fetch ?? fetch, now, log });
+  // The audit trail: every admin change of a key, team or user, logged and kept in KV.
+  const audit = createAuditLog({
+    kv,
+    log,
+    newId,
+    masterKeyHash: config.masterKey === undefined ? undefined : hashKey(config.masterKey),
+  });
   const keys = createKeyServices({
     config,
     kv,
@@ -143,8 +172,24 @@ export function createGateway(deps: GatewayDeps): Gateway {
     newId,
     log,
     onBudgetReached: deps.onBudgetReached,
+    onBudgetThreshold: alerts.on ? (e) => alerts.send(budgetAlert(e, now())) : undefined,
+    onKeyChange: (c) => {
+      const key = c.before ?? c.after!;
+      audit.record({ table: "key", objectId: key.hash, ...c });
+    },
   });
-  const owners = createOwnerServices({ kv, ledger, keys, now, newId, log, onChange: deps.onOwnerChange });
+  const owners = createOwnerServices({
+    kv,
+    ledger,
+    keys,
+    now,
+    newId,
+    log,
+    onChange: (c) => {
+      audit.record({ table: c.kind, objectId: c.id, ...c });
+      deps.onOwnerChange?.(c);
+    },
+  });
   const timers = deps.timers ?? systemCredentialClock;
   const credentials = createDeploymentCredentials(config, log, {
     clock: { now, setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (h) => timers.clearTimeout(h) },
@@ -159,6 +204,21 @@ export function createGateway(deps: GatewayDeps): Gateway {
     log,
     unavailable: credentials.unavailable,
     credentialStatus: credentials.status,
+    // Deployments going down: counted (and, with alerting, announced).
+    events: {
+      cooledDown: (e) => {
+        spend.cooledDown({
+          bedrockModelId: e.deployment.bedrockModelId,
+          deploymentId: e.deployment.id,
+          apiBase: e.deployment.auth.kind === "mock" ? undefined : publicBase(e.deployment.endpoint),
+          status: e.status,
+        });
+        if (alerts.on) alerts.send(cooldownAlert(e, now()));
+      },
+      groupDown: (e) => {
+        if (alerts.on) alerts.send(groupDownAlert(e, now()));
+      },
+    },
     peers: deps.routerPeers,
   });
   const spend = createSpendServices({
@@ -207,6 +267,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     streamTimeoutMs: config.router.streamTimeoutMs,
     background,
     shutdown,
+    tracing: tracer && createCallTracing(tracer, { storePrompts: config.storePrompts }),
     openStreams,
     streamSendTimeoutMs: config.limits.streamSendTimeoutMs,
   });
@@ -236,6 +297,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       calls,
       health: { auth: keys.auth, ready: createReadiness({ kv, ledger }), health },
       keys: { auth: keys.auth, admin: keys.admin },
+      audit: { auth: keys.auth, audit },
       owners: owners.routes,
       models: {
         auth: keys.auth,
@@ -249,6 +311,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       ui,
       newId,
       log,
+      refused: spend.refused,
+      spans: tracer && createServerSpans(),
     }),
   );
   return {
@@ -258,10 +322,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
     flush: async () => {
       await ledger.flush();
       await keys.admission.idle();
+      await audit.idle();
+      await alerts.idle();
       await keys.admission.maintain();
     },
     endStreams: () => stopping.abort(),
     metricsSnapshot: spend.metricsSnapshot,
+    modelsWithoutCredentials: () => [
+      ...new Set(router.health().filter((h) => h.unavailableReason !== undefined).map((h) => h.deployment.modelName)),
+    ],
     close: async () => {
       const started = performance.now();
       const left = () => Math.max(0, closeWaitMs - (performance.now() - started));
@@ -273,6 +342,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await within(openStreams.settled(), left());
       // Background work (soft-budget markers, old windows' clean-up) may itself wait for KV: bounded too.
       await within(keys.admission.idle(), left());
+      await within(Promise.all([audit.idle(), alerts.idle()]), left());
       await ledger.close({ waitMs: left() });
       // Slices of limits go back once this instance's spend is in KV (left to expire if KV cannot take it).
       await within(keys.admission.close(), left());

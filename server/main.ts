@@ -18,6 +18,7 @@ import { type CliOptions, helpText, parseCli, usageLine } from "./cli/options.ts
 import { runGateway, type RunningGateway } from "./cli/run_gateway.ts";
 import { superviseWorkers, type Supervisor } from "./cli/supervisor.ts";
 import { serveAsWorker } from "./cli/worker.ts";
+import { listeningLine } from "./cli/banner.ts";
 import { type DescriptorLimit, raiseDescriptorLimit } from "./http/descriptors.ts";
 
 /** Prints bad usage (stderr) and exits 2. */
@@ -59,10 +60,7 @@ async function serveWithWorkers(options: CliOptions, descriptors: DescriptorLimi
     failWith(e);
   }
   const shown = options.hostname === "0.0.0.0" ? "localhost" : options.hostname;
-  console.log(
-    `Converse Gateway listening on http://${shown}:${workers.port} with ${options.workers} workers ` +
-      `(config ${ready.configSource}) models: ${ready.models.join(", ")}`,
-  );
+  console.log(listeningLine(`http://${shown}:${workers.port}`, options.workers, ready));
 }
 
 /**
@@ -70,7 +68,12 @@ async function serveWithWorkers(options: CliOptions, descriptors: DescriptorLimi
  * `bench/counting_gateway.ts`, starts the CLI this way; one worker only, as functions do not cross isolates).
  */
 export async function main(args: string[], hooks: Pick<BootOptions, "wrapKv" | "wrapFetch"> = {}): Promise<void> {
-  const parsed = parseCli(args, (name) => Deno.env.get(name), navigator.hardwareConcurrency);
+  const parsed = parseCli(
+    args,
+    (name) => Deno.env.get(name),
+    navigator.hardwareConcurrency,
+    Deno.stdout.isTerminal(),
+  );
   if (parsed.kind === "help") return console.log(helpText());
   if (parsed.kind === "usage") usage(parsed.message);
   const { options } = parsed;
@@ -88,13 +91,9 @@ export async function main(args: string[], hooks: Pick<BootOptions, "wrapKv" | "
   } catch (e) {
     failWith(e);
   }
-  const { addr, booted } = running;
+  const { addr } = running;
   const shown = addr.hostname === "0.0.0.0" ? "localhost" : addr.hostname;
-  console.log(
-    `Converse Gateway listening on http://${shown}:${addr.port} (config ${booted.configSource}) models: ${
-      running.models.join(", ")
-    }`,
-  );
+  console.log(listeningLine(`http://${shown}:${addr.port}`, 1, running.banner));
   const stop = async (signal: string) => {
     await running.stop(signal);
     Deno.exit(0);

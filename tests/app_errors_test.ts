@@ -22,7 +22,7 @@ Deno.test("an unexpected failure is a plain 500 whose log line names the route p
   assert.deepEqual(body.error, { message: "internal gateway error", type: "internal_error", param: null, code: "500" });
   const line = gw.logs.find((l) => l.includes("unhandled error"));
   assert.ok(line, gw.logs.join("\n"));
-  assert.equal(JSON.parse(line).route, "/key/:key/regenerate");
+  assert.equal(JSON.parse(line).route, "/key/{key}/regenerate");
   assert.ok(!gw.logs.join("\n").includes(rawKey), "raw key leaked into the logs");
   assert.ok(!JSON.stringify(body).includes(rawKey));
 });
@@ -43,7 +43,7 @@ Deno.test("model calls (served without the framework): an unexpected failure is 
   assert.ok(callId);
   const line = gw.logs.find((l) => l.includes("unhandled error"));
   assert.ok(line, gw.logs.join("\n"));
-  assert.equal(JSON.parse(line).route, "/bedrock/model/*");
+  assert.equal(JSON.parse(line).route, "/bedrock/model/{modelId}/{operation}");
   assert.equal(JSON.parse(line).requestId, callId);
   assert.ok(!gw.logs.join("\n").includes("sk-not-cached"), "raw key leaked into the logs");
 });

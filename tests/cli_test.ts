@@ -81,6 +81,7 @@ Deno.test("options: a flag wins over its variable, the variable over the default
       kvPath: undefined,
       workers: 1,
       detailedDebug: false,
+      logFormat: "json",
     },
   });
   const vars = env({ PORT: "5000", HOST: "127.0.0.1", KV_PATH: "/tmp/kv", NUM_WORKERS: "3" });
@@ -103,11 +104,23 @@ Deno.test("options: a flag wins over its variable, the variable over the default
     kvPath: "/x",
     workers: 8,
     detailedDebug: true,
+    logFormat: "json",
   });
   const litellm = parseCli(["--num_workers", "2", "--detailed_debug"], env({}), 8);
   assert.ok(litellm.kind === "run");
   assert.deepEqual([litellm.options.workers, litellm.options.detailedDebug], [2, true], "LiteLLM's spellings");
   assert.deepEqual(parseCli(["--help", "--bogus"], env({}), 1).kind, "usage", "unknown options are never ignored");
+});
+
+Deno.test("--log-format: pretty on a terminal, json otherwise; LOG_FORMAT and the flag choose; anything else is usage", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  const format = (p: ReturnType<typeof parseCli>) => p.kind === "run" ? p.options.logFormat : p.kind;
+  assert.equal(format(parseCli([], env({}), 1, true)), "pretty");
+  assert.equal(format(parseCli([], env({}), 1, false)), "json");
+  assert.equal(format(parseCli([], env({ LOG_FORMAT: "json" }), 1, true)), "json");
+  assert.equal(format(parseCli(["--log-format", "pretty"], env({ LOG_FORMAT: "json" }), 1, false)), "pretty");
+  assert.equal(format(parseCli(["--log-format", "xml"], env({}), 1, false)), "usage");
+  assert.match(helpText(), /--log-format pretty\|json/);
 });
 
 Deno.test("from an empty folder (no config.yaml, no config.example.yaml) the CLI serves the example built in", async () => {

@@ -333,6 +333,7 @@ function untouchableServices(touched: string[]) {
     health: trap("health"),
     keys: trap("keys"),
     owners: trap("owners"),
+    audit: trap("audit"),
     models: trap("models"),
     spend: trap("spend"),
     ui: routes("ui"),

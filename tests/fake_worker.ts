@@ -19,7 +19,15 @@ scope.onmessage = (e) => {
     if (mode === "fail") {
       return scope.postMessage({ type: "failed", message: "config broken", details: ["  - line 1"] });
     }
-    scope.postMessage({ type: "ready", models: ["m"], configSource: `fake ${m.index}`, stopWithinMs: 100 });
+    const banner = {
+      configSource: `fake ${m.index}`,
+      models: ["m"],
+      kv: ":memory:",
+      masterKey: true,
+      withoutCredentials: [],
+      traces: "off",
+    };
+    scope.postMessage({ type: "ready", banner, stopWithinMs: 100 });
     if (mode.startsWith("crash-once:") && m.index === 1) {
       const marker = mode.slice("crash-once:".length);
       try {

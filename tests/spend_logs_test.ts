@@ -7,7 +7,7 @@ import { estimateInputTokens } from "../server/bedrock/expected_usage.ts";
 import { Latch } from "../testing/fake_bedrock.ts";
 import { createLogger } from "../server/core/log.ts";
 import { SpendLogRow, SpendLogsSummary } from "../server/spend/schemas.ts";
-import { publicBase } from "../server/spend/spend_log.ts";
+import { publicBase } from "../server/core/redact.ts";
 import { uuidV7Time } from "../server/core/uuidv7.ts";
 import { createClient } from "../sdk/mod.ts";
 import type { SpendLogRow as SpendLogRowType } from "../sdk/types.gen.ts";

@@ -18,6 +18,7 @@ const options = (configPath: string, workers = 2): CliOptions => ({
   hostname: "127.0.0.1",
   workers,
   detailedDebug: false,
+  logFormat: "json",
 });
 
 /** A logger whose lines a test can wait for. */

@@ -45,7 +45,7 @@ const busy = (inFlight: number, max: number) =>
     "ServiceUnavailableException",
     `The gateway is receiving too many request bodies at once (${inFlight} of ${max} bytes in use, ` +
       "general_settings.max_body_bytes_in_flight); retry shortly",
-    { litellmType: "service_unavailable", retryAfter: 1 },
+    { litellmType: "service_unavailable", retryAfter: 1, reason: "body_budget" },
   );
 
 export function createBodyBudget(opts: BodyBudgetOptions): BodyBudget {

@@ -113,6 +113,8 @@ export interface RouteInput<D extends RouteDoc = RouteDoc> {
   readonly requestId: string;
   /** The request's path as routing saw it. */
   readonly path: string;
+  /** The client's address (the connection's peer), when the server passed it on. */
+  readonly clientIp?: string;
   /** The server's watch over a slow body, when it has one (what `body()` reads with). */
   readonly bodyWatch?: BodyWatch;
   /** The query string, validated with the declared `query` schema (a 400 naming the parameter otherwise). */
@@ -188,6 +190,7 @@ class RequestInput implements RouteInput {
     readonly requestId: string,
     readonly path: string,
     private readonly parsed: RouterParse,
+    readonly clientIp: string | undefined,
     readonly bodyWatch: BodyWatch | undefined,
   ) {}
 
@@ -224,9 +227,10 @@ export function routeInput(
   requestId: string,
   path: string,
   parsed: RouterParse = NOTHING_PARSED,
+  clientIp?: string,
   bodyWatch?: BodyWatch,
 ): RouteInput {
-  return new RequestInput(doc, request, requestId, path, parsed, bodyWatch);
+  return new RequestInput(doc, request, requestId, path, parsed, clientIp, bodyWatch);
 }
 
 /** A handler read an input its route does not declare: a bug in the declaration, not bad input. */
@@ -250,6 +254,9 @@ async function jsonBody(request: Request, watch: BodyWatch | undefined): Promise
  * from Hono's parse of the request. Routes served by prefix share one mount per prefix and method. Fast routes are
  * not mounted: the caller serves them ahead of the app.
  */
+/** What a server passes along with a request (`Deno.ServeHandlerInfo`): the client's address, when it is known. */
+type ConnectionEnv = { remoteAddr?: { hostname?: string } } | undefined;
+
 export function mountRoutes<S, E extends Env & { Variables: { requestId: string } }>(
   app: Hono<E>,
   routes: readonly Route<S>[],
@@ -268,10 +275,18 @@ export function mountRoutes<S, E extends Env & { Variables: { requestId: string 
     mounted.set(key, route.handle);
     app.on(route.doc.method.toUpperCase(), path, (c: Context<E>) =>
       route.handle(
-        routeInput(route.doc, c.req.raw, c.get("requestId"), c.req.path, {
-          query: () => c.req.query(),
-          param: (name) => c.req.param(name),
-        }, (c.env as ServeInfo | undefined)?.body),
+        routeInput(
+          route.doc,
+          c.req.raw,
+          c.get("requestId"),
+          c.req.path,
+          {
+            query: () => c.req.query(),
+            param: (name) => c.req.param(name),
+          },
+          (c.env as ConnectionEnv)?.remoteAddr?.hostname,
+          (c.env as ServeInfo | undefined)?.body,
+        ),
         services,
       ));
   }

@@ -14,6 +14,7 @@ import { EVENT_STREAM_CONTENT_TYPE } from "../../wire/eventstream.ts";
 import { traceGuardrailUnits } from "../core/guardrail_usage.ts";
 import { readUsage } from "../core/usage.ts";
 import { estimateRequest } from "./expected_usage.ts";
+import { requestParams } from "./request_params.ts";
 
 export function converseOperation(stream: boolean): ModelOperationSpec {
   const schema = stream ? ConverseStreamRequest : ConverseRequest;
@@ -30,6 +31,7 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
         requestMetadata: checked.data.requestMetadata,
         guardrail: guardrailUse(guardrail?.guardrailIdentifier, guardrail?.guardrailVersion),
         tier: requestedTierOfConverse(json),
+        params: requestParams(json),
         estimate: estimateRequest(json),
       };
     },
@@ -42,6 +44,7 @@ export function converseOperation(stream: boolean): ModelOperationSpec {
         latencyMs: typeof metrics?.latencyMs === "number" ? metrics.latencyMs : undefined,
         guardrailUnits: traceGuardrailUnits((parsed.trace as { guardrail?: unknown } | undefined)?.guardrail),
         tier: tierOfConverse(parsed),
+        stopReason: typeof parsed.stopReason === "string" ? parsed.stopReason : undefined,
       };
     },
     mock(text, request, requestId) {

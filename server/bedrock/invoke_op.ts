@@ -24,6 +24,8 @@ import { traceGuardrailUnits } from "../core/guardrail_usage.ts";
 import { requestedTierOfHeaders, tierOfHeaders } from "./service_tier.ts";
 import { readUsage, type Usage } from "../core/usage.ts";
 import { estimateRequest } from "./expected_usage.ts";
+import { requestParams } from "./request_params.ts";
+import { nativeStopReason } from "./json_scan.ts";
 
 /** Headers both operations bind (`InvokeModelRequest` / `InvokeModelWithResponseStreamRequest` in the model). */
 const COMMON_HEADERS = [
@@ -250,6 +252,7 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
         headers: pickHeaders(headers, bound),
         guardrail: guardrailOfHeaders(headers),
         tier: requestedTierOfHeaders(headers),
+        params: requestParams(parsed),
       };
     },
     answer(headers, body) {
@@ -272,6 +275,7 @@ export function invokeOperation(stream: boolean): ModelOperationSpec {
         usage,
         latencyMs: Number.isFinite(latency) ? latency : undefined,
         guardrailUnits: traceGuardrailUnits(trace?.guardrail),
+        stopReason: nativeStopReason(body),
       };
     },
     servedTier: tierOfHeaders,

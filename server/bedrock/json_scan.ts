@@ -50,3 +50,41 @@ export function stringValueChars(bytes: Uint8Array, name: string, from = 0): Cha
   }
   return undefined;
 }
+
+/** Index of the last `needle` (ASCII) in `bytes`, or -1: the native `lastIndexOf` finds candidates for its first byte. */
+export function lastIndexOfAscii(bytes: Uint8Array, needle: string): number {
+  const first = needle.charCodeAt(0);
+  if (bytes.length < needle.length) return -1;
+  outer: for (
+    let i = bytes.lastIndexOf(first, bytes.length - needle.length);
+    i >= 0;
+    // A negative start would count from the end again.
+    i = i > 0 ? bytes.lastIndexOf(first, i - 1) : -1
+  ) {
+    for (let j = 1; j < needle.length; j++) if (bytes[i + j] !== needle.charCodeAt(j)) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/** Where model-native answers say why generation stopped: Anthropic, Llama, Mistral; Titan; Cohere. */
+const STOP_REASON_FIELDS = ['"stop_reason":"', '"completionReason":"', '"finish_reason":"'] as const;
+/** Stop reasons are short words; anything longer is not one. */
+const MAX_STOP_REASON = 64;
+
+/**
+ * Why a model-native JSON answer says generation stopped (`end_turn`, `max_tokens`, `FINISH`, …), found from the
+ * end of the body without parsing it (the field follows the generated content). A quote cannot appear unescaped
+ * inside a JSON string, so the field's text cannot be forged by generated text. Undefined when none is found.
+ */
+export function nativeStopReason(body: Uint8Array): string | undefined {
+  for (const field of STOP_REASON_FIELDS) {
+    const at = lastIndexOfAscii(body, field);
+    if (at < 0) continue;
+    const start = at + field.length;
+    const end = body.indexOf(0x22, start);
+    if (end < 0 || end - start > MAX_STOP_REASON) return undefined;
+    return String.fromCharCode(...body.subarray(start, end));
+  }
+  return undefined;
+}

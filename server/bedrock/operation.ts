@@ -6,7 +6,7 @@
  * admission, routing, retries, signing, relaying, accounting — is the same for all of them (`model_call.ts`).
  */
 import { validation } from "../core/errors.ts";
-import type { RequestEstimate } from "../core/call_record.ts";
+import type { RequestEstimate, RequestParams } from "../core/call_record.ts";
 import { decodeJsonText, type JsonLimits } from "../core/json_guard.ts";
 import type { GuardrailUnits } from "../core/guardrail_usage.ts";
 import type { ServiceTierChoice } from "./service_tier.ts";
@@ -33,6 +33,8 @@ export interface PreparedRequest {
   guardrail?: GuardrailUse;
   /** The service tier and latency mode asked for (priced differently by Bedrock). */
   tier?: ServiceTierChoice;
+  /** The generation settings the request gives (`request_params.ts`), for traces. */
+  params?: RequestParams;
   /**
    * What the request is expected to use (`expected_usage.ts`), judged while its parse is at hand: admission's holds,
    * and the input billed for a stream whose client leaves mid-generation. Numbers only: the parse is not kept.
@@ -63,6 +65,8 @@ export interface AnswerFacts {
   guardrailUnits?: GuardrailUnits;
   /** The service tier and latency mode the answer says served the call. */
   tier?: ServiceTierChoice;
+  /** Why the model stopped, as the answer says (`end_turn`, `max_tokens`, …). */
+  stopReason?: string;
 }
 
 export interface ModelOperationSpec {

@@ -26,8 +26,17 @@ import {
 } from "./passthrough_schemas.ts";
 import { ConverseRequest, ConverseResponse, ConverseStreamEvent, ConverseStreamRequest } from "./schemas.ts";
 
-/** Serves one call (`calls/pipeline.ts`); `path` is the request's path as a 404 names it. */
-export type CallHandler = (req: Request, requestId: string, path?: string, bodyWatch?: BodyWatch) => Promise<Response>;
+/**
+ * Serves one call (`calls/pipeline.ts`); `path` is the request's path as a 404 names it, `clientIp` the client's
+ * address when known, `bodyWatch` the server's watch over a slow body.
+ */
+export type CallHandler = (
+  req: Request,
+  requestId: string,
+  path?: string,
+  clientIp?: string,
+  bodyWatch?: BodyWatch,
+) => Promise<Response>;
 
 /** What the Bedrock routes are served with: the call pipeline's two kinds of call. */
 export interface BedrockRouteServices {
@@ -39,10 +48,10 @@ const route = routesOver<BedrockRouteServices>();
 
 /** Every model operation: a model call, its path parsed by the pipeline. */
 const modelCall = (input: RouteInput, s: BedrockRouteServices) =>
-  s.model(input.request, input.requestId, undefined, input.bodyWatch);
+  s.model(input.request, input.requestId, undefined, input.clientIp, input.bodyWatch);
 /** Every other Bedrock operation: a pass-through call. */
 const passthroughCall = (input: RouteInput, s: BedrockRouteServices) =>
-  s.passthrough(input.request, input.requestId, input.path, input.bodyWatch);
+  s.passthrough(input.request, input.requestId, input.path, input.clientIp, input.bodyWatch);
 /** Served by prefix, ahead of the framework: the hot path. */
 const FAST = { fast: true } as const;
 /** The guardrail id may be an ARN (`%2F` inside, or an unencoded `/`): matched by prefix. */

@@ -9,8 +9,14 @@
  * error, retryable; what that wait read (the first chunk and the upstream reader) is kept on the attempt and handed
  * to the relay by the pipeline, explicitly. Timeouts run on the gateway's shared `Deadlines` (one timer per
  * duration, not one per call).
+ *
+ * Each attempt is also noted as an {@link AttemptRecord} (where it went, when, how it ended): the call's record
+ * carries them to settlement, where deployment metrics and a trace's attempt spans are made from them. That is the
+ * one place attempts are observed; the router stays unaware of it.
  */
+import type { AttemptRecord, AttemptTarget } from "../core/call_record.ts";
 import { GatewayError } from "../core/errors.ts";
+import { errorTypeHeader } from "../router/retry_policy.ts";
 import type { Deadlines } from "./deadlines.ts";
 import { awaitFirstChunk, type UpstreamBody } from "./stream_relay.ts";
 
@@ -92,24 +98,35 @@ export interface AttemptPlan {
   stream: boolean;
 }
 
+/** The status a failed attempt's answer had, and Bedrock's name for the failure (from `x-amzn-errortype`). */
+function noteAnswer(record: AttemptRecord, response: Response, at: number): void {
+  record.end = at;
+  record.status = response.status;
+  record.answered = true;
+  if (!response.ok) record.errorType = errorTypeHeader(response.headers) ?? `HTTP${response.status}`;
+}
+
 /** The attempts of one call, in order; only the last one is ever live. */
 export class Attempts {
   readonly #clientSignal: AbortSignal;
   readonly #deadlines: Deadlines;
-  #made = 0;
+  readonly #now: () => number;
   #target: string | undefined;
   #control: AttemptControl | undefined;
   #upstream: UpstreamBody | undefined;
   #abandonedAfterSend = 0;
+  /** Every attempt begun, in order (what the call's record carries to settlement). */
+  readonly records: AttemptRecord[] = [];
 
-  constructor(clientSignal: AbortSignal, deadlines: Deadlines) {
+  constructor(clientSignal: AbortSignal, deadlines: Deadlines, now: () => number) {
     this.#clientSignal = clientSignal;
     this.#deadlines = deadlines;
+    this.#now = now;
   }
 
   /** Attempts begun (a refused one included). */
   get made(): number {
-    return this.#made;
+    return this.records.length;
   }
 
   /** What the last attempt was aimed at (a deployment id); undefined before the first. */
@@ -132,16 +149,19 @@ export class Attempts {
   }
 
   /** The next attempt, aimed at `target`: whatever the previous one still holds (connection, timer, listener) goes. */
-  begin(target?: string): void {
-    this.#made++;
-    this.#target = target;
+  begin(target?: AttemptTarget): void {
+    this.records.push({ target, start: this.#now() });
+    this.#target = target?.id;
     this.#control?.abandon();
     this.#upstream = undefined;
   }
 
-  /** An attempt answered locally (a mock deployment): it only follows the client. */
-  local(): void {
+  /** The attempt begun last answered locally with `response` (a mock deployment): it only follows the client. */
+  local(response: Response): Response {
     this.#control = startAttempt(this.#clientSignal);
+    const record = this.records.at(-1);
+    if (record) noteAnswer(record, response, this.#now());
+    return response;
   }
 
   /**
@@ -157,6 +177,7 @@ export class Attempts {
       plan.timeoutMs,
       this.#deadlines,
     );
+    const record = this.records.at(-1);
     /**
      * The request was written whole to Bedrock's connection (the native client says so; `fetch` cannot): from here
      * Bedrock may have it. An answer (its head) says so too. Before either — connecting, a TLS or DNS stall, an
@@ -167,16 +188,25 @@ export class Attempts {
     try {
       const response = await request(control.signal, () => sent = true);
       answered = true;
-      if (!plan.stream) return response;
+      if (!plan.stream) {
+        if (record) noteAnswer(record, response, this.#now());
+        return response;
+      }
       // A stream is committed to only once its first byte is here: a stall or failure before it is this attempt's
       // error (typed 504/502, retryable), never a 200 that breaks at once.
       const primed = await awaitFirstChunk(response, control.signal);
       this.#upstream = primed.upstream;
+      if (record) noteAnswer(record, primed.response, this.#now());
       return primed.response;
     } catch (e) {
       const err = asGatewayError(e, control.signal, plan.timeoutMs);
       // Timed out or left while Bedrock had the request, or broken off after its answer began.
       if (answered || (sent && control.signal.aborted)) this.#abandonedAfterSend++;
+      if (record) {
+        record.end = this.#now();
+        record.status = err.status;
+        record.errorType = err.type;
+      }
       control.abandon();
       throw err;
     }

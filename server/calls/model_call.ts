@@ -17,7 +17,8 @@ import { rawPathAfter } from "../api/url.ts";
 import { readBody } from "../api/body.ts";
 import { pricingTier } from "../config/price_fields.ts";
 import type { Deployment, GatewayConfig } from "../config/types.ts";
-import type { CallRecord } from "../core/call_record.ts";
+import type { AttemptTarget, CallRecord } from "../core/call_record.ts";
+import { publicBase } from "../core/redact.ts";
 import { GatewayError, validation } from "../core/errors.ts";
 import { checkGuardrailGrant } from "../bedrock/guardrail_grant.ts";
 import { MODEL_OPERATIONS } from "../bedrock/model_operations.ts";
@@ -52,8 +53,21 @@ function setTier(record: CallRecord, tier: ServiceTierChoice | undefined): void 
   if (tier?.latency !== undefined) record.performanceLatency = tier.latency;
 }
 
+/** How a deployment is named on its attempts' records (metrics, traces): no secret in it. */
+function attemptTarget(d: Deployment): AttemptTarget {
+  return {
+    id: d.id,
+    modelName: d.modelName,
+    bedrockModelId: d.bedrockModelId,
+    apiBase: d.auth.kind === "mock" ? undefined : publicBase(d.endpoint),
+  };
+}
+
 export function modelCalls(deps: ModelCallDeps): CallKind<ModelPath> {
   const { config, router, upstream } = deps;
+  // Built once per deployment: every attempt at it shares the same target.
+  const targets: ReadonlyMap<Deployment, AttemptTarget> = new Map(config.deployments.map((d) => [d, attemptTarget(d)]));
+  const targetOf = (d: Deployment) => targets.get(d) ?? attemptTarget(d);
 
   /**
    * The model group a name calls (a key's alias stands for its group), which must be served here (a 400 naming what
@@ -106,6 +120,8 @@ export function modelCalls(deps: ModelCallDeps): CallKind<ModelPath> {
         callType: operation,
         modelName,
         requestMetadata: prepared.requestMetadata,
+        requestParams: prepared.params,
+        guardrailId: prepared.guardrail?.identifier,
       }, body);
       setTier(record, prepared.tier);
       // The tier asked for: held at its prices (priority costs more than standard), and a budgeted call is refused
@@ -116,13 +132,10 @@ export function modelCalls(deps: ModelCallDeps): CallKind<ModelPath> {
 
       /** One attempt at deployment `d` (the router's seam: it knows nothing of Bedrock). */
       const attempt = async (attempts: Attempts, d: Deployment): Promise<Response> => {
-        attempts.begin(d.id);
+        attempts.begin(targetOf(d));
         const refused = scopes.length ? deps.refuseUnpriced?.(d.id, tier, scopes) : undefined;
         if (refused) throw refused;
-        if (d.auth.kind === "mock") {
-          attempts.local();
-          return op.mock(d.auth.text, prepared, requestId);
-        }
+        if (d.auth.kind === "mock") return attempts.local(op.mock(d.auth.text, prepared, requestId));
         // Only a stream's attempt follows the client; a JSON exchange, once sent, is read to its end and billed. For
         // JSON answers the timer covers the whole upstream exchange, for streams the wait for the first body byte
         // (stalls after that are the relay's business).
@@ -158,6 +171,7 @@ export function modelCalls(deps: ModelCallDeps): CallKind<ModelPath> {
           if (facts.problem) record.errorMessage = facts.problem;
           if (facts.guardrailUnits) record.guardrailUnits = facts.guardrailUnits;
           if (facts.tier) setTier(record, facts.tier);
+          if (facts.stopReason !== undefined) record.stopReason = facts.stopReason;
         },
       };
     },

@@ -27,6 +27,7 @@ import { GatewayError } from "../core/errors.ts";
 import { formatUsd } from "../core/money.ts";
 import { withExtraInput } from "../core/usage.ts";
 import type { StreamUsageSource } from "../bedrock/operation.ts";
+import type { CallHandler } from "../bedrock/routes.ts";
 import type { Admission } from "../keys/admission.ts";
 import { checkRouteAccess } from "../keys/allowed_routes.ts";
 import type { Principal } from "../keys/auth.ts";
@@ -36,6 +37,7 @@ import type { Deadlines } from "./deadlines.ts";
 import type { OpenStreams } from "./open_streams.ts";
 import { relayStream } from "./stream_relay.ts";
 import { relayHeaders } from "./upstream.ts";
+import type { CallTracing } from "./call_span.ts";
 
 /** The request a kind validates, with who is calling (as admission found them). */
 export interface CallRequest {
@@ -113,14 +115,16 @@ export interface PipelineDeps {
   background?: (task: Promise<void>, requestId: string) => void;
   /** Aborts when the gateway stops: streams still running end with an error event. */
   shutdown?: AbortSignal;
+  /** Traces (`call_span.ts`), when OpenTelemetry tracing is on; absent, no span is made. */
+  tracing?: CallTracing;
   /** Where streams count as open until settled (`Gateway.close()` waits for them before closing the ledger). */
   openStreams?: OpenStreams;
   /** `general_settings.stream_send_timeout_ms`: the longest a stream waits for its client to read; 0: no limit. */
   streamSendTimeoutMs?: number;
 }
 
-/** Serves one call of a kind; `path` is the request's path as a 404 names it (default: from the URL, raw). */
-export type CallHandler = (req: Request, requestId: string, path?: string, bodyWatch?: BodyWatch) => Promise<Response>;
+/** Serves one call of a kind: the handler the Bedrock routes are served with (`bedrock/routes.ts`). */
+export type { CallHandler };
 
 const decoder = new TextDecoder();
 
@@ -137,6 +141,7 @@ function noteFailure(call: Call, err: GatewayError, attempts: Attempts, clientSi
   const { record } = call;
   if (clientSignal.aborted) record.status = "client_disconnected";
   record.deploymentId = attempts.target;
+  record.attempts = attempts.records;
   record.retries = Math.max(0, attempts.made - 1);
   record.httpStatus = err.status;
   record.errorType = err.type;
@@ -144,7 +149,8 @@ function noteFailure(call: Call, err: GatewayError, attempts: Attempts, clientSi
 }
 
 /** Notes where the call was answered from and how the answer's head looked. */
-function noteSent(record: CallRecord, sent: Sent, at: number): void {
+function noteSent(record: CallRecord, sent: Sent, attempts: Attempts, at: number): void {
+  record.attempts = attempts.records;
   const d = sent.deployment;
   if (d) {
     record.deploymentId = d.id;
@@ -158,10 +164,15 @@ function noteSent(record: CallRecord, sent: Sent, at: number): void {
 }
 
 export function createPipeline(deps: PipelineDeps) {
-  const { admission, bodies, now, background } = deps;
+  const { admission, bodies, now, background, tracing } = deps;
 
   /** What every call's record starts with: who, when, its tags, its body when prompts are stored; a failure so far. */
-  function recordStarter(req: Request, requestId: string, principal: Principal): CallRequest["record"] {
+  function recordStarter(
+    req: Request,
+    requestId: string,
+    principal: Principal,
+    clientIp: string | undefined,
+  ): CallRequest["record"] {
     const startTime = now();
     return (what, body) => ({
       requestId,
@@ -171,6 +182,8 @@ export function createPipeline(deps: PipelineDeps) {
       status: "failure",
       httpStatus: 0,
       retries: 0,
+      clientIp,
+      userAgent: req.headers.get("user-agent") ?? undefined,
       requestTags: tagsOf(req.headers, principal.key?.tags),
       requestBody: deps.storePrompts ? decoder.decode(body) : undefined,
       ...what,
@@ -181,10 +194,12 @@ export function createPipeline(deps: PipelineDeps) {
   async function complete(call: Call, req: Request, requestId: string): Promise<Response> {
     const { record } = call;
     const clientSignal = req.signal;
-    const attempts = new Attempts(clientSignal, deps.deadlines);
+    const attempts = new Attempts(clientSignal, deps.deadlines, now);
+    // The call's span (with tracing on): a child of the request's server span, ended at settlement.
+    const span = tracing?.start(record);
     let sent: Sent | undefined;
     let settled = false;
-    /** Once, however the call ends: its end time, the deployment's in-flight slot, then accounting. */
+    /** Once, however the call ends: its end time, the deployment's in-flight slot, accounting, then its span. */
     const settle = () => {
       if (settled) return 0n;
       settled = true;
@@ -197,7 +212,9 @@ export function createPipeline(deps: PipelineDeps) {
         record.usageEstimated = true;
       }
       sent?.release?.(record.usage?.totalTokens ?? 0);
-      return deps.settle(record);
+      const cost = deps.settle(record);
+      if (span) tracing!.end(span, record, cost);
+      return cost;
     };
     try {
       // 5. route and send
@@ -210,7 +227,7 @@ export function createPipeline(deps: PipelineDeps) {
         throw err;
       }
       const { response, deployment } = sent;
-      noteSent(record, sent, now());
+      noteSent(record, sent, attempts, now());
       if (response.ok) call.served?.(response.headers);
       const headers = relayHeaders(response.headers, requestId);
       // The router returns only the last attempt's response: its control, and what its first-byte wait read.
@@ -257,15 +274,17 @@ export function createPipeline(deps: PipelineDeps) {
       if (call.costHeader) headers["x-litellm-response-cost"] = formatUsd(cost);
       return new Response(bytes, { status: response.status, headers });
     } catch (e) {
-      // 7. settle a call that failed before its answer was complete (its record says how).
+      // 7. settle a call that failed before its answer was complete (its record says how); its error is then
+      // logged and counted as that call's, not as a refusal.
       settle();
+      if (e instanceof GatewayError) e.settled = true;
       throw e;
     }
   }
 
   /** Steps 1–4 and 8 around {@link complete}. */
   function handler<Target>(kind: CallKind<Target>): CallHandler {
-    return async (req, requestId, path, bodyWatch) => {
+    return async (req, requestId, path, clientIp, bodyWatch) => {
       // 1. parse
       const target = kind.parse(req.url);
       if (target === undefined) {
@@ -278,15 +297,16 @@ export function createPipeline(deps: PipelineDeps) {
         // 3. validate
         const { route, modelRoute } = kind.access(target);
         checkRouteAccess(principal, route, modelRoute);
-        const record = recordStarter(req, requestId, principal);
+        const record = recordStarter(req, requestId, principal, clientIp);
         const call = await kind.validate(target, { req, requestId, principal, bodyLease, bodyWatch, record });
         // 4. hold
         await admission.hold(requestId, call.holdAs, call.estimate);
         return await complete(call, req, requestId);
       } catch (e) {
         // 8. Refused before settlement saw it (bad input, model not allowed, hold refused): free the key's slot and
-        // holds. A no-op once the call has settled.
+        // holds. A no-op once the call has settled. The refusal names who was refused (the error edge logs it).
         admission.release(requestId);
+        if (e instanceof GatewayError) e.caller ??= principal.caller;
         throw e;
       } finally {
         // 8. Answered (a stream's head, or a whole JSON answer) or refused: the request body is not needed any more.

@@ -131,14 +131,22 @@ function nativeOtherOutput(event: Record<string, unknown>): string {
   return typeof delta?.thinking === "string" ? delta.thinking : "";
 }
 
-/** A model-native event that ends generation: Anthropic's `message_stop` or a stop reason (Anthropic, Llama, …). */
-function endsGeneration(event: Record<string, unknown>): boolean {
-  if (event.type === "message_stop") return true;
+/**
+ * The stop reason a model-native event gives (Anthropic's `message_delta`, Llama's `stop_reason`, Titan's
+ * `completionReason`, Mistral's `outputs[0].stop_reason`, Cohere's `finish_reason`), else undefined.
+ */
+function nativeStopReason(event: Record<string, unknown>): string | undefined {
   const delta = event.delta as { stop_reason?: unknown } | undefined;
-  if (event.type === "message_delta") return typeof delta?.stop_reason === "string";
+  if (event.type === "message_delta") return typeof delta?.stop_reason === "string" ? delta.stop_reason : undefined;
   const outputs = event.outputs as Array<{ stop_reason?: unknown }> | undefined;
-  return typeof event.stop_reason === "string" || typeof event.completionReason === "string" ||
-    event.is_finished === true || (Array.isArray(outputs) && typeof outputs[0]?.stop_reason === "string");
+  const reason = event.stop_reason ?? event.completionReason ?? event.finish_reason ??
+    (Array.isArray(outputs) ? outputs[0]?.stop_reason : undefined);
+  return typeof reason === "string" ? reason : undefined;
+}
+
+/** A model-native event that ends generation: Anthropic's `message_stop` or a stop reason (Anthropic, Llama, …). */
+function endsGeneration(event: Record<string, unknown>, stopReason: string | undefined): boolean {
+  return event.type === "message_stop" || stopReason !== undefined || event.is_finished === true;
 }
 
 const count = (v: unknown): number => typeof v === "number" && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
@@ -300,7 +308,9 @@ export class StreamTap {
     this.#output.add(text);
     this.#output.add(nativeOtherOutput(event));
     if (this.#keepText) this.#text += text;
-    if (endsGeneration(event)) this.#generationEnded = true;
+    const stopReason = nativeStopReason(event);
+    if (stopReason !== undefined) this.#record.stopReason = stopReason;
+    if (endsGeneration(event, stopReason)) this.#generationEnded = true;
     if (hasOneHour) this.#oneHourWrites = oneHourWrites(event);
     if (event.type === "message_start") {
       const u = (event.message as { usage?: Record<string, unknown> } | undefined)?.usage;
@@ -358,6 +368,8 @@ export class StreamTap {
         else if (typeof delta?.reasoningContent?.text === "string") this.#output.add(delta.reasoningContent.text);
       } else if (event === "messageStop") {
         this.#generationEnded = true;
+        const reason = jsonPayload(m)?.stopReason;
+        if (typeof reason === "string") record.stopReason = reason;
       } else if (event === "chunk") {
         this.#inspectChunk(m);
       }

@@ -8,6 +8,7 @@ import type { DescriptorLimit } from "../http/descriptors.ts";
 import type { RouterNews } from "../router/peers.ts";
 import type { MetricsSnapshot } from "../spend/metrics.ts";
 import type { CliOptions } from "./options.ts";
+import type { BannerFacts } from "./banner.ts";
 
 /** Main isolate → worker. */
 export type ToWorker =
@@ -24,7 +25,7 @@ export type ToWorker =
 
 /** Worker → main isolate. */
 export type FromWorker =
-  | { type: "ready"; models: string[]; configSource: string; stopWithinMs: number }
+  | { type: "ready"; banner: BannerFacts; stopWithinMs: number }
   /** Start-up failed: one line and its details, as the CLI prints them. */
   | { type: "failed"; message: string; details: string[] }
   /** This worker's router news, for the others. */

@@ -24,6 +24,8 @@ export interface CliOptions {
   /** Isolates serving the port (1: no workers, the gateway runs in the main isolate). */
   workers: number;
   detailedDebug: boolean;
+  /** `--log-format` or `LOG_FORMAT`; default `pretty` when stdout is a terminal, else `json`. */
+  logFormat: "json" | "pretty";
 }
 
 export type Parsed =
@@ -82,7 +84,16 @@ const OPTIONS: readonly OptionSpec[] = [
     name: "detailed-debug",
     aliases: ["detailed_debug"],
     help: "Add the upstream's details to each call's log line (model id, region, attempts, time to the " +
-      "response head, body time, error message) and log clients that leave early.",
+      "response head, body time) and log clients that leave early.",
+  },
+  {
+    name: "log-format",
+    aliases: ["log_format"],
+    value: "pretty|json",
+    env: "LOG_FORMAT",
+    default: "pretty on a terminal, else json",
+    help: "How log lines are written: pretty (time, level, message, key=value fields) for a person, or one JSON " +
+      "object per line for a log shipper.",
   },
   { name: "help", short: "h", help: "Show this help and exit." },
 ];
@@ -134,10 +145,15 @@ export function helpText(): string {
 }
 
 /**
- * Parses `args` (and the environment through `env`); `cpus` is what `--workers auto` means. Never exits: the entry
- * decides what to print.
+ * Parses `args` (and the environment through `env`); `cpus` is what `--workers auto` means, `isTerminal` whether
+ * stdout is a terminal (the log format's default). Never exits: the entry decides what to print.
  */
-export function parseCli(args: string[], env: (name: string) => string | undefined, cpus: number): Parsed {
+export function parseCli(
+  args: string[],
+  env: (name: string) => string | undefined,
+  cpus: number,
+  isTerminal = false,
+): Parsed {
   const spec: Record<string, { type: "string" | "boolean"; short?: string }> = {};
   for (const o of OPTIONS) {
     for (const name of [o.name, ...o.aliases ?? []]) {
@@ -175,6 +191,11 @@ export function parseCli(args: string[], env: (name: string) => string | undefin
     };
   }
 
+  const logFormat = value("log-format", "log_format") ?? env("LOG_FORMAT") ?? (isTerminal ? "pretty" : "json");
+  if (logFormat !== "json" && logFormat !== "pretty") {
+    return { kind: "usage", message: `invalid --log-format: ${logFormat} (pretty or json)` };
+  }
+
   return {
     kind: "run",
     options: {
@@ -184,6 +205,7 @@ export function parseCli(args: string[], env: (name: string) => string | undefin
       kvPath,
       workers,
       detailedDebug: Boolean(values["detailed-debug"] ?? values["detailed_debug"]),
+      logFormat,
     },
   };
 }

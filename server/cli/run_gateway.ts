@@ -16,6 +16,7 @@ import { CLOSE_WAIT_MS } from "../kv/ledger.ts";
 import type { RouterPeers } from "../router/peers.ts";
 import type { MetricsSnapshot } from "../spend/metrics.ts";
 import type { CliOptions } from "./options.ts";
+import { type BannerFacts, kvShown, tracesShown } from "./banner.ts";
 
 /** What the front door gives connections after the grace period to write the streams' error events. */
 const FINAL_MS = 2000;
@@ -36,8 +37,8 @@ export interface RunGatewayOptions {
 export interface RunningGateway {
   booted: Booted;
   addr: Deno.NetAddr;
-  /** The model names served, for the listening line. */
-  models: string[];
+  /** What the start-up line says. */
+  banner: BannerFacts;
   /**
    * How long `stop` may take at most: the drain's grace, the streams' last words, accounting's wait (what a
    * supervisor allows its workers before it gives up on them).
@@ -77,6 +78,7 @@ export async function runGateway(opts: RunGatewayOptions): Promise<RunningGatewa
     configPath: options.configPath,
     kvPath: options.kvPath,
     detailedDebug: options.detailedDebug,
+    logFormat: options.logFormat,
     worker: worker?.index,
     routerPeers: worker?.peers,
     metricsPeers: worker?.metrics,
@@ -167,7 +169,14 @@ export async function runGateway(opts: RunGatewayOptions): Promise<RunningGatewa
   return {
     booted,
     addr: server.addr,
-    models: [...config.byModelName.keys()],
+    banner: {
+      configSource: booted.configSource,
+      models: [...config.byModelName.keys()],
+      kv: kvShown(booted.kvWhere),
+      masterKey: config.masterKey !== undefined,
+      withoutCredentials: gateway.modelsWithoutCredentials(),
+      traces: tracesShown((name) => Deno.env.get(name)),
+    },
     stopWithinMs: settings.shutdownGraceMs + FINAL_MS + CLOSE_WAIT_MS,
     stop,
   };

@@ -17,6 +17,7 @@ import type { DescriptorLimit } from "../http/descriptors.ts";
 import type { MetricsSnapshot } from "../spend/metrics.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
 import type { CliOptions } from "./options.ts";
+import type { BannerFacts } from "./banner.ts";
 import { listenError } from "./run_gateway.ts";
 
 export interface SuperviseOptions {
@@ -34,7 +35,7 @@ export interface Supervisor {
   /** The port every worker serves. */
   port: number;
   /** Resolves once every worker serves, with what the listening line says; rejects with the first `StartupError`. */
-  ready: Promise<{ configSource: string; models: string[] }>;
+  ready: Promise<BannerFacts>;
   /** Tells every worker to drain and flush; true once all have, false when the bound ran out first. Once. */
   stop(signal: string): Promise<boolean>;
 }
@@ -222,7 +223,7 @@ export function superviseWorkers(opts: SuperviseOptions): Supervisor {
 
   const ready = startup.promise.then((m) => {
     announced = true;
-    return { configSource: m.configSource, models: m.models };
+    return m.banner;
   });
   return { port, ready, stop };
 }

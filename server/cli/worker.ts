@@ -44,8 +44,7 @@ export function serveAsWorker(scope: WorkerScope): void {
         running = started;
         scope.postMessage({
           type: "ready",
-          models: started.models,
-          configSource: started.booted.configSource,
+          banner: started.banner,
           stopWithinMs: started.stopWithinMs,
         });
         return started;

@@ -11,6 +11,7 @@ import type { z } from "zod";
 import { entryProvider } from "./provider.ts";
 import { awsCredentials } from "./aws_auth.ts";
 import { resolveCors } from "./cors.ts";
+import { resolveAlerting } from "./alerting.ts";
 import { layeredEnv, readLitellmSettings } from "./litellm_settings.ts";
 import { resolvePassthrough } from "./passthrough.ts";
 import { MAX_OUTPUT_TOKENS_FIELD, PRICE_FIELD_NAMES, pricesFromFields } from "./price_fields.ts";
@@ -173,6 +174,7 @@ export function loadConfig(yamlText: string, processEnv: EnvLookup): GatewayConf
 
   const passthrough = resolvePassthrough(general.bedrock_passthrough, env, problems, warnings);
   const cors = resolveCors(general, masterKey !== undefined, env, problems, warnings);
+  const alerts = resolveAlerting(general, env, problems, warnings);
 
   const router = file.router_settings ?? {};
   const fallbacks = new Map<string, string[]>();
@@ -225,6 +227,7 @@ export function loadConfig(yamlText: string, processEnv: EnvLookup): GatewayConf
     keyCacheTtlMs: general.key_cache_ttl_ms ?? 2_000,
     keyCounterMaxAgeMs: general.key_counter_max_age_ms ?? DEFAULT_KEY_COUNTER_MAX_AGE_MS,
     storePrompts: general.store_prompts_in_spend_logs ?? false,
+    alerts,
     defaultHoldOutputTokens: general.default_hold_output_tokens ?? DEFAULT_HOLD_OUTPUT_TOKENS,
     spendLogRetentionMs: (general.spend_logs_retention_days ?? 30) * DAY_MS,
     modelPricesFile: general.model_prices_file,

@@ -113,6 +113,10 @@ export const GeneralSettings = z.looseObject({
    */
   key_counter_max_age_ms: z.number().int().nonnegative().optional(),
   store_prompts_in_spend_logs: z.boolean().optional(),
+  /** LiteLLM's alerting: `["slack"]` posts alerts to `SLACK_WEBHOOK_URL` (`config/alerting.ts`). */
+  alerting: z.array(z.string()).optional(),
+  /** Per alert type (`budget_alerts`, `cooldown_deployment`, `outage_alerts`): a webhook URL or a list. */
+  alert_to_webhook_url: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
   /**
    * Output tokens held for a call whose request does not say how many it allows (`maxTokens`, `max_tokens`):
    * default 4096, capped at the model's `max_output_tokens` when the price table knows it.

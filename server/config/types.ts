@@ -6,6 +6,7 @@
 import type { CredentialSpec } from "../aws/mod.ts";
 import type { Period } from "../core/durations.ts";
 import type { CorsSettings } from "./cors.ts";
+import type { AlertRoutes } from "./alerting.ts";
 import type { ModelPrices } from "./price_fields.ts";
 import type { RoutingStrategy } from "./schema.ts";
 import type { z } from "zod";
@@ -143,6 +144,8 @@ export interface GatewayConfig {
    */
   keyCounterMaxAgeMs: number;
   storePrompts: boolean;
+  /** Webhooks each alert type is posted to (`general_settings.alerting`); empty lists when alerting is off. */
+  alerts: AlertRoutes;
   /** Output tokens held for a call whose request does not limit them (`general_settings.default_hold_output_tokens`). */
   defaultHoldOutputTokens: number;
   spendLogRetentionMs: number;

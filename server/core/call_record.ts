@@ -42,6 +42,53 @@ export interface RequestEstimate {
   guardrailUnits?: GuardrailUnits;
 }
 
+/**
+ * What a request asked of the model, as OpenTelemetry's GenAI spans report it (`gen_ai.request.*`): only what the
+ * request says, read while its validation parse is at hand (`bedrock/request_params.ts`).
+ */
+export interface RequestParams {
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  stopSequences?: string[];
+}
+
+/** Where an attempt went: a deployment of a model group (model calls), as metrics and traces name it. */
+export interface AttemptTarget {
+  /** The deployment id (`model_info.id`). */
+  id: string;
+  /** The model group (`model_name`) the deployment serves: the requested one, or a fallback. */
+  modelName: string;
+  /** The Bedrock model id sent upstream (LiteLLM's `litellm_model_name`). */
+  bedrockModelId?: string;
+  /** The upstream's origin (no path, no credentials); undefined for a mock deployment. */
+  apiBase?: string;
+}
+
+/**
+ * One upstream attempt of a call (`calls/attempts.ts`): where it went, when, and how it ended. Deployment metrics and
+ * a trace's attempt spans are made from these at settlement.
+ */
+export interface AttemptRecord {
+  /** Undefined for pass-through calls (one attempt at the pass-through account). */
+  target?: AttemptTarget;
+  /** Epoch ms the attempt began. */
+  start: number;
+  /** Epoch ms its answer's head (a stream: its first byte) came, or it failed; undefined until then. */
+  end?: number;
+  /**
+   * The upstream's HTTP status; for an attempt no answer came to, the gateway's status for its failure (504 timed
+   * out, 502 connection failed, 499 the client left); undefined when it was never sent (refused before sending: no
+   * price for a budgeted call).
+   */
+  status?: number;
+  /** An answer's head came from the upstream (a stream: its first byte); `status` is the upstream's. */
+  answered?: boolean;
+  /** Why it failed: Bedrock's exception name (`x-amzn-errortype`), or the gateway's (`ServiceUnavailableException`). */
+  errorType?: string;
+}
+
 /** Who made the call, as far as accounting is concerned (hash only, never the raw key). */
 export interface Caller {
   keyHash?: string;
@@ -87,6 +134,20 @@ export interface CallRecord {
    */
   usageEstimated?: boolean;
   retries: number;
+  /** Every upstream attempt, in order (none for a call refused before its first). */
+  attempts?: AttemptRecord[];
+  /**
+   * Why the model stopped (Bedrock's words: `end_turn`, `max_tokens`, `tool_use`, `stop_sequence`, …): Converse's
+   * `stopReason`, a stream's `messageStop`, a native answer's `stop_reason` / `completionReason` / `finish_reason`.
+   */
+  stopReason?: string;
+  /** The generation settings the request gave (max tokens, temperature, …), for traces. */
+  requestParams?: RequestParams;
+  /** The guardrail a model call asked Bedrock to apply (its identifier), for traces. */
+  guardrailId?: string;
+  /** The client's address and `User-Agent`, for LiteLLM's `client_ip` and `user_agent` metric labels. */
+  clientIp?: string;
+  userAgent?: string;
   requestTags?: string[];
   /** The Converse request's `requestMetadata` (string pairs the caller tags the call with). */
   requestMetadata?: Record<string, string>;

@@ -1,11 +1,15 @@
 /**
  * @module
- * Structured JSON-line logging. One writer, injected, so tests can capture lines and scan them for secrets.
+ * Structured logging, one line per event: JSON lines (for log shippers), or `pretty` lines a person reads at a
+ * terminal (`time LEVEL msg key=value …`, the same fields). One writer, injected, so tests can capture lines and scan
+ * them for secrets.
  */
 import { createIsoTime } from "./iso_time.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
+/** `json`: one JSON object per line; `pretty`: `time LEVEL msg key=value …`. */
+export type LogFormat = "json" | "pretty";
 
 export interface Logger {
   log(level: LogLevel, msg: string, fields?: LogFields): void;
@@ -27,6 +31,27 @@ export interface LoggerOptions {
    * isolates sharing one stdout can be told apart).
    */
   fields?: LogFields;
+  /** Default `json`. */
+  format?: LogFormat;
+}
+
+/** A value as `key=value` shows it: bare when it has no space, quote or `=`, else as JSON. */
+function prettyValue(v: unknown): string {
+  if (typeof v === "string") return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
+  if (typeof v === "object" && v !== null) return JSON.stringify(v);
+  return String(v);
+}
+
+/** `12:00:00.123 WARN  call request_id=… model=claude …`: fields that are undefined are left out, as in JSON. */
+function prettyLine(time: string, level: LogLevel, msg: string, fields: LogFields | undefined): string {
+  let line = `${time.slice(11, 23)} ${level.toUpperCase().padEnd(5)} ${msg}`;
+  if (fields) {
+    for (const k in fields) {
+      const v = fields[k];
+      if (v !== undefined) line += ` ${k}=${prettyValue(v)}`;
+    }
+  }
+  return line;
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
@@ -36,7 +61,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const isoTime = createIsoTime();
   const always = opts.fields === undefined ? "" : JSON.stringify(opts.fields).slice(1, -1);
   const tail = always ? `,${always}` : "";
+  const pretty = opts.format === "pretty";
   const log = (level: LogLevel, msg: string, fields?: LogFields) => {
+    if (pretty) {
+      if (level === "debug" && !debugEnabled) return;
+      return write(prettyLine(isoTime(now()), level, msg, opts.fields ? { ...opts.fields, ...fields } : fields));
+    }
     if (level === "debug" && !debugEnabled) return;
     // The same line as JSON.stringify({ time, level, msg, ...fields }), without copying the fields into a new
     // object first: the request log writes one line per call, and the copy was a large part of it. Fields

@@ -10,6 +10,7 @@
 import type { Deployment, GatewayConfig } from "../config/types.ts";
 import type { Upstream } from "../calls/upstream.ts";
 import { readUsage } from "../core/usage.ts";
+import { publicBase } from "../core/redact.ts";
 import type { Caller, CallRecord, CallSink } from "../core/call_record.ts";
 import { errorTypeHeader } from "../router/retry_policy.ts";
 import type { EndpointHealth, HealthReport, ProbeResult } from "./schemas.ts";
@@ -34,17 +35,6 @@ const PROBE_TIMEOUT_MS = 30_000;
 
 const round = (ms: number | undefined) => ms === undefined ? null : Math.round(ms * 10) / 10;
 
-/** The endpoint without any user-info part, so a URL with embedded credentials never leaks. */
-function publicBase(d: Deployment): string | undefined {
-  if (d.auth.kind === "mock") return undefined;
-  try {
-    const u = new URL(d.endpoint);
-    return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
-  } catch {
-    return undefined;
-  }
-}
-
 function describe(h: DeploymentHealth, router: Router): EndpointHealth {
   const { deployment: d, stats: s, credentials } = h;
   const usage = router.state.usage(d);
@@ -60,7 +50,7 @@ function describe(h: DeploymentHealth, router: Router): EndpointHealth {
     model_id: d.id,
     model: d.bedrockModelId,
     region: d.region,
-    api_base: publicBase(d),
+    api_base: d.auth.kind === "mock" ? undefined : publicBase(d.endpoint),
     status,
     cooldown_until: h.coolingDown ? new Date(s.cooldownUntil).toISOString() : null,
     in_flight: s.inFlight + s.peerInFlight,

@@ -11,16 +11,26 @@
 import { type Context, Hono } from "hono";
 import type { BodyWatch, ServeInfo } from "../api/body_watch.ts";
 import { matchPath, mountRoutes, type Route, type RouteInput, routeInput } from "../api/route.ts";
-import { pathOf, pathStart } from "../api/url.ts";
+import { pathOf, pathStart, rawPathAfter } from "../api/url.ts";
 import { BEDROCK_ROUTES, type BedrockRouteServices } from "../bedrock/routes.ts";
-import { bedrockErrorResponse, GatewayError, litellmErrorResponse } from "../core/errors.ts";
+import { parseModelPath } from "../bedrock/model_path.ts";
+import { MODEL_PREFIX } from "../calls/model_call.ts";
+import {
+  bedrockErrorResponse,
+  GatewayError,
+  litellmErrorResponse,
+  type Refusal,
+  refusalReason,
+} from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { HEALTH_ROUTES, type HealthRouteServices } from "../health/routes.ts";
 import { KEY_ROUTES, type KeyRouteServices } from "../keys/routes.ts";
+import { AUDIT_ROUTES, type AuditRouteServices } from "../audit/routes.ts";
 import { MODEL_ROUTES, type ModelRouteServices } from "../models/routes.ts";
 import { OWNER_ROUTES, type OwnerRouteServices } from "../owners/routes.ts";
 import { SPEND_ROUTES, type SpendRouteServices } from "../spend/routes.ts";
 import type { UiEnv } from "../ui/mod.ts";
+import type { ServerSpans } from "./server_span.ts";
 
 /** What each group of routes is served with. */
 export interface AppServices {
@@ -30,6 +40,8 @@ export interface AppServices {
   health: HealthRouteServices;
   /** `/key/*`. */
   keys: KeyRouteServices;
+  /** `/audit/logs`. */
+  audit: AuditRouteServices;
   /** `/team/*` and `/user/*`. */
   owners: OwnerRouteServices;
   /** `/model/info`, `/v1/models`, `/models`. */
@@ -40,10 +52,37 @@ export interface AppServices {
   ui: Hono<UiEnv>;
   newId: () => string;
   log: Logger;
+  /** Every refused request (401, 403, 429, budget, validation, …), for its log line and counters. */
+  refused?: (refusal: Refusal) => void;
+  /** With OpenTelemetry tracing on: names Deno's server span after the route, notes refusals on it. */
+  spans?: ServerSpans;
 }
 
 /** `remoteAddr`: the connection's, passed on to the UI (its sign-in limiter counts per client address). */
 type Env = { Variables: { requestId: string }; Bindings: { remoteAddr?: Deno.NetAddr; body?: BodyWatch } };
+
+/** Where an error happened, for its response and its refusal report. */
+interface ErrorContext {
+  req: Request;
+  /** The request's path (Bedrock's error format under `/bedrock/*`). */
+  path: string;
+  requestId: string;
+  /** The route pattern, logged instead of the path: `/key/{key}/regenerate` carries a raw key in its path. */
+  route: string;
+  clientIp?: string;
+}
+
+/** Hono's `/key/:key/regenerate` as OpenAPI writes it: `/key/{key}/regenerate`. */
+const routePattern = (honoPath: string) => honoPath.replace(/:([^/{}]+)/g, "{$1}");
+
+/** The model a `/bedrock/model/{model}/{operation}` request names, and its operation; undefined when none. */
+function modelPathOf(url: string): { modelName: string; operation: string } | undefined {
+  try {
+    return parseModelPath(rawPathAfter(url, MODEL_PREFIX));
+  } catch {
+    return undefined;
+  }
+}
 
 /** The request id, `x-litellm-call-id` on every answer, and errors rendered in the route's wire format. */
 function installCommon(app: Hono<Env>, s: AppServices): void {
@@ -52,33 +91,72 @@ function installCommon(app: Hono<Env>, s: AppServices): void {
     c.set("requestId", s.newId());
     await next();
     if (!c.res.headers.has("x-litellm-call-id")) c.res.headers.set("x-litellm-call-id", c.get("requestId"));
+    // With tracing on, Deno's server span is named after the route that served the request.
+    if (s.spans && c.req.routePath !== "/*") s.spans.route(c.req.method, routePattern(c.req.routePath));
+  });
+
+  const context = (c: Context<Env>, route: string): ErrorContext => ({
+    req: c.req.raw,
+    path: c.req.path,
+    requestId: c.get("requestId") ?? s.newId(),
+    route,
+    clientIp: c.env?.remoteAddr?.hostname,
   });
 
   // Bedrock's format (a top-level `message`, which boto3 and the AWS SDKs show) with LiteLLM's `error` object too.
-  app.notFound((c) =>
-    bedrockErrorResponse(noRoute(c.req.method, c.req.path, c.req.url), c.get("requestId") ?? s.newId())
-  );
+  app.notFound((c) => {
+    const ctx = context(c, "(no route)");
+    const err = noRoute(c.req.method, c.req.path, c.req.url);
+    report(err, ctx, s);
+    return bedrockErrorResponse(err, ctx.requestId);
+  });
 
-  app.onError((e, c) => errorResponse(e, c.req.path, c.get("requestId") ?? s.newId(), s.log, c.req.routePath));
+  app.onError((e, c) => errorResponse(e, context(c, routePattern(c.req.routePath)), s));
+}
+
+/** Reports a refusal (log line, counters, the server span); errors that are not refusals are not reported here. */
+function report(err: GatewayError, ctx: ErrorContext, s: AppServices): void {
+  const reason = refusalReason(err);
+  if (reason === undefined) return;
+  s.spans?.refused(err.status, err.type, reason);
+  if (!s.refused) return;
+  const bedrock = ctx.path.startsWith("/bedrock/");
+  s.refused({
+    requestId: ctx.requestId,
+    method: ctx.req.method,
+    route: ctx.route,
+    status: err.status,
+    reason,
+    errorType: err.type,
+    message: err.message,
+    caller: err.caller,
+    model: bedrock ? modelPathOf(ctx.req.url)?.modelName : undefined,
+    clientIp: ctx.clientIp,
+    userAgent: ctx.req.headers.get("user-agent") ?? undefined,
+    bedrock,
+    settled: err.settled,
+  });
 }
 
 /**
  * An error as the client sees it: Bedrock's wire format under `/bedrock/*`, LiteLLM's elsewhere. Unexpected errors
- * (KV down, a bug) are logged with their class and message server-side; the client gets no internals. `route` is
- * the route pattern, logged instead of the path: `/key/{key}/regenerate` carries a raw key in its path.
+ * (KV down, a bug) are logged with their class and message server-side; the client gets no internals. A refusal is
+ * logged and counted with its reason.
  */
-function errorResponse(e: Error, path: string, requestId: string, log: Logger, route: string): Response {
+function errorResponse(e: Error, ctx: ErrorContext, s: AppServices): Response {
   let err: GatewayError;
   if (e instanceof GatewayError) err = e;
   else {
-    log.error("unhandled error", { requestId, error: e.name, message: e.message, route });
+    s.log.error("unhandled error", { requestId: ctx.requestId, error: e.name, message: e.message, route: ctx.route });
     err = new GatewayError(500, "InternalServerException", "internal gateway error", {
       litellmType: "internal_error",
     });
   }
+  report(err, ctx, s);
+  const path = ctx.path;
   return path.startsWith("/bedrock/") || path === "/bedrock"
-    ? bedrockErrorResponse(err, requestId)
-    : litellmErrorResponse(err, requestId);
+    ? bedrockErrorResponse(err, ctx.requestId)
+    : litellmErrorResponse(err, ctx.requestId);
 }
 
 /**
@@ -161,9 +239,13 @@ export function createFetch(
 ): (req: Request, info?: ServeInfo) => Response | Promise<Response> {
   const full = createApp(s);
   const fast = fastRoutes(BEDROCK_ROUTES);
-  const fastPattern = `${fast.prefix}*`;
-  const serveFast = async (req: Request, bodyWatch: BodyWatch | undefined): Promise<Response> => {
+  const fastPattern = `${fast.prefix}{modelId}/{operation}`;
+  const serveFast = async (req: Request, info?: ServeInfo): Promise<Response> => {
     const requestId = s.newId();
+    if (s.spans) {
+      const op = modelPathOf(req.url)?.operation;
+      s.spans.route(req.method, op ? `${fast.prefix}{modelId}/${op}` : fastPattern);
+    }
     // With --detailed-debug, say when a client leaves while its call is still being served (it is billed anyway).
     if (s.log.debugEnabled) {
       req.signal.addEventListener(
@@ -172,13 +254,15 @@ export function createFetch(
         { once: true },
       );
     }
+    const clientIp = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname;
     try {
       if (req.method !== fast.method) throw notAllowed(req);
-      const input: RouteInput = routeInput(undefined, req, requestId, pathOf(req.url), undefined, bodyWatch);
+      const input: RouteInput = routeInput(undefined, req, requestId, pathOf(req.url), undefined, clientIp, info?.body);
       // Its answers carry `x-litellm-call-id` already (relayHeaders).
       return await fast.route.handle(input, s.calls);
     } catch (e) {
-      const res = errorResponse(e as Error, pathOf(req.url), requestId, s.log, fastPattern);
+      const ctx = { req, path: pathOf(req.url), requestId, route: fastPattern, clientIp };
+      const res = errorResponse(e as Error, ctx, s);
       // Errors too, as the app's common middleware does for every other route.
       res.headers.set("x-litellm-call-id", requestId);
       return res;
@@ -194,7 +278,7 @@ export function createFetch(
       return refused(NOT_A_PATH(method), s.newId());
     }
     const url = req.url;
-    return url.startsWith(fast.prefix, pathStart(url)) ? serveFast(req, info?.body) : full.fetch(req, info);
+    return url.startsWith(fast.prefix, pathStart(url)) ? serveFast(req, info) : full.fetch(req, info);
   };
 }
 
@@ -205,6 +289,7 @@ export function createApp(s: AppServices): Hono<Env> {
   mountRoutes(app, HEALTH_ROUTES, s.health);
   mountRoutes(app, BEDROCK_ROUTES, s.calls);
   mountRoutes(app, KEY_ROUTES, s.keys);
+  mountRoutes(app, AUDIT_ROUTES, s.audit);
   mountRoutes(app, OWNER_ROUTES, s.owners);
   mountRoutes(app, MODEL_ROUTES, s.models);
   mountRoutes(app, SPEND_ROUTES, s.spend);

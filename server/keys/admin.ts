@@ -44,6 +44,21 @@ export interface KeyAdminDeps {
   newId: () => string;
   /** Told of each deleted key and how to delete its counters (admission runs it again after calls in progress). */
   keyDeleted?: (keyId: string, clean: () => Promise<void>) => void;
+  /** Told of every written change (the audit trail hooks in here); called synchronously, must not throw or wait. */
+  onChange?: (change: KeyChange) => void;
+}
+
+export type KeyAction = "created" | "updated" | "blocked" | "unblocked" | "deleted" | "rotated";
+
+/** One written change of a key: who made it, the record before and after. */
+export interface KeyChange {
+  action: KeyAction;
+  /** Who made it: LiteLLM's `litellm-changed-by` header when sent, else the caller (`master_key`, `admin UI`). */
+  by: string;
+  before?: KeyRecord;
+  after?: KeyRecord;
+  /** Epoch ms. */
+  at: number;
 }
 
 export type KeyAdmin = ReturnType<typeof createKeyAdmin>;
@@ -169,6 +184,7 @@ export async function readCounters(kv: Deno.Kv, ledger: Ledger, keys: Deno.KvKey
 
 export function createKeyAdmin(deps: KeyAdminDeps) {
   const { kv, store, cache, ledger, now } = deps;
+  const changed = (c: KeyChange) => deps.onChange?.(c);
 
   /** Spend of each record's current budget window (and per-model windows), in USD. */
   async function spendOf(records: KeyRecord[]): Promise<Array<{ spend: number; models: Record<string, number> }>> {
@@ -252,15 +268,18 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
   async function modify(
     ref: string,
     change: (r: KeyRecord, t: number) => KeyRecord,
+    announce: { action: KeyAction; by: string },
     newKeyParam = "key",
   ): Promise<KeyRecord> {
     for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
       const current = await mustGet(ref);
-      const next = change(current.record, now());
+      const t = now();
+      const next = change(current.record, t);
       const result = await store.replace(current, next);
       if (result.ok) {
         cache.invalidate(current.record.hash);
         cache.invalidate(next.hash);
+        changed({ ...announce, before: current.record, after: next, at: t });
         return next;
       }
       if (result.reason !== "conflict") throw writeError(result, next.alias, newKeyParam);
@@ -269,7 +288,7 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
   }
 
   return {
-    async generate(input: KeyGenerateRequest): Promise<KeyGenerateResponse> {
+    async generate(input: KeyGenerateRequest, by: string): Promise<KeyGenerateResponse> {
       const t = now();
       const raw = input.key ?? newRawKey();
       refuseMasterKey(raw, "key");
@@ -291,6 +310,7 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
       if (!result.ok) throw writeError(result, record.alias, "key");
       // A lookup of this hash may have been cached as unknown just before.
       cache.invalidate(record.hash);
+      changed({ action: "created", by, after: record, at: t });
       return {
         key: raw,
         ...view(record, { spend: 0, models: Object.fromEntries(modelSpendKeys(record, t).map(([m]) => [m, 0])) }),
@@ -303,19 +323,24 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
       return { key: record.hash, info: (await views([record]))[0] };
     },
 
-    async update(input: KeyUpdateRequest): Promise<KeyUpdateResponse> {
+    async update(input: KeyUpdateRequest, by: string): Promise<KeyUpdateResponse> {
       const { key: ref, ...settings } = input;
       await checkTeam(settings.team_id);
-      const record = await modify(ref, (r, t) => applySettings(r, settings, t));
+      const record = await modify(ref, (r, t) => applySettings(r, settings, t), { action: "updated", by });
       return { key: record.hash, ...(await views([record]))[0] };
     },
 
-    async setBlocked(ref: string, blocked: boolean): Promise<KeyUpdateResponse> {
-      const record = await modify(ref, (r, t) => ({ ...r, blocked, updatedAt: t }));
+    async setBlocked(ref: string, blocked: boolean, by: string): Promise<KeyUpdateResponse> {
+      const action = blocked ? "blocked" : "unblocked";
+      const record = await modify(ref, (r, t) => ({ ...r, blocked, updatedAt: t }), { action, by });
       return { key: record.hash, ...(await views([record]))[0] };
     },
 
-    async regenerate(ref: string, input: Omit<KeyRegenerateRequest, "key">): Promise<KeyGenerateResponse> {
+    async regenerate(
+      ref: string,
+      input: Omit<KeyRegenerateRequest, "key">,
+      by: string,
+    ): Promise<KeyGenerateResponse> {
       const raw = input.new_key ?? newRawKey();
       refuseMasterKey(raw, "new_key");
       const { new_key: _, ...settings } = input;
@@ -323,12 +348,13 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
       const record = await modify(
         ref,
         (r, t) => applySettings({ ...r, hash: hashKey(raw), keyName: keyNameOf(raw) }, settings, t),
+        { action: "rotated", by },
         "new_key",
       );
       return { key: raw, ...(await views([record]))[0] };
     },
 
-    async remove(input: KeyDeleteRequest): Promise<KeyDeleteResponse> {
+    async remove(input: KeyDeleteRequest, by: string): Promise<KeyDeleteResponse> {
       const byAlias = input.key_aliases !== undefined;
       const refs = input.keys ?? input.key_aliases ?? [];
       const param = byAlias ? "key_aliases" : "keys";
@@ -349,6 +375,7 @@ export function createKeyAdmin(deps: KeyAdminDeps) {
           current = await store.get(current.record.hash);
         }
         cache.invalidate(stored.record.hash);
+        changed({ action: "deleted", by, before: (current ?? stored).record, at: now() });
         const clean = () => store.deleteCounters(stored.record.id);
         await clean();
         deps.keyDeleted?.(stored.record.id, clean);

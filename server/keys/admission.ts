@@ -45,6 +45,28 @@ export interface AdmissionDeps {
    * one place budget crossings of keys, teams, users and the proxy are seen (alerts hook in here). Never awaited.
    */
   onBudgetReached?: (event: BudgetReached) => void;
+  /**
+   * A key's, team's or user's spend in its budget window is at or past a threshold — its key's `soft_budget`, 80% or
+   * 100% of its `max_budget` — after a billed call (as this instance sees it): told once per threshold, window and
+   * budget by this instance (alerts claim them across instances). Never awaited.
+   */
+  onBudgetThreshold?: (event: BudgetThreshold) => void;
+}
+
+/** A budget threshold reached (`AdmissionDeps.onBudgetThreshold`). */
+export interface BudgetThreshold {
+  scope: "key" | "team" | "user";
+  /** The key's hash, or the team's or user's id. */
+  id: string;
+  /** The key's alias, or the team's or user's. */
+  alias?: string;
+  level: "soft_budget" | "80%" | "100%";
+  spend: number;
+  maxBudget?: number;
+  softBudget?: number;
+  /** Epoch ms the budget window started, and the one it resets (undefined: never). */
+  windowStart: number;
+  resetAt?: number;
 }
 
 /** A budget reached by a call (`AdmissionDeps.onBudgetReached`). */
@@ -94,6 +116,23 @@ export interface Admission {
    * fresh from KV (plus this instance's unwritten sums): for `/metrics`. Off the request path.
    */
   budgets(): Promise<KeyBudget[]>;
+  /**
+   * The keys with an rpm or tpm limit (key-wide, or for the model) this instance has held calls for, per model, with
+   * this minute's use as this instance sees it (the newest KV snapshot plus its own sums): for `/metrics`. No KV read.
+   */
+  rateLimits(): KeyRateLimit[];
+}
+
+/** A key's requests and tokens per minute for one model: its limit for the model, else its key-wide one. */
+export interface KeyRateLimit {
+  hash: string;
+  alias?: string;
+  /** The model group. */
+  model: string;
+  rpmLimit?: number;
+  rpmUsed: number;
+  tpmLimit?: number;
+  tpmUsed: number;
 }
 
 export interface KeyBudget {
@@ -160,8 +199,9 @@ export function budgetExceeded(spentNanos: bigint, maxBudget: number, subject = 
   );
 }
 
-const throttled = (message: string, retryAfter: number) =>
-  new GatewayError(429, "ThrottlingException", message, { litellmType: "rate_limit_error", retryAfter });
+/** A 429; `reason` says which limit (`rpm`, `tpm`, `parallel`, `budget_held`). */
+const throttled = (message: string, retryAfter: number, reason: string) =>
+  new GatewayError(429, "ThrottlingException", message, { litellmType: "rate_limit_error", retryAfter, reason });
 
 /** A rate limit's refusal: `Rate limit exceeded: this key allows 10 requests per minute`. */
 function rateExceeded(scope: CallScope, unit: "tpm" | "rpm", perMinute: number, detail = ""): string {
@@ -177,7 +217,7 @@ function unwritable(h: Extract<LedgerHealth, { ok: false }>): GatewayError {
     `The gateway cannot record spend right now (KV writes failing since ${new Date(h.since).toISOString()}: ` +
       `${h.cause}); ${h.unwrittenCalls} answered calls wait to be billed, so calls that need billing are refused ` +
       "until spend can be written again",
-    { litellmType: "service_unavailable", retryAfter: 5 },
+    { litellmType: "service_unavailable", retryAfter: 5, reason: "spend_unwritable" },
   );
 }
 
@@ -191,11 +231,15 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   const active = new Map<string, number>();
   /** Soft-budget windows this instance has already handled (`id:windowStart`). */
   const alerted = new Set<string>();
+  /** Budget thresholds this instance has already told of (`scope:window:budget:level`). */
+  const thresholdsTold = new Set<string>();
   /** Budget window each scope was last billed in here, to clean up older windows once per change. */
   const billedWindow = new Map<string, number>();
   const tasks = new Set<Promise<unknown>>();
   /** Keys with a budget admitted here, by id: their newest record. */
   const budgeted = new Map<string, KeyRecord>();
+  /** Keys with a rate limit held here, by `key id, model`: their newest record. */
+  const limited = new Map<string, { key: KeyRecord; model: string }>();
   /** Deleted keys with calls still in progress here, by id: their counters' clean-up, run once those settle. */
   const deletedKeys = new Map<string, () => Promise<void>>();
 
@@ -217,7 +261,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       for (const unit of ["rpm", "tpm"] as const) {
         const r = scope[unit];
         if (r && ledger.total(r.counter, minute) >= r.limit) {
-          throw throttled(rateExceeded(scope, unit, r.perMinute), secondsToNextMinute(t));
+          throw throttled(rateExceeded(scope, unit, r.perMinute), secondsToNextMinute(t), unit);
         }
       }
     }
@@ -226,6 +270,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       throw throttled(
         `Max parallel request limit reached: this key allows ${r.maxParallelRequests} calls at a time`,
         1,
+        "parallel",
       );
     }
   }
@@ -284,7 +329,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         503,
         "ServiceUnavailableException",
         `The key's limits cannot be checked right now (KV: ${refused.cause ?? "unavailable"})`,
-        { litellmType: "service_unavailable", retryAfter: 1 },
+        { litellmType: "service_unavailable", retryAfter: 1, reason: "limits_unavailable" },
       );
     }
     const { scope, unit } = h;
@@ -298,6 +343,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         `Budget held by calls in flight: ${scope.label} has spent ${nanosToUsd(refused.settled)} and calls in ` +
           `flight hold ${nanosToUsd(refused.held)} of its max budget ${spend.maxBudget}; retry when they finish`,
         1,
+        "budget_held",
       );
     }
     const r = scope[unit]!;
@@ -305,6 +351,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     return throttled(
       rateExceeded(scope, unit, r.perMinute, ` (${refused.settled} ${done}, ${inFlight})`),
       secondsToNextMinute(t),
+      unit,
     );
   }
 
@@ -364,6 +411,46 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     );
   }
 
+  /** Tells `onBudgetThreshold` of each key, team and user budget threshold the spend is now at or past. */
+  function thresholds(scopes: CallScope[], p: Principal) {
+    const notify = deps.onBudgetThreshold;
+    if (!notify) return;
+    for (const scope of scopes) {
+      const kind = scope.kind;
+      if (kind !== "key" && kind !== "team" && kind !== "user") continue;
+      const spend = scope.spend;
+      const soft = kind === "key" ? p.key?.softBudget : undefined;
+      if (!spend || (spend.limitNanos === undefined && soft === undefined)) continue;
+      const total = ledger.total(spend.counter);
+      const levels: BudgetThreshold["level"][] = [];
+      if (soft !== undefined && total >= usdToNanos(soft)) levels.push("soft_budget");
+      if (spend.limitNanos !== undefined && total * 5n >= spend.limitNanos * 4n) levels.push("80%");
+      if (spend.limitNanos !== undefined && total >= spend.limitNanos) levels.push("100%");
+      for (const level of levels) {
+        const mark = `${scope.id}:${spend.windowStart}:${spend.maxBudget}:${soft}:${level}`;
+        if (thresholdsTold.has(mark)) continue;
+        if (thresholdsTold.size > 10_000) thresholdsTold.clear();
+        thresholdsTold.add(mark);
+        const owner = kind === "key" ? p.key : kind === "team" ? p.team : p.user;
+        try {
+          notify({
+            scope: kind,
+            id: kind === "key" ? p.key!.hash : scope.id.slice(kind.length + 1),
+            alias: owner?.alias,
+            level,
+            spend: nanosToUsd(total),
+            maxBudget: spend.maxBudget,
+            softBudget: soft,
+            windowStart: spend.windowStart,
+            resetAt: spend.resetAt,
+          });
+        } catch (e) {
+          log.warn("budget threshold: the listener failed", { error: (e as Error).name });
+        }
+      }
+    }
+  }
+
   /** Tells `onBudgetReached` of every budget this call's cost took to its limit or past it. */
   function reached(scopes: CallScope[], costNanos: bigint, p: Principal, requestId: string) {
     const notify = deps.onBudgetReached;
@@ -407,7 +494,13 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     async admit(headers, requestId) {
       const principal = await auth.authenticate(headers);
       const r = principal.key;
-      check(principal, now());
+      try {
+        check(principal, now());
+      } catch (e) {
+        // Whose call was refused, for the refusal's log line (alias and hash, never the key).
+        if (e instanceof GatewayError) e.caller = principal.caller;
+        throw e;
+      }
       if (r?.maxBudget !== undefined) {
         if (budgeted.size >= MAX_TRACKED_BUDGETS && !budgeted.has(r.id)) budgeted.clear();
         budgeted.set(r.id, r);
@@ -433,9 +526,19 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       const expected = holdPricing(modelName, estimate);
       const { limits, held } = limitsOf(scopes, t, expected.nanos, expected.tokens);
       if (!limits.length) return;
+      const key = a.principal.key;
+      if (key && held.some((h) => h.unit !== "budget" && (h.scope.kind === "key" || h.scope.kind === "key_model"))) {
+        const id = `${key.id}\u0001${modelName}`;
+        if (limited.size >= MAX_TRACKED_BUDGETS && !limited.has(id)) limited.clear();
+        limited.set(id, { key, model: modelName });
+      }
       const placing = holds.place(limits);
       const placed = placing instanceof Promise ? await placing : placing;
-      if ("refused" in placed) throw refusal(held[placed.index], limits[placed.index], placed, t);
+      if ("refused" in placed) {
+        const err = refusal(held[placed.index], limits[placed.index], placed, t);
+        err.caller = a.principal.caller;
+        throw err;
+      }
       if (admitted.get(requestId) !== a) {
         placed.release(); // the call ended while its holds were being placed
         return;
@@ -500,6 +603,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       if (costNanos > 0n) {
         if (p.key) softBudget(p.key, t);
         reached(scopes, costNanos, p, record.requestId);
+        thresholds(scopes, p);
       }
     },
 
@@ -508,6 +612,28 @@ export function createAdmission(deps: AdmissionDeps): Admission {
 
     async idle() {
       while (tasks.size) await Promise.all([...tasks]);
+    },
+
+    rateLimits() {
+      const t = now();
+      const minute = minuteOf(t);
+      const out: KeyRateLimit[] = [];
+      for (const { key, model } of limited.values()) {
+        const scopes = callScopes({ key }, model, undefined, t);
+        // The key's limit for the model when it has one, else its key-wide one.
+        const pick = (unit: "rpm" | "tpm") => (scopes.find((s) => s.kind === "key_model")?.[unit] ?? scopes[0]?.[unit]);
+        const rpm = pick("rpm"), tpm = pick("tpm");
+        out.push({
+          hash: key.hash,
+          alias: key.alias,
+          model,
+          rpmLimit: rpm?.perMinute,
+          rpmUsed: rpm ? Number(ledger.total(rpm.counter, minute)) : 0,
+          tpmLimit: tpm?.perMinute,
+          tpmUsed: tpm ? Number(ledger.total(tpm.counter, minute)) : 0,
+        });
+      }
+      return out;
     },
 
     keyDeleted(keyId, clean) {

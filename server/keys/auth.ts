@@ -35,8 +35,36 @@ export interface Authenticator {
   authenticate(headers: Headers): Promise<Principal>;
 }
 
-export const unauthenticated = (message: string) =>
-  new GatewayError(401, "UnrecognizedClientException", message, { litellmType: "auth_error" });
+/** A 401; `reason` says which (`no_key`, `invalid_key`, `key_blocked`, `key_expired`), `caller` whose it was. */
+export function unauthenticated(message: string, reason = "auth", caller?: Caller): GatewayError {
+  const err = new GatewayError(401, "UnrecognizedClientException", message, { litellmType: "auth_error", reason });
+  err.caller = caller;
+  return err;
+}
+
+/** A 403 (`AccessDeniedException`) for `caller`, whose it was named in the refusal's log line. */
+export function accessDenied(message: string, caller?: Caller): GatewayError {
+  const err = new GatewayError(403, "AccessDeniedException", message, { litellmType: "auth_error" });
+  err.caller = caller;
+  return err;
+}
+
+/** The caller, who must hold the master key (or an open gateway's access); a virtual key gets a 403 `message`. */
+export async function requireMaster(auth: Authenticator, headers: Headers, message: string): Promise<Principal> {
+  const p = await auth.authenticate(headers);
+  if (p.kind === "virtual") throw accessDenied(message, p.caller);
+  return p;
+}
+
+/**
+ * Who an admin change is by, for its audit record: LiteLLM's `litellm-changed-by` header when sent (bounded), else
+ * the caller — `master_key`, or `open gateway` when no master key is set.
+ */
+export function changedBy(headers: Headers, p: Principal): string {
+  const header = headers.get("litellm-changed-by")?.trim();
+  if (header) return header.slice(0, 256);
+  return p.kind === "master" ? "master_key" : "open gateway";
+}
 
 const NO_KEY = "No API key provided: send Authorization: Bearer <key>";
 /** Distinct presented keys whose hashes are remembered; past it the memory starts over. */
@@ -50,8 +78,11 @@ export function masterKeyAuthenticator(masterKey: string | undefined): Authentic
     authenticate(headers) {
       if (!masterKey) return Promise.resolve({ kind: "open", caller: {} });
       const key = presentedKey(headers);
-      if (!key) return Promise.reject(unauthenticated(NO_KEY));
-      if (!sameDigest(hashKey(key), masterHash!)) return Promise.reject(unauthenticated(INVALID_KEY));
+      if (!key) return Promise.reject(unauthenticated(NO_KEY, "no_key"));
+      const hash = hashKey(key);
+      if (!sameDigest(hash, masterHash!)) {
+        return Promise.reject(unauthenticated(INVALID_KEY, "invalid_key", { keyHash: hash }));
+      }
       return Promise.resolve({ kind: "master", caller: { keyHash: masterHash, keyAlias: "master_key" } });
     },
   };
@@ -100,14 +131,21 @@ export function keyAuthenticator(deps: KeyAuthenticatorDeps): Authenticator {
   async function virtualKey(hash: string): Promise<Principal | undefined> {
     const record = await keys.resolve(hash);
     if (!record) return undefined;
+    const whose = { keyHash: record.hash, keyAlias: record.alias, userId: record.userId, teamId: record.teamId };
     if (record.blocked) {
-      throw unauthenticated("Authentication Error - this key is blocked; an admin can unblock it with /key/unblock");
+      throw unauthenticated(
+        "Authentication Error - this key is blocked; an admin can unblock it with /key/unblock",
+        "key_blocked",
+        whose,
+      );
     }
     const t = now();
     if (record.expires !== undefined && t >= record.expires) {
       throw unauthenticated(
         `Authentication Error - Expired Key. Key Expiry time ${new Date(record.expires).toISOString()} ` +
           `and current time ${new Date(t).toISOString()}`,
+        "key_expired",
+        whose,
       );
     }
     const found = owners && (record.teamId !== undefined || record.userId !== undefined)
@@ -141,12 +179,13 @@ export function keyAuthenticator(deps: KeyAuthenticatorDeps): Authenticator {
     async authenticate(headers) {
       const raw = presentedKey(headers);
       if (!masterKey) return (raw && await virtualKey(hashOf(raw))) || open;
-      if (!raw) throw unauthenticated(NO_KEY);
+      if (!raw) throw unauthenticated(NO_KEY, "no_key");
       // One SHA-256 of the presented key serves both the master-key check and the record lookup.
       const hash = hashOf(raw);
       if (sameDigest(hash, masterHash!)) return master;
       const principal = await virtualKey(hash);
-      if (!principal) throw unauthenticated(INVALID_KEY);
+      // The presented key's hash names the refusal in logs: a hash, never the key.
+      if (!principal) throw unauthenticated(INVALID_KEY, "invalid_key", { keyHash: hash });
       return principal;
     },
   };

@@ -8,9 +8,9 @@
  */
 import { z } from "zod";
 import { type RouteInput, routesOver } from "../api/route.ts";
-import { GatewayError, validation } from "../core/errors.ts";
+import { validation } from "../core/errors.ts";
 import { hashOfRef, type KeyAdmin } from "./admin.ts";
-import type { Authenticator, Principal } from "./auth.ts";
+import { accessDenied, type Authenticator, changedBy, requireMaster } from "./auth.ts";
 import {
   KeyBlockRequest,
   KeyDeleteRequest,
@@ -44,17 +44,11 @@ const KEY_ERRORS = [400, 401, 403, 404, 500] as const;
 
 const admin = { tag: "keys", auth: "admin", errorFormat: "litellm" } as const;
 
-const forbidden = () =>
-  new GatewayError(403, "AccessDeniedException", "Only the master key can manage keys", {
-    litellmType: "auth_error",
-  });
+const ONLY_MASTER = "Only the master key can manage keys";
 
 /** The caller, who must hold the master key (or an open gateway's access); a virtual key is refused. */
-async function requireAdmin(input: RouteInput, auth: Authenticator): Promise<Principal> {
-  const p = await auth.authenticate(input.request.headers);
-  if (p.kind === "virtual") throw forbidden();
-  return p;
-}
+const requireAdmin = (input: RouteInput, auth: Authenticator) =>
+  requireMaster(auth, input.request.headers, ONLY_MASTER);
 
 export const KEY_ROUTES = [
   route({
@@ -69,8 +63,8 @@ export const KEY_ROUTES = [
     responses: { 200: { description: "The new key, with its settings.", schema: KeyGenerateResponse } },
     sdk: { group: "keys", method: "generate" },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth);
-    return input.json(await s.admin.generate(await input.body()));
+    const p = await requireAdmin(input, s.auth);
+    return input.json(await s.admin.generate(await input.body(), changedBy(input.request.headers, p)));
   }),
   route({
     ...admin,
@@ -89,7 +83,7 @@ export const KEY_ROUTES = [
     const { key } = input.query();
     if (p.kind === "virtual" && p.key) {
       // A virtual key may ask about itself, with or without naming itself.
-      if (key !== undefined && hashOfRef(key) !== p.key.hash) throw forbidden();
+      if (key !== undefined && hashOfRef(key) !== p.key.hash) throw accessDenied(ONLY_MASTER, p.caller);
       return input.json(await s.admin.info(p.key.hash));
     }
     if (key === undefined) throw validation("Invalid request: key is required", "key");
@@ -107,8 +101,8 @@ export const KEY_ROUTES = [
     responses: { 200: { description: "The key as it now is; `key` is its hash.", schema: KeyUpdateResponse } },
     sdk: { group: "keys", method: "update" },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth);
-    return input.json(await s.admin.update(await input.body()));
+    const p = await requireAdmin(input, s.auth);
+    return input.json(await s.admin.update(await input.body(), changedBy(input.request.headers, p)));
   }),
   route({
     ...admin,
@@ -121,8 +115,8 @@ export const KEY_ROUTES = [
     responses: { 200: { description: "The hashes of the deleted keys.", schema: KeyDeleteResponse } },
     sdk: { group: "keys", method: "delete" },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth);
-    return input.json(await s.admin.remove(await input.body()));
+    const p = await requireAdmin(input, s.auth);
+    return input.json(await s.admin.remove(await input.body(), changedBy(input.request.headers, p)));
   }),
   route({
     ...admin,
@@ -156,10 +150,10 @@ export const KEY_ROUTES = [
     responses: { 200: { description: "The replacement key, shown once.", schema: KeyGenerateResponse } },
     sdk: { group: "keys", method: "regenerate" },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth);
+    const p = await requireAdmin(input, s.auth);
     const { key, ...rest } = await input.body();
     if (key === undefined) throw validation("Invalid request: key is required", "key");
-    return input.json(await s.admin.regenerate(key, rest));
+    return input.json(await s.admin.regenerate(key, rest, changedBy(input.request.headers, p)));
   }),
   route({
     ...admin,
@@ -173,13 +167,13 @@ export const KEY_ROUTES = [
     body: { schema: KeyRegenerateRequest },
     responses: { 200: { description: "The replacement key, shown once.", schema: KeyGenerateResponse } },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth);
+    const p = await requireAdmin(input, s.auth);
     const { key, ...rest } = await input.body();
     const ref = input.param("key");
     if (key !== undefined && hashOfRef(key) !== hashOfRef(ref)) {
       throw validation("Invalid request: the key in the body differs from the key in the path", "key");
     }
-    return input.json(await s.admin.regenerate(ref, rest));
+    return input.json(await s.admin.regenerate(ref, rest, changedBy(input.request.headers, p)));
   }),
   route({
     ...admin,
@@ -192,9 +186,9 @@ export const KEY_ROUTES = [
     responses: { 200: { description: "The key as it now is.", schema: KeyUpdateResponse } },
     sdk: { group: "keys", method: "block" },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth);
+    const p = await requireAdmin(input, s.auth);
     const { key } = await input.body();
-    return input.json(await s.admin.setBlocked(key, true));
+    return input.json(await s.admin.setBlocked(key, true, changedBy(input.request.headers, p)));
   }),
   route({
     ...admin,
@@ -207,8 +201,8 @@ export const KEY_ROUTES = [
     responses: { 200: { description: "The key as it now is.", schema: KeyUpdateResponse } },
     sdk: { group: "keys", method: "unblock" },
   }, async (input, s) => {
-    await requireAdmin(input, s.auth);
+    const p = await requireAdmin(input, s.auth);
     const { key } = await input.body();
-    return input.json(await s.admin.setBlocked(key, false));
+    return input.json(await s.admin.setBlocked(key, false, changedBy(input.request.headers, p)));
   }),
 ];

@@ -10,8 +10,8 @@ import type { Holds } from "../limits/holds.ts";
 import type { Logger } from "../core/log.ts";
 import type { HoldPricing } from "../pricing/hold_price.ts";
 import type { Ledger } from "../kv/ledger.ts";
-import { createKeyAdmin, type KeyAdmin } from "./admin.ts";
-import { type Admission, type BudgetReached, createAdmission } from "./admission.ts";
+import { createKeyAdmin, type KeyAdmin, type KeyChange } from "./admin.ts";
+import { type Admission, type BudgetReached, type BudgetThreshold, createAdmission } from "./admission.ts";
 import { type Authenticator, keyAuthenticator } from "./auth.ts";
 import { createKeyCache } from "./key_cache.ts";
 import { createOwnerCache, type OwnerCache } from "./owner_cache.ts";
@@ -19,6 +19,8 @@ import { createOwnerStore, type OwnerStore } from "./owner_store.ts";
 import { createKeyStore, type KeyStore } from "./store.ts";
 
 export interface KeyServicesDeps {
+  /** Told of every written key change (the audit trail). */
+  onKeyChange?: (change: KeyChange) => void;
   config: GatewayConfig;
   kv: Deno.Kv;
   ledger: Ledger;
@@ -27,6 +29,8 @@ export interface KeyServicesDeps {
   now: () => number;
   newId: () => string;
   log: Logger;
+  /** See `AdmissionDeps.onBudgetThreshold`. */
+  onBudgetThreshold?: (event: BudgetThreshold) => void;
   /** See `AdmissionDeps.onBudgetReached`. */
   onBudgetReached?: (event: BudgetReached) => void;
 }
@@ -73,6 +77,7 @@ export function createKeyServices(deps: KeyServicesDeps): KeyServices {
     log,
     proxyBudget: config.proxyBudget,
     onBudgetReached: deps.onBudgetReached,
+    onBudgetThreshold: deps.onBudgetThreshold,
   });
   const admin = createKeyAdmin({
     kv,
@@ -83,6 +88,7 @@ export function createKeyServices(deps: KeyServicesDeps): KeyServices {
     masterKey: config.masterKey,
     now,
     newId,
+    onChange: deps.onKeyChange,
     keyDeleted: admission.keyDeleted,
   });
   return { auth, admission, admin, store, owners };

@@ -35,6 +35,7 @@ the AWS SDKs raise their typed exceptions; gateway-made errors add LiteLLM's \`e
     teams: "Teams: budgets, limits and models shared by their keys (LiteLLM's `/team/*`). Master key only.",
     users: "Internal users: budgets, limits and keys per person (LiteLLM's `/user/*`). Master key only.",
     keys: "Virtual keys: create, read, update, block and delete them (LiteLLM's `/key/*`). Master key only.",
+    audit: "The audit trail of admin changes to keys, teams and users (LiteLLM's `/audit/logs`). Master key only.",
     spend: "Spend logs, totals and reports (LiteLLM's `/spend/*` and `/global/spend/*`), and Prometheus metrics.",
   },
 };

@@ -13,6 +13,7 @@ import type { RouteDoc } from "../api/route.ts";
 import { BEDROCK_ROUTES } from "../bedrock/routes.ts";
 import { HEALTH_ROUTES } from "../health/routes.ts";
 import { KEY_ROUTES } from "../keys/routes.ts";
+import { AUDIT_ROUTES } from "../audit/routes.ts";
 import { MODEL_ROUTES } from "../models/routes.ts";
 import { OWNER_ROUTES } from "../owners/routes.ts";
 import { SPEND_ROUTES } from "../spend/routes.ts";
@@ -25,4 +26,5 @@ export const ROUTES: readonly RouteDoc[] = [
   ...OWNER_ROUTES,
   ...MODEL_ROUTES,
   ...SPEND_ROUTES,
+  ...AUDIT_ROUTES,
 ].map((route) => route.doc);

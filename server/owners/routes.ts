@@ -7,8 +7,8 @@
  * `user_admin.ts`), answer JSON.
  */
 import { type RouteInput, routesOver } from "../api/route.ts";
-import { GatewayError, validation } from "../core/errors.ts";
-import type { Authenticator, Principal } from "../keys/auth.ts";
+import { validation } from "../core/errors.ts";
+import { accessDenied, type Authenticator, changedBy, type Principal, requireMaster } from "../keys/auth.ts";
 import {
   TeamDeleteRequest,
   TeamDeleteResponse,
@@ -49,22 +49,11 @@ const NAMED_ERRORS = [400, 401, 403, 404, 500] as const;
 const team = { tag: "teams", auth: "admin", errorFormat: "litellm" } as const;
 const user = { tag: "users", auth: "admin", errorFormat: "litellm" } as const;
 
-const forbidden = (what: string) =>
-  new GatewayError(403, "AccessDeniedException", `Only the master key can ${what}`, { litellmType: "auth_error" });
-
 /** The caller, who must hold the master key (or an open gateway's access). */
-async function requireAdmin(input: RouteInput, auth: Authenticator, what: string): Promise<Principal> {
-  const p = await auth.authenticate(input.request.headers);
-  if (p.kind === "virtual") throw forbidden(what);
-  return p;
-}
+const requireAdmin = (input: RouteInput, auth: Authenticator, what: string) =>
+  requireMaster(auth, input.request.headers, `Only the master key can ${what}`);
 
-/** Who a change is by, for the change's announcement: LiteLLM's `litellm-changed-by` header, else the caller. */
-function actor(input: RouteInput, p: Principal): string {
-  const header = input.request.headers.get("litellm-changed-by")?.trim();
-  if (header) return header.slice(0, 256);
-  return p.kind === "master" ? "master_key" : "open gateway";
-}
+const actor = (input: RouteInput, p: Principal) => changedBy(input.request.headers, p);
 
 export const OWNER_ROUTES = [
   route({
@@ -101,9 +90,7 @@ export const OWNER_ROUTES = [
     if (p.kind === "virtual") {
       const own = p.key?.teamId;
       if (own === undefined || (team_id !== undefined && team_id !== own)) {
-        throw new GatewayError(403, "AccessDeniedException", "A virtual key may only read its own team's info", {
-          litellmType: "auth_error",
-        });
+        throw accessDenied("A virtual key may only read its own team's info", p.caller);
       }
       return input.json(await s.teams.info(own));
     }
@@ -219,9 +206,7 @@ export const OWNER_ROUTES = [
     if (p.kind === "virtual") {
       const own = p.key?.userId;
       if (own === undefined || (user_id !== undefined && user_id !== own)) {
-        throw new GatewayError(403, "AccessDeniedException", "A virtual key may only read its own user's info", {
-          litellmType: "auth_error",
-        });
+        throw accessDenied("A virtual key may only read its own user's info", p.caller);
       }
       return input.json(await s.users.info(own));
     }

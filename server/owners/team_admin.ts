@@ -150,7 +150,7 @@ export function createTeamAdmin(deps: TeamAdminDeps) {
       if (missing.length) throw ownerNotFound("team", missing.join(", "), "team_ids");
       for (const [i, id] of ids.entries()) {
         const teamKeys = await keys.owned({ teamId: id });
-        if (teamKeys.length) await keys.remove({ keys: teamKeys.map((k) => k.token) });
+        if (teamKeys.length) await keys.remove({ keys: teamKeys.map((k) => k.token) }, by);
         let current = found[i];
         for (let attempt = 0; current && !(await store.delete("team", current)); attempt++) {
           if (attempt >= WRITE_ATTEMPTS) throw ownerConflict("team");

@@ -117,7 +117,7 @@ export function createUserAdmin(deps: UserAdminDeps) {
       let key: Awaited<ReturnType<typeof keys.generate>> | undefined;
       if (auto_create_key) {
         try {
-          key = await keys.generate({ user_id: id, team_id, key_alias, duration });
+          key = await keys.generate({ user_id: id, team_id, key_alias, duration }, by);
         } catch (e) {
           // The user and its key come together, or not at all.
           const written = await store.get("user", id);
@@ -198,7 +198,7 @@ export function createUserAdmin(deps: UserAdminDeps) {
       if (missing.length) throw ownerNotFound("user", missing.join(", "), "user_ids");
       for (const [i, id] of ids.entries()) {
         const userKeys = await keys.owned({ userId: id });
-        if (userKeys.length) await keys.remove({ keys: userKeys.map((k) => k.token) });
+        if (userKeys.length) await keys.remove({ keys: userKeys.map((k) => k.token) }, by);
         let current = found[i];
         for (let attempt = 0; current && !(await store.delete("user", current)); attempt++) {
           if (attempt >= WRITE_ATTEMPTS) throw ownerConflict("user");

@@ -115,6 +115,6 @@ export function unpricedRefusal(d: Deployment, tier: string, budgetScopes: reado
     `Deployment "${d.id}" (model_name "${d.modelName}", model ${d.bedrockModelId}) has no known ${what}, and this ` +
       `call is made under a budget (${budgetScopes.join(", ")}), so it is refused rather than billed at 0. To price ` +
       `it: ${how}. To serve such calls at 0 (flagged price_unknown), set general_settings.allow_unpriced_models: true.`,
-    { litellmType: "unpriced_model" },
+    { litellmType: "unpriced_model", reason: "unpriced" },
   );
 }

@@ -57,6 +57,25 @@ export interface RouterDeps {
   peers?: RouterPeers;
   /** Timers of the news to peers (tests move them by hand). */
   timers?: Timers;
+  /** Told when deployments go down (metrics, alerts); called synchronously, must not throw or wait. */
+  events?: RouterEvents;
+}
+
+/** What the router tells about deployments going down. */
+export interface RouterEvents {
+  /** A deployment starts cooling down (`allowed_fails` failures within a minute, or an upstream 429 Retry-After). */
+  cooledDown?(e: CooldownEvent): void;
+  /** A cooldown left every deployment of a model group cooling down or unavailable. */
+  groupDown?(e: { modelName: string; until: number }): void;
+}
+
+export interface CooldownEvent {
+  deployment: Deployment;
+  /** The failure that started it: its HTTP status and Bedrock exception name. */
+  status: number;
+  errorType: string;
+  /** Epoch ms the cooldown ends. */
+  until: number;
 }
 
 export interface RouteResult {
@@ -149,9 +168,19 @@ export function createRouter(deps: RouterDeps) {
     state.end(d, tokens);
     link?.inFlightChanged(d);
   };
+  /** Counts a deployment's failure; tells `events` when it starts a cooldown, and when its whole group is down. */
   const fail = (d: Deployment, f: FailureInfo) => {
+    const was = state.isCoolingDown(d);
     state.recordFailure(d, f);
     link?.failed(d, f);
+    if (was || !deps.events || !state.isCoolingDown(d)) return;
+    const until = state.get(d.id).cooldownUntil;
+    deps.events.cooledDown?.({ deployment: d, status: f.status, errorType: f.type, until });
+    const group = config.byModelName.get(d.modelName) ?? [];
+    if (group.every((g) => state.isCoolingDown(g) || unavailableReason(g) !== undefined)) {
+      const cooling = group.filter((g) => state.isCoolingDown(g)).map((g) => state.get(g.id).cooldownUntil);
+      deps.events.groupDown?.({ modelName: d.modelName, until: Math.min(...cooling) });
+    }
   };
 
   // Fallback chains resolved once: known groups only, no repeats, at most MAX_FALLBACKS.

@@ -15,6 +15,11 @@
  * counters and histograms summed, gauges by their `aggregator` (calls in flight and queues summed; states, cooldowns
  * and budgets, which every worker reads alike, by their maximum or minimum). Keys are labelled by alias and a
  * 12-character hash prefix, never by the key.
+ *
+ * LiteLLM's request and deployment families (proxy requests, deployment attempts, fallbacks, cooldowns,
+ * latencies, remaining limits) and the refusal counter are in `request_metrics.ts`, on the same registry.
+ *
+ * Deployment labels are LiteLLM's: `litellm_model_name` is the deployment's Bedrock model id, `model_id` its id.
  */
 import {
   AggregatorRegistry,
@@ -26,13 +31,14 @@ import {
   Registry,
 } from "prom-client";
 import type { Deployment } from "../config/types.ts";
-import type { KeyBudget } from "../keys/admission.ts";
+import type { KeyBudget, KeyRateLimit } from "../keys/admission.ts";
 import type { CallRecord } from "../core/call_record.ts";
 import { type Quote } from "../pricing/cost.ts";
 import { nanosToUsd } from "../core/money.ts";
 import type { LedgerStats } from "../kv/ledger.ts";
-import { hashPrefix } from "./request_log.ts";
-import { publicBase } from "./spend_log.ts";
+import { hashPrefix, publicBase } from "../core/redact.ts";
+import type { Refusal } from "../core/errors.ts";
+import { type CooldownFacts, createRequestMetrics } from "./request_metrics.ts";
 import { promptTokens } from "../core/usage.ts";
 
 /** LiteLLM's latency buckets (seconds); prom-client adds `+Inf`. */
@@ -113,6 +119,8 @@ export interface MetricsSources {
   budgets(): Promise<KeyBudget[]>;
   ledger(): LedgerStats;
   now(): number;
+  /** Keys with rpm/tpm limits this instance served, and this minute's use (`admission.rateLimits()`). */
+  rateLimits?(): KeyRateLimit[];
   /** The other workers' snapshots, when this gateway is one of `--workers N`: `render` then shows the process. */
   peers?: () => Promise<MetricsSnapshot[]>;
 }
@@ -123,6 +131,10 @@ export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 export interface Metrics {
   /** Counts a finished call. */
   observe(record: CallRecord, quote: Quote): void;
+  /** Counts a refused request; `requestedModel` is the model it named if the gateway serves it, else "". */
+  refused(refusal: Refusal, requestedModel: string): void;
+  /** Counts a deployment's cooldown. */
+  cooledDown(facts: CooldownFacts): void;
   /** The exposition text and its content type (the whole process's, with `peers`). */
   render(): Promise<{ body: string; contentType: string }>;
   /** This gateway's metrics alone, as data (for the worker answering a scrape). */
@@ -139,7 +151,7 @@ function deploymentState(h: DeploymentView): number {
 }
 
 const deploymentLabels = (d: Deployment) => ({
-  litellm_model_name: d.modelName,
+  litellm_model_name: d.bedrockModelId,
   model_id: d.id,
   api_base: d.auth.kind === "mock" ? "" : publicBase(d.endpoint) ?? "",
   api_provider: "bedrock",
@@ -234,7 +246,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
       const t = sources.now();
       for (const h of sources.deployments()) {
         const left = Math.max(0, h.stats.cooldownUntil - t) / 1000;
-        this.set({ litellm_model_name: h.deployment.modelName, model_id: h.deployment.id }, left);
+        this.set({ litellm_model_name: h.deployment.bedrockModelId, model_id: h.deployment.id }, left);
       }
     },
   });
@@ -310,6 +322,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
       remaining.set(labels, nanosToUsd(b.maxBudgetNanos - b.spentNanos));
       maxBudget.set(labels, nanosToUsd(b.maxBudgetNanos));
     }
+    requestMetrics.beforeScrape(sources.rateLimits?.() ?? []);
   }
 
   async function snapshot(): Promise<MetricsSnapshot> {
@@ -354,8 +367,13 @@ export function createMetrics(sources: MetricsSources): Metrics {
     return m;
   }
 
+  const requestMetrics = createRequestMetrics({ registry, buckets: LATENCY_BUCKETS });
+
   return {
+    refused: requestMetrics.refused,
+    cooledDown: requestMetrics.cooledDown,
     observe(record, quote) {
+      requestMetrics.observe(record);
       const m = seriesFor(record);
       dirty.add(m);
       m.requests.set(record.status, (m.requests.get(record.status) ?? 0) + 1);

@@ -1,7 +1,8 @@
 /**
  * @module
  * The request log: one structured JSON line per finished call on stdout (through the injected logger): request
- * id, route, model, deployment, status, latency, tokens and cost; with `--detailed-debug` also the upstream timing.
+ * id, route, model, deployment, status, latency, tokens and cost, and for a failure its error type and redacted message;
+ * with `--detailed-debug` also the upstream timing.
  *
  * Callers appear as key alias and hash prefix, user and team, never as a key. Bodies are never logged here (they
  * go to spend logs, and only when `store_prompts_in_spend_logs` is on).
@@ -11,11 +12,10 @@ import type { CallRecord } from "../core/call_record.ts";
 import { type Quote } from "../pricing/cost.ts";
 import { nanosToUsd } from "../core/money.ts";
 import { promptTokens } from "../core/usage.ts";
+import { hashPrefix, redactSecrets } from "../core/redact.ts";
 
-/** Enough of a key hash to tell keys apart in logs and metrics (48 bits); the full hash is in the spend logs. */
-export const HASH_PREFIX_CHARS = 12;
-
-export const hashPrefix = (hash: string | undefined): string | undefined => hash?.slice(0, HASH_PREFIX_CHARS);
+/** How much of a failed call's error message its line keeps. */
+const ERROR_MESSAGE_CHARS = 300;
 
 /** Writes the call's line: `info` for successes and client disconnects, `warn` for failures. */
 export function logCall(log: Logger, record: CallRecord, quote: Quote): void {
@@ -45,6 +45,10 @@ export function logCall(log: Logger, record: CallRecord, quote: Quote): void {
     user: record.caller.userId,
     team: record.caller.teamId,
     error_type: record.status === "success" ? undefined : record.errorType,
+    // Why, in a line a person can act on: the upstream's or the gateway's message, secrets redacted, bounded.
+    error_message: record.status === "success" || !record.errorMessage
+      ? undefined
+      : redactSecrets(record.errorMessage, ERROR_MESSAGE_CHARS),
     incomplete: record.incomplete || undefined,
     usage_estimated: record.usageEstimated || undefined,
   };
@@ -58,7 +62,6 @@ export function logCall(log: Logger, record: CallRecord, quote: Quote): void {
       // Response head → end: reading a converse body, or relaying a stream.
       body_ms: record.firstByteTime === undefined ? undefined : record.endTime - record.firstByteTime,
       bedrock_latency_ms: record.bedrockLatencyMs,
-      error_message: record.status === "success" ? undefined : record.errorMessage?.slice(0, 500),
     };
   }
   log.log(record.status === "failure" ? "warn" : "info", "call", fields);

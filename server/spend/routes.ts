@@ -13,7 +13,7 @@ import { z } from "zod";
 import { type RouteInput, routesOver } from "../api/route.ts";
 import { GatewayError } from "../core/errors.ts";
 import { nanosToUsd } from "../core/money.ts";
-import type { Authenticator } from "../keys/auth.ts";
+import { type Authenticator, requireMaster } from "../keys/auth.ts";
 import { hashKey } from "../keys/credentials.ts";
 import { recordKey } from "../keys/kv_layout.ts";
 import type { KeyRecord } from "../keys/record.ts";
@@ -62,16 +62,9 @@ const Metrics = z.string().meta({
   description: "Prometheus text exposition format 0.0.4.",
 });
 
-const forbidden = (what: string) =>
-  new GatewayError(403, "AccessDeniedException", `Only the master key can read ${what}`, {
-    litellmType: "auth_error",
-  });
-
 /** Refuses a virtual key: `what` is only for the master key (or an open gateway). */
-async function requireAdmin(input: RouteInput, auth: Authenticator, what: string): Promise<void> {
-  const p = await auth.authenticate(input.request.headers);
-  if (p.kind === "virtual") throw forbidden(what);
-}
+const requireAdmin = (input: RouteInput, auth: Authenticator, what: string) =>
+  requireMaster(auth, input.request.headers, `Only the master key can read ${what}`);
 
 const HASH = /^[0-9a-f]{64}$/;
 /** LiteLLM's `Last30d…BySpend` views: from the day 30 days ago to today. */

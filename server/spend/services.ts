@@ -10,6 +10,9 @@ import type { Admission } from "../keys/admission.ts";
 import type { Authenticator } from "../keys/auth.ts";
 import type { Logger } from "../core/log.ts";
 import type { CallRecord } from "../core/call_record.ts";
+import type { Refusal } from "../core/errors.ts";
+import { logRefusal } from "./refusal_log.ts";
+import type { CooldownFacts } from "./request_metrics.ts";
 import type { Pricing, Quote } from "../pricing/cost.ts";
 import type { Ledger } from "../kv/ledger.ts";
 import { createMetrics, type DeploymentView, type Metrics, type MetricsSnapshot } from "./metrics.ts";
@@ -25,7 +28,7 @@ export interface SpendServicesDeps {
   ledger: Ledger;
   pricing: Pricing;
   auth: Authenticator;
-  admission: Pick<Admission, "budgets">;
+  admission: Pick<Admission, "budgets" | "rateLimits">;
   /** The router's view of every deployment, for the in-flight and cooldown gauges. */
   deployments: () => DeploymentView[];
   /** The other workers' metrics (`--workers N`), so that a scrape shows the whole process. */
@@ -41,6 +44,10 @@ export interface SpendServices {
   routes: SpendRouteServices;
   /** What the admin UI reads (reports, per-day sums, filtered rows). */
   reads: SpendReads;
+  /** Logs and counts a refused request (the app's error edge calls it); never throws. */
+  refused(refusal: Refusal): void;
+  /** Counts a deployment's cooldown (the router tells). */
+  cooledDown(facts: CooldownFacts): void;
   /** This gateway's metrics alone, as data (what a worker sends the one answering a scrape). */
   metricsSnapshot: Metrics["snapshot"];
 }
@@ -57,6 +64,7 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
       return { ...l, pendingRows: l.pendingRows + p.pending, droppedRows: l.droppedRows + p.dropped };
     },
     now: deps.now,
+    rateLimits: () => deps.admission.rateLimits(),
     peers: deps.metricsPeers,
   });
   const routes: SpendRouteServices = {
@@ -71,9 +79,21 @@ export function createSpendServices(deps: SpendServicesDeps): SpendServices {
 
   const rollups = createRollupBatch(ledger);
 
+  /** A model named in a refused request's path, as a label: only the gateway's own (bounded), else "". */
+  const servedModel = (name: string | undefined) => name !== undefined && config.byModelName.has(name) ? name : "";
+
   return {
     routes,
     reads: createSpendReads({ kv, flush: () => ledger.flush() }),
+    refused(refusal) {
+      try {
+        metrics.refused(refusal, servedModel(refusal.model));
+        logRefusal(log, refusal);
+      } catch (e) {
+        log.error("recording a refusal failed", { error: (e as Error).name, message: (e as Error).message });
+      }
+    },
+    cooledDown: (facts) => metrics.cooledDown(facts),
     metricsSnapshot: () => metrics.snapshot(),
     account(record) {
       const quote = pricing.quote(record);

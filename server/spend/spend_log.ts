@@ -15,6 +15,7 @@ import { type Quote } from "../pricing/cost.ts";
 import { nanosToUsd } from "../core/money.ts";
 import type { SpendLogRow } from "./schemas.ts";
 import { promptTokens } from "../core/usage.ts";
+import { publicBase } from "../core/redact.ts";
 
 /**
  * Caps that keep a row below Deno KV's 64 KiB value limit, counting two bytes per character for strings beyond
@@ -34,20 +35,6 @@ const MAX_METADATA_CHARS = 2048;
  */
 const ROW_BYTES = 1024;
 const STRING_BYTES = 8;
-
-/** A base URL without user info, query or fragment, so an endpoint configured with embedded credentials never leaks. */
-export function publicBase(url: string | undefined): string | undefined {
-  if (url === undefined) return undefined;
-  // Configured endpoints are validated URLs without a trailing slash; only one with user info, a query or a
-  // fragment needs rewriting.
-  if (!/[@?#]/.test(url)) return url;
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Bytes V8 uses for a string in a KV value: one per character if all are Latin-1, else two. */
 function serializedBytes(s: string): number {

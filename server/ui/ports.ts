@@ -48,13 +48,13 @@ export type { GlobalSpendReportRow, SpendLogRow } from "../spend/schemas.ts";
 
 /** The `/key/*` operations (`server/keys/admin.ts`); errors are `GatewayError`s with a 4xx status and a `param`. */
 export interface UiKeyAdmin {
-  generate(input: KeyGenerateRequest): Promise<KeyGenerateResponse>;
+  generate(input: KeyGenerateRequest, by: string): Promise<KeyGenerateResponse>;
   /** `ref`: a raw key or its hash. */
   info(ref: string): Promise<KeyInfoResponse>;
-  update(input: KeyUpdateRequest): Promise<KeyUpdateResponse>;
-  setBlocked(ref: string, blocked: boolean): Promise<KeyUpdateResponse>;
-  regenerate(ref: string, input: Omit<KeyRegenerateRequest, "key">): Promise<KeyGenerateResponse>;
-  remove(input: KeyDeleteRequest): Promise<KeyDeleteResponse>;
+  update(input: KeyUpdateRequest, by: string): Promise<KeyUpdateResponse>;
+  setBlocked(ref: string, blocked: boolean, by: string): Promise<KeyUpdateResponse>;
+  regenerate(ref: string, input: Omit<KeyRegenerateRequest, "key">, by: string): Promise<KeyGenerateResponse>;
+  remove(input: KeyDeleteRequest, by: string): Promise<KeyDeleteResponse>;
   list(q: KeyListQuery): Promise<KeyListResponse>;
 }
 

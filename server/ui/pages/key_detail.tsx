@@ -3,6 +3,7 @@
  * One key: what it is (spend against budget, limits, expiry, state), its edit form, block/unblock, regenerate and
  * delete (each of the last two after a confirmation page), and its recent calls.
  */
+import { UI_ACTOR } from "./owner_parts.tsx";
 import { PageHead } from "../components/layout.tsx";
 import { LogTable } from "../components/log_table.tsx";
 import { BudgetBar, CsrfField, Money, Time } from "../components/widgets.tsx";
@@ -145,7 +146,7 @@ export async function updateKey(s: SignedIn, hash: string, form: URLSearchParams
   if (!request.ok) return render(s, info, values, request.errors);
   if (!request.changed) return { redirect: `/ui/keys/${hash}?done=unchanged` };
   try {
-    await s.deps.keys.update(request.value);
+    await s.deps.keys.update(request.value, UI_ACTOR);
   } catch (e) {
     const { field, message } = adminError(e);
     return render(s, info, values, field ? { [field]: message } : {}, field ? undefined : message);
@@ -156,7 +157,7 @@ export async function updateKey(s: SignedIn, hash: string, form: URLSearchParams
 export async function setBlocked(s: SignedIn, hash: string, blocked: boolean): Promise<Answer> {
   const info = await find(s, hash);
   if (isPage(info)) return info;
-  await s.deps.keys.setBlocked(hash, blocked);
+  await s.deps.keys.setBlocked(hash, blocked, UI_ACTOR);
   return { redirect: `/ui/keys/${hash}?done=${blocked ? "blocked" : "unblocked"}` };
 }
 
@@ -198,13 +199,13 @@ export async function confirmPage(s: SignedIn, hash: string, action: keyof typeo
 export async function regenerateKey(s: SignedIn, hash: string): Promise<Answer> {
   const info = await find(s, hash);
   if (isPage(info)) return info;
-  const created = await s.deps.keys.regenerate(hash, {});
+  const created = await s.deps.keys.regenerate(hash, {}, UI_ACTOR);
   return secretPage("Key regenerated", created.key, created);
 }
 
 export async function deleteKey(s: SignedIn, hash: string): Promise<Answer> {
   const info = await find(s, hash);
   if (isPage(info)) return info;
-  await s.deps.keys.remove({ keys: [hash] });
+  await s.deps.keys.remove({ keys: [hash] }, UI_ACTOR);
   return { redirect: "/ui/keys?done=deleted" };
 }

@@ -3,6 +3,7 @@
  * The keys list (alias, models, spend against budget, limits, expiry, state), finding a key by alias or hash,
  * and creating a key: the form, and the page that shows the new key once.
  */
+import { UI_ACTOR } from "./owner_parts.tsx";
 import { PageHead } from "../components/layout.tsx";
 import { BudgetBar, Money, Pager, TableWrap, Time } from "../components/widgets.tsx";
 import { EMPTY_FORM, readKeyForm, toGenerateRequest } from "../key_form.ts";
@@ -144,7 +145,7 @@ export async function createKey(s: SignedIn, form: URLSearchParams): Promise<Ans
   const request = toGenerateRequest(values);
   if (!request.ok) return newKeyPage(s, values, request.errors);
   try {
-    const created = await s.deps.keys.generate(request.value);
+    const created = await s.deps.keys.generate(request.value, UI_ACTOR);
     return secretPage("Key created", created.key, created);
   } catch (e) {
     const { field, message } = adminError(e);
