@@ -8,7 +8,8 @@
  * Per call, using the gateway's own pieces where the work is the same:
  * - the bearer key hashed (SHA-256) and looked up in memory, its budget checked against in-memory spend;
  * - the body read, parsed and validated with the gateway's zod `ConverseRequest` schema;
- * - signed with the gateway's SigV4 signer, sent with `fetch`;
+ * - signed with the gateway's SigV4 signer, sent with the client `general_settings.upstream_client` names (as the
+ *   gateway does: `fetch`, or the native HTTP/1.1 client), so the two are compared on the same transport;
  * - converse: the answer read whole, its usage priced with the gateway's `costNanos`, then relayed;
  *   converse-stream: the body relayed chunk by chunk as it arrives, each chunk decoded on the side (the project's
  *   `EventStreamDecoder`) for the `metadata` event's usage;
@@ -32,6 +33,7 @@ import { readUsage, type Usage } from "../server/core/usage.ts";
 import { chunkReader } from "../server/calls/chunk_reader.ts";
 import { costNanos } from "../server/pricing/cost.ts";
 import { EventStreamDecoder } from "../wire/eventstream.ts";
+import { createHttpClient } from "../server/upstream_client/mod.ts";
 
 interface KeyRecord {
   maxBudgetNanos: bigint | undefined;
@@ -49,6 +51,9 @@ interface SpendRow {
 }
 
 const BATCH_MS = 10;
+/** Spend-log rows per KV value (~200 bytes each), and values per commit. */
+const PAGE_ROWS = 200;
+const PAGES_PER_COMMIT = 10;
 const MODEL_PATH = /^\/bedrock\/model\/([^/]+)\/(converse|converse-stream)$/;
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -60,9 +65,14 @@ function bedrockError(status: number, type: string, message: string): Response {
   });
 }
 
-/** The floor's request handler over `kv`; `flush` writes what is queued. */
-export function createFloorGateway(configYaml: string, kv: Deno.Kv) {
+/**
+ * The floor's request handler over `kv`; `flush` writes what is queued, `close` also closes its upstream client.
+ * `fetchFn` replaces the upstream client (bench/in_process.ts passes a stub).
+ */
+export function createFloorGateway(configYaml: string, kv: Deno.Kv, fetchFn?: typeof fetch) {
   const config = loadConfig(configYaml, (name) => Deno.env.get(name));
+  const client = !fetchFn && config.upstreamClient === "native" ? createHttpClient() : undefined;
+  const upstreamFetch: typeof fetch = fetchFn ?? client?.fetch ?? fetch;
   const deployments = new Map<string, Deployment>();
   for (const [name, list] of config.byModelName) deployments.set(name, list[0]);
   const signer = createSigV4Signer();
@@ -71,20 +81,24 @@ export function createFloorGateway(configYaml: string, kv: Deno.Kv) {
   const master: KeyRecord = { maxBudgetNanos: undefined, spentNanos: 0n };
   const decoder = new TextDecoder();
 
-  let queued: Array<{ keyHash: string; nanos: bigint; row: SpendRow }> = [];
+  const queued: Array<{ keyHash: string; nanos: bigint; row: SpendRow }> = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = async () => {
     clearTimeout(timer);
     timer = undefined;
-    const batch = queued;
-    queued = [];
-    if (batch.length === 0) return;
-    const sums = new Map<string, bigint>();
-    for (const q of batch) sums.set(q.keyHash, (sums.get(q.keyHash) ?? 0n) + q.nanos);
-    const op = kv.atomic();
-    for (const [keyHash, nanos] of sums) op.sum(["spend", keyHash], nanos);
-    op.set(["spend_log", Date.now(), batch[0].row.requestId], batch.map((q) => q.row));
-    await op.commit();
+    // One commit per page of rows: a page stays within Deno KV's 64 KiB per value, a commit within its 800 KiB.
+    while (queued.length > 0) {
+      const batch = queued.splice(0, PAGE_ROWS * PAGES_PER_COMMIT);
+      const sums = new Map<string, bigint>();
+      for (const q of batch) sums.set(q.keyHash, (sums.get(q.keyHash) ?? 0n) + q.nanos);
+      const op = kv.atomic();
+      for (const [keyHash, nanos] of sums) op.sum(["spend", keyHash], nanos);
+      for (let i = 0; i < batch.length; i += PAGE_ROWS) {
+        const page = batch.slice(i, i + PAGE_ROWS);
+        op.set(["spend_log", Date.now(), page[0].row.requestId], page.map((q) => q.row));
+      }
+      await op.commit();
+    }
   };
   const account = (keyHash: string, key: KeyRecord, model: string, usage: Usage | undefined, d: Deployment) => {
     if (!usage) return;
@@ -158,7 +172,7 @@ export function createFloorGateway(configYaml: string, kv: Deno.Kv) {
         now: new Date(),
       }),
     );
-    const res = await fetch(url, { method: "POST", headers, body });
+    const res = await upstreamFetch(url, { method: "POST", headers, body });
     const relayed = { "content-type": res.headers.get("content-type") ?? "application/json" };
     if (stream && res.ok && res.body) {
       // A pull relay (one upstream read per client read, nothing queued) that decodes each chunk on the side. The
@@ -194,7 +208,11 @@ export function createFloorGateway(configYaml: string, kv: Deno.Kv) {
     return modelCall(req, decodeURIComponent(m[1]), m[2]);
   }
 
-  return { fetch: fetchHandler, flush };
+  const close = async () => {
+    await flush();
+    client?.close();
+  };
+  return { fetch: fetchHandler, flush, close };
 }
 
 function arg(name: string): string | undefined {
@@ -217,7 +235,7 @@ if (import.meta.main) {
   }, floor.fetch);
   Deno.addSignalListener("SIGTERM", async () => {
     await server.shutdown();
-    await floor.flush();
+    await floor.close();
     kv.close();
     Deno.exit(0);
   });

@@ -30,9 +30,9 @@
  * OTLP receiver in this process (`testing/fake_otlp.ts`); with `--baseline .` the baseline is the same code with
  * tracing off: the cost of exporting traces, A/B in one run.
  *
- * `--upstream-client` sets `general_settings.upstream_client` of the gateway (default: the config's default),
- * `--baseline-upstream-client` that of the baseline; with `--baseline .` the two make an A/B of the HTTP clients in
- * one run: `--baseline . --upstream-client native --baseline-upstream-client fetch`.
+ * `--upstream-client` sets `general_settings.upstream_client` of the gateway and the floor (default: the config's
+ * default, `native`), `--baseline-upstream-client` that of the baseline; with `--baseline .` the two make an A/B of
+ * the HTTP clients in one run: `--baseline . --upstream-client native --baseline-upstream-client fetch`.
  *
  * `--workers N` adds this checkout's gateway started with `--workers N` (its own KV file) to the converse section and
  * prints it against the one-isolate gateway: req/s, latency, CPU per request and RSS side by side.
@@ -318,6 +318,8 @@ async function main() {
           script: "bench/floor_gateway.ts",
           cpus: proxyCpus,
           profileDir: values.profile,
+          // The gateway's upstream client: the two are compared on the same transport.
+          settings: gatewaySettings,
         })
         : undefined,
       installed && !("skipped" in installed)

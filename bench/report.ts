@@ -178,10 +178,14 @@ export function printMemory(m: MemoryResult) {
     ["1 s after it finished", mib(r.afterBig)],
   ]));
   console.log(
-    `held streams: ${m.heldEvents} events relayed, ${m.heldFailed} failed; ` +
+    `held streams: ${m.heldEvents} events relayed, ${m.heldFailed} failed, ` +
+      `${fmt(heldStreamKiB(m))} KiB of RSS per held stream; ` +
       `big stream at ${fmt(m.bigMiBPerSecond)} MiB/s through the gateway`,
   );
 }
+
+/** RSS per held stream: while they are held, over the RSS before them. */
+export const heldStreamKiB = (m: MemoryResult) => (m.rssKiB.duringHeld - m.rssKiB.before) / m.heldStreams;
 
 export function printKv(k: KvResult) {
   console.log(`\n## KV per call (${k.calls} calls each; ${k.auth})`);
@@ -208,6 +212,18 @@ export function printTargets(ohs?: Overhead[], stream?: StreamRow[], mem?: Memor
     lines.push(`${mark(c32.throughputRatio >= 0.8)} gateway req/s ≥ 0.8× bare at c=32: ${fmt(c32.throughputRatio)}×`);
     const floor = at("floor", 32);
     reference([floor && `floor gateway: ${fmt(floor.throughputRatio)}×`]);
+    // The gateway's own work: CPU per call against the floor's (only the work any gateway must do), same rounds.
+    if (floor) {
+      const ratio = c32.cpuUs / floor.cpuUs;
+      lines.push(
+        `${mark(ratio <= 1.2)} gateway CPU/call ≤ 1.2× the floor gateway's at c=32: ${fmt(ratio)}× ` +
+          `(${fmt(c32.cpuUs)} against ${fmt(floor.cpuUs)} µs)`,
+      );
+    }
+    const base = at("baseline", 32);
+    if (base) {
+      lines.push(`info gateway CPU/call against the baseline's at c=32: ${delta(c32.cpuUs - base.cpuUs, "µs")}`);
+    }
   }
   if (c1) {
     lines.push(`${mark(c1.addedP50Ms <= 0.3)} added p50 ≤ 0.3 ms at c=1: ${delta(c1.addedP50Ms, "ms")}`);
@@ -234,5 +250,6 @@ export function printTargets(ohs?: Overhead[], stream?: StreamRow[], mem?: Memor
     );
     reference([`peak over the RSS before the stream: ${delta(mib(r.peakDuringBig - r.afterHeld), "MiB")}`]);
   }
+  if (mem) lines.push(`info memory per held stream: ${fmt(heldStreamKiB(mem))} KiB (${mem.heldStreams} held at once)`);
   if (lines.length) console.log(`\n## Targets (informational: the bench never fails on numbers)\n${lines.join("\n")}`);
 }

@@ -110,6 +110,8 @@ export interface Overhead {
   addedP50Ms: number;
   addedP99Ms: number;
   addedCpuUs: number;
+  /** The target's own server CPU per request (µs). */
+  cpuUs: number;
 }
 
 /** Each proxy against the bare forwarder, per concurrency. */
@@ -128,6 +130,7 @@ export function overheads(rows: ConverseRow[]): Overhead[] {
         addedP50Ms: r.p50Ms - bare.p50Ms,
         addedP99Ms: r.p99Ms - bare.p99Ms,
         addedCpuUs: r.cpuUsPerRequest - bare.cpuUsPerRequest,
+        cpuUs: r.cpuUsPerRequest,
       });
     }
   }
@@ -186,8 +189,11 @@ export async function streamSection(targets: Target[], fake: ServerProcess, plan
     await heldStream(t);
     await timeStream(callOf(t, "fixed", "converse-stream"));
   }
+  // Every other run in reverse order: a target's calls follow another's burst otherwise, always the same one, and a
+  // position in the order measured up to 4 ms of TTFE on a loaded machine (the gateway's slot was worse with either
+  // upstream client in it).
   for (let i = 0; i < plan.streamRuns; i++) {
-    for (const t of targets) {
+    for (const t of i % 2 ? [...targets].reverse() : targets) {
       const a = acc.get(t.name)!;
       const held = await heldStream(t);
       a.ttfe.push(held.ttfeMs);

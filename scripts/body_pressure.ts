@@ -3,7 +3,7 @@
  * Measures what large and hostile request bodies cost the gateway: peak memory, how long a health check waits
  * meanwhile, and whether the process survives.
  *
- * `deno run -A scripts/body_pressure.ts [concurrency=10] [mib=19.9] [upstream_client=fetch]`
+ * `deno run -A scripts/body_pressure.ts [concurrency=10] [mib=19.9] [upstream_client=native]`
  *
  * Starts the real CLI (`server/main.ts`) as a child process in front of a minimal Bedrock sink, then sends, in
  * three rounds, `concurrency` bodies of `mib` MiB at once with the master key to `/converse`: arrays nested as deep
@@ -18,8 +18,8 @@ import { startGatewayProcess } from "../testing/gateway_process.ts";
 
 const concurrency = Number(Deno.args[0] ?? 10);
 const mib = Number(Deno.args[1] ?? 19.9);
-/** `fetch` (the default) or `native`: general_settings.upstream_client. */
-const client = Deno.args[2] ?? "fetch";
+/** `native` (the gateway's default) or `fetch`: general_settings.upstream_client. */
+const client = Deno.args[2] ?? "native";
 const size = Math.floor(mib * 1024 * 1024);
 const MASTER = "sk-body-pressure-master";
 

@@ -92,6 +92,8 @@ Deno.test("close(): a stream whose client is not reading is ended and billed bef
   const quiet = createLogger({ write: () => {} });
   const gateway = createGateway({ config, kv, log: quiet, onCall: (r) => calls.push(r) });
   const headers = { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" };
+  // Mid-generation: one event, then nothing (else the native client can read the whole answer at once, usage included).
+  fake.enqueue({ kind: "stream", stallAfter: 1 });
   const res = await gateway.fetch(
     new Request("http://gw/bedrock/model/claude/converse-stream", {
       method: "POST",

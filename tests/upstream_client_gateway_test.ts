@@ -2,7 +2,7 @@
  * `general_settings.upstream_client` end to end: the gateway built from config (no injected fetch) calls the fake
  * Bedrock with the native client when asked (the fake sees its `accept-encoding: identity`, where Deno's fetch asks
  * for gzip), relays converse and converse-stream to the real AWS SDK, and passes a client's abort upstream; the
- * default stays `fetch`; an unknown value stops start-up.
+ * default is `native`, `fetch` when the config asks for it; an unknown value stops start-up.
  */
 import assert from "node:assert/strict";
 import { ConverseCommand, ConverseStreamCommand } from "@aws-sdk/client-bedrock-runtime";
@@ -65,18 +65,33 @@ Deno.test("upstream_client: native passes a client's abort mid-stream to the ups
   latch.release();
 });
 
-Deno.test("upstream_client: the default is fetch, and an unknown value stops start-up", async () => {
+Deno.test("upstream_client: the default is native, fetch when asked, and an unknown value stops start-up", async () => {
   await using fake = await startFakeBedrock();
-  await using gw = await startGateway({ yaml: fakeConfig(fake.url), env: ENV });
-  assert.equal(gw.config.upstreamClient, "fetch");
-  const res = await fetch(`${gw.url}/bedrock/model/claude/converse`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
-    body: JSON.stringify({ messages }),
-  });
-  assert.equal(res.status, 200);
-  await res.body?.cancel();
-  assert.notEqual(fake.requests[0].headers["accept-encoding"], "identity");
+  const call = (url: string) =>
+    fetch(`${url}/bedrock/model/claude/converse`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ messages }),
+    }).then(async (res) => {
+      await res.body?.cancel();
+      return res.status;
+    });
+  {
+    await using gw = await startGateway({ yaml: fakeConfig(fake.url), env: ENV });
+    assert.equal(gw.config.upstreamClient, "native");
+    assert.equal(await call(gw.url), 200);
+    // The native client asks for an uncompressed answer; Deno's fetch asks for gzip and the like.
+    assert.equal(fake.requests.at(-1)!.headers["accept-encoding"], "identity");
+  }
+  {
+    await using gw = await startGateway({
+      yaml: fakeConfig(fake.url, { extra: "  upstream_client: fetch\n" }),
+      env: ENV,
+    });
+    assert.equal(gw.config.upstreamClient, "fetch");
+    assert.equal(await call(gw.url), 200);
+    assert.notEqual(fake.requests.at(-1)!.headers["accept-encoding"], "identity");
+  }
   assert.throws(
     () => loadConfig(fakeConfig(fake.url, { extra: "  upstream_client: curl\n" }), (n) => ENV[n as keyof typeof ENV]),
     (e) => e instanceof ConfigError && e.problems.some((p) => p.startsWith("general_settings.upstream_client")),

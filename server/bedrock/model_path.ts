@@ -36,9 +36,12 @@ export function parseModelPath(rest: string): ModelPath | undefined {
   if (slash <= 0) return undefined;
   const operation = OPERATIONS[rest.slice(slash + 1)];
   if (!operation) return undefined;
+  const encoded = rest.slice(0, slash);
+  // Most names have nothing encoded: nothing to decode.
+  if (!encoded.includes("%")) return { modelName: encoded, operation };
   let modelName: string;
   try {
-    modelName = decodeURIComponent(rest.slice(0, slash));
+    modelName = decodeURIComponent(encoded);
   } catch {
     throw validation("model id in the path is not valid percent-encoding");
   }

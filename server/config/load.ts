@@ -234,7 +234,7 @@ export function loadConfig(yamlText: string, processEnv: EnvLookup): GatewayConf
     guardrailPrices: general.guardrail_prices ?? {},
     allowUnpricedModels: general.allow_unpriced_models ?? false,
     metricsPublic: general.metrics_public ?? false,
-    upstreamClient: general.upstream_client ?? "fetch",
+    upstreamClient: general.upstream_client ?? "native",
     router: {
       strategy: router.routing_strategy ?? "simple-shuffle",
       numRetries: router.num_retries ?? settings.numRetries ?? 2,

@@ -153,8 +153,8 @@ export const GeneralSettings = z.looseObject({
   /** Temporary AWS credentials are refreshed this many seconds before they expire (default 300). */
   aws_credentials_refresh_ahead_seconds: positive.optional(),
   /**
-   * How the gateway calls Bedrock: `fetch` (Deno's, the default) or `native` (the gateway's own HTTP/1.1 client,
-   * server/upstream_client, which hands to `fetch` whatever it does not speak, e.g. when a proxy is set).
+   * How the gateway calls Bedrock: `native` (the default: the gateway's own HTTP/1.1 client, server/upstream_client,
+   * which hands to `fetch` whatever it does not speak, e.g. when a proxy is set) or `fetch` (Deno's).
    */
   upstream_client: z.enum(["native", "fetch"]).optional(),
   /**

@@ -158,7 +158,7 @@ export interface GatewayConfig {
    */
   allowUnpricedModels: boolean;
   metricsPublic: boolean;
-  /** `general_settings.upstream_client`: which HTTP client calls Bedrock (default `fetch`). */
+  /** `general_settings.upstream_client`: which HTTP client calls Bedrock (default `native`). */
   upstreamClient: "native" | "fetch";
   router: RouterConfig;
   passthrough: PassthroughAccount;

@@ -150,8 +150,11 @@ const MAX_TRACKED_BUDGETS = 10_000;
  * then stops before KV writes again (README, "Fail closed").
  */
 export const MAX_UNWRITTEN_CALLS = 4;
+/** Models whose scopes one principal keeps (`scopesOf`); past it they start over. */
+const MAX_MEMO_MODELS = 64;
 
 type Unit = "budget" | "tpm" | "rpm";
+const RATE_UNITS = ["rpm", "tpm"] as const;
 
 /** One limit a call holds: of which scope, in which unit. */
 interface Held {
@@ -167,11 +170,17 @@ interface Admitted {
   billable: boolean;
   /** What the call was held as (its model group), once held. */
   model?: string;
+  /** Its scopes as held: billed into at settlement while their budget windows still hold (`current`). */
+  scopes?: CallScope[];
   ticket?: HoldTicket;
   limits?: Limit[];
   /** What each of `limits` limits. */
   held?: Held[];
 }
+
+/** Whether scopes built earlier still name the counters of `t`: every spend window they name still holds it. */
+const current = (scopes: CallScope[], t: number) =>
+  scopes.every(({ spend: s }) => s?.resetAt === undefined || (t >= s.windowStart && t < s.resetAt));
 
 /** How a budget's refusal names it, after LiteLLM's `Budget has been exceeded!` messages. */
 function budgetSubject(scope: CallScope): string {
@@ -242,6 +251,24 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   const limited = new Map<string, { key: KeyRecord; model: string }>();
   /** Deleted keys with calls still in progress here, by id: their counters' clean-up, run once those settle. */
   const deletedKeys = new Map<string, () => Promise<void>>();
+  /**
+   * Each principal's scopes per model (`""`: before the model is known). A principal is one object per key record
+   * and its owners' records (auth.ts: records are replaced, never changed), so its scopes only change when a budget
+   * window turns: built then, not three times per call.
+   */
+  const scopeMemo = new WeakMap<Principal, Map<string, CallScope[]>>();
+
+  function scopesOf(p: Principal, model: string | undefined, t: number): CallScope[] {
+    let byModel = scopeMemo.get(p);
+    if (!byModel) scopeMemo.set(p, byModel = new Map());
+    const id = model === undefined ? "" : `m:${model}`;
+    let scopes = byModel.get(id);
+    if (!scopes || !current(scopes, t)) {
+      if (byModel.size >= MAX_MEMO_MODELS) byModel.clear();
+      byModel.set(id, scopes = callScopes(p, model, proxyBudget, t));
+    }
+    return scopes;
+  }
 
   function background(task: Promise<unknown>, what: string) {
     const p = task.catch((e) => log.warn(`${what} failed`, { error: (e as Error).name, message: (e as Error).message }))
@@ -251,17 +278,19 @@ export function createAdmission(deps: AdmissionDeps): Admission {
 
   /** The cheap checks at admission, over the ledger's view of each counter (the holds decide with fresh reads). */
   function check(p: Principal, t: number) {
-    for (const scope of callScopes(p, undefined, proxyBudget, t)) {
+    for (const scope of scopesOf(p, undefined, t)) {
       const spend = scope.spend;
       if (spend?.limitNanos !== undefined) {
         const spent = ledger.total(spend.counter);
         if (spent >= spend.limitNanos) throw budgetExceeded(spent, spend.maxBudget!, budgetSubject(scope));
       }
-      const minute = minuteOf(t);
-      for (const unit of ["rpm", "tpm"] as const) {
-        const r = scope[unit];
-        if (r && ledger.total(r.counter, minute) >= r.limit) {
-          throw throttled(rateExceeded(scope, unit, r.perMinute), secondsToNextMinute(t), unit);
+      if (scope.rpm || scope.tpm) {
+        const minute = minuteOf(t);
+        for (const unit of RATE_UNITS) {
+          const r = scope[unit];
+          if (r && ledger.total(r.counter, minute) >= r.limit) {
+            throw throttled(rateExceeded(scope, unit, r.perMinute), secondsToNextMinute(t), unit);
+          }
         }
       }
     }
@@ -521,7 +550,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       }
       a.model = modelName;
       const t = now();
-      const scopes = callScopes(a.principal, modelName, proxyBudget, t);
+      const scopes = a.scopes = scopesOf(a.principal, modelName, t);
       if (!scopes.length) return;
       const expected = holdPricing(modelName, estimate);
       const { limits, held } = limitsOf(scopes, t, expected.nanos, expected.tokens);
@@ -568,7 +597,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       if (!a) return;
       const p = a.principal;
       const t = now();
-      const scopes = callScopes(p, a.model ?? record.modelName, proxyBudget, t);
+      // The scopes it was held under, unless a budget window has turned since (then the new window is billed).
+      const scopes = a.scopes && current(a.scopes, t) ? a.scopes : scopesOf(p, a.model ?? record.modelName, t);
       const sums: LedgerSum[] = [];
       /** What the call used of each scope, by `scope id:unit`. */
       const used = new Map<string, Used>();

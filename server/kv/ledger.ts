@@ -256,6 +256,11 @@ interface Counter {
   pending: Map<number | "plain", Entry>;
   /** Sent in a batch the snapshot does not contain (in flight, or committed after the snapshot was read). */
   sent: Entry[];
+  /**
+   * The sum of the `sent` entries without a window, kept with `sent` (`takeBatch`, `dropSent`): a budget check adds
+   * one number instead of one per batch sent since the last read (up to a second's worth of batches).
+   */
+  sentPlain: bigint;
 }
 
 interface Chunk {
@@ -344,11 +349,27 @@ export function createLedger(opts: LedgerOptions): Ledger {
   /** Batch sequence numbers; batches commit strictly in this order. */
   let seq = 0;
 
+  /**
+   * Counter ids by key array: admission reuses its scopes' key arrays call after call (`admission.ts`), so the id of
+   * a budget or rate counter is built once, not at every check and sum. Keys are never changed once made.
+   */
+  const ids = new WeakMap<Deno.KvKey, string>();
+  const idOf = (key: Deno.KvKey) => {
+    let id = ids.get(key);
+    if (id === undefined) ids.set(key, id = keyId(key));
+    return id;
+  };
+
+  /** Takes entries out of `c.sent`'s sum (they have just been taken out of `c.sent`). */
+  function dropSent(c: Counter, dropped: readonly Entry[]) {
+    for (const e of dropped) if (e.window === undefined) c.sentPlain -= e.amount;
+  }
+
   function counterFor(key: Deno.KvKey): Counter {
-    const id = keyId(key);
+    const id = idOf(key);
     let c = counters.get(id);
     if (!c) {
-      c = { key, pending: new Map(), sent: [] };
+      c = { key, pending: new Map(), sent: [], sentPlain: 0n };
       counters.set(id, c);
     }
     return c;
@@ -460,7 +481,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
       // Older windows first, so a newer window's `max` comes last and wins.
       const entries = [...c.pending.values()].sort((a, b) => (a.window ?? 0) - (b.window ?? 0));
       c.pending.clear();
-      const keyBytes = keyId(c.key).length + 16;
+      const keyBytes = idOf(c.key).length + 16;
       for (const entry of entries) {
         const count = entry.window === undefined ? 1 : 2;
         if (chunk.mutations.length && !fits(count, keyBytes * count, (keyBytes + 16) * count)) {
@@ -469,6 +490,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
         }
         entry.batch = chunk.seq;
         c.sent.push(entry);
+        if (entry.window === undefined) c.sentPlain += entry.amount;
         chunk.mutations.push({ key: c.key, entry });
         chunk.mutationCount += count;
         chunk.keyBytes += keyBytes * count;
@@ -633,7 +655,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
       // only the expired prefix, not the whole array, keeps this drain's cost flat (measured: `deno task bench`).
       let expired = 0;
       while (expired < c.sent.length && (c.sent[expired].committedAt ?? Infinity) <= cutoff) expired++;
-      if (expired) c.sent.splice(0, expired);
+      if (expired) dropSent(c, c.sent.splice(0, expired));
       if (c.snapshot && c.snapshot.observedAt <= cutoff) c.snapshot = undefined;
       if (!c.sent.length && !c.pending.size && !c.snapshot) counters.delete(id);
     }
@@ -699,15 +721,20 @@ export function createLedger(opts: LedgerOptions): Ledger {
         }
         c.snapshot = snap;
         // Batches up to the watermark are in the snapshot; forget their sums.
-        if (c.sent.length) c.sent = c.sent.filter((e) => e.batch! > watermark);
+        if (c.sent.length) {
+          const kept = c.sent.filter((e) => e.batch! > watermark);
+          if (kept.length < c.sent.length) dropSent(c, c.sent.filter((e) => e.batch! <= watermark));
+          c.sent = kept;
+        }
       }
     },
 
     total(key, window) {
-      const c = counters.get(keyId(key));
+      const c = counters.get(idOf(key));
       if (!c) return 0n;
       let total = c.snapshot ? window === undefined ? c.snapshot.value : windowedCount(c.snapshot.value, window) : 0n;
       total += c.pending.get(window ?? "plain")?.amount ?? 0n;
+      if (window === undefined) return total + c.sentPlain;
       for (const e of c.sent) if (e.window === window) total += e.amount;
       return total;
     },

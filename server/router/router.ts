@@ -223,6 +223,14 @@ export function createRouter(deps: RouterDeps) {
    */
   function choose(modelName: string, tried: ReadonlySet<string>, stream: boolean) {
     const all = config.byModelName.get(modelName) ?? [];
+    // Most groups have one deployment: when it can take the call, it is the answer (every strategy picks the only
+    // candidate), without the candidate lists below.
+    if (all.length === 1) {
+      const d = all[0];
+      if (unavailableReason(d) === undefined && !state.overCap(d) && !state.isCoolingDown(d)) {
+        return { deployment: d, fresh: !tried.has(d.id) };
+      }
+    }
     const ok = callable(modelName);
     if (ok.length === 0) {
       const reasons = all.map((d) => unavailableReason(d) ?? "").filter(Boolean);
@@ -297,10 +305,10 @@ export function createRouter(deps: RouterDeps) {
     const stream = opts.stream ?? false;
     const allowed = opts.allowedModels;
     const mayUse = opts.mayFallBackTo;
-    const groups = [
-      modelName,
-      ...(chains.get(modelName) ?? []).filter((g) => (!allowed || allowed.includes(g)) && (!mayUse || mayUse(g))),
-    ];
+    const chain = chains.get(modelName);
+    const groups = chain?.length
+      ? [modelName, ...chain.filter((g) => (!allowed || allowed.includes(g)) && (!mayUse || mayUse(g)))]
+      : [modelName];
     let attempts = 0;
     let lastUpstream: Failure | undefined;
     let lastRouting: unknown;

@@ -32,7 +32,7 @@ import {
 } from "prom-client";
 import type { Deployment } from "../config/types.ts";
 import type { KeyBudget, KeyRateLimit } from "../keys/admission.ts";
-import type { CallRecord } from "../core/call_record.ts";
+import type { Caller, CallRecord } from "../core/call_record.ts";
 import { type Quote } from "../pricing/cost.ts";
 import { nanosToUsd } from "../core/money.ts";
 import type { LedgerStats } from "../kv/ledger.ts";
@@ -90,6 +90,9 @@ type Observe = { observe(value: number): void };
  * `/metrics` is scraped), and its histogram children.
  */
 interface CallSeries {
+  /** The call's `modelName` and `deploymentId ?? ""`: with its caller, what picks the series. */
+  model: string;
+  modelId: string;
   labels: Record<(typeof BY_CALL)[number], string>;
   requests: Map<string, number>;
   spendNanos: bigint;
@@ -287,7 +290,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
    * CPU at a few thousand calls per second (docs/benchmarks.md). The scraped totals are the same (spend is summed in
    * exact nano-USD). Histograms are observed per call, through cached label children.
    */
-  const series = new Map<string, CallSeries>();
+  const series = new WeakMap<Caller, CallSeries[]>();
   /** Series with increments not yet handed to prom-client. */
   const dirty = new Set<CallSeries>();
 
@@ -330,13 +333,19 @@ export function createMetrics(sources: MetricsSources): Metrics {
     return await registry.getMetricsAsJSON();
   }
 
+  /**
+   * A call's series, found by its caller object (one per principal, never changed: its key, alias, user and team),
+   * then its model and deployment: no id is built per call. Two callers with the same labels (a key's record re-read)
+   * get two series, which prom-client adds up under the same label set.
+   */
   function seriesFor(record: CallRecord): CallSeries {
     const model = record.modelName, modelId = record.deploymentId ?? "";
     const c = record.caller;
-    // JSON of strings is collision-free.
-    const id = JSON.stringify([model, modelId, c.keyHash ?? "", c.keyAlias ?? "", c.userId ?? "", c.teamId ?? ""]);
-    let m = series.get(id);
-    if (m) return m;
+    let list = series.get(c);
+    if (!list) series.set(c, list = []);
+    for (let i = 0; i < list.length; i++) {
+      if (list[i].model === model && list[i].modelId === modelId) return list[i];
+    }
     const labels = {
       model,
       model_id: modelId,
@@ -347,7 +356,9 @@ export function createMetrics(sources: MetricsSources): Metrics {
     };
     const where = { model, model_id: modelId };
     const byType = new Map<string, Observe>();
-    m = {
+    const m: CallSeries = {
+      model,
+      modelId,
       labels,
       requests: new Map(),
       spendNanos: 0n,
@@ -363,7 +374,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
       },
       ttfb: ttfb.labels(where),
     };
-    series.set(id, m);
+    list.push(m);
     return m;
   }
 

@@ -29,18 +29,32 @@ export function dimensionValue(record: CallRecord, dim: Dimension): string {
   }
 }
 
+/** Each metric's place in `METRICS`. */
+const AT = Object.fromEntries(METRICS.map((m, i) => [m, i])) as Record<Metric, number>;
+
 /** What one call counts for, per metric (zero amounts are skipped by the ledger). */
 export function callAmounts(record: CallRecord, costNanos: bigint): Record<Metric, bigint> {
+  const list = addCallAmounts(METRICS.map(() => 0n), record, costNanos);
+  return Object.fromEntries(METRICS.map((m, i) => [m, list[i]])) as Record<Metric, bigint>;
+}
+
+/**
+ * Adds what one call counts for to `into`, per metric in `METRICS` order, and returns it: the roll-up batch merges
+ * every call into its group's list this way, with no object per call.
+ */
+export function addCallAmounts(into: bigint[], record: CallRecord, costNanos: bigint): bigint[] {
   const u = record.usage;
-  return {
-    spend: costNanos,
-    requests: 1n,
-    failures: record.status === "success" ? 0n : 1n,
-    prompt_tokens: BigInt(promptTokens(u)),
-    completion_tokens: u ? BigInt(u.outputTokens) : 0n,
-    cache_read_tokens: u ? BigInt(u.cacheReadInputTokens) : 0n,
-    cache_write_tokens: u ? BigInt(u.cacheWriteInputTokens) : 0n,
-  };
+  into[AT.spend] += costNanos;
+  into[AT.requests] += 1n;
+  if (record.status !== "success") into[AT.failures] += 1n;
+  if (u) {
+    const prompt = promptTokens(u);
+    if (prompt) into[AT.prompt_tokens] += BigInt(prompt);
+    if (u.outputTokens) into[AT.completion_tokens] += BigInt(u.outputTokens);
+    if (u.cacheReadInputTokens) into[AT.cache_read_tokens] += BigInt(u.cacheReadInputTokens);
+    if (u.cacheWriteInputTokens) into[AT.cache_write_tokens] += BigInt(u.cacheWriteInputTokens);
+  }
+  return into;
 }
 
 /** Most tags of one call counted in the tag roll-ups, and their longest length (as its spend-log row keeps them). */
