@@ -172,7 +172,7 @@ Deno.test("front-door settings: header, keep-alive and body timeouts with their 
     headerTimeoutMs: 30_000,
     keepAliveTimeoutMs: 75_000,
     bodyTimeoutMs: 30_000,
-    bodyMinBytesPerSecond: 65_536,
+    bodyMinBytesPerSecond: 500,
     shutdownGraceMs: 25_000,
   });
   const set = loadConfig(base + "  body_timeout_ms: 5000\n  body_min_bytes_per_second: 1024\n", env(vars)).server;

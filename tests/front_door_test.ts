@@ -1,7 +1,7 @@
 /**
  * The CLI's front door, over real sockets on 127.0.0.1 with its timers fired by hand: header and keep-alive timeouts
  * close idle and slow (slowloris) connections but never a response in flight; a body that stops arriving is cut (408);
- * at the connection cap the longest-idle connection (or one waiting for its body) makes room, and when all are busy
+ * at the connection cap the longest-idle connection (or the body furthest behind its rate) makes room, and when all are busy
  * new ones wait; accept errors (EMFILE) are logged once per burst and
  * never end the server; shutdown stops accepting and drains.
  */
@@ -11,6 +11,7 @@ import { type FrontDoorOptions, serveFrontDoor } from "../server/http/front_door
 import { createLogger } from "../server/core/log.ts";
 import type { GatewayError } from "../server/core/errors.ts";
 import { readBody } from "../server/api/body.ts";
+import { DEFAULT_BODY_MIN_BYTES_PER_SECOND, DEFAULT_BODY_TIMEOUT_MS } from "../server/config/load.ts";
 import type { ServeInfo } from "../server/api/body_watch.ts";
 import { Latch } from "../testing/latch.ts";
 import { startGateway } from "../testing/harness.ts";
@@ -310,13 +311,13 @@ Deno.test("the handler gets Deno's connection info (the client's address)", asyn
  * A handler that reads the body as the gateway does (`readBody` with the front door's watch): 200 with its length,
  * or the reader's error status (408 for a body cut). `arrived` counts the bytes the watch was told of.
  */
-function bodyReader() {
+function bodyReader(limit = 1024 * 1024) {
   const state = { arrived: 0, readers: 0 };
   const handler = async (req: Request, info: ServeInfo) => {
     const watch = info.body!;
     state.readers++;
     try {
-      const bytes = await readBody(req, 1024 * 1024, {
+      const bytes = await readBody(req, limit, {
         watch: {
           start(cut) {
             const reading = watch.start(cut);
@@ -370,15 +371,55 @@ Deno.test("body timeout: each body_min_bytes_per_second bytes received extend th
   await until(() => reader.state.arrived === 5000);
   await t.timers.armed(BODY_MS);
   t.timers.fire(BODY_MS);
-  // 5,000 bytes at 1,000 per second: 5 s more from the start; the sweep re-armed for then, nothing cut.
-  assert.ok(t.timers.has(5000), "re-armed for the extended deadline");
+  // 5,000 bytes at 1,000 per second: 5 s more from the start, nothing cut. The sweep is re-armed no further than
+  // body_timeout_ms ahead (a body starting meanwhile is checked by its deadline), then for the rest.
+  assert.ok(t.timers.has(BODY_MS), "re-armed, at most body_timeout_ms ahead");
+  assert.equal(t.timers.fire(BODY_MS), 1);
+  assert.ok(t.timers.has(5000 - BODY_MS), "re-armed for the extended deadline");
   await send(c, "a\r\n0123456789\r\n0\r\n\r\n");
   assert.match(await readResponse(c), /^HTTP\/1\.1 200 [^]*read 5010$/);
   // Over: the sweep finds nothing to cut and arms nothing more.
-  t.timers.fire(5000);
+  t.timers.fire(5000 - BODY_MS);
   assert.equal(t.timers.pending.size, 1, "only the keep-alive timer");
   assert.ok(t.timers.has(KEEP_ALIVE_MS));
   c.close();
+  await t.door.shutdown({ graceMs: 0 });
+});
+
+Deno.test("body timeout defaults (Apache's MinRate=500): a 3 MiB body arriving at 256 kbit/s is read; a stalled one is still cut", async () => {
+  const reader = bodyReader(20 * 1024 * 1024);
+  const t = start({
+    handler: reader.handler,
+    bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS,
+    bodyMinBytesPerSecond: DEFAULT_BODY_MIN_BYTES_PER_SECOND,
+  });
+  const SECOND = 32 * 1024; // a second's worth at 256 kbit/s (a weak mobile uplink)
+  const LENGTH = 3 * 1024 * 1024;
+  const c = await connect(t.port);
+  const answer = readResponse(c);
+  let answered = false;
+  answer.then(() => answered = true);
+  await send(c, `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${LENGTH}\r\n\r\n`);
+  for (let sent = 0; sent < LENGTH && !answered; sent += SECOND) {
+    await c.write(new Uint8Array(SECOND).fill(0x61));
+    await until(() => reader.state.arrived >= sent + SECOND || answered);
+    t.timers.advance(1000);
+    t.timers.runDue();
+  }
+  assert.match(await answer, /^HTTP\/1\.1 200 [^]*read 3145728$/, `t=${t.timers.now() / 1000} s`);
+
+  // A body that stops after a few bytes is cut once the base timeout (plus a few ms for its bytes) is over, though
+  // another body's bytes had pushed its own deadline (and the sweep) far ahead.
+  const stalled = await connect(t.port);
+  await send(stalled, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\nkey=s");
+  await until(() => reader.state.readers === 2);
+  t.timers.advance(DEFAULT_BODY_TIMEOUT_MS + 10);
+  t.timers.runDue();
+  let cut = "";
+  readResponse(stalled).then((r) => cut = r);
+  for (let i = 0; i < 500 && !cut; i++) await new Promise((r) => setTimeout(r, 0));
+  assert.match(cut, /^HTTP\/1\.1 408 /, "the stalled body was not cut at its deadline");
+  for (const x of [c, stalled]) x.close();
   await t.door.shutdown({ graceMs: 0 });
 });
 
@@ -399,6 +440,61 @@ Deno.test("connection cap: a connection whose request waits for its body makes r
   await send(fresh, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok");
   assert.match(await readResponse(fresh), /read 2$/);
   for (const c of [...stalled, fresh]) c.close();
+  await t.door.shutdown({ graceMs: 0 });
+});
+
+Deno.test("connection cap: the body furthest behind its rate is cut to make room, not an upload arriving ahead of it that started first", async () => {
+  const arrived = new Map<string, number>();
+  let readers = 0;
+  const t = start({
+    maxConnections: 3,
+    handler: async (req: Request, info: ServeInfo) => {
+      const who = req.headers.get("x-who")!;
+      readers++;
+      try {
+        const bytes = await readBody(req, 2 * 1024 * 1024, {
+          watch: {
+            start(cut) {
+              const reading = info.body!.start(cut);
+              return {
+                received: (n) => (reading.received(n), arrived.set(who, (arrived.get(who) ?? 0) + n)),
+                done: () => reading.done(),
+              };
+            },
+          },
+        });
+        return new Response(`read ${bytes.byteLength}`);
+      } catch (e) {
+        return new Response((e as Error).message, { status: (e as GatewayError).status ?? 500 });
+      }
+    },
+  });
+  // A legitimate 1 MiB upload, half of it sent (and read) already.
+  const legit = await connect(t.port);
+  await send(legit, `POST / HTTP/1.1\r\nHost: x\r\nX-Who: legit\r\nContent-Length: ${1 << 20}\r\n\r\n`);
+  await legit.write(new Uint8Array(1 << 19));
+  await until(() => (arrived.get("legit") ?? 0) >= 1 << 19);
+  // Two stalled uploads opened after it: 5 bytes of 200,000 each.
+  const stalled: Deno.Conn[] = [];
+  for (let i = 0; i < 2; i++) {
+    const c = await connect(t.port);
+    await send(c, `POST / HTTP/1.1\r\nHost: x\r\nX-Who: s${i}\r\nContent-Length: 200000\r\n\r\nkey=s`);
+    stalled.push(c);
+    await until(() => readers === i + 2);
+  }
+  const extra = await connect(t.port); // past the cap: one body is cut
+  const legitAnswer = readResponse(legit);
+  const firstCut = await Promise.race([
+    legitAnswer.then((r) => ["legit", r]),
+    readResponse(stalled[0]).then((r) => ["s0", r]),
+    readResponse(stalled[1]).then((r) => ["s1", r]),
+  ]);
+  assert.notEqual(firstCut[0], "legit", `the upload arriving was cut: ${firstCut[1]}`);
+  assert.match(firstCut[1], /^HTTP\/1\.1 408 /);
+  // The legitimate upload goes on and is read whole.
+  await legit.write(new Uint8Array(1 << 19));
+  assert.match(await legitAnswer, /^HTTP\/1\.1 200 [^]*read 1048576$/);
+  for (const c of [legit, ...stalled, extra]) c.close();
   await t.door.shutdown({ graceMs: 0 });
 });
 

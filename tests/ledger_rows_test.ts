@@ -1,11 +1,13 @@
 /**
  * Spend-log rows in the ledger's batches: written with their sums and their TTL, split to fit Deno KV's limits,
- * bounded when KV falls behind, and never able to hold the billing sums back.
+ * bounded when KV falls behind, and never able to hold the billing sums (nor a flush waiting for them) back: rows KV
+ * has no room for are set aside and tried again on their own backoff.
  */
 import assert from "node:assert/strict";
 import { createLogger } from "../server/core/log.ts";
 import { createLedger, type LedgerKv, type LedgerRow } from "../server/kv/ledger.ts";
 import { Latch } from "../testing/latch.ts";
+import { nextTick } from "./failing_kv.ts";
 
 interface Op {
   sets: Array<{ key: Deno.KvKey; options?: { expireIn?: number } }>;
@@ -47,6 +49,13 @@ function recordingKv(
     },
   };
 }
+
+/** A recording KV whose commits writing a spend-log row fail with `message` (while `refusing()` says so). */
+const refusingRows = (kv: Deno.Kv, ops: Op[], message: string, refusing = () => true) =>
+  recordingKv(kv, ops, (op, real) => {
+    if (refusing() && op.sets.some((s) => s.key[0] === "spend_log")) throw new TypeError(message);
+    return real();
+  });
 
 /** A logger of the test's own, and the lines it wrote (never shared between tests). */
 function capturedLog() {
@@ -123,15 +132,12 @@ Deno.test("the row queue is bounded: while KV is stuck, extra rows are dropped a
   await ledger.close();
 });
 
-Deno.test("rows KV keeps refusing are dropped after a few attempts; their sums still land, once", async () => {
+Deno.test("rows KV refuses as such (too large) are dropped at the first refusal; their sums still land, once", async () => {
   const { log, logs } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const ops: Op[] = [];
   const ledger = createLedger({
-    kv: recordingKv(kv, ops, (op, real) => {
-      if (op.sets.some((s) => s.key[0] === "spend_log")) throw new TypeError("Value too large");
-      return real();
-    }),
+    kv: refusingRows(kv, ops, "Value too large"),
     instanceId: "a",
     log,
   });
@@ -140,49 +146,162 @@ Deno.test("rows KV keeps refusing are dropped after a few attempts; their sums s
   assert.equal((await kv.get<Deno.KvU64>(["spend", "k"])).value?.value, 9n);
   assert.equal((await kv.get(["spend_log", 1])).versionstamp, null);
   assert.equal(ledger.stats().droppedRows, 1);
-  assert.equal(ops.length, 4); // three refused attempts with the row, one without
+  assert.equal(ops.length, 2); // one refused attempt with the row, one without
   assert.ok(logs.some((l) => l.includes("dropped the rows of a batch KV refuses")));
   await ledger.close();
 });
 
-Deno.test("rows KV has no room for (disk full) stay queued within maxPendingRows while their sums land; written once later", async () => {
+/** A sleep the test ends by hand: `waits` holds each pending one with the time asked for. */
+function handSleep() {
+  const waits: Array<{ ms: number; end: () => void }> = [];
+  const sleep = (ms: number) => new Promise<void>((end) => waits.push({ ms, end }));
+  return { waits, sleep };
+}
+
+Deno.test("rows KV has no room for are set aside within maxPendingRows: flush() resolves with their sums; the rows are written once at their next try", async () => {
   const { log, logs } = capturedLog();
   await using kv = await Deno.openKv(":memory:");
   const ops: Op[] = [];
   let full = true;
   const held = new Latch();
-  const sumsAlone = new Latch();
+  const { waits, sleep } = handSleep();
   const ledger = createLedger({
     kv: recordingKv(kv, ops, async (op, real) => {
-      const rows = op.sets.some((s) => s.key[0] === "spend_log");
       if (ops.length === 1) await held.wait(); // the first commit waits while newer rows arrive
-      if (full && rows) throw new TypeError("database or disk is full");
-      if (!rows) sumsAlone.release();
+      if (full && op.sets.some((s) => s.key[0] === "spend_log")) throw new TypeError("database or disk is full");
       return real();
     }),
     instanceId: "a",
     log,
     maxPendingRows: 3,
-    sleep: () => Promise.resolve(),
+    sleep,
   });
   ledger.add([{ key: ["spend", "k"], amount: 9n }], [row(1), row(2), row(3)]);
   const flushed = ledger.flush();
   ledger.add([], [row(4), row(5)]); // queued while the first batch is being written
   held.release();
-  await sumsAlone.wait();
-  // The sums landed without the rows; the rows went back to the queue ahead of the newer ones, which no longer fit.
+  await flushed; // the sums landed without the rows: a flush does not wait for rows set aside
   assert.equal((await kv.get<Deno.KvU64>(["spend", "k"])).value?.value, 9n);
   assert.equal((await kv.get(["spend_log", 1])).versionstamp, null);
-  assert.equal(ledger.stats().droppedRows, 2);
-  assert.ok(logs.some((l) => l.includes("spend-log rows kept queued")));
+  // The rows went aside ahead of the newer ones, which no longer fit.
+  assert.deepEqual(ledger.stats(), { pendingCounters: 0, pendingRows: 3, droppedRows: 2 });
+  assert.equal(logs.filter((l) => l.includes("spend-log rows set aside")).length, 1);
+  assert.ok(ledger.health().ok, "the sums land: readiness has nothing to say about rows");
+  assert.deepEqual(waits.map((w) => w.ms), [1000], "their next try waits a second");
+
   full = false; // room again
-  await flushed; // a flush waits for the rows put back too
+  waits[0].end();
+  await nextTick();
+  await ledger.flush(); // the rows are queued again: this flush takes them
   const stored: unknown[] = [];
   for await (const e of kv.list({ prefix: ["spend_log"] })) stored.push(e.key[1]);
   assert.deepEqual(stored, [1, 2, 3]);
   assert.equal((await kv.get<Deno.KvU64>(["spend", "k"])).value?.value, 9n, "the sums were written once");
+  assert.equal(ledger.stats().pendingRows, 0);
+  assert.ok(logs.some((l) => l.includes("rows set aside are written again")));
   assert.ok(!logs.some((l) => l.includes("dropped the rows of a batch KV refuses")));
-  await ledger.close();
+  assert.deepEqual(await ledger.close(), { sums: [], rows: 0 });
+});
+
+Deno.test("flush() resolves once the sums are written, though KV has no room for the rows", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const ops: Op[] = [];
+  const ledger = createLedger({
+    kv: refusingRows(kv, ops, "database or disk is full"),
+    instanceId: "a",
+    log: capturedLog().log,
+    sleep: () => Promise.resolve(),
+  });
+  ledger.add([{ key: ["spend", "k"], amount: 9n }], [row(1)]);
+  let flushed = false;
+  const flushing = ledger.flush().then(() => flushed = true);
+  for (let i = 0; i < 200 && !flushed; i++) await nextTick();
+  assert.equal((await kv.get<Deno.KvU64>(["spend", "k"])).value?.value, 9n, "the sums were written");
+  assert.ok(flushed, `flush() still waiting after ${ops.length} commits`);
+  await flushing;
+  assert.deepEqual(await ledger.close({ waitMs: 0 }), { sums: [], rows: 1 });
+});
+
+Deno.test("a disk that stays full for rows: tried at most once a simulated second, backing off; no marker rewritten; one warning; readiness steady", async () => {
+  const { log, logs } = capturedLog();
+  await using kv = await Deno.openKv(":memory:");
+  const ops: Op[] = [];
+  let full = true;
+  let clock = 0;
+  const ledger = createLedger({
+    kv: refusingRows(kv, ops, "database or disk is full", () => full),
+    instanceId: "a",
+    log,
+    maxPendingRows: 1000,
+    monotonic: () => clock,
+    now: () => clock,
+    // Time passes only while the ledger waits (and 10 ms per call below): commits per simulated second are counted.
+    sleep: (ms) => {
+      clock += ms;
+      return nextTick();
+    },
+  });
+  const withRows = (from: number) => ops.slice(from).filter((o) => o.sets.some((s) => s.key[0] === "spend_log"));
+  const markers = (from: number) => ops.slice(from).filter((o) => o.sets.some((s) => s.key[0] === "ledger_batch"));
+  /** Settles `p` within a bounded number of turns, or fails (a flush that hangs must not hang the test). */
+  const soon = async (p: Promise<void>, what: string) => {
+    let done = false;
+    p.then(() => done = true);
+    for (let i = 0; i < 100 && !done; i++) await nextTick();
+    assert.ok(done, what);
+  };
+
+  // Busy: a call every 10 ms, each with its row; every /spend read's flush resolves.
+  const CALLS = 300;
+  for (let i = 0; i < CALLS; i++) {
+    clock += 10;
+    ledger.add([{ key: ["spend", "k"], amount: 1n }], [row(i)]);
+    await soon(ledger.flush(), `flush ${i} still waiting after ${ops.length} commits`);
+    assert.ok(ledger.health().ok, `readiness flapped at call ${i}`);
+  }
+  assert.equal((await kv.get<Deno.KvU64>(["spend", "k"])).value?.value, BigInt(CALLS));
+  assert.ok(markers(0).length <= CALLS + withRows(0).length, `${markers(0).length} marker commits for ${CALLS} calls`);
+  assert.ok(withRows(0).length <= 1 + clock / 1000, `${withRows(0).length} row commits in ${clock / 1000} s`);
+
+  // Idle: only the rows' tries, alone (no marker, no watermark), waits growing.
+  const idleFrom = ops.length, idleStart = clock;
+  for (let i = 0; i < 50; i++) await nextTick();
+  const idle = ops.slice(idleFrom);
+  assert.ok(idle.length >= 1, "the rows are still tried");
+  assert.equal(markers(idleFrom).length, 0, "no batch marker or watermark committed without sums");
+  assert.ok(idle.length <= 1 + (clock - idleStart) / 1000, `${idle.length} commits in ${(clock - idleStart) / 1000} s`);
+  assert.ok(clock - idleStart >= 30_000 * (idle.length - 5), "the wait grows to 30 s");
+  assert.ok(ledger.health().ok);
+  assert.equal(logs.filter((l) => l.includes("spend-log rows set aside")).length, 1, "one warning per episode");
+  assert.ok(!logs.some((l) => l.includes("commit failed") || l.includes("commits land again")));
+  assert.deepEqual(ledger.stats(), { pendingCounters: 0, pendingRows: CALLS, droppedRows: 0 });
+
+  // Room again: close() tries them once more, and they are written.
+  full = false;
+  assert.deepEqual(await ledger.close(), { sums: [], rows: 0 });
+  let stored = 0;
+  for await (const _ of kv.list({ prefix: ["spend_log"] })) stored++;
+  assert.equal(stored, CALLS);
+});
+
+Deno.test("close() with the disk still full for rows: tried once more, then logged and returned as lost", async () => {
+  const { log, logs } = capturedLog();
+  await using kv = await Deno.openKv(":memory:");
+  const ops: Op[] = [];
+  const { sleep } = handSleep();
+  const ledger = createLedger({
+    kv: refusingRows(kv, ops, "database or disk is full"),
+    instanceId: "a",
+    log,
+    sleep,
+  });
+  ledger.add([{ key: ["spend", "k"], amount: 4n }], [row(1), row(2)]);
+  await ledger.flush();
+  const before = ops.length;
+  assert.deepEqual(await ledger.close(), { sums: [], rows: 2 });
+  assert.equal(ops.length, before + 1, "one last try, rows alone");
+  assert.ok(logs.some((l) => l.includes("spend-log rows KV could not write; they are lost") && l.includes('"rows":2')));
+  assert.equal((await kv.get<Deno.KvU64>(["spend", "k"])).value?.value, 4n);
 });
 
 Deno.test("a row's index entries commit with it, also when a batch is split; rows from collectors count as they say", async () => {

@@ -8,7 +8,7 @@ import type { Timers } from "../server/http/front_door.ts";
 export class ManualTimers implements Timers {
   #next = 1;
   #now = 0;
-  readonly pending = new Map<number, { fn: () => void; ms: number }>();
+  readonly pending = new Map<number, { fn: () => void; ms: number; due: number }>();
   set(fn: () => void, ms: number): number {
     const id = this.#next++;
     const due = this.#now + ms;
@@ -18,6 +18,7 @@ export class ManualTimers implements Timers {
         fn();
       },
       ms,
+      due,
     });
     return id;
   }
@@ -38,6 +39,12 @@ export class ManualTimers implements Timers {
   /** Resolves once a timer of `ms` is pending (the code under test arms it after some I/O). */
   async armed(ms: number): Promise<void> {
     while (!this.has(ms)) await new Promise((r) => setTimeout(r, 0));
+  }
+  /** Fires every pending timer due by now (see `advance`), earliest first; how many fired. */
+  runDue(): number {
+    const due = [...this.pending].filter(([, t]) => t.due <= this.#now).sort(([, a], [, b]) => a.due - b.due);
+    for (const [id, t] of due) if (this.pending.delete(id)) t.fn();
+    return due.length;
   }
   /** Fires every pending timer of `ms` milliseconds; how many fired. */
   fire(ms: number): number {

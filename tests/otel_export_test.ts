@@ -78,9 +78,9 @@ Deno.test("OTLP export: GenAI spans for converse and converse-stream, the client
       assert.match(parent.name, /^POST \/bedrock\/model\/\{modelId\}\/converse(-stream)?$/);
       assert.ok(attempts.some((c: OtlpSpan) => c.parentSpanId === span.spanId), "an attempt child span");
     }
-    // The stream's span ends with the stream, after its server span (which ends with the response head).
-    const streamServer = server.find((s) => s.spanId === streamed.parentSpanId)!;
-    assert.ok(streamed.endTimeUnixNano >= streamServer.endTimeUnixNano);
+    // The stream's span ended with the stream: it carries the usage of the stream's last (metadata) event, checked
+    // above. (Comparing its end time with the server span's would be a timing assert: the native client can read a
+    // short stream whole before the response head is sent.)
 
     const raw = otlp.rawText();
     for (const secret of [MASTER_KEY, key, FAKE_CREDENTIALS.secretAccessKey]) {

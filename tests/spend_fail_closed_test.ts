@@ -172,17 +172,26 @@ function nearlyFullKv(inner: Deno.Kv) {
   return { kv, state, decided };
 }
 
-Deno.test("a nearly full disk (room for the sums, not for a page of rows): the call's spend-log row is kept and written later", async () => {
+Deno.test("a nearly full disk (room for the sums, not for a page of rows): /spend answers, readiness holds; the call's row is written at its next try", async () => {
   await using inner = await Deno.openKv(":memory:");
   const disk = nearlyFullKv(inner);
-  await using t = await setupKeys({ kv: disk.kv, ledgerSleep: nextTick });
+  const rowTry = new Latch();
+  // The rows' wait (a second or more) ends when the test says; the ledger's short retry waits are one turn.
+  await using t = await setupKeys({ kv: disk.kv, ledgerSleep: (ms) => ms >= 1000 ? rowTry.wait() : nextTick() });
   disk.state.full = true;
   const res = await t.converse(MASTER_KEY);
   assert.equal(res.status, 200);
   await res.body?.cancel();
   await disk.decided.wait();
+  // Reads of spend do not wait for the row: the call's spend is written, its row waits for room.
+  const during = await t.admin("GET", "/spend/logs");
+  assert.equal(during.status, 200);
+  assert.deepEqual(during.json, []);
+  assert.equal(await fetch(`${t.gw.url}/health/readiness`).then((r) => (r.body?.cancel(), r.status)), 200);
   const refusedWhileFull = disk.state.refused;
   disk.state.full = false; // space is back
+  rowTry.release();
+  await nextTick();
   await t.gw.gateway.flush();
   const rows = (await t.admin("GET", "/spend/logs")).json;
   assert.ok(refusedWhileFull > 0);

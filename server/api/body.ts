@@ -6,6 +6,10 @@
  * any other body chunk by chunk, so a client that declares 20 MiB and sends nothing holds nothing. A large body also
  * waits for its turn to be validated. With a {@link BodyWatch} (the CLI's front door gives one) a body that arrives
  * too slowly is cut with a 408.
+ *
+ * Memory follows the bytes, not the chunks: a body sent a byte at a time (HTTP/1.1 chunks of one byte, h2 DATA frames)
+ * costs no promise, closure or array per chunk. Small chunks are copied into blocks, and a cut is one callback set up
+ * per body (it releases the reader, so the pending read fails) rather than a race on every read.
  */
 import { GatewayError } from "../core/errors.ts";
 import type { BodyLease } from "./body_budget.ts";
@@ -31,6 +35,8 @@ const tooSlow = () =>
  * chunk, reserved as they arrive.
  */
 const SMALL_BODY = 64 * 1024;
+/** Chunks smaller than this are copied into blocks of this size, so each kept array holds at least this much. */
+const BLOCK = 16 * 1024;
 
 export interface ReadBodyOptions {
   /** This request's share of the bodies-in-flight budget. */
@@ -48,11 +54,13 @@ export async function readBody(
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
   if (declared === "0") return new Uint8Array(0);
-  let cut: (() => void) | undefined;
-  const slow = watch && new Promise<never>((_, reject) => cut = () => reject(tooSlow()));
-  const reading = watch?.start(() => cut!());
+  const cut: Cut = { done: false };
+  const reading = watch?.start(() => {
+    cut.done = true;
+    cut.onCut?.();
+  });
   try {
-    const bytes = await readWithin(req, limit, declared === null ? undefined : Number(declared), lease, slow, reading);
+    const bytes = await readWithin(req, limit, declared === null ? undefined : Number(declared), lease, cut, reading);
     reading?.done(); // arrived: waiting for a turn is not the client's doing
     if (lease) await lease.turn(bytes.byteLength);
     return bytes;
@@ -61,15 +69,18 @@ export async function readBody(
   }
 }
 
-/** `p`, or the watch's 408 when the body is cut first. */
-const orCut = <T>(p: Promise<T>, slow: Promise<never> | undefined): Promise<T> => slow ? Promise.race([p, slow]) : p;
+/** A body's cut by the watch: whether it happened, and what stops the read under way. */
+interface Cut {
+  done: boolean;
+  onCut?: () => void;
+}
 
 async function readWithin(
   req: Request,
   limit: number,
   length: number | undefined,
   lease: BodyLease | undefined,
-  slow: Promise<never> | undefined,
+  cut: Cut,
   reading: BodyReading | undefined,
 ): Promise<Uint8Array<ArrayBuffer>> {
   // A small declared length: reserved, then one read (the runtime holds the body to its declared length). Checked
@@ -77,12 +88,27 @@ async function readWithin(
   // several times slower (docs/benchmarks.md).
   if (length !== undefined && length < SMALL_BODY) {
     lease?.reserve(length);
-    return new Uint8Array(await orCut(req.arrayBuffer(), slow));
+    if (!reading) return new Uint8Array(await req.arrayBuffer());
+    // One race per body (`arrayBuffer()` cannot be released).
+    const slow = new Promise<never>((_, reject) => cut.onCut = () => reject(tooSlow()));
+    if (cut.done) throw tooSlow();
+    return new Uint8Array(await Promise.race([req.arrayBuffer(), slow]));
   }
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
+  // A cut releases the reader: the pending read (or the next one) fails, and is answered 408 below.
+  cut.onCut = () => reader.releaseLock();
   const max = length ?? limit;
   const chunks: Uint8Array<ArrayBuffer>[] = [];
+  /** Where small chunks are gathered (`chunks` gets it once full, or before a large chunk). */
+  let block: Uint8Array<ArrayBuffer> | undefined;
+  let blockUsed = 0;
+  const sealBlock = () => {
+    if (!block || !blockUsed) return;
+    chunks.push(blockUsed === block.byteLength ? block : block.slice(0, blockUsed));
+    block = blockUsed === block.byteLength ? undefined : block;
+    blockUsed = 0;
+  };
   let size = 0;
   /**
    * A declared length's buffer, allocated (and reserved) once half of it has arrived: one copy instead of gathering
@@ -91,8 +117,9 @@ async function readWithin(
    */
   let out: Uint8Array<ArrayBuffer> | undefined;
   try {
+    if (cut.done) throw tooSlow();
     for (;;) {
-      const { done, value } = await orCut(reader.read(), slow);
+      const { done, value } = await reader.read();
       if (done) break;
       if (size + value.byteLength > max) {
         // The runtime holds a declared body to its length; this only guards the copy.
@@ -105,8 +132,17 @@ async function readWithin(
         out.set(value, size);
       } else {
         lease?.reserve(value.byteLength);
-        chunks.push(value);
+        if (value.byteLength >= BLOCK) {
+          sealBlock();
+          chunks.push(value);
+        } else {
+          if (block && blockUsed + value.byteLength > block.byteLength) sealBlock();
+          block ??= new Uint8Array(BLOCK);
+          block.set(value, blockUsed);
+          blockUsed += value.byteLength;
+        }
         if (length !== undefined && (size + value.byteLength) * 2 >= length) {
+          sealBlock();
           lease?.reserve(length - size - value.byteLength);
           out = new Uint8Array(length);
           let offset = 0;
@@ -115,6 +151,7 @@ async function readWithin(
             offset += c.byteLength;
           }
           chunks.length = 0;
+          block = undefined;
         }
       }
       size += value.byteLength;
@@ -122,10 +159,14 @@ async function readWithin(
   } catch (e) {
     // A body cut for slowness is left unread, as a small one is (`arrayBuffer()` cannot be cancelled): the server
     // closes the connection once the 408 has been sent, where a cancelled body would have it wait for the rest.
-    if ((e as GatewayError).status !== 408) reader.cancel().catch(() => {});
+    if (cut.done) throw tooSlow();
+    reader.cancel().catch(() => {});
     throw e;
+  } finally {
+    cut.onCut = undefined;
   }
   if (out) return size === out.byteLength ? out : out.subarray(0, size);
+  sealBlock();
   if (chunks.length === 1) return chunks[0];
   const whole = new Uint8Array(size);
   let offset = 0;

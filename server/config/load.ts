@@ -97,12 +97,13 @@ const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 128 * 1024 * 1024;
 const DEFAULT_HEADER_TIMEOUT_MS = 30_000;
 const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 75_000;
 /**
- * A body gets 30 s, plus a second per 64 KiB received (Apache's `mod_reqtimeout` rule, `body=…,MinRate=…`): a client
- * sending at least 512 kbit/s is never cut; one that sends a few bytes and stops holds its connection 30 s at most,
- * and a stalled 20 MiB body ~6 min.
+ * A body gets 30 s, plus a second per 500 bytes received: Apache's `mod_reqtimeout` rule and its default rate
+ * (`body=20,MinRate=500`). Only a client slower than 4 kbit/s is ever cut, so an upload on a weak link is read (the
+ * AWS SDKs would retry a 408, sending it again to be cut again); one that sends a few bytes and stops holds its
+ * connection 30 s, and at the connection cap the body furthest behind this rate makes room first.
  */
-const DEFAULT_BODY_TIMEOUT_MS = 30_000;
-const DEFAULT_BODY_MIN_BYTES_PER_SECOND = 64 * 1024;
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+export const DEFAULT_BODY_MIN_BYTES_PER_SECOND = 500;
 const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
 /** nginx's `send_timeout`: a client that takes nothing for a minute (its socket buffers full) is not reading. */
 const DEFAULT_STREAM_SEND_TIMEOUT_MS = 60_000;

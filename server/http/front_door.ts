@@ -8,9 +8,10 @@
  *   open connections keep being served meanwhile. Connections that arrive meanwhile wait in the listen backlog.
  * - **A cap on open connections** (`max_connections`). Past the cap, each new connection closes the one idle the
  *   longest (no request in flight: it never sent one, or finished its last) to make room, so a flood of idle
- *   connections cannot lock callers out; when every other connection has a request in flight, accepting pauses until
- *   one closes (new clients wait in the listen backlog, they are not refused). At most one connection beyond the cap
- *   is open at a time.
+ *   connections cannot lock callers out; else one waiting for its body, the body furthest behind the minimum rate
+ *   (a stalled upload, never one arriving ahead of it). When every other connection has a request in flight,
+ *   accepting pauses until one closes (new clients wait in the listen backlog, they are not refused). At most one
+ *   connection beyond the cap is open at a time.
  * - **A header timeout** (`header_timeout_ms`): from accept until the first request's headers are complete.
  * - **A keep-alive timeout** (`keep_alive_timeout_ms`): from a response's last byte until the next request's headers
  *   are complete. Between the two, a connection sending headers a byte at a time (slowloris) or nothing at all is
@@ -40,7 +41,7 @@
  * if (serveConnection) {
  *   const door = serveFrontDoor({ hostname: "127.0.0.1", port: 0, handler, log: createLogger(),
  *     maxConnections: 1000, headerTimeoutMs: 30_000, keepAliveTimeoutMs: 75_000, bodyTimeoutMs: 30_000,
- *     bodyMinBytesPerSecond: 65_536, serveConnection });
+ *     bodyMinBytesPerSecond: 500, serveConnection });
  *   await door.shutdown({ graceMs: 25_000, onGraceOver: endStreams });
  * }
  * ```
@@ -211,7 +212,11 @@ export function serveFrontDoor(opts: FrontDoorOptions): FrontDoor {
 
   /** Bodies being read, oldest first. */
   const readings = new Set<Reading>();
-  /** The one timer checking body deadlines, armed for the earliest (or earlier) while bodies are read. */
+  /**
+   * The one timer checking body deadlines while bodies are read: armed for the earliest, and never more than
+   * `bodyTimeoutMs` ahead, so a body that starts later (its deadline that far ahead, as it has received nothing) is
+   * never checked after its deadline, however far the bytes of others pushed theirs.
+   */
   let sweep: unknown;
   const deadline = (r: Reading) => r.start + bodyTimeoutMs + r.bytes * 1000 / bodyMinBytesPerSecond;
   const stopReading = (r: Reading): boolean => {
@@ -237,9 +242,9 @@ export function serveFrontDoor(opts: FrontDoorOptions): FrontDoor {
       if (at <= now) cutBody(r);
       else next = Math.min(next, at);
     }
-    if (next !== Infinity) armSweep(next);
+    if (next !== Infinity) armSweep(Math.min(next, now + bodyTimeoutMs));
   }
-  /** A body read starting on `c`: watched until it reports done (a later start never has an earlier deadline). */
+  /** A body read starting on `c`: watched until it reports done (the sweep is armed no later than its deadline). */
   const startReading = (c: Connection, cut: () => void): BodyReading => {
     const r: Reading = {
       conn: c,
@@ -283,9 +288,10 @@ export function serveFrontDoor(opts: FrontDoorOptions): FrontDoor {
   };
 
   /**
-   * Closes the connection idle the longest (other than `newcomer`); else cuts the bodies of the oldest connection
-   * whose requests all wait for theirs (it closes once their 408s are sent). False when all others are busy or
-   * closing.
+   * Closes the connection idle the longest (other than `newcomer`); else cuts the bodies of a connection whose
+   * requests all wait for theirs (it closes once their 408s are sent): the one with the body furthest behind the
+   * minimum rate (the earliest deadline), so a stalled upload goes before one that is arriving, whichever started
+   * first. False when all others are busy or closing.
    */
   const evictIdle = (newcomer: Connection): boolean => {
     for (const c of idle.values()) {
@@ -294,14 +300,15 @@ export function serveFrontDoor(opts: FrontDoorOptions): FrontDoor {
         return true;
       }
     }
+    let behind: Reading | undefined;
     for (const r of readings) {
       const c = r.conn;
-      if (c !== newcomer && !c.closing && !c.closeAfter && c.reading === c.inFlight) {
-        for (const other of readings) if (other.conn === c) cutBody(other);
-        return true;
-      }
+      if (c === newcomer || c.closing || c.closeAfter || c.reading !== c.inFlight) continue;
+      if (!behind || deadline(r) < deadline(behind)) behind = r;
     }
-    return false;
+    if (!behind) return false;
+    for (const other of readings) if (other.conn === behind.conn) cutBody(other);
+    return true;
   };
 
   const acceptLoop = async () => {

@@ -41,11 +41,14 @@
  * same batch and exactly once: a row and its index entries always share one atomic commit. The row queue of `add`
  * is bounded (`maxPendingRows`): when KV cannot keep up, further rows are dropped and counted
  * (`stats().droppedRows`, logged) while sums, which merge per counter and so take memory per counter rather than
- * per call, are always kept; a collector bounds its own queue (`spend_log_pages.ts`). Rows never hold back the sums:
- * a batch that keeps failing is tried without its rows. A row KV refuses as such (too large, not serializable: it
- * should never happen, rows are capped in size and depth) is then dropped; rows that failed for want of room (a
- * nearly full disk takes the small commit, not the page) go back to the queue, within `maxPendingRows`, and ride
- * with a later batch. When the sums fail alone too, KV itself is failing and the rows stay queued with them.
+ * per call, are always kept; a collector bounds its own queue (`spend_log_pages.ts`). Rows never hold the sums back:
+ * when a batch with rows fails (other than a busy file), its sums are tried again at once without them. Rows KV
+ * refuses as such (too large, not serializable: it should never happen, rows are capped in size and depth) are
+ * dropped; any others (a nearly full disk takes the small commit, not the page; a failing KV) are set aside, within
+ * `maxPendingRows`, and tried again on their own backoff (1 s doubling to 30 s, the injected `sleep`), never in the
+ * flush loop: `flush()` promises the sums, so readers of spend are not held up by rows, readiness says nothing about
+ * rows (the sums land), and one line is logged when rows start being set aside and one when they are written again.
+ * `close()` tries them once more, and logs those it still cannot write.
  */
 import { isBusy } from "./retry.ts";
 import { WINDOW_SHIFT, windowedCount } from "./windowed.ts";
@@ -171,12 +174,15 @@ export interface Ledger {
    * not contain (queued, in flight, or committed after it). For windowed counters, the count for `window` only.
    */
   total(key: Deno.KvKey, window?: number): bigint;
-  /** Writes everything queued so far; resolves once it is in KV (sums queued later may still be pending). */
+  /**
+   * Writes everything queued so far; resolves once it is in KV (sums queued later may still be pending), or, for
+   * rows KV could not write, once they have been set aside (`stats().pendingRows` counts them).
+   */
   flush(): Promise<void>;
   /**
-   * Flushes and stays in shutdown mode, waiting at most `waitMs` (default 4 s) for a failing KV. Whatever is still
-   * unwritten then is logged (every counter with its amount, and the number of rows) and returned; the ledger
-   * stops trying. Resolves with nothing unwritten when everything landed.
+   * Flushes (rows set aside included, tried once more) and stays in shutdown mode, waiting at most `waitMs` (default
+   * 4 s) for a failing KV. Whatever is still unwritten then is logged (every counter with its amount, and the number
+   * of rows) and returned; the ledger stops trying. Resolves with nothing unwritten when everything landed.
    */
   close(opts?: { waitMs?: number }): Promise<Unwritten>;
 }
@@ -208,8 +214,10 @@ const MAX_MUTATIONS_PER_COMMIT = 500;
 const MAX_KEY_BYTES_PER_COMMIT = 48 * 1024;
 /** Deno KV caps the total size of one atomic operation's mutations (800 KiB); stay well below. */
 const MAX_BYTES_PER_COMMIT = 512 * 1024;
-/** A commit that keeps failing with a non-busy error is tried without its rows after this many attempts. */
-const ROW_ATTEMPTS = 3;
+/** First wait before rows set aside (KV could not write them) are tried again; doubled each time they fail again. */
+const ROW_RETRY_FIRST_MS = 1000;
+/** Longest wait between two tries of rows set aside. */
+const ROW_RETRY_MAX_MS = 30_000;
 /**
  * Whether KV refused a commit because of what it holds (a value or key too large, too many or too large mutations,
  * a value that cannot be serialized) rather than for want of room or a failing store (`database or disk is full`).
@@ -326,8 +334,16 @@ export function createLedger(opts: LedgerOptions): Ledger {
   let droppedRows = 0;
   /** Times `add` found the row queue full (the first and every 1000th are logged). */
   let dropEvents = 0;
-  /** Times rows went back to the queue for want of room in KV (the first and every 30th are logged). */
-  let deferEvents = 0;
+  /**
+   * Rows KV could not write though their sums landed (or are being retried alone), waiting for their next try: moved
+   * back to `pendingRows` when the wait of `rowRetry` is over (or at `close()`). Rows arriving meanwhile wait here too.
+   */
+  let setAside: LedgerRow[] = [];
+  /** While rows are set aside: the wait before their next try, and whether that wait is under way. */
+  let rowRetry: { delayMs: number; waiting: boolean } | undefined;
+  /** The rows' wait: the injected `sleep`, or a timer `close()` clears (a 30 s wait must not hold the process open). */
+  let rowTimer: ReturnType<typeof setTimeout> | undefined;
+  const rowSleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => rowTimer = setTimeout(resolve, ms)));
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | undefined;
   /** Monotonic ms the last write round ended (a round starting after a quiet interval does not wait). */
@@ -451,6 +467,11 @@ export function createLedger(opts: LedgerOptions): Ledger {
   async function drain() {
     do {
       collect();
+      // Rows wait for the set-aside ones' next try rather than fail with each batch meanwhile.
+      if (rowRetry?.waiting && !closing && pendingRows.length) {
+        setAside = setAside.concat(pendingRows);
+        pendingRows = [];
+      }
       const upTo = queued;
       callsInFlight += callsQueued;
       callsQueued = 0;
@@ -517,13 +538,19 @@ export function createLedger(opts: LedgerOptions): Ledger {
     return chunks;
   }
 
-  /** One attempt: the chunk's sums (and, with `withRows`, its rows) in one atomic commit. */
-  async function attemptCommit(chunk: Chunk, withRows: boolean): Promise<void> {
+  /**
+   * One attempt: the chunk's sums (and, with `withRows`, its rows) in one atomic commit. True when it found the batch
+   * already written: an earlier attempt did commit, though it reported an error.
+   */
+  async function attemptCommit(chunk: Chunk, withRows: boolean): Promise<boolean> {
     const marker: Deno.KvKey = [BATCH_MARKER, opts.instanceId, chunk.seq];
-    const op = kv.atomic()
-      .check({ key: marker, versionstamp: null })
-      .set(marker, true, { expireIn: MARKER_TTL_MS })
-      .set(watermarkKey, chunk.seq, { expireIn: MARKER_TTL_MS });
+    const op = kv.atomic();
+    // Rows alone are plain `set`s (writing one twice is harmless): no marker, and no watermark (no sums to contain).
+    if (chunk.mutations.length) {
+      op.check({ key: marker, versionstamp: null })
+        .set(marker, true, { expireIn: MARKER_TTL_MS })
+        .set(watermarkKey, chunk.seq, { expireIn: MARKER_TTL_MS });
+    }
     for (const { key, entry } of chunk.mutations) {
       if (entry.window !== undefined) op.max(key, BigInt(entry.window) << WINDOW_SHIFT);
       op.sum(key, entry.amount);
@@ -535,10 +562,10 @@ export function createLedger(opts: LedgerOptions): Ledger {
       }
     }
     const result = await op.commit();
+    if (result.ok) return false;
     // Not ok: the marker exists, so an earlier attempt did commit even though it reported an error.
-    if (!result.ok && !(await kv.get(marker)).versionstamp) {
-      throw new Error("ledger batch check failed but its marker is missing");
-    }
+    if (!(await kv.get(marker)).versionstamp) throw new Error("ledger batch check failed but its marker is missing");
+    return true;
   }
 
   /**
@@ -546,7 +573,6 @@ export function createLedger(opts: LedgerOptions): Ledger {
    * (then nothing of it is marked written). Never drops a sum.
    */
   async function commit(chunk: Chunk): Promise<boolean> {
-    let triedSumsAlone = false;
     for (let attempt = 1;; attempt++) {
       if (abandoned) return false;
       try {
@@ -556,63 +582,97 @@ export function createLedger(opts: LedgerOptions): Ledger {
       } catch (e) {
         if (abandoned) return false;
         const busy = isBusy(e);
-        if (!busy || attempt >= BUSY_FAILING_ATTEMPTS) failure ??= { since: now(), cause: describe(e) };
-        if (failure) failure.cause = describe(e);
-        const fields = { attempt, error: (e as Error).name, message: (e as Error).message };
+        let error = e;
+        // Rows must not hold the billing sums back: on a failure other than a busy file the sums are tried again at
+        // once without them. Rows KV refuses as such (too large, not storable) are dropped; others (no room for a
+        // page on a nearly full disk, or KV failing) are set aside and tried again later, on their own backoff.
+        if (!busy && chunk.rows.length) {
+          const rows = chunk.rows;
+          chunk.rows = [];
+          try {
+            if (chunk.mutations.length && await attemptCommit(chunk, false)) {
+              chunk.rows = rows; // the attempt that reported an error did land, rows and all
+            } else {
+              setRowsAside(rows, e, attempt);
+            }
+            landed(chunk);
+            return true;
+          } catch (alone) {
+            // KV refuses the sums too: it is failing. The sums are retried alone; the rows wait apart.
+            setRowsAside(rows, e, attempt);
+            error = alone;
+          }
+        }
+        if (!busy || attempt >= BUSY_FAILING_ATTEMPTS) failure ??= { since: now(), cause: describe(error) };
+        if (failure) failure.cause = describe(error);
+        const fields = { attempt, error: (error as Error).name, message: (error as Error).message };
         // A busy SQLite file (several processes sharing it) is routine; anything else is worth a line (the first
         // few, then one every ~30 attempts: a KV that is down for minutes must not flood the log).
         if ((!busy || attempt >= 5) && (attempt <= 5 || attempt % 30 === 0)) {
           log.warn("ledger: commit failed, retrying", { ...fields, sums: chunk.mutations.length });
-        }
-        // Rows must not hold the billing sums back: the sums are tried alone. When they land, rows KV refuses as such
-        // (too large, not storable) are dropped; rows that failed for want of room (a nearly full disk takes a small
-        // commit, not a page of rows) go back to the queue and ride with the next batch. When the sums fail alone
-        // too, KV itself is failing, and the rows wait with them.
-        if (!busy && attempt >= ROW_ATTEMPTS && chunk.rows.length && !triedSumsAlone) {
-          triedSumsAlone = true;
-          try {
-            await attemptCommit(chunk, false);
-            if (refusesRow(e)) {
-              log.error("ledger: dropped the rows of a batch KV refuses; its sums were written without them", {
-                ...fields,
-                rows: logRows(chunk.rows),
-              });
-              droppedRows += logRows(chunk.rows);
-            } else {
-              requeueRows(chunk.rows, fields);
-            }
-            chunk.rows = [];
-            landed(chunk);
-            return true;
-          } catch {
-            // KV refuses the sums too: keep everything and retry.
-          }
         }
         await sleep(Math.min(MAX_RETRY_DELAY_MS, 5 * 2 ** attempt));
       }
     }
   }
 
-  /**
-   * Puts back, ahead of newer rows, the rows of a batch whose sums landed without them: they are written with a later
-   * batch, and whoever waits for a flush waits for them too. The queue stays within `maxPendingRows` (newest rows
-   * dropped first, as `add` drops them when it is full).
-   */
-  function requeueRows(rows: LedgerRow[], fields: Record<string, unknown>) {
-    if (deferEvents++ % 30 === 0) {
-      log.warn("ledger: spend-log rows kept queued: KV has no room for them; their sums were written", {
+  /** Rows of a batch KV did not take: dropped when KV refuses them as such, else set aside for a later try. */
+  function setRowsAside(rows: LedgerRow[], e: unknown, attempt: number) {
+    const fields = { attempt, error: (e as Error).name, message: (e as Error).message };
+    if (refusesRow(e)) {
+      log.error("ledger: dropped the rows of a batch KV refuses; its sums are written without them", {
         ...fields,
         rows: logRows(rows),
       });
+      droppedRows += logRows(rows);
+    } else {
+      putAside(rows, fields);
     }
-    pendingRows = rows.concat(pendingRows);
-    queued += rows.length;
-    for (const w of waiters) w.upTo = Math.max(w.upTo, queued);
-    if (pendingRows.length > maxPendingRows) {
-      const over = pendingRows.splice(maxPendingRows);
-      droppedRows += logRows(over);
-      log.error("ledger: row queue full, dropping spend-log rows", { pending: pendingRows.length, droppedRows });
+  }
+
+  /**
+   * Sets aside, ahead of newer rows, rows KV could not write: they are tried again once a wait (doubling from 1 s to
+   * 30 s while they keep failing) is over, with whatever batch is written then, or alone. Whoever waits for a flush
+   * does not wait for them. The queue stays within `maxPendingRows` (newest rows dropped first, as `add` drops them
+   * when it is full). Logged once when rows start being set aside, not at every try.
+   */
+  function putAside(rows: LedgerRow[], fields: Record<string, unknown>) {
+    setAside = rows.concat(setAside);
+    let over = setAside.length + pendingRows.length - maxPendingRows;
+    if (over > 0) {
+      const dropped = pendingRows.splice(Math.max(0, pendingRows.length - over));
+      over -= dropped.length;
+      if (over > 0) dropped.push(...setAside.splice(setAside.length - over));
+      droppedRows += logRows(dropped);
+      log.error("ledger: row queue full, dropping spend-log rows", { pending: setAside.length, droppedRows });
     }
+    if (!rowRetry) {
+      rowRetry = { delayMs: ROW_RETRY_FIRST_MS, waiting: false };
+      log.warn("ledger: spend-log rows set aside: KV could not write them; their sums are written without them", {
+        ...fields,
+        rows: logRows(rows),
+        retryInMs: ROW_RETRY_FIRST_MS,
+      });
+    } else if (!rowRetry.waiting) {
+      rowRetry.delayMs = Math.min(ROW_RETRY_MAX_MS, rowRetry.delayMs * 2);
+    }
+    if (rowRetry.waiting || closing) return;
+    const retry = rowRetry;
+    retry.waiting = true;
+    rowSleep(retry.delayMs).then(() => {
+      retry.waiting = false;
+      if (closing || abandoned || retry !== rowRetry) return;
+      retrySetAside();
+      schedule();
+    });
+  }
+
+  /** Moves the rows set aside back to the queue, ahead of newer rows: the next batch (or `flush`) takes them. */
+  function retrySetAside() {
+    if (!setAside.length) return;
+    pendingRows = setAside.concat(pendingRows);
+    queued += setAside.length;
+    setAside = [];
   }
 
   /** A chunk's commit landed: its entries are in KV, and a failure streak (if any) is over. */
@@ -620,6 +680,10 @@ export function createLedger(opts: LedgerOptions): Ledger {
     if (failure) {
       log.info("ledger: commits land again", { failingSince: new Date(failure.since).toISOString() });
       failure = undefined;
+    }
+    if (rowRetry && chunk.rows.length && !setAside.length) {
+      log.info("ledger: spend-log rows set aside are written again");
+      rowRetry = undefined;
     }
     const at = monotonic();
     for (const { entry } of chunk.mutations) entry.committedAt = at;
@@ -636,7 +700,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
       if (found) found.amount += entry.amount;
       else byCounter.set(id, { key, window: entry.window, amount: entry.amount });
     };
-    let rows = logRows(pendingRows);
+    let rows = logRows(pendingRows) + logRows(setAside);
     for (const chunk of inFlight) {
       if (chunk.landed) continue;
       for (const { key, entry } of chunk.mutations) count(key, entry);
@@ -676,7 +740,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
 
     add(sums, rows) {
       if (rows?.length) {
-        if (pendingRows.length + rows.length > maxPendingRows) {
+        if (pendingRows.length + setAside.length + rows.length > maxPendingRows) {
           // KV is not keeping up: losing log rows beats growing without bound (sums are still kept below).
           if (dropEvents++ % 1000 === 0) {
             log.error("ledger: row queue full, dropping spend-log rows", { pending: pendingRows.length, droppedRows });
@@ -696,7 +760,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
       schedule();
     },
 
-    stats: () => ({ pendingCounters: dirty.size, pendingRows: logRows(pendingRows), droppedRows }),
+    stats: () => ({ pendingCounters: dirty.size, pendingRows: logRows(pendingRows) + logRows(setAside), droppedRows }),
 
     noteCall() {
       callsQueued++;
@@ -743,6 +807,8 @@ export function createLedger(opts: LedgerOptions): Ledger {
 
     async close(closeOpts = {}) {
       closing = true;
+      clearTimeout(rowTimer);
+      retrySetAside();
       const waitMs = closeOpts.waitMs ?? CLOSE_WAIT_MS;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timedOut = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), waitMs));
@@ -751,7 +817,12 @@ export function createLedger(opts: LedgerOptions): Ledger {
       })();
       const outcome = await Promise.race([everything, timedOut]).catch(() => "timeout" as const);
       clearTimeout(timer);
-      if (outcome !== "timeout") return { sums: [], rows: 0 };
+      if (outcome !== "timeout") {
+        // The sums landed; rows KV still had no room for at this last try are lost.
+        const rows = logRows(setAside);
+        if (rows) log.error("ledger: shutting down with spend-log rows KV could not write; they are lost", { rows });
+        return { sums: [], rows };
+      }
       abandoned = true;
       everything.catch(() => {});
       for (const w of waiters.splice(0)) w.reject(new Error("ledger closed with unwritten sums"));
