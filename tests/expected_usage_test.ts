@@ -1,7 +1,8 @@
 /**
  * The request-side estimate behind holds and hang-up billing: text at 4 ASCII characters (or 1 other character) per
- * token wherever it sits (tool results' JSON, text documents), images and videos at a fixed allowance whatever their
- * base64 size, binary documents by their size, settings not counted, prompt-cache marks noted, the largest output a
+ * token wherever it sits and whatever its member is named (tool results' JSON, tool input, text documents, settings
+ * too), images and videos at a fixed allowance whatever their base64 size but only at their schema positions, binary
+ * documents by their size, prompt-cache marks noted, the largest output a
  * request allows in any model family's field, the most policy units an ApplyGuardrail request can be billed, and no
  * stack overflow on deep bodies.
  */
@@ -30,17 +31,19 @@ Deno.test("text: 4 ASCII characters per token, rounded up; 1 token per other cha
   assert.equal(cjk.tokens, 3);
 });
 
-Deno.test("a Converse request: message and system text counted, settings not; ~4,000 characters is ~1,000 tokens", () => {
+Deno.test("a Converse request: message and system text counted, settings too (a few tokens); ~4,000 characters is ~1,000 tokens", () => {
   const prompt = "x".repeat(3996);
   const body = {
     messages: [{ role: "user", content: [{ text: prompt }] }],
-    inferenceConfig: { maxTokens: 500, stopSequences: ["a long stop sequence that is not input"] },
-    additionalModelRequestFields: { anything: "not input either" },
+    inferenceConfig: { maxTokens: 500, stopSequences: ["a long stop sequence"] },
+    additionalModelRequestFields: { anything: "goes" },
     requestMetadata: { project: "apollo" },
   };
-  assert.equal(estimateInputTokens(body), 1000); // 3996 + "user"
-  const withSystem = { ...body, system: [{ text: "abcd" }] };
-  assert.equal(estimateInputTokens(withSystem), 1001);
+  const tokens = estimateInputTokens(body);
+  // The text, plus member names, settings and numbers: over-holding a few tokens is the safe side.
+  assert.ok(tokens >= 1000 && tokens <= 1050, `${tokens}`);
+  const withSystem = { ...body, system: [{ text: "abcd".repeat(10) }] };
+  assert.ok(estimateInputTokens(withSystem) >= tokens + 10);
   assert.equal(requestedMaxTokens(body), 500);
 });
 
@@ -57,7 +60,7 @@ Deno.test("images and videos: a fixed allowance per block, never their base64 by
     }],
   };
   const text = estimateInputTokens(converse) - IMAGE_TOKENS - VIDEO_TOKENS - DOCUMENT_TOKENS;
-  assert.ok(text > 0 && text < 30, `only the small strings count as text (${text})`);
+  assert.ok(text > 0 && text < 60, `only the small strings and names count as text (${text})`);
   const anthropic = {
     anthropic_version: "bedrock-2023-05-31",
     max_tokens: 64,
@@ -69,10 +72,16 @@ Deno.test("images and videos: a fixed allowance per block, never their base64 by
       ],
     }],
   };
-  assert.ok(estimateInputTokens(anthropic) < IMAGE_TOKENS + 20);
+  assert.ok(estimateInputTokens(anthropic) < IMAGE_TOKENS + 40);
   assert.ok(estimateInputTokens(anthropic) >= IMAGE_TOKENS + 1);
-  // A data URL is a media payload too (Cohere embeddings, OpenAI-style image_url bodies).
-  assert.ok(estimateInputTokens({ images: [`data:image/png;base64,${base64}`] }) === IMAGE_TOKENS);
+  // A data URL or base64 in a model-native image field is a media payload too (Cohere Embed, Llama 3.2 vision,
+  // Titan embeddings, Nova Canvas parameters, OpenAI-style image_url blocks).
+  const names = (body: unknown) => estimateInputTokens(body) - IMAGE_TOKENS;
+  assert.ok(names({ images: [`data:image/png;base64,${base64}`] }) <= 2);
+  assert.ok(names({ inputText: "abcd", inputImage: base64 }) <= 6);
+  assert.ok(names({ taskType: "INPAINTING", inPaintingParams: { image: base64, maskPrompt: "cat" } }) <= 20);
+  const imageUrl = { type: "image_url", image_url: { url: `data:image/png;base64,${base64}` } };
+  assert.ok(names({ messages: [{ role: "user", content: [imageUrl] }] }) <= 10);
 });
 
 /** 100,000 ASCII characters: 25,000 tokens. */
@@ -131,10 +140,9 @@ Deno.test("a prompt-cache mark (Converse cachePoint, Anthropic cache_control) is
   assert.equal(estimateRequest(plain).cacheWrites, undefined);
   const converse = { ...plain, system: [{ text: "abcd" }, { cachePoint: { type: "default" } }] };
   assert.equal(estimateRequest(converse).cacheWrites, true);
-  assert.equal(
-    estimateRequest(converse).inputTokens,
-    estimateRequest({ ...plain, system: [{ text: "abcd" }] }).inputTokens,
-  );
+  // The mark's own words count as text (a few tokens), not as a cache write's worth.
+  const unmarked = estimateRequest({ ...plain, system: [{ text: "abcd" }] }).inputTokens;
+  assert.ok(estimateRequest(converse).inputTokens - unmarked <= 6);
   const anthropic = {
     messages: [{
       role: "user",
@@ -196,5 +204,79 @@ Deno.test("the output a request allows is the largest of every field that says i
 Deno.test("a body nested 100,000 levels deep is walked without overflowing the stack", () => {
   let deep: unknown = "abcd";
   for (let i = 0; i < 100_000; i++) deep = [deep];
-  assert.equal(estimateInputTokens({ messages: deep }), 1);
+  assert.equal(estimateInputTokens({ messages: deep }), estimateInputTokens({ messages: "abcd" }));
+});
+
+/** 100,000 characters the model reads (~25,000 tokens), placed where a name-based skip list would have missed it. */
+const READ = "lorem ipsum dolor sit amet ".repeat(3704).slice(0, 100_000);
+
+/** A Converse request whose last user turn is a tool result with `json`. */
+const toolResultJson = (json: unknown) => ({
+  messages: [
+    { role: "user", content: [{ text: "look it up" }] },
+    { role: "assistant", content: [{ toolUse: { toolUseId: "t1", name: "lookup", input: {} } }] },
+    { role: "user", content: [{ toolResult: { toolUseId: "t1", content: [{ json }] } }] },
+  ],
+});
+
+const textAnywhere: Array<[string, unknown]> = [
+  ["a tool result's JSON member named like a setting (inferenceConfig)", toolResultJson({ inferenceConfig: READ })],
+  ["a tool result's JSON member named serviceTier", toolResultJson({ serviceTier: READ })],
+  ["a tool result's JSON member named cachePoint", toolResultJson({ cachePoint: READ })],
+  ["a tool result's JSON holding an `image` object", toolResultJson({ image: { source: { bytes: READ } } })],
+  [
+    "a tool result's JSON shaped like an Anthropic image",
+    toolResultJson({ type: "image", source: { type: "base64", data: READ } }),
+  ],
+  ["a text block that starts like a data URL", {
+    messages: [{ role: "user", content: [{ text: "data:image/png;base64," + READ }] }],
+  }],
+  ["an Anthropic tool_use input member named anthropic_beta", {
+    anthropic_version: "bedrock-2023-05-31",
+    max_tokens: 10,
+    messages: [
+      { role: "user", content: "go" },
+      { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: { anthropic_beta: READ } }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "ok" }] },
+    ],
+  }],
+  ["a member name in a tool's input", {
+    messages: [{ role: "assistant", content: [{ toolUse: { toolUseId: "t1", name: "f", input: { [READ]: 1 } } }] }],
+  }],
+];
+
+for (const [where, body] of textAnywhere) {
+  Deno.test(`text is counted wherever the model reads it, whatever its member is named: ${where}`, () => {
+    const tokens = estimateInputTokens(body);
+    assert.ok(tokens >= 25_000, `estimated ${tokens} input tokens for ~25,000 tokens of text`);
+  });
+}
+
+Deno.test("media at their real positions still count as media: in a tool result's content, Converse and Anthropic", () => {
+  const base64 = "A".repeat(400_000);
+  const converse = {
+    messages: [{
+      role: "user",
+      content: [{
+        toolResult: {
+          toolUseId: "t1",
+          content: [{ image: { format: "png", source: { bytes: base64 } } }, { text: "a chart" }],
+        },
+      }],
+    }],
+  };
+  const text = estimateInputTokens(converse) - IMAGE_TOKENS;
+  assert.ok(text > 0 && text < 40, `${text}`);
+  const anthropic = {
+    messages: [{
+      role: "user",
+      content: [{
+        type: "tool_result",
+        tool_use_id: "t1",
+        content: [{ type: "image", source: { type: "base64", media_type: "image/png", data: base64 } }],
+      }],
+    }],
+  };
+  const other = estimateInputTokens(anthropic) - IMAGE_TOKENS;
+  assert.ok(other > 0 && other < 60, `${other}`);
 });

@@ -6,22 +6,30 @@
  * - a stream whose generation has ended is read on for its usage event and billed exactly;
  * - a stream mid-generation, or before its first byte, is stopped and billed an estimate (flagged).
  * And the upstream falls short: a stream that ends before its usage event, an attempt the gateway times out after
- * sending it (each retry included) — billed an estimate too.
+ * sending it (each retry included) — billed an estimate too. Not billed: a stream Bedrock refused before any event
+ * (throttled), an attempt that never reached Bedrock (the connection never came up).
  * Each test orders the hang-up and the upstream with latches and the gateway's debug lines, never with time (the
  * timeout tests use a 50 ms attempt timeout against an upstream that never answers).
  */
 import assert from "node:assert/strict";
+import { createHttpClient } from "../server/upstream_client/mod.ts";
+import { estimateInputTokens } from "../server/bedrock/expected_usage.ts";
 import { EventStreamDecoder, type EventStreamMessage } from "../wire/eventstream.ts";
 import { Latch } from "../testing/fake_bedrock.ts";
 import { converseBody, debugLog, MASTER_KEY, setupSpend, SONNET_PRICES, sonnetNanos } from "./spend_helpers.ts";
 import { type KeysSetupOptions, kvSpendNanos, LONG_PROMPT, toolResultBody } from "./keys_helpers.ts";
 
-/** A gateway logging at debug level, with a way to wait for one of its lines. */
+/**
+ * A gateway logging at debug level, with a way to wait for one of its lines. It calls the fake with the native client,
+ * which says when a request was written whole (what "sent" means for billing an attempt given up).
+ */
 async function setup(opts: KeysSetupOptions = {}) {
   const debug = debugLog();
-  const t = await setupSpend({ ...opts, log: debug.log });
+  const t = await setupSpend({ ...opts, extra: `${NATIVE_CLIENT}${opts.extra ?? ""}`, log: debug.log });
   return Object.assign(t, { logged: debug.logged });
 }
+
+const NATIVE_CLIENT = "  upstream_client: native\n";
 
 const ANTHROPIC_BODY = JSON.stringify({
   anthropic_version: "bedrock-2023-05-31",
@@ -79,8 +87,8 @@ const nativeType = (type: string) => (m: EventStreamMessage) => {
   return JSON.parse(atob(bytes)).type === type;
 };
 
-/** converseBody("Hello") holds "user" and "Hello": 9 ASCII characters, 3 tokens at 4 a token. */
-const HELLO_INPUT_ESTIMATE = 3;
+/** converseBody("Hello")'s input estimate (its text and member names, at 4 characters a token). */
+const HELLO_INPUT_ESTIMATE = estimateInputTokens(JSON.parse(converseBody()));
 /** "Hello" relayed: 5 characters, 2 tokens. */
 const HELLO_OUTPUT_ESTIMATE = 2;
 
@@ -174,7 +182,7 @@ Deno.test("converse-stream: hung up mid-generation, the upstream is stopped and 
     cacheWriteInputTokens: 0,
   });
   const row = (await t.admin("GET", "/spend/logs")).json[0];
-  assert.equal(BigInt(Math.round(row.spend * 1e9)), sonnetNanos({ input: 3, output: 2 }));
+  assert.equal(BigInt(Math.round(row.spend * 1e9)), sonnetNanos({ input: HELLO_INPUT_ESTIMATE, output: 2 }));
 });
 
 const LONG_PROMPT_ESTIMATE = LONG_PROMPT.length / 4;
@@ -265,14 +273,22 @@ Deno.test("converse-stream: an upstream that ends mid-generation is a failure, t
 /** A gateway whose `claude` deployment times attempts out after 50 ms (`timeout: 0.05`); counts what it sends. */
 async function setupTimingOut() {
   let sent = 0;
+  const native = createHttpClient();
   const t = await setup({
     models: [{ name: "claude", params: `${SONNET_PRICES}\n      timeout: 0.05` }],
     fetch: (input, init) => {
       sent++;
-      return fetch(input, init);
+      return native.fetch(input, init);
     },
   });
-  return Object.assign(t, { sent: () => sent });
+  const dispose = t[Symbol.asyncDispose];
+  return Object.assign(t, {
+    sent: () => sent,
+    [Symbol.asyncDispose]: async () => {
+      await dispose();
+      native.close();
+    },
+  });
 }
 
 Deno.test("converse: each attempt timed out after it was sent (retries included) is billed its input estimate", async () => {
@@ -456,4 +472,82 @@ Deno.test("under load: 70 calls hung up at every stage on three routes; every ca
   assert.ok(rows.every((r) => r.spend > 0));
   const rowNanos = rows.reduce((n, r) => n + BigInt(Math.round(r.spend * 1e9)), 0n);
   assert.equal(await kvSpendNanos(t.gw.kv, g.token), rowNanos, "the key's spend is the sum of its rows");
+});
+
+/** A converse body whose input estimate is ~10,000 tokens. */
+const LONG_BODY = converseBody("x".repeat(40_000));
+const LONG_ESTIMATE = estimateInputTokens(JSON.parse(LONG_BODY));
+
+for (const type of ["throttlingException", "serviceUnavailableException", "validationException"]) {
+  Deno.test(`converse-stream: a ${type} before any event bills nothing (nothing was read or generated)`, async () => {
+    await using t = await setup();
+    t.fake.setDefault({ kind: "stream", exceptionAt: { index: 0, type, message: "no" } });
+    const res = await post(t.gw.url, "converse-stream", LONG_BODY, new AbortController().signal);
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+    const [call] = await t.gw.waitForCalls(1);
+    assert.equal(call.status, "failure");
+    assert.equal(call.errorType, type[0].toUpperCase() + type.slice(1));
+    assert.equal(call.usage, undefined, `billed ${JSON.stringify(call.usage)} for a stream Bedrock refused`);
+    assert.equal(call.usageEstimated, undefined);
+  });
+}
+
+Deno.test("converse-stream: a throttlingException after generation began is billed the estimate", async () => {
+  await using t = await setup();
+  // The default stream: messageStart, 3 deltas, …; the exception in place of the third delta.
+  t.fake.setDefault({ kind: "stream", exceptionAt: { index: 3, type: "throttlingException", message: "slow down" } });
+  const res = await post(t.gw.url, "converse-stream", LONG_BODY, new AbortController().signal);
+  await res.arrayBuffer();
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(call.errorType, "ThrottlingException");
+  assert.equal(call.usageEstimated, true);
+  assert.equal(call.usage?.inputTokens, LONG_ESTIMATE);
+  assert.ok((call.usage?.outputTokens ?? 0) > 0, "the output relayed is counted");
+});
+
+/** An upstream `fetch` that answers through the fake for the first `answers` calls, then never connects. */
+function answersThenBlackhole(answers: number) {
+  let requests = 0;
+  const fetchFn: typeof fetch = (input, init) => {
+    if (++requests <= answers) return fetch(input, init);
+    return new Promise<Response>((_, reject) => {
+      const signal = init?.signal;
+      signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+  };
+  return { fetch: fetchFn, requests: () => requests };
+}
+
+Deno.test("converse: attempts that time out before any connection was made are not billed (fetch, endpoint never answered)", async () => {
+  const upstream = answersThenBlackhole(0);
+  await using t = await setup({
+    models: [{ name: "claude", params: `${SONNET_PRICES}\n      timeout: 0.05` }],
+    fetch: upstream.fetch, // `fetch` cannot say whether the request was written
+  });
+  const res = await post(t.gw.url, "converse", LONG_BODY, new AbortController().signal);
+  assert.equal(res.status, 504);
+  await res.body?.cancel();
+  const [call] = await t.gw.waitForCalls(1);
+  assert.equal(upstream.requests(), 3);
+  assert.equal(call.usage?.inputTokens ?? 0, 0, `billed ${call.usage?.inputTokens} input tokens; nothing was sent`);
+});
+
+Deno.test("converse: with fetch, attempts to an endpoint that answered recently are billed when they time out", async () => {
+  const upstream = answersThenBlackhole(1);
+  await using t = await setup({
+    models: [{ name: "claude", params: `${SONNET_PRICES}\n      timeout: 0.05` }],
+    fetch: upstream.fetch,
+  });
+  const first = await post(t.gw.url, "converse", converseBody(), new AbortController().signal);
+  assert.equal(first.status, 200);
+  await first.arrayBuffer();
+  const res = await post(t.gw.url, "converse", LONG_BODY, new AbortController().signal);
+  assert.equal(res.status, 504);
+  await res.body?.cancel();
+  const [, call] = await t.gw.waitForCalls(2);
+  assert.equal(upstream.requests(), 4);
+  // The endpoint is reachable: each attempt most likely reached Bedrock, which bills what it read.
+  assert.equal(call.usageEstimated, true);
+  assert.equal(call.usage?.inputTokens, 3 * LONG_ESTIMATE);
 });

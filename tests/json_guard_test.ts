@@ -99,3 +99,19 @@ Deno.test("a member name twice in one object is found before the parse, at any d
           "object; send each member once",
   );
 });
+
+Deno.test("lone-surrogate names are compared as the UTF-16 names JSON.parse keeps, not as U+FFFD", () => {
+  const dup = (json: string) => jsonShapeProblem(bytes(json), LIMITS);
+  // `JSON.stringify` writes a string cut mid-emoji with an escaped lone surrogate: each is its own name.
+  for (const text of ['{"\\ud83d":1,"\\ude00":2}', '{"\\ud800":1,"\uFFFD":2}', '{"\\ud800":1,"\\ufffd":2}']) {
+    assert.equal(Object.keys(JSON.parse(text)).length, 2, `JSON.parse keeps both names of ${text}`);
+    assert.equal(dup(text), undefined, text);
+  }
+  // Past the linear comparisons too (the map compares the decoded names).
+  const wide = Array.from({ length: 20 }, (_, i) => `"m${i}":${i}`).join(",");
+  assert.equal(dup(`{${wide},"\\ud800":1,"\uFFFD":2,"\\udc00":3}`), undefined);
+  // The same lone surrogate twice, and an escaped U+FFFD beside a raw one, are still one name given twice.
+  assert.deepEqual(dup('{"\\ud800":1,"\\uD800":2}'), { duplicate: "\ud800" });
+  assert.deepEqual(dup(`{${wide},"\\ud800":1,"\\uD800":2}`), { duplicate: "\ud800" });
+  assert.deepEqual(dup('{"\uFFFD":1,"\\ufffd":2}'), { duplicate: "\uFFFD" });
+});

@@ -3,6 +3,7 @@
  * header, stored prompts, the `/spend/logs` filters and pages, and the request log line of each call.
  */
 import assert from "node:assert/strict";
+import { estimateInputTokens } from "../server/bedrock/expected_usage.ts";
 import { Latch } from "../testing/fake_bedrock.ts";
 import { createLogger } from "../server/core/log.ts";
 import { SpendLogRow, SpendLogsSummary } from "../server/spend/schemas.ts";
@@ -182,11 +183,12 @@ Deno.test("converse, stream, failed and disconnected calls each leave exactly on
   assert.equal(r4.status, "client_disconnected");
   assert.equal(r4.call_type, "converse-stream");
   assert.equal(r4.incomplete, true);
-  // Only messageStart was relayed: the request's 3 estimated input tokens ("user", "Hello"), no output.
+  // Only messageStart was relayed: the request's estimated input tokens, no output.
+  const estimate = estimateInputTokens(JSON.parse(converseBody()));
   assert.equal(r4.usage_estimated, true);
-  assert.equal(r4.prompt_tokens, 3);
+  assert.equal(r4.prompt_tokens, estimate);
   assert.equal(r4.completion_tokens, 0);
-  assert.equal(nanos(r4.spend), sonnetNanos({ input: 3 }));
+  assert.equal(nanos(r4.spend), sonnetNanos({ input: estimate }));
   assert.equal(r5.status, "client_disconnected");
   assert.equal(r5.call_type, "converse");
   assert.equal(r5.usage_estimated, undefined);
@@ -205,7 +207,8 @@ Deno.test("converse, stream, failed and disconnected calls each leave exactly on
   assert.equal(
     nanos(info.json.info.spend),
     sonnetNanos({ input: 100, output: 20, cacheRead: 1000, cacheWrite: 200 }) +
-      sonnetNanos({ input: 30, output: 7 }) + sonnetNanos({ input: 3 }) + sonnetNanos({ input: 10, output: 5 }),
+      sonnetNanos({ input: 30, output: 7 }) + sonnetNanos({ input: estimateInputTokens(JSON.parse(converseBody())) }) +
+      sonnetNanos({ input: 10, output: 5 }),
   );
 });
 

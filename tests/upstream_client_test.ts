@@ -5,7 +5,7 @@
  * cannot produce on cue (a stale pooled connection failing before or after its write). No timers, no sleeps.
  */
 import assert from "node:assert/strict";
-import { createHttpClient, HttpClientError } from "../server/upstream_client/mod.ts";
+import { createHttpClient, HttpClientError, type WrittenInit } from "../server/upstream_client/mod.ts";
 import { Latch, startFakeBedrock } from "../testing/fake_bedrock.ts";
 import { startRawServer } from "./raw_http_server.ts";
 import { manualClock } from "../testing/seeded_random.ts";
@@ -469,6 +469,46 @@ Deno.test("native client: once any byte was written, a failure is never retried"
   assert.equal(fresh.conns.length, 1);
   failing.close();
   client.close();
+});
+
+Deno.test("native client: says when a request was written whole — never while connecting, nor after part of it", async () => {
+  const written: string[] = [];
+  const init = (tag: string, signal?: AbortSignal): WrittenInit => ({
+    method: "POST",
+    body: "x",
+    signal,
+    onRequestWritten: () => written.push(tag),
+  });
+  // Written whole (head and body): told once, before the answer is read.
+  const { client, conns } = memoryClient();
+  conns.length = 0;
+  let answered = false;
+  const res = client.fetch("http://upstream.test/x", init("whole")).then((r) => (answered = true, r));
+  await settle();
+  assert.deepEqual(written, ["whole"]);
+  assert.equal(await (await res).text(), "ok");
+  assert.ok(answered);
+  // Part of it written, then the socket fails: not told (Bedrock cannot act on half a request).
+  conns[0].writeResult = (b, call) => call === 1 ? 3 : call === 2 ? new Deno.errors.ConnectionReset("reset") : b.length;
+  await assert.rejects(client.fetch("http://upstream.test/x", init("part")));
+  assert.deepEqual(written, ["whole"]);
+  client.close();
+  // A connection that never comes up (a blackholed endpoint), given up by its signal: not told.
+  const connecting = new Latch();
+  const blackhole = createHttpClient({
+    env: () => undefined,
+    dial: () => {
+      connecting.release();
+      return new Promise<Deno.Conn>(() => {});
+    },
+  });
+  const ac = new AbortController();
+  const pending = blackhole.fetch("http://upstream.test/x", init("blackhole", ac.signal));
+  await connecting.wait();
+  ac.abort(new DOMException("timed out", "TimeoutError"));
+  await assert.rejects(pending, (e) => (e as DOMException).name === "TimeoutError");
+  assert.deepEqual(written, ["whole"]);
+  blackhole.close();
 });
 
 Deno.test("native client: idle connections expire (client timeout, server Keep-Alive) and the pool is bounded", async () => {

@@ -5,14 +5,16 @@
  * it while the call runs; a stream whose client hangs up mid-generation is billed from it (with the output actually
  * relayed).
  *
- * The estimate, documented in docs/keys-and-budgets.md ("Holds"): 4 ASCII characters per token and 1 token per other
- * character (CJK and most non-Latin scripts tokenize near one token per character), over every string of the request —
- * tool results' JSON and plain-text documents included — except settings that are not input (`inferenceConfig`,
- * `additionalModelRequestFields`, …) and media payloads. Base64 is skipped only where it is a media payload: the
- * `source.bytes` of a Converse `image`/`video`/`audio`/`document` block, the `source.data` of an Anthropic
- * `source.type: "base64"` block, a `data:…;base64,` URL. Those count by what they are: an image or a video a fixed
- * allowance; a text document (`txt`, `md`, `csv`, `html`, `text/*`) its decoded text; a binary document (PDF, Word,
- * Excel) one token per {@link BINARY_DOCUMENT_BYTES_PER_TOKEN} decoded bytes, at least {@link DOCUMENT_TOKENS}. The
+ * The estimate, documented in docs/keys-and-budgets.md ("Holds"): 4 ASCII characters per token and 1 token per other character
+ * (CJK and most non-Latin scripts tokenize near one token per character), over every string, member name and number
+ * of the request — settings included, which over-holds a few tokens — except media payloads at their schema
+ * positions: the `source.bytes` of a Converse `image`/`video`/`audio`/`document` block in `messages[].content`,
+ * `system` or a tool result's `content`; the `source.data` of an Anthropic `source.type: "base64"` block there; the
+ * image fields of model-native bodies (`images`, `inputImage`, image-generation parameters; data URLs there and in an
+ * `image_url` block). Nothing is skipped for its name elsewhere: a tool result's JSON, a tool's input, a text block
+ * starting `data:` are text the model reads. Media count by what they are: an image or a video a fixed allowance; a
+ * text document (`txt`, `md`, `csv`, `html`, `text/*`) its decoded text; a binary document (PDF, Word, Excel) one
+ * token per {@link BINARY_DOCUMENT_BYTES_PER_TOKEN} decoded bytes, at least {@link DOCUMENT_TOKENS}. The
  * walk is iterative: a deeply nested body cannot overflow the stack here.
  */
 import type { RequestEstimate } from "../core/call_record.ts";
@@ -31,19 +33,6 @@ export const VIDEO_TOKENS = 10_000;
  * their whole size. A file built to unpack far beyond that (highly repetitive text) can exceed it.
  */
 export const BINARY_DOCUMENT_BYTES_PER_TOKEN = 2;
-
-/** Keys whose values are not input text: request settings. */
-const NOT_INPUT: ReadonlySet<string> = new Set([
-  "inferenceConfig",
-  "additionalModelRequestFields",
-  "additionalModelResponseFieldPaths",
-  "requestMetadata",
-  "performanceConfig",
-  "guardrailConfig",
-  "serviceTier",
-  "anthropic_version",
-  "anthropic_beta",
-]);
 
 /** Keys that mark a prompt-cache checkpoint: Converse `cachePoint`, Anthropic `cache_control`. */
 const CACHE_MARKS: ReadonlySet<string> = new Set(["cachePoint", "cache_control"]);
@@ -136,9 +125,15 @@ function dataUrlTokens(url: string, tally: TextTally): number | undefined {
  */
 function converseMedia(kind: string, block: Json, tally: TextTally, stack: unknown[]): number {
   const source = block.source;
-  for (const k in block) if (k !== "source") stack.push(block[k]);
+  for (const k in block) {
+    tally.add(k);
+    if (k !== "source") stack.push(block[k], TEXT);
+  }
   if (!isObject(source)) return CONVERSE_MEDIA.get(kind)!;
-  for (const k in source) if (k !== "bytes") stack.push(source[k]);
+  for (const k in source) {
+    tally.add(k);
+    if (k !== "bytes") stack.push(source[k], TEXT);
+  }
   const bytes = source.bytes;
   if (kind !== "document") return CONVERSE_MEDIA.get(kind)!;
   if (typeof bytes === "string") {
@@ -158,48 +153,154 @@ function anthropicMedia(type: string, source: Json, tally: TextTally, stack: unk
     const mediaType = typeof source.media_type === "string" ? source.media_type : "";
     return documentTokens(mediaType.startsWith("text/"), source.data, tally);
   }
-  for (const k in source) stack.push(source[k]);
+  for (const k in source) {
+    tally.add(k);
+    stack.push(source[k], TEXT);
+  }
   if (source.type === "text" || source.type === "content") return 0;
   return type === "image" ? IMAGE_TOKENS : DOCUMENT_TOKENS;
 }
 
-/** What the request's input is expected to be: its tokens, and whether it marks a prompt-cache checkpoint. */
+/**
+ * Where a value sits in the request, which decides whether it can be a media payload. Everything else is text: a
+ * member's name says nothing about what its value is (a tool result's JSON can name a member `inferenceConfig`,
+ * `image` or `cachePoint`, and the model reads it all), so only these positions are ever counted as media.
+ *
+ * `TEXT`: every member name and value counted as text (settings, tools, tool input and results' JSON, text blocks).
+ */
+const TEXT = 0;
+/** The request itself: `messages`, `system`, and the media fields of model-native bodies. */
+const TOP = 1;
+/** `messages`: an array of messages. */
+const MESSAGES = 2;
+/** One message: its `content` holds blocks. */
+const MESSAGE = 3;
+/** A string, or an array of content blocks: a message's `content`, `system`, a tool result's `content`. */
+const BLOCKS = 4;
+/** One content block: Converse `{image: …}`, Anthropic `{type: "image", source}`, a tool result, `image_url`. */
+const BLOCK = 5;
+/** A model-native image field (`images`, `inputImage`, an image-generation parameter): base64 or a data URL. */
+const NATIVE_IMAGE = 6;
+/** A model-native `*Params` object (Titan, Nova Canvas and Nova Reel bodies): image fields, the rest text. */
+const PARAMS = 7;
+type At =
+  | typeof TEXT
+  | typeof TOP
+  | typeof MESSAGES
+  | typeof MESSAGE
+  | typeof BLOCKS
+  | typeof BLOCK
+  | typeof NATIVE_IMAGE
+  | typeof PARAMS;
+
+/** Top-level image fields of model-native bodies: Cohere Embed, Llama 3.2 vision, Titan embeddings, Stability. */
+const NATIVE_IMAGES: ReadonlySet<string> = new Set(["images", "inputImage", "image", "init_image", "mask"]);
+/** Image fields of a top-level `*Params` object (Titan Image Generator, Nova Canvas, Nova Reel). */
+const PARAM_IMAGES: ReadonlySet<string> = new Set([
+  "image",
+  "images",
+  "maskImage",
+  "referenceImage",
+  "sourceImage",
+  "conditionImage",
+]);
+
+/** A value under a model-native image field: a data URL by its type, base64 an image; a Converse-like block. */
+function nativeImageTokens(v: unknown, tally: TextTally, stack: unknown[]): number {
+  if (typeof v === "string") return dataUrlTokens(v, tally) ?? IMAGE_TOKENS;
+  if (isObject(v) && isObject(v.source)) return converseMedia("image", v, tally, stack);
+  stack.push(v, TEXT);
+  return 0;
+}
+
+/**
+ * What the request's input is expected to be: its tokens, and whether it marks a prompt-cache checkpoint. Every
+ * string, member name and number counts as text but a media payload at its schema position (see {@link At}):
+ * settings cost a few tokens more than they should, which only over-holds; text taken for media would under-hold.
+ */
 function estimateInput(request: unknown): { tokens: number; cacheWrites: boolean } {
   const tally = new TextTally();
   let media = 0;
   let cacheWrites = false;
-  const stack: unknown[] = [request];
+  const stack: unknown[] = [request, TOP]; // pairs: value, then where it sits
   while (stack.length) {
+    const at = stack.pop() as At;
     const v = stack.pop();
     if (typeof v === "string") {
-      const asMedia = v.length > 64 ? dataUrlTokens(v, tally) : undefined;
-      if (asMedia === undefined) tally.add(v);
-      else media += asMedia;
-    } else if (Array.isArray(v)) { for (const x of v) stack.push(x); }
-    else if (v && typeof v === "object") {
-      const o = v as Json;
+      tally.add(v);
+      continue;
+    }
+    if (typeof v === "number" || typeof v === "boolean") {
+      tally.addCounts({ ascii: String(v).length, other: 0 });
+      continue;
+    }
+    if (v === null || typeof v !== "object") continue;
+    if (Array.isArray(v)) {
+      const inner = at === MESSAGES ? MESSAGE : at === BLOCKS ? BLOCK : at === NATIVE_IMAGE ? at : TEXT;
+      if (inner === NATIVE_IMAGE) { for (const x of v) media += nativeImageTokens(x, tally, stack); }
+      else for (const x of v) stack.push(x, inner);
+      continue;
+    }
+    const o = v as Json;
+    if (at === BLOCK) {
       // An Anthropic media block: `{type: "image" | "document", source: {type, media_type, data}, …}`.
       if ((o.type === "image" || o.type === "document") && isObject(o.source)) {
         media += anthropicMedia(o.type, o.source, tally, stack);
         for (const k in o) {
-          if (k === "source" || NOT_INPUT.has(k)) continue;
+          tally.add(k);
           if (CACHE_MARKS.has(k)) cacheWrites = true;
-          else stack.push(o[k]);
+          if (k !== "source") stack.push(o[k], TEXT);
         }
         continue;
       }
-      // A parsed JSON object has own properties only: `for…in` walks them without building an entries array.
-      for (const k in o) {
-        if (NOT_INPUT.has(k)) continue;
-        if (CACHE_MARKS.has(k)) {
-          cacheWrites = true;
+      // OpenAI-style `{type: "image_url", image_url: {url} | url}` (Mistral's native body): a data URL is the image.
+      if (o.type === "image_url") {
+        const url = isObject(o.image_url) ? o.image_url.url : o.image_url;
+        const asMedia = typeof url === "string" ? dataUrlTokens(url, tally) : undefined;
+        if (asMedia !== undefined) {
+          media += asMedia;
           continue;
         }
-        const x = o[k];
-        const kind = isObject(x) ? CONVERSE_MEDIA.get(k) : undefined;
-        if (kind === undefined) stack.push(x);
-        else media += converseMedia(k, x as Json, tally, stack);
       }
+    }
+    // A parsed JSON object has own properties only: `for…in` walks them without building an entries array.
+    for (const k in o) {
+      tally.add(k);
+      if (CACHE_MARKS.has(k)) cacheWrites = true;
+      const x = o[k];
+      let inner: At = TEXT;
+      switch (at) {
+        case TOP:
+          if (k === "messages") inner = MESSAGES;
+          else if (k === "system") inner = BLOCKS;
+          else if (NATIVE_IMAGES.has(k)) inner = NATIVE_IMAGE;
+          else if (k.endsWith("Params") && isObject(x)) inner = PARAMS;
+          break;
+        case MESSAGE:
+          if (k === "content") inner = BLOCKS;
+          break;
+        case BLOCK: {
+          if (isObject(x) && CONVERSE_MEDIA.has(k)) {
+            media += converseMedia(k, x, tally, stack);
+            continue;
+          }
+          // A Converse `toolResult` and an Anthropic `tool_result` hold content blocks (images, documents) in turn.
+          if (k === "toolResult" && isObject(x)) {
+            for (const r in x) {
+              tally.add(r);
+              stack.push(x[r], r === "content" ? BLOCKS : TEXT);
+            }
+            continue;
+          }
+          if (k === "content" && o.type === "tool_result") inner = BLOCKS;
+          break;
+        }
+        case PARAMS:
+          if (PARAM_IMAGES.has(k)) inner = NATIVE_IMAGE;
+          break;
+      }
+      if (inner === NATIVE_IMAGE && !Array.isArray(x)) media += nativeImageTokens(x, tally, stack);
+      else stack.push(x, inner);
     }
   }
   return { tokens: tally.tokens + media, cacheWrites };

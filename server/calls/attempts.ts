@@ -178,7 +178,11 @@ export class Attempts {
       this.#deadlines,
     );
     const record = this.records.at(-1);
-    /** The request was handed to fetch (signed, credentials at hand): from here Bedrock may have it. */
+    /**
+     * The request was written whole to Bedrock's connection (the native client says so; `fetch` cannot): from here
+     * Bedrock may have it. An answer (its head) says so too. Before either — connecting, a TLS or DNS stall, an
+     * endpoint that never accepts — nothing reached Bedrock, and a timeout bills nothing.
+     */
     let sent = false;
     let answered = false;
     try {
@@ -197,7 +201,7 @@ export class Attempts {
     } catch (e) {
       const err = asGatewayError(e, control.signal, plan.timeoutMs);
       // Timed out or left while Bedrock had the request, or broken off after its answer began.
-      if (sent && (answered || control.signal.aborted)) this.#abandonedAfterSend++;
+      if (answered || (sent && control.signal.aborted)) this.#abandonedAfterSend++;
       if (record) {
         record.end = this.#now();
         record.status = err.status;

@@ -225,7 +225,8 @@ export function relayStream(
   /**
    * The one exit: timers cleared, listeners removed, record completed and handed to accounting. A stream that ends
    * without its usage event, whatever ended it, is billed the estimate: input from the request (or Anthropic's
-   * `message_start`), output from what was relayed.
+   * `message_start`), output from what was relayed — unless Bedrock's first frame was an exception (throttled,
+   * unavailable, invalid: nothing read or generated, billed nothing, as an error status is).
    */
   const end = (status: CallStatus) => {
     if (over) return;
@@ -235,7 +236,7 @@ export function relayStream(
     clientSignal.removeEventListener("abort", onClientSignal);
     opts.shutdown?.removeEventListener("abort", onShutdown);
     if (status !== "success") record.status = status;
-    if (!tap.sawMetadata && opts.inputEstimate !== undefined) {
+    if (!tap.sawMetadata && !tap.failedBeforeAnyEvent && opts.inputEstimate !== undefined) {
       record.usage = tap.estimatedUsage(opts.inputEstimate);
       record.usageEstimated = true;
     }

@@ -174,6 +174,7 @@ export class StreamTap {
   #parsing = true;
   #sawMetadata = false;
   #sawException = false;
+  #sawEvent = false;
   #generationEnded = false;
   #text = "";
   /** Output relayed so far (answer text, tool input, reasoning), for an estimate. */
@@ -216,6 +217,15 @@ export class StreamTap {
   /** An `exception` or `error` frame has been seen: the stream has already failed. */
   get sawException(): boolean {
     return this.#sawException;
+  }
+
+  /**
+   * The stream failed before any event: its only frames are exceptions (`throttlingException`,
+   * `serviceUnavailableException`, `validationException`, … in place of `messageStart`). Bedrock read and generated
+   * nothing, as when it refuses a call with an error status: there is nothing to estimate.
+   */
+  get failedBeforeAnyEvent(): boolean {
+    return this.#sawException && !this.#sawEvent;
   }
 
   /**
@@ -331,6 +341,7 @@ export class StreamTap {
     const record = this.#record;
     const type = header(m, ":message-type");
     if (type === "event") {
+      this.#sawEvent = true;
       const event = header(m, ":event-type");
       if (event === "metadata") {
         const payload = jsonPayload(m);

@@ -13,6 +13,7 @@ import { countTokensModelId } from "../bedrock/count_tokens_op.ts";
 import type { ModelOperation } from "../bedrock/model_path.ts";
 import type { SigV4Signer } from "../aws/mod.ts";
 import { encodeModelId } from "../../wire/model_id.ts";
+import type { WrittenInit } from "../upstream_client/mod.ts";
 
 export interface UpstreamDeps {
   fetch: typeof fetch;
@@ -31,7 +32,11 @@ export interface UpstreamRequest {
   headers?: Record<string, string>;
   /** Aborts the upstream call: the client went away, or the router gave up on this attempt. */
   signal?: AbortSignal;
-  /** Told when the request is handed to fetch, signed: from then on Bedrock may have it (and bill it). */
+  /**
+   * Told once Bedrock may have the request (and bill it): the native client says when the whole request was written
+   * (`WrittenInit`); `fetch` cannot, so an attempt to an endpoint that answered in the last 5 minutes is told as it
+   * is handed to `fetch` (see `REACHABLE_MS`). An answer says so too (the caller knows that one).
+   */
   onSent?: () => void;
 }
 
@@ -66,8 +71,27 @@ async function credentialsFor(source: CredentialSource, target: SignedTarget): P
   }
 }
 
-/** Creates the sender. One instance per gateway; it holds no per-request state. */
+/**
+ * How recently an endpoint must have answered for an attempt to it to count as sent when nothing else says so.
+ * `fetch` does not tell when a request was written (a stream body would, but `fetch` pulls it before the connection
+ * is up, and sends it chunked); an endpoint that answered within this long is reachable, so a request given up
+ * after it was handed to `fetch` most likely reached Bedrock, which bills it. One that has not answered for longer —
+ * never, when blackholed, or a DNS, TLS or proxy stall — is not billed for attempts that time out.
+ */
+const REACHABLE_MS = 5 * 60_000;
+
+/** `https://host:port` of a URL built by {@link upstreamUrl} (no parse: the path starts after the authority). */
+const originOf = (url: string) => {
+  const path = url.indexOf("/", url.indexOf("//") + 2);
+  return path < 0 ? url : url.slice(0, path);
+};
+
+/**
+ * Creates the sender. One instance per gateway; it holds no per-request state, only when each endpoint last
+ * answered ({@link REACHABLE_MS}: bounded by the configured endpoints).
+ */
 export function createUpstream(deps: UpstreamDeps) {
+  const answeredAt = new Map<string, number>();
   // Precomputed URLs: the same few deployments are called over and over.
   const urls = new Map<string, string>();
   const urlFor = (d: Deployment, op: ModelOperation) => {
@@ -115,10 +139,14 @@ export function createUpstream(deps: UpstreamDeps) {
     }
     let res: Response;
     try {
-      onSent?.();
       // Never followed: a redirect would re-send the prompt and the session token to another origin, and relay its
       // answer as Bedrock's. Bedrock does not redirect.
-      res = await deps.fetch(url, { method: "POST", headers, body, signal, redirect: "manual" });
+      const init: WrittenInit = { method: "POST", headers, body, signal, redirect: "manual", onRequestWritten: onSent };
+      const origin = originOf(url);
+      const last = answeredAt.get(origin);
+      if (onSent && last !== undefined && deps.now() - last < REACHABLE_MS) onSent();
+      res = await deps.fetch(url, init);
+      answeredAt.set(origin, deps.now());
     } catch (e) {
       if (signal?.aborted) throw signal.reason ?? e;
       // Never echo the URL's credentials or headers: only the host and the error's class.

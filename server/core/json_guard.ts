@@ -74,13 +74,33 @@ function hashOf(bytes: Uint8Array, start: number, end: number): number {
 
 const utf8 = new TextEncoder();
 
-/** A member name written with escapes, as the UTF-8 bytes of the name it stands for (as written if it is invalid). */
-function unescapedName(quoted: Uint8Array): Uint8Array {
-  try {
-    return utf8.encode(JSON.parse(lenientUtf8.decode(quoted)));
-  } catch {
-    return quoted; // not a valid JSON string: the parse refuses the body
+/**
+ * A name as bytes that compare equal exactly when the UTF-16 names do: UTF-8, but a lone surrogate (`"\ud83d"`,
+ * which `JSON.stringify` writes for a string cut mid-emoji) is encoded as its own three bytes (WTF-8) instead of
+ * U+FFFD, so `"\ud800"` and `"\ufffd"` stay two names, as they are to `JSON.parse`.
+ */
+function exactBytes(name: string): Uint8Array {
+  if (name.isWellFormed()) return utf8.encode(name);
+  const bytes: number[] = [];
+  for (const ch of name) {
+    const c = ch.codePointAt(0)!;
+    if (c < 0x80) bytes.push(c);
+    else if (c < 0x800) bytes.push(0xc0 | c >> 6, 0x80 | c & 0x3f);
+    else if (c < 0x10000) bytes.push(0xe0 | c >> 12, 0x80 | c >> 6 & 0x3f, 0x80 | c & 0x3f);
+    else bytes.push(0xf0 | c >> 18, 0x80 | c >> 12 & 0x3f, 0x80 | c >> 6 & 0x3f, 0x80 | c & 0x3f);
   }
+  return Uint8Array.from(bytes);
+}
+
+/** A member name written with escapes: the name it stands for (as written if it is invalid), and its exact bytes. */
+function unescapedName(quoted: Uint8Array): { text: string; bytes: Uint8Array } {
+  let text: string;
+  try {
+    text = JSON.parse(lenientUtf8.decode(quoted));
+  } catch {
+    return { text: lenientUtf8.decode(quoted), bytes: quoted }; // not a valid JSON string: the parse refuses the body
+  }
+  return { text, bytes: exactBytes(text) };
 }
 
 const rawEqual = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -95,7 +115,7 @@ const rawEqual = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.ev
 class MemberNames {
   #entries: number[] = []; // hash, start, end: three per name, the first `#used` of them current
   #used = 0; // (dropped by count, not by truncating the array: cheaper, and the slots are reused)
-  #decoded: Uint8Array[] = []; // names written with escapes (start = -(index + 1))
+  #decoded: Array<{ text: string; bytes: Uint8Array }> = []; // names written with escapes (start = -(index + 1))
   #opened: number[] = []; // per open container: where its entries start (-1: an array)
   #sets: Array<Set<string> | undefined> = []; // by open container, once it has many names (sparse)
   readonly #body: Uint8Array;
@@ -125,8 +145,9 @@ class MemberNames {
     let name = start, nameEnd = end;
     let hash = hashOf(this.#body, start, end);
     if (hash < 0) {
-      const bytes = unescapedName(this.#body.subarray(start - 1, end + 1));
-      this.#decoded.push(bytes);
+      const decoded = unescapedName(this.#body.subarray(start - 1, end + 1));
+      const bytes = decoded.bytes;
+      this.#decoded.push(decoded);
       name = -this.#decoded.length;
       nameEnd = bytes.length;
       hash = hashOf(bytes, 0, bytes.length) >>> 0;
@@ -160,7 +181,7 @@ class MemberNames {
   }
 
   #bytes(start: number, end: number): Uint8Array {
-    return start >= 0 ? this.#body.subarray(start, end) : this.#decoded[-start - 1];
+    return start >= 0 ? this.#body.subarray(start, end) : this.#decoded[-start - 1].bytes;
   }
 
   #same(i: number, start: number, end: number): boolean {
@@ -168,6 +189,7 @@ class MemberNames {
   }
 
   #text(start: number, end: number): string {
+    if (start < 0) return this.#decoded[-start - 1].text; // exact: a lone surrogate stays itself
     // Short ASCII names (nearly all) are built in place: a view and a call into the decoder cost more than the scan.
     if (start >= 0 && end - start <= 64) {
       const body = this.#body;

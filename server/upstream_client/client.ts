@@ -62,6 +62,14 @@ export interface HttpClientOptions {
   dial?: (target: { hostname: string; port: number; tls: boolean }) => Promise<Deno.Conn>;
 }
 
+/**
+ * `fetch`'s options, and one this client adds: told once the whole request (head and body) has been written to the
+ * connection — from then on the server may have it. `fetch` ignores it, and so do requests handed to `fallback`.
+ */
+export interface WrittenInit extends RequestInit {
+  onRequestWritten?: () => void;
+}
+
 export interface HttpClient {
   /** Stands in for `fetch` (see the module doc for what it sends itself and what it hands to `fallback`). */
   fetch: typeof fetch;
@@ -231,6 +239,7 @@ export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
     method: string,
     parts: Uint8Array[],
     signal: AbortSignal | undefined,
+    onWritten: (() => void) | undefined,
   ): Promise<Response> {
     let conn = pool.take(target.origin);
     let reused = conn !== undefined;
@@ -283,6 +292,7 @@ export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
           throw new HttpClientError("write_failed", "connection failed while writing", { cause: e2 });
         }
       }
+      onWritten?.();
       head = await readHead(conn, method === "HEAD");
       conn.keepAliveMs = head.keepAliveMs;
       const init = { status: head.status, statusText: head.statusText, headers: head.headers };
@@ -395,7 +405,7 @@ export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
     }
   }
 
-  async function nativeFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  async function nativeFetch(input: string | URL | Request, init?: WrittenInit): Promise<Response> {
     if (input instanceof Request || (init && "client" in init && init.client !== undefined)) {
       return await fallback(input, init);
     }
@@ -418,7 +428,7 @@ export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
     const signal = init?.signal ?? undefined;
     signal?.throwIfAborted();
     try {
-      return await send(target, method, requestBytes(head, body), signal);
+      return await send(target, method, requestBytes(head, body), signal, init?.onRequestWritten);
     } catch (e) {
       if (e !== HTTP2_ONLY) throw e;
       http2Only.add(target.origin);

@@ -13,5 +13,5 @@
  * client.close();
  * ```
  */
-export { createHttpClient, type HttpClient, type HttpClientOptions } from "./client.ts";
+export { createHttpClient, type HttpClient, type HttpClientOptions, type WrittenInit } from "./client.ts";
 export { HttpClientError, type HttpClientErrorCode } from "./errors.ts";
