@@ -2,7 +2,7 @@
  * @module
  * Pieces of the key pages: a key's state badge and limits, and the key form (create and edit share it).
  */
-import { Badge, CsrfField, Field } from "../components/widgets.tsx";
+import { Badge, CheckGroup, CsrfField, Field } from "../components/widgets.tsx";
 import { formatCount } from "../format.ts";
 import { type FieldErrors, type KeyFormValues, NEVER } from "../key_form.ts";
 import type { KeyInfo } from "../ports.ts";
@@ -86,18 +86,15 @@ export function KeyForm(props: KeyFormProps) {
         />
         <Field name="user_id" label="User" value={v.user_id} error={e.user_id} />
         <Field name="team_id" label="Team" value={v.team_id} error={e.team_id} />
-        <fieldset class="wide" aria-describedby="models-hint">
-          <legend>Models</legend>
-          <div class="checks">
-            {names.map((name) => (
-              <label>
-                <input type="checkbox" name="models" value={name} checked={v.models.includes(name)} /> {name}
-              </label>
-            ))}
-          </div>
-          <span class="hint" id="models-hint">None checked: the key may call every model.</span>
-          {e.models && <div class="field-error">{e.models}</div>}
-        </fieldset>
+        <CheckGroup
+          legend="Models"
+          name="models"
+          options={names.map((n) => ({ value: n, label: n }))}
+          checked={v.models}
+          hintId="models-hint"
+          hint="None checked: the key may call every model."
+          error={e.models}
+        />
         <Field
           name="max_budget"
           label="Budget (USD)"

@@ -5,7 +5,7 @@
  * the delete confirmation.
  */
 import { GatewayError } from "../../core/errors.ts";
-import { BudgetBar, CsrfField, Field, TableWrap, Time } from "../components/widgets.tsx";
+import { BudgetBar, CheckGroup, CsrfField, Field, TableWrap, Time } from "../components/widgets.tsx";
 import { formatCount } from "../format.ts";
 import { formField, type OwnerFieldErrors, type OwnerFormValues, type OwnerKind } from "../owner_form.ts";
 import type { Page } from "../page.ts";
@@ -152,34 +152,26 @@ export function OwnerForm(props: OwnerFormProps) {
         <Field name="alias" label="Alias" value={v.alias} error={e.alias} hint="A name people recognise." />
         {kind === "user" && <Field name="email" label="Email" value={v.email} error={e.email} />}
         {kind === "user" && (
-          <fieldset class="wide" aria-describedby="teams-hint">
-            <legend>Teams</legend>
-            <div class="checks">
-              {teams.length === 0 && <span class="muted">No teams yet.</span>}
-              {teams.map((t) => (
-                <label>
-                  <input type="checkbox" name="teams" value={t.id} checked={v.teams.includes(t.id)} /> {t.alias ?? t.id}
-                </label>
-              ))}
-            </div>
-            <span class="hint" id="teams-hint">The teams the user belongs to.</span>
-            {e.teams && <div class="field-error">{e.teams}</div>}
-          </fieldset>
+          <CheckGroup
+            legend="Teams"
+            name="teams"
+            options={teams.map((t) => ({ value: t.id, label: t.alias ?? t.id }))}
+            checked={v.teams}
+            hintId="teams-hint"
+            hint="The teams the user belongs to."
+            error={e.teams}
+            empty="No teams yet."
+          />
         )}
-        <fieldset class="wide" aria-describedby="owner-models-hint">
-          <legend>Models</legend>
-          <div class="checks">
-            {names.map((name) => (
-              <label>
-                <input type="checkbox" name="models" value={name} checked={v.models.includes(name)} /> {name}
-              </label>
-            ))}
-          </div>
-          <span class="hint" id="owner-models-hint">
-            None checked: its keys may call every model (each key's own list still applies).
-          </span>
-          {e.models && <div class="field-error">{e.models}</div>}
-        </fieldset>
+        <CheckGroup
+          legend="Models"
+          name="models"
+          options={names.map((n) => ({ value: n, label: n }))}
+          checked={v.models}
+          hintId="owner-models-hint"
+          hint="None checked: its keys may call every model (each key's own list still applies)."
+          error={e.models}
+        />
         <Field
           name="max_budget"
           label="Budget (USD)"
