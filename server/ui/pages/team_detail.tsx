@@ -12,7 +12,7 @@ import {
   readOwnerForm,
   toTeamUpdate,
 } from "../owner_form.ts";
-import type { Answer, Page, SignedIn } from "../page.ts";
+import { type Answer, formStatus, type Page, refusalErrors, type SignedIn } from "../page.ts";
 import type { KeyInfo, TeamInfo } from "../ports.ts";
 import { modelsText } from "./key_parts.tsx";
 import { modelNames } from "./keys.tsx";
@@ -71,7 +71,7 @@ function render(
   const base = teamPath(team.team_id);
   return {
     title: name,
-    status: error || Object.keys(errors).length ? 400 : 200,
+    status: formStatus(errors, error),
     body: (
       <>
         <PageHead
@@ -141,8 +141,7 @@ export async function updateTeam(s: SignedIn, id: string, form: URLSearchParams)
   try {
     await s.deps.teams.update(request.value, UI_ACTOR);
   } catch (e) {
-    const { field, message } = ownerError(e);
-    return render(s, found.team, found.keys, values, field ? { [field]: message } : {}, field ? undefined : message);
+    return render(s, found.team, found.keys, values, ...refusalErrors(ownerError(e)));
   }
   return { redirect: `${teamPath(id)}?done=saved` };
 }

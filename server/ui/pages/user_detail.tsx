@@ -12,7 +12,7 @@ import {
   readOwnerForm,
   toUserUpdate,
 } from "../owner_form.ts";
-import type { Answer, Page, SignedIn } from "../page.ts";
+import { type Answer, formStatus, type Page, refusalErrors, type SignedIn } from "../page.ts";
 import type { KeyInfo, TeamInfo, UserInfo } from "../ports.ts";
 import { modelsText } from "./key_parts.tsx";
 import { modelNames } from "./keys.tsx";
@@ -73,7 +73,7 @@ async function render(
   const base = userPath(user.user_id);
   return {
     title: name,
-    status: error || Object.keys(errors).length ? 400 : 200,
+    status: formStatus(errors, error),
     body: (
       <>
         <PageHead title={name} sub={<span class="mono">{user.user_id}</span>}>
@@ -133,8 +133,7 @@ export async function updateUser(s: SignedIn, id: string, form: URLSearchParams)
   try {
     await s.deps.users.update(request.value, UI_ACTOR);
   } catch (e) {
-    const { field, message } = ownerError(e);
-    return render(s, found, values, field ? { [field]: message } : {}, field ? undefined : message);
+    return render(s, found, values, ...refusalErrors(ownerError(e)));
   }
   return { redirect: `${userPath(id)}?done=saved` };
 }

@@ -6,7 +6,7 @@
 import { PageHead } from "../components/layout.tsx";
 import { BudgetBar, Money, Pager, TableWrap } from "../components/widgets.tsx";
 import { EMPTY_OWNER_FORM, type OwnerFieldErrors, readOwnerForm, toUserNew } from "../owner_form.ts";
-import { type Answer, type Page, pageParam, type SignedIn, withQuery } from "../page.ts";
+import { type Answer, formStatus, type Page, pageParam, refusalErrors, type SignedIn, withQuery } from "../page.ts";
 import { modelsText } from "./key_parts.tsx";
 import { modelNames } from "./keys.tsx";
 import { ownerError, OwnerForm, ownerLimitsText, UI_ACTOR } from "./owner_parts.tsx";
@@ -97,7 +97,7 @@ export async function newUserPage(
 ): Promise<Page> {
   return {
     title: "New user",
-    status: error || Object.keys(errors).length ? 400 : 200,
+    status: formStatus(errors, error),
     body: (
       <>
         <PageHead title="New user" sub="A key for the user is made with it, and shown once." />
@@ -157,7 +157,6 @@ export async function createUser(s: SignedIn, form: URLSearchParams): Promise<An
       ),
     };
   } catch (e) {
-    const { field, message } = ownerError(e);
-    return field ? newUserPage(s, values, { [field]: message }) : newUserPage(s, values, {}, message);
+    return newUserPage(s, values, ...refusalErrors(ownerError(e)));
   }
 }
