@@ -74,3 +74,24 @@ Deno.test("a 7,000-deep body with stored prompts: row, request-log line and metr
   await t.gw.gateway.flush();
   assert.equal(await kvSpendNanos(t.gw.kv, g.token), sonnetNanos({ input: 10, output: 5 }));
 });
+
+Deno.test("a failed call's error_message in its spend-log row has secrets redacted and is bounded", () => {
+  const record: CallRecord = {
+    requestId: "r2",
+    callType: "converse",
+    modelName: "claude",
+    caller: {},
+    startTime: 0,
+    endTime: 1,
+    status: "failure",
+    httpStatus: 400,
+    retries: 0,
+    errorType: "ValidationException",
+    errorMessage: `bad key sk-live-0123456789abcdef and AKIAIOSFODNN7EXAMPLE; ${"x".repeat(5_000)}`,
+  };
+  const { row } = spendLogRow(record, { nanos: 0n, unpriced: [] });
+  const message = row.error_message ?? "";
+  assert.ok(message.startsWith("bad key sk-[redacted] and [aws-key-id];"), message.slice(0, 80));
+  assert.ok(!message.includes("sk-live") && !message.includes("AKIAIOSFODNN7EXAMPLE"));
+  assert.ok(message.length <= 1_000);
+});

@@ -144,12 +144,7 @@ async function readWithin(
         if (length !== undefined && (size + value.byteLength) * 2 >= length) {
           sealBlock();
           lease?.reserve(length - size - value.byteLength);
-          out = new Uint8Array(length);
-          let offset = 0;
-          for (const c of chunks) {
-            out.set(c, offset);
-            offset += c.byteLength;
-          }
+          out = copyInto(new Uint8Array(length), chunks);
           chunks.length = 0;
           block = undefined;
         }
@@ -167,12 +162,15 @@ async function readWithin(
   }
   if (out) return size === out.byteLength ? out : out.subarray(0, size);
   sealBlock();
-  if (chunks.length === 1) return chunks[0];
-  const whole = new Uint8Array(size);
+  return chunks.length === 1 ? chunks[0] : copyInto(new Uint8Array(size), chunks);
+}
+
+/** `out` with `chunks` copied into it one after another, from its start. */
+function copyInto(out: Uint8Array<ArrayBuffer>, chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
   let offset = 0;
   for (const c of chunks) {
-    whole.set(c, offset);
+    out.set(c, offset);
     offset += c.byteLength;
   }
-  return whole;
+  return out;
 }

@@ -34,8 +34,9 @@ export interface UpstreamRequest {
   signal?: AbortSignal;
   /**
    * Told once Bedrock may have the request (and bill it): the native client says when the whole request was written
-   * (`WrittenInit`); `fetch` cannot, so an attempt to an endpoint that answered in the last 5 minutes is told as it
-   * is handed to `fetch` (see `REACHABLE_MS`). An answer says so too (the caller knows that one).
+   * (`WrittenInit`); `fetch` (also the native client's fallback, which this module cannot tell apart) cannot, so an
+   * attempt to an endpoint that answered in the last 5 minutes is told as it is handed over, whichever client (see
+   * `REACHABLE_MS`). An answer says so too (the caller knows that one).
    */
   onSent?: () => void;
 }

@@ -15,7 +15,7 @@ import { type Quote } from "../pricing/cost.ts";
 import { nanosToUsd } from "../core/money.ts";
 import type { SpendLogRow } from "./schemas.ts";
 import { promptTokens } from "../core/usage.ts";
-import { publicBase } from "../core/redact.ts";
+import { publicBase, redactSecrets } from "../core/redact.ts";
 
 /**
  * Caps that keep a row below Deno KV's 64 KiB value limit, counting two bytes per character for strings beyond
@@ -184,7 +184,10 @@ export function spendLogRow(
     status: record.status,
     http_status: record.httpStatus,
     error_type: record.status === "success" ? null : record.errorType ?? null,
-    error_message: record.status === "success" ? null : record.errorMessage?.slice(0, MAX_ERROR_CHARS) ?? null,
+    // The upstream's or the gateway's message may quote what a client sent: secrets redacted, as in the request log.
+    error_message: record.status === "success" || !record.errorMessage
+      ? null
+      : redactSecrets(record.errorMessage, MAX_ERROR_CHARS),
     retries: record.retries,
     incomplete: record.incomplete ?? false,
     ...record.usageEstimated ? { usage_estimated: true as const } : {},
