@@ -32,6 +32,18 @@ export interface Page {
 /** What a form post answers: a page, or a redirect to one (`303 See Other`, so a reload does not post again). */
 export type Answer = Page | { redirect: string };
 
+/** A form page's status: 400 while it shows errors (by field, or `error` for the whole form), else 200. */
+export const formStatus = (errors: object, error?: string): ContentfulStatusCode =>
+  error || Object.keys(errors).length ? 400 : 200;
+
+/** An operation's refusal as a form shows it: at the field it names, else above the whole form. */
+export function refusalErrors<F extends string>(
+  refusal: { field?: F; message: string },
+): [errors: Partial<Record<F, string>>, error: string | undefined] {
+  const { field, message } = refusal;
+  return field ? [{ [field]: message } as Partial<Record<F, string>>, undefined] : [{}, message];
+}
+
 /** The UTC day of an instant, `YYYY-MM-DD`. */
 export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 

@@ -1,7 +1,7 @@
 /**
  * @module
- * Small pieces every page uses: money, times, the budget bar, status badges, the CSRF field, form fields and
- * the pager. Nothing here uses a `style` attribute (the Content-Security-Policy forbids inline styles): sizes come
+ * Small pieces every page uses: money, times, the budget bar, status badges, the CSRF field, form fields, checkbox
+ * groups and the pager. Nothing here uses a `style` attribute (the Content-Security-Policy forbids inline styles): sizes come
  * from SVG attributes, looks from `app.css` classes.
  */
 import type { Child } from "hono/jsx";
@@ -113,6 +113,36 @@ export function Field(props: {
       {props.hint && <span class="hint" id={`${id}-hint`}>{props.hint}</span>}
       {props.error && <div class="field-error" id={`${id}-error`}>{props.error}</div>}
     </div>
+  );
+}
+
+/** A group of checkboxes (the models or teams a form grants) with its legend, hint and error. */
+export function CheckGroup(props: {
+  legend: string;
+  name: string;
+  options: Array<{ value: string; label: string }>;
+  checked: string[];
+  hintId: string;
+  hint: string;
+  error?: string;
+  /** Shown when there is nothing to check. */
+  empty?: string;
+}) {
+  const { name, checked } = props;
+  return (
+    <fieldset class="wide" aria-describedby={props.hintId}>
+      <legend>{props.legend}</legend>
+      <div class="checks">
+        {props.empty && props.options.length === 0 && <span class="muted">{props.empty}</span>}
+        {props.options.map((o) => (
+          <label>
+            <input type="checkbox" name={name} value={o.value} checked={checked.includes(o.value)} /> {o.label}
+          </label>
+        ))}
+      </div>
+      <span class="hint" id={props.hintId}>{props.hint}</span>
+      {props.error && <div class="field-error">{props.error}</div>}
+    </fieldset>
   );
 }
 

@@ -8,7 +8,7 @@ import { PageHead } from "../components/layout.tsx";
 import { LogTable } from "../components/log_table.tsx";
 import { BudgetBar, CsrfField, Money, Time } from "../components/widgets.tsx";
 import { type FieldErrors, type KeyFormValues, readKeyForm, toUpdateRequest, valuesOf } from "../key_form.ts";
-import type { Answer, Page, SignedIn } from "../page.ts";
+import { type Answer, formStatus, type Page, refusalErrors, type SignedIn } from "../page.ts";
 import type { KeyInfo } from "../ports.ts";
 import { messagePage } from "./message.tsx";
 import { adminError } from "./key_errors.ts";
@@ -57,7 +57,7 @@ async function render(
   const base = `/ui/keys/${info.token}`;
   return {
     title: name,
-    status: error || Object.keys(errors).length ? 400 : 200,
+    status: formStatus(errors, error),
     body: (
       <>
         <PageHead
@@ -148,8 +148,7 @@ export async function updateKey(s: SignedIn, hash: string, form: URLSearchParams
   try {
     await s.deps.keys.update(request.value, UI_ACTOR);
   } catch (e) {
-    const { field, message } = adminError(e);
-    return render(s, info, values, field ? { [field]: message } : {}, field ? undefined : message);
+    return render(s, info, values, ...refusalErrors(adminError(e)));
   }
   return { redirect: `/ui/keys/${hash}?done=saved` };
 }

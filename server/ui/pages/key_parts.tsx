@@ -1,8 +1,9 @@
 /**
  * @module
- * Pieces of the key pages: a key's state badge and limits, and the key form (create and edit share it).
+ * Pieces of the key pages: a key's state badge and limits, a budget as text, the reveal of a new key, and the key
+ * form (create and edit share it).
  */
-import { Badge, CsrfField, Field } from "../components/widgets.tsx";
+import { Badge, CheckGroup, CsrfField, Field, Money } from "../components/widgets.tsx";
 import { formatCount } from "../format.ts";
 import { type FieldErrors, type KeyFormValues, NEVER } from "../key_form.ts";
 import type { KeyInfo } from "../ports.ts";
@@ -40,6 +41,29 @@ export function limitsText(info: KeyInfo): string {
 /** The models a key may call, as a short text. */
 export const modelsText = (models: string[]) =>
   models.length === 0 || models.includes("all-proxy-models") ? "all models" : models.join(", ");
+
+/** A budget and its window (`$5 per 30d`), or `none`. */
+export function BudgetText(props: { info: { max_budget: number | null; budget_duration: string | null } }) {
+  const { max_budget, budget_duration } = props.info;
+  return (
+    <>
+      {max_budget === null ? "none" : <Money usd={max_budget} trim />}
+      {max_budget !== null && budget_duration && ` per ${budget_duration}`}
+    </>
+  );
+}
+
+/** A raw key, shown this once (the gateway keeps only its hash), with a copy button; `lead` says whose it is. */
+export const KeyReveal = (props: { raw: string; lead: string }) => (
+  <div class="reveal" role="status">
+    <strong>{props.lead}</strong> It is shown only once: the gateway keeps only its hash.
+    <code class="secret" id="new-key">{props.raw}</code>
+    <div class="actions">
+      <button type="button" class="primary" data-copy="new-key">Copy key</button>
+      <span id="new-key-status" class="muted" aria-live="polite"></span>
+    </div>
+  </div>
+);
 
 /** The per-minute and parallel limits: whole numbers, empty for none. */
 const LIMIT_FIELDS = [
@@ -86,18 +110,15 @@ export function KeyForm(props: KeyFormProps) {
         />
         <Field name="user_id" label="User" value={v.user_id} error={e.user_id} />
         <Field name="team_id" label="Team" value={v.team_id} error={e.team_id} />
-        <fieldset class="wide" aria-describedby="models-hint">
-          <legend>Models</legend>
-          <div class="checks">
-            {names.map((name) => (
-              <label>
-                <input type="checkbox" name="models" value={name} checked={v.models.includes(name)} /> {name}
-              </label>
-            ))}
-          </div>
-          <span class="hint" id="models-hint">None checked: the key may call every model.</span>
-          {e.models && <div class="field-error">{e.models}</div>}
-        </fieldset>
+        <CheckGroup
+          legend="Models"
+          name="models"
+          options={names.map((n) => ({ value: n, label: n }))}
+          checked={v.models}
+          hintId="models-hint"
+          hint="None checked: the key may call every model."
+          error={e.models}
+        />
         <Field
           name="max_budget"
           label="Budget (USD)"

@@ -5,11 +5,11 @@
  */
 import { UI_ACTOR } from "./owner_parts.tsx";
 import { PageHead } from "../components/layout.tsx";
-import { BudgetBar, Money, Pager, TableWrap, Time } from "../components/widgets.tsx";
+import { BudgetBar, Pager, TableWrap, Time } from "../components/widgets.tsx";
 import { EMPTY_FORM, readKeyForm, toGenerateRequest } from "../key_form.ts";
-import { type Answer, type Page, pageParam, type SignedIn, withQuery } from "../page.ts";
+import { type Answer, formStatus, type Page, pageParam, refusalErrors, type SignedIn, withQuery } from "../page.ts";
 import type { KeyInfo } from "../ports.ts";
-import { KeyForm, KeyOwners, KeyState, limitsText, modelsText } from "./key_parts.tsx";
+import { BudgetText, KeyForm, KeyOwners, KeyReveal, KeyState, limitsText, modelsText } from "./key_parts.tsx";
 import { adminError } from "./key_errors.ts";
 
 const PAGE_SIZE = 25;
@@ -121,7 +121,7 @@ function keyList(s: SignedIn, keys: KeyInfo[], total: number, page: number, q: s
 export function newKeyPage(s: SignedIn, form = EMPTY_FORM, errors = {}, error?: string): Page {
   return {
     title: "New key",
-    status: error || Object.keys(errors).length ? 400 : 200,
+    status: formStatus(errors, error),
     body: (
       <>
         <PageHead title="New key" sub="The key is shown once, right after it is created." />
@@ -148,8 +148,7 @@ export async function createKey(s: SignedIn, form: URLSearchParams): Promise<Ans
     const created = await s.deps.keys.generate(request.value, UI_ACTOR);
     return secretPage("Key created", created.key, created);
   } catch (e) {
-    const { field, message } = adminError(e);
-    return field ? newKeyPage(s, values, { [field]: message }) : newKeyPage(s, values, {}, message);
+    return newKeyPage(s, values, ...refusalErrors(adminError(e)));
   }
 }
 
@@ -160,21 +159,13 @@ export function secretPage(title: string, raw: string, info: KeyInfo): Page {
     body: (
       <>
         <PageHead title={title} sub={info.key_alias ?? info.key_name} />
-        <div class="reveal" role="status">
-          <strong>Copy this key now.</strong> It is shown only once: the gateway keeps only its hash.
-          <code class="secret" id="new-key">{raw}</code>
-          <div class="actions">
-            <button type="button" class="primary" data-copy="new-key">Copy key</button>
-            <span id="new-key-status" class="muted" aria-live="polite"></span>
-          </div>
-        </div>
+        <KeyReveal raw={raw} lead="Copy this key now." />
         <dl class="facts panel">
           <dt>Models</dt>
           <dd>{modelsText(info.models)}</dd>
           <dt>Budget</dt>
           <dd>
-            {info.max_budget === null ? "none" : <Money usd={info.max_budget} trim />}
-            {info.max_budget !== null && info.budget_duration && ` per ${info.budget_duration}`}
+            <BudgetText info={info} />
           </dd>
           <dt>Limits</dt>
           <dd>{limitsText(info)}</dd>

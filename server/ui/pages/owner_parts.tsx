@@ -1,13 +1,16 @@
 /**
  * @module
- * Pieces the team and user pages share: their limits as text, the form (create and edit; a user's form adds its
- * email and teams), the refusal of an operation as form errors, and the delete confirmation.
+ * Pieces the team and user pages share: their limits as text, the spend panel and keys table of their detail pages,
+ * the form (create and edit; a user's form adds its email and teams), the refusal of an operation as form errors, and
+ * the delete confirmation.
  */
 import { GatewayError } from "../../core/errors.ts";
-import { CsrfField, Field } from "../components/widgets.tsx";
+import { BudgetBar, CheckGroup, CsrfField, Field, TableWrap, Time } from "../components/widgets.tsx";
 import { formatCount } from "../format.ts";
 import { formField, type OwnerFieldErrors, type OwnerFormValues, type OwnerKind } from "../owner_form.ts";
 import type { Page } from "../page.ts";
+import type { KeyInfo, TeamInfo } from "../ports.ts";
+import { KeyState } from "./key_parts.tsx";
 
 /** Who made a change from the UI, for the change's announcement (an audit trail). */
 export const UI_ACTOR = "admin UI";
@@ -19,6 +22,91 @@ export function ownerLimitsText(info: { rpm_limit: number | null; tpm_limit: num
     info.tpm_limit !== null ? `${formatCount(info.tpm_limit)} tpm` : "",
   ].filter(Boolean);
   return parts.length ? parts.join(" · ") : "no limits";
+}
+
+/** A team's or user's spend against its budget, and its budget window. */
+export function OwnerSpend(props: {
+  info: Pick<TeamInfo, "spend" | "max_budget" | "budget_duration" | "budget_reset_at">;
+  name: string;
+}) {
+  const { info, name } = props;
+  return (
+    <section class="panel">
+      <h2>Spend</h2>
+      <BudgetBar spend={info.spend} budget={info.max_budget} label={`Spend of ${name}`} />
+      <dl class="facts">
+        <dt>Window</dt>
+        <dd>
+          {info.budget_duration
+            ? (
+              <>
+                every {info.budget_duration}, resets <Time at={info.budget_reset_at} />
+              </>
+            )
+            : "none (all time)"}
+        </dd>
+      </dl>
+    </section>
+  );
+}
+
+/** Links separated by commas (a team's members, a user's teams), or `none`. */
+export const LinkList = (props: { links: Array<{ href: string; text: string }> }) => (
+  <>
+    {props.links.length
+      ? props.links.map((l, i) => (
+        <>
+          {i > 0 && ", "}
+          <a href={l.href}>{l.text}</a>
+        </>
+      ))
+      : "none"}
+  </>
+);
+
+/** The keys of a team or user, each with its spend, its other owner (`column`) and its state. */
+export function OwnerKeys(
+  props: { keys: KeyInfo[]; now: number; label: string; empty: string; column: "User" | "Team" },
+) {
+  const { keys, column } = props;
+  return (
+    <section>
+      <h2>Keys</h2>
+      <TableWrap label={props.label}>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Key</th>
+              <th scope="col">Spend</th>
+              <th scope="col" class="opt">{column}</th>
+              <th scope="col">State</th>
+            </tr>
+          </thead>
+          <tbody>
+            {keys.length === 0 && (
+              <tr>
+                <td colspan={4} class="empty">{props.empty}</td>
+              </tr>
+            )}
+            {keys.map((k) => (
+              <tr>
+                <td>
+                  <a href={`/ui/keys/${k.token}`}>{k.key_alias ?? k.key_name}</a>
+                </td>
+                <td>
+                  <BudgetBar spend={k.spend} budget={k.max_budget} label={`Spend of ${k.key_alias ?? k.key_name}`} />
+                </td>
+                <td class="opt">{(column === "User" ? k.user_id : k.team_id) ?? "—"}</td>
+                <td>
+                  <KeyState info={k} now={props.now} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </TableWrap>
+    </section>
+  );
 }
 
 /** An operation's refusal (a 4xx) at the field it names; anything else goes on to the UI's error page. */
@@ -64,34 +152,26 @@ export function OwnerForm(props: OwnerFormProps) {
         <Field name="alias" label="Alias" value={v.alias} error={e.alias} hint="A name people recognise." />
         {kind === "user" && <Field name="email" label="Email" value={v.email} error={e.email} />}
         {kind === "user" && (
-          <fieldset class="wide" aria-describedby="teams-hint">
-            <legend>Teams</legend>
-            <div class="checks">
-              {teams.length === 0 && <span class="muted">No teams yet.</span>}
-              {teams.map((t) => (
-                <label>
-                  <input type="checkbox" name="teams" value={t.id} checked={v.teams.includes(t.id)} /> {t.alias ?? t.id}
-                </label>
-              ))}
-            </div>
-            <span class="hint" id="teams-hint">The teams the user belongs to.</span>
-            {e.teams && <div class="field-error">{e.teams}</div>}
-          </fieldset>
+          <CheckGroup
+            legend="Teams"
+            name="teams"
+            options={teams.map((t) => ({ value: t.id, label: t.alias ?? t.id }))}
+            checked={v.teams}
+            hintId="teams-hint"
+            hint="The teams the user belongs to."
+            error={e.teams}
+            empty="No teams yet."
+          />
         )}
-        <fieldset class="wide" aria-describedby="owner-models-hint">
-          <legend>Models</legend>
-          <div class="checks">
-            {names.map((name) => (
-              <label>
-                <input type="checkbox" name="models" value={name} checked={v.models.includes(name)} /> {name}
-              </label>
-            ))}
-          </div>
-          <span class="hint" id="owner-models-hint">
-            None checked: its keys may call every model (each key's own list still applies).
-          </span>
-          {e.models && <div class="field-error">{e.models}</div>}
-        </fieldset>
+        <CheckGroup
+          legend="Models"
+          name="models"
+          options={names.map((n) => ({ value: n, label: n }))}
+          checked={v.models}
+          hintId="owner-models-hint"
+          hint="None checked: its keys may call every model (each key's own list still applies)."
+          error={e.models}
+        />
         <Field
           name="max_budget"
           label="Budget (USD)"

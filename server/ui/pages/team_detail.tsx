@@ -4,7 +4,7 @@
  * its keys, after a confirmation page).
  */
 import { PageHead } from "../components/layout.tsx";
-import { BudgetBar, CsrfField, TableWrap, Time } from "../components/widgets.tsx";
+import { CsrfField, Time } from "../components/widgets.tsx";
 import {
   type OwnerFieldErrors,
   type OwnerFormValues,
@@ -12,13 +12,23 @@ import {
   readOwnerForm,
   toTeamUpdate,
 } from "../owner_form.ts";
-import type { Answer, Page, SignedIn } from "../page.ts";
+import { type Answer, formStatus, type Page, refusalErrors, type SignedIn } from "../page.ts";
 import type { KeyInfo, TeamInfo } from "../ports.ts";
-import { KeyState, modelsText } from "./key_parts.tsx";
+import { modelsText } from "./key_parts.tsx";
 import { modelNames } from "./keys.tsx";
 import { messagePage } from "./message.tsx";
-import { confirmDeletePage, ownerError, OwnerForm, ownerLimitsText, UI_ACTOR } from "./owner_parts.tsx";
+import {
+  confirmDeletePage,
+  LinkList,
+  ownerError,
+  OwnerForm,
+  OwnerKeys,
+  ownerLimitsText,
+  OwnerSpend,
+  UI_ACTOR,
+} from "./owner_parts.tsx";
 import { teamPath, TeamState } from "./teams.tsx";
+import { userPath } from "./users.tsx";
 
 const DONE: Record<string, string> = {
   created: "Team created. Give keys its id as their team to put them under its budget and limits.",
@@ -61,7 +71,7 @@ function render(
   const base = teamPath(team.team_id);
   return {
     title: name,
-    status: error || Object.keys(errors).length ? 400 : 200,
+    status: formStatus(errors, error),
     body: (
       <>
         <PageHead
@@ -80,22 +90,7 @@ function render(
         </PageHead>
         {done && <div class="flash" role="status">{done}</div>}
         <div class="two-col">
-          <section class="panel">
-            <h2>Spend</h2>
-            <BudgetBar spend={team.spend} budget={team.max_budget} label={`Spend of ${name}`} />
-            <dl class="facts">
-              <dt>Window</dt>
-              <dd>
-                {team.budget_duration
-                  ? (
-                    <>
-                      every {team.budget_duration}, resets <Time at={team.budget_reset_at} />
-                    </>
-                  )
-                  : "none (all time)"}
-              </dd>
-            </dl>
-          </section>
+          <OwnerSpend info={team} name={name} />
           <section class="panel">
             <h2>Access</h2>
             <dl class="facts">
@@ -105,14 +100,9 @@ function render(
               <dd>{ownerLimitsText(team)}</dd>
               <dt>Members</dt>
               <dd>
-                {team.members_with_roles.length
-                  ? team.members_with_roles.map((m, i) => (
-                    <>
-                      {i > 0 && ", "}
-                      <a href={`/ui/users/${encodeURIComponent(m.user_id)}`}>{m.user_id}</a>
-                    </>
-                  ))
-                  : "none"}
+                <LinkList
+                  links={team.members_with_roles.map((m) => ({ href: userPath(m.user_id), text: m.user_id }))}
+                />
               </dd>
               <dt>Created</dt>
               <dd>
@@ -121,46 +111,7 @@ function render(
             </dl>
           </section>
         </div>
-        <section>
-          <h2>Keys</h2>
-          <TableWrap label="Keys of this team">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Key</th>
-                  <th scope="col">Spend</th>
-                  <th scope="col" class="opt">User</th>
-                  <th scope="col">State</th>
-                </tr>
-              </thead>
-              <tbody>
-                {keys.length === 0 && (
-                  <tr>
-                    <td colspan={4} class="empty">No keys in this team yet.</td>
-                  </tr>
-                )}
-                {keys.map((k) => (
-                  <tr>
-                    <td>
-                      <a href={`/ui/keys/${k.token}`}>{k.key_alias ?? k.key_name}</a>
-                    </td>
-                    <td>
-                      <BudgetBar
-                        spend={k.spend}
-                        budget={k.max_budget}
-                        label={`Spend of ${k.key_alias ?? k.key_name}`}
-                      />
-                    </td>
-                    <td class="opt">{k.user_id ?? "—"}</td>
-                    <td>
-                      <KeyState info={k} now={s.now} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableWrap>
-        </section>
+        <OwnerKeys keys={keys} now={s.now} label="Keys of this team" empty="No keys in this team yet." column="User" />
         <section id="edit">
           <h2>Edit</h2>
           <OwnerForm
@@ -190,8 +141,7 @@ export async function updateTeam(s: SignedIn, id: string, form: URLSearchParams)
   try {
     await s.deps.teams.update(request.value, UI_ACTOR);
   } catch (e) {
-    const { field, message } = ownerError(e);
-    return render(s, found.team, found.keys, values, field ? { [field]: message } : {}, field ? undefined : message);
+    return render(s, found.team, found.keys, values, ...refusalErrors(ownerError(e)));
   }
   return { redirect: `${teamPath(id)}?done=saved` };
 }

@@ -5,7 +5,7 @@
 import { PageHead } from "../components/layout.tsx";
 import { Badge, BudgetBar, TableWrap } from "../components/widgets.tsx";
 import { EMPTY_OWNER_FORM, type OwnerFieldErrors, readOwnerForm, toTeamNew } from "../owner_form.ts";
-import type { Answer, Page, SignedIn } from "../page.ts";
+import { type Answer, formStatus, type Page, refusalErrors, type SignedIn } from "../page.ts";
 import type { TeamInfo } from "../ports.ts";
 import { modelsText } from "./key_parts.tsx";
 import { modelNames } from "./keys.tsx";
@@ -80,7 +80,7 @@ export async function teamsPage(s: SignedIn): Promise<Page> {
 export function newTeamPage(s: SignedIn, form = EMPTY_OWNER_FORM, errors: OwnerFieldErrors = {}, error?: string): Page {
   return {
     title: "New team",
-    status: error || Object.keys(errors).length ? 400 : 200,
+    status: formStatus(errors, error),
     body: (
       <>
         <PageHead title="New team" sub="Keys join a team by its id (the key's Team field)." />
@@ -108,7 +108,6 @@ export async function createTeam(s: SignedIn, form: URLSearchParams): Promise<An
     const team = await s.deps.teams.create(request.value, UI_ACTOR);
     return { redirect: `${teamPath(team.team_id)}?done=created` };
   } catch (e) {
-    const { field, message } = ownerError(e);
-    return field ? newTeamPage(s, values, { [field]: message }) : newTeamPage(s, values, {}, message);
+    return newTeamPage(s, values, ...refusalErrors(ownerError(e)));
   }
 }

@@ -4,7 +4,7 @@
  * confirmation page).
  */
 import { PageHead } from "../components/layout.tsx";
-import { BudgetBar, TableWrap, Time } from "../components/widgets.tsx";
+import { Time } from "../components/widgets.tsx";
 import {
   type OwnerFieldErrors,
   type OwnerFormValues,
@@ -12,12 +12,21 @@ import {
   readOwnerForm,
   toUserUpdate,
 } from "../owner_form.ts";
-import type { Answer, Page, SignedIn } from "../page.ts";
+import { type Answer, formStatus, type Page, refusalErrors, type SignedIn } from "../page.ts";
 import type { KeyInfo, TeamInfo, UserInfo } from "../ports.ts";
-import { KeyState, modelsText } from "./key_parts.tsx";
+import { modelsText } from "./key_parts.tsx";
 import { modelNames } from "./keys.tsx";
 import { messagePage } from "./message.tsx";
-import { confirmDeletePage, ownerError, OwnerForm, ownerLimitsText, UI_ACTOR } from "./owner_parts.tsx";
+import {
+  confirmDeletePage,
+  LinkList,
+  ownerError,
+  OwnerForm,
+  OwnerKeys,
+  ownerLimitsText,
+  OwnerSpend,
+  UI_ACTOR,
+} from "./owner_parts.tsx";
 import { teamPath } from "./teams.tsx";
 import { teamOptions, userPath } from "./users.tsx";
 
@@ -64,7 +73,7 @@ async function render(
   const base = userPath(user.user_id);
   return {
     title: name,
-    status: error || Object.keys(errors).length ? 400 : 200,
+    status: formStatus(errors, error),
     body: (
       <>
         <PageHead title={name} sub={<span class="mono">{user.user_id}</span>}>
@@ -72,22 +81,7 @@ async function render(
         </PageHead>
         {done && <div class="flash" role="status">{done}</div>}
         <div class="two-col">
-          <section class="panel">
-            <h2>Spend</h2>
-            <BudgetBar spend={user.spend} budget={user.max_budget} label={`Spend of ${name}`} />
-            <dl class="facts">
-              <dt>Window</dt>
-              <dd>
-                {user.budget_duration
-                  ? (
-                    <>
-                      every {user.budget_duration}, resets <Time at={user.budget_reset_at} />
-                    </>
-                  )
-                  : "none (all time)"}
-              </dd>
-            </dl>
-          </section>
+          <OwnerSpend info={user} name={name} />
           <section class="panel">
             <h2>Access</h2>
             <dl class="facts">
@@ -95,14 +89,7 @@ async function render(
               <dd>{user.user_email ?? "—"}</dd>
               <dt>Teams</dt>
               <dd>
-                {teams.length
-                  ? teams.map((t, i) => (
-                    <>
-                      {i > 0 && ", "}
-                      <a href={teamPath(t.team_id)}>{t.team_alias ?? t.team_id}</a>
-                    </>
-                  ))
-                  : "none"}
+                <LinkList links={teams.map((t) => ({ href: teamPath(t.team_id), text: t.team_alias ?? t.team_id }))} />
               </dd>
               <dt>Models</dt>
               <dd>{modelsText(user.models)}</dd>
@@ -115,46 +102,7 @@ async function render(
             </dl>
           </section>
         </div>
-        <section>
-          <h2>Keys</h2>
-          <TableWrap label="Keys of this user">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Key</th>
-                  <th scope="col">Spend</th>
-                  <th scope="col" class="opt">Team</th>
-                  <th scope="col">State</th>
-                </tr>
-              </thead>
-              <tbody>
-                {keys.length === 0 && (
-                  <tr>
-                    <td colspan={4} class="empty">No keys for this user yet.</td>
-                  </tr>
-                )}
-                {keys.map((k) => (
-                  <tr>
-                    <td>
-                      <a href={`/ui/keys/${k.token}`}>{k.key_alias ?? k.key_name}</a>
-                    </td>
-                    <td>
-                      <BudgetBar
-                        spend={k.spend}
-                        budget={k.max_budget}
-                        label={`Spend of ${k.key_alias ?? k.key_name}`}
-                      />
-                    </td>
-                    <td class="opt">{k.team_id ?? "—"}</td>
-                    <td>
-                      <KeyState info={k} now={s.now} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableWrap>
-        </section>
+        <OwnerKeys keys={keys} now={s.now} label="Keys of this user" empty="No keys for this user yet." column="Team" />
         <section id="edit">
           <h2>Edit</h2>
           <OwnerForm
@@ -185,8 +133,7 @@ export async function updateUser(s: SignedIn, id: string, form: URLSearchParams)
   try {
     await s.deps.users.update(request.value, UI_ACTOR);
   } catch (e) {
-    const { field, message } = ownerError(e);
-    return render(s, found, values, field ? { [field]: message } : {}, field ? undefined : message);
+    return render(s, found, values, ...refusalErrors(ownerError(e)));
   }
   return { redirect: `${userPath(id)}?done=saved` };
 }

@@ -4,10 +4,10 @@
  * it, shown once, as `/user/new` makes one by default.
  */
 import { PageHead } from "../components/layout.tsx";
-import { BudgetBar, Money, Pager, TableWrap } from "../components/widgets.tsx";
+import { BudgetBar, Pager, TableWrap } from "../components/widgets.tsx";
 import { EMPTY_OWNER_FORM, type OwnerFieldErrors, readOwnerForm, toUserNew } from "../owner_form.ts";
-import { type Answer, type Page, pageParam, type SignedIn, withQuery } from "../page.ts";
-import { modelsText } from "./key_parts.tsx";
+import { type Answer, formStatus, type Page, pageParam, refusalErrors, type SignedIn, withQuery } from "../page.ts";
+import { BudgetText, KeyReveal, modelsText } from "./key_parts.tsx";
 import { modelNames } from "./keys.tsx";
 import { ownerError, OwnerForm, ownerLimitsText, UI_ACTOR } from "./owner_parts.tsx";
 
@@ -97,7 +97,7 @@ export async function newUserPage(
 ): Promise<Page> {
   return {
     title: "New user",
-    status: error || Object.keys(errors).length ? 400 : 200,
+    status: formStatus(errors, error),
     body: (
       <>
         <PageHead title="New user" sub="A key for the user is made with it, and shown once." />
@@ -130,21 +130,11 @@ export async function createUser(s: SignedIn, form: URLSearchParams): Promise<An
       body: (
         <>
           <PageHead title="User created" sub={name} />
-          {user.key && (
-            <div class="reveal" role="status">
-              <strong>Copy the user's key now.</strong> It is shown only once: the gateway keeps only its hash.
-              <code class="secret" id="new-key">{user.key}</code>
-              <div class="actions">
-                <button type="button" class="primary" data-copy="new-key">Copy key</button>
-                <span id="new-key-status" class="muted" aria-live="polite"></span>
-              </div>
-            </div>
-          )}
+          {user.key && <KeyReveal raw={user.key} lead="Copy the user's key now." />}
           <dl class="facts panel">
             <dt>Budget</dt>
             <dd>
-              {user.max_budget === null ? "none" : <Money usd={user.max_budget} trim />}
-              {user.max_budget !== null && user.budget_duration && ` per ${user.budget_duration}`}
+              <BudgetText info={user} />
             </dd>
             <dt>Teams</dt>
             <dd>{user.teams.length ? user.teams.join(", ") : "none"}</dd>
@@ -157,7 +147,6 @@ export async function createUser(s: SignedIn, form: URLSearchParams): Promise<An
       ),
     };
   } catch (e) {
-    const { field, message } = ownerError(e);
-    return field ? newUserPage(s, values, { [field]: message }) : newUserPage(s, values, {}, message);
+    return newUserPage(s, values, ...refusalErrors(ownerError(e)));
   }
 }
